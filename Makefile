@@ -1,0 +1,39 @@
+# The two commands: `make dev` runs the app, `make test` runs the tests. Both bootstrap
+# everything they need on a fresh machine (a venv, the Python packages, Debian's chromium).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: dev test test-fast test-services lint bench chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+dev: $(STAMP)
+	APP_ENV=development $(BIN)/referrals dev
+
+test: $(STAMP) chromium lint
+	$(BIN)/pytest
+
+# Without the browser tests (still fails on CI, where they must run).
+test-fast: $(STAMP) lint
+	$(BIN)/pytest -m "not e2e"
+
+# The same suite against PostgreSQL + Redis servers (what .ci/run adds when they answer).
+test-services: $(STAMP) chromium
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+chromium:
+	@scripts/ensure-chromium.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/e2e/screenshots

@@ -1,0 +1,41 @@
+"""devstore: a local stand-in for Shopify, built from Shopify's documented contracts.
+
+The app talks to it exactly as to Shopify; only configuration (`SHOPIFY_SHOP_URL`,
+`SHOPIFY_ADMIN_URL`, `APP_BRIDGE_URL`) points the app here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from .app_config import RegisteredApp, load_registered_app
+from .store import DevStoreState, demo_state
+
+
+def create_devstore(
+    *, registered_app: RegisteredApp | None = None, state: DevStoreState | None = None
+) -> Flask:
+    from shopify_app.config import DEFAULT_APP_URL, DEV_API_KEY, DEV_API_SECRET
+
+    here = Path(__file__).parent
+    app = Flask(__name__, template_folder=str(here / "templates"), static_folder=str(here / "static"))
+    app.extensions["devstore_app"] = registered_app or load_registered_app(
+        api_key=os.environ.get("SHOPIFY_API_KEY", DEV_API_KEY),
+        api_secret=os.environ.get("SHOPIFY_API_SECRET", DEV_API_SECRET),
+        app_url=os.environ.get("SHOPIFY_APP_URL", DEFAULT_APP_URL),
+    )
+    state = state or demo_state()
+    for shop in state.shops.values():
+        if shop.preinstalled and not shop.installed:
+            state.install(shop.domain, app.extensions["devstore_app"].scopes)
+    app.extensions["devstore_state"] = state
+
+    from . import admin, graphql_api, oauth
+
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(graphql_api.bp)
+    app.register_blueprint(admin.bp)
+    return app

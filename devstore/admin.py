@@ -1,0 +1,106 @@
+"""The admin: shop home, the app frame with the App Bridge host side, managed install."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+
+from .app_config import RegisteredApp
+from .signing import sign_id_token, sign_query
+from .store import DevShop, DevStoreState
+
+bp = Blueprint("devstore_admin", __name__)
+
+
+def state() -> DevStoreState:
+    return current_app.extensions["devstore_state"]
+
+
+def registered_app() -> RegisteredApp:
+    return current_app.extensions["devstore_app"]
+
+
+def shop_or_404(handle: str) -> DevShop:
+    return state().shop_by_handle(handle) or abort(404)
+
+
+def admin_host_param(shop: DevShop) -> str:
+    """Shopify's `host` param: base64 of the admin host and store path."""
+    return base64.b64encode(f"{request.host}/store/{shop.handle}".encode()).decode().rstrip("=")
+
+
+@bp.get("/")
+def index():
+    return render_template("devstore/index.html", shops=state().shops.values(), app=registered_app())
+
+
+@bp.get("/store/<handle>")
+def shop_home(handle: str):
+    return render_template("devstore/shop_home.html", shop=shop_or_404(handle), app=registered_app())
+
+
+@bp.get("/store/<handle>/apps/<api_key>")
+@bp.get("/store/<handle>/apps/<api_key>/<path:subpath>")
+def app_frame(handle: str, api_key: str, subpath: str = ""):
+    shop = shop_or_404(handle)
+    app = registered_app()
+    if api_key not in (app.api_key, app.handle):
+        abort(404)
+    if not shop.installed:
+        return render_template("devstore/install.html", shop=shop, app=app)
+    staff = shop.staff[0]
+    params = {
+        "embedded": "1",
+        "host": admin_host_param(shop),
+        "id_token": sign_id_token(
+            shop=shop.domain, api_key=app.api_key, secret=app.api_secret, user_id=staff.id
+        ),
+        "locale": "en",
+        "session": secrets.token_hex(16),
+        "shop": shop.domain,
+        "timestamp": str(int(time.time())),
+    }
+    extra = {k: v for k, v in request.args.items() if k not in params and k != "hmac"}
+    params.update(extra)
+    params["hmac"] = sign_query(params, app.api_secret)
+    src = f"{app.application_url}/{subpath}?{urlencode(params)}"
+    return render_template("devstore/app_frame.html", shop=shop, app=app, src=src, staff=staff)
+
+
+@bp.post("/store/<handle>/apps/<api_key>/install")
+def managed_install(handle: str, api_key: str):
+    """Shopify-managed installation: the merchant approves the TOML scopes; no app redirect."""
+    shop = shop_or_404(handle)
+    app = registered_app()
+    state().install(shop.domain, app.scopes)
+    return redirect(url_for("devstore_admin.app_frame", handle=shop.handle, api_key=app.api_key))
+
+
+@bp.post("/store/<handle>/id-token")
+def fresh_id_token(handle: str):
+    """What App Bridge asks the admin for: a one-minute ID token for the logged-in staff."""
+    shop = shop_or_404(handle)
+    app = registered_app()
+    if not shop.installed:
+        abort(403)
+    token = sign_id_token(
+        shop=shop.domain, api_key=app.api_key, secret=app.api_secret, user_id=shop.staff[0].id
+    )
+    return jsonify({"id_token": token})
+
+
+@bp.get("/store/<handle>/<path:resource>")
+def admin_resource(handle: str, resource: str):
+    """Where `shopify://admin/...` navigation lands (customers, orders, ...)."""
+    shop = shop_or_404(handle)
+    return render_template("devstore/resource.html", shop=shop, app=registered_app(), resource=resource)
+
+
+@bp.get("/shops/<shop>/")
+def storefront(shop: str):
+    dev_shop = state().shop(shop) or abort(404)
+    return render_template("devstore/storefront.html", shop=dev_shop, query=urlencode(request.args))

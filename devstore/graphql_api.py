@@ -1,0 +1,65 @@
+"""`/shops/<shop>/admin/api/<version>/graphql.json`, schema-first with graphql-core."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, request
+from graphql import GraphQLSchema, build_schema, graphql_sync
+
+from .store import DevShop, DevStoreState
+
+bp = Blueprint("devstore_graphql", __name__)
+
+VERSION_RE = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+@cache
+def schema() -> GraphQLSchema:
+    return build_schema((Path(__file__).parent / "schema.graphql").read_text())
+
+
+def shop_gid(shop: DevShop) -> str:
+    return f"gid://shopify/Shop/{zlib.crc32(shop.domain.encode())}"
+
+
+class Root:
+    """Resolvers: graphql-core's default resolver reads attributes and dict keys."""
+
+    def __init__(self, shop: DevShop):
+        self._shop = shop
+
+    def shop(self, _info) -> dict:
+        s = self._shop
+        return {
+            "id": shop_gid(s), "name": s.name, "email": s.email, "myshopifyDomain": s.domain,
+            "currencyCode": s.currency, "ianaTimezone": s.timezone,
+        }
+
+
+@bp.post("/shops/<shop>/admin/api/<version>/graphql.json")
+def graphql_endpoint(shop: str, version: str):
+    state: DevStoreState = current_app.extensions["devstore_state"]
+    dev_shop = state.shop(shop)
+    if dev_shop is None or not VERSION_RE.match(version):
+        return jsonify({"errors": "Not Found"}), 404
+    if state.check_access_token(shop, request.headers.get("X-Shopify-Access-Token")) is None:
+        return jsonify({"errors": INVALID_TOKEN}), 401
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return jsonify({"errors": {"query": "Required parameter missing or invalid"}}), 400
+    variables = body.get("variables") if isinstance(body.get("variables"), dict) else None
+    result = graphql_sync(
+        schema(), body["query"], root_value=Root(dev_shop), variable_values=variables,
+        operation_name=body.get("operationName"),
+    )
+    payload: dict = {}
+    if result.errors:
+        payload["errors"] = [err.formatted for err in result.errors]
+    if result.data is not None:
+        payload["data"] = result.data
+    return jsonify(payload)

@@ -1,0 +1,186 @@
+"""The devstore's state: shops, staff, installs, codes and tokens, behind one lock.
+
+Kept in memory: the devstore is a local stand-in for Shopify, restarted with `make dev`.
+A restart forgets issued tokens, exactly like a revoked install, and the app recovers the
+way it must with the real Shopify: its refresh fails and the next admin load exchanges an
+ID token again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Staff:
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    account_owner: bool = False
+
+
+@dataclass
+class DevShop:
+    domain: str
+    name: str
+    email: str
+    currency: str = "EUR"
+    timezone: str = "Europe/Helsinki"
+    staff: list[Staff] = field(default_factory=list)
+    installed_scopes: str | None = None  # None: the app is not installed
+    preinstalled: bool = False  # managed install already done when the devstore starts
+
+    @property
+    def handle(self) -> str:
+        return self.domain.removesuffix(".myshopify.com")
+
+    @property
+    def installed(self) -> bool:
+        return self.installed_scopes is not None
+
+
+@dataclass
+class IssuedToken:
+    shop: str
+    scopes: str
+    expires_at: datetime
+    revoked: bool = False
+
+
+@dataclass
+class IssuedRefreshToken:
+    shop: str
+    expires_at: datetime
+    revoked: bool = False
+    # Shopify keeps a rotated-out refresh token valid until its replacement is first used.
+    replaced_by_access_token: str | None = None
+
+
+class DevStoreState:
+    def __init__(self, access_token_ttl: int = 3600, refresh_token_ttl: int = 30 * 86400):
+        self.lock = threading.RLock()
+        self.shops: dict[str, DevShop] = {}
+        self.access_tokens: dict[str, IssuedToken] = {}
+        self.refresh_tokens: dict[str, IssuedRefreshToken] = {}
+        self.auth_codes: dict[str, tuple[str, datetime]] = {}
+        self.access_token_ttl = access_token_ttl
+        self.refresh_token_ttl = refresh_token_ttl
+        self.token_requests: list[dict] = []
+
+    def add_shop(self, shop: DevShop) -> DevShop:
+        with self.lock:
+            self.shops[shop.domain] = shop
+        return shop
+
+    def shop(self, domain: str) -> DevShop | None:
+        return self.shops.get(domain)
+
+    def shop_by_handle(self, handle: str) -> DevShop | None:
+        return self.shops.get(f"{handle}.myshopify.com")
+
+    def install(self, domain: str, scopes: str) -> None:
+        with self.lock:
+            self.shops[domain].installed_scopes = scopes
+
+    def uninstall(self, domain: str) -> None:
+        with self.lock:
+            self.shops[domain].installed_scopes = None
+            for token in self.access_tokens.values():
+                if token.shop == domain:
+                    token.revoked = True
+            for refresh in self.refresh_tokens.values():
+                if refresh.shop == domain:
+                    refresh.revoked = True
+
+    def new_code(self, domain: str) -> str:
+        code = secrets.token_hex(16)
+        with self.lock:
+            self.auth_codes[code] = (domain, now() + timedelta(minutes=1))
+        return code
+
+    def take_code(self, domain: str, code: str) -> bool:
+        with self.lock:
+            entry = self.auth_codes.pop(code, None)
+        return entry is not None and entry[0] == domain and entry[1] > now()
+
+    def issue_tokens(self, domain: str, *, expiring: bool) -> dict:
+        shop = self.shops[domain]
+        access = "shpat_" + secrets.token_hex(16)
+        with self.lock:
+            expires = now() + timedelta(seconds=self.access_token_ttl)
+            self.access_tokens[access] = IssuedToken(
+                domain, shop.installed_scopes or "",
+                expires if expiring else now() + timedelta(days=3650),
+            )
+            body = {"access_token": access, "scope": shop.installed_scopes or ""}
+            if expiring:
+                refresh = "shprt_" + secrets.token_hex(16)
+                self.refresh_tokens[refresh] = IssuedRefreshToken(
+                    domain, now() + timedelta(seconds=self.refresh_token_ttl)
+                )
+                body.update(
+                    expires_in=self.access_token_ttl,
+                    refresh_token=refresh,
+                    refresh_token_expires_in=self.refresh_token_ttl,
+                )
+        return body
+
+    def refresh(self, domain: str, refresh_token: str) -> dict | None:
+        with self.lock:
+            entry = self.refresh_tokens.get(refresh_token)
+            if entry is None or entry.shop != domain or entry.revoked or entry.expires_at <= now():
+                return None
+            body = self.issue_tokens(domain, expiring=True)
+            entry.replaced_by_access_token = body["access_token"]
+            return body
+
+    def check_access_token(self, domain: str, token: str | None) -> IssuedToken | None:
+        with self.lock:
+            entry = self.access_tokens.get(token or "")
+            if entry is None or entry.shop != domain or entry.revoked or entry.expires_at <= now():
+                return None
+            for refresh in self.refresh_tokens.values():
+                if refresh.replaced_by_access_token == token:
+                    refresh.revoked = True
+            return entry
+
+    # Test and demo controls: what Shopify does on its own over time.
+    def expire_access_tokens(self, domain: str) -> None:
+        with self.lock:
+            for entry in self.access_tokens.values():
+                if entry.shop == domain:
+                    entry.expires_at = now() - timedelta(seconds=1)
+
+    def revoke_refresh_tokens(self, domain: str) -> None:
+        with self.lock:
+            for entry in self.refresh_tokens.values():
+                if entry.shop == domain:
+                    entry.revoked = True
+
+
+def demo_state() -> DevStoreState:
+    """The shops `make dev` starts with: two installed (managed install done), one fresh."""
+    state = DevStoreState()
+    state.add_shop(DevShop(
+        "demo-shop.myshopify.com", "Demo Shop", "owner@demo-shop.example", preinstalled=True,
+        staff=[Staff(70000001, "Dana", "Owner", "dana@demo-shop.example", account_owner=True),
+               Staff(70000002, "Sam", "Support", "sam@demo-shop.example")],
+    ))
+    state.add_shop(DevShop(
+        "second-shop.myshopify.com", "Second Shop", "owner@second-shop.example", currency="USD",
+        timezone="America/New_York", preinstalled=True,
+        staff=[Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True)],
+    ))
+    state.add_shop(DevShop(
+        "fresh-shop.myshopify.com", "Fresh Shop", "owner@fresh-shop.example",
+        staff=[Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True)],
+    ))
+    return state

@@ -1,0 +1,68 @@
+"""The Flask application: `create_app(config=None)` builds it; importing has no side effects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g, request, url_for
+
+from .config import PROJECT_ROOT, load_config, validate_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment plus `config` overrides; refuses unsafe settings."""
+    settings = load_config(overrides=config)
+    validate_config(settings)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from . import db
+    from .shopify import services
+
+    db.init_app(app)
+    services.init_app(app)
+
+    from workers import queues
+
+    queues.init_app(app)
+
+    from webhooks.views import bp as webhooks_bp
+
+    from .admin.views import bp as admin_bp
+    from .auth.embedded import add_security_headers
+    from .auth.views import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(webhooks_bp)
+    app.after_request(add_security_headers)
+
+    @app.context_processor
+    def embedded_context() -> dict[str, Any]:
+        return {
+            "api_key": app.config["SHOPIFY_API_KEY"],
+            "app_bridge_url": app.config["APP_BRIDGE_URL"],
+            "polaris_url": app.config["POLARIS_URL"],
+            "app_url": app_url,
+        }
+
+    return app
+
+
+def app_url(endpoint: str, **values: Any) -> str:
+    """`url_for` that keeps the embedded context (`shop`, `host`, `embedded=1`) on links."""
+    shop = g.get("shop_domain")
+    if shop:
+        values.setdefault("shop", shop)
+        values.setdefault("embedded", "1")
+        if request.args.get("host"):
+            values.setdefault("host", request.args["host"])
+    return url_for(endpoint, **values)

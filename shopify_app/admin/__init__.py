@@ -1,0 +1,1 @@
+"""Admin pages rendered inside the Shopify admin iframe."""

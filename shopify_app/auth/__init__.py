@@ -1,0 +1,1 @@
+"""Embedded auth (App Bridge ID tokens) and the authorization-code OAuth fallback."""

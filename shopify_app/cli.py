@@ -1,0 +1,188 @@
+"""`referrals`: the app's command line, on Flask's CLI.
+
+    referrals db upgrade     apply migrations
+    referrals web            the web app (Flask's server; production uses gunicorn, see Procfile)
+    referrals worker         an RQ worker
+    referrals scheduler      the periodic-job scheduler (run exactly one)
+    referrals devstore       the local Shopify stand-in
+    referrals dev            all of the above on embedded defaults, printing the admin URL
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import create_app
+from .config import DEFAULT_APP_URL, DEFAULT_DEVSTORE_URL, ConfigError
+
+
+def _create_app():
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+class ReferralsGroup(FlaskGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """List our own commands without building the app (which may refuse to start)."""
+        return sorted(click.Group.list_commands(self, ctx))
+
+
+@click.group(cls=ReferralsGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """Referrals: a Shopify embedded app (referral program and customer hub)."""
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    from .migrations import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    from .migrations import downgrade
+
+    downgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    from .migrations import current
+
+    current(current_app.config["DATABASE_URL"])
+
+
+def _host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+@main.command()
+@with_appcontext
+def web() -> None:
+    """Serve the app with Flask's threaded server (development)."""
+    from werkzeug.serving import run_simple
+
+    host, port = _host_port(current_app.config["SHOPIFY_APP_URL"], 8080)
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run an RQ worker (one forked work horse per job)."""
+    from workers.worker import build_worker
+
+    build_worker(current_app._get_current_object()).work(burst=burst)
+
+
+@main.command()
+@with_appcontext
+def scheduler() -> None:
+    """Run the periodic-job scheduler; run exactly one per deployment."""
+    from workers.schedule import build_scheduler
+
+    build_scheduler(current_app._get_current_object()).start()
+
+
+@main.command()
+@click.option("--port", type=int, default=None)
+def devstore(port: int | None) -> None:
+    """Serve the devstore (the local Shopify stand-in)."""
+    from werkzeug.serving import run_simple
+
+    from devstore import create_devstore
+
+    host, default_port = _host_port(os.environ.get("DEVSTORE_URL", DEFAULT_DEVSTORE_URL), 8081)
+    run_simple(host, port or default_port, create_devstore(), threaded=True, use_reloader=False)
+
+
+@main.command()
+def dev() -> None:
+    """Migrate, then run web + worker + scheduler + devstore on embedded defaults."""
+    env = dict(os.environ)
+    env.setdefault("APP_ENV", "development")
+    env.setdefault("SHOPIFY_APP_URL", DEFAULT_APP_URL)
+    env.setdefault("DEVSTORE_URL", DEFAULT_DEVSTORE_URL)
+    os.environ.update(env)
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    from workers.queues import embedded_redis
+
+    from .migrations import upgrade
+
+    upgrade(app.config["DATABASE_URL"])
+    redis_server = None
+    if not app.config["REDIS_URL"]:
+        redis_server = embedded_redis(app.config["INSTANCE_PATH"])
+        env["REDIS_URL"] = f"unix://{redis_server.socket_file}"
+    exe = [sys.executable, "-m", "shopify_app.cli"]
+    procs = {
+        name: subprocess.Popen(exe + [name], env=env)
+        for name in ("devstore", "web", "worker", "scheduler")
+    }
+    admin = env["DEVSTORE_URL"].rstrip("/")
+    click.secho(
+        "\n  Referrals is running. Open the app inside the local Shopify admin:\n\n"
+        f"    {admin}/store/demo-shop/apps/{app.config['SHOPIFY_API_KEY']}\n\n"
+        f"  Other stores: {admin}/   ·   Stop with Ctrl-C\n",
+        fg="green",
+    )
+    stopping = False
+
+    def stop(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    click.secho(f"{name} exited with {proc.returncode}; stopping", fg="red")
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if redis_server is not None:
+            redis_server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Settings from the environment, with embedded defaults for local runs.
+
+`APP_ENV` picks the defaults: `development` (what `make dev` uses) points the app at the
+devstore and generates local secrets; `test` is the same for the test suite; `production`
+(the default when `APP_ENV` is unset, so a forgotten variable fails closed) has no defaults
+for secrets and `validate_config` refuses to start while anything is missing or unsafe.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENVIRONMENTS = ("development", "test", "production")
+
+DEV_API_KEY = "devstore-referrals-app"
+DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
+DEFAULT_SCOPES = "read_customers,write_customers,read_orders,read_discounts,write_discounts"
+DEFAULT_API_VERSION = "2026-07"
+DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
+DEFAULT_APP_URL = "http://127.0.0.1:8080"
+
+SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
+SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message lists every problem at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "Refusing to start with these settings:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError([f"not a boolean: {value!r}"])
+
+
+def _split_keys(value: str) -> list[str]:
+    return [k.strip() for k in value.split(",") if k.strip()]
+
+
+def _local_encryption_key(instance_path: Path) -> str:
+    """A Fernet key kept in `instance/` so local token encryption survives restarts."""
+    key_file = instance_path / "encryption.key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the settings dict from `environ` (default `os.environ`) and explicit overrides."""
+    env = dict(os.environ if environ is None else environ)
+    overrides = dict(overrides or {})
+    app_env = str(overrides.get("APP_ENV") or env.get("APP_ENV") or "production")
+    local = app_env in ("development", "test")
+    instance_path = Path(
+        overrides.get("INSTANCE_PATH") or env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"
+    )
+    devstore_url = env.get("DEVSTORE_URL", DEFAULT_DEVSTORE_URL).rstrip("/")
+
+    def setting(name: str, local_default: str | None = None, prod_default: str | None = None):
+        if name in overrides:
+            return overrides[name]
+        if env.get(name):
+            return env[name]
+        return local_default if local else prod_default
+
+    cfg: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "INSTANCE_PATH": str(instance_path),
+        "DATABASE_URL": setting(
+            "DATABASE_URL", f"sqlite:///{instance_path / 'referrals.sqlite3'}"
+        ),
+        "REDIS_URL": setting("REDIS_URL", "", None),
+        "SHOPIFY_API_KEY": setting("SHOPIFY_API_KEY", DEV_API_KEY),
+        "SHOPIFY_API_SECRET": setting("SHOPIFY_API_SECRET", DEV_API_SECRET),
+        "SHOPIFY_API_SECRET_OLD": setting("SHOPIFY_API_SECRET_OLD", "", ""),
+        "SHOPIFY_APP_URL": setting("SHOPIFY_APP_URL", DEFAULT_APP_URL),
+        "SCOPES": setting("SCOPES", DEFAULT_SCOPES, DEFAULT_SCOPES),
+        "SHOPIFY_API_VERSION": setting(
+            "SHOPIFY_API_VERSION", DEFAULT_API_VERSION, DEFAULT_API_VERSION
+        ),
+        "ENCRYPTION_KEY": setting("ENCRYPTION_KEY"),
+        "SMTP_URL": setting("SMTP_URL", "smtp://127.0.0.1:8025"),
+        # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
+        "SHOPIFY_SHOP_URL": setting(
+            "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"
+        ),
+        # The admin that frames the app; also the second frame-ancestors source.
+        "SHOPIFY_ADMIN_URL": setting(
+            "SHOPIFY_ADMIN_URL", devstore_url, "https://admin.shopify.com"
+        ),
+        "APP_BRIDGE_URL": setting(
+            "APP_BRIDGE_URL", f"{devstore_url}/static/app-bridge.js", SHOPIFY_CDN_APP_BRIDGE
+        ),
+        "POLARIS_URL": setting("POLARIS_URL", SHOPIFY_CDN_POLARIS, SHOPIFY_CDN_POLARIS),
+        "WEBHOOK_MAX_BYTES": int(setting("WEBHOOK_MAX_BYTES", "1048576", "1048576")),
+        "ID_TOKEN_LEEWAY_SECONDS": int(setting("ID_TOKEN_LEEWAY_SECONDS", "10", "10")),
+        "TOKEN_REFRESH_MARGIN_SECONDS": int(setting("TOKEN_REFRESH_MARGIN_SECONDS", "300", "300")),
+        "HTTP_TIMEOUT_SECONDS": float(setting("HTTP_TIMEOUT_SECONDS", "10", "10")),
+    }
+    if not cfg["ENCRYPTION_KEY"] and local:
+        cfg["ENCRYPTION_KEY"] = _local_encryption_key(instance_path)
+    for key, value in overrides.items():
+        cfg.setdefault(key, value)
+    return cfg
+
+
+def validate_config(cfg: Mapping[str, Any]) -> None:
+    """Raise `ConfigError` listing every problem; production gets the strict checks."""
+    problems: list[str] = []
+    if cfg.get("APP_ENV") not in ENVIRONMENTS:
+        problems.append(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {cfg.get('APP_ENV')!r}")
+    keys = _split_keys(cfg.get("ENCRYPTION_KEY") or "")
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            problems.append("ENCRYPTION_KEY is not a valid Fernet key (32 url-safe base64 bytes)")
+            break
+    if "{shop}" not in (cfg.get("SHOPIFY_SHOP_URL") or ""):
+        problems.append("SHOPIFY_SHOP_URL must contain {shop}")
+    if cfg.get("APP_ENV") == "production":
+        required = (
+            "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SHOPIFY_APP_URL", "DATABASE_URL",
+            "REDIS_URL", "ENCRYPTION_KEY", "SMTP_URL",
+        )
+        missing = [name for name in required if not cfg.get(name)]
+        if missing:
+            problems.append("missing: " + ", ".join(missing))
+        if cfg.get("SHOPIFY_API_KEY") == DEV_API_KEY:
+            problems.append("SHOPIFY_API_KEY is the development default")
+        if DEV_API_SECRET in (cfg.get("SHOPIFY_API_SECRET"), cfg.get("SHOPIFY_API_SECRET_OLD")):
+            problems.append("SHOPIFY_API_SECRET is the development default")
+        for name in (
+            "SHOPIFY_APP_URL", "SHOPIFY_SHOP_URL", "SHOPIFY_ADMIN_URL", "APP_BRIDGE_URL",
+            "POLARIS_URL",
+        ):
+            value = cfg.get(name) or ""
+            if value and not value.startswith("https://"):
+                problems.append(f"{name} must use https:// in production (got {value!r})")
+    if problems:
+        if cfg.get("APP_ENV") == "production" and not os.environ.get("APP_ENV"):
+            problems.append(
+                "APP_ENV is unset, so production rules apply; for a local run use `make dev` "
+                "or set APP_ENV=development"
+            )
+        raise ConfigError(problems)

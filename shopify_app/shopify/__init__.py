@@ -1,0 +1,1 @@
+"""Shopify's contracts: ID tokens, HMACs, OAuth and token exchange, the GraphQL Admin API."""

@@ -1,0 +1,159 @@
+"""Installing shops and keeping their expiring offline access tokens fresh.
+
+Refreshes are serialised per shop by a lease column on `shops`, set with one conditional
+UPDATE: it works the same on SQLite and PostgreSQL, across web and worker processes, and
+lapses on its own if the process holding it dies. Shopify rotates the refresh token on
+every refresh, so two concurrent refreshes would race; the lease prevents that.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from shopify_app.models import Shop, utcnow
+
+from .errors import InvalidClient, InvalidGrant, ReauthorizationRequired
+from .id_token import IdTokenClaims
+from .oauth import AccessTokenGrant
+from .services import ShopifyServices
+
+LEASE_SECONDS = 30
+
+
+def get_shop(session: Session, domain: str) -> Shop | None:
+    return session.scalar(select(Shop).where(Shop.domain == domain))
+
+
+def save_grant(session: Session, shop: Shop, grant: AccessTokenGrant, services: ShopifyServices) -> None:
+    cipher = services.cipher
+    shop.access_token_enc = cipher.encrypt(grant.access_token)
+    shop.access_token_expires_at = grant.expires_at
+    if grant.refresh_token:
+        shop.refresh_token_enc = cipher.encrypt(grant.refresh_token)
+        shop.refresh_token_expires_at = grant.refresh_token_expires_at
+    if grant.scope:
+        shop.scopes = grant.scope
+    shop.reauth_required_at = None
+    shop.token_refresh_lease_until = None
+
+
+def record_install(
+    session: Session, domain: str, grant: AccessTokenGrant, services: ShopifyServices
+) -> Shop:
+    """Create or revive the shop row with a fresh grant; commits."""
+    shop = get_shop(session, domain)
+    now = utcnow()
+    if shop is None:
+        shop = Shop(domain=domain, scopes="")
+        session.add(shop)
+    if not shop.is_installed:
+        shop.installed_at = now
+        shop.uninstalled_at = None
+    save_grant(session, shop, grant, services)
+    session.commit()
+    return shop
+
+
+def install_with_id_token(session: Session, claims: IdTokenClaims, services: ShopifyServices) -> Shop:
+    """Token exchange: trade the merchant's ID token for an expiring offline token."""
+    grant = services.token_endpoint.exchange_id_token(claims.shop, claims.raw)
+    return record_install(session, claims.shop, grant, services)
+
+
+def token_is_fresh(shop: Shop, margin_seconds: int, now: datetime | None = None) -> bool:
+    if not shop.access_token_enc or shop.reauth_required_at is not None:
+        return False
+    if shop.access_token_expires_at is None:
+        return True
+    now = now or utcnow()
+    return shop.access_token_expires_at - now > timedelta(seconds=margin_seconds)
+
+
+def ensure_installed(session: Session, claims: IdTokenClaims, services: ShopifyServices) -> Shop:
+    """The embedded request path: a shop with a usable token, exchanging one if needed."""
+    shop = get_shop(session, claims.shop)
+    if shop is not None and shop.is_installed:
+        if token_is_fresh(shop, services.refresh_margin_seconds):
+            return shop
+        try:
+            offline_access_token(session, shop, services)
+            return shop
+        except ReauthorizationRequired:
+            pass  # the merchant is here with a valid ID token: exchange it below
+    return install_with_id_token(session, claims, services)
+
+
+def mark_reauth_required(session: Session, shop: Shop) -> None:
+    shop.access_token_enc = None
+    shop.access_token_expires_at = None
+    shop.refresh_token_enc = None
+    shop.refresh_token_expires_at = None
+    shop.token_refresh_lease_until = None
+    shop.reauth_required_at = utcnow()
+    session.commit()
+
+
+def offline_access_token(
+    session: Session, shop: Shop, services: ShopifyServices, *, margin_seconds: int | None = None
+) -> str:
+    """Return a usable offline access token for `shop`, refreshing it when close to expiry.
+
+    `margin_seconds` (default: the configured margin) is how close to expiry counts as stale.
+
+    Raises:
+        ReauthorizationRequired: no token, the shop is uninstalled, or the refresh token is
+            dead; the next time the merchant opens the app a token exchange replaces it.
+    """
+    margin = services.refresh_margin_seconds if margin_seconds is None else margin_seconds
+    deadline = time.monotonic() + LEASE_SECONDS + 5
+    while True:
+        session.refresh(shop)
+        if not shop.is_installed or shop.reauth_required_at is not None:
+            raise ReauthorizationRequired(f"{shop.domain} needs the merchant to open the app")
+        if token_is_fresh(shop, margin):
+            return services.cipher.decrypt(shop.access_token_enc or "")
+        now = utcnow()
+        if not shop.refresh_token_enc or (
+            shop.refresh_token_expires_at is not None and shop.refresh_token_expires_at <= now
+        ):
+            mark_reauth_required(session, shop)
+            raise ReauthorizationRequired(f"{shop.domain} has no valid refresh token")
+        if _acquire_lease(session, shop.id, now):
+            return _refresh(session, shop, services)
+        if time.monotonic() > deadline:
+            raise ReauthorizationRequired(f"{shop.domain}: token refresh did not finish in time")
+        time.sleep(0.1)
+
+
+def _acquire_lease(session: Session, shop_id: int, now: datetime) -> bool:
+    result = session.execute(
+        update(Shop)
+        .where(
+            Shop.id == shop_id,
+            or_(Shop.token_refresh_lease_until.is_(None), Shop.token_refresh_lease_until < now),
+        )
+        .values(token_refresh_lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _refresh(session: Session, shop: Shop, services: ShopifyServices) -> str:
+    refresh_token = services.cipher.decrypt(shop.refresh_token_enc or "")
+    try:
+        grant = services.token_endpoint.refresh(shop.domain, refresh_token)
+    except (InvalidGrant, InvalidClient) as exc:
+        mark_reauth_required(session, shop)
+        raise ReauthorizationRequired(f"{shop.domain}: refresh refused ({exc})") from exc
+    except Exception:
+        shop.token_refresh_lease_until = None
+        session.commit()
+        raise
+    save_grant(session, shop, grant, services)
+    session.commit()
+    return grant.access_token

@@ -1,0 +1,36 @@
+"""What the app knows about a shop beyond its tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from shopify_app.models import Shop
+from shopify_app.shopify.errors import ShopifyError
+from shopify_app.shopify.offline_tokens import offline_access_token
+from shopify_app.shopify.services import ShopifyServices
+
+SHOP_QUERY = "query AppHomeShop { shop { name myshopifyDomain } }"
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    name: str
+    domain: str
+    live: bool
+    error: str | None = None
+
+
+def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -> ShopProfile:
+    """Read the shop's name through the Admin API; fall back to the stored one if Shopify fails."""
+    try:
+        token = offline_access_token(session, shop, services)
+        data = services.graphql.execute(shop.domain, token, SHOP_QUERY)
+    except ShopifyError as exc:
+        return ShopProfile(name=shop.name or shop.domain, domain=shop.domain, live=False, error=str(exc))
+    name = str(data["shop"]["name"])
+    if name != shop.name:
+        shop.name = name
+        session.commit()
+    return ShopProfile(name=name, domain=shop.domain, live=True)

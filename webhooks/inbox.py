@@ -1,0 +1,57 @@
+"""Insert-or-ignore into the inbox: a duplicate delivery is a no-op at the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shopify_app.models import WebhookDelivery, utcnow
+
+from .headers import DeliveryHeaders
+
+
+def store_delivery(
+    session: Session,
+    shop_id: int,
+    headers: DeliveryHeaders,
+    body: bytes,
+    *,
+    status: str = "pending",
+    error: str | None = None,
+) -> int | None:
+    """Insert the delivery; return its id, or None when this webhook id was already stored."""
+    values = {
+        "shop_id": shop_id,
+        "webhook_id": headers.webhook_id,
+        "topic": headers.topic,
+        "api_version": headers.api_version,
+        "event_id": headers.event_id,
+        "triggered_at": headers.triggered_at,
+        "body": body,
+        "status": status,
+        "last_error": error,
+        "attempts": 0,
+        "received_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(WebhookDelivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["shop_id", "webhook_id"])
+        .returning(WebhookDelivery.id)
+    )
+    inserted = session.execute(stmt).scalar_one_or_none()
+    if inserted is None:
+        session.rollback()
+        return None
+    return inserted
+
+
+def find_delivery(session: Session, shop_id: int, webhook_id: str) -> WebhookDelivery | None:
+    return session.scalar(
+        select(WebhookDelivery).where(
+            WebhookDelivery.shop_id == shop_id, WebhookDelivery.webhook_id == webhook_id
+        )
+    )

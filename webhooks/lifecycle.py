@@ -1,0 +1,33 @@
+"""App lifecycle topics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shopify_app.models import Shop, WebhookDelivery, utcnow
+
+
+def app_uninstalled(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    """Shopify has already revoked the tokens: forget them and stop work for the shop.
+
+    A late retry after a reinstall must not uninstall the new installation, so a delivery
+    triggered before the current install began is ignored.
+    """
+    fired_at = delivery.triggered_at or delivery.received_at
+    if shop.installed_at and fired_at < shop.installed_at:
+        return
+    shop.access_token_enc = None
+    shop.access_token_expires_at = None
+    shop.refresh_token_enc = None
+    shop.refresh_token_expires_at = None
+    shop.token_refresh_lease_until = None
+    if shop.uninstalled_at is None:
+        shop.uninstalled_at = utcnow()
+
+
+def app_scopes_update(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    current = payload.get("current") if isinstance(payload, dict) else None
+    if isinstance(current, list):
+        shop.scopes = ",".join(str(s) for s in current)

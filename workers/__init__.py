@@ -1,0 +1,1 @@
+"""RQ jobs, the queue connection, the worker process and periodic jobs."""

