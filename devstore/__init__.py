@@ -21,7 +21,9 @@ def create_devstore(
     from shopify_app.config import DEFAULT_APP_URL, DEV_API_KEY, DEV_API_SECRET
 
     here = Path(__file__).parent
-    app = Flask(__name__, template_folder=str(here / "templates"), static_folder=str(here / "static"))
+    app = Flask(
+        __name__, template_folder=str(here / "templates"), static_folder=str(here / "static")
+    )
     app.extensions["devstore_app"] = registered_app or load_registered_app(
         api_key=os.environ.get("SHOPIFY_API_KEY", DEV_API_KEY),
         api_secret=os.environ.get("SHOPIFY_API_SECRET", DEV_API_SECRET),

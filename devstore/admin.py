@@ -7,7 +7,16 @@ import secrets
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from .app_config import RegisteredApp
 from .signing import sign_id_token, sign_query
@@ -35,12 +44,16 @@ def admin_host_param(shop: DevShop) -> str:
 
 @bp.get("/")
 def index():
-    return render_template("devstore/index.html", shops=state().shops.values(), app=registered_app())
+    return render_template(
+        "devstore/index.html", shops=state().shops.values(), app=registered_app()
+    )
 
 
 @bp.get("/store/<handle>")
 def shop_home(handle: str):
-    return render_template("devstore/shop_home.html", shop=shop_or_404(handle), app=registered_app())
+    return render_template(
+        "devstore/shop_home.html", shop=shop_or_404(handle), app=registered_app()
+    )
 
 
 @bp.get("/store/<handle>/apps/<api_key>")
@@ -97,7 +110,9 @@ def fresh_id_token(handle: str):
 def admin_resource(handle: str, resource: str):
     """Where `shopify://admin/...` navigation lands (customers, orders, ...)."""
     shop = shop_or_404(handle)
-    return render_template("devstore/resource.html", shop=shop, app=registered_app(), resource=resource)
+    return render_template(
+        "devstore/resource.html", shop=shop, app=registered_app(), resource=resource
+    )
 
 
 @bp.get("/shops/<shop>/")

@@ -36,8 +36,12 @@ class Root:
     def shop(self, _info) -> dict:
         s = self._shop
         return {
-            "id": shop_gid(s), "name": s.name, "email": s.email, "myshopifyDomain": s.domain,
-            "currencyCode": s.currency, "ianaTimezone": s.timezone,
+            "id": shop_gid(s),
+            "name": s.name,
+            "email": s.email,
+            "myshopifyDomain": s.domain,
+            "currencyCode": s.currency,
+            "ianaTimezone": s.timezone,
         }
 
 
@@ -54,7 +58,10 @@ def graphql_endpoint(shop: str, version: str):
         return jsonify({"errors": {"query": "Required parameter missing or invalid"}}), 400
     variables = body.get("variables") if isinstance(body.get("variables"), dict) else None
     result = graphql_sync(
-        schema(), body["query"], root_value=Root(dev_shop), variable_values=variables,
+        schema(),
+        body["query"],
+        root_value=Root(dev_shop),
+        variable_values=variables,
         operation_name=body.get("operationName"),
     )
     payload: dict = {}

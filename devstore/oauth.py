@@ -47,7 +47,10 @@ def authorize(shop: str):
     scopes = args.get("scope") or app.scopes
     if request.method == "GET":
         return render_template(
-            "devstore/authorize.html", shop=dev_shop, app=app, scopes=scopes.split(","),
+            "devstore/authorize.html",
+            shop=dev_shop,
+            app=app,
+            scopes=scopes.split(","),
             params=request.args,
         )
     state().install(shop, scopes)
@@ -72,7 +75,9 @@ def access_token(shop: str):
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(body, dict):
         return _error(400, "invalid_request", "body must be JSON or form-encoded")
-    store.token_requests.append({"shop": shop, "grant_type": body.get("grant_type", "authorization_code")})
+    store.token_requests.append(
+        {"shop": shop, "grant_type": body.get("grant_type", "authorization_code")}
+    )
     if body.get("client_id") != app.api_key or not hmac.compare_digest(
         str(body.get("client_secret", "")), app.api_secret
     ):
@@ -96,12 +101,18 @@ def access_token(shop: str):
 def _token_exchange(shop: str, body: dict, expiring: bool):
     app = registered_app()
     store = state()
-    if body.get("subject_token_type") != ID_TOKEN_TYPE or body.get("requested_token_type") != OFFLINE_TYPE:
+    if (
+        body.get("subject_token_type") != ID_TOKEN_TYPE
+        or body.get("requested_token_type") != OFFLINE_TYPE
+    ):
         return _error(400, "invalid_request", "unsupported subject or requested token type")
     try:
         claims = jwt.decode(
-            str(body.get("subject_token", "")), app.api_secret, algorithms=["HS256"],
-            audience=app.api_key, leeway=10,
+            str(body.get("subject_token", "")),
+            app.api_secret,
+            algorithms=["HS256"],
+            audience=app.api_key,
+            leeway=10,
         )
     except jwt.PyJWTError as exc:
         return _error(400, "invalid_subject_token", f"ID token rejected: {exc}")

@@ -117,7 +117,8 @@ class DevStoreState:
         with self.lock:
             expires = now() + timedelta(seconds=self.access_token_ttl)
             self.access_tokens[access] = IssuedToken(
-                domain, shop.installed_scopes or "",
+                domain,
+                shop.installed_scopes or "",
                 expires if expiring else now() + timedelta(days=3650),
             )
             body = {"access_token": access, "scope": shop.installed_scopes or ""}
@@ -169,18 +170,39 @@ class DevStoreState:
 def demo_state() -> DevStoreState:
     """The shops `make dev` starts with: two installed (managed install done), one fresh."""
     state = DevStoreState()
-    state.add_shop(DevShop(
-        "demo-shop.myshopify.com", "Demo Shop", "owner@demo-shop.example", preinstalled=True,
-        staff=[Staff(70000001, "Dana", "Owner", "dana@demo-shop.example", account_owner=True),
-               Staff(70000002, "Sam", "Support", "sam@demo-shop.example")],
-    ))
-    state.add_shop(DevShop(
-        "second-shop.myshopify.com", "Second Shop", "owner@second-shop.example", currency="USD",
-        timezone="America/New_York", preinstalled=True,
-        staff=[Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True)],
-    ))
-    state.add_shop(DevShop(
-        "fresh-shop.myshopify.com", "Fresh Shop", "owner@fresh-shop.example",
-        staff=[Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True)],
-    ))
+    state.add_shop(
+        DevShop(
+            "demo-shop.myshopify.com",
+            "Demo Shop",
+            "owner@demo-shop.example",
+            preinstalled=True,
+            staff=[
+                Staff(70000001, "Dana", "Owner", "dana@demo-shop.example", account_owner=True),
+                Staff(70000002, "Sam", "Support", "sam@demo-shop.example"),
+            ],
+        )
+    )
+    state.add_shop(
+        DevShop(
+            "second-shop.myshopify.com",
+            "Second Shop",
+            "owner@second-shop.example",
+            currency="USD",
+            timezone="America/New_York",
+            preinstalled=True,
+            staff=[
+                Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True)
+            ],
+        )
+    )
+    state.add_shop(
+        DevShop(
+            "fresh-shop.myshopify.com",
+            "Fresh Shop",
+            "owner@fresh-shop.example",
+            staff=[
+                Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True)
+            ],
+        )
+    )
     return state

@@ -1,11 +1,11 @@
 """`referrals`: the app's command line, on Flask's CLI.
 
-    referrals db upgrade     apply migrations
-    referrals web            the web app (Flask's server; production uses gunicorn, see Procfile)
-    referrals worker         an RQ worker
-    referrals scheduler      the periodic-job scheduler (run exactly one)
-    referrals devstore       the local Shopify stand-in
-    referrals dev            all of the above on embedded defaults, printing the admin URL
+referrals db upgrade     apply migrations
+referrals web            the web app (Flask's server; production uses gunicorn, see Procfile)
+referrals worker         an RQ worker
+referrals scheduler      the periodic-job scheduler (run exactly one)
+referrals devstore       the local Shopify stand-in
+referrals dev            all of the above on embedded defaults, printing the admin URL
 """
 
 from __future__ import annotations
@@ -38,8 +38,13 @@ class ReferralsGroup(FlaskGroup):
         return sorted(click.Group.list_commands(self, ctx))
 
 
-@click.group(cls=ReferralsGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False, load_dotenv=False)
+@click.group(
+    cls=ReferralsGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
 def main() -> None:
     """Referrals: a Shopify embedded app (referral program and customer hub)."""
 

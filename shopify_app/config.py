@@ -91,9 +91,7 @@ def load_config(
     cfg: dict[str, Any] = {
         "APP_ENV": app_env,
         "INSTANCE_PATH": str(instance_path),
-        "DATABASE_URL": setting(
-            "DATABASE_URL", f"sqlite:///{instance_path / 'referrals.sqlite3'}"
-        ),
+        "DATABASE_URL": setting("DATABASE_URL", f"sqlite:///{instance_path / 'referrals.sqlite3'}"),
         "REDIS_URL": setting("REDIS_URL", "", None),
         "SHOPIFY_API_KEY": setting("SHOPIFY_API_KEY", DEV_API_KEY),
         "SHOPIFY_API_SECRET": setting("SHOPIFY_API_SECRET", DEV_API_SECRET),
@@ -133,7 +131,9 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
     """Raise `ConfigError` listing every problem; production gets the strict checks."""
     problems: list[str] = []
     if cfg.get("APP_ENV") not in ENVIRONMENTS:
-        problems.append(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {cfg.get('APP_ENV')!r}")
+        problems.append(
+            f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {cfg.get('APP_ENV')!r}"
+        )
     keys = _split_keys(cfg.get("ENCRYPTION_KEY") or "")
     for key in keys:
         try:
@@ -145,8 +145,13 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
         problems.append("SHOPIFY_SHOP_URL must contain {shop}")
     if cfg.get("APP_ENV") == "production":
         required = (
-            "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SHOPIFY_APP_URL", "DATABASE_URL",
-            "REDIS_URL", "ENCRYPTION_KEY", "SMTP_URL",
+            "SHOPIFY_API_KEY",
+            "SHOPIFY_API_SECRET",
+            "SHOPIFY_APP_URL",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ENCRYPTION_KEY",
+            "SMTP_URL",
         )
         missing = [name for name in required if not cfg.get(name)]
         if missing:
@@ -156,7 +161,10 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
         if DEV_API_SECRET in (cfg.get("SHOPIFY_API_SECRET"), cfg.get("SHOPIFY_API_SECRET_OLD")):
             problems.append("SHOPIFY_API_SECRET is the development default")
         for name in (
-            "SHOPIFY_APP_URL", "SHOPIFY_SHOP_URL", "SHOPIFY_ADMIN_URL", "APP_BRIDGE_URL",
+            "SHOPIFY_APP_URL",
+            "SHOPIFY_SHOP_URL",
+            "SHOPIFY_ADMIN_URL",
+            "APP_BRIDGE_URL",
             "POLARIS_URL",
         ):
             value = cfg.get(name) or ""

@@ -28,7 +28,9 @@ def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -
         token = offline_access_token(session, shop, services)
         data = services.graphql.execute(shop.domain, token, SHOP_QUERY)
     except ShopifyError as exc:
-        return ShopProfile(name=shop.name or shop.domain, domain=shop.domain, live=False, error=str(exc))
+        return ShopProfile(
+            name=shop.name or shop.domain, domain=shop.domain, live=False, error=str(exc)
+        )
     name = str(data["shop"]["name"])
     if name != shop.name:
         shop.name = name

@@ -27,7 +27,9 @@ def app_uninstalled(session: Session, shop: Shop, payload: Any, delivery: Webhoo
         shop.uninstalled_at = utcnow()
 
 
-def app_scopes_update(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+def app_scopes_update(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
     current = payload.get("current") if isinstance(payload, dict) else None
     if isinstance(current, list):
         shop.scopes = ",".join(str(s) for s in current)

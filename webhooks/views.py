@@ -34,7 +34,9 @@ def receive() -> Response:
     body = request.stream.read(limit + 1)
     if len(body) > limit:
         return _plain(413, "payload too large")
-    if not verify_webhook_hmac(body, shopify_header(request.headers, "Hmac-Sha256"), shopify().secrets):
+    if not verify_webhook_hmac(
+        body, shopify_header(request.headers, "Hmac-Sha256"), shopify().secrets
+    ):
         return _plain(401, "invalid hmac")
     headers, missing = DeliveryHeaders.parse(request.headers)
     if headers is None:
@@ -49,13 +51,17 @@ def receive() -> Response:
     try:
         json.loads(body)
     except ValueError as exc:
-        store_delivery(session, shop.id, headers, body, status="dead", error=f"malformed JSON: {exc}")
+        store_delivery(
+            session, shop.id, headers, body, status="dead", error=f"malformed JSON: {exc}"
+        )
         session.commit()
         return _plain(400, "malformed JSON (stored for inspection)")
     delivery_id = store_delivery(session, shop.id, headers, body)
     if delivery_id is not None and has_handler(headers.topic):
         from workers.webhook_jobs import process_delivery
 
-        enqueue_after_commit(session, process_delivery, delivery_id, job_id=f"delivery-{delivery_id}")
+        enqueue_after_commit(
+            session, process_delivery, delivery_id, job_id=f"delivery-{delivery_id}"
+        )
     session.commit()
     return _plain(200, "ok" if delivery_id is not None else "duplicate")

@@ -1,4 +1,4 @@
-"""Redis connection and queues; `enqueue_after_commit` so a job never runs before its data exists."""
+"""Redis connection, queues, and `enqueue_after_commit` (no job runs before its data exists)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def embedded_redis(instance_path: str) -> redis.Redis:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["redis"] = RedisHolder(app.config["REDIS_URL"] or "", app.config["INSTANCE_PATH"])
+    app.extensions["redis"] = RedisHolder(
+        app.config["REDIS_URL"] or "", app.config["INSTANCE_PATH"]
+    )
 
 
 def redis_connection() -> redis.Redis:
@@ -70,6 +72,8 @@ def enqueue_after_commit(
     A failure to reach Redis is logged, not raised: the committed rows are the source of
     truth and a sweeper re-enqueues work that never started.
     """
+    if not session.in_transaction():
+        session.begin()  # so a rollback before any SQL still discards the job
     pending: list = session.info.setdefault("pending_jobs", [])
     pending.append((queue, func, args, kwargs, job_id, retry))
     if not session.info.get("pending_jobs_hooked"):

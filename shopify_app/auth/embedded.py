@@ -107,7 +107,9 @@ def id_token_required(view: F) -> F:
             g.shop = ensure_installed(get_session(), claims, shopify())
         except InvalidSubjectToken as exc:
             log.warning("token exchange refused for %s: %s", claims.shop, exc)
-            return invalid_session_response("token exchange refused") if fetch else bounce_redirect()
+            return (
+                invalid_session_response("token exchange refused") if fetch else bounce_redirect()
+            )
         except ShopifyError as exc:
             log.exception("could not install %s", claims.shop)
             return Response(

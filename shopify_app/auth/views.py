@@ -57,7 +57,9 @@ def begin():
     now = utcnow()
     nonce = pysecrets.token_hex(32)
     session = get_session()
-    session.add(OAuthState(nonce=nonce, shop_domain=shop, created_at=now, expires_at=now + STATE_TTL))
+    session.add(
+        OAuthState(nonce=nonce, shop_domain=shop, created_at=now, expires_at=now + STATE_TTL)
+    )
     session.commit()
     url = shopify().token_endpoint.authorize_url(
         shop,
@@ -93,7 +95,9 @@ def callback():
     ).rowcount
     session.commit()
     if consumed != 1:
-        abort(403, description="Unknown, expired or reused OAuth state; start the installation again.")
+        abort(
+            403, description="Unknown, expired or reused OAuth state; start the installation again."
+        )
     try:
         grant = shopify().token_endpoint.exchange_code(shop, code)
     except ShopifyError as exc:
@@ -110,4 +114,4 @@ def callback():
 
 def _implied_scopes(granted: set[str]) -> set[str]:
     """`write_x` implies `read_x` in Shopify's scope model."""
-    return granted | {"read_" + s[len("write_"):] for s in granted if s.startswith("write_")}
+    return granted | {"read_" + s[len("write_") :] for s in granted if s.startswith("write_")}

@@ -15,6 +15,7 @@ def render_item(type_, obj, autogen_context):
         return "sa.DateTime()"
     return False
 
+
 target_metadata = Base.metadata
 
 

@@ -41,5 +41,7 @@ class AdminGraphQL:
         if payload.get("errors"):
             errors = payload["errors"]
             first = errors[0].get("message") if isinstance(errors, list) and errors else errors
-            raise GraphQLError(f"GraphQL error: {first}", errors if isinstance(errors, list) else [])
+            raise GraphQLError(
+                f"GraphQL error: {first}", errors if isinstance(errors, list) else []
+            )
         return payload.get("data") or {}

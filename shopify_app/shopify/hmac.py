@@ -40,9 +40,7 @@ def verify_query_hmac(params: Mapping[str, Sequence[str]], secrets: Iterable[str
     given = params.get("hmac") or []
     if len(given) != 1 or not given[0]:
         return False
-    return any(
-        hmac.compare_digest(query_hmac(params, s), given[0].lower()) for s in secrets if s
-    )
+    return any(hmac.compare_digest(query_hmac(params, s), given[0].lower()) for s in secrets if s)
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:

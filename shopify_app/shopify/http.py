@@ -40,7 +40,11 @@ def send_with_retries(
             if response.status_code == 429 or response.status_code >= 500:
                 last = RetryableError(f"HTTP {response.status_code}")
                 retry_after = response.headers.get("Retry-After")
-                if retry_after and retry_after.replace(".", "", 1).isdigit() and attempt < attempts - 1:
+                if (
+                    retry_after
+                    and retry_after.replace(".", "", 1).isdigit()
+                    and attempt < attempts - 1
+                ):
                     time.sleep(min(float(retry_after), 10.0))
                     continue
             else:

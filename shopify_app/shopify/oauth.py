@@ -59,18 +59,26 @@ class TokenEndpoint:
 
     def authorize_url(self, shop: str, *, scopes: str, redirect_uri: str, state: str) -> str:
         query = urlencode(
-            {"client_id": self._api_key, "scope": scopes, "redirect_uri": redirect_uri, "state": state}
+            {
+                "client_id": self._api_key,
+                "scope": scopes,
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
         )
         return shop_url(self._template, shop, f"/admin/oauth/authorize?{query}")
 
     def exchange_id_token(self, shop: str, id_token: str) -> AccessTokenGrant:
-        return self._post(shop, {
-            "grant_type": TOKEN_EXCHANGE_GRANT,
-            "subject_token": id_token,
-            "subject_token_type": ID_TOKEN_TYPE,
-            "requested_token_type": OFFLINE_TOKEN_TYPE,
-            "expiring": "1",
-        })
+        return self._post(
+            shop,
+            {
+                "grant_type": TOKEN_EXCHANGE_GRANT,
+                "subject_token": id_token,
+                "subject_token_type": ID_TOKEN_TYPE,
+                "requested_token_type": OFFLINE_TOKEN_TYPE,
+                "expiring": "1",
+            },
+        )
 
     def exchange_code(self, shop: str, code: str) -> AccessTokenGrant:
         return self._post(shop, {"code": code, "expiring": "1"})
@@ -91,7 +99,9 @@ class TokenEndpoint:
             return AccessTokenGrant.from_response(payload, now)
         error = str(payload.get("error") or "") if isinstance(payload, dict) else ""
         description = payload.get("error_description") if isinstance(payload, dict) else None
-        message = f"token endpoint {response.status_code} {error}: {description or response.text[:200]}"
+        message = (
+            f"token endpoint {response.status_code} {error}: {description or response.text[:200]}"
+        )
         if error == "invalid_subject_token":
             raise InvalidSubjectToken(message, status=response.status_code, error=error)
         if error == "invalid_grant":

@@ -28,7 +28,9 @@ def get_shop(session: Session, domain: str) -> Shop | None:
     return session.scalar(select(Shop).where(Shop.domain == domain))
 
 
-def save_grant(session: Session, shop: Shop, grant: AccessTokenGrant, services: ShopifyServices) -> None:
+def save_grant(
+    session: Session, shop: Shop, grant: AccessTokenGrant, services: ShopifyServices
+) -> None:
     cipher = services.cipher
     shop.access_token_enc = cipher.encrypt(grant.access_token)
     shop.access_token_expires_at = grant.expires_at
@@ -58,7 +60,9 @@ def record_install(
     return shop
 
 
-def install_with_id_token(session: Session, claims: IdTokenClaims, services: ShopifyServices) -> Shop:
+def install_with_id_token(
+    session: Session, claims: IdTokenClaims, services: ShopifyServices
+) -> Shop:
     """Token exchange: trade the merchant's ID token for an expiring offline token."""
     grant = services.token_endpoint.exchange_id_token(claims.shop, claims.raw)
     return record_install(session, claims.shop, grant, services)

@@ -1,0 +1,144 @@
+"""Webhook intake: HMAC on the raw body, required headers, size cap, durable inbox, dedupe."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from shopify_app.db import get_session
+from shopify_app.models import Shop, WebhookDelivery, utcnow
+from tests.conftest import SHOP_A
+from tests.helpers import id_token, webhook_headers
+from workers.worker import build_worker
+
+
+def install(live, shop=SHOP_A):
+    live.http.get(
+        f"{live.app_url}/", params={"shop": shop, "embedded": "1", "id_token": id_token(shop)}
+    )
+
+
+def post(live, topic, payload, shop=SHOP_A, **kwargs):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = webhook_headers(shop, topic, body, **kwargs)
+    return live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers), headers
+
+
+def deliveries(app):
+    with app.app_context():
+        return get_session().scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+
+
+def run_jobs(app):
+    build_worker(app, simple=True).work(burst=True)
+
+
+def test_bad_hmac_is_401_and_stores_nothing(live):
+    install(live)
+    body = b'{"id": 1}'
+    headers = webhook_headers(SHOP_A, "orders/create", body)
+    headers["X-Shopify-Hmac-Sha256"] = "AAAA"
+    assert (
+        live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers).status_code == 401
+    )
+    response, _ = post(live, "orders/create", {"id": 1}, secret="wrong-secret-wrong-secret-wrong")
+    assert response.status_code == 401
+    assert deliveries(live.app) == []
+
+
+def test_missing_headers_are_400(live):
+    install(live)
+    body = b'{"id": 1}'
+    headers = webhook_headers(SHOP_A, "orders/create", body)
+    del headers["X-Shopify-Webhook-Id"]
+    response = live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers)
+    assert response.status_code == 400 and "Webhook-Id" in response.text
+
+
+def test_oversized_body_is_413(live):
+    install(live)
+    response, _ = post(live, "orders/create", b'{"x":"' + b"a" * 1_100_000 + b'"}')
+    assert response.status_code == 413
+
+
+def test_duplicate_deliveries_store_one_row(live):
+    install(live)
+    first, headers = post(live, "orders/create", {"id": 1}, webhook_id="wh-1")
+    second, _ = post(live, "orders/create", {"id": 1}, webhook_id="wh-1")
+    assert first.status_code == second.status_code == 200
+    assert second.text.strip() == "duplicate"
+    rows = deliveries(live.app)
+    assert len(rows) == 1
+    assert rows[0].topic == "orders/create" and rows[0].api_version == "2026-07"
+    assert rows[0].event_id == headers["X-Shopify-Event-Id"]
+    assert json.loads(rows[0].body) == {"id": 1}
+
+
+def test_malformed_json_is_400_and_kept_for_inspection(live):
+    install(live)
+    response, _ = post(live, "orders/create", b"{not json")
+    assert response.status_code == 400
+    (row,) = deliveries(live.app)
+    assert row.status == "dead" and row.body == b"{not json" and "malformed" in row.last_error
+
+
+def test_unknown_shop_is_acknowledged_and_ignored(live):
+    response, _ = post(
+        live,
+        "shop/redact",
+        {"shop_domain": "never-installed.myshopify.com"},
+        shop="never-installed.myshopify.com",
+    )
+    assert response.status_code == 200
+    assert deliveries(live.app) == []
+
+
+def test_app_uninstalled_revokes_tokens_through_the_worker(live):
+    install(live)
+    response, _ = post(
+        live,
+        "app/uninstalled",
+        {"domain": SHOP_A},
+        triggered_at=utcnow().isoformat().replace("+00:00", "Z"),
+    )
+    assert response.status_code == 200
+    run_jobs(live.app)
+    (row,) = deliveries(live.app)
+    assert row.status == "done" and row.attempts == 1
+    with live.app.app_context():
+        shop = get_session().scalar(select(Shop).where(Shop.domain == SHOP_A))
+        assert shop.uninstalled_at is not None
+        assert shop.access_token_enc is None and shop.refresh_token_enc is None
+
+
+def test_a_late_uninstall_from_before_a_reinstall_is_ignored(live):
+    install(live)
+    stale = (utcnow() - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    post(live, "app/uninstalled", {"domain": SHOP_A}, triggered_at=stale)
+    run_jobs(live.app)
+    with live.app.app_context():
+        shop = get_session().scalar(select(Shop).where(Shop.domain == SHOP_A))
+        assert shop.is_installed and shop.access_token_enc
+
+
+def test_scopes_update_records_the_new_scopes(live):
+    install(live)
+    post(
+        live,
+        "app/scopes_update",
+        {"previous": ["read_orders"], "current": ["read_orders", "read_customers"]},
+    )
+    run_jobs(live.app)
+    with live.app.app_context():
+        shop = get_session().scalar(select(Shop).where(Shop.domain == SHOP_A))
+        assert shop.scope_set == {"read_orders", "read_customers"}
+
+
+def test_topics_without_a_handler_yet_stay_pending_in_the_inbox(live):
+    install(live)
+    post(live, "orders/create", {"id": 5})
+    run_jobs(live.app)
+    (row,) = deliveries(live.app)
+    assert row.status == "pending"

@@ -1,0 +1,91 @@
+"""Production refuses unsafe settings, naming each problem; local runs need nothing set."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from shopify_app import create_app
+from shopify_app.config import DEV_API_SECRET, ConfigError, load_config, validate_config
+
+GOOD_PRODUCTION = {
+    "APP_ENV": "production",
+    "SHOPIFY_API_KEY": "live-key",
+    "SHOPIFY_API_SECRET": "live-secret",
+    "SHOPIFY_APP_URL": "https://referrals.example.com",
+    "DATABASE_URL": "postgresql://app@db/referrals",
+    "REDIS_URL": "redis://cache:6379/0",
+    "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "SMTP_URL": "smtp://relay.example.com:587",
+}
+
+
+def problems(environ):
+    with pytest.raises(ConfigError) as exc:
+        validate_config(load_config(environ=environ))
+    return str(exc.value)
+
+
+def test_complete_production_settings_pass_and_point_at_shopify():
+    cfg = load_config(environ=GOOD_PRODUCTION)
+    validate_config(cfg)
+    assert cfg["SHOPIFY_SHOP_URL"] == "https://{shop}"
+    assert cfg["SHOPIFY_ADMIN_URL"] == "https://admin.shopify.com"
+    assert cfg["APP_BRIDGE_URL"].startswith("https://cdn.shopify.com/")
+
+
+def test_production_is_the_default_and_lists_every_missing_secret():
+    message = problems({})
+    for name in (
+        "SHOPIFY_API_KEY",
+        "SHOPIFY_API_SECRET",
+        "ENCRYPTION_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SMTP_URL",
+        "SHOPIFY_APP_URL",
+    ):
+        assert name in message
+
+
+def test_production_refuses_development_default_secret():
+    assert "development default" in problems(
+        {**GOOD_PRODUCTION, "SHOPIFY_API_SECRET": DEV_API_SECRET}
+    )
+
+
+def test_production_refuses_plain_http_shopify_endpoints():
+    message = problems(
+        {
+            **GOOD_PRODUCTION,
+            "SHOPIFY_SHOP_URL": "http://{shop}",
+            "SHOPIFY_APP_URL": "http://referrals.example.com",
+        }
+    )
+    assert "SHOPIFY_SHOP_URL must use https://" in message
+    assert "SHOPIFY_APP_URL must use https://" in message
+
+
+def test_invalid_encryption_key_is_refused():
+    assert "Fernet" in problems({**GOOD_PRODUCTION, "ENCRYPTION_KEY": "too-short"})
+
+
+def test_create_app_refuses_to_start_in_production_without_secrets(monkeypatch):
+    for name in GOOD_PRODUCTION:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError):
+        create_app({"APP_ENV": "production"})
+
+
+def test_development_defaults_point_at_the_devstore_and_generate_a_local_key(tmp_path):
+    cfg = load_config(environ={"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+    validate_config(cfg)
+    assert cfg["SHOPIFY_SHOP_URL"] == "http://127.0.0.1:8081/shops/{shop}"
+    assert (tmp_path / "encryption.key").read_text() == cfg["ENCRYPTION_KEY"]
+    again = load_config(environ={"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+    assert again["ENCRYPTION_KEY"] == cfg["ENCRYPTION_KEY"]
+    assert (tmp_path / "encryption.key").stat().st_mode & 0o077 == 0
+
+
+def test_unknown_app_env_is_refused():
+    assert "APP_ENV" in problems({"APP_ENV": "staging"})

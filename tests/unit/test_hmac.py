@@ -1,0 +1,77 @@
+"""Query-string and webhook HMACs, against Shopify's published test vectors."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopify_app.shopify.hmac import (
+    query_hmac,
+    verify_query_hmac,
+    verify_webhook_hmac,
+    webhook_hmac,
+)
+
+VECTORS = [
+    (
+        {
+            "code": ["0907a61c0c8d55e99db179b68161bc00"],
+            "shop": ["some-shop.myshopify.com"],
+            "state": ["0.6784241404160823"],
+            "timestamp": ["1337178173"],
+        },
+        "700e2dadb827fcc8609e9d5ce208b2e9cdaab9df07390d2cbca10d7c328fc4bf",
+    ),
+    (
+        {
+            "code": ["0907a61c0c8d55e99db179b68161bc00"],
+            "shop": ["some-shop.myshopify.com"],
+            "timestamp": ["1337178173"],
+        },
+        "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20",
+    ),
+    (
+        {"shop": ["some-shop.myshopify.com"], "ids[]": ["2", "1"]},
+        "b93b9f82996f6f8bf9f1b7bbddec284c8fabacdc4e12dc80550b4705f3003b1e",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), VECTORS)
+def test_query_hmac_matches_shopify_vectors(params, expected):
+    assert query_hmac(params, "hush") == expected
+    assert verify_query_hmac({**params, "hmac": [expected]}, ["hush"])
+
+
+def test_query_hmac_rejects_tampering_missing_and_duplicate_hmac():
+    params, digest = VECTORS[0]
+    tampered = {**params, "shop": ["evil-shop.myshopify.com"], "hmac": [digest]}
+    assert not verify_query_hmac(tampered, ["hush"])
+    assert not verify_query_hmac(params, ["hush"])
+    assert not verify_query_hmac({**params, "hmac": [digest, digest]}, ["hush"])
+    assert not verify_query_hmac({**params, "hmac": [digest]}, ["wrong"])
+
+
+def test_query_hmac_signs_every_param_including_unknown_ones():
+    params, digest = VECTORS[0]
+    assert not verify_query_hmac({**params, "host": ["abc"], "hmac": [digest]}, ["hush"])
+
+
+def test_query_hmac_escapes_delimiters_so_params_cannot_be_merged():
+    a = {"a": ["1&b=2"]}
+    b = {"a": ["1"], "b": ["2"]}
+    assert query_hmac(a, "k") != query_hmac(b, "k")
+
+
+def test_query_hmac_accepts_the_previous_secret_during_rotation():
+    params, digest = VECTORS[0]
+    assert verify_query_hmac({**params, "hmac": [digest]}, ["new-secret", "hush"])
+
+
+def test_webhook_hmac_is_base64_of_raw_body():
+    body = b'{"id":1,"note":"caf\xc3\xa9"}'
+    sig = webhook_hmac(body, "secret")
+    assert verify_webhook_hmac(body, sig, ["secret"])
+    assert not verify_webhook_hmac(body + b" ", sig, ["secret"])
+    assert not verify_webhook_hmac(body, sig, ["other"])
+    assert not verify_webhook_hmac(body, None, ["secret"])
+    assert not verify_webhook_hmac(body, "", ["secret"])
