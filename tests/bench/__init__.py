@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `make bench`, results recorded in docs/performance.md."""

@@ -1,0 +1,100 @@
+"""Live servers for the app and the devstore, shared by the test fixtures and the benchmarks."""
+
+from __future__ import annotations
+
+import threading
+
+from werkzeug.serving import make_server
+
+from devstore import create_devstore
+from devstore.app_config import load_registered_app
+from devstore.store import DevShop, DevStoreState, Staff
+from shopify_app import create_app
+
+from .helpers import API_KEY, API_SECRET, OLD_API_SECRET
+
+SHOP_A = "alpha-shop.myshopify.com"
+SHOP_B = "beta-shop.myshopify.com"
+SHOP_NEW = "gamma-shop.myshopify.com"
+
+
+class LiveServer:
+    """A WSGI app on 127.0.0.1 on a free port, served from a thread."""
+
+    def __init__(self, wsgi_app=None):
+        self._target = wsgi_app
+        self.server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _dispatch(self, environ, start_response):
+        return self._target(environ, start_response)
+
+    def serve(self, wsgi_app) -> None:
+        self._target = wsgi_app
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def test_shops() -> DevStoreState:
+    state = DevStoreState()
+    state.add_shop(
+        DevShop(
+            SHOP_A,
+            "Alpha Shop",
+            "owner@alpha.example",
+            preinstalled=True,
+            staff=[Staff(501, "Ada", "Alpha", "ada@alpha.example", True)],
+        )
+    )
+    state.add_shop(
+        DevShop(
+            SHOP_B,
+            "Beta Shop",
+            "owner@beta.example",
+            currency="USD",
+            preinstalled=True,
+            staff=[Staff(601, "Ben", "Beta", "ben@beta.example", True)],
+        )
+    )
+    state.add_shop(
+        DevShop(
+            SHOP_NEW,
+            "Gamma Shop",
+            "owner@gamma.example",
+            staff=[Staff(701, "Gil", "Gamma", "gil@gamma.example", True)],
+        )
+    )
+    return state
+
+
+test_shops.__test__ = False  # a factory, not a test
+
+
+def start_stack(*, database_url: str, redis_url: str, instance_path: str):
+    """Start the devstore and the app on free ports, each configured with the other's URL."""
+    app_server, devstore_server = LiveServer(), LiveServer()
+    app = create_app(
+        {
+            "APP_ENV": "test",
+            "TESTING": True,
+            "INSTANCE_PATH": instance_path,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SHOPIFY_API_KEY": API_KEY,
+            "SHOPIFY_API_SECRET": API_SECRET,
+            "SHOPIFY_API_SECRET_OLD": OLD_API_SECRET,
+            "SHOPIFY_APP_URL": app_server.url,
+            "SHOPIFY_SHOP_URL": f"{devstore_server.url}/shops/{{shop}}",
+            "SHOPIFY_ADMIN_URL": devstore_server.url,
+            "APP_BRIDGE_URL": f"{devstore_server.url}/static/app-bridge.js",
+            "HTTP_TIMEOUT_SECONDS": 5.0,
+        }
+    )
+    registered = load_registered_app(api_key=API_KEY, api_secret=API_SECRET, app_url=app_server.url)
+    devstore = create_devstore(registered_app=registered, state=test_shops())
+    app_server.serve(app)
+    devstore_server.serve(devstore)
+    return app, app_server, devstore, devstore_server
