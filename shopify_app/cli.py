@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup
 
 from . import create_app
 from .config import DEFAULT_APP_URL, DEFAULT_DEVSTORE_URL, ConfigError
@@ -46,7 +47,11 @@ class ReferralsGroup(FlaskGroup):
     load_dotenv=False,
 )
 def main() -> None:
-    """Referrals: a Shopify embedded app (referral program and customer hub)."""
+    """Referrals: a Shopify embedded app (referral program and customer hub).
+
+    Commands other than `dev` and `devstore` build the app from the environment and refuse
+    unsafe production settings; set APP_ENV=development for local defaults.
+    """
 
 
 @main.group()
@@ -56,7 +61,6 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
-@with_appcontext
 def db_upgrade(revision: str) -> None:
     from .migrations import upgrade
 
@@ -66,7 +70,6 @@ def db_upgrade(revision: str) -> None:
 
 @db.command("downgrade")
 @click.argument("revision")
-@with_appcontext
 def db_downgrade(revision: str) -> None:
     from .migrations import downgrade
 
@@ -74,7 +77,6 @@ def db_downgrade(revision: str) -> None:
 
 
 @db.command("current")
-@with_appcontext
 def db_current() -> None:
     from .migrations import current
 
@@ -87,7 +89,6 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
 
 
 @main.command()
-@with_appcontext
 def web() -> None:
     """Serve the app with Flask's threaded server (development)."""
     from werkzeug.serving import run_simple
@@ -98,7 +99,6 @@ def web() -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-@with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker (one forked work horse per job)."""
     from workers.worker import build_worker
@@ -107,7 +107,6 @@ def worker(burst: bool) -> None:
 
 
 @main.command()
-@with_appcontext
 def scheduler() -> None:
     """Run the periodic-job scheduler; run exactly one per deployment."""
     from workers.schedule import build_scheduler
@@ -115,7 +114,7 @@ def scheduler() -> None:
     build_scheduler(current_app._get_current_object()).start()
 
 
-@main.command()
+@main.command(with_appcontext=False)
 @click.option("--port", type=int, default=None)
 def devstore(port: int | None) -> None:
     """Serve the devstore (the local Shopify stand-in)."""
@@ -127,7 +126,7 @@ def devstore(port: int | None) -> None:
     run_simple(host, port or default_port, create_devstore(), threaded=True, use_reloader=False)
 
 
-@main.command()
+@main.command(with_appcontext=False)
 def dev() -> None:
     """Migrate, then run web + worker + scheduler + devstore on embedded defaults."""
     env = dict(os.environ)
@@ -153,22 +152,26 @@ def dev() -> None:
         name: subprocess.Popen(exe + [name], env=env)
         for name in ("devstore", "web", "worker", "scheduler")
     }
-    admin = env["DEVSTORE_URL"].rstrip("/")
-    click.secho(
-        "\n  Referrals is running. Open the app inside the local Shopify admin:\n\n"
-        f"    {admin}/store/demo-shop/apps/{app.config['SHOPIFY_API_KEY']}\n\n"
-        f"  Other stores: {admin}/   ·   Stop with Ctrl-C\n",
-        fg="green",
-    )
     stopping = False
 
     def stop(*_args) -> None:
         nonlocal stopping
         stopping = True
 
+    # Explicit handlers: a backgrounded `make dev` inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    admin = env["DEVSTORE_URL"].rstrip("/")
+    ready = _wait_until_listening([env["SHOPIFY_APP_URL"], admin], procs, timeout=60)
+    if ready:
+        click.secho(
+            "\n  Referrals is running. Open the app inside the local Shopify admin:\n\n"
+            f"    {admin}/store/demo-shop/apps/{app.config['SHOPIFY_API_KEY']}\n\n"
+            f"  Other stores: {admin}/   ·   Stop with Ctrl-C\n",
+            fg="green",
+        )
     try:
-        while not stopping:
+        while ready and not stopping:
             for name, proc in procs.items():
                 if proc.poll() is not None:
                     click.secho(f"{name} exited with {proc.returncode}; stopping", fg="red")
@@ -187,6 +190,28 @@ def dev() -> None:
                 proc.kill()
         if redis_server is not None:
             redis_server.shutdown()
+    if not ready:
+        raise SystemExit(1)
+
+
+def _wait_until_listening(urls: list[str], procs: dict, timeout: float) -> bool:
+    """Poll until every URL accepts TCP connections; False if a process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    pending = [_host_port(u, 80) for u in urls]
+    while pending and time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                click.secho(f"{name} exited with {proc.returncode} while starting", fg="red")
+                return False
+        host, port = pending[0]
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                pending.pop(0)
+        except OSError:
+            time.sleep(0.2)
+    if pending:
+        click.secho(f"not listening after {timeout:.0f}s: {pending}", fg="red")
+    return not pending
 
 
 if __name__ == "__main__":

@@ -95,3 +95,23 @@ def test_scheduler_registers_every_periodic_job_and_enqueues_them(app):
     build_worker(app, simple=True).work(burst=True)
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(OAuthState)) == 0
+
+
+def test_forking_worker_runs_jobs_in_a_work_horse(app):
+    """The production worker forks per job; the child must get its own DB connections."""
+    now = utcnow()
+    with app.app_context():
+        session = get_session()
+        session.add(
+            OAuthState(
+                nonce="stale",
+                shop_domain=SHOP_A,
+                created_at=now - timedelta(hours=1),
+                expires_at=now - timedelta(minutes=50),
+            )
+        )
+        enqueue_after_commit(session, maintenance.purge_expired_oauth_states)
+        session.commit()
+    build_worker(app).work(burst=True)
+    with app.app_context():
+        assert get_session().scalar(select(func.count()).select_from(OAuthState)) == 0
