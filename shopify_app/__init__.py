@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, request, url_for
+from flask import Flask, g, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, load_config, validate_config
 
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(webhooks_bp)
     app.after_request(add_security_headers)
+    app.register_error_handler(HTTPException, render_http_error)
 
     @app.context_processor
     def embedded_context() -> dict[str, Any]:
@@ -68,3 +70,13 @@ def app_url(endpoint: str, **values: Any) -> str:
         if request.args.get("host"):
             values.setdefault("host", request.args["host"])
     return url_for(endpoint, **values)
+
+
+def render_http_error(error: HTTPException):
+    """Readable HTML for aborts (bad shop domain, bad HMAC, reused OAuth state, ...)."""
+    return (
+        render_template(
+            "error.html", title=f"{error.code} {error.name}", message=error.description
+        ),
+        error.code or 500,
+    )
