@@ -75,6 +75,9 @@ def access_token(shop: str):
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(body, dict):
         return _error(400, "invalid_request", "body must be JSON or form-encoded")
+    if store.token_endpoint_failures > 0:
+        store.token_endpoint_failures -= 1
+        return _error(503, "service_unavailable", "try again")
     store.token_requests.append(
         {"shop": shop, "grant_type": body.get("grant_type", "authorization_code")}
     )

@@ -74,6 +74,8 @@ class DevStoreState:
         self.access_token_ttl = access_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.token_requests: list[dict] = []
+        # Faults for reliability tests: the next N token-endpoint calls answer 503.
+        self.token_endpoint_failures = 0
 
     def add_shop(self, shop: DevShop) -> DevShop:
         with self.lock:

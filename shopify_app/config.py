@@ -30,6 +30,16 @@ SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
 
 
+# name: (type, default, lowest, highest)
+NUMBERS: dict[str, tuple[type, float, float, float]] = {
+    "WEBHOOK_MAX_BYTES": (int, 1_048_576, 1024, 50 * 1_048_576),
+    "ID_TOKEN_LEEWAY_SECONDS": (int, 10, 0, 60),
+    # Offline tokens live an hour: a margin near that would refresh on every call.
+    "TOKEN_REFRESH_MARGIN_SECONDS": (int, 300, 0, 1800),
+    "HTTP_TIMEOUT_SECONDS": (float, 10, 1, 60),
+}
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot run; the message lists every problem at once."""
 
@@ -115,11 +125,13 @@ def load_config(
             "APP_BRIDGE_URL", f"{devstore_url}/static/app-bridge.js", SHOPIFY_CDN_APP_BRIDGE
         ),
         "POLARIS_URL": setting("POLARIS_URL", SHOPIFY_CDN_POLARIS, SHOPIFY_CDN_POLARIS),
-        "WEBHOOK_MAX_BYTES": int(setting("WEBHOOK_MAX_BYTES", "1048576", "1048576")),
-        "ID_TOKEN_LEEWAY_SECONDS": int(setting("ID_TOKEN_LEEWAY_SECONDS", "10", "10")),
-        "TOKEN_REFRESH_MARGIN_SECONDS": int(setting("TOKEN_REFRESH_MARGIN_SECONDS", "300", "300")),
-        "HTTP_TIMEOUT_SECONDS": float(setting("HTTP_TIMEOUT_SECONDS", "10", "10")),
     }
+    for name, (kind, default, _low, _high) in NUMBERS.items():
+        raw = setting(name, str(default), str(default))
+        try:
+            cfg[name] = kind(raw)
+        except (TypeError, ValueError):
+            cfg[name] = raw  # validate_config reports it
     if not cfg["ENCRYPTION_KEY"] and local:
         cfg["ENCRYPTION_KEY"] = _local_encryption_key(instance_path)
     for key, value in overrides.items():
@@ -141,6 +153,21 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
         except (ValueError, TypeError):
             problems.append("ENCRYPTION_KEY is not a valid Fernet key (32 url-safe base64 bytes)")
             break
+    for name, (kind, _default, low, high) in NUMBERS.items():
+        value = cfg.get(name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            problems.append(f"{name} must be a {kind.__name__} from {low} to {high}, not {value!r}")
+    if (
+        cfg.get("SHOPIFY_API_KEY") != DEV_API_KEY
+        and cfg.get("SHOPIFY_API_SECRET") == DEV_API_SECRET
+    ):
+        problems.append(
+            "SHOPIFY_API_SECRET is the public development default but SHOPIFY_API_KEY is not"
+        )
     if "{shop}" not in (cfg.get("SHOPIFY_SHOP_URL") or ""):
         problems.append("SHOPIFY_SHOP_URL must contain {shop}")
     if cfg.get("APP_ENV") == "production":

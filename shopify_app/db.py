@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -64,3 +66,19 @@ def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def insert_ignore(session: Session, model: type, values: dict[str, Any], conflict: list[str]):
+    """`INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING id` on SQLite and PostgreSQL.
+
+    Returns the new row's id, or None when a row with the same key already exists.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(model.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()

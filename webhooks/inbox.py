@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from shopify_app.db import insert_ignore
 from shopify_app.models import WebhookDelivery, utcnow
 
 from .headers import DeliveryHeaders
@@ -34,24 +33,4 @@ def store_delivery(
         "attempts": 0,
         "received_at": utcnow(),
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(WebhookDelivery)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["shop_id", "webhook_id"])
-        .returning(WebhookDelivery.id)
-    )
-    inserted = session.execute(stmt).scalar_one_or_none()
-    if inserted is None:
-        session.rollback()
-        return None
-    return inserted
-
-
-def find_delivery(session: Session, shop_id: int, webhook_id: str) -> WebhookDelivery | None:
-    return session.scalar(
-        select(WebhookDelivery).where(
-            WebhookDelivery.shop_id == shop_id, WebhookDelivery.webhook_id == webhook_id
-        )
-    )
+    return insert_ignore(session, WebhookDelivery, values, ["shop_id", "webhook_id"])

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shopify_app.models import Shop, WebhookDelivery, utcnow
+from shopify_app.shopify.offline_tokens import clear_tokens
 
 
 def app_uninstalled(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
@@ -18,11 +19,7 @@ def app_uninstalled(session: Session, shop: Shop, payload: Any, delivery: Webhoo
     fired_at = delivery.triggered_at or delivery.received_at
     if shop.installed_at and fired_at < shop.installed_at:
         return
-    shop.access_token_enc = None
-    shop.access_token_expires_at = None
-    shop.refresh_token_enc = None
-    shop.refresh_token_expires_at = None
-    shop.token_refresh_lease_until = None
+    clear_tokens(shop)
     if shop.uninstalled_at is None:
         shop.uninstalled_at = utcnow()
 

@@ -29,7 +29,7 @@
   }
 
   window.addEventListener('message', function (event) {
-    if (event.origin !== adminOrigin) return;
+    if (event.origin !== adminOrigin || event.source !== window.parent) return;
     var m = event.data;
     if (!m || m.source !== 'admin' || !pending.has(m.id)) return;
     var p = pending.get(m.id);
@@ -53,10 +53,12 @@
     var headers = new Headers(options.headers || (input instanceof Request ? input.headers : undefined));
     headers.set('Authorization', 'Bearer ' + await shopify.idToken());
     options.headers = headers;
+    // A Request's body can be read once: keep a copy for the retry.
+    var retryInput = input instanceof Request ? input.clone() : input;
     var response = await nativeFetch(input, options);
     if (response.status === 401 && response.headers.get('X-Shopify-Retry-Invalid-Session-Request') === '1') {
       headers.set('Authorization', 'Bearer ' + await shopify.idToken());
-      response = await nativeFetch(input, options);
+      response = await nativeFetch(retryInput, options);
     }
     return response;
   };

@@ -52,8 +52,8 @@ def reload_path_without_token() -> str:
     return request.path + ("?" + urlencode(args) if args else "")
 
 
-def bounce_redirect() -> Response:
-    shop = sanitize_shop_domain(request.args.get("shop"))
+def bounce_redirect(shop: str) -> Response:
+    """To the bounce page for `shop` (a validated domain, the token's shop when there is one)."""
     params = {"shop": shop, "shopify-reload": reload_path_without_token()}
     if request.args.get("host"):
         params["host"] = request.args["host"]
@@ -73,9 +73,10 @@ def document_without_token() -> Response:
         return Response(
             render_template("auth/open_from_admin.html"), status=400, mimetype="text/html"
         )
+    shop = sanitize_shop_domain(shop_param)
     if request.args.get("embedded") == "1":
-        return bounce_redirect()
-    return redirect(embedded_admin_url(sanitize_shop_domain(shop_param)))
+        return bounce_redirect(shop)
+    return redirect(embedded_admin_url(shop))
 
 
 def authenticate(token: str | None) -> IdTokenClaims:
@@ -107,9 +108,9 @@ def id_token_required(view: F) -> F:
             g.shop = ensure_installed(get_session(), claims, shopify())
         except InvalidSubjectToken as exc:
             log.warning("token exchange refused for %s: %s", claims.shop, exc)
-            return (
-                invalid_session_response("token exchange refused") if fetch else bounce_redirect()
-            )
+            if fetch:
+                return invalid_session_response("token exchange refused")
+            return bounce_redirect(claims.shop)
         except ShopifyError as exc:
             log.exception("could not install %s", claims.shop)
             return Response(

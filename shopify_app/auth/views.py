@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets as pysecrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import delete
@@ -38,12 +39,22 @@ def _hmac_valid() -> bool:
     return verify_query_hmac(params, shopify().secrets)
 
 
+def is_app_path(value: str) -> bool:
+    """A same-origin path: no scheme, no host, and nothing a browser would strip or bend
+    into one (control characters, backslashes, a leading `//`)."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return False
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
 @bp.get("/auth/session-token")
 def bounce():
     """Loads only App Bridge, which reloads `shopify-reload` with a fresh `id_token`."""
     _shop_or_400()
-    reload_to = request.args.get("shopify-reload", "")
-    if not reload_to.startswith("/") or reload_to.startswith("//") or "\\" in reload_to:
+    if not is_app_path(request.args.get("shopify-reload", "")):
         abort(400, description="shopify-reload must be a path of this app.")
     return render_template("auth/bounce.html")
 

@@ -24,6 +24,7 @@ class Shop(TimestampMixin, Base):
     # A lease, not a lock held by a connection: whoever sets it refreshes the token; it lapses
     # by itself if that process dies.
     token_refresh_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    token_refresh_lease_owner: Mapped[str | None] = mapped_column(String(32))
     reauth_required_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -30,17 +30,28 @@ def _signature_message(params: Mapping[str, Sequence[str]]) -> str:
     return "&".join(sorted(pairs))
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison that treats any non-ASCII input as a mismatch, not an error."""
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+
+
 def query_hmac(params: Mapping[str, Sequence[str]], secret: str) -> str:
     message = _signature_message(params)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def verify_query_hmac(params: Mapping[str, Sequence[str]], secrets: Iterable[str]) -> bool:
-    """True when `params['hmac']` matches one of `secrets` (current, then the rotated-out one)."""
+    """True when `params['hmac']` matches one of `secrets` (current, then the rotated-out one).
+
+    A repeated key that is not an array (`shop=a&shop=b`) is refused outright: the value
+    signed and the value a handler reads could otherwise differ.
+    """
     given = params.get("hmac") or []
     if len(given) != 1 or not given[0]:
         return False
-    return any(hmac.compare_digest(query_hmac(params, s), given[0].lower()) for s in secrets if s)
+    if any(len(v) > 1 and not k.endswith("[]") for k, v in params.items()):
+        return False
+    return any(_same(query_hmac(params, s), given[0].lower()) for s in secrets if s)
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:
@@ -50,4 +61,4 @@ def webhook_hmac(body: bytes, secret: str) -> str:
 def verify_webhook_hmac(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
     if not header:
         return False
-    return any(hmac.compare_digest(webhook_hmac(body, s), header.strip()) for s in secrets if s)
+    return any(_same(webhook_hmac(body, s), header.strip()) for s in secrets if s)

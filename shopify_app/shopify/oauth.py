@@ -81,15 +81,20 @@ class TokenEndpoint:
         )
 
     def exchange_code(self, shop: str, code: str) -> AccessTokenGrant:
-        return self._post(shop, {"code": code, "expiring": "1"})
+        # Codes are single use: a retry after a lost response could only fail.
+        return self._post(shop, {"code": code, "expiring": "1"}, attempts=1)
 
     def refresh(self, shop: str, refresh_token: str) -> AccessTokenGrant:
-        return self._post(shop, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+        # Shopify keeps the old refresh token valid until its replacement is used, so one
+        # retry is safe; two attempts keep the refresh well inside the per-shop lease.
+        return self._post(
+            shop, {"grant_type": "refresh_token", "refresh_token": refresh_token}, attempts=2
+        )
 
-    def _post(self, shop: str, fields: dict[str, str]) -> AccessTokenGrant:
+    def _post(self, shop: str, fields: dict[str, str], attempts: int = 3) -> AccessTokenGrant:
         body = {"client_id": self._api_key, "client_secret": self._api_secret, **fields}
         url = shop_url(self._template, shop, "/admin/oauth/access_token")
-        response = send_with_retries(lambda: self._http.post(url, json=body))
+        response = send_with_retries(lambda: self._http.post(url, json=body), attempts=attempts)
         now = utcnow()
         try:
             payload = response.json()

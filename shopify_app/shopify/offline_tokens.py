@@ -1,19 +1,22 @@
 """Installing shops and keeping their expiring offline access tokens fresh.
 
-Refreshes are serialised per shop by a lease column on `shops`, set with one conditional
-UPDATE: it works the same on SQLite and PostgreSQL, across web and worker processes, and
-lapses on its own if the process holding it dies. Shopify rotates the refresh token on
-every refresh, so two concurrent refreshes would race; the lease prevents that.
+Refreshes are serialised per shop by a lease on the `shops` row (an expiry and an owner
+nonce), taken with one conditional UPDATE: it works the same on SQLite and PostgreSQL,
+across web and worker processes, and lapses on its own if its holder dies. Shopify rotates
+the refresh token on every refresh, so two concurrent refreshes would race; the lease
+prevents that. The lease outlives the slowest refresh the token endpoint allows.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from shopify_app.db import insert_ignore
 from shopify_app.models import Shop, utcnow
 
 from .errors import InvalidClient, InvalidGrant, ReauthorizationRequired
@@ -21,11 +24,30 @@ from .id_token import IdTokenClaims
 from .oauth import AccessTokenGrant
 from .services import ShopifyServices
 
-LEASE_SECONDS = 30
+LEASE_SECONDS = 120
 
 
 def get_shop(session: Session, domain: str) -> Shop | None:
     return session.scalar(select(Shop).where(Shop.domain == domain))
+
+
+def get_or_create_shop(session: Session, domain: str) -> Shop:
+    """The shop's row, created (not installed, no tokens) if this is the first we hear of it.
+
+    Concurrent callers are safe: the insert ignores a conflict on the unique domain.
+    """
+    shop = get_shop(session, domain)
+    if shop is None:
+        now = utcnow()
+        insert_ignore(
+            session,
+            Shop,
+            {"domain": domain, "scopes": "", "created_at": now, "updated_at": now},
+            ["domain"],
+        )
+        shop = get_shop(session, domain)
+    assert shop is not None
+    return shop
 
 
 def save_grant(
@@ -40,20 +62,15 @@ def save_grant(
     if grant.scope:
         shop.scopes = grant.scope
     shop.reauth_required_at = None
-    shop.token_refresh_lease_until = None
 
 
 def record_install(
     session: Session, domain: str, grant: AccessTokenGrant, services: ShopifyServices
 ) -> Shop:
     """Create or revive the shop row with a fresh grant; commits."""
-    shop = get_shop(session, domain)
-    now = utcnow()
-    if shop is None:
-        shop = Shop(domain=domain, scopes="")
-        session.add(shop)
+    shop = get_or_create_shop(session, domain)
     if not shop.is_installed:
-        shop.installed_at = now
+        shop.installed_at = utcnow()
         shop.uninstalled_at = None
     save_grant(session, shop, grant, services)
     session.commit()
@@ -91,14 +108,11 @@ def ensure_installed(session: Session, claims: IdTokenClaims, services: ShopifyS
     return install_with_id_token(session, claims, services)
 
 
-def mark_reauth_required(session: Session, shop: Shop) -> None:
+def clear_tokens(shop: Shop) -> None:
     shop.access_token_enc = None
     shop.access_token_expires_at = None
     shop.refresh_token_enc = None
     shop.refresh_token_expires_at = None
-    shop.token_refresh_lease_until = None
-    shop.reauth_required_at = utcnow()
-    session.commit()
 
 
 def offline_access_token(
@@ -124,40 +138,64 @@ def offline_access_token(
         if not shop.refresh_token_enc or (
             shop.refresh_token_expires_at is not None and shop.refresh_token_expires_at <= now
         ):
-            mark_reauth_required(session, shop)
+            clear_tokens(shop)
+            shop.reauth_required_at = now
+            session.commit()
             raise ReauthorizationRequired(f"{shop.domain} has no valid refresh token")
-        if _acquire_lease(session, shop.id, now):
-            return _refresh(session, shop, services)
+        owner = _acquire_lease(session, shop.id, now)
+        if owner is not None:
+            return _refresh_holding_lease(session, shop, services, owner, margin)
         if time.monotonic() > deadline:
             raise ReauthorizationRequired(f"{shop.domain}: token refresh did not finish in time")
         time.sleep(0.1)
 
 
-def _acquire_lease(session: Session, shop_id: int, now: datetime) -> bool:
+def _acquire_lease(session: Session, shop_id: int, now: datetime) -> str | None:
+    owner = secrets.token_hex(16)
     result = session.execute(
         update(Shop)
         .where(
             Shop.id == shop_id,
             or_(Shop.token_refresh_lease_until.is_(None), Shop.token_refresh_lease_until < now),
         )
-        .values(token_refresh_lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        .values(
+            token_refresh_lease_until=now + timedelta(seconds=LEASE_SECONDS),
+            token_refresh_lease_owner=owner,
+        )
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return result.rowcount == 1
+    return owner if result.rowcount == 1 else None
 
 
-def _refresh(session: Session, shop: Shop, services: ShopifyServices) -> str:
-    refresh_token = services.cipher.decrypt(shop.refresh_token_enc or "")
+def _release_lease(session: Session, shop_id: int, owner: str) -> None:
+    """Release by SQL (not by attribute) and only if the lease is still ours."""
+    session.execute(
+        update(Shop)
+        .where(Shop.id == shop_id, Shop.token_refresh_lease_owner == owner)
+        .values(token_refresh_lease_until=None, token_refresh_lease_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _refresh_holding_lease(
+    session: Session, shop: Shop, services: ShopifyServices, owner: str, margin: int
+) -> str:
+    session.refresh(shop)  # someone may have refreshed between our read and our lease
     try:
-        grant = services.token_endpoint.refresh(shop.domain, refresh_token)
-    except (InvalidGrant, InvalidClient) as exc:
-        mark_reauth_required(session, shop)
-        raise ReauthorizationRequired(f"{shop.domain}: refresh refused ({exc})") from exc
-    except Exception:
-        shop.token_refresh_lease_until = None
+        if token_is_fresh(shop, margin):
+            return services.cipher.decrypt(shop.access_token_enc or "")
+        if not shop.refresh_token_enc:
+            raise ReauthorizationRequired(f"{shop.domain} has no refresh token")
+        refresh_token = services.cipher.decrypt(shop.refresh_token_enc)
+        try:
+            grant = services.token_endpoint.refresh(shop.domain, refresh_token)
+        except (InvalidGrant, InvalidClient) as exc:
+            clear_tokens(shop)
+            shop.reauth_required_at = utcnow()
+            raise ReauthorizationRequired(f"{shop.domain}: refresh refused ({exc})") from exc
+        save_grant(session, shop, grant, services)
+        return grant.access_token
+    finally:
+        _release_lease(session, shop.id, owner)
         session.commit()
-        raise
-    save_grant(session, shop, grant, services)
-    session.commit()
-    return grant.access_token

@@ -67,7 +67,22 @@ def test_document_load_with_an_expired_token_bounces_too(live):
     assert response.headers["Location"].startswith("/auth/session-token?")
 
 
-@pytest.mark.parametrize("reload_to", ["https://evil.example/", "//evil.example/", "/\\evil", ""])
+@pytest.mark.parametrize(
+    "reload_to",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil",
+        "",
+        "evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "\t//evil.example",
+        "javascript:alert(1)",
+        "/\x7f/evil.example",
+    ],
+)
 def test_bounce_page_refuses_to_reload_anything_but_an_app_path(live, reload_to):
     response = live.http.get(
         f"{live.app_url}/auth/session-token", params={"shop": SHOP_A, "shopify-reload": reload_to}
@@ -131,3 +146,11 @@ def test_staff_user_from_sub_is_available_to_views(app):
         "/", headers={"Authorization": f"Bearer {id_token(SHOP_A, user_id=777)}"}
     ):
         assert whoami() == "777"
+
+
+def test_bounce_page_accepts_an_app_path_with_a_query(live):
+    response = live.http.get(
+        f"{live.app_url}/auth/session-token",
+        params={"shop": SHOP_A, "shopify-reload": "/?shop=x&host=y"},
+    )
+    assert response.status_code == 200

@@ -115,3 +115,13 @@ def test_granted_scopes_missing_a_required_one_are_refused(live):
     assert "write_discounts" in response.text
     with live.app.app_context():
         assert get_session().scalar(select(Shop).where(Shop.domain == SHOP_NEW)) is None
+
+
+def test_a_prepended_shop_param_cannot_redirect_a_signed_callback(live):
+    """Signed for one shop, read for another: repeated keys are refused before anything else."""
+    callback = approve(live, begin(live))
+    parts = urlsplit(callback)
+    tampered = f"{live.app_url}{parts.path}?shop=beta-shop.myshopify.com&{parts.query}"
+    response = live.http.get(tampered)
+    assert response.status_code == 401
+    assert not [r for r in live.state.token_requests if r["shop"] == "beta-shop.myshopify.com"]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from shopify_app.db import get_session
 from shopify_app.models import Shop, utcnow
-from shopify_app.shopify.errors import ReauthorizationRequired
+from shopify_app.shopify.errors import ReauthorizationRequired, RetryableError
 from shopify_app.shopify.offline_tokens import offline_access_token
 from shopify_app.shopify.services import shopify
 from tests.conftest import SHOP_A, SHOP_B, SHOP_NEW
@@ -37,6 +37,20 @@ def grants(live, kind):
 
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+NOT_LIVE = "Shopify could not be reached"
+
+
+def lease_of(app, domain):
+    shop = shop_row(app, domain)
+    return shop.token_refresh_lease_until, shop.token_refresh_lease_owner
+
+
+def make_stale(app, domain, seconds=30):
+    with app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        shop.access_token_expires_at = utcnow() + timedelta(seconds=seconds)
+        session.commit()
 
 
 def test_first_load_exchanges_the_id_token_and_stores_encrypted_expiring_tokens(live):
@@ -72,7 +86,9 @@ def test_a_token_near_expiry_is_refreshed_with_the_refresh_grant(live):
         new = offline_access_token(session, shop, shopify())
     assert new != old
     assert len(grants(live, "refresh_token")) == 1
-    assert open_app(live, SHOP_A).status_code == 200  # the new token works against the Admin API
+    page = open_app(live, SHOP_A)
+    assert page.status_code == 200 and NOT_LIVE not in page.text  # the new token works
+    assert lease_of(live.app, SHOP_A) == (None, None)
     assert len(grants(live, TOKEN_EXCHANGE)) == 1
 
 
@@ -91,6 +107,7 @@ def test_dead_refresh_token_asks_for_reauth_in_background_and_reexchanges_on_nex
     assert shop.reauth_required_at is not None and shop.access_token_enc is None
     response = open_app(live, SHOP_A)
     assert response.status_code == 200 and "Alpha Shop" in response.text
+    assert NOT_LIVE not in response.text
     assert len(grants(live, TOKEN_EXCHANGE)) == 2
     assert shop_row(live.app, SHOP_A).reauth_required_at is None
 
@@ -121,6 +138,67 @@ def test_concurrent_refreshes_make_exactly_one_refresh_call(live):
     assert not errors
     assert len(grants(live, "refresh_token")) == 1
     assert len(set(results)) == 1
+    assert lease_of(live.app, SHOP_A) == (None, None)
+
+
+def test_a_failed_refresh_releases_the_lease_and_the_next_call_refreshes(live):
+    open_app(live, SHOP_A)
+    make_stale(live.app, SHOP_A)
+    live.state.token_endpoint_failures = 2  # both attempts of the refresh get a 503
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        with pytest.raises(RetryableError):
+            offline_access_token(session, shop, shopify())
+        assert lease_of(live.app, SHOP_A) == (None, None)
+        offline_access_token(session, shop, shopify())
+    assert len(grants(live, "refresh_token")) == 1
+    assert lease_of(live.app, SHOP_A) == (None, None)
+
+
+def test_a_refresh_that_someone_else_finished_is_not_repeated(live):
+    """Between reading a stale token and taking the lease, another process may refresh."""
+    open_app(live, SHOP_A)
+    make_stale(live.app, SHOP_A)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        with live.app.app_context():
+            other = get_session()
+            offline_access_token(
+                other, other.scalar(select(Shop).where(Shop.domain == SHOP_A)), shopify()
+            )
+        offline_access_token(session, shop, shopify())
+    assert len(grants(live, "refresh_token")) == 1
+
+
+def test_simultaneous_first_loads_install_once_without_errors(live):
+    statuses = []
+
+    def load():
+        statuses.append(open_app(live, SHOP_A).status_code)
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 8
+    with live.app.app_context():
+        assert len(get_session().scalars(select(Shop).where(Shop.domain == SHOP_A)).all()) == 1
+
+
+def test_refused_exchange_bounces_for_the_token_shop_not_the_query_param(live):
+    """gamma-shop has not installed the app: its token exchange is refused."""
+    response = live.http.get(
+        f"{live.app_url}/", params={"embedded": "1", "shop": SHOP_A, "id_token": id_token(SHOP_NEW)}
+    )
+    assert response.status_code == 302
+    assert f"shop={SHOP_NEW}" in response.headers["Location"]
+    no_param = live.http.get(
+        f"{live.app_url}/", params={"embedded": "1", "id_token": id_token(SHOP_NEW)}
+    )
+    assert no_param.status_code == 302
 
 
 def test_uninstalled_shop_cannot_exchange(live):

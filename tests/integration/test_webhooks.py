@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from shopify_app.db import get_session
@@ -84,7 +85,7 @@ def test_malformed_json_is_400_and_kept_for_inspection(live):
     assert row.status == "dead" and row.body == b"{not json" and "malformed" in row.last_error
 
 
-def test_unknown_shop_is_acknowledged_and_ignored(live):
+def test_delivery_for_a_shop_that_never_opened_the_app_is_kept(live):
     response, _ = post(
         live,
         "shop/redact",
@@ -92,6 +93,54 @@ def test_unknown_shop_is_acknowledged_and_ignored(live):
         shop="never-installed.myshopify.com",
     )
     assert response.status_code == 200
+    (row,) = deliveries(live.app)
+    assert row.topic == "shop/redact" and row.status == "pending"
+    with live.app.app_context():
+        shop = get_session().get(Shop, row.shop_id)
+        assert shop.domain == "never-installed.myshopify.com"
+        assert not shop.is_installed and shop.access_token_enc is None
+
+
+def test_non_ascii_hmac_is_401_not_500(live):
+    body = b'{"id": 1}'
+    headers = webhook_headers(SHOP_A, "shop/redact", body)
+    headers = {k: v.encode() for k, v in headers.items()}
+    headers["X-Shopify-Hmac-Sha256"] = "\u00e9abc".encode()  # raw UTF-8 bytes on the wire
+    response = live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "reason"),
+    [
+        ("X-Shopify-Topic", "orders/create; drop table", "malformed X-Shopify-Topic"),
+        ("X-Shopify-Topic", "x" * 200, "malformed X-Shopify-Topic"),
+        ("X-Shopify-Webhook-Id", "w" * 300, "overlong"),
+        ("X-Shopify-Event-Id", "e" * 300, "overlong"),
+        ("X-Shopify-API-Version", "v" * 40, "overlong"),
+    ],
+)
+def test_malformed_or_overlong_headers_are_400_on_every_database(live, header, value, reason):
+    install(live)
+    body = b'{"id": 1}'
+    headers = webhook_headers(SHOP_A, "orders/create", body)
+    headers[header] = value
+    response = live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers)
+    assert response.status_code == 400 and reason in response.text
+    assert deliveries(live.app) == []
+
+
+def test_chunked_body_over_the_cap_is_413(live):
+    install(live)
+    body = b'{"x":"' + b"a" * 1_100_000 + b'"}'
+    headers = webhook_headers(SHOP_A, "orders/create", body)
+
+    def chunks():
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536]
+
+    response = live.http.post(f"{live.app_url}/webhooks", content=chunks(), headers=headers)
+    assert response.status_code == 413
     assert deliveries(live.app) == []
 
 

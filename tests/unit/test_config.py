@@ -89,3 +89,28 @@ def test_development_defaults_point_at_the_devstore_and_generate_a_local_key(tmp
 
 def test_unknown_app_env_is_refused():
     assert "APP_ENV" in problems({"APP_ENV": "staging"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOKEN_REFRESH_MARGIN_SECONDS", "3600"),
+        ("TOKEN_REFRESH_MARGIN_SECONDS", "soon"),
+        ("ID_TOKEN_LEEWAY_SECONDS", "600"),
+        ("HTTP_TIMEOUT_SECONDS", "0"),
+        ("WEBHOOK_MAX_BYTES", "-1"),
+    ],
+)
+def test_numbers_out_of_range_or_unparseable_are_config_errors(name, value):
+    assert name in problems({**GOOD_PRODUCTION, name: value})
+
+
+def test_the_public_dev_secret_is_refused_with_a_real_api_key_in_any_environment(tmp_path):
+    message = problems(
+        {
+            "APP_ENV": "development",
+            "INSTANCE_PATH": str(tmp_path),
+            "SHOPIFY_API_KEY": "real-app",
+        }
+    )
+    assert "public development default" in message

@@ -75,3 +75,15 @@ def test_webhook_hmac_is_base64_of_raw_body():
     assert not verify_webhook_hmac(body, sig, ["other"])
     assert not verify_webhook_hmac(body, None, ["secret"])
     assert not verify_webhook_hmac(body, "", ["secret"])
+
+
+def test_repeated_scalar_keys_are_refused_even_if_one_variant_is_signed():
+    params, digest = VECTORS[0]
+    doubled = {**params, "shop": ["victim.myshopify.com", "some-shop.myshopify.com"]}
+    assert not verify_query_hmac({**doubled, "hmac": [digest]}, ["hush"])
+
+
+def test_non_ascii_signatures_are_a_mismatch_not_an_error():
+    params, _digest = VECTORS[0]
+    assert not verify_query_hmac({**params, "hmac": ["\u00e9" * 64]}, ["hush"])
+    assert not verify_webhook_hmac(b"{}", "\u00e9abc", ["secret"])

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("refresh_token_enc", sa.Text(), nullable=True),
         sa.Column("refresh_token_expires_at", sa.DateTime(), nullable=True),
         sa.Column("token_refresh_lease_until", sa.DateTime(), nullable=True),
+        sa.Column("token_refresh_lease_owner", sa.String(length=32), nullable=True),
         sa.Column("reauth_required_at", sa.DateTime(), nullable=True),
         sa.Column("installed_at", sa.DateTime(), nullable=True),
         sa.Column("uninstalled_at", sa.DateTime(), nullable=True),
