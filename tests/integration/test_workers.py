@@ -35,28 +35,26 @@ def test_enqueue_waits_for_commit_and_rollback_drops_the_job(app):
         assert get_queue().count == 1
 
 
-def test_jobs_run_inside_the_app_context(app):
+def oauth_state(nonce: str, expires_in_minutes: int) -> OAuthState:
     now = utcnow()
+    return OAuthState(
+        nonce=nonce,
+        shop_domain=SHOP_A,
+        created_at=now,
+        expires_at=now + timedelta(minutes=expires_in_minutes),
+    )
+
+
+def enqueue_purge_with_states(app, *states: OAuthState) -> None:
     with app.app_context():
         session = get_session()
-        session.add(
-            OAuthState(
-                nonce="old",
-                shop_domain=SHOP_A,
-                created_at=now - timedelta(hours=1),
-                expires_at=now - timedelta(minutes=50),
-            )
-        )
-        session.add(
-            OAuthState(
-                nonce="new",
-                shop_domain=SHOP_A,
-                created_at=now,
-                expires_at=now + timedelta(minutes=10),
-            )
-        )
+        session.add_all(states)
         enqueue_after_commit(session, maintenance.purge_expired_oauth_states)
         session.commit()
+
+
+def test_jobs_run_inside_the_app_context(app):
+    enqueue_purge_with_states(app, oauth_state("old", -50), oauth_state("new", 10))
     build_worker(app, simple=True).work(burst=True)
     with app.app_context():
         assert get_session().scalars(select(OAuthState.nonce)).all() == ["new"]
@@ -99,19 +97,7 @@ def test_scheduler_registers_every_periodic_job_and_enqueues_them(app):
 
 def test_forking_worker_runs_jobs_in_a_work_horse(app):
     """The production worker forks per job; the child must get its own DB connections."""
-    now = utcnow()
-    with app.app_context():
-        session = get_session()
-        session.add(
-            OAuthState(
-                nonce="stale",
-                shop_domain=SHOP_A,
-                created_at=now - timedelta(hours=1),
-                expires_at=now - timedelta(minutes=50),
-            )
-        )
-        enqueue_after_commit(session, maintenance.purge_expired_oauth_states)
-        session.commit()
+    enqueue_purge_with_states(app, oauth_state("stale", -50))
     build_worker(app).work(burst=True)
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(OAuthState)) == 0
