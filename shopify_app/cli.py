@@ -54,6 +54,12 @@ def main() -> None:
     """
 
 
+def _register_subgroups() -> None:
+    from webhooks.cli import webhooks_cli
+
+    main.add_command(webhooks_cli)
+
+
 @main.group()
 def db() -> None:
     """Database migrations (Alembic)."""
@@ -213,6 +219,8 @@ def _wait_until_listening(urls: list[str], procs: dict, timeout: float) -> bool:
         click.secho(f"not listening after {timeout:.0f}s: {pending}", fg="red")
     return not pending
 
+
+_register_subgroups()
 
 if __name__ == "__main__":
     main()

@@ -5,22 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from shopify_app.sync.values import parse_timestamp
 
 REQUIRED = ("topic", "shop-domain", "webhook-id", "api-version")
 TOPIC_RE = re.compile(r"^[a-z_]{1,48}/[a-z_]{1,48}$")
-
-
-def parse_timestamp(value: str | None) -> datetime | None:
-    """Shopify's ISO-8601 timestamps, nanoseconds and `Z` included; None if unparseable."""
-    if not value:
-        return None
-    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def shopify_header(headers: Mapping[str, str], name: str) -> str | None:

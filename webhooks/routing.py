@@ -1,4 +1,4 @@
-"""Topic -> handler. Topics without a handler yet stay `pending` in the inbox, unlost."""
+"""Topic -> handler, and which topics need an installed shop to do any work."""
 
 from __future__ import annotations
 
@@ -9,14 +9,35 @@ from sqlalchemy.orm import Session
 
 from shopify_app.models import Shop, WebhookDelivery
 
-from . import lifecycle
+from . import handlers, lifecycle
 
 Handler = Callable[[Session, Shop, Any, WebhookDelivery], None]
 
-HANDLERS: dict[str, Handler] = {
+SYNC_HANDLERS: dict[str, Handler] = {
+    "customers/create": handlers.customer_changed,
+    "customers/update": handlers.customer_changed,
+    "customers/delete": handlers.customer_deleted,
+    "orders/create": handlers.order_changed,
+    "orders/updated": handlers.order_changed,
+    "orders/paid": handlers.order_changed,
+    "orders/cancelled": handlers.order_changed,
+    "refunds/create": handlers.refund_created,
+    "discounts/create": handlers.discount_changed,
+    "discounts/update": handlers.discount_changed,
+    "discounts/delete": handlers.discount_deleted,
+    "bulk_operations/finish": handlers.bulk_operation_finished,
+}
+
+# Run whatever the shop's state: privacy law and the app's own lifecycle.
+ALWAYS_HANDLERS: dict[str, Handler] = {
     "app/uninstalled": lifecycle.app_uninstalled,
     "app/scopes_update": lifecycle.app_scopes_update,
+    "shop/redact": handlers.shop_redact,
+    "customers/redact": handlers.customers_redact,
+    "customers/data_request": handlers.customers_data_request,
 }
+
+HANDLERS: dict[str, Handler] = {**SYNC_HANDLERS, **ALWAYS_HANDLERS}
 
 
 def has_handler(topic: str) -> bool:
@@ -25,3 +46,7 @@ def has_handler(topic: str) -> bool:
 
 def handler_for(topic: str) -> Handler | None:
     return HANDLERS.get(topic)
+
+
+def needs_installed_shop(topic: str) -> bool:
+    return topic in SYNC_HANDLERS

@@ -55,12 +55,16 @@ def receive() -> Response:
         )
         session.commit()
         return _plain(400, "malformed JSON (stored for inspection)")
+    if not has_handler(headers.topic):
+        delivery_id = store_delivery(
+            session, shop.id, headers, body, status="ignored", error="unknown topic"
+        )
+        session.commit()
+        return _plain(200, "ignored: unknown topic")
     delivery_id = store_delivery(session, shop.id, headers, body)
-    if delivery_id is not None and has_handler(headers.topic):
+    if delivery_id is not None:
         from workers.webhook_jobs import process_delivery
 
-        enqueue_after_commit(
-            session, process_delivery, delivery_id, job_id=f"delivery-{delivery_id}"
-        )
+        enqueue_after_commit(session, process_delivery, delivery_id)
     session.commit()
     return _plain(200, "ok" if delivery_id is not None else "duplicate")

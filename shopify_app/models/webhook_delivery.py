@@ -12,7 +12,8 @@ class WebhookDelivery(Base):
     """The durable inbox: one row per Shopify delivery, unique per (shop, X-Shopify-Webhook-Id).
 
     The raw body is kept byte for byte, so a payload that fails to parse is still there to
-    inspect and replay.
+    inspect and replay. Statuses: pending, processing, done, failed (retrying), dead (parse
+    error or retries exhausted), ignored (unknown topic), skipped (shop not installed).
     """
 
     __tablename__ = "webhook_deliveries"
@@ -34,3 +35,6 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A worker's claim on the row while it runs; a lapsed claim means the worker died.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

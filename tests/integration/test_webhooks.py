@@ -185,9 +185,17 @@ def test_scopes_update_records_the_new_scopes(live):
         assert shop.scope_set == {"read_orders", "read_customers"}
 
 
-def test_topics_without_a_handler_yet_stay_pending_in_the_inbox(live):
+def test_unknown_topic_is_acknowledged_recorded_and_ignored(live):
     install(live)
-    post(live, "orders/create", {"id": 5})
-    run_jobs(live.app)
+    response, _ = post(live, "products/create", {"id": 5})
+    assert response.status_code == 200 and "ignored" in response.text
     (row,) = deliveries(live.app)
-    assert row.status == "pending"
+    assert row.status == "ignored"
+    assert queued(live.app) == 0
+
+
+def queued(app) -> int:
+    from workers.queues import get_queue
+
+    with app.app_context():
+        return get_queue().count

@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.Column("processed_at", sa.DateTime(), nullable=True),
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["shop_id"],
             ["shops.id"],

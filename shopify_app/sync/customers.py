@@ -1,0 +1,159 @@
+"""Customers from Shopify's REST-shaped payloads (webhooks, and the nested `order.customer`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopify_app.db import insert_ignore
+from shopify_app.models import Customer, Shop, utcnow
+from shopify_app.timeline.events import record_event
+
+from .values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
+
+
+def customer_by_shopify_id(
+    session: Session, shop_id: int, shopify_id: int, *, lock: bool = False
+) -> Customer | None:
+    query = select(Customer).where(Customer.shop_id == shop_id, Customer.shopify_id == shopify_id)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def _row_for(session: Session, shop: Shop, shopify_id: int) -> tuple[Customer, bool]:
+    """The customer's row, created empty if new (safe under concurrent workers)."""
+    existing = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    created = insert_ignore(
+        session,
+        Customer,
+        {
+            "shop_id": shop.id,
+            "shopify_id": shopify_id,
+            "tags": "",
+            "created_at": now,
+            "updated_at": now,
+        },
+        ["shop_id", "shopify_id"],
+    )
+    row = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
+    assert row is not None
+    return row, created is not None
+
+
+def _consent_state(payload: dict[str, Any], key: str) -> tuple[bool, str | None, Any]:
+    """(present, state, consent_updated_at) of `email_marketing_consent`/`sms_marketing_consent`.
+
+    API 2025-01+ customer webhooks no longer carry consent: absent means "unknown", never
+    "not subscribed".
+    """
+    if key not in payload:
+        return False, None, None
+    consent = payload.get(key)
+    if not isinstance(consent, dict):
+        return True, None, None
+    state = consent.get("state")
+    return True, (str(state).lower() if state else None), consent.get("consent_updated_at")
+
+
+def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Customer | None:
+    """Apply a customer payload; None when it has no id or is older than what is stored."""
+    shopify_id = parse_id(payload.get("id"))
+    if shopify_id is None:
+        return None
+    updated_at = parse_timestamp(payload.get("updated_at"))
+    customer, _created = _row_for(session, shop, shopify_id)
+    if is_stale(updated_at, customer.shopify_updated_at):
+        return customer
+    if customer.deleted_at is not None and (
+        updated_at is None or updated_at <= customer.deleted_at
+    ):
+        return customer
+    if customer.redacted_at is not None:
+        return customer  # redacted data never comes back from a late delivery
+
+    if "email" in payload:
+        customer.email = clean_str(payload.get("email"), 320)
+        customer.email_normalized = normalize_email(payload.get("email"))
+    if "phone" in payload:
+        customer.phone = clean_str(payload.get("phone"), 32)
+    for field in ("first_name", "last_name"):
+        if field in payload:
+            setattr(customer, field, clean_str(payload.get(field), 255))
+    if payload.get("state"):
+        customer.account_state = str(payload["state"]).lower()[:16]
+    if "tags" in payload:
+        tags = payload.get("tags") or ""
+        customer.tags = ", ".join(t.strip() for t in str(tags).split(",") if t.strip())
+    customer.shopify_created_at = (
+        parse_timestamp(payload.get("created_at")) or customer.shopify_created_at
+    )
+    customer.shopify_updated_at = updated_at or customer.shopify_updated_at
+
+    _apply_consent(session, shop, customer, payload, "email_marketing_consent", "email")
+    _apply_consent(session, shop, customer, payload, "sms_marketing_consent", "sms")
+    if customer.shopify_created_at is not None:
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=customer.id,
+            kind="customer.created",
+            occurred_at=customer.shopify_created_at,
+            source="shopify",
+            payload={"account_state": customer.account_state},
+            dedupe_key=f"customer:{shopify_id}:created",
+        )
+    return customer
+
+
+def _apply_consent(
+    session: Session, shop: Shop, customer: Customer, payload: dict, key: str, channel: str
+) -> None:
+    present, state, consent_at = _consent_state(payload, key)
+    if not present or state is None:
+        return
+    attr = f"{channel}_marketing_state"
+    previous = getattr(customer, attr)
+    setattr(customer, attr, state[:24])
+    if previous == state or (previous is None and state == "not_subscribed"):
+        return
+    record_event(
+        session,
+        shop_id=shop.id,
+        customer_id=customer.id,
+        kind=f"consent.{channel}",
+        occurred_at=parse_timestamp(consent_at) or customer.shopify_updated_at,
+        source="shopify",
+        payload={"channel": channel, "from": previous, "to": state},
+        dedupe_key=(
+            f"customer:{customer.shopify_id}:{channel}:{state}:"
+            f"{consent_at or customer.shopify_updated_at}"
+        ),
+    )
+
+
+def delete_customer(
+    session: Session, shop: Shop, payload: dict[str, Any], deleted_at: datetime
+) -> Customer | None:
+    """Honour a Shopify deletion: the row stays (referral history) but is marked deleted."""
+    shopify_id = parse_id(payload.get("id"))
+    if shopify_id is None:
+        return None
+    customer, _created = _row_for(session, shop, shopify_id)
+    if customer.deleted_at is None:
+        customer.deleted_at = deleted_at
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=customer.id,
+            kind="customer.deleted",
+            occurred_at=deleted_at,
+            source="shopify",
+            payload={},
+            dedupe_key=f"customer:{shopify_id}:deleted",
+        )
+    return customer

@@ -1,0 +1,61 @@
+"""Deliver signed webhooks to the live app and run the jobs, as Shopify and a worker would."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from sqlalchemy import select
+
+from shopify_app.db import get_session
+from shopify_app.models import Shop, WebhookDelivery
+from tests.helpers import id_token, webhook_headers
+from workers.worker import build_worker
+
+
+def install(live, shop: str) -> None:
+    response = live.http.get(
+        f"{live.app_url}/", params={"shop": shop, "embedded": "1", "id_token": id_token(shop)}
+    )
+    assert response.status_code == 200
+
+
+def deliver(
+    live,
+    shop: str,
+    topic: str,
+    payload,
+    *,
+    webhook_id: str | None = None,
+    triggered_at: str | None = None,
+):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = webhook_headers(
+        shop, topic, body, webhook_id=webhook_id or str(uuid.uuid4()), triggered_at=triggered_at
+    )
+    response = live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers)
+    assert response.status_code in (200, 400), response.text
+    return response
+
+
+def run_jobs(app) -> None:
+    build_worker(app, simple=True).work(burst=True)
+
+
+def rows(app, model, *where):
+    with app.app_context():
+        return get_session().scalars(select(model).where(*where)).all()
+
+
+def one(app, model, *where):
+    found = rows(app, model, *where)
+    assert len(found) == 1, f"expected one {model.__name__}, found {len(found)}"
+    return found[0]
+
+
+def shop_id(app, domain: str) -> int:
+    return one(app, Shop, Shop.domain == domain).id
+
+
+def statuses(app) -> list[str]:
+    return [d.status for d in rows(app, WebhookDelivery)]

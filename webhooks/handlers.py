@@ -1,0 +1,61 @@
+"""Handlers for sync and compliance topics: thin adapters from payload to services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shopify_app import privacy
+from shopify_app.models import Shop, WebhookDelivery
+from shopify_app.sync.customers import delete_customer, upsert_customer
+from shopify_app.sync.discounts import delete_discount, upsert_discount
+from shopify_app.sync.orders import record_refund, upsert_order
+
+
+def _fired_at(delivery: WebhookDelivery):
+    return delivery.triggered_at or delivery.received_at
+
+
+def customer_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    upsert_customer(session, shop, payload)
+
+
+def customer_deleted(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    delete_customer(session, shop, payload, _fired_at(delivery))
+
+
+def order_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    upsert_order(session, shop, payload)
+
+
+def refund_created(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    record_refund(session, shop, payload)
+
+
+def discount_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    upsert_discount(session, shop, payload)
+
+
+def discount_deleted(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    delete_discount(session, shop, payload, _fired_at(delivery))
+
+
+def shop_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    privacy.redact_shop(session, shop, keep_delivery_id=delivery.id)
+
+
+def customers_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
+    privacy.redact_customer(session, shop, payload)
+
+
+def customers_data_request(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
+    privacy.answer_data_request(session, shop, payload)
+
+
+def bulk_operation_finished(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
+    """Recorded in the inbox; the initial import that consumes it is not built yet."""
