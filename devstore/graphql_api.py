@@ -1,4 +1,8 @@
-"""`/shops/<shop>/admin/api/<version>/graphql.json`, schema-first with graphql-core."""
+"""`/shops/<shop>/admin/api/<version>/graphql.json`, schema-first with graphql-core.
+
+Token checking with Shopify's error shapes, the documented query cost and leaky bucket
+(THROTTLED arrives with HTTP 200), and switchable faults for reliability tests.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
-from graphql import GraphQLSchema, build_schema, graphql_sync
+from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync, parse
 
+from .cost import LeakyBucket, query_cost
 from .store import DevShop, DevStoreState
 
 bp = Blueprint("devstore_graphql", __name__)
 
 VERSION_RE = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 
 @cache
@@ -30,8 +36,9 @@ def shop_gid(shop: DevShop) -> str:
 class Root:
     """Resolvers: graphql-core's default resolver reads attributes and dict keys."""
 
-    def __init__(self, shop: DevShop):
+    def __init__(self, shop: DevShop, state: DevStoreState):
         self._shop = shop
+        self._state = state
 
     def shop(self, _info) -> dict:
         s = self._shop
@@ -43,6 +50,19 @@ class Root:
             "currencyCode": s.currency,
             "ianaTimezone": s.timezone,
         }
+
+
+def _cost(requested: int, actual: int, bucket: LeakyBucket) -> dict:
+    status = bucket.status()
+    return {
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": status.maximum_available,
+            "currentlyAvailable": int(status.currently_available),
+            "restoreRate": status.restore_rate,
+        },
+    }
 
 
 @bp.post("/shops/<shop>/admin/api/<version>/graphql.json")
@@ -57,10 +77,34 @@ def graphql_endpoint(shop: str, version: str):
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return jsonify({"errors": {"query": "Required parameter missing or invalid"}}), 400
     variables = body.get("variables") if isinstance(body.get("variables"), dict) else None
+    fault = state.graphql_faults.pop(0) if state.graphql_faults else None
+    state.graphql_requests.append({"shop": shop, "fault": fault})
+    if fault in ("429", "500", "502", "503"):
+        return jsonify({"errors": "Service unavailable"}), int(fault)
+    try:
+        document = parse(body["query"])
+    except GraphQLError as exc:
+        return jsonify({"errors": [exc.formatted]})
+    requested = query_cost(schema(), document, variables, body.get("operationName"))
+    bucket = state.bucket(shop)
+    if fault == "throttled":
+        bucket.drain()
+    if not bucket.take(requested):
+        return jsonify(
+            {
+                "errors": [
+                    {
+                        "message": "Throttled",
+                        "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS},
+                    }
+                ],
+                "extensions": {"cost": _cost(requested, 0, bucket)},
+            }
+        )
     result = graphql_sync(
         schema(),
         body["query"],
-        root_value=Root(dev_shop),
+        root_value=Root(dev_shop, state),
         variable_values=variables,
         operation_name=body.get("operationName"),
     )
@@ -69,4 +113,5 @@ def graphql_endpoint(shop: str, version: str):
         payload["errors"] = [err.formatted for err in result.errors]
     if result.data is not None:
         payload["data"] = result.data
+    payload["extensions"] = {"cost": _cost(requested, requested, bucket)}
     return jsonify(payload)

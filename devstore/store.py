@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from .cost import LeakyBucket
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -76,6 +78,18 @@ class DevStoreState:
         self.token_requests: list[dict] = []
         # Faults for reliability tests: the next N token-endpoint calls answer 503.
         self.token_endpoint_failures = 0
+        # GraphQL faults, one consumed per request: "throttled", "429", "500", "503".
+        self.graphql_faults: list[str] = []
+        self.bucket_maximum = 2000.0
+        self.bucket_restore_rate = 100.0
+        self.buckets: dict[str, LeakyBucket] = {}
+        self.graphql_requests: list[dict] = []
+
+    def bucket(self, domain: str) -> LeakyBucket:
+        with self.lock:
+            if domain not in self.buckets:
+                self.buckets[domain] = LeakyBucket(self.bucket_maximum, self.bucket_restore_rate)
+            return self.buckets[domain]
 
     def add_shop(self, shop: DevShop) -> DevShop:
         with self.lock:

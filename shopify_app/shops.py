@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from shopify_app.models import Shop
+from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.errors import ShopifyError
-from shopify_app.shopify.offline_tokens import offline_access_token
 from shopify_app.shopify.services import ShopifyServices
 
 SHOP_QUERY = "query AppHomeShop { shop { name myshopifyDomain } }"
@@ -25,8 +25,7 @@ class ShopProfile:
 def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -> ShopProfile:
     """Read the shop's name through the Admin API; fall back to the stored one if Shopify fails."""
     try:
-        token = offline_access_token(session, shop, services)
-        data = services.graphql.execute(shop.domain, token, SHOP_QUERY)
+        data = admin_api(session, shop, services).execute(SHOP_QUERY)
     except ShopifyError as exc:
         return ShopProfile(
             name=shop.name or shop.domain, domain=shop.domain, live=False, error=str(exc)

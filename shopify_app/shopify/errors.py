@@ -48,6 +48,14 @@ class RetryableError(ShopifyError):
     """A network error or a 5xx that a later attempt may get past."""
 
 
+class ThrottledError(RetryableError):
+    """The Admin API kept answering THROTTLED for longer than the client is willing to wait."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidAccessToken(ShopifyError):
     """The Admin API rejected the access token (HTTP 401)."""
 
@@ -56,3 +64,14 @@ class GraphQLError(ShopifyError):
     def __init__(self, message: str, errors: list | None = None):
         super().__init__(message)
         self.errors = errors or []
+
+
+class UserErrors(ShopifyError):
+    """A mutation answered with `userErrors` (HTTP 200): the input was refused."""
+
+    def __init__(self, operation: str, errors: list[dict]):
+        self.operation = operation
+        self.errors = errors
+        self.codes = [str(e.get("code") or "") for e in errors]
+        text = "; ".join(f"{'.'.join(e.get('field') or [])}: {e.get('message')}" for e in errors)
+        super().__init__(f"{operation} refused: {text}")
