@@ -34,6 +34,13 @@ def create_devstore(
         if shop.preinstalled and not shop.installed:
             state.install(shop.domain, app.extensions["devstore_app"].scopes)
     app.extensions["devstore_state"] = state
+    if state.dispatcher is None:
+        from .webhooks import WebhookDispatcher
+
+        state.dispatcher = WebhookDispatcher(
+            app.extensions["devstore_app"],
+            time_scale=float(os.environ.get("DEVSTORE_TIME_SCALE", "1")),
+        )
 
     from . import admin, graphql_api, oauth
 

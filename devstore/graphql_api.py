@@ -7,15 +7,16 @@ Token checking with Shopify's error shapes, the documented query cost and leaky 
 from __future__ import annotations
 
 import re
-import zlib
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync, parse
 
+from . import bulk
 from .cost import LeakyBucket, query_cost
-from .store import DevShop, DevStoreState
+from .resolvers import Root
+from .store import DevStoreState
 
 bp = Blueprint("devstore_graphql", __name__)
 
@@ -27,29 +28,6 @@ RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 @cache
 def schema() -> GraphQLSchema:
     return build_schema((Path(__file__).parent / "schema.graphql").read_text())
-
-
-def shop_gid(shop: DevShop) -> str:
-    return f"gid://shopify/Shop/{zlib.crc32(shop.domain.encode())}"
-
-
-class Root:
-    """Resolvers: graphql-core's default resolver reads attributes and dict keys."""
-
-    def __init__(self, shop: DevShop, state: DevStoreState):
-        self._shop = shop
-        self._state = state
-
-    def shop(self, _info) -> dict:
-        s = self._shop
-        return {
-            "id": shop_gid(s),
-            "name": s.name,
-            "email": s.email,
-            "myshopifyDomain": s.domain,
-            "currencyCode": s.currency,
-            "ianaTimezone": s.timezone,
-        }
 
 
 def _cost(requested: int, actual: int, bucket: LeakyBucket) -> dict:
@@ -115,3 +93,13 @@ def graphql_endpoint(shop: str, version: str):
         payload["data"] = result.data
     payload["extensions"] = {"cost": _cost(requested, requested, bucket)}
     return jsonify(payload)
+
+
+@bp.get("/bulk/<shop>/<int:op_id>.jsonl")
+def bulk_result(shop: str, op_id: int):
+    """The JSONL result file (on Shopify, a signed storage URL valid for a week)."""
+    state: DevStoreState = current_app.extensions["devstore_state"]
+    op = bulk.find(state, shop, f"gid://shopify/BulkOperation/{op_id}")
+    if op is None or op.status != "COMPLETED":
+        abort(404)
+    return Response(op.content, mimetype="application/jsonl")

@@ -84,6 +84,16 @@ class DevStoreState:
         self.bucket_restore_rate = 100.0
         self.buckets: dict[str, LeakyBucket] = {}
         self.graphql_requests: list[dict] = []
+        self.shop_data: dict[str, object] = {}  # domain -> commerce.ShopData
+        self.bulk_operations: dict[str, list] = {}  # domain -> [bulk.DevBulkOperation]
+        self.dispatcher = None  # webhooks.WebhookDispatcher, set by create_devstore
+
+    def emit(self, domain: str, topic: str, payload: dict, *, installed_only: bool = True) -> None:
+        """Send the webhook Shopify would send for this change (if anyone subscribed)."""
+        shop = self.shop(domain)
+        if self.dispatcher is None or shop is None or (installed_only and not shop.installed):
+            return
+        self.dispatcher.emit(domain, topic, payload)
 
     def bucket(self, domain: str) -> LeakyBucket:
         with self.lock:
@@ -108,7 +118,20 @@ class DevStoreState:
 
     def uninstall(self, domain: str) -> None:
         with self.lock:
-            self.shops[domain].installed_scopes = None
+            shop = self.shops[domain]
+            shop.installed_scopes = None
+            self.emit(
+                domain,
+                "app/uninstalled",
+                {
+                    "id": abs(hash(domain)) % 10**9,
+                    "name": shop.name,
+                    "email": shop.email,
+                    "domain": domain,
+                    "myshopify_domain": domain,
+                },
+                installed_only=False,
+            )
             for token in self.access_tokens.values():
                 if token.shop == domain:
                     token.revoked = True

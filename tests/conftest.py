@@ -81,6 +81,7 @@ def servers(database_url, redis_url, tmp_path_factory):
     app_server.stop()
     devstore_server.stop()
     app.extensions["shopify"].http.close()
+    _devstore.extensions["devstore_state"].dispatcher.stop()
 
 
 def _reset(app) -> None:
@@ -98,6 +99,10 @@ def live(servers) -> Iterator[Live]:
     app, app_server, devstore, devstore_server = servers
     _reset(app)
     state = test_shops()
+    dispatcher = devstore.extensions["devstore_state"].dispatcher
+    dispatcher.reset()
+    dispatcher.time_scale = 0.001
+    state.dispatcher = dispatcher
     for shop in state.shops.values():
         if shop.preinstalled:
             state.install(shop.domain, devstore.extensions["devstore_app"].scopes)
