@@ -264,7 +264,7 @@ def discount_webhook_json(d: DevDiscount) -> dict[str, Any]:
 # ---- changes, each with its webhook ----------------------------------------------------
 
 
-def create_customer(state: DevStoreState, domain: str, **fields: Any) -> DevCustomer:
+def create_customer(state: DevStoreState, domain: str, /, **fields: Any) -> DevCustomer:
     customer = DevCustomer(id=next_id(), email=fields.pop("email", None), **fields)
     data(state, domain).customers[customer.id] = customer
     state.emit(domain, "customers/create", customer_json(customer))
@@ -272,7 +272,7 @@ def create_customer(state: DevStoreState, domain: str, **fields: Any) -> DevCust
 
 
 def update_customer(
-    state: DevStoreState, domain: str, customer_id: int, **fields: Any
+    state: DevStoreState, domain: str, customer_id: int, /, **fields: Any
 ) -> DevCustomer:
     customer = data(state, domain).customers[customer_id]
     for key, value in fields.items():

@@ -23,6 +23,7 @@ bp = Blueprint("devstore_graphql", __name__)
 VERSION_RE = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
+MAX_QUERY_COST = 1000
 
 
 @cache
@@ -64,6 +65,25 @@ def graphql_endpoint(shop: str, version: str):
     except GraphQLError as exc:
         return jsonify({"errors": [exc.formatted]})
     requested = query_cost(schema(), document, variables, body.get("operationName"))
+    if requested > MAX_QUERY_COST:
+        message = (
+            f"Query cost is {requested}, which exceeds the single query max cost limit "
+            f"({MAX_QUERY_COST})."
+        )
+        return jsonify(
+            {
+                "errors": [
+                    {
+                        "message": message,
+                        "extensions": {
+                            "code": "MAX_COST_EXCEEDED",
+                            "cost": requested,
+                            "maxCost": MAX_QUERY_COST,
+                        },
+                    }
+                ]
+            }
+        )
     bucket = state.bucket(shop)
     if fault == "throttled":
         bucket.drain()

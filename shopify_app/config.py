@@ -132,6 +132,7 @@ def load_config(
             cfg[name] = kind(raw)
         except (TypeError, ValueError):
             cfg[name] = raw  # validate_config reports it
+    cfg["INITIAL_IMPORT"] = parse_bool(setting("INITIAL_IMPORT", "true", "true"))
     if not cfg["ENCRYPTION_KEY"] and local:
         cfg["ENCRYPTION_KEY"] = _local_encryption_key(instance_path)
     for key, value in overrides.items():

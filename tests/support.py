@@ -91,6 +91,7 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
             "SHOPIFY_ADMIN_URL": devstore_server.url,
             "APP_BRIDGE_URL": f"{devstore_server.url}/static/app-bridge.js",
             "HTTP_TIMEOUT_SECONDS": 5.0,
+            "INITIAL_IMPORT": False,
         }
     )
     registered = load_registered_app(api_key=API_KEY, api_secret=API_SECRET, app_url=app_server.url)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopify_app import privacy
-from shopify_app.models import Shop, WebhookDelivery
+from shopify_app.models import Shop, SyncRun, WebhookDelivery
 from shopify_app.sync.customers import delete_customer, upsert_customer
 from shopify_app.sync.discounts import delete_discount, upsert_discount
 from shopify_app.sync.orders import record_refund, upsert_order
@@ -58,4 +59,12 @@ def customers_data_request(
 def bulk_operation_finished(
     session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
 ) -> None:
-    """Recorded in the inbox; the initial import that consumes it is not built yet."""
+    """Hand the finished operation to the import that started it (if it was ours)."""
+    from workers.queues import enqueue_after_commit
+
+    gid = str(payload.get("admin_graphql_api_id") or "")
+    run = session.scalar(
+        select(SyncRun).where(SyncRun.shop_id == shop.id, SyncRun.bulk_operation_gid == gid)
+    )
+    if run is not None and run.status == "running":
+        enqueue_after_commit(session, "workers.sync_jobs.advance_import", run.id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from rq.cron import CronScheduler
 
-from . import maintenance, webhook_jobs
+from . import maintenance, sync_jobs, webhook_jobs
 from .queues import redis_connection
 
 
@@ -20,6 +20,8 @@ class PeriodicJob:
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(webhook_jobs.sweep_inbox, interval_seconds=60),
+    PeriodicJob(sync_jobs.poll_imports, interval_seconds=60),
+    PeriodicJob(sync_jobs.reconcile_all, interval_seconds=900),
     PeriodicJob(maintenance.refresh_expiring_tokens, interval_seconds=300),
     PeriodicJob(maintenance.purge_expired_oauth_states, interval_seconds=3600),
 )

@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
-from shopify_app.models import DataRequest
+from shopify_app.models import DataRequest, SyncRun
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import load_shop_profile
+from shopify_app.sync.importer import latest_run
 
 bp = Blueprint("admin", __name__)
 
@@ -30,8 +31,19 @@ def home():
         )
         .all()
     )
+    session = get_session()
+    completed_reconcile = session.scalar(
+        select(SyncRun)
+        .where(
+            SyncRun.shop_id == g.shop.id, SyncRun.kind == "reconcile", SyncRun.status == "completed"
+        )
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
     return render_template(
         "admin/home.html",
+        import_run=latest_run(session, g.shop, "import"),
+        reconcile_run=completed_reconcile,
         profile=profile,
         shop=g.shop,
         missing_scopes=missing_scopes,

@@ -7,6 +7,7 @@ from .discount_code import DiscountCode
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
 from .shop import Shop
+from .sync_run import SyncRun
 from .timeline_event import TimelineEvent
 from .webhook_delivery import WebhookDelivery
 
@@ -20,6 +21,7 @@ __all__ = [
     "OrderLineItem",
     "Refund",
     "Shop",
+    "SyncRun",
     "TimelineEvent",
     "WebhookDelivery",
     "utcnow",

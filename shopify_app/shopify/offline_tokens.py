@@ -69,10 +69,15 @@ def record_install(
 ) -> Shop:
     """Create or revive the shop row with a fresh grant; commits."""
     shop = get_or_create_shop(session, domain)
-    if not shop.is_installed:
+    newly_installed = not shop.is_installed
+    if newly_installed:
         shop.installed_at = utcnow()
         shop.uninstalled_at = None
     save_grant(session, shop, grant, services)
+    if newly_installed and services.initial_import:
+        from workers.queues import enqueue_after_commit
+
+        enqueue_after_commit(session, "workers.sync_jobs.start_import", shop.id)
     session.commit()
     return shop
 

@@ -23,6 +23,7 @@ class ShopifyServices:
     api_key: str
     secrets: tuple[str, ...]
     refresh_margin_seconds: int
+    initial_import: bool = True
 
 
 def init_app(app: Flask) -> None:
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
         api_key=cfg["SHOPIFY_API_KEY"],
         secrets=tuple(s for s in (cfg["SHOPIFY_API_SECRET"], cfg["SHOPIFY_API_SECRET_OLD"]) if s),
         refresh_margin_seconds=cfg["TOKEN_REFRESH_MARGIN_SECONDS"],
+        initial_import=cfg["INITIAL_IMPORT"],
     )
 
 

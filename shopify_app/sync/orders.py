@@ -112,38 +112,8 @@ def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order
         customer = upsert_customer(session, shop, payload["customer"])
 
     if not is_stale(updated_at, order.shopify_updated_at):
-        client = (
-            payload.get("client_details") if isinstance(payload.get("client_details"), dict) else {}
-        )
-        order.name = clean_str(payload.get("name"), 64) or order.name
-        order.currency = currency
-        if customer is not None:
-            order.customer_id = customer.id
-            order.customer_shopify_id = customer.shopify_id
-        if order.redacted_at is None:
-            order.email = clean_str(payload.get("email") or payload.get("contact_email"), 320)
-            order.client_ip = clean_str(payload.get("browser_ip") or client.get("browser_ip"), 64)
-            order.user_agent = clean_str(client.get("user_agent"), 2000)
-            address = payload.get("shipping_address")
-            order.shipping_address = address if isinstance(address, dict) else None
-        order.total_minor = to_minor(payload.get("total_price"), currency)
-        order.subtotal_minor = to_minor(payload.get("subtotal_price"), currency)
-        order.total_discounts_minor = to_minor(payload.get("total_discounts"), currency)
-        order.discount_codes = _discount_codes(payload, currency)
-        order.note_attributes = _note_attributes(payload)
-        order.landing_site = clean_str(payload.get("landing_site"), 4000)
-        order.referring_site = clean_str(payload.get("referring_site"), 4000)
-        order.financial_status = clean_str(payload.get("financial_status"), 32)
-        order.fulfillment_status = clean_str(payload.get("fulfillment_status"), 32)
-        order.cancelled_at = parse_timestamp(payload.get("cancelled_at"))
-        order.cancel_reason = clean_str(payload.get("cancel_reason"), 32)
-        order.processed_at = parse_timestamp(payload.get("processed_at"))
-        order.shopify_created_at = (
-            parse_timestamp(payload.get("created_at")) or order.shopify_created_at
-        )
+        _apply_order_fields(shop, order, payload, currency, customer)
         order.shopify_updated_at = updated_at or order.shopify_updated_at
-        if "line_items" in payload:
-            order.line_items = _line_items(shop, payload, currency)
 
     _order_events(session, shop, order)
     for refund in payload.get("refunds") or []:
@@ -152,6 +122,56 @@ def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order
                 session, shop, {**refund, "order_id": shopify_id}, currency=order.currency
             )
     return order
+
+
+def _apply_order_fields(shop: Shop, order: Order, payload: dict, currency: str, customer) -> None:
+    """Set what the payload carries; a field it lacks (a GraphQL-sourced payload has no
+    landing site, say) keeps its stored value."""
+    present = payload.__contains__
+    order.name = clean_str(payload.get("name"), 64) or order.name
+    order.currency = currency
+    if customer is not None:
+        order.customer_id = customer.id
+        order.customer_shopify_id = customer.shopify_id
+    if order.redacted_at is None:
+        if present("email") or present("contact_email"):
+            order.email = clean_str(payload.get("email") or payload.get("contact_email"), 320)
+        client = (
+            payload.get("client_details") if isinstance(payload.get("client_details"), dict) else {}
+        )
+        if present("browser_ip") or client:
+            order.client_ip = clean_str(payload.get("browser_ip") or client.get("browser_ip"), 64)
+        if client:
+            order.user_agent = clean_str(client.get("user_agent"), 2000)
+        if present("shipping_address"):
+            address = payload.get("shipping_address")
+            order.shipping_address = address if isinstance(address, dict) else None
+    for key, attr in (
+        ("total_price", "total_minor"),
+        ("subtotal_price", "subtotal_minor"),
+        ("total_discounts", "total_discounts_minor"),
+    ):
+        if present(key):
+            setattr(order, attr, to_minor(payload.get(key), currency))
+    if present("discount_codes"):
+        order.discount_codes = _discount_codes(payload, currency)
+    if present("note_attributes"):
+        order.note_attributes = _note_attributes(payload)
+    for key in ("landing_site", "referring_site"):
+        if present(key):
+            setattr(order, key, clean_str(payload.get(key), 4000))
+    for key, limit in (("financial_status", 32), ("fulfillment_status", 32), ("cancel_reason", 32)):
+        if present(key):
+            setattr(order, key, clean_str(payload.get(key), limit))
+    if present("cancelled_at"):
+        order.cancelled_at = parse_timestamp(payload.get("cancelled_at"))
+    if present("processed_at"):
+        order.processed_at = parse_timestamp(payload.get("processed_at"))
+    order.shopify_created_at = (
+        parse_timestamp(payload.get("created_at")) or order.shopify_created_at
+    )
+    if present("line_items"):
+        order.line_items = _line_items(shop, payload, currency)
 
 
 def _order_events(session: Session, shop: Shop, order: Order) -> None:
