@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test test-fast test-services lint bench chromium clean
+.PHONY: dev test test-fast test-services lint bench chromium contract-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	APP_ENV=development $(BIN)/referrals dev
 
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium contract-deps lint
 	$(BIN)/pytest
 
 # Without the browser tests (still fails on CI, where they must run).
@@ -23,7 +23,7 @@ test-fast: $(STAMP) lint
 	$(BIN)/pytest -m "not e2e"
 
 # The same suite against PostgreSQL + Redis servers (what .ci/run adds when they answer).
-test-services: $(STAMP) chromium
+test-services: $(STAMP) chromium contract-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -36,5 +36,8 @@ bench: $(STAMP)
 chromium:
 	@scripts/ensure-chromium.sh
 
+contract-deps:
+	@scripts/ensure-contract-deps.sh
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/e2e/screenshots
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/e2e/screenshots tests/contract/node_modules
