@@ -55,6 +55,27 @@ def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def hold_write_lock(database_url: str, shopify_order_id: int):
     """Block the worker mid-job: on PostgreSQL lock the order row it must update (so the
     claim is already committed); on SQLite take the database's write lock."""
@@ -90,8 +111,15 @@ def test_a_worker_killed_mid_job_loses_nothing_and_applies_once(live, tmp_path):
             registry = StartedJobRegistry(queue=get_queue())
             wait_until(lambda: registry.get_job_ids(), what="the worker to start the job")
         time.sleep(0.5)  # it is now blocked inside the job
-        os.killpg(worker.pid, signal.SIGKILL)
+        horses = children(worker.pid)
+        assert horses, "the forking worker should have a work horse running the job"
+        for pid in [worker.pid, *horses]:  # RQ's horse runs in its own session: kill it too
+            os.kill(pid, signal.SIGKILL)
         worker.wait(timeout=10)
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in horses),
+            what="the work horse to die",
+        )
     finally:
         lock.rollback()
         lock.close()
