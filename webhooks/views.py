@@ -12,7 +12,7 @@ from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_doma
 from shopify_app.shopify.hmac import verify_webhook_hmac
 from shopify_app.shopify.offline_tokens import get_or_create_shop
 from shopify_app.shopify.services import shopify
-from workers.queues import enqueue_after_commit
+from workers.webhook_jobs import schedule_drain_after_commit
 
 from .headers import DeliveryHeaders, shopify_header
 from .inbox import store_delivery
@@ -63,8 +63,6 @@ def receive() -> Response:
         return _plain(200, "ignored: unknown topic")
     delivery_id = store_delivery(session, shop.id, headers, body)
     if delivery_id is not None:
-        from workers.webhook_jobs import process_delivery
-
-        enqueue_after_commit(session, process_delivery, delivery_id)
+        schedule_drain_after_commit(session, shop.id)
     session.commit()
     return _plain(200, "ok" if delivery_id is not None else "duplicate")

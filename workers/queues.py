@@ -58,6 +58,21 @@ def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis_connection())
 
 
+def after_commit(session: Session, callback: Callable[[], Any]) -> None:
+    """Run `callback` once `session` commits; forget it on rollback.
+
+    A failure to reach Redis is logged, not raised: the committed rows are the source of
+    truth and a sweeper re-enqueues work that never started.
+    """
+    if not session.in_transaction():
+        session.begin()  # so a rollback before any SQL still discards the callback
+    session.info.setdefault("after_commit", []).append(callback)
+    if not session.info.get("after_commit_hooked"):
+        session.info["after_commit_hooked"] = True
+        event.listen(session, "after_commit", _run_pending)
+        event.listen(session, "after_soft_rollback", _drop_pending)
+
+
 def enqueue_after_commit(
     session: Session,
     func: Callable[..., Any] | str,
@@ -67,31 +82,22 @@ def enqueue_after_commit(
     retry: Retry | None = DEFAULT_RETRY,
     **kwargs: Any,
 ) -> None:
-    """Enqueue `func(*args, **kwargs)` once `session` commits; forget it on rollback.
-
-    A failure to reach Redis is logged, not raised: the committed rows are the source of
-    truth and a sweeper re-enqueues work that never started.
-    """
-    if not session.in_transaction():
-        session.begin()  # so a rollback before any SQL still discards the job
-    pending: list = session.info.setdefault("pending_jobs", [])
-    pending.append((queue, func, args, kwargs, job_id, retry))
-    if not session.info.get("pending_jobs_hooked"):
-        session.info["pending_jobs_hooked"] = True
-        event.listen(session, "after_commit", _flush_pending)
-        event.listen(session, "after_soft_rollback", _drop_pending)
+    """Enqueue `func(*args, **kwargs)` once `session` commits; forget it on rollback."""
+    after_commit(
+        session,
+        lambda: get_queue(queue).enqueue_call(
+            func, args=args, kwargs=kwargs, job_id=job_id, retry=retry
+        ),
+    )
 
 
-def _flush_pending(session: Session) -> None:
-    jobs = session.info.pop("pending_jobs", [])
-    for queue, func, args, kwargs, job_id, retry in jobs:
+def _run_pending(session: Session) -> None:
+    for callback in session.info.pop("after_commit", []):
         try:
-            get_queue(queue).enqueue_call(
-                func, args=args, kwargs=kwargs, job_id=job_id, retry=retry
-            )
+            callback()
         except redis.RedisError:
-            log.exception("enqueue of %s failed; the sweeper will pick it up", func)
+            log.exception("after-commit enqueue failed; the sweeper will pick the work up")
 
 
 def _drop_pending(session: Session, _previous_transaction) -> None:
-    session.info.pop("pending_jobs", None)
+    session.info.pop("after_commit", None)
