@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,17 +68,22 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()
 
 
-def insert_ignore(session: Session, model: type, values: dict[str, Any], conflict: list[str]):
-    """`INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING id` on SQLite and PostgreSQL.
-
-    Returns the new row's id, or None when a row with the same key already exists.
-    """
-    dialect = session.get_bind().dialect.name
+def insert_ignore_stmt(dialect: str, table: Table, values: dict[str, Any], conflict: list[str]):
+    """`INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING id` for SQLite and PostgreSQL."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(model)
+    return (
+        insert(table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict)
-        .returning(model.id)
+        .returning(table.c.id)
     )
+
+
+def insert_ignore(session: Session, model: type, values: dict[str, Any], conflict: list[str]):
+    """Insert-or-ignore through the session; the new row's id, or None if the key exists.
+
+    Goes through the model's table (Core), not the ORM entity: the ORM's bulk-insert
+    bookkeeping costs more than the statement itself on hot paths.
+    """
+    stmt = insert_ignore_stmt(session.get_bind().dialect.name, model.__table__, values, conflict)
     return session.execute(stmt).scalar_one_or_none()

@@ -92,6 +92,7 @@ def _reset(app) -> None:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
         app.extensions["redis"].connection().flushdb()
+    app.extensions.pop("webhook_shop_ids", None)
 
 
 @pytest.fixture

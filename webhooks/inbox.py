@@ -1,18 +1,45 @@
-"""Insert-or-ignore into the inbox: a duplicate delivery is a no-op at the database."""
+"""The inbox, on a plain connection: insert-or-ignore (a duplicate delivery is a no-op at the
+database) and the shop id lookup, without the ORM on the acknowledgement path."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from shopify_app.db import insert_ignore
+from shopify_app.db import insert_ignore_stmt
 from shopify_app.models import Shop, WebhookDelivery, utcnow
 
 from .headers import DeliveryHeaders
 
+_DELIVERIES = WebhookDelivery.__table__
+_SHOPS = Shop.__table__
+
+
+def shop_id_for(conn: Connection, domain: str, cache: dict[str, int]) -> int:
+    """The shop's id, creating a not-installed row on first contact. Ids never change, so a
+    per-process cache is always right."""
+    if domain in cache:
+        return cache[domain]
+    shop_id = conn.scalar(select(_SHOPS.c.id).where(_SHOPS.c.domain == domain))
+    if shop_id is None:
+        now = utcnow()
+        conn.execute(
+            insert_ignore_stmt(
+                conn.dialect.name,
+                _SHOPS,
+                {"domain": domain, "scopes": "", "created_at": now, "updated_at": now},
+                ["domain"],
+            )
+        )
+        shop_id = conn.scalar(select(_SHOPS.c.id).where(_SHOPS.c.domain == domain))
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[domain] = shop_id
+    return shop_id
+
 
 def store_delivery(
-    session: Session,
+    conn: Connection,
     shop_id: int,
     headers: DeliveryHeaders,
     body: bytes,
@@ -34,7 +61,9 @@ def store_delivery(
         "attempts": 0,
         "received_at": utcnow(),
     }
-    return insert_ignore(session, WebhookDelivery, values, ["shop_id", "webhook_id"])
+    return conn.execute(
+        insert_ignore_stmt(conn.dialect.name, _DELIVERIES, values, ["shop_id", "webhook_id"])
+    ).scalar_one_or_none()
 
 
 def list_deliveries(

@@ -199,3 +199,13 @@ def queued(app) -> int:
 
     with app.app_context():
         return get_queue().count
+
+
+def test_a_cached_shop_id_whose_row_vanished_is_looked_up_again(live):
+    install(live, SHOP_A)
+    live.app.extensions.setdefault("webhook_shop_ids", {})[SHOP_A] = 987654  # no such shop
+    response, _ = post(live, "orders/create", {"id": 1})
+    assert response.status_code == 200
+    (row,) = deliveries(live.app)
+    with live.app.app_context():
+        assert get_session().get(Shop, row.shop_id).domain == SHOP_A
