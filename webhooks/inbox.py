@@ -3,7 +3,9 @@ database) and the shop id lookup, without the ORM on the acknowledgement path.""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from functools import cache
+
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from shopify_app.db import insert_ignore_stmt
@@ -61,9 +63,31 @@ def store_delivery(
         "attempts": 0,
         "received_at": utcnow(),
     }
-    return conn.execute(
-        insert_ignore_stmt(conn.dialect.name, _DELIVERIES, values, ["shop_id", "webhook_id"])
-    ).scalar_one_or_none()
+    return conn.execute(_insert_delivery(conn.dialect.name), values).scalar_one_or_none()
+
+
+@cache
+def _insert_delivery(dialect: str):
+    """Built once per dialect with bind parameters: this is the hot path of every webhook."""
+    columns = (
+        "shop_id",
+        "webhook_id",
+        "topic",
+        "api_version",
+        "event_id",
+        "triggered_at",
+        "body",
+        "status",
+        "last_error",
+        "attempts",
+        "received_at",
+    )
+    return insert_ignore_stmt(
+        dialect,
+        _DELIVERIES,
+        {c: bindparam(c, type_=_DELIVERIES.c[c].type) for c in columns},
+        ["shop_id", "webhook_id"],
+    )
 
 
 def list_deliveries(

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def make_requests(n: int, seed: int) -> list[tuple[bytes, dict[str, str]]]:
     rng = random.Random(seed)
     out, ids = [], []
-    lines = [dict(payloads.order()["line_items"][0], id=9000 + i) for i in range(9)]
+    lines = [dict(payloads.order()["line_items"][0], id=9000 + i) for i in range(13)]
     for i in range(n):
         body = json.dumps(payloads.order(oid=200_000 + i, line_items=lines)).encode()
         webhook_id = rng.choice(ids) if ids and rng.random() < 0.02 else str(uuid.uuid4())
