@@ -32,6 +32,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench.processing --count 2000
+	$(BIN)/python -m tests.bench.ack
 
 chromium:
 	@scripts/ensure-chromium.sh
