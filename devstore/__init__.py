@@ -29,7 +29,12 @@ def create_devstore(
         api_secret=os.environ.get("SHOPIFY_API_SECRET", DEV_API_SECRET),
         app_url=os.environ.get("SHOPIFY_APP_URL", DEFAULT_APP_URL),
     )
-    state = state or demo_state()
+    if state is None:
+        from .commerce import seed_demo
+
+        state = demo_state()
+        for shop in state.shops.values():
+            seed_demo(state, shop.domain)
     for shop in state.shops.values():
         if shop.preinstalled and not shop.installed:
             state.install(shop.domain, app.extensions["devstore_app"].scopes)

@@ -412,3 +412,56 @@ def refund_order(
     state.emit(domain, "refunds/create", refund_json(refund, order.currency))
     state.emit(domain, "orders/updated", order_json(order, shop))
     return refund
+
+
+def seed_demo(state: DevStoreState, domain: str, *, customers: int = 12, orders: int = 9) -> None:
+    """History a store has before the app is installed: the initial import brings it in."""
+    names = [
+        ("Ada", "Lovelace"),
+        ("Grace", "Hopper"),
+        ("Alan", "Turing"),
+        ("Katherine", "Johnson"),
+        ("Edsger", "Dijkstra"),
+        ("Barbara", "Liskov"),
+        ("Donald", "Knuth"),
+        ("Margaret", "Hamilton"),
+        ("Linus", "Torvalds"),
+        ("Frances", "Allen"),
+        ("Ken", "Thompson"),
+        ("Radia", "Perlman"),
+    ]
+    made = []
+    for n in range(customers):
+        first, last = names[n % len(names)]
+        customer = DevCustomer(
+            id=next_id(),
+            email=f"{first.lower()}.{last.lower()}@example.com",
+            phone=f"+35840{1000000 + n}",
+            first_name=first,
+            last_name=last,
+            state="enabled" if n % 3 else "disabled",
+            email_consent="subscribed" if n % 2 else "not_subscribed",
+        )
+        data(state, domain).customers[customer.id] = customer
+        made.append(customer)
+    catalogue = [
+        ("Green tea 100 g", "24.95", "TEA-GREEN"),
+        ("Teapot", "49.00", "POT-1"),
+        ("Oolong 50 g", "18.50", "TEA-OOLONG"),
+    ]
+    shop = data(state, domain)
+    for n in range(orders):
+        title, price, sku = catalogue[n % len(catalogue)]
+        order = DevOrder(
+            id=next_id(),
+            number=next(shop.order_numbers),
+            customer_id=made[n % len(made)].id,
+            email=made[n % len(made)].email,
+            currency=state.shops[domain].currency,
+            line_items=[
+                DevLineItem(
+                    id=next_id(), title=title, quantity=1 + n % 2, price=Decimal(price), sku=sku
+                )
+            ],
+        )
+        shop.orders[order.id] = order

@@ -35,13 +35,18 @@ def advance_import(run_id: int) -> str:
 def poll_imports() -> int:
     """Fallback for a lost `bulk_operations/finish`: advance every running import."""
     session = get_session()
-    ids = session.scalars(
-        select(SyncRun.id).where(SyncRun.kind == "import", SyncRun.status == "running")
+    runs = session.execute(
+        select(SyncRun.id, SyncRun.shop_id, SyncRun.bulk_operation_gid).where(
+            SyncRun.kind == "import", SyncRun.status == "running"
+        )
     ).all()
-    for run_id in ids:
-        enqueue_after_commit(session, advance_import, run_id)
+    for run_id, shop_id, gid in runs:
+        if gid is None:  # its start job was lost
+            enqueue_after_commit(session, start_import, shop_id)
+        else:
+            enqueue_after_commit(session, advance_import, run_id)
     session.commit()
-    return len(ids)
+    return len(runs)
 
 
 def reconcile_shop(shop_id: int) -> dict[str, int]:

@@ -75,8 +75,11 @@ def record_install(
         shop.uninstalled_at = None
     save_grant(session, shop, grant, services)
     if newly_installed and services.initial_import:
+        from shopify_app.models import SyncRun
         from workers.queues import enqueue_after_commit
 
+        session.flush()
+        session.add(SyncRun(shop_id=shop.id, kind="import", status="running", started_at=utcnow()))
         enqueue_after_commit(session, "workers.sync_jobs.start_import", shop.id)
     session.commit()
     return shop

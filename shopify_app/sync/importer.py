@@ -66,6 +66,9 @@ def begin(session: Session, shop: Shop, services: ShopifyServices) -> SyncRun:
     """Start the import unless one is already running; returns the run."""
     running = latest_run(session, shop, "import")
     if running is not None and running.status == "running":
+        if running.bulk_operation_gid is None:  # created at install, not started yet
+            _start_phase(session, shop, services, running, "customers")
+            session.commit()
         return running
     run = SyncRun(
         shop_id=shop.id, kind="import", status="running", phase="customers", started_at=utcnow()
