@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.models import (
@@ -48,11 +50,32 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
         shop.uninstalled_at = utcnow()
 
 
-def redact_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Customer | None:
-    """Remove the customer's personal data from the customer, their orders and timeline."""
+REDACTED_BODY = b'{"redacted":true}'
+
+
+def redact_order(order: Order, now: datetime) -> None:
+    """Drop an order's personal fields; its totals, items and statuses stay, anonymous."""
+    order.email = order.client_ip = order.user_agent = None
+    order.shipping_address = None
+    order.note_attributes = []
+    order.landing_site = order.referring_site = None
+    order.redacted_at = now
+
+
+def redact_customer(
+    session: Session,
+    shop: Shop,
+    payload: dict[str, Any],
+    *,
+    current_delivery_id: int | None = None,
+) -> Customer | None:
+    """Remove the customer's personal data wherever the app holds it: the customer, their
+    orders (and refund notes), timeline payloads, data-request answers, and the raw bodies of
+    stored webhook deliveries that mention them, the redaction request's own included
+    (`current_delivery_id`). Totals stay, anonymous."""
     customer_data = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     shopify_id = parse_id(customer_data.get("id"))
-    order_ids = [i for i in (parse_id(o) for o in payload.get("orders_to_redact") or []) if i]
+    order_ids = {i for i in (parse_id(o) for o in payload.get("orders_to_redact") or []) if i}
     customer = customer_by_shopify_id(session, shop.id, shopify_id) if shopify_id else None
     now = utcnow()
     conditions = [Order.shopify_id.in_(order_ids)] if order_ids else []
@@ -62,9 +85,22 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
         for order in session.scalars(
             select(Order).where(Order.shop_id == shop.id, or_(*conditions))
         ):
-            order.email = order.client_ip = order.user_agent = None
-            order.shipping_address = None
-            order.redacted_at = now
+            redact_order(order, now)
+            order_ids.add(order.shopify_id)
+    if order_ids:
+        for refund in session.scalars(
+            select(Refund).where(Refund.shop_id == shop.id, Refund.order_shopify_id.in_(order_ids))
+        ):
+            refund.note = None
+    if shopify_id is not None:
+        for request in session.scalars(
+            select(DataRequest).where(
+                DataRequest.shop_id == shop.id, DataRequest.customer_shopify_id == shopify_id
+            )
+        ):
+            request.content = {"redacted": True}
+            request.customer_email = None
+    _scrub_deliveries(session, shop, customer_data, shopify_id, order_ids, current_delivery_id)
     if customer is None:
         return None
     customer.email = customer.email_normalized = customer.phone = None
@@ -89,6 +125,66 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
         dedupe_key=f"customer:{shopify_id}:redacted",
     )
     return customer
+
+
+def _mentions(payload: Any, ids: set[int], texts: set[str]) -> bool:
+    """Does a JSON document carry one of these ids (as `id`, `order_id`, `customer.id`...) or
+    one of these strings (email, phone) anywhere?"""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key in ("id", "order_id", "customer_id") and parse_id(value) in ids:
+                return True
+            if _mentions(value, ids, texts):
+                return True
+        return False
+    if isinstance(payload, list):
+        return any(_mentions(v, ids, texts) for v in payload)
+    return isinstance(payload, str) and payload.strip().lower() in texts
+
+
+def _scrub_deliveries(
+    session: Session,
+    shop: Shop,
+    customer_data: dict[str, Any],
+    shopify_id: int | None,
+    order_ids: set[int],
+    current_delivery_id: int | None,
+) -> None:
+    """Replace stored webhook bodies that mention the customer or their orders. Finished rows
+    only (and the request being processed): a pending one still has work to do, and is applied
+    against rows that are already redacted."""
+    ids = set(order_ids) | ({shopify_id} if shopify_id else set())
+    texts = {
+        str(v).strip().lower()
+        for v in (customer_data.get("email"), customer_data.get("phone"))
+        if v
+    }
+    if not ids and not texts:
+        return
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.body).where(
+            WebhookDelivery.shop_id == shop.id,
+            or_(
+                WebhookDelivery.status.in_(("done", "dead", "ignored", "skipped")),
+                WebhookDelivery.id == (current_delivery_id or -1),
+            ),
+        )
+    ).all()
+    for delivery_id, body in rows:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = body.decode("utf-8", "replace")
+        if (
+            delivery_id == current_delivery_id
+            or _mentions(document, ids, texts)
+            or (isinstance(document, str) and any(t in document.lower() for t in texts))
+        ):
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(body=REDACTED_BODY)
+            )
 
 
 def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str, Any]:

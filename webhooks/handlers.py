@@ -47,7 +47,7 @@ def shop_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDel
 
 
 def customers_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    privacy.redact_customer(session, shop, payload)
+    privacy.redact_customer(session, shop, payload, current_delivery_id=delivery.id)
 
 
 def customers_data_request(

@@ -133,6 +133,8 @@ def _apply_order_fields(shop: Shop, order: Order, payload: dict, currency: str, 
     if customer is not None:
         order.customer_id = customer.id
         order.customer_shopify_id = customer.shopify_id
+        if customer.redacted_at is not None and order.redacted_at is None:
+            order.redacted_at = customer.redacted_at
     if order.redacted_at is None:
         if present("email") or present("contact_email"):
             order.email = clean_str(payload.get("email") or payload.get("contact_email"), 320)
@@ -155,11 +157,12 @@ def _apply_order_fields(shop: Shop, order: Order, payload: dict, currency: str, 
             setattr(order, attr, to_minor(payload.get(key), currency))
     if present("discount_codes"):
         order.discount_codes = _discount_codes(payload, currency)
-    if present("note_attributes"):
-        order.note_attributes = _note_attributes(payload)
-    for key in ("landing_site", "referring_site"):
-        if present(key):
-            setattr(order, key, clean_str(payload.get(key), 4000))
+    if order.redacted_at is None:
+        if present("note_attributes"):
+            order.note_attributes = _note_attributes(payload)
+        for key in ("landing_site", "referring_site"):
+            if present(key):
+                setattr(order, key, clean_str(payload.get(key), 4000))
     for key, limit in (("financial_status", 32), ("fulfillment_status", 32), ("cancel_reason", 32)):
         if present(key):
             setattr(order, key, clean_str(payload.get(key), limit))

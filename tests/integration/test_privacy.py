@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
+from shopify_app.db import get_session
 from shopify_app.models import (
     Customer,
     DataRequest,
@@ -108,3 +111,32 @@ def test_compliance_topics_run_for_an_uninstalled_shop(live):
     deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
     run_jobs(live.app)
     assert one(live.app, Customer, Customer.shopify_id == 1001).redacted_at is not None
+
+
+def test_customers_redact_leaves_no_personal_data_anywhere(live):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/data_request", payloads.customers_data_request(SHOP_A))
+    run_jobs(live.app)
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    needles = ("ada.lovelace", "+358401234567", "Lovelace", "203.0.113.7", "Engine Rd")
+    with live.app.app_context():
+        session = get_session()
+        for model in (Customer, Order, Refund, TimelineEvent, DataRequest, WebhookDelivery):
+            for row in session.scalars(select(model)).all():
+                dump = repr({c.name: getattr(row, c.key, None) for c in model.__table__.columns})
+                for needle in needles:
+                    assert needle not in dump, f"{needle} left in {model.__name__}: {dump[:300]}"
+        order = session.scalar(select(Order))
+        assert order.note_attributes == [] and order.landing_site is None
+
+
+def test_a_late_order_for_a_redacted_customer_stays_redacted(live):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    deliver(live, SHOP_A, "orders/create", payloads.order(oid=5002))  # a retry arriving late
+    run_jobs(live.app)
+    late = one(live.app, Order, Order.shopify_id == 5002)
+    assert late.redacted_at is not None
+    assert (late.email, late.client_ip, late.shipping_address) == (None, None, None)
