@@ -37,6 +37,9 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # Offline tokens live an hour: a margin near that would refresh on every call.
     "TOKEN_REFRESH_MARGIN_SECONDS": (int, 300, 0, 1800),
     "HTTP_TIMEOUT_SECONDS": (float, 10, 1, 60),
+    # How many workers may drain one shop's inbox backlog at once (PostgreSQL; SQLite has one
+    # writer, so it always drains with one).
+    "INBOX_DRAIN_WORKERS": (int, 4, 1, 32),
 }
 
 

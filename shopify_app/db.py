@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+
+M = TypeVar("M")
 
 
 @dataclass
@@ -68,15 +71,19 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()
 
 
-def insert_ignore_stmt(dialect: str, table: Table, values: dict[str, Any], conflict: list[str]):
-    """`INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING id` for SQLite and PostgreSQL."""
+def insert_ignore_stmt(
+    dialect: str,
+    table: Table,
+    values: dict[str, Any],
+    conflict: list[str],
+    *,
+    returning: bool = True,
+):
+    """`INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING id]` for SQLite and PostgreSQL
+    (without RETURNING it runs as one executemany over a list of rows)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict)
-        .returning(table.c.id)
-    )
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    return stmt.returning(table.c.id) if returning else stmt
 
 
 def insert_ignore(session: Session, model: type, values: dict[str, Any], conflict: list[str]):
@@ -87,3 +94,48 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], conflic
     """
     stmt = insert_ignore_stmt(session.get_bind().dialect.name, model.__table__, values, conflict)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def get_or_insert(
+    session: Session, model: type[M], key: dict[str, Any], values: dict[str, Any]
+) -> tuple[M, bool]:
+    """The row with this unique `key`, locked for update, inserted from `values` if missing.
+
+    Safe under concurrent workers (the insert ignores a conflicting row and the winner's row
+    is read instead). A row this call inserts is not read back: every column is written
+    explicitly, so the instance is built from what was written (one statement, not two).
+    Returns (row, inserted).
+    """
+    query = select(model).filter_by(**key).with_for_update()
+    existing = session.scalar(query)
+    if existing is not None:
+        return existing, False
+    table = model.__table__  # type: ignore[attr-defined]
+    row = {**_column_defaults(table), **key, **values}
+    new_id = insert_ignore(session, model, row, list(key))
+    if new_id is None:
+        won = session.scalar(query)
+        assert won is not None
+        return won, False
+    instance = model(id=new_id, **row)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    for relationship in instance.__mapper__.relationships:  # type: ignore[attr-defined]
+        if relationship.uselist:
+            set_committed_value(instance, relationship.key, [])
+    return instance, True
+
+
+def _column_defaults(table: Table) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        default = column.default
+        if default is None:
+            values[column.key] = None
+        elif default.is_scalar:
+            values[column.key] = default.arg
+        elif default.is_callable:
+            values[column.key] = default.arg(None)
+    return values

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopify_app.db import insert_ignore
-from shopify_app.models import Customer, Shop, utcnow
+from shopify_app.db import get_or_insert
+from shopify_app.models import Customer, Shop
 from shopify_app.timeline.events import record_event
 
 from .values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
@@ -23,26 +23,10 @@ def customer_by_shopify_id(
 
 
 def _row_for(session: Session, shop: Shop, shopify_id: int) -> tuple[Customer, bool]:
-    """The customer's row, created empty if new (safe under concurrent workers)."""
-    existing = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
-    if existing is not None:
-        return existing, False
-    now = utcnow()
-    created = insert_ignore(
-        session,
-        Customer,
-        {
-            "shop_id": shop.id,
-            "shopify_id": shopify_id,
-            "tags": "",
-            "created_at": now,
-            "updated_at": now,
-        },
-        ["shop_id", "shopify_id"],
+    """The customer's row, locked, created empty if new (safe under concurrent workers)."""
+    return get_or_insert(
+        session, Customer, {"shop_id": shop.id, "shopify_id": shopify_id}, {"tags": ""}
     )
-    row = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
-    assert row is not None
-    return row, created is not None
 
 
 def _consent_state(payload: dict[str, Any], key: str) -> tuple[bool, str | None, Any]:

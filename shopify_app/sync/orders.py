@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from shopify_app.db import insert_ignore
-from shopify_app.models import Order, OrderLineItem, Refund, Shop, utcnow
+from shopify_app.db import get_or_insert, insert_ignore
+from shopify_app.models import Customer, Order, OrderLineItem, Refund, Shop
 from shopify_app.timeline.events import record_event
 
 from .customers import upsert_customer
@@ -22,33 +22,16 @@ def order_by_shopify_id(
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def _row_for(session: Session, shop: Shop, shopify_id: int, payload: dict) -> Order:
-    existing = order_by_shopify_id(session, shop.id, shopify_id, lock=True)
-    if existing is not None:
-        return existing
-    now = utcnow()
-    insert_ignore(
+def _row_for(session: Session, shop: Shop, shopify_id: int, payload: dict) -> tuple[Order, bool]:
+    return get_or_insert(
         session,
         Order,
+        {"shop_id": shop.id, "shopify_id": shopify_id},
         {
-            "shop_id": shop.id,
-            "shopify_id": shopify_id,
             "name": clean_str(payload.get("name"), 64) or f"#{shopify_id}",
             "currency": (payload.get("currency") or "XXX")[:3],
-            "total_minor": 0,
-            "subtotal_minor": 0,
-            "total_discounts_minor": 0,
-            "refunded_minor": 0,
-            "discount_codes": [],
-            "note_attributes": [],
-            "created_at": now,
-            "updated_at": now,
         },
-        ["shop_id", "shopify_id"],
     )
-    row = order_by_shopify_id(session, shop.id, shopify_id, lock=True)
-    assert row is not None
-    return row
 
 
 def _discount_codes(payload: dict, currency: str) -> list[dict[str, Any]]:
@@ -73,25 +56,43 @@ def _note_attributes(payload: dict) -> list[dict[str, str]]:
     ]
 
 
-def _line_items(shop: Shop, payload: dict, currency: str) -> list[OrderLineItem]:
+def _line_items(shop: Shop, order: Order, payload: dict, currency: str) -> list[dict[str, Any]]:
     items = []
     for position, line in enumerate(payload.get("line_items") or []):
         if not isinstance(line, dict):
             continue
         items.append(
-            OrderLineItem(
-                shop_id=shop.id,
-                position=position,
-                shopify_id=parse_id(line.get("id")),
-                product_id=parse_id(line.get("product_id")),
-                variant_id=parse_id(line.get("variant_id")),
-                sku=clean_str(line.get("sku"), 255),
-                title=str(line.get("title") or "")[:1000],
-                quantity=int(line.get("quantity") or 0),
-                price_minor=to_minor(line.get("price"), currency),
-            )
+            {
+                "shop_id": shop.id,
+                "order_id": order.id,
+                "position": position,
+                "shopify_id": parse_id(line.get("id")),
+                "product_id": parse_id(line.get("product_id")),
+                "variant_id": parse_id(line.get("variant_id")),
+                "sku": clean_str(line.get("sku"), 255),
+                "title": str(line.get("title") or "")[:1000],
+                "quantity": int(line.get("quantity") or 0),
+                "price_minor": to_minor(line.get("price"), currency),
+            }
         )
     return items
+
+
+def _replace_line_items(
+    session: Session, shop: Shop, order: Order, payload: dict, currency: str, *, new: bool
+) -> None:
+    """Replace the order's items with the payload's: one DELETE (none for a new order) and
+    one executemany INSERT, instead of loading the old collection through the ORM."""
+    table = OrderLineItem.__table__
+    if not new:
+        session.execute(
+            delete(table).where(table.c.shop_id == shop.id, table.c.order_id == order.id)
+        )
+    items = _line_items(shop, order, payload, currency)
+    if items:
+        session.execute(insert(table), items)
+    if items or not new:
+        session.expire(order, ["line_items"])
 
 
 def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order | None:
@@ -105,7 +106,7 @@ def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order
         return None
     currency = str(payload.get("currency") or "").upper()[:3] or "XXX"
     updated_at = parse_timestamp(payload.get("updated_at"))
-    order = _row_for(session, shop, shopify_id, payload)
+    order, new = _row_for(session, shop, shopify_id, payload)
 
     customer = None
     if isinstance(payload.get("customer"), dict):
@@ -114,6 +115,8 @@ def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order
     if not is_stale(updated_at, order.shopify_updated_at):
         _apply_order_fields(shop, order, payload, currency, customer)
         order.shopify_updated_at = updated_at or order.shopify_updated_at
+        if "line_items" in payload:
+            _replace_line_items(session, shop, order, payload, currency, new=new)
 
     _order_events(session, shop, order)
     for refund in payload.get("refunds") or []:
@@ -124,7 +127,9 @@ def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order
     return order
 
 
-def _apply_order_fields(shop: Shop, order: Order, payload: dict, currency: str, customer) -> None:
+def _apply_order_fields(
+    shop: Shop, order: Order, payload: dict, currency: str, customer: Customer | None
+) -> None:
     """Set what the payload carries; a field it lacks (a GraphQL-sourced payload has no
     landing site, say) keeps its stored value."""
     present = payload.__contains__
@@ -173,8 +178,6 @@ def _apply_order_fields(shop: Shop, order: Order, payload: dict, currency: str, 
     order.shopify_created_at = (
         parse_timestamp(payload.get("created_at")) or order.shopify_created_at
     )
-    if present("line_items"):
-        order.line_items = _line_items(shop, payload, currency)
 
 
 def _order_events(session: Session, shop: Shop, order: Order) -> None:

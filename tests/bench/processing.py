@@ -1,19 +1,24 @@
-"""Processing throughput: order webhooks applied per second by one worker process.
+"""Processing throughput: order webhooks applied per second, end to end.
 
-    python -m tests.bench.processing [--count 2000] [--worker fork|simple]
+    python -m tests.bench.processing [--count 2000] [--worker fork|simple] [--workers N]
+                                     [--shops 1|2]
 
-Stores `count` signed orders/create deliveries through the real intake, then times one
-worker draining the queue in burst mode. Uses DATABASE_URL/REDIS_URL when set, else SQLite
-and an embedded Redis.
+Stores `count` signed orders/create deliveries through the real intake (spread over
+`shops` shops), then times `workers` worker processes draining them, each a separate process
+as `referrals worker` would be; the clock stops when every delivery is finished. Uses
+DATABASE_URL/REDIS_URL when set, else SQLite and an embedded Redis.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import tempfile
 import time
+
+from sqlalchemy import func, select
 
 from shopify_app.db import get_session
 from shopify_app.models import Order, WebhookDelivery
@@ -21,39 +26,77 @@ from workers.worker import build_worker
 
 from .. import payloads
 from ..helpers import id_token, webhook_headers
-from ..support import SHOP_A, bench_backends, start_stack
+from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
+
+
+def _run_worker(app, simple: bool) -> None:
+    build_worker(app, simple=simple).work(logging_level="WARNING")
+
+
+def _finished(app) -> tuple[int, int]:
+    with app.app_context():
+        session = get_session()
+        done = session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == "done")
+        )
+        unfinished = session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status.in_(("pending", "processing", "failed")))
+        )
+        return done, unfinished
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--worker", choices=("fork", "simple"), default="fork")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--shops", type=int, choices=(1, 2), default=1)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-proc-")
     database_url, redis_url, redis_server = bench_backends(tmp)
     app, app_server, _devstore, devstore_server = start_stack(
         database_url=database_url, redis_url=redis_url, instance_path=tmp
     )
+    shops = [SHOP_A, SHOP_B][: args.shops]
     client = app.test_client()
-    client.get("/", headers={"Authorization": f"Bearer {id_token(SHOP_A)}"})
+    for shop in shops:
+        client.get("/", headers={"Authorization": f"Bearer {id_token(shop)}"})
     with app.app_context():
-        from workers.queues import get_queue
+        from workers.queues import get_queue, redis_connection
 
         get_queue().empty()
+        for key in redis_connection().scan_iter("referrals:inbox-drain:*"):
+            redis_connection().delete(key)  # flags an earlier run left (its shop ids repeat)
     for n in range(args.count):
+        shop = shops[n % len(shops)]
         body = json.dumps(payloads.order(oid=100_000 + n, cid=10_000 + n % 500)).encode()
         response = client.post(
-            "/webhooks", data=body, headers=webhook_headers(SHOP_A, "orders/create", body)
+            "/webhooks", data=body, headers=webhook_headers(shop, "orders/create", body)
         )
         assert response.status_code == 200
-    worker = build_worker(app, simple=args.worker == "simple")
+    simple = args.worker == "simple"
     started = time.perf_counter()
-    worker.work(burst=True, logging_level="WARNING")
+    context = multiprocessing.get_context("fork")
+    processes = [
+        context.Process(target=_run_worker, args=(app, simple), daemon=True)
+        for _ in range(args.workers)
+    ]
+    for process in processes:
+        process.start()
+    give_up = time.monotonic() + 600
+    while _finished(app)[1] and time.monotonic() < give_up:
+        time.sleep(0.05)
+    for process in processes:
+        process.terminate()
+        process.join(10)
     elapsed = time.perf_counter() - started
+    done, unfinished = _finished(app)
     with app.app_context():
-        session = get_session()
-        done = session.query(WebhookDelivery).filter_by(status="done").count()
-        orders = session.query(Order).count()
+        orders = get_session().scalar(select(func.count()).select_from(Order))
     app_server.stop()
     devstore_server.stop()
     if redis_server is not None:
@@ -61,8 +104,14 @@ def main() -> None:
     backend = (
         "PostgreSQL + Redis" if database_url.startswith("postgresql") else "SQLite + embedded Redis"
     )
-    print(f"{backend} · {platform.machine()} · worker={args.worker} · {args.count} orders/create")
-    print(f"done={done} orders={orders} in {elapsed:.2f}s -> {done / elapsed:.0f} webhooks/s")
+    print(
+        f"{backend} · {platform.machine()} · worker={args.worker} × {args.workers} · "
+        f"{args.count} orders/create over {len(shops)} shop(s)"
+    )
+    print(
+        f"done={done} unfinished={unfinished} orders={orders} in {elapsed:.2f}s -> "
+        f"{done / elapsed:.0f} webhooks/s"
+    )
 
 
 if __name__ == "__main__":
