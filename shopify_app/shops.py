@@ -11,7 +11,7 @@ from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.errors import ShopifyError
 from shopify_app.shopify.services import ShopifyServices
 
-SHOP_QUERY = "query AppHomeShop { shop { name myshopifyDomain } }"
+SHOP_QUERY = "query AppHomeShop { shop { name myshopifyDomain currencyCode } }"
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class ShopProfile:
 
 
 def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -> ShopProfile:
-    """Read the shop's name through the Admin API; fall back to the stored one if Shopify fails."""
+    """Read the shop's name and currency through the Admin API; fall back to the stored ones
+    if Shopify fails."""
     try:
         data = admin_api(session, shop, services).execute(SHOP_QUERY)
     except ShopifyError as exc:
@@ -31,7 +32,8 @@ def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -
             name=shop.name or shop.domain, domain=shop.domain, live=False, error=str(exc)
         )
     name = str(data["shop"]["name"])
-    if name != shop.name:
-        shop.name = name
+    currency = str(data["shop"].get("currencyCode") or "")[:3] or shop.currency
+    if (name, currency) != (shop.name, shop.currency):
+        shop.name, shop.currency = name, currency
         session.commit()
     return ShopProfile(name=name, domain=shop.domain, live=True)

@@ -4,22 +4,44 @@ from .base import Base, utcnow
 from .customer import Customer
 from .data_request import DataRequest
 from .discount_code import DiscountCode
+from .email_message import EmailMessage
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
+from .referral import (
+    Advocate,
+    AuditEntry,
+    BlocklistEntry,
+    FraudCheck,
+    Program,
+    Referral,
+    ReferralClick,
+    ReferralTransition,
+    Reward,
+)
 from .shop import Shop
 from .sync_run import SyncRun
 from .timeline_event import TimelineEvent
 from .webhook_delivery import WebhookDelivery
 
 __all__ = [
+    "Advocate",
+    "AuditEntry",
     "Base",
+    "BlocklistEntry",
     "Customer",
     "DataRequest",
     "DiscountCode",
+    "EmailMessage",
+    "FraudCheck",
     "OAuthState",
     "Order",
     "OrderLineItem",
+    "Program",
+    "Referral",
+    "ReferralClick",
+    "ReferralTransition",
     "Refund",
+    "Reward",
     "Shop",
     "SyncRun",
     "TimelineEvent",

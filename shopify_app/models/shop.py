@@ -16,6 +16,7 @@ class Shop(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str | None] = mapped_column(String(255))
+    currency: Mapped[str | None] = mapped_column(String(3))  # the shop's currencyCode
     scopes: Mapped[str] = mapped_column(Text, default="")
     access_token_enc: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
