@@ -90,3 +90,11 @@ def clean_str(value: Any, limit: int) -> str | None:
 def is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
     """True when a delivery's `updated_at` is older than what we already have."""
     return incoming is not None and stored is not None and incoming < stored
+
+
+def money_text(minor: int | None, currency: str | None) -> str:
+    """Minor units as the decimal Shopify takes and a merchant types (1990 EUR -> "19.90")."""
+    if minor is None:
+        return ""
+    digits = minor_units(currency)
+    return f"{Decimal(minor).scaleb(-digits):.{digits}f}"

@@ -1,0 +1,101 @@
+"""Joining the program (B2): a customer becomes an advocate with a readable, unguessable code
+(unique per shop) and a shareable friend code in Shopify, created by a job after commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shopify_app.audit import record_audit
+from shopify_app.models import Advocate, Customer, Shop, utcnow
+from shopify_app.timeline.events import record_event
+
+from .codes import advocate_code, normalise_code
+
+JOIN_CHANNELS = ("staff", "invitation", "storefront", "api")
+
+
+class JoinRefused(ValueError):
+    """The customer cannot join; the message says why."""
+
+
+def advocate_for_customer(session: Session, shop: Shop, customer_id: int) -> Advocate | None:
+    return session.scalar(
+        select(Advocate).where(Advocate.shop_id == shop.id, Advocate.customer_id == customer_id)
+    )
+
+
+def advocate_by_code(session: Session, shop: Shop, code: str | None) -> Advocate | None:
+    normalised = normalise_code(code)
+    if normalised is None:
+        return None
+    return session.scalar(
+        select(Advocate).where(Advocate.shop_id == shop.id, Advocate.code == normalised)
+    )
+
+
+def join(
+    session: Session, shop: Shop, customer: Customer, *, via: str, actor: str
+) -> tuple[Advocate, bool]:
+    """Make the customer an advocate (idempotent: a second join returns the same advocate).
+
+    Returns (advocate, newly joined). The friend code is created in Shopify after commit.
+    """
+    if customer.shop_id != shop.id:
+        raise JoinRefused("that customer belongs to another shop")
+    if via not in JOIN_CHANNELS:
+        raise JoinRefused(f"unknown way to join: {via}")
+    existing = advocate_for_customer(session, shop, customer.id)
+    if existing is not None:
+        return existing, False
+    if customer.redacted_at is not None:
+        raise JoinRefused("this customer's data was erased at their request")
+    if customer.deleted_at is not None:
+        raise JoinRefused("this customer was deleted in Shopify")
+    for _attempt in range(5):
+        try:
+            with session.begin_nested():
+                advocate = Advocate(
+                    shop_id=shop.id,
+                    customer_id=customer.id,
+                    code=advocate_code(customer.first_name),
+                    joined_at=utcnow(),
+                    joined_via=via,
+                    friend_discount_status="pending",
+                )
+                session.add(advocate)
+        except IntegrityError:
+            existing = advocate_for_customer(session, shop, customer.id)
+            if existing is not None:  # a concurrent join won
+                return existing, False
+            continue  # the random code was taken: draw another
+        break
+    else:  # pragma: no cover - 30**8 codes per prefix
+        raise JoinRefused("could not draw a unique referral code")
+    record_event(
+        session,
+        shop_id=shop.id,
+        customer_id=customer.id,
+        kind="program.joined",
+        occurred_at=advocate.joined_at,
+        source="app",
+        actor=actor,
+        payload={"code": advocate.code, "via": via},
+        dedupe_key=f"advocate:{advocate.id}:joined",
+    )
+    if actor.startswith("staff:"):
+        record_audit(
+            session,
+            shop,
+            actor=actor,
+            action="advocate.joined",
+            subject_type="advocate",
+            subject_id=advocate.id,
+            after={"code": advocate.code, "via": via},
+            customer_id=customer.id,
+        )
+    from workers.queues import enqueue_after_commit
+
+    enqueue_after_commit(session, "workers.referral_jobs.sync_friend_code", advocate.id)
+    return advocate, True

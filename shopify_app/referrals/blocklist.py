@@ -1,0 +1,119 @@
+"""The blocklist (D6 storage and matching; its admin page comes with the portal): emails
+with `*` wildcards, phones in E.164, IP addresses and CIDR ranges."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopify_app.audit import record_audit
+from shopify_app.models import BlocklistEntry, Shop
+
+from .identity import canonical_email, canonical_ip, canonical_phone
+
+KINDS = ("email", "phone", "ip")
+
+
+class InvalidEntry(ValueError):
+    """The value cannot be a blocklist entry of that kind; the message says why."""
+
+
+def normalise_entry(kind: str, value: str) -> str:
+    text = (value or "").strip()
+    if kind == "email":
+        pattern = text.lower()
+        if pattern.count("@") != 1 or not re.fullmatch(r"[a-z0-9.!#$%&'*+/=?^_`{|}~@-]+", pattern):
+            raise InvalidEntry(f"{value!r} is not an email address or pattern like *@example.com")
+        return pattern
+    if kind == "phone":
+        phone = canonical_phone(text)
+        if phone is None:
+            raise InvalidEntry(f"{value!r} is not a phone number in international form (+…)")
+        return phone
+    if kind == "ip":
+        try:
+            return str(ipaddress.ip_network(text, strict=False))
+        except ValueError as exc:
+            raise InvalidEntry(f"{value!r} is not an IP address or CIDR range") from exc
+    raise InvalidEntry(f"unknown blocklist kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: int
+    kind: str
+    pattern: str
+    matched: str
+
+
+def matches(
+    entries: Iterable[BlocklistEntry],
+    *,
+    emails: Iterable[str | None] = (),
+    phones: Iterable[str | None] = (),
+    ips: Iterable[str | None] = (),
+) -> list[Hit]:
+    """Every entry that one of the given values hits (emails as given and canonical)."""
+    email_values = set()
+    for email in emails:
+        if email:
+            email_values.add(email.strip().lower())
+            if canonical := canonical_email(email):
+                email_values.add(canonical)
+    phone_values = {p for p in (canonical_phone(x) for x in phones if x) if p}
+    ip_values = [ipaddress.ip_address(i) for i in (canonical_ip(x) for x in ips) if i]
+    hits = []
+    for entry in entries:
+        if entry.kind == "email":
+            hits += [
+                Hit(entry.id, "email", entry.value, e)
+                for e in sorted(email_values)
+                if fnmatchcase(e, entry.value)
+            ]
+        elif entry.kind == "phone" and entry.value in phone_values:
+            hits.append(Hit(entry.id, "phone", entry.value, entry.value))
+        elif entry.kind == "ip":
+            network = ipaddress.ip_network(entry.value)
+            hits += [Hit(entry.id, "ip", entry.value, str(i)) for i in ip_values if i in network]
+    return hits
+
+
+def entries_for(session: Session, shop: Shop) -> list[BlocklistEntry]:
+    return list(session.scalars(select(BlocklistEntry).where(BlocklistEntry.shop_id == shop.id)))
+
+
+def add_entry(
+    session: Session, shop: Shop, kind: str, value: str, *, note: str | None, actor: str
+) -> BlocklistEntry:
+    """Add (or return the existing) entry; audited."""
+    normalised = normalise_entry(kind, value)
+    existing = session.scalar(
+        select(BlocklistEntry).where(
+            BlocklistEntry.shop_id == shop.id,
+            BlocklistEntry.kind == kind,
+            BlocklistEntry.value == normalised,
+        )
+    )
+    if existing is not None:
+        return existing
+    entry = BlocklistEntry(
+        shop_id=shop.id, kind=kind, value=normalised, note=note, created_by=actor
+    )
+    session.add(entry)
+    session.flush()
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action="blocklist.added",
+        subject_type="blocklist_entry",
+        subject_id=entry.id,
+        after={"kind": kind, "value": normalised, "note": note},
+    )
+    return entry

@@ -1,0 +1,253 @@
+"""Fraud rules, explained (B7, H4). Each rule is a pure function of a `FraudContext` (built
+from the database by `lifecycle`) and returns its decision with the evidence it compared, so a
+decision can be stored, shown side by side, exported and evaluated again.
+
+A rule's `version` changes whenever its logic does; stored checks keep the version they ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .blocklist import Hit
+from .identity import canonical_address, canonical_email, canonical_phone
+
+
+@dataclass(frozen=True)
+class Person:
+    customer_id: int | None
+    email: str | None = None
+    phone: str | None = None
+    address: dict[str, Any] | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
+class FraudContext:
+    advocate: Person
+    friend: Person
+    # The advocate's own orders: (ip, user agent) pairs and shipping addresses.
+    advocate_devices: list[tuple[str | None, str | None]] = field(default_factory=list)
+    advocate_addresses: list[dict[str, Any]] = field(default_factory=list)
+    new_customers_only: bool = True
+    friend_prior_orders: list[str] = field(default_factory=list)  # order names before this one
+    friend_other_referrals: list[dict[str, Any]] = field(default_factory=list)
+    reverse_referral: dict[str, Any] | None = None  # the friend referred this advocate
+    blocklist_hits: list[Hit] = field(default_factory=list)
+    cap_per_day: int | None = None
+    cap_total: int | None = None
+    advocate_referrals_today: int = 0
+    advocate_referrals_total: int = 0
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule_id: str
+    version: int
+    outcome: str  # pass | block
+    explanation: str
+    evidence: dict[str, Any]
+
+    @property
+    def blocks(self) -> bool:
+        return self.outcome == "block"
+
+
+def _result(rule, blocked: bool, explanation: str, **evidence) -> RuleResult:
+    return RuleResult(
+        rule.rule_id,
+        rule.version,
+        "block" if blocked else "pass",
+        explanation,
+        evidence,
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    version: int
+    title: str
+    check: Callable[[Rule, FraudContext], RuleResult]
+
+    def __call__(self, ctx: FraudContext) -> RuleResult:
+        return self.check(self, ctx)
+
+
+def _same_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
+    same = ctx.friend.customer_id is not None and ctx.friend.customer_id == ctx.advocate.customer_id
+    return _result(
+        rule,
+        same,
+        "The friend is the advocate's own customer account."
+        if same
+        else "The friend is a different customer from the advocate.",
+        friend_customer_id=ctx.friend.customer_id,
+        advocate_customer_id=ctx.advocate.customer_id,
+    )
+
+
+def _same_email(rule: Rule, ctx: FraudContext) -> RuleResult:
+    friend, advocate = canonical_email(ctx.friend.email), canonical_email(ctx.advocate.email)
+    same = friend is not None and friend == advocate
+    if same:
+        text = (
+            f"Friend email {ctx.friend.email} normalises to {friend} = the advocate's "
+            f"({ctx.advocate.email})."
+        )
+    else:
+        text = "The friend's email differs from the advocate's once normalised."
+    return _result(
+        rule,
+        same,
+        text,
+        friend_email=ctx.friend.email,
+        friend_normalised=friend,
+        advocate_email=ctx.advocate.email,
+        advocate_normalised=advocate,
+    )
+
+
+def _same_phone(rule: Rule, ctx: FraudContext) -> RuleResult:
+    friend, advocate = canonical_phone(ctx.friend.phone), canonical_phone(ctx.advocate.phone)
+    same = friend is not None and friend == advocate
+    return _result(
+        rule,
+        same,
+        f"Friend phone {ctx.friend.phone} is the advocate's number ({advocate})."
+        if same
+        else "The friend's phone differs from the advocate's (or one is missing).",
+        friend_phone=ctx.friend.phone,
+        friend_e164=friend,
+        advocate_phone=ctx.advocate.phone,
+        advocate_e164=advocate,
+    )
+
+
+def _same_address(rule: Rule, ctx: FraudContext) -> RuleResult:
+    friend = canonical_address(ctx.friend.address)
+    own = sorted({a for a in (canonical_address(x) for x in ctx.advocate_addresses) if a})
+    same = friend is not None and friend in own
+    return _result(
+        rule,
+        same,
+        f"The order ships to an address the advocate uses ({friend})."
+        if same
+        else "The order ships to an address the advocate has not used.",
+        friend_address=friend,
+        advocate_addresses=own,
+    )
+
+
+def _same_device(rule: Rule, ctx: FraudContext) -> RuleResult:
+    friend = (ctx.friend.ip, ctx.friend.user_agent)
+    known = [list(d) for d in ctx.advocate_devices if d[0] and d[1]]
+    same = bool(friend[0] and friend[1]) and list(friend) in known
+    return _result(
+        rule,
+        same,
+        f"The order came from the advocate's own device (IP {friend[0]}, same browser)."
+        if same
+        else "The order came from a different IP address and browser than the advocate's.",
+        friend_ip=friend[0],
+        friend_user_agent=friend[1],
+        advocate_devices=known,
+    )
+
+
+def _existing_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
+    existing = ctx.new_customers_only and bool(ctx.friend_prior_orders)
+    if not ctx.new_customers_only:
+        text = "The program accepts existing customers as friends."
+    elif existing:
+        text = f"The friend had already ordered ({', '.join(ctx.friend_prior_orders[:5])})."
+    else:
+        text = "The friend had not ordered before."
+    return _result(
+        rule,
+        existing,
+        text,
+        new_customers_only=ctx.new_customers_only,
+        prior_orders=ctx.friend_prior_orders[:20],
+    )
+
+
+def _already_referred(rule: Rule, ctx: FraudContext) -> RuleResult:
+    others = ctx.friend_other_referrals
+    return _result(
+        rule,
+        bool(others),
+        f"The friend was already referred (referral #{others[0]['referral_id']})."
+        if others
+        else "The friend has not been referred before.",
+        other_referrals=others[:10],
+    )
+
+
+def _cross_referral(rule: Rule, ctx: FraudContext) -> RuleResult:
+    reverse = ctx.reverse_referral
+    return _result(
+        rule,
+        reverse is not None,
+        f"Cross referral: the friend referred this advocate (referral #{reverse['referral_id']})."
+        if reverse
+        else "The friend has not referred this advocate.",
+        reverse_referral=reverse,
+    )
+
+
+def _blocklist(rule: Rule, ctx: FraudContext) -> RuleResult:
+    hits = ctx.blocklist_hits
+    return _result(
+        rule,
+        bool(hits),
+        "Blocklisted: " + "; ".join(f"{h.matched} matches {h.kind} {h.pattern}" for h in hits)
+        if hits
+        else "Nothing about the friend is on the blocklist.",
+        hits=[
+            {"entry_id": h.entry_id, "kind": h.kind, "pattern": h.pattern, "matched": h.matched}
+            for h in hits
+        ],
+    )
+
+
+def _caps(rule: Rule, ctx: FraudContext) -> RuleResult:
+    over_day = ctx.cap_per_day is not None and ctx.advocate_referrals_today >= ctx.cap_per_day
+    over_total = ctx.cap_total is not None and ctx.advocate_referrals_total >= ctx.cap_total
+    if over_day:
+        text = f"The advocate reached the cap of {ctx.cap_per_day} referrals per day."
+    elif over_total:
+        text = f"The advocate reached the cap of {ctx.cap_total} referrals in total."
+    else:
+        text = "The advocate is within the program's caps."
+    return _result(
+        rule,
+        over_day or over_total,
+        text,
+        cap_per_day=ctx.cap_per_day,
+        cap_total=ctx.cap_total,
+        referrals_today=ctx.advocate_referrals_today,
+        referrals_total=ctx.advocate_referrals_total,
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("self_referral.customer", 1, "Same customer", _same_customer),
+    Rule("self_referral.email", 1, "Same email (normalised)", _same_email),
+    Rule("self_referral.phone", 1, "Same phone", _same_phone),
+    Rule("self_referral.address", 1, "Same shipping address", _same_address),
+    Rule("self_referral.device", 1, "Same IP and browser", _same_device),
+    Rule("existing_customer", 1, "Existing customer", _existing_customer),
+    Rule("friend_already_referred", 1, "Friend already referred", _already_referred),
+    Rule("cross_referral", 1, "Cross referral", _cross_referral),
+    Rule("blocklist", 1, "Blocklist", _blocklist),
+    Rule("caps", 1, "Per-advocate caps", _caps),
+)
+
+
+def evaluate(ctx: FraudContext, rules: tuple[Rule, ...] = RULES) -> list[RuleResult]:
+    """Every rule's decision (all run, so the evidence is complete even after a block)."""
+    return [rule(ctx) for rule in rules]

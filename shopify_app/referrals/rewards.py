@@ -1,0 +1,136 @@
+"""Advocate rewards (B8, H3): one per completed referral, created in Shopify by a job, marked
+Used when an order redeems the code, and clawed back (the code deactivated) when its referral
+is voided before the code was used."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopify_app.db import insert_ignore
+from shopify_app.models import Advocate, Order, Referral, Reward, Shop, utcnow
+from shopify_app.timeline.events import record_event
+
+from .codes import normalise_code, reward_code
+
+
+def reward_for(session: Session, shop: Shop, referral_id: int) -> Reward | None:
+    return session.scalar(
+        select(Reward).where(Reward.shop_id == shop.id, Reward.referral_id == referral_id)
+    )
+
+
+def issue(session: Session, shop: Shop, referral: Referral) -> Reward:
+    """The referral's reward (unique per referral: a second call returns the first), with
+    its code drawn now and created in Shopify by `workers.referral_jobs.create_reward_code`
+    after commit."""
+    existing = reward_for(session, shop, referral.id)
+    if existing is not None:
+        return existing
+    terms = referral.terms
+    now = utcnow()
+    expiry_days = int(terms.get("reward_expiry_days") or 0)
+    for _attempt in range(5):
+        new_id = insert_ignore(
+            session,
+            Reward,
+            {
+                "shop_id": shop.id,
+                "referral_id": referral.id,
+                "advocate_id": referral.advocate_id,
+                "code": reward_code(),
+                "kind": terms.get("reward_kind", "fixed_amount"),
+                "value": int(terms.get("reward_value") or 0),
+                "currency": referral.currency,
+                "status": "pending",
+                "expires_at": now + timedelta(days=expiry_days) if expiry_days else None,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ["shop_id", "referral_id"],
+        )
+        reward = reward_for(session, shop, referral.id)
+        if reward is not None:
+            break
+    else:  # pragma: no cover - the code collided five times
+        raise RuntimeError("could not draw a unique reward code")
+    if new_id is not None:
+        from workers.queues import enqueue_after_commit
+
+        enqueue_after_commit(session, "workers.referral_jobs.create_reward_code", reward.id)
+    return reward
+
+
+def _advocate_customer_id(session: Session, reward: Reward) -> int | None:
+    advocate = session.get(Advocate, reward.advocate_id)
+    return advocate.customer_id if advocate else None
+
+
+def _event(session: Session, shop: Shop, reward: Reward, kind: str, **payload) -> None:
+    customer_id = _advocate_customer_id(session, reward)
+    if customer_id is None:
+        return
+    record_event(
+        session,
+        shop_id=shop.id,
+        customer_id=customer_id,
+        kind=kind,
+        occurred_at=utcnow(),
+        source="app",
+        payload={
+            "reward_id": reward.id,
+            "referral_id": reward.referral_id,
+            "code": reward.code,
+            **payload,
+        },
+        dedupe_key=f"reward:{reward.id}:{kind}",
+    )
+
+
+def mark_issued(session: Session, shop: Shop, reward: Reward, node_id: str) -> None:
+    reward.discount_gid = node_id
+    reward.status = "issued"
+    reward.issued_at = utcnow()
+    reward.last_error = None
+    _event(session, shop, reward, "reward.issued", value=reward.value, kind_=reward.kind)
+
+
+def mark_used_by(session: Session, shop: Shop, order: Order) -> list[Reward]:
+    """Rewards that this order redeemed (by code) become Used."""
+    codes = {c for c in (normalise_code(d.get("code")) for d in order.discount_codes or []) if c}
+    if not codes or order.cancelled_at is not None:
+        return []
+    used = []
+    for reward in session.scalars(
+        select(Reward).where(Reward.shop_id == shop.id, Reward.code.in_(codes))
+    ):
+        if reward.status in ("issued", "unused", "pending"):
+            reward.status = "used"
+            reward.used_order_shopify_id = order.shopify_id
+            reward.used_at = order.processed_at or utcnow()
+            _event(
+                session, shop, reward, "reward.used", order=order.name, order_id=order.shopify_id
+            )
+            used.append(reward)
+    return used
+
+
+def void(session: Session, shop: Shop, reward: Reward, *, reason: str) -> None:
+    """Void the reward; a live code is deactivated in Shopify by a job (the clawback). A
+    code already used stays Used: the reason is recorded, nothing can be taken back."""
+    if reward.status in ("voided",):
+        return
+    if reward.status == "used":
+        _event(session, shop, reward, "reward.clawback_impossible", reason=reason)
+        return
+    had_code = reward.discount_gid is not None
+    reward.status = "voided"
+    reward.voided_at = utcnow()
+    reward.void_reason = reason
+    _event(session, shop, reward, "reward.voided", reason=reason)
+    if had_code:
+        from workers.queues import enqueue_after_commit
+
+        enqueue_after_commit(session, "workers.referral_jobs.deactivate_reward_code", reward.id)

@@ -1,0 +1,205 @@
+"""Jobs of the referral engine; each takes ids and reloads its rows.
+
+The Shopify calls run outside any row lock; the result is written after re-reading the row,
+so a reward voided while its code was being created has that code deactivated at once.
+A refusal (userErrors) is recorded on the row and not retried; network errors, 5xx and
+throttling raise, so RQ retries them with backoff; a retry finds the code it made before
+(`shopify.discounts.create_discount` adopts it), never a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from shopify_app.db import get_session
+from shopify_app.models import Advocate, Customer, Reward, Shop, utcnow
+from shopify_app.referrals import lifecycle, rewards
+from shopify_app.referrals.codes import advocate_code, reward_code
+from shopify_app.referrals.program import get_program, shop_currency
+from shopify_app.shopify.admin_api import admin_api
+from shopify_app.shopify.discounts import (
+    CodeTakenByOthers,
+    DiscountSpec,
+    create_discount,
+    deactivate_discount,
+    update_discount,
+)
+from shopify_app.shopify.errors import ReauthorizationRequired, UserErrors
+from shopify_app.shopify.services import shopify
+
+from .queues import enqueue_after_commit
+
+log = logging.getLogger(__name__)
+
+
+def _customer_gid(customer: Customer | None) -> tuple[str, ...]:
+    if customer is None or customer.shopify_id is None:
+        return ()
+    return (f"gid://shopify/Customer/{customer.shopify_id}",)
+
+
+def friend_spec(shop: Shop, advocate: Advocate, program) -> DiscountSpec:
+    return DiscountSpec(
+        title=f"Referral friend offer · {advocate.code}",
+        code=advocate.code,
+        kind=program.friend_kind,
+        value=program.friend_value,
+        currency=shop_currency(shop),
+        starts_at=advocate.joined_at,
+        min_subtotal_minor=program.friend_min_subtotal_minor,
+        once_per_customer=program.friend_once_per_customer,
+    )
+
+
+def sync_friend_code(advocate_id: int) -> str:
+    """Create (or bring up to date) the advocate's shareable friend code in Shopify."""
+    session = get_session()
+    advocate = session.get(Advocate, advocate_id)
+    if advocate is None:
+        return "gone"
+    shop = session.get(Shop, advocate.shop_id)
+    if shop is None or not shop.is_installed:
+        return "shop not installed"
+    program = get_program(session, shop)
+    session.commit()
+    api = admin_api(session, shop, shopify())
+    try:
+        for _attempt in range(3):
+            spec = friend_spec(shop, advocate, program)
+            try:
+                if advocate.friend_discount_gid:
+                    update_discount(api, advocate.friend_discount_gid, spec)
+                    node_id = advocate.friend_discount_gid
+                else:
+                    node_id, _adopted = create_discount(api, spec)
+                break
+            except CodeTakenByOthers:
+                advocate.code = advocate_code(None)  # not shared yet: draw a code Shopify lacks
+                session.commit()
+        else:
+            raise UserErrors("discountCodeBasicCreate", [{"message": "no free code found"}])
+    except (UserErrors, ReauthorizationRequired) as exc:
+        advocate.friend_discount_status = "failed"
+        advocate.friend_discount_error = str(exc)[:2000]
+        session.commit()
+        log.warning("friend code for advocate %s failed: %s", advocate_id, exc)
+        return "failed"
+    advocate.friend_discount_gid = node_id
+    advocate.friend_discount_status = "active"
+    advocate.friend_discount_version = program.version
+    advocate.friend_discount_error = None
+    session.commit()
+    return "active"
+
+
+def update_friend_codes(shop_id: int) -> int:
+    """After a settings change: bring every advocate's friend code to the new terms."""
+    session = get_session()
+    if session.get(Shop, shop_id) is None:
+        return 0
+    ids = session.scalars(
+        select(Advocate.id).where(
+            Advocate.shop_id == shop_id,
+            Advocate.friend_discount_status.in_(("active", "failed", "pending")),
+        )
+    ).all()
+    session.commit()
+    done = 0
+    for advocate_id in ids:
+        if sync_friend_code(advocate_id) == "active":
+            done += 1
+    return done
+
+
+def reward_spec(shop: Shop, reward: Reward, customer: Customer | None) -> DiscountSpec:
+    return DiscountSpec(
+        title=f"Referral reward · {reward.code}",
+        code=reward.code,
+        kind=reward.kind,
+        value=reward.value,
+        currency=reward.currency,
+        starts_at=reward.created_at,
+        ends_at=reward.expires_at,
+        once_per_customer=True,
+        usage_limit=1,
+        customer_gids=_customer_gid(customer),
+    )
+
+
+def create_reward_code(reward_id: int) -> str:
+    """Create the reward's code in Shopify: usage limit 1, for the advocate only, ends at the
+    reward's expiry."""
+    session = get_session()
+    reward = session.get(Reward, reward_id)
+    if reward is None:
+        return "gone"
+    if reward.status != "pending":
+        return f"already {reward.status}"
+    shop = session.get(Shop, reward.shop_id)
+    if shop is None or not shop.is_installed:
+        return "shop not installed"
+    advocate = session.get(Advocate, reward.advocate_id)
+    customer = session.get(Customer, advocate.customer_id) if advocate else None
+    session.commit()
+    api = admin_api(session, shop, shopify())
+    try:
+        for _attempt in range(3):
+            try:
+                node_id, _adopted = create_discount(api, reward_spec(shop, reward, customer))
+                break
+            except CodeTakenByOthers:
+                reward.code = reward_code()
+                session.commit()
+        else:
+            raise UserErrors("discountCodeBasicCreate", [{"message": "no free code found"}])
+    except (UserErrors, ReauthorizationRequired) as exc:
+        reward.last_error = str(exc)[:2000]
+        session.commit()
+        log.warning("reward %s code failed: %s", reward_id, exc)
+        return "failed"
+    session.refresh(reward, with_for_update=True)
+    if reward.status == "voided":  # voided while the code was being made: take it back now
+        reward.discount_gid = node_id
+        session.commit()
+        deactivate_discount(api, node_id)
+        return "voided"
+    rewards.mark_issued(session, shop, reward, node_id)
+    enqueue_after_commit(session, "workers.email_jobs.send_reward_email", reward.id)
+    session.commit()
+    return "issued"
+
+
+def deactivate_reward_code(reward_id: int) -> str:
+    """The clawback: an unused code of a voided reward stops working in Shopify."""
+    session = get_session()
+    reward = session.get(Reward, reward_id)
+    if reward is None or reward.discount_gid is None:
+        return "no code"
+    shop = session.get(Shop, reward.shop_id)
+    if shop is None or not shop.is_installed:
+        return "shop not installed"
+    session.commit()
+    try:
+        deactivate_discount(admin_api(session, shop, shopify()), reward.discount_gid)
+    except UserErrors as exc:
+        reward.last_error = str(exc)[:2000]  # e.g. deleted in Shopify already: nothing to undo
+        session.commit()
+        return "failed"
+    return "deactivated"
+
+
+def complete_due_referrals() -> int:
+    """Periodic: complete referrals whose approval delay has passed, shop by shop."""
+    session = get_session()
+    shop_ids = session.scalars(select(Shop.id).where(Shop.uninstalled_at.is_(None))).all()
+    session.commit()
+    completed = 0
+    for shop_id in shop_ids:
+        shop = session.get(Shop, shop_id)
+        if shop is None:
+            continue
+        completed += lifecycle.complete_due(session, shop, utcnow())
+        session.commit()
+    return completed
