@@ -39,6 +39,9 @@ def create_devstore(
         if shop.preinstalled and not shop.installed:
             state.install(shop.domain, app.extensions["devstore_app"].scopes)
     app.extensions["devstore_state"] = state
+    from .mailbox import Mailbox
+
+    app.extensions["devstore_mailbox"] = Mailbox()
     if state.dispatcher is None:
         from .webhooks import WebhookDispatcher
 

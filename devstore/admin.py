@@ -119,3 +119,10 @@ def admin_resource(handle: str, resource: str):
 def storefront(shop: str):
     dev_shop = state().shop(shop) or abort(404)
     return render_template("devstore/storefront.html", shop=dev_shop, query=urlencode(request.args))
+
+
+@bp.get("/mailbox")
+def mailbox():
+    box = current_app.extensions.get("devstore_mailbox")
+    messages = list(reversed(box.messages)) if box is not None else []
+    return render_template("devstore/mailbox.html", messages=messages)

@@ -23,7 +23,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app
-from .config import DEFAULT_APP_URL, DEFAULT_DEVSTORE_URL, ConfigError
+from .config import DEFAULT_APP_URL, DEFAULT_DEVSTORE_URL, DEFAULT_SMTP_URL, ConfigError
 
 
 def _create_app():
@@ -127,9 +127,16 @@ def devstore(port: int | None) -> None:
     from werkzeug.serving import run_simple
 
     from devstore import create_devstore
+    from devstore.mailbox import start_smtp
 
     host, default_port = _host_port(os.environ.get("DEVSTORE_URL", DEFAULT_DEVSTORE_URL), 8081)
-    run_simple(host, port or default_port, create_devstore(), threaded=True, use_reloader=False)
+    app = create_devstore()
+    smtp_host, smtp_port = _host_port(os.environ.get("SMTP_URL", DEFAULT_SMTP_URL), 8025)
+    smtp = start_smtp(app.extensions["devstore_mailbox"], smtp_host, smtp_port)
+    try:
+        run_simple(host, port or default_port, app, threaded=True, use_reloader=False)
+    finally:
+        smtp.stop()
 
 
 @main.command(with_appcontext=False)

@@ -25,6 +25,8 @@ DEFAULT_SCOPES = "read_customers,write_customers,read_orders,read_discounts,writ
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
 DEFAULT_APP_URL = "http://127.0.0.1:8080"
+DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
+DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
 
 SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
@@ -115,7 +117,8 @@ def load_config(
             "SHOPIFY_API_VERSION", DEFAULT_API_VERSION, DEFAULT_API_VERSION
         ),
         "ENCRYPTION_KEY": setting("ENCRYPTION_KEY"),
-        "SMTP_URL": setting("SMTP_URL", "smtp://127.0.0.1:8025"),
+        "SMTP_URL": setting("SMTP_URL", DEFAULT_SMTP_URL),
+        "MAIL_FROM": setting("MAIL_FROM", DEFAULT_MAIL_FROM, DEFAULT_MAIL_FROM),
         # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
         "SHOPIFY_SHOP_URL": setting(
             "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"

@@ -82,6 +82,7 @@ def servers(database_url, redis_url, tmp_path_factory):
     devstore_server.stop()
     app.extensions["shopify"].http.close()
     _devstore.extensions["devstore_state"].dispatcher.stop()
+    _devstore.extensions["devstore_smtp"].stop()
 
 
 def _reset(app) -> None:
@@ -108,6 +109,7 @@ def live(servers) -> Iterator[Live]:
         if shop.preinstalled:
             state.install(shop.domain, devstore.extensions["devstore_app"].scopes)
     devstore.extensions["devstore_state"] = state
+    devstore.extensions["devstore_mailbox"].clear()
     with httpx.Client(timeout=10, follow_redirects=False) as http:
         yield Live(app, app_server.url, devstore, devstore_server.url, state, http)
 

@@ -75,7 +75,13 @@ test_shops.__test__ = False  # a factory, not a test
 
 def start_stack(*, database_url: str, redis_url: str, instance_path: str):
     """Start the devstore and the app on free ports, each configured with the other's URL."""
+    from devstore.mailbox import start_smtp
+
     app_server, devstore_server = LiveServer(), LiveServer()
+    registered = load_registered_app(api_key=API_KEY, api_secret=API_SECRET, app_url=app_server.url)
+    devstore = create_devstore(registered_app=registered, state=test_shops())
+    smtp = start_smtp(devstore.extensions["devstore_mailbox"])
+    devstore.extensions["devstore_smtp"] = smtp
     app = create_app(
         {
             "APP_ENV": "test",
@@ -92,10 +98,9 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
             "APP_BRIDGE_URL": f"{devstore_server.url}/static/app-bridge.js",
             "HTTP_TIMEOUT_SECONDS": 5.0,
             "INITIAL_IMPORT": False,
+            "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
         }
     )
-    registered = load_registered_app(api_key=API_KEY, api_secret=API_SECRET, app_url=app_server.url)
-    devstore = create_devstore(registered_app=registered, state=test_shops())
     app_server.serve(app)
     devstore_server.serve(devstore)
     return app, app_server, devstore, devstore_server

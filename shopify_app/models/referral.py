@@ -58,8 +58,8 @@ class Advocate(TimestampMixin, Base):
 
     __tablename__ = "advocates"
     __table_args__ = (
-        UniqueConstraint("shop_id", "customer_id"),
-        UniqueConstraint("shop_id", "code"),
+        UniqueConstraint("shop_id", "customer_id", name="uq_advocates_shop_id_customer_id"),
+        UniqueConstraint("shop_id", "code", name="uq_advocates_shop_id_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -171,8 +171,8 @@ class Reward(TimestampMixin, Base):
 
     __tablename__ = "rewards"
     __table_args__ = (
-        UniqueConstraint("shop_id", "referral_id"),
-        UniqueConstraint("shop_id", "code"),
+        UniqueConstraint("shop_id", "referral_id", name="uq_rewards_shop_id_referral_id"),
+        UniqueConstraint("shop_id", "code", name="uq_rewards_shop_id_code"),
         Index("ix_rewards_shop_advocate", "shop_id", "advocate_id"),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0005_referrals
 Revises: 0004_sync_runs
-Create Date: 2026-12-01 15:27:32.958893
+Create Date: 2026-12-01 15:35:15.750543
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def upgrade() -> None:
             ["shop_id"], ["shops.id"], name=op.f("fk_advocates_shop_id_shops"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_advocates")),
-        sa.UniqueConstraint("shop_id", "code", name=op.f("uq_advocates_shop_id")),
-        sa.UniqueConstraint("shop_id", "customer_id", name=op.f("uq_advocates_shop_id")),
+        sa.UniqueConstraint("shop_id", "code", name="uq_advocates_shop_id_code"),
+        sa.UniqueConstraint("shop_id", "customer_id", name="uq_advocates_shop_id_customer_id"),
     )
     op.create_table(
         "audit_entries",
@@ -304,8 +304,8 @@ def upgrade() -> None:
             ["shop_id"], ["shops.id"], name=op.f("fk_rewards_shop_id_shops"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rewards")),
-        sa.UniqueConstraint("shop_id", "code", name=op.f("uq_rewards_shop_id")),
-        sa.UniqueConstraint("shop_id", "referral_id", name=op.f("uq_rewards_shop_id")),
+        sa.UniqueConstraint("shop_id", "code", name="uq_rewards_shop_id_code"),
+        sa.UniqueConstraint("shop_id", "referral_id", name="uq_rewards_shop_id_referral_id"),
     )
     with op.batch_alter_table("rewards", schema=None) as batch_op:
         batch_op.create_index("ix_rewards_shop_advocate", ["shop_id", "advocate_id"], unique=False)

@@ -1,0 +1,124 @@
+"""Outgoing email with a delivery log per message (queued -> sent / failed with the error).
+
+A message is rendered and stored first (`queue_email`), then sent by a job over SMTP; the
+stored row is what staff read ("did my friend get the email?"). Queueing is idempotent by
+`dedupe_key`: a retried job or a double click is one message.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage as MimeMessage
+from email.utils import make_msgid
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopify_app.db import insert_ignore
+from shopify_app.models import EmailMessage, Shop, utcnow
+from shopify_app.timeline.events import record_event
+
+KINDS = ("reward", "invitation", "share")
+
+
+def render(template: str, **context) -> tuple[str, str]:
+    """(subject, text body) from `templates/emails/<template>.txt`: its first line is
+    `Subject: …`."""
+    text = render_template(f"emails/{template}.txt", **context)
+    first, _, body = text.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"emails/{template}.txt must start with a Subject: line")
+    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
+
+
+def queue_email(
+    session: Session,
+    shop: Shop,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    customer_id: int | None = None,
+    referral_id: int | None = None,
+    reward_id: int | None = None,
+    advocate_id: int | None = None,
+) -> tuple[EmailMessage, bool]:
+    """Store the message (once per `dedupe_key`) and send it after commit.
+    Returns (message, newly queued)."""
+    now = utcnow()
+    new_id = insert_ignore(
+        session,
+        EmailMessage,
+        {
+            "shop_id": shop.id,
+            "customer_id": customer_id,
+            "kind": kind,
+            "to_address": to.strip(),
+            "subject": subject[:255],
+            "body_text": body,
+            "status": "queued",
+            "attempts": 0,
+            "referral_id": referral_id,
+            "reward_id": reward_id,
+            "advocate_id": advocate_id,
+            "dedupe_key": dedupe_key[:255],
+            "created_at": now,
+            "updated_at": now,
+        },
+        ["shop_id", "dedupe_key"],
+    )
+    message = session.scalar(
+        select(EmailMessage).where(
+            EmailMessage.shop_id == shop.id, EmailMessage.dedupe_key == dedupe_key[:255]
+        )
+    )
+    assert message is not None
+    if new_id is not None:
+        if customer_id is not None:
+            record_event(
+                session,
+                shop_id=shop.id,
+                customer_id=customer_id,
+                kind=f"email.{kind}.queued",
+                occurred_at=now,
+                source="app",
+                payload={"email_id": message.id, "subject": message.subject},
+                dedupe_key=f"email:{message.id}:queued",
+            )
+        from workers.queues import enqueue_after_commit
+
+        enqueue_after_commit(session, "workers.email_jobs.deliver_email", message.id)
+    return message, new_id is not None
+
+
+def send_smtp(url: str, sender: str, message: EmailMessage) -> None:
+    """Send one message through the relay at `url` (smtp://, smtp+starttls://, smtps://,
+    with optional user:password@)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    timeout = float(current_app.config.get("HTTP_TIMEOUT_SECONDS", 10))
+    mime = MimeMessage()
+    mime["From"] = sender
+    mime["To"] = message.to_address
+    mime["Subject"] = message.subject
+    mime["Message-ID"] = make_msgid(domain="referrals.local")
+    mime["X-Referrals-Email-Id"] = str(message.id)
+    mime.set_content(message.body_text)
+    if scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, port or 465, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(host, port or 25, timeout=timeout)
+    with client:
+        if scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if parts.username:
+            client.login(unquote(parts.username), unquote(parts.password or ""))
+        client.send_message(mime)

@@ -1,0 +1,182 @@
+"""The referral engine end to end, against the devstore over real HTTP with real workers:
+join, friend code in Shopify, a friend's order with the code (duplicated and reordered
+deliveries), completion, the reward code in Shopify with the right terms, the email, the
+reward used, a refund voiding a referral with the code clawed back, a self-referral through an
+email alias blocked with its evidence."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from devstore import commerce
+from shopify_app.db import get_session
+from shopify_app.models import (
+    Advocate,
+    Customer,
+    FraudCheck,
+    Referral,
+    ReferralTransition,
+    Reward,
+    Shop,
+    TimelineEvent,
+)
+from shopify_app.referrals import advocates
+from shopify_app.referrals.program import get_program, update_program
+from tests.conftest import SHOP_A
+
+from .webhook_support import install, one, rows, run_jobs
+
+LINES = [{"title": "Green tea", "price": "40.00", "quantity": 2, "sku": "TEA-1", "product_id": 71}]
+
+
+def settle(live, rounds: int = 4) -> None:
+    for _ in range(rounds):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+
+
+def shop_data(live):
+    return commerce.data(live.state, SHOP_A)
+
+
+@pytest.fixture
+def program(live):
+    install(live, SHOP_A)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        assert shop.currency == "EUR"  # read from the Admin API when the app opened
+        update_program(
+            session,
+            shop,
+            {
+                "enabled": True,
+                "friend_kind": "percentage",
+                "friend_value": 15,
+                "reward_kind": "fixed_amount",
+                "reward_value": 1000,
+                "reward_expiry_days": 30,
+            },
+            actor="staff:501",
+        )
+        session.commit()
+    return live
+
+
+def join(live, dev_customer) -> Advocate:
+    settle(live)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        customer = session.query(Customer).filter_by(shopify_id=dev_customer.id).one()
+        advocate, created = advocates.join(session, shop, customer, via="staff", actor="staff:501")
+        assert created
+        session.commit()
+    run_jobs(live.app)
+    return one(live.app, Advocate, Advocate.id == advocate.id)
+
+
+def test_a_referral_from_link_to_reward_used_and_a_refund_clawed_back(program):
+    live = program
+    ada = commerce.create_customer(
+        live.state, SHOP_A, email="ada.lovelace@gmail.com", first_name="Ada", state="enabled"
+    )
+    advocate = join(live, ada)
+    assert advocate.friend_discount_status == "active", advocate.friend_discount_error
+    friend_code = commerce.find_discount(shop_data(live), advocate.code)
+    assert friend_code is not None and friend_code.percentage == pytest.approx(0.15)
+    assert friend_code.applies_once_per_customer and friend_code.customer_ids == []
+
+    live.state.dispatcher.fault_rates = {"duplicate": 0.3, "reorder": 0.3}
+    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    order = commerce.place_order(
+        live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
+    )
+    assert order.discount_code == advocate.code  # the devstore's checkout applied it
+    settle(live)
+    live.state.dispatcher.fault_rates = {}
+
+    referral = one(live.app, Referral)
+    assert (referral.status, referral.attribution, referral.order_shopify_id) == (
+        "completed",
+        "discount_code",
+        order.id,
+    )
+    assert {c.outcome for c in rows(live.app, FraudCheck)} == {"pass"}
+    reward = one(live.app, Reward)
+    assert reward.status == "issued" and reward.discount_gid
+    code = commerce.find_discount(shop_data(live), reward.code)
+    assert code is not None
+    assert (code.amount, code.usage_limit, code.customer_ids) == (Decimal("10.00"), 1, [ada.id])
+    assert code.ends_at is not None
+    mail = live.devstore.extensions["devstore_mailbox"].to("ada.lovelace@gmail.com")
+    assert len(mail) == 1 and reward.code in mail[0].text
+
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=ada.id, lines=LINES, discount_code=reward.code
+    )
+    settle(live)
+    reward = one(live.app, Reward)
+    assert reward.status == "used" and reward.used_order_shopify_id is not None
+
+    cy = commerce.create_customer(live.state, SHOP_A, email="cy@example.com", first_name="Cy")
+    second = commerce.place_order(
+        live.state, SHOP_A, customer_id=cy.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    second_reward = one(live.app, Reward, Reward.status == "issued")
+    commerce.refund_order(live.state, SHOP_A, second.id, second.total)
+    settle(live)
+    voided = one(live.app, Referral, Referral.order_shopify_id == second.id)
+    assert voided.status == "voided" and "refunded" in voided.status_reason
+    clawed = one(live.app, Reward, Reward.id == second_reward.id)
+    assert clawed.status == "voided"
+    assert commerce.find_discount(shop_data(live), clawed.code).active is False
+    assert len(rows(live.app, Referral)) == 2 and len(rows(live.app, Reward)) == 2
+    kinds = {e.kind for e in rows(live.app, TimelineEvent)}
+    assert {"program.joined", "referral.created", "referral.completed", "reward.issued"} <= kinds
+    assert {"reward.used", "referral.voided", "reward.voided"} <= kinds
+
+
+def test_a_self_referral_through_an_email_alias_is_blocked_with_its_evidence(program):
+    live = program
+    ada = commerce.create_customer(
+        live.state, SHOP_A, email="ada.lovelace@gmail.com", first_name="Ada", state="enabled"
+    )
+    advocate = join(live, ada)
+    alias = commerce.create_customer(live.state, SHOP_A, email="AdaLovelace+deals@gmail.com")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=alias.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    referral = one(live.app, Referral)
+    assert referral.status == "blocked"
+    assert "adalovelace@gmail.com" in referral.status_reason
+    check = one(live.app, FraudCheck, FraudCheck.rule_id == "self_referral.email")
+    assert check.outcome == "block" and check.rule_version == 1
+    assert check.evidence["friend_normalised"] == check.evidence["advocate_normalised"]
+    assert rows(live.app, Reward) == []
+    transition = one(live.app, ReferralTransition, ReferralTransition.to_status == "blocked")
+    assert transition.cause == "rule:self_referral.email" and transition.actor == "system"
+
+
+def test_an_order_with_a_code_while_the_program_is_off_says_why(program):
+    live = program
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    advocate = join(live, ada)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        update_program(session, shop, {"enabled": False}, actor="staff:501")
+        session.commit()
+        assert get_program(session, shop).enabled is False
+    dan = commerce.create_customer(live.state, SHOP_A, email="dan@example.com")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=dan.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    assert rows(live.app, Referral) == []
+    event = one(live.app, TimelineEvent, TimelineEvent.kind == "referral.not_created")
+    assert event.payload["reason"] == "the referral program is switched off"

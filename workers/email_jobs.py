@@ -1,0 +1,111 @@
+"""Email jobs: deliver a stored message over SMTP, and the messages the engine sends."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from flask import current_app
+
+from shopify_app.db import get_session
+from shopify_app.emails import queue_email, render, send_smtp
+from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
+from shopify_app.referrals.program import shop_currency
+from shopify_app.sync.values import money_text
+from shopify_app.timeline.events import record_event
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+def deliver_email(message_id: int) -> str:
+    """Send a queued message; the outcome is kept on its row. A refusal or a network error
+    is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`."""
+    session = get_session()
+    message = session.get(EmailMessage, message_id)
+    if message is None:
+        return "gone"
+    if message.status == "sent":
+        return "already sent"
+    message.attempts += 1
+    try:
+        send_smtp(current_app.config["SMTP_URL"], current_app.config["MAIL_FROM"], message)
+    except (smtplib.SMTPException, OSError) as exc:
+        message.status = "failed"
+        message.error = f"{type(exc).__name__}: {exc}"[:2000]
+        session.commit()
+        log.warning("email %s failed (attempt %s): %s", message_id, message.attempts, exc)
+        if message.attempts < MAX_ATTEMPTS:
+            raise
+        return "failed"
+    message.status = "sent"
+    message.error = None
+    message.sent_at = utcnow()
+    if message.customer_id is not None:
+        record_event(
+            session,
+            shop_id=message.shop_id,
+            customer_id=message.customer_id,
+            kind=f"email.{message.kind}.sent",
+            occurred_at=message.sent_at,
+            source="app",
+            payload={"email_id": message.id, "subject": message.subject},
+            dedupe_key=f"email:{message.id}:sent",
+        )
+    session.commit()
+    return "sent"
+
+
+def describe_value(kind: str, value: int, currency: str) -> str:
+    return (
+        f"{value}% off" if kind == "percentage" else f"{money_text(value, currency)} {currency} off"
+    )
+
+
+def send_reward_email(reward_id: int) -> str:
+    """Tell the advocate their reward code (once per reward)."""
+    session = get_session()
+    reward = session.get(Reward, reward_id)
+    if reward is None or reward.status not in ("issued", "used"):
+        return "no reward to announce"
+    shop = session.get(Shop, reward.shop_id)
+    advocate = session.get(Advocate, reward.advocate_id)
+    customer = session.get(Customer, advocate.customer_id) if advocate else None
+    if shop is None or customer is None:
+        return "gone"
+    if not customer.email or customer.redacted_at is not None:
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=customer.id,
+            kind="email.reward.not_sent",
+            occurred_at=utcnow(),
+            source="app",
+            payload={"reward_id": reward.id, "reason": "the customer has no email address"},
+            dedupe_key=f"reward:{reward.id}:email-not-sent",
+        )
+        session.commit()
+        return "no address"
+    subject, body = render(
+        "reward",
+        shop=shop,
+        customer=customer,
+        reward=reward,
+        value=describe_value(reward.kind, reward.value, reward.currency or shop_currency(shop)),
+    )
+    queue_email(
+        session,
+        shop,
+        kind="reward",
+        to=customer.email,
+        subject=subject,
+        body=body,
+        dedupe_key=f"reward:{reward.id}",
+        customer_id=customer.id,
+        referral_id=reward.referral_id,
+        reward_id=reward.id,
+        advocate_id=reward.advocate_id,
+    )
+    session.commit()
+    return "queued"
