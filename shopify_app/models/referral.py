@@ -60,6 +60,7 @@ class Advocate(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "customer_id", name="uq_advocates_shop_id_customer_id"),
         UniqueConstraint("shop_id", "code", name="uq_advocates_shop_id_code"),
+        Index("ix_advocates_code", "code"),  # `/r/<code>` resolves a code without its shop
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

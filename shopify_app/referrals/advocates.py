@@ -35,6 +35,15 @@ def advocate_by_code(session: Session, shop: Shop, code: str | None) -> Advocate
     )
 
 
+def advocate_by_code_any_shop(session: Session, code: str) -> Advocate | None:
+    """Codes are drawn unique across shops (see `join`), so a link needs no shop."""
+    return session.scalar(select(Advocate).where(Advocate.code == code).limit(1))
+
+
+def _code_in_use(session: Session, code: str) -> bool:
+    return session.scalar(select(Advocate.id).where(Advocate.code == code).limit(1)) is not None
+
+
 def join(
     session: Session, shop: Shop, customer: Customer, *, via: str, actor: str
 ) -> tuple[Advocate, bool]:
@@ -54,12 +63,15 @@ def join(
     if customer.deleted_at is not None:
         raise JoinRefused("this customer was deleted in Shopify")
     for _attempt in range(5):
+        code = advocate_code(customer.first_name)
+        if _code_in_use(session, code):
+            continue
         try:
             with session.begin_nested():
                 advocate = Advocate(
                     shop_id=shop.id,
                     customer_id=customer.id,
-                    code=advocate_code(customer.first_name),
+                    code=code,
                     joined_at=utcnow(),
                     joined_via=via,
                     friend_discount_status="pending",

@@ -493,3 +493,52 @@ def complete_due(session: Session, shop: Shop, now: datetime | None = None) -> i
         .with_for_update(skip_locked=True)
     ).all()
     return sum(complete_if_due(session, shop, referral, now) for referral in due)
+
+
+def _audit(
+    session: Session,
+    shop: Shop,
+    referral: Referral,
+    action: str,
+    actor: str,
+    before: str,
+    reason: str | None,
+) -> None:
+    from shopify_app.audit import record_audit
+
+    advocate = session.get(Advocate, referral.advocate_id)
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action=action,
+        subject_type="referral",
+        subject_id=referral.id,
+        before={"status": before},
+        after={"status": referral.status},
+        reason=reason,
+        customer_id=advocate.customer_id if advocate else None,
+    )
+
+
+def staff_approve(
+    session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str | None = None
+) -> Reward:
+    """A staff member approves a pending referral (the manual approval queue, or early)."""
+    if referral.status != "pending":
+        raise TransitionRefused(
+            f"Referral #{referral.id} is {referral.status}; only pending referrals can be approved."
+        )
+    reward = complete(session, shop, referral, actor=actor, cause="approved:staff", reason=reason)
+    _audit(session, shop, referral, "referral.approved", actor, "pending", reason)
+    return reward
+
+
+def staff_void(
+    session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str
+) -> None:
+    if not (reason or "").strip():
+        raise TransitionRefused("Say why the referral is voided.")
+    before = referral.status
+    void(session, shop, referral, actor=actor, cause="staff", reason=reason.strip())
+    _audit(session, shop, referral, "referral.voided", actor, before, reason.strip())

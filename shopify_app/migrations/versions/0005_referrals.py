@@ -2,7 +2,7 @@
 
 Revision ID: 0005_referrals
 Revises: 0004_sync_runs
-Create Date: 2026-12-01 15:35:15.750543
+Create Date: 2026-12-01 15:39:11.154158
 """
 
 from __future__ import annotations
@@ -92,6 +92,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("shop_id", "code", name="uq_advocates_shop_id_code"),
         sa.UniqueConstraint("shop_id", "customer_id", name="uq_advocates_shop_id_customer_id"),
     )
+    with op.batch_alter_table("advocates", schema=None) as batch_op:
+        batch_op.create_index("ix_advocates_code", ["code"], unique=False)
+
     op.create_table(
         "audit_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -408,6 +411,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_entries_shop_at")
 
     op.drop_table("audit_entries")
+    with op.batch_alter_table("advocates", schema=None) as batch_op:
+        batch_op.drop_index("ix_advocates_code")
+
     op.drop_table("advocates")
     op.drop_table("programs")
     op.drop_table("blocklist_entries")

@@ -1,0 +1,223 @@
+"""Admin pages of the referral program: Settings, Referrals (with the approval queue and
+staff actions) and Advocates. Handlers parse, authorise (`@id_token_required`), call a
+service and render; forms post through `static/forms.js` (fetch, signed by App Bridge)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, render_template, request
+from sqlalchemy import func, select
+
+from shopify_app.auth.embedded import id_token_required
+from shopify_app.db import get_session
+from shopify_app.models import Advocate, Customer
+from shopify_app.referrals import advocates, lifecycle, queries
+from shopify_app.referrals.program import (
+    FRIEND_CODE_FIELDS,
+    get_program,
+    parse_settings,
+    settings_of,
+    shop_currency,
+    update_program,
+)
+from shopify_app.sync.values import money_text, normalize_email
+
+bp = Blueprint("program", __name__)
+UPDATE_FRIEND_CODES = "workers.referral_jobs.update_friend_codes"
+
+
+def staff_actor() -> str:
+    return f"staff:{g.staff_user_id}"
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _settings_form_values(program, currency: str) -> dict[str, str]:
+    values = settings_of(program)
+    form = {k: ("" if v is None else str(v)) for k, v in values.items()}
+    for prefix in ("friend", "reward"):
+        if values[f"{prefix}_kind"] == "fixed_amount":
+            form[f"{prefix}_value"] = money_text(values[f"{prefix}_value"], currency)
+    form["friend_min_subtotal"] = money_text(values["friend_min_subtotal_minor"], currency)
+    for key in ("enabled", "friend_once_per_customer", "friend_new_customers_only"):
+        form[key] = "on" if values[key] else ""
+    return form
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@id_token_required
+def settings():
+    session = get_session()
+    program = get_program(session, g.shop)
+    currency = shop_currency(g.shop)
+    errors: dict[str, str] = {}
+    saved: list[str] | None = None
+    status = 200
+    if request.method == "POST":
+        form = parse_settings(request.form, currency)
+        if form.valid:
+            program, saved = update_program(session, g.shop, form.values, actor=staff_actor())
+            if any(f in FRIEND_CODE_FIELDS for f in saved):
+                from workers.queues import enqueue_after_commit
+
+                enqueue_after_commit(
+                    session, "workers.referral_jobs.update_friend_codes", g.shop.id
+                )
+            session.commit()
+            values = _settings_form_values(program, currency)
+        else:
+            errors, status = form.errors, 422
+            values = dict(request.form)
+    else:
+        session.commit()
+        values = _settings_form_values(program, currency)
+    advocate_count = session.scalar(
+        select(func.count()).select_from(Advocate).where(Advocate.shop_id == g.shop.id)
+    )
+    return (
+        render_template(
+            "admin/settings.html",
+            program=program,
+            values=values,
+            errors=errors,
+            saved=saved,
+            currency=currency,
+            advocate_count=advocate_count,
+            toast="Settings saved" if saved else None,
+        ),
+        status,
+    )
+
+
+@bp.get("/referrals")
+@id_token_required
+def referrals():
+    session = get_session()
+    status = request.args.get("status", "all")
+    if status not in queries.STATUS_FILTERS:
+        status = "all"
+    search = request.args.get("q", "")[:200]
+    rows, next_before = queries.list_referrals(
+        session, g.shop, status=status, search=search, before_id=_int_arg("before")
+    )
+    return render_template(
+        "admin/referrals.html",
+        rows=rows,
+        status=status,
+        search=search,
+        next_before=next_before,
+        counts=queries.status_counts(session, g.shop),
+        program=get_program(session, g.shop),
+        money_text=money_text,
+        message=None,
+        problem=None,
+    )
+
+
+@bp.post("/referrals/<int:referral_id>/<action>")
+@id_token_required
+def referral_action(referral_id: int, action: str):
+    session = get_session()
+    referral = queries.referral_in_shop(session, g.shop, referral_id)
+    if referral is None or action not in ("approve", "void"):
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()[:2000]
+    message = problem = None
+    try:
+        if action == "approve":
+            reward = lifecycle.staff_approve(
+                session, g.shop, referral, actor=staff_actor(), reason=reason or None
+            )
+            message = f"Referral #{referral.id} approved; reward {reward.code} is being issued."
+        else:
+            lifecycle.staff_void(session, g.shop, referral, actor=staff_actor(), reason=reason)
+            message = f"Referral #{referral.id} voided."
+        session.commit()
+    except lifecycle.TransitionRefused as exc:
+        session.rollback()
+        problem = str(exc)
+    status = request.args.get("status", "all")
+    rows, next_before = queries.list_referrals(
+        session, g.shop, status=status if status in queries.STATUS_FILTERS else "all"
+    )
+    return (
+        render_template(
+            "admin/referrals.html",
+            rows=rows,
+            status=status,
+            search="",
+            next_before=next_before,
+            counts=queries.status_counts(session, g.shop),
+            program=get_program(session, g.shop),
+            money_text=money_text,
+            message=message,
+            problem=problem,
+            toast=message,
+        ),
+        422 if problem else 200,
+    )
+
+
+def _render_advocates(session, *, message=None, problem=None, email="", status=200):
+    rows, next_before = queries.list_advocates(session, g.shop, before_id=_int_arg("before"))
+    return (
+        render_template(
+            "admin/advocates.html",
+            rows=rows,
+            next_before=next_before,
+            message=message,
+            problem=problem,
+            email=email,
+            shop=g.shop,
+            toast=message,
+        ),
+        status,
+    )
+
+
+@bp.get("/advocates", endpoint="advocates")
+@id_token_required
+def advocates_page():
+    return _render_advocates(get_session())
+
+
+@bp.post("/advocates")
+@id_token_required
+def add_advocate():
+    """Staff joins a customer to the program, found by email."""
+    session = get_session()
+    email = (request.form.get("email") or "").strip()[:320]
+    normalised = normalize_email(email)
+    if normalised is None:
+        return _render_advocates(
+            session, problem="Enter the customer's email address.", email=email, status=422
+        )
+    customer = session.scalar(
+        select(Customer)
+        .where(Customer.shop_id == g.shop.id, Customer.email_normalized == normalised)
+        .order_by(Customer.deleted_at.is_not(None), Customer.id)
+        .limit(1)
+    )
+    if customer is None:
+        return _render_advocates(
+            session,
+            problem=f"No customer with the email {email} has been synced from Shopify.",
+            email=email,
+            status=422,
+        )
+    try:
+        advocate, created = advocates.join(
+            session, g.shop, customer, via="staff", actor=staff_actor()
+        )
+        session.commit()
+    except advocates.JoinRefused as exc:
+        session.rollback()
+        return _render_advocates(session, problem=f"{email}: {exc}.", email=email, status=422)
+    message = (
+        f"{customer.display_name} joined with the code {advocate.code}."
+        if created
+        else f"{customer.display_name} had already joined (code {advocate.code})."
+    )
+    return _render_advocates(session, message=message)

@@ -1,0 +1,127 @@
+"""Read models for the Referrals and Advocates pages: filtered, searched, keyset-paged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop
+
+from .codes import normalise_code
+
+STATUS_FILTERS = {
+    "all": None,
+    "pending": ("pending",),
+    "approval": ("pending",),  # waiting for staff (manual approval)
+    "completed": ("completed",),
+    "blocked": ("blocked",),
+    "voided": ("voided",),
+}
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ReferralRow:
+    referral: Referral
+    advocate: Advocate
+    advocate_customer: Customer | None
+    friend: Customer | None
+    order_name: str | None
+    reward: Reward | None
+
+
+def list_referrals(
+    session: Session,
+    shop: Shop,
+    *,
+    status: str = "all",
+    search: str = "",
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[ReferralRow], int | None]:
+    """Newest first; returns (rows, id to continue before) — keyset, never OFFSET."""
+    advocate_customer, friend = aliased(Customer), aliased(Customer)
+    query = (
+        select(Referral, Advocate, advocate_customer, friend, Order.name, Reward)
+        .join(Advocate, Advocate.id == Referral.advocate_id)
+        .outerjoin(advocate_customer, advocate_customer.id == Advocate.customer_id)
+        .outerjoin(friend, friend.id == Referral.friend_customer_id)
+        .outerjoin(Order, Order.id == Referral.order_id)
+        .outerjoin(Reward, Reward.referral_id == Referral.id)
+        .where(Referral.shop_id == shop.id)
+        .order_by(Referral.id.desc())
+        .limit(limit + 1)
+    )
+    statuses = STATUS_FILTERS.get(status)
+    if statuses:
+        query = query.where(Referral.status.in_(statuses))
+    if status == "approval":
+        query = query.where(Referral.needs_manual_approval.is_(True))
+    text = search.strip()
+    if text:
+        code = normalise_code(text)
+        needle = f"%{text.lower()}%"
+        conditions = [
+            func.lower(advocate_customer.email).like(needle),
+            func.lower(friend.email).like(needle),
+            Order.name == (text if text.startswith("#") else f"#{text}"),
+        ]
+        if code:
+            conditions += [Advocate.code == code, Reward.code == code]
+        query = query.where(or_(*conditions))
+    if before_id is not None:
+        query = query.where(Referral.id < before_id)
+    rows = [ReferralRow(*row) for row in session.execute(query).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].referral.id if more and rows else None)
+
+
+def status_counts(session: Session, shop: Shop) -> dict[str, int]:
+    counts = dict(
+        session.execute(
+            select(Referral.status, func.count())
+            .where(Referral.shop_id == shop.id)
+            .group_by(Referral.status)
+        ).all()
+    )
+    counts["approval"] = (
+        session.scalar(
+            select(func.count())
+            .select_from(Referral)
+            .where(
+                Referral.shop_id == shop.id,
+                Referral.status == "pending",
+                Referral.needs_manual_approval.is_(True),
+            )
+        )
+        or 0
+    )
+    counts["all"] = sum(v for k, v in counts.items() if k != "approval")
+    return counts
+
+
+def referral_in_shop(session: Session, shop: Shop, referral_id: int) -> Referral | None:
+    return session.scalar(
+        select(Referral).where(Referral.id == referral_id, Referral.shop_id == shop.id)
+    )
+
+
+def list_advocates(
+    session: Session, shop: Shop, *, before_id: int | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[tuple[Advocate, Customer]], int | None]:
+    query = (
+        select(Advocate, Customer)
+        .join(Customer, Customer.id == Advocate.customer_id)
+        .where(Advocate.shop_id == shop.id)
+        .order_by(Advocate.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        query = query.where(Advocate.id < before_id)
+    rows = [(a, c) for a, c in session.execute(query).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1][0].id if more and rows else None)

@@ -1,0 +1,41 @@
+// Forms inside the admin submit with fetch, which App Bridge signs with a fresh ID token
+// (a plain form post would carry none). The answer is the same page, re-rendered: its
+// <main> replaces ours. The submit button is disabled while a request is in flight, so a
+// double click is one request.
+document.addEventListener('submit', async (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.matches('form[data-fetch]')) return;
+  event.preventDefault();
+  if (form.dataset.busy) return;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+  form.dataset.busy = '1';
+  const buttons = form.querySelectorAll('button[type=submit]');
+  buttons.forEach((b) => { b.disabled = true; });
+  const url = new URL(form.action, location.href);
+  for (const [k, v] of new URLSearchParams(location.search)) {
+    if (k !== 'id_token' && !url.searchParams.has(k)) url.searchParams.set(k, v);
+  }
+  try {
+    const response = await fetch(url, {method: 'POST', body: new FormData(form), headers: {Accept: 'text/html'}});
+    const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+    const fresh = page.querySelector('main');
+    if (fresh) {
+      document.querySelector('main').replaceWith(fresh);
+      const target = new URL(response.url);
+      target.searchParams.delete('id_token');
+      if (target.pathname !== location.pathname) history.pushState({}, '', target);
+      fresh.querySelector('[data-focus]')?.focus();
+      if (window.shopify?.toast && fresh.dataset.toast) window.shopify.toast.show(fresh.dataset.toast);
+    } else {
+      throw new Error('unexpected answer ' + response.status);
+    }
+  } catch (error) {
+    const note = form.querySelector('.form-error') || form.appendChild(document.createElement('p'));
+    note.className = 'form-error';
+    note.setAttribute('role', 'alert');
+    note.textContent = 'Could not save: ' + error.message + '. Try again.';
+  } finally {
+    delete form.dataset.busy;
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+});
