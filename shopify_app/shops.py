@@ -37,3 +37,11 @@ def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -
         shop.name, shop.currency = name, currency
         session.commit()
     return ShopProfile(name=name, domain=shop.domain, live=True)
+
+
+def ensure_shop_currency(session: Session, shop: Shop, services: ShopifyServices) -> str | None:
+    """The shop's currency, read from the Admin API the first time it is needed (amounts in
+    minor units mean nothing without it)."""
+    if shop.currency is None:
+        load_shop_profile(session, shop, services)
+    return shop.currency

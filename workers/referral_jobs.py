@@ -28,6 +28,7 @@ from shopify_app.shopify.discounts import (
 )
 from shopify_app.shopify.errors import ReauthorizationRequired, UserErrors
 from shopify_app.shopify.services import shopify
+from shopify_app.shops import ensure_shop_currency
 
 from .queues import enqueue_after_commit
 
@@ -63,6 +64,7 @@ def sync_friend_code(advocate_id: int) -> str:
     if shop is None or not shop.is_installed:
         return "shop not installed"
     program = get_program(session, shop)
+    ensure_shop_currency(session, shop, shopify())
     session.commit()
     api = admin_api(session, shop, shopify())
     try:

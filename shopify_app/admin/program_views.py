@@ -19,6 +19,8 @@ from shopify_app.referrals.program import (
     shop_currency,
     update_program,
 )
+from shopify_app.shopify.services import shopify
+from shopify_app.shops import ensure_shop_currency
 from shopify_app.sync.values import money_text, normalize_email
 
 bp = Blueprint("program", __name__)
@@ -50,6 +52,7 @@ def _settings_form_values(program, currency: str) -> dict[str, str]:
 @id_token_required
 def settings():
     session = get_session()
+    ensure_shop_currency(session, g.shop, shopify())
     program = get_program(session, g.shop)
     currency = shop_currency(g.shop)
     errors: dict[str, str] = {}
