@@ -6,6 +6,8 @@ referrals worker         an RQ worker
 referrals scheduler      the periodic-job scheduler (run exactly one)
 referrals devstore       the local Shopify stand-in
 referrals dev            all of the above on embedded defaults, printing the admin URL
+referrals webhooks …     inspect the inbox, replay deliveries
+referrals revenue recompute   recompute referral revenue, report (and --repair) drift
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def main() -> None:
 def _register_subgroups() -> None:
     from webhooks.cli import webhooks_cli
 
+    from .referrals.cli import revenue_cli
+
     main.add_command(webhooks_cli)
+    main.add_command(revenue_cli)
 
 
 @main.group()

@@ -15,6 +15,7 @@ from .referral import (
     Program,
     Referral,
     ReferralClick,
+    ReferralStats,
     ReferralTransition,
     Reward,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Program",
     "Referral",
     "ReferralClick",
+    "ReferralStats",
     "ReferralTransition",
     "Refund",
     "Reward",

@@ -31,7 +31,7 @@ from shopify_app.models import (
 )
 from shopify_app.timeline.events import record_event
 
-from . import rewards
+from . import revenue, rewards
 from .advocates import advocate_by_code
 from .attribution import Attribution, attribute, referral_signals
 from .blocklist import entries_for, matches
@@ -56,15 +56,36 @@ def referral_for_order(session: Session, shop: Shop, order_shopify_id: int) -> R
 
 
 def on_order(session: Session, shop: Shop, order: Order) -> Referral | None:
-    """Apply what an order sync means for referrals and rewards."""
+    """Apply what an order sync means for referrals, rewards and revenue."""
     rewards.mark_used_by(session, shop, order)
+    redeemed = session.scalars(
+        select(Reward.advocate_id).where(
+            Reward.shop_id == shop.id, Reward.used_order_shopify_id == order.shopify_id
+        )
+    ).all()
+    touched = (
+        set(session.scalars(select(Advocate.customer_id).where(Advocate.id.in_(redeemed))))
+        if redeemed
+        else set()
+    )
     referral = referral_for_order(session, shop, order.shopify_id)
     if referral is None:
         referral = _create_from_order(session, shop, order)
-        if referral is None:
-            return None
-    advance(session, shop, referral, order)
+    if referral is not None:
+        advance(session, shop, referral, order)
+        touched |= _people(session, referral)
+    if touched:
+        revenue.refresh(session, shop, touched)
     return referral
+
+
+def _people(session: Session, referral: Referral) -> set[int]:
+    advocate = session.get(Advocate, referral.advocate_id)
+    return {
+        c
+        for c in (advocate.customer_id if advocate else None, referral.friend_customer_id)
+        if c is not None
+    }
 
 
 def _not_created(session: Session, shop: Shop, order: Order, reason: str) -> None:
@@ -492,7 +513,10 @@ def complete_due(session: Session, shop: Shop, now: datetime | None = None) -> i
         .limit(500)
         .with_for_update(skip_locked=True)
     ).all()
-    return sum(complete_if_due(session, shop, referral, now) for referral in due)
+    completed = [r for r in due if complete_if_due(session, shop, r, now)]
+    for referral in completed:
+        revenue.refresh(session, shop, _people(session, referral))
+    return len(completed)
 
 
 def _audit(
@@ -531,6 +555,7 @@ def staff_approve(
         )
     reward = complete(session, shop, referral, actor=actor, cause="approved:staff", reason=reason)
     _audit(session, shop, referral, "referral.approved", actor, "pending", reason)
+    revenue.refresh(session, shop, _people(session, referral))
     return reward
 
 
@@ -542,3 +567,4 @@ def staff_void(
     before = referral.status
     void(session, shop, referral, actor=actor, cause="staff", reason=reason.strip())
     _audit(session, shop, referral, "referral.voided", actor, before, reason.strip())
+    revenue.refresh(session, shop, _people(session, referral))

@@ -9,20 +9,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 
 from devstore import commerce
+from shopify_app.cli import main
 from shopify_app.db import get_session
 from shopify_app.models import (
     Advocate,
     Customer,
     FraudCheck,
     Referral,
+    ReferralStats,
     ReferralTransition,
     Reward,
     Shop,
     TimelineEvent,
 )
-from shopify_app.referrals import advocates
+from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import get_program, update_program
 from tests.conftest import SHOP_A
 
@@ -180,3 +183,73 @@ def test_an_order_with_a_code_while_the_program_is_off_says_why(program):
     assert rows(live.app, Referral) == []
     event = one(live.app, TimelineEvent, TimelineEvent.kind == "referral.not_created")
     assert event.payload["reason"] == "the referral program is switched off"
+
+
+def stats(live, dev_customer):
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        customer = session.query(Customer).filter_by(shopify_id=dev_customer.id).one()
+        return revenue.stats_for(session, shop, customer.id)
+
+
+def test_revenue_follows_orders_partial_refunds_and_reward_use_and_recomputes(program):
+    live = program
+    ada = commerce.create_customer(
+        live.state, SHOP_A, email="ada@example.com", first_name="Ada", state="enabled"
+    )
+    advocate = join(live, ada)
+    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    order = commerce.place_order(
+        live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
+    )
+    cy = commerce.create_customer(live.state, SHOP_A, email="cy@example.com", first_name="Cy")
+    lost = commerce.place_order(
+        live.state, SHOP_A, customer_id=cy.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    assert order.total == Decimal("68.00")  # 80.00 less the friend's 15 %
+    assert stats(live, ada) == revenue.Stats(
+        successful_referrals=2, total_referees=2, referral_revenue_minor=13600
+    )
+    assert stats(live, bob).referee_revenue_minor == 6800
+
+    commerce.refund_order(live.state, SHOP_A, order.id, Decimal("8.00"))  # partial
+    commerce.refund_order(live.state, SHOP_A, lost.id, lost.total)  # full: voided
+    reward = rows(live.app, Reward)[0]
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=ada.id, lines=LINES, discount_code=reward.code
+    )
+    settle(live)
+    assert stats(live, ada) == revenue.Stats(
+        successful_referrals=1,
+        total_referees=2,
+        referral_revenue_minor=6000,
+        referrer_revenue_minor=7000,  # 80.00 less the 10.00 reward
+    )
+    assert stats(live, bob).referee_revenue_minor == 6000
+    assert stats(live, cy).referee_revenue_minor == 0
+
+    env = {
+        "APP_ENV": "test",
+        "DATABASE_URL": live.app.config["DATABASE_URL"],
+        "REDIS_URL": live.app.config["REDIS_URL"],
+        "INSTANCE_PATH": live.app.config["INSTANCE_PATH"],
+        "ENCRYPTION_KEY": live.app.config["ENCRYPTION_KEY"],
+    }
+
+    def cli(*args):
+        return CliRunner().invoke(main, ["revenue", "recompute", *args], env=env)
+
+    clean = cli()
+    assert clean.exit_code == 0 and "0 customer(s) differ" in clean.output
+    with live.app.app_context():
+        session = get_session()
+        session.query(ReferralStats).update({"referral_revenue_minor": 1})
+        session.commit()
+    drift = cli("--shop", SHOP_A)
+    assert drift.exit_code == 1
+    assert "referral_revenue_minor 1 -> 6000" in drift.output
+    repaired = cli("--repair")
+    assert "(repaired)" in repaired.output
+    assert cli().exit_code == 0

@@ -1,8 +1,8 @@
-"""referral program: settings, advocates, clicks, referrals, fraud checks, rewards, blocklist, audit, emails; shop currency
+"""referral program: settings, advocates, clicks, referrals, fraud checks, rewards, blocklist, audit, emails, revenue stats; shop currency
 
 Revision ID: 0005_referrals
 Revises: 0004_sync_runs
-Create Date: 2026-12-01 15:39:11.154158
+Create Date: 2026-12-01 15:50:27.829016
 """
 
 from __future__ import annotations
@@ -125,6 +125,32 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.create_index("ix_audit_entries_shop_at", ["shop_id", "at"], unique=False)
 
+    op.create_table(
+        "referral_stats",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shop_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("successful_referrals", sa.Integer(), nullable=False),
+        sa.Column("total_referees", sa.Integer(), nullable=False),
+        sa.Column("referral_revenue_minor", sa.BigInteger(), nullable=False),
+        sa.Column("referrer_revenue_minor", sa.BigInteger(), nullable=False),
+        sa.Column("referee_revenue_minor", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_referral_stats_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_referral_stats_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_stats")),
+        sa.UniqueConstraint("shop_id", "customer_id", name=op.f("uq_referral_stats_shop_id")),
+    )
     op.create_table(
         "referral_clicks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -407,6 +433,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_referral_clicks_shop_advocate_time")
 
     op.drop_table("referral_clicks")
+    op.drop_table("referral_stats")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entries_shop_at")
 

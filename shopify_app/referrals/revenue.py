@@ -1,0 +1,188 @@
+"""Revenue metrics (B9), as the customers-page article defines them, per customer:
+
+- successful referrals: the advocate's referrals that are Completed;
+- total referees: distinct friends of the advocate's referrals that were not blocked;
+- referral revenue: what the advocate's referees paid on the orders that made those completed
+  referrals (the orders bought with the advocate's code);
+- referrer revenue: what the advocate paid on orders that redeemed rewards they earned;
+- referee revenue: what the customer, as a friend, paid on orders that used a referral
+  discount and completed a referral.
+
+Money is each order's total net of its refunds (a partial refund lowers it, a full refund makes
+it 0). Stats are refreshed for the customers an event touches, in the transaction of the event
+(`refresh`), and can be recomputed for a whole shop to find drift (`recompute_shop`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from shopify_app.db import get_or_insert
+from shopify_app.models import Advocate, Order, Referral, ReferralStats, Reward, Shop, utcnow
+
+
+@dataclass(frozen=True)
+class Stats:
+    successful_referrals: int = 0
+    total_referees: int = 0
+    referral_revenue_minor: int = 0
+    referrer_revenue_minor: int = 0
+    referee_revenue_minor: int = 0
+
+    FIELDS = (
+        "successful_referrals",
+        "total_referees",
+        "referral_revenue_minor",
+        "referrer_revenue_minor",
+        "referee_revenue_minor",
+    )
+
+
+def _net():
+    return func.coalesce(func.sum(Order.total_minor - Order.refunded_minor), 0)
+
+
+def compute(session: Session, shop: Shop, customer_id: int) -> Stats:
+    """The customer's stats from the source rows (referrals, orders, rewards)."""
+    advocate_id = session.scalar(
+        select(Advocate.id).where(Advocate.shop_id == shop.id, Advocate.customer_id == customer_id)
+    )
+    successful = referees = referral_revenue = referrer_revenue = 0
+    if advocate_id is not None:
+        successful = (
+            session.scalar(
+                select(func.count())
+                .select_from(Referral)
+                .where(
+                    Referral.shop_id == shop.id,
+                    Referral.advocate_id == advocate_id,
+                    Referral.status == "completed",
+                )
+            )
+            or 0
+        )
+        referees = (
+            session.scalar(
+                select(func.count(distinct(Referral.friend_customer_id))).where(
+                    Referral.shop_id == shop.id,
+                    Referral.advocate_id == advocate_id,
+                    Referral.status != "blocked",
+                )
+            )
+            or 0
+        )
+        referral_revenue = (
+            session.scalar(
+                select(_net())
+                .select_from(Referral)
+                .join(Order, Order.id == Referral.order_id)
+                .where(
+                    Referral.shop_id == shop.id,
+                    Referral.advocate_id == advocate_id,
+                    Referral.status == "completed",
+                )
+            )
+            or 0
+        )
+        referrer_revenue = (
+            session.scalar(
+                select(_net())
+                .select_from(Reward)
+                .join(
+                    Order,
+                    (Order.shop_id == Reward.shop_id)
+                    & (Order.shopify_id == Reward.used_order_shopify_id),
+                )
+                .where(
+                    Reward.shop_id == shop.id,
+                    Reward.advocate_id == advocate_id,
+                    Reward.status == "used",
+                )
+            )
+            or 0
+        )
+    referee_revenue = (
+        session.scalar(
+            select(_net())
+            .select_from(Referral)
+            .join(Order, Order.id == Referral.order_id)
+            .where(
+                Referral.shop_id == shop.id,
+                Referral.friend_customer_id == customer_id,
+                Referral.status == "completed",
+                Referral.attribution != "manual",
+            )
+        )
+        or 0
+    )
+    return Stats(
+        int(successful),
+        int(referees),
+        int(referral_revenue),
+        int(referrer_revenue),
+        int(referee_revenue),
+    )
+
+
+def refresh(session: Session, shop: Shop, customer_ids: Iterable[int | None]) -> None:
+    """Bring the stats of these customers up to date (called where their numbers change)."""
+    for customer_id in sorted({c for c in customer_ids if c is not None}):
+        stats = compute(session, shop, customer_id)
+        row, _new = get_or_insert(
+            session,
+            ReferralStats,
+            {"shop_id": shop.id, "customer_id": customer_id},
+            {"updated_at": utcnow()},
+        )
+        for field in Stats.FIELDS:
+            setattr(row, field, getattr(stats, field))
+        row.updated_at = utcnow()
+
+
+def stats_for(session: Session, shop: Shop, customer_id: int) -> Stats:
+    row = session.scalar(
+        select(ReferralStats).where(
+            ReferralStats.shop_id == shop.id, ReferralStats.customer_id == customer_id
+        )
+    )
+    if row is None:
+        return Stats()
+    return Stats(*(getattr(row, f) for f in Stats.FIELDS))
+
+
+@dataclass(frozen=True)
+class Drift:
+    customer_id: int
+    stored: Stats
+    computed: Stats
+
+
+def recompute_shop(session: Session, shop: Shop, *, repair: bool = False) -> list[Drift]:
+    """Compute every involved customer's stats from scratch; return where the stored ones
+    differ (and fix them with `repair`)."""
+    involved = set(session.scalars(select(Advocate.customer_id).where(Advocate.shop_id == shop.id)))
+    involved |= {
+        c
+        for c in session.scalars(
+            select(Referral.friend_customer_id).where(Referral.shop_id == shop.id)
+        )
+        if c is not None
+    }
+    involved |= set(
+        session.scalars(select(ReferralStats.customer_id).where(ReferralStats.shop_id == shop.id))
+    )
+    drift = []
+    for customer_id in sorted(involved):
+        stored, computed = (
+            stats_for(session, shop, customer_id),
+            compute(session, shop, customer_id),
+        )
+        if stored != computed:
+            drift.append(Drift(customer_id, stored, computed))
+    if repair and drift:
+        refresh(session, shop, [d.customer_id for d in drift])
+    return drift
