@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench.processing --count 2000
 	$(BIN)/python -m tests.bench.ack
+	$(BIN)/python -m tests.bench.reward_latency --referrals 200
 
 chromium:
 	@scripts/ensure-chromium.sh

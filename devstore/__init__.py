@@ -50,9 +50,10 @@ def create_devstore(
             time_scale=float(os.environ.get("DEVSTORE_TIME_SCALE", "1")),
         )
 
-    from . import admin, graphql_api, oauth
+    from . import admin, graphql_api, oauth, storefront
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(graphql_api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(storefront.bp)
     return app

@@ -115,12 +115,6 @@ def admin_resource(handle: str, resource: str):
     )
 
 
-@bp.get("/shops/<shop>/")
-def storefront(shop: str):
-    dev_shop = state().shop(shop) or abort(404)
-    return render_template("devstore/storefront.html", shop=dev_shop, query=urlencode(request.args))
-
-
 @bp.get("/mailbox")
 def mailbox():
     box = current_app.extensions.get("devstore_mailbox")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from rq.cron import CronScheduler
 
-from . import maintenance, sync_jobs, webhook_jobs
+from . import maintenance, referral_jobs, sync_jobs, webhook_jobs
 from .queues import redis_connection
 
 
@@ -24,6 +24,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(sync_jobs.reconcile_all, interval_seconds=900),
     PeriodicJob(maintenance.refresh_expiring_tokens, interval_seconds=300),
     PeriodicJob(maintenance.purge_expired_oauth_states, interval_seconds=3600),
+    PeriodicJob(referral_jobs.complete_due_referrals, interval_seconds=60),
 )
 
 

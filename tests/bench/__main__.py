@@ -23,15 +23,7 @@ from shopify_app.shopify.id_token import decode_id_token
 
 from ..helpers import API_KEY, API_SECRET, id_token, webhook_headers
 from ..support import SHOP_A, bench_backends, start_stack
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "n": len(ordered)}
+from . import percentiles
 
 
 def timed(fn, n: int) -> list[float]:

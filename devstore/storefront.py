@@ -1,0 +1,114 @@
+"""The storefront of a devstore shop: `/discount/<CODE>` (as Shopify's shareable discount
+links: the code is kept for checkout, then the shopper is sent on to `redirect`), a cart and a
+checkout that places the order through `commerce.place_order`, with the discount code, the
+landing site, the `ref` note attribute, the shopper's IP and user agent, as Shopify would."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from . import commerce
+
+bp = Blueprint("devstore_storefront", __name__)
+
+CATALOGUE = [
+    {"title": "Green tea 100 g", "price": "24.95", "sku": "TEA-GREEN", "product_id": 7001},
+    {"title": "Teapot", "price": "49.00", "sku": "POT-1", "product_id": 7002},
+    {"title": "Oolong 50 g", "price": "18.50", "sku": "TEA-OOLONG", "product_id": 7003},
+]
+COOKIE_CODE, COOKIE_LANDING = "ds_discount", "ds_landing"
+
+
+def _state():
+    return current_app.extensions["devstore_state"]
+
+
+def _shop_or_404(shop: str):
+    return _state().shop(shop) or abort(404)
+
+
+def _safe_path(target: str | None) -> str:
+    parts = urlsplit(target or "/")
+    if parts.scheme or parts.netloc or not (parts.path or "/").startswith("/"):
+        return "/"
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@bp.get("/shops/<shop>/discount/<code>")
+def discount_link(shop: str, code: str):
+    _shop_or_404(shop)
+    landing = _safe_path(request.args.get("redirect"))
+    response = redirect(url_for("devstore_storefront.store", shop=shop) + landing.lstrip("/"))
+    response.set_cookie(COOKIE_CODE, code[:64], httponly=True, samesite="Lax")
+    response.set_cookie(COOKIE_LANDING, landing[:500], httponly=True, samesite="Lax")
+    return response
+
+
+@bp.get("/shops/<shop>/")
+def store(shop: str):
+    dev_shop = _shop_or_404(shop)
+    response = current_app.make_response(
+        render_template(
+            "devstore/storefront.html",
+            shop=dev_shop,
+            catalogue=CATALOGUE,
+            code=request.cookies.get(COOKIE_CODE),
+            ref=request.args.get("ref", ""),
+            placed=None,
+        )
+    )
+    if not request.cookies.get(COOKIE_LANDING):
+        landing = request.full_path.split(f"/shops/{shop}", 1)[-1].rstrip("?") or "/"
+        response.set_cookie(COOKIE_LANDING, landing[:500], httponly=True, samesite="Lax")
+    return response
+
+
+@bp.post("/shops/<shop>/checkout")
+def checkout(shop: str):
+    dev_shop = _shop_or_404(shop)
+    state = _state()
+    email = (request.form.get("email") or "").strip().lower()
+    data = commerce.data(state, shop)
+    customer = next((c for c in data.customers.values() if (c.email or "").lower() == email), None)
+    if customer is None and email:
+        customer = commerce.create_customer(
+            state, shop, email=email, first_name=request.form.get("first_name") or None
+        )
+    lines = []
+    for n, item in enumerate(CATALOGUE):
+        quantity = request.form.get(f"qty-{n}", "0")
+        if quantity.isdigit() and int(quantity) > 0:
+            lines.append({**item, "quantity": min(int(quantity), 99)})
+    if not lines:
+        abort(400, "the cart is empty")
+    code = (request.form.get("discount_code") or request.cookies.get(COOKIE_CODE) or "").strip()
+    ref = (request.form.get("ref") or "").strip()
+    order = commerce.place_order(
+        state,
+        shop,
+        customer_id=customer.id if customer else None,
+        lines=lines,
+        discount_code=code or None,
+        note_attributes=[{"name": "referral_code", "value": ref}] if ref else None,
+        landing_site=request.cookies.get(COOKIE_LANDING) or "/",
+        referring_site=request.referrer,
+        browser_ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+    )
+    response = current_app.make_response(
+        render_template(
+            "devstore/storefront.html",
+            shop=dev_shop,
+            catalogue=CATALOGUE,
+            code=None,
+            ref="",
+            placed=order,
+            discount=order.discount_amount if order.discount_code else Decimal("0"),
+        )
+    )
+    response.delete_cookie(COOKIE_CODE)
+    response.delete_cookie(COOKIE_LANDING)
+    return response
