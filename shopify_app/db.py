@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 M = TypeVar("M")
 
@@ -117,6 +118,9 @@ def get_or_insert(
         won = session.scalar(query)
         assert won is not None
         return won, False
+    stale = session.identity_map.get(identity_key(model, new_id))
+    if stale is not None:  # left from a rolled-back transaction that had this id
+        session.expunge(stale)
     instance = model(id=new_id, **row)
     make_transient_to_detached(instance)
     session.add(instance)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app import privacy
 from shopify_app.models import Shop, SyncRun, WebhookDelivery
-from shopify_app.referrals import lifecycle
+from shopify_app.referrals import lifecycle, rewards
 from shopify_app.sync.customers import delete_customer, upsert_customer
 from shopify_app.sync.discounts import delete_discount, upsert_discount
 from shopify_app.sync.orders import order_by_shopify_id, record_refund, upsert_order
@@ -42,11 +42,15 @@ def refund_created(session: Session, shop: Shop, payload: Any, delivery: Webhook
 
 
 def discount_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    upsert_discount(session, shop, payload)
+    discount = upsert_discount(session, shop, payload)
+    if discount is not None and discount.deleted_at is None:
+        rewards.reflect_discount(session, shop, discount.node_gid, discount.status)
 
 
 def discount_deleted(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    delete_discount(session, shop, payload, _fired_at(delivery))
+    discount = delete_discount(session, shop, payload, _fired_at(delivery))
+    if discount is not None:
+        rewards.reflect_discount(session, shop, discount.node_gid, "DELETED")
 
 
 def shop_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:

@@ -71,6 +71,8 @@ def sync_friend_code(advocate_id: int) -> str:
         for _attempt in range(3):
             spec = friend_spec(shop, advocate, program)
             try:
+                if advocate.friend_discount_status == "deleted":
+                    advocate.friend_discount_gid = None  # deleted in Shopify: make it anew
                 if advocate.friend_discount_gid:
                     update_discount(api, advocate.friend_discount_gid, spec)
                     node_id = advocate.friend_discount_gid
@@ -205,3 +207,17 @@ def complete_due_referrals() -> int:
         completed += lifecycle.complete_due(session, shop, utcnow())
         session.commit()
     return completed
+
+
+def expire_rewards() -> int:
+    """Periodic: issued rewards past their expiry become Unused."""
+    session = get_session()
+    shop_ids = session.scalars(select(Shop.id).where(Shop.uninstalled_at.is_(None))).all()
+    expired = 0
+    now = utcnow()
+    for shop_id in shop_ids:
+        shop = session.get(Shop, shop_id)
+        if shop is not None:
+            expired += rewards.expire_due(session, shop, now)
+            session.commit()
+    return expired

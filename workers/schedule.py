@@ -25,6 +25,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(maintenance.refresh_expiring_tokens, interval_seconds=300),
     PeriodicJob(maintenance.purge_expired_oauth_states, interval_seconds=3600),
     PeriodicJob(referral_jobs.complete_due_referrals, interval_seconds=60),
+    PeriodicJob(referral_jobs.expire_rewards, interval_seconds=900),
 )
 
 

@@ -242,6 +242,7 @@ def _apply_batch(session: Session, shop_id: int, ids: list[int]) -> list[str]:
         return [m["status"] for m in marks]
     except Exception:  # noqa: BLE001 - the rows are retried one by one, recording their errors
         session.rollback()
+        session.expunge_all()  # nothing of the failed batch may leak into the retries
         log.info("a batch of %s for shop %s failed; applying one by one", len(ids), shop_id)
     outcomes = []
     for delivery_id in ids:

@@ -32,7 +32,6 @@ from shopify_app.models import (
 from shopify_app.timeline.events import record_event
 
 from . import revenue, rewards
-from .advocates import advocate_by_code
 from .attribution import Attribution, attribute, referral_signals
 from .blocklist import entries_for, matches
 from .fraud import FraudContext, Person, RuleResult, evaluate
@@ -56,18 +55,16 @@ def referral_for_order(session: Session, shop: Shop, order_shopify_id: int) -> R
 
 
 def on_order(session: Session, shop: Shop, order: Order) -> Referral | None:
-    """Apply what an order sync means for referrals, rewards and revenue."""
-    rewards.mark_used_by(session, shop, order)
-    redeemed = session.scalars(
-        select(Reward.advocate_id).where(
-            Reward.shop_id == shop.id, Reward.used_order_shopify_id == order.shopify_id
-        )
-    ).all()
-    touched = (
-        set(session.scalars(select(Advocate.customer_id).where(Advocate.id.in_(redeemed))))
-        if redeemed
-        else set()
-    )
+    """Apply what an order sync means for referrals, rewards and revenue.
+
+    This runs for every order webhook, so it costs one indexed lookup for an order that names
+    no code, and one more per kind of code it carries (rewards, advocates), never one per code.
+    """
+    touched = {
+        customer_id
+        for reward, customer_id in rewards.redeemed_by(session, shop, order)
+        if customer_id is not None and reward.used_order_shopify_id == order.shopify_id
+    }
     referral = referral_for_order(session, shop, order.shopify_id)
     if referral is None:
         referral = _create_from_order(session, shop, order)
@@ -111,13 +108,21 @@ def _create_from_order(
     actor: str = "system",
     reason: str | None = None,
 ) -> Referral | None:
-    def advocate_id_for(code: str) -> int | None:
-        advocate = advocate_by_code(session, shop, code)
-        return advocate.id if advocate is not None else None
-
+    codes = {code for _method, code in referral_signals(order)}
+    known = (
+        dict(
+            session.execute(
+                select(Advocate.code, Advocate.id).where(
+                    Advocate.shop_id == shop.id, Advocate.code.in_(codes)
+                )
+            ).all()
+        )
+        if codes
+        else {}
+    )
     found = attribute(
         order,
-        advocate_id_for,
+        known.get,
         manual_advocate_id=manual_advocate.id if manual_advocate else None,
     )
     if found is None:

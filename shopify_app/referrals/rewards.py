@@ -97,24 +97,26 @@ def mark_issued(session: Session, shop: Shop, reward: Reward, node_id: str) -> N
     _event(session, shop, reward, "reward.issued", value=reward.value, kind_=reward.kind)
 
 
-def mark_used_by(session: Session, shop: Shop, order: Order) -> list[Reward]:
-    """Rewards that this order redeemed (by code) become Used."""
+def redeemed_by(session: Session, shop: Shop, order: Order) -> list[tuple[Reward, int | None]]:
+    """The rewards whose codes this order carries, each with its advocate's customer id; those
+    not used yet become Used by this order (a cancelled order redeems nothing)."""
     codes = {c for c in (normalise_code(d.get("code")) for d in order.discount_codes or []) if c}
-    if not codes or order.cancelled_at is not None:
+    if not codes:
         return []
-    used = []
-    for reward in session.scalars(
-        select(Reward).where(Reward.shop_id == shop.id, Reward.code.in_(codes))
-    ):
-        if reward.status in ("issued", "unused", "pending"):
+    found = session.execute(
+        select(Reward, Advocate.customer_id)
+        .join(Advocate, Advocate.id == Reward.advocate_id)
+        .where(Reward.shop_id == shop.id, Reward.code.in_(codes))
+    ).all()
+    for reward, _customer_id in found:
+        if order.cancelled_at is None and reward.status in ("issued", "unused", "pending"):
             reward.status = "used"
             reward.used_order_shopify_id = order.shopify_id
             reward.used_at = order.processed_at or utcnow()
             _event(
                 session, shop, reward, "reward.used", order=order.name, order_id=order.shopify_id
             )
-            used.append(reward)
-    return used
+    return [(reward, customer_id) for reward, customer_id in found]
 
 
 def void(session: Session, shop: Shop, reward: Reward, *, reason: str) -> None:
@@ -134,3 +136,52 @@ def void(session: Session, shop: Shop, reward: Reward, *, reason: str) -> None:
         from workers.queues import enqueue_after_commit
 
         enqueue_after_commit(session, "workers.referral_jobs.deactivate_reward_code", reward.id)
+
+
+def expire_due(session: Session, shop: Shop, now) -> int:
+    """Issued rewards past their expiry become Unused."""
+    expired = session.scalars(
+        select(Reward).where(
+            Reward.shop_id == shop.id,
+            Reward.status == "issued",
+            Reward.expires_at.is_not(None),
+            Reward.expires_at < now,
+        )
+    ).all()
+    for reward in expired:
+        reward.status = "unused"
+        _event(session, shop, reward, "reward.expired")
+    return len(expired)
+
+
+def reflect_discount(session: Session, shop: Shop, node_gid: str, status: str | None) -> None:
+    """A change made to one of the app's codes in Shopify (discounts/* webhooks): a deleted or
+    expired friend code is shown as such on its advocate (and made anew on the next sync); a
+    deleted reward code voids an unused reward, an expired one makes it Unused."""
+    advocate = session.scalar(
+        select(Advocate).where(
+            Advocate.shop_id == shop.id, Advocate.friend_discount_gid == node_gid
+        )
+    )
+    if advocate is not None:
+        if status == "DELETED":
+            advocate.friend_discount_status = "deleted"
+            advocate.friend_discount_error = "The friend code was deleted in Shopify."
+        elif status == "EXPIRED":
+            advocate.friend_discount_status = "inactive"
+            advocate.friend_discount_error = "The friend code is no longer active in Shopify."
+        elif status == "ACTIVE" and advocate.friend_discount_status == "inactive":
+            advocate.friend_discount_status = "active"
+            advocate.friend_discount_error = None
+    reward = session.scalar(
+        select(Reward).where(Reward.shop_id == shop.id, Reward.discount_gid == node_gid)
+    )
+    if reward is not None and reward.status == "issued":
+        if status == "DELETED":
+            reward.status = "voided"
+            reward.voided_at = utcnow()
+            reward.void_reason = "The code was deleted in Shopify."
+            _event(session, shop, reward, "reward.voided", reason=reward.void_reason)
+        elif status == "EXPIRED":
+            reward.status = "unused"
+            _event(session, shop, reward, "reward.expired")

@@ -6,6 +6,7 @@ email alias blocked with its evidence."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -28,6 +29,7 @@ from shopify_app.models import (
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import get_program, update_program
 from tests.conftest import SHOP_A
+from workers import referral_jobs
 
 from .webhook_support import install, one, rows, run_jobs
 
@@ -253,3 +255,55 @@ def test_revenue_follows_orders_partial_refunds_and_reward_use_and_recomputes(pr
     repaired = cli("--repair")
     assert "(repaired)" in repaired.output
     assert cli().exit_code == 0
+
+
+def delete_in_shopify(live, code: str) -> None:
+    """What a merchant deleting the discount in the Shopify admin does."""
+    shop = shop_data(live)
+    discount = commerce.find_discount(shop, code)
+    del shop.discounts[discount.id]
+    live.state.emit(
+        SHOP_A,
+        "discounts/delete",
+        {"admin_graphql_api_id": discount.gid, "deleted_at": "2026-12-01T12:00:00Z"},
+    )
+
+
+def test_codes_deleted_in_shopify_are_reflected_and_rewards_expire(program):
+    live = program
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    advocate = join(live, ada)
+    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    reward = one(live.app, Reward)
+    delete_in_shopify(live, reward.code)
+    delete_in_shopify(live, advocate.code)
+    settle(live)
+    gone = one(live.app, Advocate)
+    assert gone.friend_discount_status == "deleted" and "deleted in Shopify" in (
+        gone.friend_discount_error
+    )
+    voided = one(live.app, Reward)
+    assert voided.status == "voided" and voided.void_reason == "The code was deleted in Shopify."
+
+    with live.app.app_context():
+        assert referral_jobs.sync_friend_code(gone.id) == "active"  # made anew
+    again = one(live.app, Advocate)
+    assert again.friend_discount_gid != gone.friend_discount_gid
+    assert commerce.find_discount(shop_data(live), again.code) is not None
+
+    cy = commerce.create_customer(live.state, SHOP_A, email="cy@example.com")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=cy.id, lines=LINES, discount_code=again.code
+    )
+    settle(live)
+    fresh = one(live.app, Reward, Reward.status == "issued")
+    with live.app.app_context():
+        session = get_session()
+        session.get(Reward, fresh.id).expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        session.commit()
+        assert referral_jobs.expire_rewards() == 1
+    assert one(live.app, Reward, Reward.id == fresh.id).status == "unused"
