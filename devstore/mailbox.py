@@ -3,6 +3,7 @@ message it receives, shown at `/mailbox`. `make dev` and the tests point `SMTP_U
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ class Mailbox:
 
 def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> Controller:
     """Serve `mailbox` over SMTP; port 0 picks a free one (`controller.port` after start)."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
     controller = Controller(mailbox, hostname=host, port=port or _free_port(host))
     controller.start()
     return controller

@@ -30,8 +30,6 @@ from shopify_app.shopify.errors import ReauthorizationRequired, UserErrors
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_currency
 
-from .queues import enqueue_after_commit
-
 log = logging.getLogger(__name__)
 
 
@@ -170,8 +168,10 @@ def create_reward_code(reward_id: int) -> str:
         deactivate_discount(api, node_id)
         return "voided"
     rewards.mark_issued(session, shop, reward, node_id)
-    enqueue_after_commit(session, "workers.email_jobs.send_reward_email", reward.id)
     session.commit()
+    from .email_jobs import send_reward_email
+
+    send_reward_email(reward.id)  # in this job: one fork fewer between order and inbox
     return "issued"
 
 

@@ -66,11 +66,16 @@ def on_order(session: Session, shop: Shop, order: Order) -> Referral | None:
         if customer_id is not None and reward.used_order_shopify_id == order.shopify_id
     }
     referral = referral_for_order(session, shop, order.shopify_id)
+    unchanged = None
     if referral is None:
         referral = _create_from_order(session, shop, order)
+    elif order.refunded_minor == 0 and order.total_minor == referral.order_total_minor:
+        unchanged = referral.status  # revenue moves only with status, totals or refunds
     if referral is not None:
         advance(session, shop, referral, order)
-        touched |= _people(session, referral)
+        referral.order_total_minor = order.total_minor
+        if referral.status != unchanged:
+            touched |= _people(session, referral)
     if touched:
         revenue.refresh(session, shop, touched)
     return referral
