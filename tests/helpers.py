@@ -103,3 +103,28 @@ def signed_query(params: dict[str, str], secret: str = API_SECRET) -> dict[str, 
         **params,
         "hmac": hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest(),
     }
+
+
+def proxy_query(
+    shop: str,
+    customer_id: int | None = None,
+    *,
+    extra: dict[str, str] | None = None,
+    timestamp: int | None = None,
+    secret: str = API_SECRET,
+) -> dict[str, str]:
+    """The query Shopify adds to an app-proxy request, signed as Shopify signs it."""
+    import time
+
+    params = {
+        **(extra or {}),
+        "shop": shop,
+        "logged_in_customer_id": "" if customer_id is None else str(customer_id),
+        "path_prefix": "/apps/referrals",
+        "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+    }
+    message = "".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return {
+        **params,
+        "signature": hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest(),
+    }

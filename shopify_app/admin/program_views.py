@@ -4,7 +4,7 @@ service and render; forms post through `static/forms.js` (fetch, signed by App B
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from sqlalchemy import func, select
 
 from shopify_app.auth.embedded import id_token_required
@@ -14,11 +14,13 @@ from shopify_app.referrals import advocates, lifecycle, queries
 from shopify_app.referrals.program import (
     FRIEND_CODE_FIELDS,
     get_program,
+    offer_text,
     parse_settings,
     settings_of,
     shop_currency,
     update_program,
 )
+from shopify_app.shopify.http import shop_url
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_currency
 from shopify_app.sync.values import money_text, normalize_email
@@ -163,6 +165,18 @@ def referral_action(referral_id: int, action: str):
     )
 
 
+def _customer_by_email(session, email: str) -> Customer | None:
+    normalised = normalize_email(email)
+    if normalised is None:
+        return None
+    return session.scalar(
+        select(Customer)
+        .where(Customer.shop_id == g.shop.id, Customer.email_normalized == normalised)
+        .order_by(Customer.deleted_at.is_not(None), Customer.id)
+        .limit(1)
+    )
+
+
 def _render_advocates(session, *, message=None, problem=None, email="", status=200):
     rows, next_before = queries.list_advocates(session, g.shop, before_id=_int_arg("before"))
     return (
@@ -197,12 +211,7 @@ def add_advocate():
         return _render_advocates(
             session, problem="Enter the customer's email address.", email=email, status=422
         )
-    customer = session.scalar(
-        select(Customer)
-        .where(Customer.shop_id == g.shop.id, Customer.email_normalized == normalised)
-        .order_by(Customer.deleted_at.is_not(None), Customer.id)
-        .limit(1)
-    )
+    customer = _customer_by_email(session, email)
     if customer is None:
         return _render_advocates(
             session,
@@ -222,5 +231,39 @@ def add_advocate():
         f"{customer.display_name} joined with the code {advocate.code}."
         if created
         else f"{customer.display_name} had already joined (code {advocate.code})."
+    )
+    return _render_advocates(session, message=message)
+
+
+@bp.post("/advocates/invite")
+@id_token_required
+def invite_customer():
+    """Staff sends the referral invitation email to a customer found by email."""
+    session = get_session()
+    email = (request.form.get("email") or "").strip()[:320]
+    customer = _customer_by_email(session, email)
+    if customer is None:
+        return _render_advocates(
+            session, problem=f"No customer with the email {email or '(empty)'}.", status=422
+        )
+    program = get_program(session, g.shop)
+    join_url = shop_url(current_app.config["SHOPIFY_SHOP_URL"], g.shop.domain, "/apps/referrals")
+    try:
+        queued = advocates.invite(
+            session,
+            g.shop,
+            customer,
+            actor=staff_actor(),
+            join_url=f"{join_url}?via=invitation",
+            offer=offer_text(program, shop_currency(g.shop)),
+        )
+        session.commit()
+    except advocates.InvitationRefused as exc:
+        session.rollback()
+        return _render_advocates(session, problem=f"{email}: {exc}.", status=422)
+    message = (
+        f"Invitation sent to {customer.email}."
+        if queued
+        else f"{customer.email} was already invited today."
     )
     return _render_advocates(session, message=message)

@@ -111,3 +111,48 @@ def join(
 
     enqueue_after_commit(session, "workers.referral_jobs.sync_friend_code", advocate.id)
     return advocate, True
+
+
+class InvitationRefused(ValueError):
+    """The customer is not invited; the message says why."""
+
+
+def invite(
+    session: Session, shop: Shop, customer: Customer, *, actor: str, join_url: str, offer: str
+) -> bool:
+    """Queue the referral invitation email (once a day per customer). Returns whether a new
+    email was queued. Customers who joined, have no email or unsubscribed are refused."""
+    from shopify_app.emails import queue_email, render
+
+    if advocate_for_customer(session, shop, customer.id) is not None:
+        raise InvitationRefused("already joined the program")
+    if customer.redacted_at is not None or customer.deleted_at is not None:
+        raise InvitationRefused("this customer's data was erased or deleted")
+    if not customer.email:
+        raise InvitationRefused("has no email address")
+    if customer.email_marketing_state in ("unsubscribed", "redacted", "invalid"):
+        raise InvitationRefused("unsubscribed from email marketing")
+    subject, body = render(
+        "invitation", shop=shop, customer=customer, offer=offer, join_url=join_url
+    )
+    _message, queued = queue_email(
+        session,
+        shop,
+        kind="invitation",
+        to=customer.email,
+        subject=subject,
+        body=body,
+        dedupe_key=f"invitation:{customer.id}:{utcnow().date().isoformat()}",
+        customer_id=customer.id,
+    )
+    if queued and actor.startswith("staff:"):
+        record_audit(
+            session,
+            shop,
+            actor=actor,
+            action="customer.invited",
+            subject_type="customer",
+            subject_id=customer.id,
+            customer_id=customer.id,
+        )
+    return queued

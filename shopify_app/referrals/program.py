@@ -179,3 +179,10 @@ def update_program(
         after={f: values[f] for f in changed},
     )
     return program, changed
+
+
+def offer_text(program: Program, currency: str) -> str:
+    """The friend offer in words: "15% off", "10.00 EUR off"."""
+    if program.friend_kind == "percentage":
+        return f"{program.friend_value}% off"
+    return f"{money_text(program.friend_value, currency)} {currency} off"

@@ -62,3 +62,23 @@ def verify_webhook_hmac(body: bytes, header: str | None, secrets: Iterable[str])
     if not header:
         return False
     return any(_same(webhook_hmac(body, s), header.strip()) for s in secrets if s)
+
+
+def app_proxy_signature(params: Mapping[str, Sequence[str]], secret: str) -> str:
+    """What Shopify puts in `signature` on app-proxy requests: every other param as
+    `key=v1,v2`, sorted, joined with nothing between, HMAC-SHA256 in hex."""
+    message = "".join(
+        sorted(
+            f"{k}={','.join(str(v) for v in values)}"
+            for k, values in params.items()
+            if k != "signature"
+        )
+    )
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_app_proxy(params: Mapping[str, Sequence[str]], secrets: Iterable[str]) -> bool:
+    given = params.get("signature") or []
+    if len(given) != 1 or not given[0]:
+        return False
+    return any(_same(app_proxy_signature(params, s), given[0].lower()) for s in secrets if s)

@@ -37,6 +37,8 @@ def declared_paths() -> list[tuple[str, str]]:
     paths = [("GET", urlsplit(TOML["application_url"]).path or "/")]
     paths += [("GET", urlsplit(u).path) for u in TOML["auth"]["redirect_urls"]]
     paths += [("POST", s["uri"]) for s in TOML["webhooks"]["subscriptions"]]
+    proxy = urlsplit(TOML["app_proxy"]["url"]).path
+    paths += [("GET", proxy), ("POST", f"{proxy}/join"), ("POST", f"{proxy}/share")]
     return paths
 
 

@@ -246,3 +246,27 @@ def test_the_referral_link_records_the_click_and_applies_the_friend_discount(sho
         assert session.query(Shop).filter_by(domain=SHOP_A).one()
     off = live.http.get(f"{live.app_url}/r/{advocate.code}")
     assert off.status_code == 302 and off.headers["Location"].endswith(f"/shops/{SHOP_A}/")
+
+
+def test_staff_invitations_skip_members_unsubscribed_and_repeat_sends(shop):
+    live = shop
+    post(live, "/settings", SETTINGS)
+    commerce.create_customer(live.state, SHOP_A, email="gil@example.com", first_name="Gil")
+    commerce.create_customer(
+        live.state, SHOP_A, email="out@example.com", email_consent="unsubscribed"
+    )
+    settle(live)
+    sent = post(live, "/advocates/invite", {"email": "gil@example.com"})
+    assert sent.status_code == 200 and "Invitation sent to gil@example.com" in sent.text
+    twice = post(live, "/advocates/invite", {"email": "gil@example.com"})
+    assert "already invited today" in twice.text
+    out = post(live, "/advocates/invite", {"email": "out@example.com"})
+    assert out.status_code == 422 and "unsubscribed from email marketing" in out.text
+    run_jobs(live.app)
+    mail = live.devstore.extensions["devstore_mailbox"].to("gil@example.com")
+    assert len(mail) == 1 and "/apps/referrals?via=invitation" in mail[0].text
+    assert "20% off" in mail[0].text
+    post(live, "/advocates", {"email": "gil@example.com"})
+    member = post(live, "/advocates/invite", {"email": "gil@example.com"})
+    assert member.status_code == 422 and "already joined" in member.text
+    assert one(live.app, AuditEntry, AuditEntry.action == "customer.invited").actor == "staff:501"

@@ -1,0 +1,203 @@
+"""The app-proxy page (B2, item 9 of the referral engine): Shopify forwards
+`https://{shop}/apps/referrals/...` here, signed (`signature`) and naming the logged-in
+customer (`logged_in_customer_id`). A customer joins the program here and shares the friend
+offer by email; nothing is trusted before the signature is verified.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from sqlalchemy import func, select
+
+from shopify_app.db import get_session
+from shopify_app.emails import queue_email, render
+from shopify_app.models import Customer, EmailMessage, Shop, utcnow
+from shopify_app.referrals import advocates
+from shopify_app.referrals.program import get_program, offer_text, shop_currency
+from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
+from shopify_app.shopify.hmac import verify_app_proxy
+from shopify_app.shopify.services import shopify
+from shopify_app.sync.values import normalize_email
+
+bp = Blueprint("proxy", __name__)
+
+MAX_AGE_SECONDS = 3600
+SHARES_PER_DAY = 20
+FRIENDS_PER_SHARE = 5
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+
+
+def _verified_shop_and_customer() -> tuple[Shop, Customer | None, str | None]:
+    params = {k: request.args.getlist(k) for k in request.args}
+    if not verify_app_proxy(params, shopify().secrets):
+        abort(401, "This page must be opened through the store.")
+    stamp = request.args.get("timestamp", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_AGE_SECONDS:
+        abort(401, "This link has expired; reload the page from the store.")
+    domain = request.args.get("shop", "")
+    if not is_valid_shop_domain(domain):
+        abort(400, "invalid shop")
+    session = get_session()
+    shop = session.scalar(select(Shop).where(Shop.domain == sanitize_shop_domain(domain)))
+    if shop is None or not shop.is_installed:
+        abort(404, "The referral program is not available in this store.")
+    customer_param = request.args.get("logged_in_customer_id", "")
+    customer = None
+    if customer_param.isdigit():
+        customer = session.scalar(
+            select(Customer).where(
+                Customer.shop_id == shop.id, Customer.shopify_id == int(customer_param)
+            )
+        )
+    return shop, customer, customer_param or None
+
+
+def _path_prefix() -> str:
+    """Where the store serves this page (`/apps/referrals`); signed, so safe to echo."""
+    prefix = request.args.get("path_prefix", "/apps/referrals")
+    return prefix if re.fullmatch(r"/[a-z]+/[A-Za-z0-9_-]{1,30}", prefix) else "/apps/referrals"
+
+
+def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
+    session = get_session()
+    program = get_program(session, shop)
+    advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
+    link = (
+        f"{current_app.config['SHOPIFY_APP_URL'].rstrip('/')}/r/{advocate.code}"
+        if advocate
+        else None
+    )
+    html = render_template(
+        "storefront/proxy.html",
+        shop=shop,
+        program=program,
+        customer=customer,
+        logged_in=logged_in,
+        advocate=advocate,
+        link=link,
+        offer=offer_text(program, shop_currency(shop)),
+        message=message,
+        problem=problem,
+        path_prefix=_path_prefix(),
+        via="invitation" if request.args.get("via") == "invitation" else "storefront",
+    )
+    return Response(html, status=status, mimetype="text/html")
+
+
+@bp.get("/proxy")
+def proxy_home():
+    shop, customer, logged_in = _verified_shop_and_customer()
+    return _page(shop, customer, logged_in)
+
+
+@bp.post("/proxy/join")
+def proxy_join():
+    shop, customer, logged_in = _verified_shop_and_customer()
+    if not get_program(get_session(), shop).enabled:
+        return _page(shop, customer, logged_in, problem="The program is not open.", status=409)
+    if customer is None:
+        problem = (
+            "Log in to your account to join."
+            if not logged_in
+            else ("Your account is being set up; try again in a minute.")
+        )
+        return _page(shop, customer, logged_in, problem=problem, status=409)
+    session = get_session()
+    via = "invitation" if request.form.get("via") == "invitation" else "storefront"
+    try:
+        advocate, created = advocates.join(
+            session, shop, customer, via=via, actor=f"customer:{customer.shopify_id}"
+        )
+        session.commit()
+    except advocates.JoinRefused as exc:
+        session.rollback()
+        return _page(shop, customer, logged_in, problem=str(exc).capitalize() + ".", status=409)
+    message = "You're in! Share your link with friends." if created else None
+    return _page(shop, customer, logged_in, message=message)
+
+
+@bp.post("/proxy/share")
+def proxy_share():
+    """The advocate sends the friend offer to friends' addresses: validated, rate-limited, and
+    each friend's email logged (staff read it in "did my friend get an email?")."""
+    shop, customer, logged_in = _verified_shop_and_customer()
+    session = get_session()
+    advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
+    if advocate is None:
+        return _page(shop, customer, logged_in, problem="Join the program first.", status=409)
+    raw = re.split(r"[,\s;]+", request.form.get("emails", "").strip())
+    wanted = [e for e in (x.strip() for x in raw) if e]
+    bad = [e for e in wanted if not EMAIL_RE.match(e)]
+    if not wanted or bad:
+        problem = (
+            "Enter one or more email addresses."
+            if not wanted
+            else "These are not email addresses: " + ", ".join(bad[:5])
+        )
+        return _page(shop, customer, logged_in, problem=problem, status=422)
+    friends = list(dict.fromkeys(normalize_email(e) for e in wanted))
+    if len(friends) > FRIENDS_PER_SHARE:
+        return _page(
+            shop,
+            customer,
+            logged_in,
+            problem=f"Share with up to {FRIENDS_PER_SHARE} friends at a time.",
+            status=422,
+        )
+    own = normalize_email(customer.email)
+    if own in friends:
+        return _page(shop, customer, logged_in, problem="That's your own address.", status=422)
+    sent_today = (
+        session.scalar(
+            select(func.count())
+            .select_from(EmailMessage)
+            .where(
+                EmailMessage.shop_id == shop.id,
+                EmailMessage.advocate_id == advocate.id,
+                EmailMessage.kind == "share",
+                EmailMessage.created_at >= utcnow() - timedelta(days=1),
+            )
+        )
+        or 0
+    )
+    if sent_today + len(friends) > SHARES_PER_DAY:
+        return _page(
+            shop,
+            customer,
+            logged_in,
+            problem=f"You can share with {SHARES_PER_DAY} friends a day; try again tomorrow.",
+            status=429,
+        )
+    program = get_program(session, shop)
+    link = f"{current_app.config['SHOPIFY_APP_URL'].rstrip('/')}/r/{advocate.code}"
+    day = utcnow().date().isoformat()
+    for friend in friends:
+        subject, body = render(
+            "share",
+            shop=shop,
+            advocate=advocate,
+            customer=customer,
+            offer=offer_text(program, shop_currency(shop)),
+            link=link,
+        )
+        queue_email(
+            session,
+            shop,
+            kind="share",
+            to=friend,
+            subject=subject,
+            body=body,
+            dedupe_key=f"share:{advocate.id}:{friend}:{day}",
+            advocate_id=advocate.id,
+        )
+    session.commit()
+    return _page(
+        shop,
+        customer,
+        logged_in,
+        message=f"Sent to {len(friends)} friend{'' if len(friends) == 1 else 's'}.",
+    )

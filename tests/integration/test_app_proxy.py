@@ -1,0 +1,133 @@
+"""The storefront page behind Shopify's app proxy: signature checks, joining, sharing by email
+(validated, rate-limited, logged), and the invitation path."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstore import commerce
+from shopify_app.db import get_session
+from shopify_app.models import Advocate, EmailMessage, Shop
+from shopify_app.referrals.program import update_program
+from shopify_app.shopify.hmac import app_proxy_signature
+from shopify_app.storefront import proxy
+from tests.conftest import SHOP_A
+from tests.helpers import proxy_query
+
+from .webhook_support import install, one, rows, run_jobs
+
+
+def test_the_signature_matches_shopifys_documented_example():
+    params = {
+        "extra": ["1", "2"],
+        "shop": ["shop-name.myshopify.com"],
+        "logged_in_customer_id": ["1"],
+        "path_prefix": ["/apps/awesome_reviews"],
+        "timestamp": ["1317327555"],
+    }
+    assert app_proxy_signature(params, "hush") == (
+        "4c68c8624d737112c91818c11017d24d334b524cb5c2b8ba08daa056f7395ddb"
+    )
+
+
+def settle(live, rounds=3):
+    for _ in range(rounds):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+
+
+@pytest.fixture
+def store(live):
+    install(live, SHOP_A)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
+        session.commit()
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    settle(live)
+    return live, ada
+
+
+def page(live, customer_id=None, **extra):
+    return live.http.get(
+        f"{live.app_url}/proxy", params=proxy_query(SHOP_A, customer_id, extra=extra)
+    )
+
+
+def act(live, action, data, customer_id=None):
+    return live.http.post(
+        f"{live.app_url}/proxy/{action}", params=proxy_query(SHOP_A, customer_id), data=data
+    )
+
+
+def test_unsigned_forged_and_stale_requests_are_refused(store):
+    live, ada = store
+    plain = live.http.get(f"{live.app_url}/proxy", params={"shop": SHOP_A})
+    assert plain.status_code == 401
+    forged = proxy_query(SHOP_A, ada.id)
+    forged["logged_in_customer_id"] = "999"
+    assert live.http.get(f"{live.app_url}/proxy", params=forged).status_code == 401
+    stale = proxy_query(SHOP_A, ada.id, timestamp=1_000_000_000)
+    assert live.http.get(f"{live.app_url}/proxy", params=stale).status_code == 401
+    wrong_secret = proxy_query(SHOP_A, ada.id, secret="not-the-secret")
+    assert live.http.post(f"{live.app_url}/proxy/join", params=wrong_secret).status_code == 401
+    assert rows(live.app, Advocate) == []
+
+
+def test_a_logged_out_shopper_is_asked_to_log_in(store):
+    live, _ada = store
+    response = page(live)
+    assert response.status_code == 200 and "Log in to your account" in response.text
+    assert act(live, "join", {}).status_code == 409
+
+
+def test_a_customer_joins_and_shares_the_offer_by_email(store):
+    live, ada = store
+    before = page(live, ada.id)
+    assert "Join the program" in before.text and "15% off" in before.text
+    joined = act(live, "join", {"via": "storefront"}, ada.id)
+    assert joined.status_code == 200 and "Share your link with friends" in joined.text
+    advocate = one(live.app, Advocate)
+    assert advocate.joined_via == "storefront" and advocate.code in joined.text
+    assert f"/r/{advocate.code}" in joined.text
+
+    for data, status, text in (
+        ({"emails": ""}, 422, "Enter one or more"),
+        ({"emails": "not-an-address, bob@example.com"}, 422, "not-an-address"),
+        ({"emails": "ada@example.com"}, 422, "your own address"),
+        ({"emails": ",".join(f"f{n}@example.com" for n in range(6))}, 422, "up to 5"),
+    ):
+        refused = act(live, "share", data, ada.id)
+        assert refused.status_code == status and text in refused.text
+    assert rows(live.app, EmailMessage) == []
+
+    shared = act(live, "share", {"emails": "bob@example.com\nCy@Example.com"}, ada.id)
+    assert shared.status_code == 200 and "Sent to 2 friends" in shared.text
+    again = act(live, "share", {"emails": "bob@example.com"}, ada.id)  # a double submit
+    assert again.status_code == 200
+    run_jobs(live.app)
+    messages = rows(live.app, EmailMessage)
+    assert sorted(m.to_address for m in messages) == ["bob@example.com", "cy@example.com"]
+    assert {(m.kind, m.status, m.advocate_id) for m in messages} == {("share", "sent", advocate.id)}
+    mailbox = live.devstore.extensions["devstore_mailbox"]
+    assert len(mailbox.to("bob@example.com")) == 1
+    assert advocate.code in mailbox.to("cy@example.com")[0].text
+
+
+def test_sharing_is_rate_limited_per_day(store, monkeypatch):
+    live, ada = store
+    monkeypatch.setattr(proxy, "SHARES_PER_DAY", 3)
+    act(live, "join", {}, ada.id)
+    assert act(live, "share", {"emails": "a@example.com, b@example.com"}, ada.id).status_code == 200
+    limited = act(live, "share", {"emails": "c@example.com, d@example.com"}, ada.id)
+    assert limited.status_code == 429 and "3 friends a day" in limited.text
+    assert len(rows(live.app, EmailMessage)) == 2
+
+
+def test_an_invitation_link_records_how_the_customer_joined(store):
+    live, ada = store
+    invited = page(live, ada.id, via="invitation")
+    assert 'name="via" value="invitation"' in invited.text
+    act(live, "join", {"via": "invitation"}, ada.id)
+    assert one(live.app, Advocate).joined_via == "invitation"
