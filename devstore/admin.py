@@ -106,6 +106,37 @@ def fresh_id_token(handle: str):
     return jsonify({"id_token": token})
 
 
+@bp.get("/store/<handle>/orders")
+def orders(handle: str):
+    """The shop's orders, newest first, with Refund and Cancel as in Shopify's admin."""
+    from .commerce import data
+
+    shop = shop_or_404(handle)
+    listed = sorted(data(state(), shop.domain).orders.values(), key=lambda o: -o.id)
+    return render_template("devstore/orders.html", shop=shop, app=registered_app(), orders=listed)
+
+
+@bp.post("/store/<handle>/orders/<int:order_id>/<action>")
+def order_action(handle: str, order_id: int, action: str):
+    from decimal import Decimal, InvalidOperation
+
+    from .commerce import cancel_order, data, refund_order
+
+    shop = shop_or_404(handle)
+    order = data(state(), shop.domain).orders.get(order_id) or abort(404)
+    if action == "cancel" and order.cancelled_at is None:
+        cancel_order(state(), shop.domain, order.id)
+    elif action == "refund":
+        try:
+            amount = Decimal(request.form.get("amount") or str(order.total))
+        except InvalidOperation:
+            abort(400, "not an amount")
+        refund_order(state(), shop.domain, order.id, amount, note=request.form.get("note"))
+    elif action not in ("cancel", "refund"):
+        abort(404)
+    return redirect(url_for("devstore_admin.orders", handle=handle))
+
+
 @bp.get("/store/<handle>/<path:resource>")
 def admin_resource(handle: str, resource: str):
     """Where `shopify://admin/...` navigation lands (customers, orders, ...)."""

@@ -22,6 +22,8 @@ class RegisteredApp:
     embedded: bool
     webhooks_api_version: str
     webhook_subscriptions: tuple[dict, ...]
+    app_proxy_url: str | None = None  # the app's proxy URL, pointed at this run's app
+    app_proxy_subpath: str | None = None
 
     @property
     def origin(self) -> str:
@@ -51,4 +53,8 @@ def load_registered_app(
         embedded=bool(data.get("embedded", True)),
         webhooks_api_version=webhooks.get("api_version", ""),
         webhook_subscriptions=tuple(webhooks.get("subscriptions", [])),
+        app_proxy_url=(
+            proxy["url"].replace(declared, app_url, 1) if (proxy := data.get("app_proxy")) else None
+        ),
+        app_proxy_subpath=(data.get("app_proxy") or {}).get("subpath"),
     )

@@ -40,3 +40,12 @@ def sign_query(params: dict[str, str], secret: str) -> str:
         if k not in ("hmac", "signature")
     )
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_app_proxy(params: list[tuple[str, str]], secret: str) -> str:
+    """Shopify's app-proxy `signature`: `key=v1,v2` per key, sorted, concatenated, HMAC hex."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in params:
+        grouped.setdefault(key, []).append(value)
+    message = "".join(sorted(f"{k}={','.join(v)}" for k, v in grouped.items()))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()

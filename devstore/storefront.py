@@ -112,3 +112,66 @@ def checkout(shop: str):
     response.delete_cookie(COOKIE_CODE)
     response.delete_cookie(COOKIE_LANDING)
     return response
+
+
+COOKIE_CUSTOMER = "ds_customer"
+
+
+@bp.post("/shops/<shop>/account/login")
+def login(shop: str):
+    """A stand-in for the store's customer accounts: log in as an existing customer."""
+    _shop_or_404(shop)
+    email = (request.form.get("email") or "").strip().lower()
+    customer = next(
+        (
+            c
+            for c in commerce.data(_state(), shop).customers.values()
+            if (c.email or "").lower() == email
+        ),
+        None,
+    )
+    response = redirect(
+        _safe_path(request.form.get("next")) if customer else request.referrer or "/"
+    )
+    if customer is not None:
+        response.set_cookie(COOKIE_CUSTOMER, str(customer.id), httponly=True, samesite="Lax")
+    return response
+
+
+@bp.route("/shops/<shop>/apps/<subpath>", methods=["GET", "POST"])
+@bp.route("/shops/<shop>/apps/<subpath>/<path:rest>", methods=["GET", "POST"])
+def app_proxy(shop: str, subpath: str, rest: str = ""):
+    """Shopify's app proxy: forward to the app's proxy URL with the signed query Shopify adds
+    (shop, logged_in_customer_id, path_prefix, timestamp, signature)."""
+    import time
+
+    import httpx
+
+    from .signing import sign_app_proxy
+
+    _shop_or_404(shop)
+    registered = current_app.extensions["devstore_app"]
+    if not registered.app_proxy_url or subpath != registered.app_proxy_subpath:
+        abort(404)
+    params = [(k, v) for k, v in request.args.items(multi=True)]
+    params += [
+        ("shop", shop),
+        ("logged_in_customer_id", request.cookies.get(COOKIE_CUSTOMER, "")),
+        ("path_prefix", f"/shops/{shop}/apps/{subpath}"),
+        ("timestamp", str(int(time.time()))),
+    ]
+    params.append(("signature", sign_app_proxy(params, registered.api_secret)))
+    target = registered.app_proxy_url.rstrip("/") + (f"/{rest}" if rest else "")
+    upstream = httpx.request(
+        request.method,
+        target,
+        params=params,
+        content=request.get_data(),
+        headers={"Content-Type": request.headers.get("Content-Type", "")},
+        timeout=10,
+    )
+    return current_app.response_class(
+        upstream.content,
+        status=upstream.status_code,
+        mimetype=upstream.headers.get("content-type", "text/html").split(";")[0],
+    )

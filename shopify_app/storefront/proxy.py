@@ -57,9 +57,11 @@ def _verified_shop_and_customer() -> tuple[Shop, Customer | None, str | None]:
 
 
 def _path_prefix() -> str:
-    """Where the store serves this page (`/apps/referrals`); signed, so safe to echo."""
+    """Where the store serves this page (`/apps/referrals`). Signed by Shopify; still only a
+    plain path is echoed into the page."""
     prefix = request.args.get("path_prefix", "/apps/referrals")
-    return prefix if re.fullmatch(r"/[a-z]+/[A-Za-z0-9_-]{1,30}", prefix) else "/apps/referrals"
+    plain = re.fullmatch(r"(/[A-Za-z0-9_.-]+){1,6}", prefix) and ".." not in prefix
+    return prefix if plain else "/apps/referrals"
 
 
 def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
