@@ -194,30 +194,25 @@ def deactivate_reward_code(reward_id: int) -> str:
     return "deactivated"
 
 
-def complete_due_referrals() -> int:
-    """Periodic: complete referrals whose approval delay has passed, shop by shop."""
+def _per_installed_shop(apply) -> int:
+    """Run `apply(session, shop, now)` for every installed shop, a commit each; the sum."""
     session = get_session()
     shop_ids = session.scalars(select(Shop.id).where(Shop.uninstalled_at.is_(None))).all()
     session.commit()
-    completed = 0
+    total = 0
     for shop_id in shop_ids:
         shop = session.get(Shop, shop_id)
-        if shop is None:
-            continue
-        completed += lifecycle.complete_due(session, shop, utcnow())
-        session.commit()
-    return completed
+        if shop is not None:
+            total += apply(session, shop, utcnow())
+            session.commit()
+    return total
+
+
+def complete_due_referrals() -> int:
+    """Periodic: complete referrals whose approval delay has passed, shop by shop."""
+    return _per_installed_shop(lifecycle.complete_due)
 
 
 def expire_rewards() -> int:
     """Periodic: issued rewards past their expiry become Unused."""
-    session = get_session()
-    shop_ids = session.scalars(select(Shop.id).where(Shop.uninstalled_at.is_(None))).all()
-    expired = 0
-    now = utcnow()
-    for shop_id in shop_ids:
-        shop = session.get(Shop, shop_id)
-        if shop is not None:
-            expired += rewards.expire_due(session, shop, now)
-            session.commit()
-    return expired
+    return _per_installed_shop(rewards.expire_due)

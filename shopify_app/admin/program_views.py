@@ -96,28 +96,37 @@ def settings():
     )
 
 
-@bp.get("/referrals")
-@id_token_required
-def referrals():
-    session = get_session()
-    status = request.args.get("status", "all")
+def _render_referrals(session, *, status="all", search="", message=None, problem=None):
     if status not in queries.STATUS_FILTERS:
         status = "all"
-    search = request.args.get("q", "")[:200]
     rows, next_before = queries.list_referrals(
         session, g.shop, status=status, search=search, before_id=_int_arg("before")
     )
-    return render_template(
-        "admin/referrals.html",
-        rows=rows,
-        status=status,
-        search=search,
-        next_before=next_before,
-        counts=queries.status_counts(session, g.shop),
-        program=get_program(session, g.shop),
-        money_text=money_text,
-        message=None,
-        problem=None,
+    return (
+        render_template(
+            "admin/referrals.html",
+            rows=rows,
+            status=status,
+            search=search,
+            next_before=next_before,
+            counts=queries.status_counts(session, g.shop),
+            program=get_program(session, g.shop),
+            money_text=money_text,
+            message=message,
+            problem=problem,
+            toast=message,
+        ),
+        422 if problem else 200,
+    )
+
+
+@bp.get("/referrals")
+@id_token_required
+def referrals():
+    return _render_referrals(
+        get_session(),
+        status=request.args.get("status", "all"),
+        search=request.args.get("q", "")[:200],
     )
 
 
@@ -143,25 +152,8 @@ def referral_action(referral_id: int, action: str):
     except lifecycle.TransitionRefused as exc:
         session.rollback()
         problem = str(exc)
-    status = request.args.get("status", "all")
-    rows, next_before = queries.list_referrals(
-        session, g.shop, status=status if status in queries.STATUS_FILTERS else "all"
-    )
-    return (
-        render_template(
-            "admin/referrals.html",
-            rows=rows,
-            status=status,
-            search="",
-            next_before=next_before,
-            counts=queries.status_counts(session, g.shop),
-            program=get_program(session, g.shop),
-            money_text=money_text,
-            message=message,
-            problem=problem,
-            toast=message,
-        ),
-        422 if problem else 200,
+    return _render_referrals(
+        session, status=request.args.get("status", "all"), message=message, problem=problem
     )
 
 

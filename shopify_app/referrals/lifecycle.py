@@ -194,26 +194,17 @@ def _insert_referral(
     )
     results = evaluate_rules(session, shop, referral, order)
     blocking = [r for r in results if r.blocks]
+    block = None
     if order.currency != shop_currency(shop) and shop.currency:
-        _transition(
-            session,
-            shop,
-            referral,
-            "blocked",
-            actor="system",
-            cause="currency",
-            reason=f"The order is in {order.currency}; the program pays in {shop.currency}.",
+        block = (
+            "currency",
+            f"The order is in {order.currency}; the program pays in {shop.currency}.",
         )
     elif blocking:
-        _transition(
-            session,
-            shop,
-            referral,
-            "blocked",
-            actor="system",
-            cause=f"rule:{blocking[0].rule_id}",
-            reason=blocking[0].explanation,
-        )
+        block = (f"rule:{blocking[0].rule_id}", blocking[0].explanation)
+    if block is not None:
+        cause, why = block
+        _transition(session, shop, referral, "blocked", actor="system", cause=cause, reason=why)
     return referral
 
 

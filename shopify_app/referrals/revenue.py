@@ -46,85 +46,65 @@ def _net():
     return func.coalesce(func.sum(Order.total_minor - Order.refunded_minor), 0)
 
 
+def _one(session: Session, query) -> int:
+    return int(session.scalar(query) or 0)
+
+
+def _completed_referral_revenue(session: Session, shop: Shop, *conditions) -> int:
+    """Net of the orders that made completed referrals, among those matching `conditions`."""
+    return _one(
+        session,
+        select(_net())
+        .select_from(Referral)
+        .join(Order, Order.id == Referral.order_id)
+        .where(Referral.shop_id == shop.id, Referral.status == "completed", *conditions),
+    )
+
+
 def compute(session: Session, shop: Shop, customer_id: int) -> Stats:
     """The customer's stats from the source rows (referrals, orders, rewards)."""
+    referee_revenue = _completed_referral_revenue(
+        session,
+        shop,
+        Referral.friend_customer_id == customer_id,
+        Referral.attribution != "manual",
+    )
     advocate_id = session.scalar(
         select(Advocate.id).where(Advocate.shop_id == shop.id, Advocate.customer_id == customer_id)
     )
-    successful = referees = referral_revenue = referrer_revenue = 0
-    if advocate_id is not None:
-        successful = (
-            session.scalar(
-                select(func.count())
-                .select_from(Referral)
-                .where(
-                    Referral.shop_id == shop.id,
-                    Referral.advocate_id == advocate_id,
-                    Referral.status == "completed",
-                )
-            )
-            or 0
+    if advocate_id is None:
+        return Stats(referee_revenue_minor=referee_revenue)
+    mine = (Referral.shop_id == shop.id, Referral.advocate_id == advocate_id)
+    successful = _one(
+        session,
+        select(func.count()).select_from(Referral).where(*mine, Referral.status == "completed"),
+    )
+    referees = _one(
+        session,
+        select(func.count(distinct(Referral.friend_customer_id))).where(
+            *mine, Referral.status != "blocked"
+        ),
+    )
+    referrer_revenue = _one(
+        session,
+        select(_net())
+        .select_from(Reward)
+        .join(
+            Order,
+            (Order.shop_id == Reward.shop_id) & (Order.shopify_id == Reward.used_order_shopify_id),
         )
-        referees = (
-            session.scalar(
-                select(func.count(distinct(Referral.friend_customer_id))).where(
-                    Referral.shop_id == shop.id,
-                    Referral.advocate_id == advocate_id,
-                    Referral.status != "blocked",
-                )
-            )
-            or 0
-        )
-        referral_revenue = (
-            session.scalar(
-                select(_net())
-                .select_from(Referral)
-                .join(Order, Order.id == Referral.order_id)
-                .where(
-                    Referral.shop_id == shop.id,
-                    Referral.advocate_id == advocate_id,
-                    Referral.status == "completed",
-                )
-            )
-            or 0
-        )
-        referrer_revenue = (
-            session.scalar(
-                select(_net())
-                .select_from(Reward)
-                .join(
-                    Order,
-                    (Order.shop_id == Reward.shop_id)
-                    & (Order.shopify_id == Reward.used_order_shopify_id),
-                )
-                .where(
-                    Reward.shop_id == shop.id,
-                    Reward.advocate_id == advocate_id,
-                    Reward.status == "used",
-                )
-            )
-            or 0
-        )
-    referee_revenue = (
-        session.scalar(
-            select(_net())
-            .select_from(Referral)
-            .join(Order, Order.id == Referral.order_id)
-            .where(
-                Referral.shop_id == shop.id,
-                Referral.friend_customer_id == customer_id,
-                Referral.status == "completed",
-                Referral.attribution != "manual",
-            )
-        )
-        or 0
+        .where(
+            Reward.shop_id == shop.id, Reward.advocate_id == advocate_id, Reward.status == "used"
+        ),
     )
     return Stats(
-        int(successful),
-        int(referees),
-        int(referral_revenue),
-        int(referrer_revenue),
-        int(referee_revenue),
+        successful_referrals=successful,
+        total_referees=referees,
+        referral_revenue_minor=_completed_referral_revenue(
+            session, shop, Referral.advocate_id == advocate_id
+        ),
+        referrer_revenue_minor=referrer_revenue,
+        referee_revenue_minor=referee_revenue,
     )
 
 

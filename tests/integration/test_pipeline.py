@@ -19,7 +19,7 @@ from webhooks import routing
 from workers import webhook_jobs
 from workers.queues import get_queue
 
-from .webhook_support import deliver, install, one, rows, run_jobs
+from .webhook_support import cli_env, deliver, install, one, rows, run_jobs
 
 
 def set_rows(app, **values):
@@ -127,13 +127,7 @@ def test_cli_lists_shows_and_replays_dead_letters(live, monkeypatch):
     run_jobs(live.app)
     row = one(live.app, WebhookDelivery)
     assert row.status == "dead"
-    env = {
-        "APP_ENV": "test",
-        "DATABASE_URL": live.app.config["DATABASE_URL"],
-        "REDIS_URL": live.app.config["REDIS_URL"],
-        "INSTANCE_PATH": live.app.config["INSTANCE_PATH"],
-        "ENCRYPTION_KEY": live.app.config["ENCRYPTION_KEY"],
-    }
+    env = cli_env(live.app)
     runner = CliRunner()
     listed = runner.invoke(main, ["webhooks", "list", "--status", "dead"], env=env)
     assert listed.exit_code == 0, listed.output

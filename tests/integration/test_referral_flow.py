@@ -31,7 +31,7 @@ from shopify_app.referrals.program import get_program, update_program
 from tests.conftest import SHOP_A
 from workers import referral_jobs
 
-from .webhook_support import install, one, rows, run_jobs
+from .webhook_support import cli_env, install, one, rows, run_jobs
 
 LINES = [{"title": "Green tea", "price": "40.00", "quantity": 2, "sku": "TEA-1", "product_id": 71}]
 
@@ -232,13 +232,7 @@ def test_revenue_follows_orders_partial_refunds_and_reward_use_and_recomputes(pr
     assert stats(live, bob).referee_revenue_minor == 6000
     assert stats(live, cy).referee_revenue_minor == 0
 
-    env = {
-        "APP_ENV": "test",
-        "DATABASE_URL": live.app.config["DATABASE_URL"],
-        "REDIS_URL": live.app.config["REDIS_URL"],
-        "INSTANCE_PATH": live.app.config["INSTANCE_PATH"],
-        "ENCRYPTION_KEY": live.app.config["ENCRYPTION_KEY"],
-    }
+    env = cli_env(live.app)
 
     def cli(*args):
         return CliRunner().invoke(main, ["revenue", "recompute", *args], env=env)

@@ -59,3 +59,14 @@ def shop_id(app, domain: str) -> int:
 
 def statuses(app) -> list[str]:
     return [d.status for d in rows(app, WebhookDelivery)]
+
+
+def cli_env(app) -> dict[str, str]:
+    """The environment a `referrals` command needs to reach this test's database and Redis."""
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "INSTANCE_PATH": app.config["INSTANCE_PATH"],
+        "ENCRYPTION_KEY": app.config["ENCRYPTION_KEY"],
+    }
