@@ -114,7 +114,9 @@ def worker(burst: bool) -> None:
     """Run an RQ worker (one forked work horse per job)."""
     from workers.worker import build_worker
 
-    build_worker(current_app._get_current_object()).work(burst=burst)
+    # with_scheduler: jobs retried with a delay (RQ's Retry intervals) are put back on the
+    # queue by the workers themselves (RQ elects one at a time); the sweepers cover the rest.
+    build_worker(current_app._get_current_object()).work(burst=burst, with_scheduler=not burst)
 
 
 @main.command()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import and_, or_, update
 
 from shopify_app.db import get_session
 from shopify_app.emails import queue_email, render, send_smtp
@@ -17,18 +19,38 @@ from shopify_app.timeline.events import record_event
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+STALE = timedelta(minutes=10)
+
+
+def _claim(session, message_id: int) -> bool:
+    """Take the message for sending (queued, failed, or a send that died midway): two jobs
+    for one message (a retry and the sweeper) never both send it."""
+    now = utcnow()
+    result = session.execute(
+        update(EmailMessage)
+        .where(
+            EmailMessage.id == message_id,
+            or_(
+                EmailMessage.status.in_(("queued", "failed")),
+                and_(EmailMessage.status == "sending", EmailMessage.updated_at < now - STALE),
+            ),
+        )
+        .values(status="sending", updated_at=now, attempts=EmailMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
 
 
 def deliver_email(message_id: int) -> str:
     """Send a queued message; the outcome is kept on its row. A refusal or a network error
     is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`."""
     session = get_session()
+    if not _claim(session, message_id):
+        current = session.get(EmailMessage, message_id)
+        return f"not claimed ({current.status})" if current else "gone"
     message = session.get(EmailMessage, message_id)
-    if message is None:
-        return "gone"
-    if message.status == "sent":
-        return "already sent"
-    message.attempts += 1
+    session.refresh(message)
     try:
         send_smtp(current_app.config["SMTP_URL"], current_app.config["MAIL_FROM"], message)
     except (smtplib.SMTPException, OSError) as exc:

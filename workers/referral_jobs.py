@@ -10,11 +10,12 @@ throttling raise, so RQ retries them with backoff; a retry finds the code it mad
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, Customer, Reward, Shop, utcnow
+from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
 from shopify_app.referrals import lifecycle, rewards
 from shopify_app.referrals.codes import advocate_code, reward_code
 from shopify_app.referrals.program import get_program, shop_currency
@@ -29,6 +30,8 @@ from shopify_app.shopify.discounts import (
 from shopify_app.shopify.errors import ReauthorizationRequired, UserErrors
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_currency
+
+from .queues import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +219,47 @@ def complete_due_referrals() -> int:
 def expire_rewards() -> int:
     """Periodic: issued rewards past their expiry become Unused."""
     return _per_installed_shop(rewards.expire_due)
+
+
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def sweep_referral_work() -> int:
+    """Periodic: hand work whose job was lost (Redis restarted, a worker killed) to a new job:
+    friend codes and reward codes still pending, emails queued or failed but retryable. Each
+    job is idempotent, so a duplicate is harmless. Returns how many jobs were enqueued."""
+    from .email_jobs import MAX_ATTEMPTS
+
+    session = get_session()
+    cutoff = utcnow() - STUCK_AFTER
+    advocates_ = session.scalars(
+        select(Advocate.id)
+        .where(
+            Advocate.friend_discount_status.in_(("pending", "deleted")),
+            Advocate.updated_at < cutoff,
+        )
+        .limit(500)
+    ).all()
+    rewards_ = session.scalars(
+        select(Reward.id)
+        .where(Reward.status == "pending", Reward.last_error.is_(None), Reward.updated_at < cutoff)
+        .limit(500)
+    ).all()
+    emails = session.scalars(
+        select(EmailMessage.id)
+        .where(
+            EmailMessage.status.in_(("queued", "failed")),
+            EmailMessage.attempts < MAX_ATTEMPTS,
+            EmailMessage.updated_at < cutoff,
+        )
+        .limit(500)
+    ).all()
+    session.commit()
+    queue = get_queue()
+    for advocate_id in advocates_:
+        queue.enqueue_call(sync_friend_code, args=(advocate_id,))
+    for reward_id in rewards_:
+        queue.enqueue_call(create_reward_code, args=(reward_id,))
+    for message_id in emails:
+        queue.enqueue_call("workers.email_jobs.deliver_email", args=(message_id,))
+    return len(advocates_) + len(rewards_) + len(emails)

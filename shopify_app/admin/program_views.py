@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, Customer
+from shopify_app.models import Advocate, Customer, EmailMessage
 from shopify_app.referrals import advocates, lifecycle, queries
 from shopify_app.referrals.program import (
     FRIEND_CODE_FIELDS,
@@ -135,7 +135,7 @@ def referrals():
 def referral_action(referral_id: int, action: str):
     session = get_session()
     referral = queries.referral_in_shop(session, g.shop, referral_id)
-    if referral is None or action not in ("approve", "void"):
+    if referral is None or action not in ("approve", "void", "recheck"):
         abort(404)
     reason = (request.form.get("reason") or "").strip()[:2000]
     message = problem = None
@@ -145,6 +145,12 @@ def referral_action(referral_id: int, action: str):
                 session, g.shop, referral, actor=staff_actor(), reason=reason or None
             )
             message = f"Referral #{referral.id} approved; reward {reward.code} is being issued."
+        elif action == "recheck":
+            results = lifecycle.staff_recheck(session, g.shop, referral, actor=staff_actor())
+            blocking = [r.explanation for r in results if r.blocks]
+            message = f"Referral #{referral.id} re-checked: " + (
+                "; ".join(blocking) if blocking else "every rule passes now."
+            )
         else:
             lifecycle.staff_void(session, g.shop, referral, actor=staff_actor(), reason=reason)
             message = f"Referral #{referral.id} voided."
@@ -259,3 +265,31 @@ def invite_customer():
         else f"{customer.email} was already invited today."
     )
     return _render_advocates(session, message=message)
+
+
+@bp.get("/emails")
+@id_token_required
+def emails():
+    """The delivery log: every email the app sent or tried to send, newest first."""
+    session = get_session()
+    status = request.args.get("status", "")
+    query = (
+        select(EmailMessage)
+        .where(EmailMessage.shop_id == g.shop.id)
+        .order_by(EmailMessage.id.desc())
+        .limit(101)
+    )
+    if status in ("queued", "sent", "failed"):
+        query = query.where(EmailMessage.status == status)
+    before = _int_arg("before")
+    if before is not None:
+        query = query.where(EmailMessage.id < before)
+    messages = session.scalars(query).all()
+    more = len(messages) > 100
+    messages = messages[:100]
+    return render_template(
+        "admin/emails.html",
+        messages=messages,
+        status=status,
+        next_before=messages[-1].id if more else None,
+    )

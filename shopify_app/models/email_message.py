@@ -9,7 +9,8 @@ from .base import Base, TimestampMixin, UTCDateTime
 
 
 class EmailMessage(TimestampMixin, Base):
-    """One email the app sends, and its delivery log: queued -> sent, or failed (error kept).
+    """One email the app sends, and its delivery log: queued -> (sending) -> sent, or failed
+    (error kept; retried).
 
     `dedupe_key` makes queueing idempotent (a retried job or a double click is one message);
     a deliberate resend uses a new key.

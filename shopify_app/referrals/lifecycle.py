@@ -569,3 +569,14 @@ def staff_void(
     void(session, shop, referral, actor=actor, cause="staff", reason=reason.strip())
     _audit(session, shop, referral, "referral.voided", actor, before, reason.strip())
     revenue.refresh(session, shop, _people(session, referral))
+
+
+def staff_recheck(session: Session, shop: Shop, referral: Referral, *, actor: str) -> list:
+    """Run every fraud rule again on the referral's order (a new evaluation is stored next to
+    the earlier ones); the referral's status is not changed by it."""
+    order = session.get(Order, referral.order_id) if referral.order_id else None
+    if order is None:
+        raise TransitionRefused(f"The order of referral #{referral.id} is no longer stored.")
+    results = evaluate_rules(session, shop, referral, order)
+    _audit(session, shop, referral, "referral.rechecked", actor, referral.status, None)
+    return results

@@ -12,12 +12,15 @@ from shopify_app.db import get_session
 from shopify_app.models import (
     Advocate,
     AuditEntry,
+    EmailMessage,
+    FraudCheck,
     Program,
     Referral,
     ReferralClick,
     Reward,
     Shop,
 )
+from shopify_app.referrals import fraud
 from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import id_token
 
@@ -270,3 +273,34 @@ def test_staff_invitations_skip_members_unsubscribed_and_repeat_sends(shop):
     member = post(live, "/advocates/invite", {"email": "gil@example.com"})
     assert member.status_code == 422 and "already joined" in member.text
     assert one(live.app, AuditEntry, AuditEntry.action == "customer.invited").actor == "staff:501"
+
+
+def test_recheck_stores_a_new_evaluation_and_explains_it(shop):
+    live = shop
+    referral_setup(live)
+    blocked = one(live.app, Referral, Referral.status == "blocked")
+    response = post(live, f"/referrals/{blocked.id}/recheck", {})
+    assert response.status_code == 200 and "re-checked" in response.text
+    assert "normalises to adal@gmail.com" in response.text
+    checks = rows(live.app, FraudCheck, FraudCheck.referral_id == blocked.id)
+    assert {c.evaluation for c in checks} == {1, 2}
+    assert len([c for c in checks if c.evaluation == 2]) == len(fraud.RULES)
+    assert one(live.app, Referral, Referral.id == blocked.id).status == "blocked"
+
+
+def test_the_email_log_shows_sent_and_failed_deliveries(shop):
+    live = shop
+    mailbox = live.devstore.extensions["devstore_mailbox"]
+    mailbox.refuse_next = 1  # the relay refuses the first message
+    referral_setup(live)  # the completed referral's reward email
+    failed = one(live.app, EmailMessage)
+    assert failed.status == "failed" and "451" in failed.error and failed.attempts == 1
+    page = get(live, "/emails", status="failed")
+    assert f'id="email-{failed.id}"' in page.text and "451" in page.text
+    with live.app.app_context():
+        from workers.email_jobs import deliver_email
+
+        assert deliver_email(failed.id) == "sent"  # what RQ's retry does
+    sent = get(live, "/emails", status="sent")
+    assert f'id="email-{failed.id}"' in sent.text
+    assert one(live.app, EmailMessage).attempts == 2

@@ -301,3 +301,37 @@ def test_codes_deleted_in_shopify_are_reflected_and_rewards_expire(program):
         session.commit()
         assert referral_jobs.expire_rewards() == 1
     assert one(live.app, Reward, Reward.id == fresh.id).status == "unused"
+
+
+def test_referral_work_whose_jobs_were_lost_is_picked_up_by_the_sweeper(program):
+    """Redis restarted empty after the referral completed: nothing is lost."""
+    live = program
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    advocate = join(live, ada)
+    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
+    )
+    assert live.state.dispatcher.drain(15)
+    with live.app.app_context():
+        from workers.queues import get_queue
+
+        get_queue().empty()
+    run_jobs(live.app)  # the drain was lost too: the inbox sweeper's job; run it by hand
+    with live.app.app_context():
+        from workers.webhook_jobs import drain_inbox
+
+        drain_inbox(one(live.app, Shop, Shop.domain == SHOP_A).id)
+        get_queue().empty()  # the reward-code job is lost as well
+    assert one(live.app, Reward).status == "pending"
+    with live.app.app_context():
+        assert referral_jobs.sweep_referral_work() == 0  # too fresh: its job may be on its way
+        session = get_session()
+        session.query(Reward).update({"updated_at": datetime.now(UTC) - timedelta(minutes=10)})
+        session.commit()
+        assert referral_jobs.sweep_referral_work() == 1
+    run_jobs(live.app)
+    assert one(live.app, Reward).status == "issued"
+    assert len(live.devstore.extensions["devstore_mailbox"].to("ada@example.com")) == 1
+    with live.app.app_context():
+        assert referral_jobs.sweep_referral_work() == 0  # nothing left behind
