@@ -167,7 +167,11 @@ def app_proxy(shop: str, subpath: str, rest: str = ""):
         target,
         params=params,
         content=request.get_data(),
-        headers={"Content-Type": request.headers.get("Content-Type", "")},
+        headers={
+            "Content-Type": request.headers.get("Content-Type", ""),
+            "User-Agent": request.headers.get("User-Agent", ""),
+            "X-Forwarded-For": request.remote_addr or "",
+        },
         timeout=10,
     )
     return current_app.response_class(

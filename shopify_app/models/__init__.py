@@ -9,6 +9,7 @@ from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
 from .referral import (
     Advocate,
+    AdvocateVisit,
     AuditEntry,
     BlocklistEntry,
     FraudCheck,
@@ -26,6 +27,7 @@ from .webhook_delivery import WebhookDelivery
 
 __all__ = [
     "Advocate",
+    "AdvocateVisit",
     "AuditEntry",
     "Base",
     "BlocklistEntry",

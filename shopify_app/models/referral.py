@@ -246,3 +246,21 @@ class ReferralStats(Base):
     referrer_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     referee_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AdvocateVisit(Base):
+    """A device (IP and browser) an advocate used on the storefront referral page, for the
+    self-referral rule ("same IP and user agent as the advocate's own visits or orders")."""
+
+    __tablename__ = "advocate_visits"
+    __table_args__ = (
+        UniqueConstraint("advocate_id", "ip", "user_agent", name="uq_advocate_visits_device"),
+        Index("ix_advocate_visits_shop_advocate", "shop_id", "advocate_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    advocate_id: Mapped[int] = mapped_column(ForeignKey("advocates.id", ondelete="CASCADE"))
+    ip: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(500))
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -29,7 +29,8 @@ class Person:
 class FraudContext:
     advocate: Person
     friend: Person
-    # The advocate's own orders: (ip, user agent) pairs and shipping addresses.
+    # The advocate's own devices (from their orders and their visits to the referral page)
+    # as (ip, user agent) pairs, and their orders' shipping addresses.
     advocate_devices: list[tuple[str | None, str | None]] = field(default_factory=list)
     advocate_addresses: list[dict[str, Any]] = field(default_factory=list)
     new_customers_only: bool = True

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from shopify_app.db import insert_ignore
 from shopify_app.models import (
     Advocate,
+    AdvocateVisit,
     Customer,
     FraudCheck,
     Order,
@@ -240,6 +241,15 @@ def fraud_context(session: Session, shop: Shop, referral: Referral, order: Order
         .order_by(Order.id.desc())
         .limit(200)
     ).all()
+    visits = [
+        (ip, ua)
+        for ip, ua in session.execute(
+            select(AdvocateVisit.ip, AdvocateVisit.user_agent)
+            .where(AdvocateVisit.shop_id == shop.id, AdvocateVisit.advocate_id == advocate.id)
+            .order_by(AdvocateVisit.last_seen_at.desc())
+            .limit(50)
+        )
+    ]
     prior = []
     if order.customer_id is not None:
         prior = list(
@@ -306,7 +316,7 @@ def fraud_context(session: Session, shop: Shop, referral: Referral, order: Order
     return FraudContext(
         advocate=advocate_person,
         friend=friend,
-        advocate_devices=[(ip, ua) for ip, ua, _a in own_orders],
+        advocate_devices=[(ip, ua) for ip, ua, _a in own_orders] + visits,
         advocate_addresses=[a for _ip, _ua, a in own_orders if a],
         new_customers_only=bool(terms.get("friend_new_customers_only", True)),
         friend_prior_orders=prior,

@@ -13,10 +13,11 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import func, select
 
-from shopify_app.db import get_session
+from shopify_app.db import get_session, insert_ignore
 from shopify_app.emails import queue_email, render
-from shopify_app.models import Customer, EmailMessage, Shop, utcnow
+from shopify_app.models import AdvocateVisit, Customer, EmailMessage, Shop, utcnow
 from shopify_app.referrals import advocates
+from shopify_app.referrals.identity import canonical_ip
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
 from shopify_app.shopify.hmac import verify_app_proxy
@@ -64,10 +65,37 @@ def _path_prefix() -> str:
     return prefix if plain else "/apps/referrals"
 
 
+def _client_ip() -> str | None:
+    """The shopper's address: Shopify's proxy passes it in X-Forwarded-For (first entry)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return canonical_ip(forwarded.split(",")[0]) if forwarded else None
+
+
+def _remember_device(session, shop: Shop, advocate) -> None:
+    ip, agent = _client_ip(), (request.headers.get("User-Agent") or "")[:500]
+    if not ip or not agent:
+        return
+    insert_ignore(
+        session,
+        AdvocateVisit,
+        {
+            "shop_id": shop.id,
+            "advocate_id": advocate.id,
+            "ip": ip,
+            "user_agent": agent,
+            "last_seen_at": utcnow(),
+        },
+        ["advocate_id", "ip", "user_agent"],
+    )
+    session.commit()
+
+
 def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
     session = get_session()
     program = get_program(session, shop)
     advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
+    if advocate is not None:
+        _remember_device(session, shop, advocate)
     link = (
         f"{current_app.config['SHOPIFY_APP_URL'].rstrip('/')}/r/{advocate.code}"
         if advocate

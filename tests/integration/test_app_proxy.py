@@ -7,7 +7,7 @@ import pytest
 
 from devstore import commerce
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, EmailMessage, Shop
+from shopify_app.models import Advocate, AdvocateVisit, EmailMessage, FraudCheck, Referral, Shop
 from shopify_app.referrals.program import update_program
 from shopify_app.shopify.hmac import app_proxy_signature
 from shopify_app.storefront import proxy
@@ -131,3 +131,30 @@ def test_an_invitation_link_records_how_the_customer_joined(store):
     assert 'name="via" value="invitation"' in invited.text
     act(live, "join", {"via": "invitation"}, ada.id)
     assert one(live.app, Advocate).joined_via == "invitation"
+
+
+def test_an_order_from_the_advocates_own_device_is_a_self_referral(store):
+    live, ada = store
+    act(live, "join", {}, ada.id)
+    device = {"X-Forwarded-For": "198.51.100.50, 10.0.0.1", "User-Agent": "AdaPhone/1"}
+    live.http.get(f"{live.app_url}/proxy", params=proxy_query(SHOP_A, ada.id), headers=device)
+    advocate = one(live.app, Advocate)
+    visit = one(live.app, AdvocateVisit)
+    assert (visit.ip, visit.user_agent) == ("198.51.100.50", "AdaPhone/1")
+    run_jobs(live.app)
+    alias = commerce.create_customer(live.state, SHOP_A, email="someone-else@example.com")
+    commerce.place_order(
+        live.state,
+        SHOP_A,
+        customer_id=alias.id,
+        lines=[{"title": "Teapot", "price": "49.00"}],
+        discount_code=advocate.code,
+        browser_ip="198.51.100.50",
+        user_agent="AdaPhone/1",
+    )
+    settle(live, rounds=4)
+    referral = one(live.app, Referral)
+    assert referral.status == "blocked" and "advocate's own device" in referral.status_reason
+    check = one(live.app, FraudCheck, FraudCheck.rule_id == "self_referral.device")
+    assert check.evidence["friend_ip"] == "198.51.100.50"
+    assert ["198.51.100.50", "AdaPhone/1"] in check.evidence["advocate_devices"]

@@ -1,8 +1,8 @@
-"""referral program: settings, advocates, clicks, referrals, fraud checks, rewards, blocklist, audit, emails, revenue stats; shop currency
+"""referral program: settings, advocates and their visits, clicks, referrals, fraud checks, rewards, blocklist, audit, emails, revenue stats; shop currency
 
 Revision ID: 0005_referrals
 Revises: 0004_sync_runs
-Create Date: 2026-12-01 15:50:27.829016
+Create Date: 2026-12-01 16:37:02.265621
 """
 
 from __future__ import annotations
@@ -151,6 +151,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_stats")),
         sa.UniqueConstraint("shop_id", "customer_id", name=op.f("uq_referral_stats_shop_id")),
     )
+    op.create_table(
+        "advocate_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shop_id", sa.Integer(), nullable=False),
+        sa.Column("advocate_id", sa.Integer(), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("user_agent", sa.String(length=500), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["advocate_id"],
+            ["advocates.id"],
+            name=op.f("fk_advocate_visits_advocate_id_advocates"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_advocate_visits_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_advocate_visits")),
+        sa.UniqueConstraint("advocate_id", "ip", "user_agent", name="uq_advocate_visits_device"),
+    )
+    with op.batch_alter_table("advocate_visits", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_advocate_visits_shop_advocate", ["shop_id", "advocate_id"], unique=False
+        )
+
     op.create_table(
         "referral_clicks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -433,6 +461,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_referral_clicks_shop_advocate_time")
 
     op.drop_table("referral_clicks")
+    with op.batch_alter_table("advocate_visits", schema=None) as batch_op:
+        batch_op.drop_index("ix_advocate_visits_shop_advocate")
+
+    op.drop_table("advocate_visits")
     op.drop_table("referral_stats")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entries_shop_at")
