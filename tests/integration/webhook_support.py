@@ -43,8 +43,9 @@ def run_jobs(app) -> None:
 
 
 def rows(app, model, *where):
+    """Matching rows in insertion (id) order, whatever order the database keeps them in."""
     with app.app_context():
-        return get_session().scalars(select(model).where(*where)).all()
+        return get_session().scalars(select(model).where(*where).order_by(model.id)).all()
 
 
 def one(app, model, *where):
