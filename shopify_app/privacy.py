@@ -22,6 +22,7 @@ from shopify_app.models import (
     WebhookDelivery,
     utcnow,
 )
+from shopify_app.referrals import privacy as referral_privacy
 from shopify_app.shopify.offline_tokens import clear_tokens
 from shopify_app.sync.customers import customer_by_shopify_id
 from shopify_app.sync.values import parse_id
@@ -33,6 +34,7 @@ AGGREGATE_KEYS = ("order_id", "total_minor", "amount_minor", "currency", "refund
 
 def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = None) -> None:
     """Erase everything the app holds for the shop but the bare row that records the erasure."""
+    referral_privacy.erase_shop(session, shop)
     for model in (TimelineEvent, OrderLineItem, Refund, DataRequest, DiscountCode):
         session.execute(delete(model).where(model.shop_id == shop.id))
     session.execute(delete(Order).where(Order.shop_id == shop.id))
@@ -103,6 +105,7 @@ def redact_customer(
     _scrub_deliveries(session, shop, customer_data, shopify_id, order_ids, current_delivery_id)
     if customer is None:
         return None
+    referral_privacy.redact_customer(session, shop, customer.id)
     customer.email = customer.email_normalized = customer.phone = None
     customer.first_name = customer.last_name = None
     customer.tags = ""
@@ -247,6 +250,7 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             }
             for e in events
         ],
+        "referral_program": referral_privacy.customer_referral_data(session, shop, customer.id),
     }
 
 

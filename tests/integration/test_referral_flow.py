@@ -28,10 +28,11 @@ from shopify_app.models import (
 )
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import get_program, update_program
+from tests import payloads
 from tests.conftest import SHOP_A
 from workers import referral_jobs
 
-from .webhook_support import cli_env, install, one, rows, run_jobs
+from .webhook_support import cli_env, deliver, install, one, rows, run_jobs
 
 LINES = [{"title": "Green tea", "price": "40.00", "quantity": 2, "sku": "TEA-1", "product_id": 71}]
 
@@ -335,3 +336,36 @@ def test_referral_work_whose_jobs_were_lost_is_picked_up_by_the_sweeper(program)
     assert len(live.devstore.extensions["devstore_mailbox"].to("ada@example.com")) == 1
     with live.app.app_context():
         assert referral_jobs.sweep_referral_work() == 0  # nothing left behind
+
+
+def test_redacting_a_friend_scrubs_the_evidence_and_erasing_the_shop_removes_the_program(program):
+    live = program
+    ada = commerce.create_customer(
+        live.state, SHOP_A, email="ada.lovelace@gmail.com", first_name="Ada", state="enabled"
+    )
+    advocate = join(live, ada)
+    alias = commerce.create_customer(live.state, SHOP_A, email="AdaLovelace+deals@gmail.com")
+    order = commerce.place_order(
+        live.state, SHOP_A, customer_id=alias.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    assert one(live.app, Referral).status == "blocked"
+    deliver(
+        live,
+        SHOP_A,
+        "customers/redact",
+        payloads.customers_redact(SHOP_A, cid=alias.id, orders=(order.id,))
+        | {"customer": {"id": alias.id, "email": "AdaLovelace+deals@gmail.com"}},
+    )
+    run_jobs(live.app)
+    referral = one(live.app, Referral)
+    assert referral.status == "blocked" and referral.status_reason == "(redacted)"
+    for check in rows(live.app, FraudCheck):
+        assert "adalovelace" not in repr(check.evidence).lower() + check.explanation.lower()
+    for event in rows(live.app, TimelineEvent):
+        assert "adalovelace+deals" not in repr(event.payload).lower()
+
+    deliver(live, SHOP_A, "shop/redact", {"shop_id": 1, "shop_domain": SHOP_A})
+    run_jobs(live.app)
+    for model in (Advocate, Referral, Reward, FraudCheck, ReferralTransition, ReferralStats):
+        assert rows(live.app, model) == [], model.__name__
