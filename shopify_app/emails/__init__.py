@@ -31,7 +31,8 @@ def render(template: str, **context) -> tuple[str, str]:
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):
         raise ValueError(f"emails/{template}.txt must start with a Subject: line")
-    return first.removeprefix("Subject:").strip(), body.lstrip("\n")
+    subject = " ".join(first.removeprefix("Subject:").split())  # no header injection
+    return subject, body.lstrip("\n")
 
 
 def queue_email(

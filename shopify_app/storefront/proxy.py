@@ -6,6 +6,8 @@ offer by email; nothing is trusted before the signature is verified.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import time
 from datetime import timedelta
@@ -29,6 +31,7 @@ bp = Blueprint("proxy", __name__)
 MAX_AGE_SECONDS = 3600
 SHARES_PER_DAY = 20
 FRIENDS_PER_SHARE = 5
+EXPIRED_FORM = "This form has expired; reload the page and try again."
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
@@ -90,6 +93,20 @@ def _remember_device(session, shop: Shop, advocate) -> None:
     session.commit()
 
 
+def _form_token(shop: Shop, customer: Customer | None) -> str:
+    """A token the page's forms carry back: a page from another site cannot make a
+    logged-in customer join or send emails (their Shopify cookies alone are not enough)."""
+    day = utcnow().date().isoformat()
+    subject = f"{shop.domain}|{customer.shopify_id if customer else ''}|{day}"
+    secret = shopify().secrets[0]
+    return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _form_token_ok(shop: Shop, customer: Customer | None) -> bool:
+    given = request.form.get("token", "")
+    return hmac.compare_digest(given.encode(), _form_token(shop, customer).encode())
+
+
 def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
     session = get_session()
     program = get_program(session, shop)
@@ -113,6 +130,7 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
         message=message,
         problem=problem,
         path_prefix=_path_prefix(),
+        token=_form_token(shop, customer),
         via="invitation" if request.args.get("via") == "invitation" else "storefront",
     )
     return Response(html, status=status, mimetype="text/html")
@@ -127,6 +145,8 @@ def proxy_home():
 @bp.post("/proxy/join")
 def proxy_join():
     shop, customer, logged_in = _verified_shop_and_customer()
+    if not _form_token_ok(shop, customer):
+        return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
     if not get_program(get_session(), shop).enabled:
         return _page(shop, customer, logged_in, problem="The program is not open.", status=409)
     if customer is None:
@@ -155,6 +175,8 @@ def proxy_share():
     """The advocate sends the friend offer to friends' addresses: validated, rate-limited, and
     each friend's email logged (staff read it in "did my friend get an email?")."""
     shop, customer, logged_in = _verified_shop_and_customer()
+    if not _form_token_ok(shop, customer):
+        return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
     session = get_session()
     advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
     if advocate is None:

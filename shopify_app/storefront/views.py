@@ -7,9 +7,11 @@ program is off, lands on the shop without a discount, never on an error page.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from sqlalchemy import and_, or_, select
 
 from shopify_app.db import get_session
 from shopify_app.models import ReferralClick, Shop, utcnow
@@ -23,6 +25,7 @@ bp = Blueprint("storefront", __name__)
 
 VISITOR_COOKIE = "ref_vid"
 VISITOR_MAX_AGE = 60 * 60 * 24 * 90
+CLICK_WINDOW = timedelta(minutes=1)
 
 
 def _shop_link(domain: str, path: str) -> str:
@@ -43,16 +46,31 @@ def referral_link(code: str) -> Response:
     visitor = request.cookies.get(VISITOR_COOKIE)
     if not visitor or len(visitor) > 64:
         visitor = secrets.token_urlsafe(16)
-    session.add(
-        ReferralClick(
-            shop_id=shop.id,
-            advocate_id=advocate.id,
-            clicked_at=utcnow(),
-            ip=(request.remote_addr or "")[:64] or None,
-            user_agent=(request.headers.get("User-Agent") or "")[:2000] or None,
-            visitor_id=visitor,
+    agent = (request.headers.get("User-Agent") or "")[:2000] or None
+    recent = session.scalar(
+        select(ReferralClick.id)
+        .where(
+            ReferralClick.shop_id == shop.id,
+            ReferralClick.advocate_id == advocate.id,
+            or_(
+                ReferralClick.visitor_id == visitor,
+                and_(ReferralClick.ip == request.remote_addr, ReferralClick.user_agent == agent),
+            ),
+            ReferralClick.clicked_at > utcnow() - CLICK_WINDOW,
         )
+        .limit(1)
     )
+    if recent is None:  # a reload or a bot hammering the link is one click a minute
+        session.add(
+            ReferralClick(
+                shop_id=shop.id,
+                advocate_id=advocate.id,
+                clicked_at=utcnow(),
+                ip=(request.remote_addr or "")[:64] or None,
+                user_agent=agent,
+                visitor_id=visitor,
+            )
+        )
     program = get_program(session, shop)
     session.commit()
     if program.enabled and advocate.friend_discount_status == "active":

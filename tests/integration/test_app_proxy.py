@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from devstore import commerce
@@ -55,7 +57,11 @@ def page(live, customer_id=None, **extra):
     )
 
 
-def act(live, action, data, customer_id=None):
+def act(live, action, data, customer_id=None, *, token=True):
+    """Post a form of the page, with the token the page gave (as a browser would)."""
+    if token:
+        found = re.search(r'name="token" value="([0-9a-f]+)"', page(live, customer_id).text)
+        data = {**data, "token": found.group(1)} if found else data
     return live.http.post(
         f"{live.app_url}/proxy/{action}", params=proxy_query(SHOP_A, customer_id), data=data
     )
@@ -79,7 +85,7 @@ def test_a_logged_out_shopper_is_asked_to_log_in(store):
     live, _ada = store
     response = page(live)
     assert response.status_code == 200 and "Log in to your account" in response.text
-    assert act(live, "join", {}).status_code == 409
+    assert act(live, "join", {}).status_code == 403  # no form to post: not from this page
 
 
 def test_a_customer_joins_and_shares_the_offer_by_email(store):
@@ -158,3 +164,11 @@ def test_an_order_from_the_advocates_own_device_is_a_self_referral(store):
     check = one(live.app, FraudCheck, FraudCheck.rule_id == "self_referral.device")
     assert check.evidence["friend_ip"] == "198.51.100.50"
     assert ["198.51.100.50", "AdaPhone/1"] in check.evidence["advocate_devices"]
+
+
+def test_a_form_posted_from_another_site_is_refused(store):
+    live, ada = store
+    forged = act(live, "join", {"token": "0" * 32}, ada.id, token=False)
+    assert forged.status_code == 403 and "expired" in forged.text
+    assert act(live, "join", {}, ada.id, token=False).status_code == 403
+    assert rows(live.app, Advocate) == []

@@ -3,6 +3,8 @@ by the devstore as Shopify signs it), join; refund an order from the devstore's 
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from devstore import commerce
@@ -39,7 +41,10 @@ def test_a_shopper_joins_through_the_proxy_and_a_refund_in_the_admin_voids(live)
         )
         assert "Join the program" in page.text
         assert f'action="/shops/{SHOP_A}/apps/referrals/join"' in page.text
-        joined = shopper.post(f"{store}/apps/referrals/join", data={"via": "storefront"})
+        token = re.search(r'name="token" value="([0-9a-f]+)"', page.text).group(1)
+        joined = shopper.post(
+            f"{store}/apps/referrals/join", data={"via": "storefront", "token": token}
+        )
         assert joined.status_code == 200
     advocate = one(live.app, Advocate)
     assert advocate.code in joined.text and advocate.joined_via == "storefront"
