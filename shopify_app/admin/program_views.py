@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, Customer, EmailMessage
-from shopify_app.referrals import advocates, lifecycle, queries
+from shopify_app.models import Advocate, BlocklistEntry, Customer, EmailMessage
+from shopify_app.referrals import advocates, blocklist, lifecycle, queries
 from shopify_app.referrals.program import (
     FRIEND_CODE_FIELDS,
     get_program,
@@ -293,3 +293,54 @@ def emails():
         status=status,
         next_before=messages[-1].id if more else None,
     )
+
+
+def _render_blocklist(session, *, message=None, problem=None, form=None, status=200):
+    entries = session.scalars(
+        select(BlocklistEntry)
+        .where(BlocklistEntry.shop_id == g.shop.id)
+        .order_by(BlocklistEntry.kind, BlocklistEntry.value)
+    ).all()
+    return (
+        render_template(
+            "admin/blocklist.html",
+            entries=entries,
+            message=message,
+            problem=problem,
+            form=form or {},
+            toast=message,
+        ),
+        status,
+    )
+
+
+@bp.get("/blocklist")
+@id_token_required
+def blocklist_page():
+    return _render_blocklist(get_session())
+
+
+@bp.post("/blocklist")
+@id_token_required
+def add_blocklist_entry():
+    session = get_session()
+    kind = request.form.get("kind", "")
+    value = (request.form.get("value") or "")[:320]
+    note = (request.form.get("note") or "").strip()[:2000] or None
+    try:
+        entry = blocklist.add_entry(session, g.shop, kind, value, note=note, actor=staff_actor())
+        session.commit()
+    except blocklist.InvalidEntry as exc:
+        session.rollback()
+        return _render_blocklist(session, problem=str(exc), form=request.form, status=422)
+    return _render_blocklist(session, message=f"{entry.value} is on the blocklist.")
+
+
+@bp.post("/blocklist/<int:entry_id>/remove")
+@id_token_required
+def remove_blocklist_entry(entry_id: int):
+    session = get_session()
+    entry = blocklist.remove_entry(session, g.shop, entry_id, actor=staff_actor())
+    session.commit()
+    message = f"{entry.value} was removed from the blocklist." if entry else "Already removed."
+    return _render_blocklist(session, message=message)

@@ -117,3 +117,27 @@ def add_entry(
         after={"kind": kind, "value": normalised, "note": note},
     )
     return entry
+
+
+def remove_entry(
+    session: Session, shop: Shop, entry_id: int, *, actor: str
+) -> BlocklistEntry | None:
+    """Remove one entry (one action, audited with what it was); None if it is already gone."""
+    entry = session.scalar(
+        select(BlocklistEntry).where(
+            BlocklistEntry.shop_id == shop.id, BlocklistEntry.id == entry_id
+        )
+    )
+    if entry is None:
+        return None
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action="blocklist.removed",
+        subject_type="blocklist_entry",
+        subject_id=entry.id,
+        before={"kind": entry.kind, "value": entry.value, "note": entry.note},
+    )
+    session.delete(entry)
+    return entry

@@ -12,6 +12,7 @@ from shopify_app.db import get_session
 from shopify_app.models import (
     Advocate,
     AuditEntry,
+    BlocklistEntry,
     EmailMessage,
     FraudCheck,
     Program,
@@ -304,3 +305,46 @@ def test_the_email_log_shows_sent_and_failed_deliveries(shop):
     sent = get(live, "/emails", status="sent")
     assert f'id="email-{failed.id}"' in sent.text
     assert one(live.app, EmailMessage).attempts == 2
+
+
+def test_the_blocklist_page_adds_removes_audits_and_the_rules_use_it(shop):
+    live = shop
+    post(live, "/settings", SETTINGS)
+    bad = post(live, "/blocklist", {"kind": "ip", "value": "10.0.0.300/33", "note": "x"})
+    assert bad.status_code == 422 and "not an IP address or CIDR range" in bad.text
+    assert rows(live.app, BlocklistEntry) == []
+    added = post(
+        live, "/blocklist", {"kind": "email", "value": "*@Spam.test", "note": "fraud ring"}
+    )
+    assert added.status_code == 200 and "*@spam.test is on the blocklist" in added.text
+    twice = post(live, "/blocklist", {"kind": "email", "value": "*@spam.test"})
+    assert twice.status_code == 200 and len(rows(live.app, BlocklistEntry)) == 1
+
+    commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    settle(live)
+    post(live, "/advocates", {"email": "ada@example.com"})
+    run_jobs(live.app)
+    advocate = one(live.app, Advocate)
+    spammer = commerce.create_customer(live.state, SHOP_A, email="x@spam.test")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=spammer.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    referral = one(live.app, Referral)
+    assert referral.status == "blocked" and "x@spam.test matches email *@spam.test" in (
+        referral.status_reason
+    )
+
+    entry = one(live.app, BlocklistEntry)
+    removed = post(live, f"/blocklist/{entry.id}/remove", {})
+    assert removed.status_code == 200 and "was removed" in removed.text
+    again = post(live, f"/blocklist/{entry.id}/remove", {})
+    assert "Already removed" in again.text
+    audit = [
+        (a.action, a.before, a.after)
+        for a in rows(live.app, AuditEntry)
+        if a.action.startswith("blocklist.")
+    ]
+    assert audit[0][0] == "blocklist.added" and audit[0][2]["value"] == "*@spam.test"
+    assert audit[1][0] == "blocklist.removed" and audit[1][1]["note"] == "fraud ring"
+    assert len(audit) == 2
