@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .admin.views import bp as admin_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
+    from .portal.views import bp as portal_bp
     from .storefront.proxy import bp as proxy_bp
     from .storefront.views import bp as storefront_bp
 
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(program_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
+    app.register_blueprint(portal_bp)
     app.register_blueprint(webhooks_bp)
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_http_error)

@@ -85,30 +85,20 @@ def describe_value(kind: str, value: int, currency: str) -> str:
     )
 
 
-def send_reward_email(reward_id: int) -> str:
-    """Tell the advocate their reward code (once per reward)."""
-    session = get_session()
-    reward = session.get(Reward, reward_id)
-    if reward is None or reward.status not in ("issued", "used"):
-        return "no reward to announce"
-    shop = session.get(Shop, reward.shop_id)
+class NotSendable(ValueError):
+    """The email cannot be sent; the message says why."""
+
+
+def queue_reward_email(session, shop: Shop, reward: Reward, *, dedupe_key: str):
+    """Render and queue the reward email for the advocate; (message, newly queued)."""
+    if reward.status not in ("issued", "used", "unused"):
+        raise NotSendable(f"the reward is {reward.status}: there is no code to send")
     advocate = session.get(Advocate, reward.advocate_id)
     customer = session.get(Customer, advocate.customer_id) if advocate else None
-    if shop is None or customer is None:
-        return "gone"
-    if not customer.email or customer.redacted_at is not None:
-        record_event(
-            session,
-            shop_id=shop.id,
-            customer_id=customer.id,
-            kind="email.reward.not_sent",
-            occurred_at=utcnow(),
-            source="app",
-            payload={"reward_id": reward.id, "reason": "the customer has no email address"},
-            dedupe_key=f"reward:{reward.id}:email-not-sent",
-        )
-        session.commit()
-        return "no address"
+    if customer is None or customer.redacted_at is not None:
+        raise NotSendable("the advocate's data was erased at their request")
+    if not customer.email:
+        raise NotSendable("the advocate has no email address")
     subject, body = render(
         "reward",
         shop=shop,
@@ -116,18 +106,44 @@ def send_reward_email(reward_id: int) -> str:
         reward=reward,
         value=describe_value(reward.kind, reward.value, reward.currency or shop_currency(shop)),
     )
-    queue_email(
+    return queue_email(
         session,
         shop,
         kind="reward",
         to=customer.email,
         subject=subject,
         body=body,
-        dedupe_key=f"reward:{reward.id}",
+        dedupe_key=dedupe_key,
         customer_id=customer.id,
         referral_id=reward.referral_id,
         reward_id=reward.id,
         advocate_id=reward.advocate_id,
     )
+
+
+def send_reward_email(reward_id: int) -> str:
+    """Tell the advocate their reward code (once per reward)."""
+    session = get_session()
+    reward = session.get(Reward, reward_id)
+    shop = session.get(Shop, reward.shop_id) if reward else None
+    if reward is None or shop is None or reward.status not in ("issued", "used"):
+        return "no reward to announce"
+    try:
+        queue_reward_email(session, shop, reward, dedupe_key=f"reward:{reward.id}")
+    except NotSendable as exc:
+        advocate = session.get(Advocate, reward.advocate_id)
+        if advocate is not None:
+            record_event(
+                session,
+                shop_id=shop.id,
+                customer_id=advocate.customer_id,
+                kind="email.reward.not_sent",
+                occurred_at=utcnow(),
+                source="app",
+                payload={"reward_id": reward.id, "reason": str(exc)},
+                dedupe_key=f"reward:{reward.id}:email-not-sent",
+            )
+        session.commit()
+        return f"not sent: {exc}"
     session.commit()
     return "queued"

@@ -1,0 +1,196 @@
+"""What the portal shows about a person, a referral and a reward (D2, D3, D5): every fact
+with its reason, read from the rows the engine wrote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from shopify_app.models import (
+    Advocate,
+    Customer,
+    EmailMessage,
+    FraudCheck,
+    Order,
+    Referral,
+    ReferralTransition,
+    Reward,
+    Shop,
+)
+
+
+@dataclass
+class ReferralView:
+    referral: Referral
+    advocate: Advocate
+    advocate_customer: Customer | None
+    friend: Customer | None
+    order: Order | None
+    checks: list[FraudCheck]  # the latest evaluation
+    earlier_evaluations: int
+    transitions: list[ReferralTransition]
+    reward: Reward | None
+    reward_emails: list[EmailMessage]
+    reward_status: str
+
+
+def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralView | None:
+    referral = session.scalar(
+        select(Referral).where(Referral.shop_id == shop.id, Referral.id == referral_id)
+    )
+    if referral is None:
+        return None
+    advocate = session.get(Advocate, referral.advocate_id)
+    latest = session.scalar(
+        select(func.max(FraudCheck.evaluation)).where(FraudCheck.referral_id == referral.id)
+    )
+    checks = (
+        list(
+            session.scalars(
+                select(FraudCheck)
+                .where(FraudCheck.referral_id == referral.id, FraudCheck.evaluation == latest)
+                .order_by(FraudCheck.outcome.desc(), FraudCheck.id)
+            )
+        )
+        if latest
+        else []
+    )
+    reward = session.scalar(
+        select(Reward).where(Reward.shop_id == shop.id, Reward.referral_id == referral.id)
+    )
+    emails = (
+        list(
+            session.scalars(
+                select(EmailMessage)
+                .where(EmailMessage.shop_id == shop.id, EmailMessage.reward_id == reward.id)
+                .order_by(EmailMessage.id)
+            )
+        )
+        if reward
+        else []
+    )
+    return ReferralView(
+        referral=referral,
+        advocate=advocate,
+        advocate_customer=session.get(Customer, advocate.customer_id) if advocate else None,
+        friend=(
+            session.get(Customer, referral.friend_customer_id)
+            if referral.friend_customer_id
+            else None
+        ),
+        order=session.get(Order, referral.order_id) if referral.order_id else None,
+        checks=checks,
+        earlier_evaluations=(latest or 1) - 1,
+        transitions=list(
+            session.scalars(
+                select(ReferralTransition)
+                .where(ReferralTransition.referral_id == referral.id)
+                .order_by(ReferralTransition.id)
+            )
+        ),
+        reward=reward,
+        reward_emails=emails,
+        reward_status=where_is_the_reward(referral, reward),
+    )
+
+
+def where_is_the_reward(referral: Referral, reward: Reward | None) -> str:
+    """D3 in one sentence: the reward's state and why."""
+    if referral.status == "blocked":
+        return f"No reward: the referral was blocked. {referral.status_reason or ''}".strip()
+    if referral.status == "voided" and (reward is None or reward.status == "voided"):
+        return f"No reward: the referral was voided. {referral.status_reason or ''}".strip()
+    if referral.status == "pending":
+        if referral.needs_manual_approval:
+            return "Waiting for a staff member to approve the referral (manual approval)."
+        if referral.approve_after is None:
+            trigger = (referral.terms or {}).get("reward_trigger", "paid")
+            return f"Waiting for the friend's order to be {trigger.replace('_', ' ')}."
+        return f"Pending approval until {referral.approve_after:%Y-%m-%d %H:%M UTC}."
+    if reward is None:
+        return "Completed; the reward is being created."
+    if reward.status == "pending":
+        return (
+            f"Completed; the reward code could not be created in Shopify yet: {reward.last_error}"
+            if reward.last_error
+            else "Completed; the reward code is being created in Shopify."
+        )
+    if reward.status == "issued":
+        return f"Issued: code {reward.code}, not used yet" + (
+            f", expires {reward.expires_at:%Y-%m-%d}." if reward.expires_at else "."
+        )
+    if reward.status == "used":
+        return f"Used: code {reward.code} was redeemed on order {reward.used_order_shopify_id}."
+    if reward.status == "unused":
+        return f"Expired unused: code {reward.code} ended {reward.expires_at:%Y-%m-%d}."
+    return f"Voided: {reward.void_reason or 'the referral was voided'}."
+
+
+@dataclass
+class PersonView:
+    customer: Customer
+    advocate: Advocate | None
+    as_advocate: list[Referral]
+    as_friend: list[Referral]
+    rewards: list[Reward]
+    emails: list[EmailMessage]
+
+
+def person_view(session: Session, shop: Shop, customer_id: int) -> PersonView | None:
+    customer = session.scalar(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.id == customer_id)
+    )
+    if customer is None:
+        return None
+    advocate = session.scalar(
+        select(Advocate).where(Advocate.shop_id == shop.id, Advocate.customer_id == customer.id)
+    )
+    as_advocate = (
+        list(
+            session.scalars(
+                select(Referral)
+                .where(Referral.shop_id == shop.id, Referral.advocate_id == advocate.id)
+                .order_by(Referral.id.desc())
+                .limit(100)
+            )
+        )
+        if advocate
+        else []
+    )
+    email_filter: list[Any] = [EmailMessage.customer_id == customer.id]
+    if customer.email:
+        email_filter.append(EmailMessage.to_address == customer.email.lower())
+    return PersonView(
+        customer=customer,
+        advocate=advocate,
+        as_advocate=as_advocate,
+        as_friend=list(
+            session.scalars(
+                select(Referral)
+                .where(Referral.shop_id == shop.id, Referral.friend_customer_id == customer.id)
+                .order_by(Referral.id.desc())
+            )
+        ),
+        rewards=(
+            list(
+                session.scalars(
+                    select(Reward)
+                    .where(Reward.shop_id == shop.id, Reward.advocate_id == advocate.id)
+                    .order_by(Reward.id.desc())
+                )
+            )
+            if advocate
+            else []
+        ),
+        emails=list(
+            session.scalars(
+                select(EmailMessage)
+                .where(EmailMessage.shop_id == shop.id, or_(*email_filter))
+                .order_by(EmailMessage.id.desc())
+                .limit(100)
+            )
+        ),
+    )

@@ -1,0 +1,97 @@
+"""Person lookup (D1): one box that finds customers by email, name, phone, order number,
+referral code or reward code, and says what matched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop
+from shopify_app.referrals.codes import normalise_code
+from shopify_app.referrals.identity import canonical_phone
+from shopify_app.sync.values import normalize_email
+
+LIMIT = 25
+
+
+@dataclass
+class Results:
+    people: list[tuple[Customer, str]] = field(default_factory=list)  # (customer, what matched)
+    referrals: list[tuple[Referral, str]] = field(default_factory=list)
+    rewards: list[tuple[Reward, str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.people or self.referrals or self.rewards)
+
+
+def search(session: Session, shop: Shop, query: str) -> Results:
+    text = (query or "").strip()[:200]
+    found = Results()
+    if not text:
+        return found
+    seen: set[int] = set()
+
+    def person(customer: Customer | None, why: str) -> None:
+        if customer is not None and customer.id not in seen:
+            seen.add(customer.id)
+            found.people.append((customer, why))
+
+    if (email := normalize_email(text)) is not None:
+        for customer in session.scalars(
+            select(Customer)
+            .where(Customer.shop_id == shop.id, Customer.email_normalized == email)
+            .limit(LIMIT)
+        ):
+            person(customer, f"email {customer.email}")
+    if (code := normalise_code(text)) is not None:
+        advocate = session.scalar(
+            select(Advocate).where(Advocate.shop_id == shop.id, Advocate.code == code)
+        )
+        if advocate is not None:
+            person(session.get(Customer, advocate.customer_id), f"referral code {code}")
+        reward = session.scalar(
+            select(Reward).where(Reward.shop_id == shop.id, Reward.code == code)
+        )
+        if reward is not None:
+            found.rewards.append((reward, f"reward code {code}"))
+            owner = session.get(Advocate, reward.advocate_id)
+            person(session.get(Customer, owner.customer_id) if owner else None, f"reward {code}")
+    name = text if text.startswith("#") else f"#{text}"
+    if name[1:].isdigit():
+        order = session.scalar(select(Order).where(Order.shop_id == shop.id, Order.name == name))
+        if order is not None:
+            referral = session.scalar(
+                select(Referral).where(
+                    Referral.shop_id == shop.id, Referral.order_shopify_id == order.shopify_id
+                )
+            )
+            if referral is not None:
+                found.referrals.append((referral, f"order {name}"))
+            if order.customer_id is not None:
+                person(session.get(Customer, order.customer_id), f"order {name}")
+    if (phone := canonical_phone(text)) is not None:
+        for customer in session.scalars(
+            select(Customer)
+            .where(Customer.shop_id == shop.id, Customer.phone == phone)
+            .limit(LIMIT)
+        ):
+            person(customer, f"phone {phone}")
+    if "@" not in text and len(text) >= 2:
+        needle = f"%{text.lower()}%"
+        full_name = func.lower(
+            func.coalesce(Customer.first_name, "") + " " + func.coalesce(Customer.last_name, "")
+        )
+        for customer in session.scalars(
+            select(Customer)
+            .where(
+                Customer.shop_id == shop.id,
+                or_(full_name.like(needle), func.lower(Customer.email).like(needle)),
+            )
+            .order_by(Customer.id)
+            .limit(LIMIT)
+        ):
+            person(customer, f"name or email contains “{text}”")
+    return found

@@ -1,0 +1,100 @@
+"""Portal pages: the search box, a person, a referral with its evidence and history, and
+Resend of a reward email. Thin handlers over `portal.search` and `portal.details`."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, abort, g, render_template, request
+
+from shopify_app.admin.program_views import staff_actor
+from shopify_app.audit import record_audit
+from shopify_app.auth.embedded import id_token_required
+from shopify_app.db import get_session
+from shopify_app.sync.values import money_text
+from workers.email_jobs import NotSendable, queue_reward_email
+
+from . import details
+from .search import search
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+
+@bp.get("")
+@id_token_required
+def home():
+    query = request.args.get("q", "")[:200]
+    results = search(get_session(), g.shop, query) if query.strip() else None
+    return render_template("portal/home.html", query=query, results=results)
+
+
+@bp.get("/customers/<int:customer_id>")
+@id_token_required
+def person(customer_id: int):
+    view = details.person_view(get_session(), g.shop, customer_id)
+    if view is None:
+        abort(404)
+    return render_template("portal/person.html", view=view, money_text=money_text)
+
+
+def _render_referral(session, referral_id: int, *, message=None, problem=None, status=200):
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    return (
+        render_template(
+            "portal/referral.html",
+            view=view,
+            money_text=money_text,
+            message=message,
+            problem=problem,
+            request_key=secrets.token_hex(8),
+            toast=message,
+        ),
+        status,
+    )
+
+
+@bp.get("/referrals/<int:referral_id>")
+@id_token_required
+def referral(referral_id: int):
+    return _render_referral(get_session(), referral_id)
+
+
+@bp.post("/referrals/<int:referral_id>/resend")
+@id_token_required
+def resend(referral_id: int):
+    """Resend the reward email: a new delivery, logged. The form's `request_key` makes a
+    double click one email."""
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    if view.reward is None:
+        return _render_referral(
+            session, referral_id, problem="There is no reward to resend.", status=422
+        )
+    key = "".join(c for c in request.form.get("request_key", "") if c.isalnum())[:32]
+    key = key or secrets.token_hex(8)
+    try:
+        message, queued = queue_reward_email(
+            session, g.shop, view.reward, dedupe_key=f"reward:{view.reward.id}:resend:{key}"
+        )
+    except NotSendable as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=f"Not sent: {exc}.", status=422)
+    if queued:
+        record_audit(
+            session,
+            g.shop,
+            actor=staff_actor(),
+            action="reward.email_resent",
+            subject_type="reward",
+            subject_id=view.reward.id,
+            after={"email_id": message.id, "to": message.to_address},
+            customer_id=view.advocate.customer_id,
+        )
+    session.commit()
+    return _render_referral(
+        session, referral_id, message=f"Reward email sent again to {message.to_address}."
+    )

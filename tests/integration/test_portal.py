@@ -1,0 +1,120 @@
+"""The Customer Service Portal: one search box, a referral with its evidence and history,
+"where is my reward?" and Resend, shop isolation."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstore import commerce
+from shopify_app.db import get_session
+from shopify_app.models import (
+    Advocate,
+    AuditEntry,
+    Customer,
+    EmailMessage,
+    Referral,
+    Reward,
+    utcnow,
+)
+from tests.conftest import SHOP_A, SHOP_B
+
+from .test_program_pages import SETTINGS, get, post, settle
+from .webhook_support import install, one, rows, run_jobs
+
+LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
+
+
+@pytest.fixture
+def story(live):
+    """Ada refers Bob (completed, reward issued) and her own alias (blocked)."""
+    install(live, SHOP_A)
+    post(live, "/settings", SETTINGS)
+    commerce.create_customer(
+        live.state,
+        SHOP_A,
+        email="ada.l@gmail.com",
+        first_name="Ada",
+        last_name="Lovelace",
+        phone="+358401234567",
+    )
+    settle(live)
+    post(live, "/advocates", {"email": "ada.l@gmail.com"})
+    run_jobs(live.app)
+    advocate = one(live.app, Advocate)
+    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    order = commerce.place_order(
+        live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
+    )
+    alias = commerce.create_customer(live.state, SHOP_A, email="a.d.a.l+x@gmail.com")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=alias.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    return live, advocate, order
+
+
+def people(response) -> int:
+    return response.text.count("/portal/customers/")
+
+
+def test_one_box_finds_people_by_every_handle(story):
+    live, advocate, order = story
+    reward = one(live.app, Reward)
+    for query, expected in (
+        ("ADA.L@GMAIL.COM", "email ada.l@gmail.com"),
+        ("lovelace", "name or email contains"),
+        ("+358 40 123 4567", "phone +358401234567"),
+        (advocate.code.lower(), f"referral code {advocate.code}"),
+        (reward.code, f"reward code {reward.code}"),
+        (f"#{order.number}", f"order #{order.number}"),
+    ):
+        found = get(live, "/portal", q=query)
+        assert found.status_code == 200 and expected in found.text, query
+        assert people(found) >= 1
+    assert "Nothing matches" in get(live, "/portal", q="zz-nobody").text
+    install(live, SHOP_B)
+    assert people(get(live, "/portal", shop=SHOP_B, q="ada.l@gmail.com")) == 0
+
+
+def test_a_blocked_referral_shows_the_evidence_side_by_side(story):
+    live, _advocate, _order = story
+    blocked = one(live.app, Referral, Referral.status == "blocked")
+    page = get(live, f"/portal/referrals/{blocked.id}")
+    assert page.status_code == 200
+    assert "friend normalised</dt><dd>adal@gmail.com" in page.text
+    assert "advocate normalised</dt><dd>adal@gmail.com" in page.text
+    assert "self_referral.email" in page.text and "v1" in page.text
+    assert "No reward: the referral was blocked." in page.text
+    assert "New → Pending" in page.text and "Pending → Blocked" in page.text
+    assert get(live, f"/portal/referrals/{blocked.id}", shop=SHOP_B).status_code in (302, 404)
+
+
+def test_where_is_my_reward_and_resend_once_per_click(story):
+    live, _advocate, _order = story
+    completed = one(live.app, Referral, Referral.status == "completed")
+    reward = one(live.app, Reward)
+    page = get(live, f"/portal/referrals/{completed.id}")
+    assert f"Issued: code {reward.code}, not used yet" in page.text
+    assert page.text.count("<tr><td>") >= 1  # the first reward email is listed
+    first = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k1"})
+    again = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k1"})
+    assert first.status_code == again.status_code == 200
+    assert "sent again to ada.l@gmail.com" in first.text
+    run_jobs(live.app)
+    assert len(rows(live.app, EmailMessage, EmailMessage.reward_id == reward.id)) == 2
+    assert len(live.devstore.extensions["devstore_mailbox"].to("ada.l@gmail.com")) == 2
+    assert one(live.app, AuditEntry, AuditEntry.action == "reward.email_resent").actor == (
+        "staff:501"
+    )
+
+
+def test_resend_to_an_erased_customer_is_refused_with_the_reason(story):
+    live, _advocate, _order = story
+    completed = one(live.app, Referral, Referral.status == "completed")
+    with live.app.app_context():
+        session = get_session()
+        ada = session.query(Customer).filter_by(email="ada.l@gmail.com").one()
+        ada.redacted_at = utcnow()
+        session.commit()
+    refused = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k2"})
+    assert refused.status_code == 422 and "erased at their request" in refused.text
