@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, load_config, validate_config
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "app_bridge_url": app.config["APP_BRIDGE_URL"],
             "polaris_url": app.config["POLARIS_URL"],
             "app_url": app_url,
+            "embedded_fields": embedded_fields,
         }
 
     return app
@@ -78,6 +80,19 @@ def app_url(endpoint: str, **values: Any) -> str:
         if request.args.get("host"):
             values.setdefault("host", request.args["host"])
     return url_for(endpoint, **values)
+
+
+def embedded_fields() -> Markup:
+    """Hidden inputs that keep the embedded context on a GET form (a GET form's action
+    loses its own query string), so the search lands back inside the admin."""
+    fields = {"shop": g.get("shop_domain"), "embedded": "1" if g.get("shop_domain") else None}
+    if request.args.get("host"):
+        fields["host"] = request.args["host"]
+    return Markup("").join(
+        Markup('<input type="hidden" name="{}" value="{}">').format(k, v)
+        for k, v in fields.items()
+        if v
+    )
 
 
 def render_http_error(error: HTTPException):

@@ -52,7 +52,7 @@ def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralVie
             session.scalars(
                 select(FraudCheck)
                 .where(FraudCheck.referral_id == referral.id, FraudCheck.evaluation == latest)
-                .order_by(FraudCheck.outcome.desc(), FraudCheck.id)
+                .order_by(FraudCheck.outcome, FraudCheck.id)  # "block" first
             )
         )
         if latest
