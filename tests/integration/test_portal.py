@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from devstore import commerce
 from shopify_app.db import get_session
 from shopify_app.models import (
-    Advocate,
     AuditEntry,
     Customer,
     EmailMessage,
@@ -18,7 +16,7 @@ from shopify_app.models import (
 )
 from tests.conftest import SHOP_A, SHOP_B
 
-from .test_program_pages import SETTINGS, get, post, settle
+from .test_program_pages import get, post, referral_setup
 from .webhook_support import install, one, rows, run_jobs
 
 LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
@@ -28,28 +26,7 @@ LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
 def story(live):
     """Ada refers Bob (completed, reward issued) and her own alias (blocked)."""
     install(live, SHOP_A)
-    post(live, "/settings", SETTINGS)
-    commerce.create_customer(
-        live.state,
-        SHOP_A,
-        email="ada.l@gmail.com",
-        first_name="Ada",
-        last_name="Lovelace",
-        phone="+358401234567",
-    )
-    settle(live)
-    post(live, "/advocates", {"email": "ada.l@gmail.com"})
-    run_jobs(live.app)
-    advocate = one(live.app, Advocate)
-    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
-    order = commerce.place_order(
-        live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
-    )
-    alias = commerce.create_customer(live.state, SHOP_A, email="a.d.a.l+x@gmail.com")
-    commerce.place_order(
-        live.state, SHOP_A, customer_id=alias.id, lines=LINES, discount_code=advocate.code
-    )
-    settle(live)
+    _ada, advocate, order = referral_setup(live, last_name="Lovelace", phone="+358401234567")
     return live, advocate, order
 
 

@@ -130,10 +130,16 @@ def test_joining_explains_refusals_and_is_idempotent(shop):
     assert f"/r/{one(live.app, Advocate).code}" in page.text
 
 
-def referral_setup(live, *, manual=False):
+def referral_setup(live, *, manual=False, **advocate_fields):
+    """Ada refers Bob (his order completes) and an alias of her own (blocked)."""
     post(live, "/settings", {**SETTINGS, "approval_mode": "manual" if manual else "auto"})
     ada = commerce.create_customer(
-        live.state, SHOP_A, email="ada.l@gmail.com", first_name="Ada", state="enabled"
+        live.state,
+        SHOP_A,
+        email="ada.l@gmail.com",
+        first_name="Ada",
+        state="enabled",
+        **advocate_fields,
     )
     settle(live)
     post(live, "/advocates", {"email": "ada.l@gmail.com"})
