@@ -4,13 +4,16 @@ Resend of a reward email. Thin handlers over `portal.search` and `portal.details
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, g, render_template, request
+from sqlalchemy import select
 
 from shopify_app.admin.program_views import staff_actor
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
+from shopify_app.models import AuditEntry
 from shopify_app.sync.values import money_text
 from workers.email_jobs import NotSendable, queue_reward_email
 
@@ -98,3 +101,53 @@ def resend(referral_id: int):
     return _render_referral(
         session, referral_id, message=f"Reward email sent again to {message.to_address}."
     )
+
+
+@bp.get("/audit")
+@id_token_required
+def audit():
+    """Every staff and system action, newest first, filterable by who, what and when."""
+    session = get_session()
+    actor = request.args.get("actor", "")[:255]
+    action = request.args.get("action", "")[:64]
+    since = parse_day(request.args.get("from"))
+    until = parse_day(request.args.get("to"))
+    query = select(AuditEntry).where(AuditEntry.shop_id == g.shop.id)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    if until:
+        query = query.where(AuditEntry.at < until + timedelta(days=1))
+    before = request.args.get("before", "")
+    if before.isdigit():
+        query = query.where(AuditEntry.id < int(before))
+    entries = session.scalars(query.order_by(AuditEntry.id.desc()).limit(101)).all()
+    more = len(entries) > 100
+    entries = entries[:100]
+    facets = session.execute(
+        select(AuditEntry.actor, AuditEntry.action)
+        .where(AuditEntry.shop_id == g.shop.id)
+        .distinct()
+        .limit(500)
+    ).all()
+    return render_template(
+        "portal/audit.html",
+        entries=entries,
+        actors=sorted({a for a, _ in facets}),
+        actions=sorted({b for _, b in facets}),
+        actor=actor,
+        action=action,
+        since=request.args.get("from", "") if since else "",
+        until=request.args.get("to", "") if until else "",
+        next_before=entries[-1].id if more else None,
+    )
+
+
+def parse_day(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value or "", "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None

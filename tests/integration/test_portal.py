@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from shopify_app.db import get_session
@@ -95,3 +97,22 @@ def test_resend_to_an_erased_customer_is_refused_with_the_reason(story):
         session.commit()
     refused = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k2"})
     assert refused.status_code == 422 and "erased at their request" in refused.text
+
+
+def test_the_audit_page_lists_staff_actions_filterable_by_who_what_and_when(story):
+    live, _advocate, _order = story
+    completed = one(live.app, Referral, Referral.status == "completed")
+    post(live, f"/referrals/{completed.id}/void", {"reason": "Returned in store"})
+    everything = get(live, "/portal/audit")
+    assert everything.status_code == 200
+    assert "program.updated" in everything.text and "referral.voided" in everything.text
+    assert "Returned in store" in everything.text
+    voids = get(live, "/portal/audit", action="referral.voided")
+    assert voids.text.count('<tr id="audit-') == 1
+    by_someone_else = get(live, "/portal/audit", actor="staff:999")
+    assert "No actions recorded for this filter" in by_someone_else.text
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert "No actions recorded" in get(live, "/portal/audit", **{"from": tomorrow}).text
+    assert get(live, "/portal/audit", **{"from": "not-a-day"}).status_code == 200
+    install(live, SHOP_B)
+    assert '<tr id="audit-' not in get(live, "/portal/audit", shop=SHOP_B).text
