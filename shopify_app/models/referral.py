@@ -163,7 +163,7 @@ class FraudCheck(Base):
 
 
 class Reward(TimestampMixin, Base):
-    """The advocate's reward for one referral (unique per referral).
+    """The advocate's reward for one referral (unique per referral and advocate).
 
     pending (to be created in Shopify) -> issued (a live code, not used yet) -> used (an
     order redeemed it) / unused (expired without use) / voided (its referral was voided; an
@@ -172,7 +172,11 @@ class Reward(TimestampMixin, Base):
 
     __tablename__ = "rewards"
     __table_args__ = (
-        UniqueConstraint("shop_id", "referral_id", name="uq_rewards_shop_id_referral_id"),
+        # One reward per referral and advocate: a duplicate can never make a second one, and a
+        # referral reassigned by staff gives its new advocate their own.
+        UniqueConstraint(
+            "shop_id", "referral_id", "advocate_id", name="uq_rewards_shop_id_referral_id"
+        ),
         UniqueConstraint("shop_id", "code", name="uq_rewards_shop_id_code"),
         Index("ix_rewards_shop_advocate", "shop_id", "advocate_id"),
     )

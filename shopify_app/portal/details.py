@@ -59,7 +59,11 @@ def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralVie
         else []
     )
     reward = session.scalar(
-        select(Reward).where(Reward.shop_id == shop.id, Reward.referral_id == referral.id)
+        select(Reward).where(
+            Reward.shop_id == shop.id,
+            Reward.referral_id == referral.id,
+            Reward.advocate_id == referral.advocate_id,
+        )
     )
     emails = (
         list(

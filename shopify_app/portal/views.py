@@ -13,8 +13,9 @@ from shopify_app.admin.program_views import staff_actor
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
-from shopify_app.models import AuditEntry
-from shopify_app.sync.values import money_text
+from shopify_app.models import Advocate, AuditEntry, Customer
+from shopify_app.referrals import advocates, lifecycle
+from shopify_app.sync.values import money_text, normalize_email
 from workers.email_jobs import NotSendable, queue_reward_email
 
 from . import details
@@ -151,3 +152,54 @@ def parse_day(value: str | None) -> datetime | None:
         return datetime.strptime(value or "", "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+@bp.post("/referrals/<int:referral_id>/reassign")
+@id_token_required
+def reassign(referral_id: int):
+    """Who should get the reward? (D4): give the referral to another advocate, with a reason;
+    the reward follows."""
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    target = (request.form.get("advocate") or "").strip()[:320]
+    advocate = _advocate_by_code_or_email(session, target)
+    if advocate is None:
+        return _render_referral(
+            session,
+            referral_id,
+            problem=f"No advocate with the code or email {target!r}.",
+            status=422,
+        )
+    try:
+        reward = lifecycle.staff_reassign(
+            session,
+            g.shop,
+            view.referral,
+            advocate,
+            actor=staff_actor(),
+            reason=request.form.get("reason", ""),
+        )
+        session.commit()
+    except lifecycle.TransitionRefused as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=str(exc), status=422)
+    message = f"Referral #{referral_id} now belongs to {advocate.code}." + (
+        f" Their reward {reward.code} is being issued." if reward else ""
+    )
+    return _render_referral(session, referral_id, message=message)
+
+
+def _advocate_by_code_or_email(session, target: str) -> Advocate | None:
+    advocate = advocates.advocate_by_code(session, g.shop, target)
+    if advocate is not None:
+        return advocate
+    email = normalize_email(target)
+    if email is None:
+        return None
+    return session.scalar(
+        select(Advocate)
+        .join(Customer, Customer.id == Advocate.customer_id)
+        .where(Advocate.shop_id == g.shop.id, Customer.email_normalized == email)
+    )

@@ -446,7 +446,7 @@ def void(
         raise TransitionRefused(f"referral #{referral.id} is already voided")
     _transition(session, shop, referral, "voided", actor=actor, cause=cause, reason=reason)
     referral.needs_manual_approval = False
-    reward = rewards.reward_for(session, shop, referral.id)
+    reward = rewards.reward_for(session, shop, referral)
     if reward is not None:
         rewards.void(session, shop, reward, reason=reason)
 
@@ -590,3 +590,76 @@ def staff_recheck(session: Session, shop: Shop, referral: Referral, *, actor: st
     results = evaluate_rules(session, shop, referral, order)
     _audit(session, shop, referral, "referral.rechecked", actor, referral.status, None)
     return results
+
+
+def staff_reassign(
+    session: Session,
+    shop: Shop,
+    referral: Referral,
+    to_advocate: Advocate,
+    *,
+    actor: str,
+    reason: str,
+) -> Reward | None:
+    """Give the referral to another advocate (a disputed attribution, a cross referral). The
+    reward follows: an unused one is voided (its code deactivated) and the new advocate gets
+    their own. Reassigning back is the same action. Returns the new advocate's reward."""
+    if not (reason or "").strip():
+        raise TransitionRefused("Say why the referral is reassigned.")
+    if to_advocate.shop_id != shop.id:
+        raise TransitionRefused("That advocate belongs to another shop.")
+    if to_advocate.id == referral.advocate_id:
+        raise TransitionRefused("The referral already belongs to that advocate.")
+    if referral.status == "voided":
+        raise TransitionRefused(f"Referral #{referral.id} is voided; nothing to reassign.")
+    new_customer = session.get(Customer, to_advocate.customer_id)
+    if new_customer is not None and new_customer.id == referral.friend_customer_id:
+        raise TransitionRefused("The friend cannot be their own advocate.")
+    old = rewards.reward_for(session, shop, referral)
+    if old is not None and old.status == "used":
+        raise TransitionRefused(
+            f"The reward {old.code} was already used on order {old.used_order_shopify_id}; "
+            "it cannot follow the referral."
+        )
+    before_advocate = referral.advocate_id
+    people_before = _people(session, referral)
+    if old is not None:
+        rewards.void(session, shop, old, reason=f"Referral reassigned: {reason.strip()}")
+    referral.advocate_id = to_advocate.id
+    session.add(
+        ReferralTransition(
+            shop_id=shop.id,
+            referral_id=referral.id,
+            from_status=referral.status,
+            to_status=referral.status,
+            actor=actor,
+            cause=f"reassigned:{before_advocate}->{to_advocate.id}",
+            reason=reason.strip(),
+            at=utcnow(),
+        )
+    )
+    session.flush()
+    from shopify_app.audit import record_audit
+
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action="referral.reassigned",
+        subject_type="referral",
+        subject_id=referral.id,
+        before={"advocate_id": before_advocate},
+        after={"advocate_id": to_advocate.id},
+        reason=reason.strip(),
+        customer_id=to_advocate.customer_id,
+    )
+    new_reward = None
+    if referral.status == "completed":
+        earlier = rewards.reward_for(session, shop, referral)  # reassigned back to them
+        new_reward = (
+            rewards.reissue(session, shop, earlier)
+            if earlier is not None
+            else rewards.issue(session, shop, referral)
+        )
+    revenue.refresh(session, shop, people_before | _people(session, referral))
+    return new_reward

@@ -49,7 +49,10 @@ def list_referrals(
         .outerjoin(advocate_customer, advocate_customer.id == Advocate.customer_id)
         .outerjoin(friend, friend.id == Referral.friend_customer_id)
         .outerjoin(Order, Order.id == Referral.order_id)
-        .outerjoin(Reward, Reward.referral_id == Referral.id)
+        .outerjoin(
+            Reward,
+            (Reward.referral_id == Referral.id) & (Reward.advocate_id == Referral.advocate_id),
+        )
         .where(Referral.shop_id == shop.id)
         .order_by(Referral.id.desc())
         .limit(limit + 1)

@@ -16,17 +16,24 @@ from shopify_app.timeline.events import record_event
 from .codes import normalise_code, reward_code
 
 
-def reward_for(session: Session, shop: Shop, referral_id: int) -> Reward | None:
+def reward_for(session: Session, shop: Shop, referral: Referral) -> Reward | None:
+    """The reward of the referral's current advocate (a reassigned referral keeps the voided
+    reward of the advocate it had before)."""
     return session.scalar(
-        select(Reward).where(Reward.shop_id == shop.id, Reward.referral_id == referral_id)
+        select(Reward).where(
+            Reward.shop_id == shop.id,
+            Reward.referral_id == referral.id,
+            Reward.advocate_id == referral.advocate_id,
+        )
     )
 
 
 def issue(session: Session, shop: Shop, referral: Referral) -> Reward:
-    """The referral's reward (unique per referral: a second call returns the first), with
+    """The referral's reward for its advocate (unique per referral and advocate: a second
+    call returns the first), with
     its code drawn now and created in Shopify by `workers.referral_jobs.create_reward_code`
     after commit."""
-    existing = reward_for(session, shop, referral.id)
+    existing = reward_for(session, shop, referral)
     if existing is not None:
         return existing
     terms = referral.terms
@@ -49,9 +56,9 @@ def issue(session: Session, shop: Shop, referral: Referral) -> Reward:
                 "created_at": now,
                 "updated_at": now,
             },
-            ["shop_id", "referral_id"],
+            ["shop_id", "referral_id", "advocate_id"],
         )
-        reward = reward_for(session, shop, referral.id)
+        reward = reward_for(session, shop, referral)
         if reward is not None:
             break
     else:  # pragma: no cover - the code collided five times
@@ -185,3 +192,20 @@ def reflect_discount(session: Session, shop: Shop, node_gid: str, status: str | 
         elif status == "EXPIRED":
             reward.status = "unused"
             _event(session, shop, reward, "reward.expired")
+
+
+def reissue(session: Session, shop: Shop, reward: Reward) -> Reward:
+    """A voided reward given back (a referral reassigned back to this advocate): the same row
+    with a new code, created in Shopify by the usual job. The old code stays deactivated."""
+    if reward.status != "voided":
+        return reward
+    reward.code = reward_code()
+    reward.status = "pending"
+    reward.discount_gid = None
+    reward.voided_at = reward.void_reason = reward.last_error = None
+    reward.issued_at = None
+    from workers.queues import enqueue_after_commit
+
+    enqueue_after_commit(session, "workers.referral_jobs.create_reward_code", reward.id)
+    _event(session, shop, reward, "reward.reissued")
+    return reward

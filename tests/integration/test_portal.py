@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devstore import commerce
 from shopify_app.db import get_session
 from shopify_app.models import (
+    Advocate,
     AuditEntry,
     Customer,
     EmailMessage,
@@ -18,7 +20,7 @@ from shopify_app.models import (
 )
 from tests.conftest import SHOP_A, SHOP_B
 
-from .test_program_pages import get, post, referral_setup
+from .test_program_pages import get, post, referral_setup, settle
 from .webhook_support import install, one, rows, run_jobs
 
 LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
@@ -116,3 +118,52 @@ def test_the_audit_page_lists_staff_actions_filterable_by_who_what_and_when(stor
     assert get(live, "/portal/audit", **{"from": "not-a-day"}).status_code == 200
     install(live, SHOP_B)
     assert '<tr id="audit-' not in get(live, "/portal/audit", shop=SHOP_B).text
+
+
+def test_reassigning_moves_the_reward_and_back_again(story):
+    live, ada_advocate, _order = story
+    commerce.create_customer(live.state, SHOP_A, email="ben@example.com", first_name="Ben")
+    settle(live)
+    post(live, "/advocates", {"email": "ben@example.com"})
+    run_jobs(live.app)
+    ben = one(live.app, Advocate, Advocate.code != ada_advocate.code)
+    completed = one(live.app, Referral, Referral.status == "completed")
+    first_reward = one(live.app, Reward)
+
+    for data, text in (
+        ({"advocate": ben.code, "reason": " "}, "Say why"),
+        ({"advocate": ada_advocate.code, "reason": "x"}, "already belongs"),
+        ({"advocate": "nobody@example.com", "reason": "x"}, "No advocate"),
+    ):
+        refused = post(live, f"/portal/referrals/{completed.id}/reassign", data)
+        assert refused.status_code == 422 and text in refused.text
+
+    moved = post(
+        live,
+        f"/portal/referrals/{completed.id}/reassign",
+        {"advocate": "BEN@example.com", "reason": "Ben sent the link first"},
+    )
+    assert moved.status_code == 200 and f"now belongs to {ben.code}" in moved.text
+    run_jobs(live.app)
+    old = one(live.app, Reward, Reward.id == first_reward.id)
+    assert old.status == "voided" and "reassigned" in old.void_reason
+    shop_data = commerce.data(live.state, SHOP_A)
+    assert commerce.find_discount(shop_data, old.code).active is False
+    bens = one(live.app, Reward, Reward.advocate_id == ben.id)
+    assert bens.status == "issued" and commerce.find_discount(shop_data, bens.code) is not None
+
+    back = post(
+        live,
+        f"/portal/referrals/{completed.id}/reassign",
+        {"advocate": ada_advocate.code, "reason": "Ben's claim was wrong"},
+    )
+    assert back.status_code == 200
+    run_jobs(live.app)
+    adas = one(live.app, Reward, Reward.advocate_id == ada_advocate.id)
+    assert adas.status == "issued" and adas.code != old.code
+    assert one(live.app, Reward, Reward.advocate_id == ben.id).status == "voided"
+    assert len(rows(live.app, Reward)) == 2
+    actions = [a.action for a in rows(live.app, AuditEntry)]
+    assert actions.count("referral.reassigned") == 2
+    page = get(live, "/referrals")
+    assert page.text.count('<tr id="referral-') == 2  # one row per referral, not per reward

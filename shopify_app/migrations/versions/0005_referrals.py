@@ -2,7 +2,7 @@
 
 Revision ID: 0005_referrals
 Revises: 0004_sync_runs
-Create Date: 2026-12-01 16:37:02.265621
+Create Date: 2026-12-01 17:07:59.782393
 """
 
 from __future__ import annotations
@@ -362,7 +362,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rewards")),
         sa.UniqueConstraint("shop_id", "code", name="uq_rewards_shop_id_code"),
-        sa.UniqueConstraint("shop_id", "referral_id", name="uq_rewards_shop_id_referral_id"),
+        sa.UniqueConstraint(
+            "shop_id", "referral_id", "advocate_id", name="uq_rewards_shop_id_referral_id"
+        ),
     )
     with op.batch_alter_table("rewards", schema=None) as batch_op:
         batch_op.create_index("ix_rewards_shop_advocate", ["shop_id", "advocate_id"], unique=False)
