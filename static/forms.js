@@ -16,7 +16,7 @@ document.addEventListener('submit', async (event) => {
     if (k !== 'id_token' && !url.searchParams.has(k)) url.searchParams.set(k, v);
   }
   try {
-    const response = await fetch(url, {method: 'POST', body: new FormData(form), headers: {Accept: 'text/html'}});
+    const response = await fetch(url, {method: 'POST', body: new FormData(form, event.submitter), headers: {Accept: 'text/html'}});
     const page = new DOMParser().parseFromString(await response.text(), 'text/html');
     const fresh = page.querySelector('main');
     if (fresh) {

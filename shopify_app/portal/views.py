@@ -13,7 +13,7 @@ from shopify_app.admin.program_views import staff_actor
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, AuditEntry, Customer
+from shopify_app.models import Advocate, AuditEntry, Customer, Order
 from shopify_app.referrals import advocates, lifecycle
 from shopify_app.sync.values import money_text, normalize_email
 from workers.email_jobs import NotSendable, queue_reward_email
@@ -202,4 +202,52 @@ def _advocate_by_code_or_email(session, target: str) -> Advocate | None:
         select(Advocate)
         .join(Customer, Customer.id == Advocate.customer_id)
         .where(Advocate.shop_id == g.shop.id, Customer.email_normalized == email)
+    )
+
+
+@bp.post("/referrals/new")
+@id_token_required
+def create_referral():
+    """Create a referral for an advocate (D7): Check shows which rules would block; Create
+    makes it (Force passes a block, with the reason, audited); then the result is shown."""
+    session = get_session()
+    form = request.form
+    advocate = _advocate_by_code_or_email(session, (form.get("advocate") or "").strip()[:320])
+    number = (form.get("order") or "").strip()[:32]
+    name = number if number.startswith("#") else f"#{number}"
+    order = session.scalar(select(Order).where(Order.shop_id == g.shop.id, Order.name == name))
+    problem = None
+    if advocate is None:
+        problem = "No advocate with that code or email."
+    elif order is None:
+        problem = f"No order {name} has been synced from Shopify."
+    if problem:
+        return _render_create(session, form, problem=problem, status=422)
+    check_only = form.get("action") == "check"
+    try:
+        referral, results = lifecycle.staff_create(
+            session,
+            g.shop,
+            advocate,
+            order,
+            actor=staff_actor(),
+            reason=form.get("reason") or ("(check)" if check_only else ""),
+            force=form.get("force") == "on",
+            dry_run=check_only,
+        )
+        session.commit()
+    except lifecycle.TransitionRefused as exc:
+        session.rollback()
+        return _render_create(session, form, problem=str(exc), status=422)
+    if referral is None:
+        return _render_create(session, form, results=results)
+    return _render_referral(
+        session, referral.id, message=f"Referral #{referral.id} created: {referral.status}."
+    )
+
+
+def _render_create(session, form, *, problem=None, results=None, status=200):
+    return (
+        render_template("portal/create.html", form=form, problem=problem, results=results or []),
+        status,
     )

@@ -663,3 +663,60 @@ def staff_reassign(
         )
     revenue.refresh(session, shop, people_before | _people(session, referral))
     return new_reward
+
+
+def staff_create(
+    session: Session,
+    shop: Shop,
+    advocate: Advocate,
+    order: Order,
+    *,
+    actor: str,
+    reason: str,
+    force: bool = False,
+    dry_run: bool = False,
+) -> tuple[Referral | None, list[RuleResult]]:
+    """Create a referral for an advocate by hand (D7): the order's referral with attribution
+    `manual`, checked by every rule. A block stands unless `force` (with the reason, audited).
+    With `dry_run` nothing is kept: the answer is which rules would block."""
+    if not (reason or "").strip():
+        raise TransitionRefused("Say why the referral is created by hand.")
+    if referral_for_order(session, shop, order.shopify_id) is not None:
+        raise TransitionRefused(f"Order {order.name} already has a referral.")
+    if order.customer_id is not None and order.customer_id == advocate.customer_id:
+        raise TransitionRefused("The advocate placed this order themself.")
+    if order.redacted_at is not None:
+        raise TransitionRefused("The customer's data on this order was erased at their request.")
+    savepoint = session.begin_nested()
+    referral = _create_from_order(
+        session, shop, order, manual_advocate=advocate, actor=actor, reason=reason.strip()
+    )
+    assert referral is not None
+    checks = session.scalars(select(FraudCheck).where(FraudCheck.referral_id == referral.id)).all()
+    results = [
+        RuleResult(c.rule_id, c.rule_version, c.outcome, c.explanation, c.evidence) for c in checks
+    ]
+    if dry_run:
+        savepoint.rollback()
+        return None, results
+    if referral.status == "blocked" and force:
+        _transition(
+            session, shop, referral, "pending", actor=actor, cause="forced", reason=reason.strip()
+        )
+    from shopify_app.audit import record_audit
+
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action="referral.created" + (".forced" if force else ""),
+        subject_type="referral",
+        subject_id=referral.id,
+        after={"order": order.name, "advocate_id": advocate.id, "status": referral.status},
+        reason=reason.strip(),
+        customer_id=advocate.customer_id,
+    )
+    advance(session, shop, referral, order)
+    revenue.refresh(session, shop, _people(session, referral))
+    savepoint.commit()
+    return referral, results

@@ -20,7 +20,7 @@ from shopify_app.models import (
 )
 from tests.conftest import SHOP_A, SHOP_B
 
-from .test_program_pages import get, post, referral_setup, settle
+from .test_program_pages import SETTINGS, get, post, referral_setup, settle
 from .webhook_support import install, one, rows, run_jobs
 
 LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
@@ -167,3 +167,67 @@ def test_reassigning_moves_the_reward_and_back_again(story):
     assert actions.count("referral.reassigned") == 2
     page = get(live, "/referrals")
     assert page.text.count('<tr id="referral-') == 2  # one row per referral, not per reward
+
+
+def test_a_referral_created_by_hand_checks_the_rules_and_can_be_forced(live):
+    install(live, SHOP_A)
+    post(live, "/settings", {**SETTINGS, "friend_new_customers_only": ""} | {"enabled": "on"})
+    commerce.create_customer(live.state, SHOP_A, email="ada.l@gmail.com", first_name="Ada")
+    settle(live)
+    post(live, "/advocates", {"email": "ada.l@gmail.com"})
+    run_jobs(live.app)
+    advocate = one(live.app, Advocate)
+    friend = commerce.create_customer(live.state, SHOP_A, email="adal+1@gmail.com")
+    order = commerce.place_order(live.state, SHOP_A, customer_id=friend.id, lines=LINES)
+    settle(live)  # no code on the order: no referral
+    assert rows(live.app, Referral) == []
+    form = {
+        "advocate": advocate.code,
+        "order": f"#{order.number}",
+        "reason": "Friend forgot the code",
+    }
+
+    checked = post(live, "/portal/referrals/new", {**form, "action": "check"})
+    assert checked.status_code == 200 and "1 rule would block it" in checked.text
+    assert "self_referral.email" in checked.text
+    assert rows(live.app, Referral) == []  # a check keeps nothing
+
+    no_reason = post(live, "/portal/referrals/new", {**form, "reason": "", "action": "create"})
+    assert no_reason.status_code == 422 and "Say why" in no_reason.text
+    created = post(live, "/portal/referrals/new", {**form, "action": "create"})
+    assert created.status_code == 200 and "created: blocked" in created.text
+    again = post(live, "/portal/referrals/new", {**form, "action": "create"})
+    assert again.status_code == 422 and "already has a referral" in again.text
+    referral = one(live.app, Referral)
+    assert referral.attribution == "manual" and referral.status == "blocked"
+
+
+def test_forcing_past_a_rule_completes_the_referral_and_is_audited(live):
+    install(live, SHOP_A)
+    post(live, "/settings", {**SETTINGS})
+    commerce.create_customer(live.state, SHOP_A, email="ada.l@gmail.com", first_name="Ada")
+    settle(live)
+    post(live, "/advocates", {"email": "ada.l@gmail.com"})
+    run_jobs(live.app)
+    assert one(live.app, Advocate).friend_discount_status == "active"
+    friend = commerce.create_customer(live.state, SHOP_A, email="adal+2@gmail.com")
+    order = commerce.place_order(live.state, SHOP_A, customer_id=friend.id, lines=LINES)
+    settle(live)
+    forced = post(
+        live,
+        "/portal/referrals/new",
+        {
+            "advocate": "ada.l@gmail.com",
+            "order": str(order.number),
+            "reason": "Sisters share an inbox",
+            "force": "on",
+            "action": "create",
+        },
+    )
+    assert forced.status_code == 200 and "created: completed" in forced.text
+    run_jobs(live.app)
+    assert one(live.app, Reward).status == "issued"
+    audit = one(live.app, AuditEntry, AuditEntry.action == "referral.created.forced")
+    assert audit.reason == "Sisters share an inbox"
+    history = get(live, f"/portal/referrals/{one(live.app, Referral).id}").text
+    assert "Blocked → Pending · staff:501 · forced · Sisters share an inbox" in history
