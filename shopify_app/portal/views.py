@@ -251,3 +251,30 @@ def _render_create(session, form, *, problem=None, results=None, status=200):
         render_template("portal/create.html", form=form, problem=problem, results=results or []),
         status,
     )
+
+
+@bp.post("/referrals/<int:referral_id>/<undo>")
+@id_token_required
+def undo(referral_id: int, undo: str):
+    """Un-block and un-void (H5), each with a reason, audited."""
+    actions = {"unblock": lifecycle.staff_unblock, "unvoid": lifecycle.staff_unvoid}
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None or undo not in actions:
+        abort(404)
+    try:
+        actions[undo](
+            session,
+            g.shop,
+            view.referral,
+            actor=staff_actor(),
+            reason=request.form.get("reason", ""),
+        )
+        session.commit()
+    except lifecycle.TransitionRefused as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=str(exc), status=422)
+    status = view.referral.status
+    return _render_referral(
+        session, referral_id, message=f"Referral #{referral_id} is {status} again."
+    )

@@ -720,3 +720,57 @@ def staff_create(
     revenue.refresh(session, shop, _people(session, referral))
     savepoint.commit()
     return referral, results
+
+
+def _require_reason(reason: str, what: str) -> str:
+    if not (reason or "").strip():
+        raise TransitionRefused(f"Say why the referral is {what}.")
+    return reason.strip()
+
+
+def staff_unblock(session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str):
+    """Undo a block: the referral is pending again and moves on as its order allows."""
+    why = _require_reason(reason, "unblocked")
+    if referral.status != "blocked":
+        raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not blocked.")
+    _transition(session, shop, referral, "pending", actor=actor, cause="unblocked", reason=why)
+    _audit(session, shop, referral, "referral.unblocked", actor, "blocked", why)
+    order = session.get(Order, referral.order_id) if referral.order_id else None
+    if order is not None:
+        advance(session, shop, referral, order)
+    revenue.refresh(session, shop, _people(session, referral))
+
+
+def staff_unvoid(session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str):
+    """Undo a void: the referral returns to the status it had, and a completed one gets its
+    reward back (a new code: the voided one was deactivated in Shopify)."""
+    why = _require_reason(reason, "restored")
+    if referral.status != "voided":
+        raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not voided.")
+    order = session.get(Order, referral.order_id) if referral.order_id else None
+    if order is not None and (
+        order.cancelled_at is not None
+        or (order.total_minor > 0 and order.refunded_minor >= order.total_minor)
+    ):
+        raise TransitionRefused(f"Order {order.name} was cancelled or refunded in full.")
+    last_void = session.scalar(
+        select(ReferralTransition)
+        .where(
+            ReferralTransition.referral_id == referral.id, ReferralTransition.to_status == "voided"
+        )
+        .order_by(ReferralTransition.id.desc())
+        .limit(1)
+    )
+    previous = (last_void.from_status if last_void else None) or "pending"
+    _transition(session, shop, referral, previous, actor=actor, cause="unvoided", reason=why)
+    referral.status_reason = None
+    _audit(session, shop, referral, "referral.unvoided", actor, "voided", why)
+    if previous == "completed":
+        reward = rewards.reward_for(session, shop, referral)
+        if reward is not None:
+            rewards.reissue(session, shop, reward)
+        else:
+            rewards.issue(session, shop, referral)
+    elif previous == "pending" and order is not None:
+        advance(session, shop, referral, order)
+    revenue.refresh(session, shop, _people(session, referral))

@@ -231,3 +231,40 @@ def test_forcing_past_a_rule_completes_the_referral_and_is_audited(live):
     assert audit.reason == "Sisters share an inbox"
     history = get(live, f"/portal/referrals/{one(live.app, Referral).id}").text
     assert "Blocked → Pending · staff:501 · forced · Sisters share an inbox" in history
+
+
+def test_unblock_and_unvoid_undo_with_a_reason_and_the_reward_follows(story):
+    live, _advocate, _order = story
+    blocked = one(live.app, Referral, Referral.status == "blocked")
+    refused = post(live, f"/portal/referrals/{blocked.id}/unvoid", {"reason": "x"})
+    assert refused.status_code == 422 and "not voided" in refused.text
+    no_reason = post(live, f"/portal/referrals/{blocked.id}/unblock", {"reason": ""})
+    assert no_reason.status_code == 422 and "Say why" in no_reason.text
+    unblocked = post(live, f"/portal/referrals/{blocked.id}/unblock", {"reason": "Her sister"})
+    assert unblocked.status_code == 200 and "is completed again" in unblocked.text
+    run_jobs(live.app)
+    assert one(live.app, Reward, Reward.referral_id == blocked.id).status == "issued"
+
+    completed = one(live.app, Referral, Referral.id != blocked.id)
+    first = one(live.app, Reward, Reward.referral_id == completed.id)
+    post(live, f"/referrals/{completed.id}/void", {"reason": "By mistake"})
+    run_jobs(live.app)
+    assert one(live.app, Reward, Reward.id == first.id).status == "voided"
+    restored = post(live, f"/portal/referrals/{completed.id}/unvoid", {"reason": "Void was wrong"})
+    assert restored.status_code == 200 and "is completed again" in restored.text
+    run_jobs(live.app)
+    back = one(live.app, Reward, Reward.id == first.id)
+    assert back.status == "issued" and back.code != first.code
+    assert commerce.find_discount(commerce.data(live.state, SHOP_A), back.code) is not None
+    actions = {a.action for a in rows(live.app, AuditEntry)}
+    assert {"referral.unblocked", "referral.unvoided"} <= actions
+
+
+def test_a_refunded_referral_cannot_be_unvoided(story):
+    live, _advocate, order = story
+    commerce.refund_order(live.state, SHOP_A, order.id, order.total)
+    settle(live)
+    voided = one(live.app, Referral, Referral.order_shopify_id == order.id)
+    assert voided.status == "voided"
+    refused = post(live, f"/portal/referrals/{voided.id}/unvoid", {"reason": "please"})
+    assert refused.status_code == 422 and "refunded in full" in refused.text
