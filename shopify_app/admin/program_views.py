@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, render_template, request
 from sqlalchemy import func, select
 
-from shopify_app.auth.embedded import id_token_required
+from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, BlocklistEntry, Customer, EmailMessage
 from shopify_app.referrals import advocates, blocklist, lifecycle, queries
@@ -27,10 +27,6 @@ from shopify_app.sync.values import money_text, normalize_email
 
 bp = Blueprint("program", __name__)
 UPDATE_FRIEND_CODES = "workers.referral_jobs.update_friend_codes"
-
-
-def staff_actor() -> str:
-    return f"staff:{g.staff_user_id}"
 
 
 def _int_arg(name: str) -> int | None:

@@ -123,6 +123,11 @@ def id_token_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def staff_actor() -> str:
+    """Who is acting, for audit entries: the staff member of the request's ID token."""
+    return f"staff:{g.staff_user_id}"
+
+
 def frame_ancestors_for_request() -> str:
     """CSP `frame-ancestors` for the authenticated (or at least validated) shop."""
     shop = g.get("shop_domain")

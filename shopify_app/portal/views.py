@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import select
 
-from shopify_app.admin.program_views import staff_actor
 from shopify_app.audit import record_audit
-from shopify_app.auth.embedded import id_token_required
+from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, AuditEntry, Customer, Order
 from shopify_app.referrals import advocates, lifecycle

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from shopify_app.audit import record_audit
 from shopify_app.db import insert_ignore
 from shopify_app.models import (
     Advocate,
@@ -252,21 +253,20 @@ def fraud_context(session: Session, shop: Shop, referral: Referral, order: Order
     ]
     prior = []
     if order.customer_id is not None:
-        prior = list(
-            session.scalars(
-                select(Order.name).where(
-                    Order.shop_id == shop.id,
-                    Order.customer_id == order.customer_id,
-                    Order.id != order.id,
-                    Order.cancelled_at.is_(None),
-                    or_(
-                        Order.shopify_created_at.is_(None),
-                        order.shopify_created_at is None,
-                        Order.shopify_created_at < (order.shopify_created_at or utcnow()),
-                    ),
+        earlier = [
+            Order.shop_id == shop.id,
+            Order.customer_id == order.customer_id,
+            Order.id != order.id,
+            Order.cancelled_at.is_(None),
+        ]
+        if order.shopify_created_at is not None:
+            earlier.append(
+                or_(
+                    Order.shopify_created_at.is_(None),
+                    Order.shopify_created_at < order.shopify_created_at,
                 )
             )
-        )
+        prior = list(session.scalars(select(Order.name).where(*earlier)))
     other_referrals = []
     if order.customer_id is not None:
         other_referrals = [
@@ -539,8 +539,6 @@ def _audit(
     before: str,
     reason: str | None,
 ) -> None:
-    from shopify_app.audit import record_audit
-
     advocate = session.get(Advocate, referral.advocate_id)
     record_audit(
         session,
@@ -639,8 +637,6 @@ def staff_reassign(
         )
     )
     session.flush()
-    from shopify_app.audit import record_audit
-
     record_audit(
         session,
         shop,
@@ -703,8 +699,6 @@ def staff_create(
         _transition(
             session, shop, referral, "pending", actor=actor, cause="forced", reason=reason.strip()
         )
-    from shopify_app.audit import record_audit
-
     record_audit(
         session,
         shop,
