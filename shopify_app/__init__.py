@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, load_config, validate_config
+from .sync.values import money_text
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .admin.views import bp as admin_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
+    from .customers.views import bp as customers_bp
     from .portal.views import bp as portal_bp
     from .storefront.proxy import bp as proxy_bp
     from .storefront.views import bp as storefront_bp
@@ -51,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(program_bp)
+    app.register_blueprint(customers_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
     app.register_blueprint(portal_bp)
@@ -66,6 +70,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "polaris_url": app.config["POLARIS_URL"],
             "app_url": app_url,
             "embedded_fields": embedded_fields,
+            "money_text": money_text,
+            "request_key": lambda: secrets.token_hex(16),
         }
 
     return app

@@ -1,6 +1,7 @@
 """`referrals`: the app's command line, on Flask's CLI.
 
 referrals db upgrade     apply migrations
+referrals seed           generate customers and program data for a shop
 referrals web            the web app (Flask's server; production uses gunicorn, see Procfile)
 referrals worker         an RQ worker
 referrals scheduler      the periodic-job scheduler (run exactly one)
@@ -59,10 +60,12 @@ def main() -> None:
 def _register_subgroups() -> None:
     from webhooks.cli import webhooks_cli
 
+    from .customers.cli import seed_command
     from .referrals.cli import revenue_cli
 
     main.add_command(webhooks_cli)
     main.add_command(revenue_cli)
+    main.add_command(seed_command)
 
 
 @main.group()

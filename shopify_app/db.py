@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event, select
+from sqlalchemy import Engine, Table, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -143,3 +143,14 @@ def _column_defaults(table: Table) -> dict[str, Any]:
         elif default.is_callable:
             values[column.key] = default.arg(None)
     return values
+
+
+def refresh_planner_statistics(session: Session) -> None:
+    """Give SQLite's query planner table statistics (ANALYZE, sampled so it stays quick on
+    millions of rows). Without them it takes `shop_id = ?` for a selective condition and
+    reads a whole shop's index where a primary-key lookup was meant. PostgreSQL's
+    autovacuum keeps its own statistics; there this is a no-op."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.execute(text("PRAGMA analysis_limit=1000"))
+    session.execute(text("ANALYZE"))

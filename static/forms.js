@@ -4,7 +4,7 @@
 // double click is one request.
 document.addEventListener('submit', async (event) => {
   const form = event.target;
-  if (!(form instanceof HTMLFormElement) || !form.matches('form[data-fetch]')) return;
+  if (!(form instanceof HTMLFormElement) || !form.matches('form[data-fetch]:not([method=get])')) return;
   event.preventDefault();
   if (form.dataset.busy) return;
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;

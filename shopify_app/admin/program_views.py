@@ -4,7 +4,7 @@ service and render; forms post through `static/forms.js` (fetch, signed by App B
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import func, select
 
 from shopify_app.auth.embedded import id_token_required, staff_actor
@@ -14,13 +14,11 @@ from shopify_app.referrals import advocates, blocklist, lifecycle, queries
 from shopify_app.referrals.program import (
     FRIEND_CODE_FIELDS,
     get_program,
-    offer_text,
     parse_settings,
     settings_of,
     shop_currency,
     update_program,
 )
-from shopify_app.shopify.http import shop_url
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_currency
 from shopify_app.sync.values import money_text, normalize_email
@@ -240,16 +238,10 @@ def invite_customer():
         return _render_advocates(
             session, problem=f"No customer with the email {email or '(empty)'}.", status=422
         )
-    program = get_program(session, g.shop)
-    join_url = shop_url(current_app.config["SHOPIFY_SHOP_URL"], g.shop.domain, "/apps/referrals")
+    join_url, offer = advocates.invitation_terms(session, g.shop)
     try:
         queued = advocates.invite(
-            session,
-            g.shop,
-            customer,
-            actor=staff_actor(),
-            join_url=f"{join_url}?via=invitation",
-            offer=offer_text(program, shop_currency(g.shop)),
+            session, g.shop, customer, actor=staff_actor(), join_url=join_url, offer=offer
         )
         session.commit()
     except advocates.InvitationRefused as exc:

@@ -1,7 +1,8 @@
 """Typed SQLAlchemy models; every table but `shops` carries a `shop_id`."""
 
 from .base import Base, utcnow
-from .customer import Customer
+from .bulk_job import BulkJob
+from .customer import Customer, CustomerCount
 from .data_request import DataRequest
 from .discount_code import DiscountCode
 from .email_message import EmailMessage
@@ -16,7 +17,6 @@ from .referral import (
     Program,
     Referral,
     ReferralClick,
-    ReferralStats,
     ReferralTransition,
     Reward,
 )
@@ -31,7 +31,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BlocklistEntry",
+    "BulkJob",
     "Customer",
+    "CustomerCount",
     "DataRequest",
     "DiscountCode",
     "EmailMessage",
@@ -42,7 +44,6 @@ __all__ = [
     "Program",
     "Referral",
     "ReferralClick",
-    "ReferralStats",
     "ReferralTransition",
     "Refund",
     "Reward",

@@ -1,21 +1,92 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from .base import Base, TimestampMixin, UTCDateTime
+from .base import Base, TimestampMixin, UTCDateTime, utcnow
+
+# The Customers page's filters, as one small number per row (`list_segment`):
+# 2 x Shopify status (Member = has a store account) + program status (Joined), or UNLISTED
+# (-1) when the customer is not listed (deleted in Shopify). Not NULL: the ORM would read an
+# explicit None as "use the column default". Every sort has an index led by
+# (shop_id, list_segment), so any combination of the two filters is one to four index
+# ranges merged in order (`customers.listing`), and `customer_counts` keeps a total per
+# segment (maintained by database triggers, migration 0006).
+SEGMENT_MEMBER = 2
+SEGMENT_JOINED = 1
+SEGMENTS = (0, 1, 2, 3)
+UNLISTED = -1
+
+# Sort keys offered on the Customers page -> column; each has a (shop, segment, key, id) index.
+LIST_SORT_COLUMNS = (
+    "sort_name",
+    "customer_since",
+    "successful_referrals",
+    "referrer_revenue_minor",
+    "referee_revenue_minor",
+)
+_DERIVED_FROM = (
+    "first_name",
+    "last_name",
+    "email",
+    "account_state",
+    "deleted_at",
+    "program_joined",
+    "shopify_created_at",
+)
+
+
+def list_segment(*, member: bool, joined: bool, deleted: bool) -> int:
+    if deleted:
+        return UNLISTED
+    return (SEGMENT_MEMBER if member else 0) + (SEGMENT_JOINED if joined else 0)
+
+
+def name_sort_key(first: str | None, last: str | None, email: str | None) -> str:
+    """What the name column sorts and prefix-searches on: "first last", else the email."""
+    name = " ".join(p.strip() for p in (first, last) if p and p.strip())
+    return (name or email or "").lower()[:255]
+
+
+def search_key(value: str | None, size: int) -> str | None:
+    """Lowercased in Python, not SQL: SQLite's lower() leaves non-ASCII letters alone."""
+    value = (value or "").strip().lower()[:size]
+    return value or None
+
+
+def _index(name: str, *columns) -> Index:
+    return Index(name, "shop_id", "list_segment", *columns, "id")
 
 
 class Customer(TimestampMixin, Base):
-    """The app's copy of a Shopify customer (and later, program members without one)."""
+    """The app's copy of a Shopify customer, with the program numbers the Customers page
+    sorts on (kept up to date by `referrals.revenue`, never computed on page view)."""
 
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("shop_id", "shopify_id"),
         Index("ix_customers_shop_id_email_normalized", "shop_id", "email_normalized"),
         Index("ix_customers_shop_id_phone", "shop_id", "phone"),
+        Index("ix_customers_shop_id_email_key", "shop_id", "email_key"),
+        Index("ix_customers_shop_id_last_name_key", "shop_id", "last_name_key"),
+        _index("ix_customers_list_name", "sort_name"),
+        _index("ix_customers_list_since", "customer_since"),
+        _index("ix_customers_list_referrals", "successful_referrals"),
+        _index("ix_customers_list_referrer_revenue", "referrer_revenue_minor"),
+        _index("ix_customers_list_referee_revenue", "referee_revenue_minor"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,12 +107,72 @@ class Customer(TimestampMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    program_joined: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Derived from the columns above whenever they are set (`_derive`): never set by hand.
+    sort_name: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    last_name_key: Mapped[str | None] = mapped_column(String(255))  # lowercased, for search
+    email_key: Mapped[str | None] = mapped_column(String(320))  # lowercased, for search
+    customer_since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    list_segment: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+
+    # B9 numbers (`referrals.revenue`); money net of refunds, in minor units.
+    successful_referrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total_referees: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    referral_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    referrer_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    referee_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    stats_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @validates(*_DERIVED_FROM)
+    def _derive(self, key: str, value: Any) -> Any:
+        """Keep the listing columns in step with what they are made of, on every write path
+        that goes through the model (sync, joins, redaction, the seed)."""
+        current = {k: (value if k == key else getattr(self, k, None)) for k in _DERIVED_FROM}
+        self.sort_name = name_sort_key(
+            current["first_name"], current["last_name"], current["email"]
+        )
+        self.last_name_key = search_key(current["last_name"], 255)
+        self.email_key = search_key(current["email"], 320)
+        self.list_segment = list_segment(
+            member=current["account_state"] == "enabled",
+            joined=bool(current["program_joined"]),
+            deleted=current["deleted_at"] is not None,
+        )
+        if current["shopify_created_at"] is not None:
+            self.customer_since = current["shopify_created_at"]
+        elif getattr(self, "customer_since", None) is None:
+            self.customer_since = utcnow()
+        return value
+
     @property
     def shopify_status(self) -> str:
         """Member = has a store account; Guest = does not."""
         return "Member" if self.account_state == "enabled" else "Guest"
 
     @property
+    def program_status(self) -> str:
+        return "Joined" if self.program_joined else "Not joined"
+
+    @property
     def display_name(self) -> str:
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or self.email or self.phone or f"Customer {self.shopify_id or self.id}"
+
+
+class CustomerCount(Base):
+    """How many listed customers a shop has per `list_segment`, summed over `slot`s.
+
+    Written only by the triggers on `customers` (migration 0006): every insert, delete and
+    segment change adds +1/-1 here in the same transaction, so the Customers page shows exact
+    totals without counting a million rows. PostgreSQL spreads concurrent writers over a few
+    slots (by backend pid) so two workers syncing one shop never queue on a single row.
+    """
+
+    __tablename__ = "customer_counts"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    segment: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)

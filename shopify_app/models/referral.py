@@ -233,25 +233,6 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ReferralStats(Base):
-    """A customer's referral numbers (B9), kept up to date as referrals, refunds and reward
-    redemptions happen (`referrals.revenue`), never computed on page view. Money is net of
-    refunds, in minor units of the shop's currency."""
-
-    __tablename__ = "referral_stats"
-    __table_args__ = (UniqueConstraint("shop_id", "customer_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    successful_referrals: Mapped[int] = mapped_column(Integer, default=0)
-    total_referees: Mapped[int] = mapped_column(Integer, default=0)
-    referral_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    referrer_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    referee_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
 class AdvocateVisit(Base):
     """A device (IP and browser) an advocate used on the storefront referral page, for the
     self-referral rule ("same IP and user agent as the advocate's own visits or orders")."""

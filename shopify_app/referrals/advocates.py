@@ -85,6 +85,7 @@ def join(
         break
     else:  # pragma: no cover - 30**8 codes per prefix
         raise JoinRefused("could not draw a unique referral code")
+    customer.program_joined = True
     record_event(
         session,
         shop_id=shop.id,
@@ -113,8 +114,24 @@ def join(
     return advocate, True
 
 
+def invitation_terms(session: Session, shop: Shop) -> tuple[str, str]:
+    """(join URL on the storefront, offer text) for invitation emails."""
+    from flask import current_app
+
+    from shopify_app.shopify.http import shop_url
+
+    from .program import get_program, offer_text, shop_currency
+
+    base = shop_url(current_app.config["SHOPIFY_SHOP_URL"], shop.domain, "/apps/referrals")
+    return f"{base}?via=invitation", offer_text(get_program(session, shop), shop_currency(shop))
+
+
 class InvitationRefused(ValueError):
-    """The customer is not invited; the message says why."""
+    """The customer is not invited; the message says why, `code` names the rule."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def invite(
@@ -124,14 +141,14 @@ def invite(
     email was queued. Customers who joined, have no email or unsubscribed are refused."""
     from shopify_app.emails import queue_email, render
 
-    if advocate_for_customer(session, shop, customer.id) is not None:
-        raise InvitationRefused("already joined the program")
+    if customer.program_joined or advocate_for_customer(session, shop, customer.id) is not None:
+        raise InvitationRefused("already joined the program", "joined")
     if customer.redacted_at is not None or customer.deleted_at is not None:
-        raise InvitationRefused("this customer's data was erased or deleted")
+        raise InvitationRefused("this customer's data was erased or deleted", "erased")
     if not customer.email:
-        raise InvitationRefused("has no email address")
+        raise InvitationRefused("has no email address", "no_email")
     if customer.email_marketing_state in ("unsubscribed", "redacted", "invalid"):
-        raise InvitationRefused("unsubscribed from email marketing")
+        raise InvitationRefused("unsubscribed from email marketing", "unsubscribed")
     subject, body = render(
         "invitation", shop=shop, customer=customer, offer=offer, join_url=join_url
     )

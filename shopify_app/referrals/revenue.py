@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from shopify_app.db import get_or_insert
-from shopify_app.models import Advocate, Order, Referral, ReferralStats, Reward, Shop, utcnow
+from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop, utcnow
 
 
 @dataclass(frozen=True)
@@ -111,27 +110,25 @@ def compute(session: Session, shop: Shop, customer_id: int) -> Stats:
 def refresh(session: Session, shop: Shop, customer_ids: Iterable[int | None]) -> None:
     """Bring the stats of these customers up to date (called where their numbers change)."""
     for customer_id in sorted({c for c in customer_ids if c is not None}):
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.shop_id != shop.id:
+            continue
         stats = compute(session, shop, customer_id)
-        row, _new = get_or_insert(
-            session,
-            ReferralStats,
-            {"shop_id": shop.id, "customer_id": customer_id},
-            {"updated_at": utcnow()},
-        )
-        for field in Stats.FIELDS:
-            setattr(row, field, getattr(stats, field))
-        row.updated_at = utcnow()
+        if stats != stats_of(customer):
+            for field in Stats.FIELDS:
+                setattr(customer, field, getattr(stats, field))
+        customer.stats_updated_at = utcnow()
+
+
+def stats_of(customer: Customer) -> Stats:
+    return Stats(*(getattr(customer, f) for f in Stats.FIELDS))
 
 
 def stats_for(session: Session, shop: Shop, customer_id: int) -> Stats:
-    row = session.scalar(
-        select(ReferralStats).where(
-            ReferralStats.shop_id == shop.id, ReferralStats.customer_id == customer_id
-        )
-    )
-    if row is None:
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.shop_id != shop.id:
         return Stats()
-    return Stats(*(getattr(row, f) for f in Stats.FIELDS))
+    return stats_of(customer)
 
 
 @dataclass(frozen=True)
@@ -153,7 +150,11 @@ def recompute_shop(session: Session, shop: Shop, *, repair: bool = False) -> lis
         if c is not None
     }
     involved |= set(
-        session.scalars(select(ReferralStats.customer_id).where(ReferralStats.shop_id == shop.id))
+        session.scalars(
+            select(Customer.id).where(
+                Customer.shop_id == shop.id, Customer.stats_updated_at.is_not(None)
+            )
+        )
     )
     drift = []
     for customer_id in sorted(involved):

@@ -12,7 +12,7 @@ import re
 import time
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import func, select
 
 from shopify_app.db import get_session, insert_ignore
@@ -25,6 +25,8 @@ from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_doma
 from shopify_app.shopify.hmac import verify_app_proxy
 from shopify_app.shopify.services import shopify
 from shopify_app.sync.values import normalize_email
+
+from .views import share_url
 
 bp = Blueprint("proxy", __name__)
 
@@ -113,11 +115,7 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
     advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
     if advocate is not None:
         _remember_device(session, shop, advocate)
-    link = (
-        f"{current_app.config['SHOPIFY_APP_URL'].rstrip('/')}/r/{advocate.code}"
-        if advocate
-        else None
-    )
+    link = share_url(advocate.code) if advocate else None
     html = render_template(
         "storefront/proxy.html",
         shop=shop,
@@ -225,7 +223,7 @@ def proxy_share():
             status=429,
         )
     program = get_program(session, shop)
-    link = f"{current_app.config['SHOPIFY_APP_URL'].rstrip('/')}/r/{advocate.code}"
+    link = share_url(advocate.code)
     day = utcnow().date().isoformat()
     for friend in friends:
         subject, body = render(

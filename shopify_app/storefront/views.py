@@ -28,6 +28,11 @@ VISITOR_MAX_AGE = 60 * 60 * 24 * 90
 CLICK_WINDOW = timedelta(minutes=1)
 
 
+def share_url(code: str) -> str:
+    """The advocate's referral link, as they share it."""
+    return f"{current_app.config['SHOPIFY_APP_URL'].rstrip('/')}/r/{code}"
+
+
 def _shop_link(domain: str, path: str) -> str:
     return shop_url(current_app.config["SHOPIFY_SHOP_URL"], domain, path)
 

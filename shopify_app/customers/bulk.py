@@ -1,0 +1,295 @@
+"""Bulk work from the Customers page, as jobs with progress (C2 invite, C3 export).
+
+A job is stored first (once per `request_key`, so a double click starts one job) and run by a
+worker after commit. Invitations go a chunk at a time, each chunk committed with the job's
+cursor, so a killed worker resumes where it stopped and nobody is invited twice (the email
+itself is also once a day per customer). An export streams the matching rows straight into
+a CSV file: constant memory at any size; if the worker dies it is written again from the
+start, into a temporary file that only replaces the download when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopify_app.audit import record_audit
+from shopify_app.db import insert_ignore
+from shopify_app.models import Advocate, BulkJob, Customer, Shop, utcnow
+from shopify_app.referrals import advocates
+from shopify_app.sync.values import money_text
+
+from . import listing
+
+KINDS = ("invite", "export")
+INVITE_CHUNK = 200
+EXPORT_PROGRESS_EVERY = 20_000
+MAX_SELECTED = 500
+STALE_AFTER = timedelta(minutes=3)
+MAX_ATTEMPTS = 5
+SKIP_LABELS = {
+    "joined": "already joined",
+    "no_email": "no email address",
+    "unsubscribed": "unsubscribed from email marketing",
+    "erased": "erased or deleted",
+    "invited_today": "already invited today",
+}
+EXPORT_HEADER = (
+    "Name",
+    "Email",
+    "Phone",
+    "Shopify status",
+    "Program status",
+    "Referral code",
+    "Successful referrals",
+    "Total referees",
+    "Referral revenue",
+    "Referrer revenue",
+    "Referee revenue",
+    "Currency",
+    "Customer since",
+    "Shopify customer ID",
+)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BulkRefused(ValueError):
+    """The job cannot start; the message says why."""
+
+
+def neutralise(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
+    advice for CSV injection); numbers are left as numbers."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def start_job(
+    session: Session,
+    shop: Shop,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    actor: str,
+    request_key: str,
+) -> tuple[BulkJob, bool]:
+    """Store the job (or find the one this request key already made) and run it after
+    commit. Returns (job, newly started)."""
+    if kind not in KINDS:
+        raise BulkRefused(f"unknown job {kind}")
+    ids = params.get("ids")
+    if ids is not None:
+        if not ids:
+            raise BulkRefused("select at least one customer, or choose all that match")
+        if len(ids) > MAX_SELECTED:
+            raise BulkRefused(f"select at most {MAX_SELECTED} customers, or choose all")
+    total = len(ids) if ids is not None else listing.count_matching(session, shop, params)
+    now = utcnow()
+    key = (request_key or secrets.token_hex(16))[:64]
+    new_id = insert_ignore(
+        session,
+        BulkJob,
+        {
+            "shop_id": shop.id,
+            "kind": kind,
+            "status": "queued",
+            "request_key": key,
+            "actor": actor[:255],
+            "params": params,
+            "total": total,
+            "processed": 0,
+            "attempts": 0,
+            "outcome": {},
+            "created_at": now,
+        },
+        ["shop_id", "request_key"],
+    )
+    job = session.scalar(
+        select(BulkJob).where(BulkJob.shop_id == shop.id, BulkJob.request_key == key)
+    )
+    assert job is not None
+    if new_id is not None:
+        record_audit(
+            session,
+            shop,
+            actor=actor,
+            action=f"customers.{kind}",
+            subject_type="bulk_job",
+            subject_id=job.id,
+            after={"filter": _describe(params), "customers": total},
+        )
+        from workers.queues import enqueue_after_commit
+
+        enqueue_after_commit(session, "workers.bulk_jobs.run_bulk_job", job.id)
+    return job, new_id is not None
+
+
+def _describe(params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("ids") is not None:
+        return {"selected": len(params["ids"])}
+    return {k: v for k, v in params.items() if v}
+
+
+def job_for(session: Session, shop: Shop, job_id: int) -> BulkJob | None:
+    return session.scalar(select(BulkJob).where(BulkJob.id == job_id, BulkJob.shop_id == shop.id))
+
+
+def recent_jobs(session: Session, shop: Shop, limit: int = 5) -> list[BulkJob]:
+    return list(
+        session.scalars(
+            select(BulkJob)
+            .where(BulkJob.shop_id == shop.id)
+            .order_by(BulkJob.created_at.desc(), BulkJob.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _selected_chunks(
+    session: Session, shop: Shop, ids: list[int], after_id: int
+) -> Iterator[list[Customer]]:
+    pending = sorted(i for i in {int(i) for i in ids} if i > after_id)
+    for start in range(0, len(pending), INVITE_CHUNK):
+        chunk = pending[start : start + INVITE_CHUNK]
+        yield list(
+            session.scalars(
+                select(Customer)
+                .where(Customer.shop_id == shop.id, Customer.id.in_(chunk))
+                .order_by(Customer.id)
+            )
+        )
+
+
+def run_invite(session: Session, shop: Shop, job: BulkJob, *, join_url: str, offer: str) -> BulkJob:
+    """Invite every customer of the job not yet done, committing each chunk with the cursor."""
+    after_id = int((job.cursor or {}).get("after_id", 0))
+    ids = job.params.get("ids")
+    chunks: Iterable[list[Customer]] = (
+        _selected_chunks(session, shop, ids, after_id)
+        if ids is not None
+        else listing.iter_matching(session, shop, job.params, after_id=after_id, chunk=INVITE_CHUNK)
+    )
+    for chunk in chunks:
+        outcome = dict(job.outcome or {})
+        for customer in chunk:
+            try:
+                queued = advocates.invite(
+                    session, shop, customer, actor=job.actor, join_url=join_url, offer=offer
+                )
+                code = "invited" if queued else "invited_today"
+            except advocates.InvitationRefused as exc:
+                code = exc.code
+            outcome[code] = outcome.get(code, 0) + 1
+        if chunk:
+            job.cursor = {"after_id": chunk[-1].id}
+        job.outcome = outcome
+        job.processed = sum(outcome.values())
+        job.heartbeat_at = utcnow()
+        session.commit()
+    job.total = max(job.total, job.processed)
+    return job
+
+
+def _export_rows(session: Session, shop: Shop, params: dict[str, Any]) -> Iterator[tuple]:
+    query = listing.parse_query({k: v or "" for k, v in params.items()})
+    ids = listing.search_candidates(session, shop, query.q, query.segments)[0] if query.q else None
+    stmt = (
+        select(
+            Customer.first_name,
+            Customer.last_name,
+            Customer.email,
+            Customer.phone,
+            Customer.account_state,
+            Customer.program_joined,
+            Advocate.code,
+            Customer.successful_referrals,
+            Customer.total_referees,
+            Customer.referral_revenue_minor,
+            Customer.referrer_revenue_minor,
+            Customer.referee_revenue_minor,
+            Customer.customer_since,
+            Customer.shopify_id,
+            Customer.id,
+        )
+        .outerjoin(Advocate, (Advocate.customer_id == Customer.id) & (Advocate.shop_id == shop.id))
+        .where(Customer.shop_id == shop.id, Customer.list_segment.in_(query.segments))
+        .order_by(Customer.id)
+        .execution_options(yield_per=5000)
+    )
+    if ids is not None:
+        stmt = stmt.where(Customer.id.in_(ids))
+    yield from session.execute(stmt)
+
+
+def export_path(directory: Path, shop: Shop, job: BulkJob) -> Path:
+    return directory / str(shop.id) / f"customers-{job.id}.csv"
+
+
+def write_export(
+    session: Session,
+    shop: Shop,
+    job: BulkJob,
+    directory: Path,
+    *,
+    on_progress=None,
+) -> tuple[Path, int]:
+    """Stream the job's customers into its CSV file; `on_progress(rows)` now and then.
+    Returns (path, rows written)."""
+    currency = shop.currency or "USD"
+    path = export_path(directory, shop, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".csv.partial")
+    rows = 0
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(EXPORT_HEADER)
+        for r in _export_rows(session, shop, job.params):
+            name = " ".join(p for p in (r.first_name, r.last_name) if p)
+            writer.writerow(
+                [
+                    neutralise(name),
+                    neutralise(r.email or ""),
+                    neutralise(r.phone or ""),
+                    "Member" if r.account_state == "enabled" else "Guest",
+                    "Joined" if r.program_joined else "Not joined",
+                    neutralise(r.code or ""),
+                    r.successful_referrals,
+                    r.total_referees,
+                    money_text(r.referral_revenue_minor, currency),
+                    money_text(r.referrer_revenue_minor, currency),
+                    money_text(r.referee_revenue_minor, currency),
+                    currency,
+                    r.customer_since.date().isoformat() if r.customer_since else "",
+                    r.shopify_id or "",
+                ]
+            )
+            rows += 1
+            if on_progress and rows % EXPORT_PROGRESS_EVERY == 0:
+                on_progress(rows)
+    os.replace(partial, path)
+    return path, rows
+
+
+def stale_jobs(session: Session, limit: int = 100) -> list[int]:
+    """Jobs queued or running whose worker has gone quiet (killed, or Redis lost the job)."""
+    cutoff = utcnow() - STALE_AFTER
+    return list(
+        session.scalars(
+            select(BulkJob.id)
+            .where(
+                BulkJob.status.in_(("queued", "running")),
+                ((BulkJob.heartbeat_at.is_(None)) & (BulkJob.created_at < cutoff))
+                | (BulkJob.heartbeat_at < cutoff),
+            )
+            .limit(limit)
+        )
+    )

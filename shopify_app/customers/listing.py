@@ -1,0 +1,333 @@
+"""The Customers page's query (C1): filters, search, sorts and keyset paging that stay
+index-only at a million customers, with exact totals.
+
+Every sort key has an index on (shop_id, list_segment, key, id). The two filters (Shopify
+status, program status) pick one to four segments; each segment is one index range read in
+order, and the ranges are merged (UNION ALL ... ORDER BY ... LIMIT), so a page reads about
+`size` rows per segment whatever the shop's size. Totals come from `customer_counts`. A
+search first collects at most `SEARCH_CAP` matches per field from prefix ranges on
+indexed keys, then sorts and pages those.
+
+Search compares code points: prefix ranges assume the database orders text by code point
+(SQLite always does; PostgreSQL with the C or C.UTF-8 collation, which `make dev` and CI use).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, literal, select, tuple_, union_all
+from sqlalchemy.orm import Session
+
+from shopify_app.models import Customer, CustomerCount, Shop
+from shopify_app.models.customer import SEGMENT_JOINED, SEGMENT_MEMBER, SEGMENTS, search_key
+from shopify_app.referrals.identity import canonical_phone
+
+PAGE_SIZE = 50
+SEARCH_CAP = 1000
+MAX_QUERY = 200
+TOP = "\U0010ffff"
+
+# URL value -> (column, label). `-key` sorts descending.
+SORTS: dict[str, tuple[str, str]] = {
+    "name": ("sort_name", "Name"),
+    "since": ("customer_since", "Customer since"),
+    "referrals": ("successful_referrals", "Successful referrals"),
+    "referrer_revenue": ("referrer_revenue_minor", "Referrer revenue"),
+    "referee_revenue": ("referee_revenue_minor", "Referee revenue"),
+}
+DEFAULT_SORT = "-since"
+SHOPIFY_FILTERS = {"member": "Member", "guest": "Guest"}
+PROGRAM_FILTERS = {"joined": "Joined", "not_joined": "Not joined"}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    value: Any
+    id: int
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    q: str = ""
+    shopify: str | None = None
+    program: str | None = None
+    sort: str = DEFAULT_SORT
+    after: Cursor | None = None
+    before: Cursor | None = None
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    @property
+    def column(self):
+        return getattr(Customer, SORTS[self.sort_key][0])
+
+    @property
+    def segments(self) -> list[int]:
+        return [
+            s
+            for s in SEGMENTS
+            if (self.shopify is None or bool(s & SEGMENT_MEMBER) == (self.shopify == "member"))
+            and (self.program is None or bool(s & SEGMENT_JOINED) == (self.program == "joined"))
+        ]
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.shopify or self.program)
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """This view as URL parameters (without defaults), with `changes` applied; paging
+        cursors are dropped unless given."""
+        view = replace(self, after=None, before=None)
+        for key, value in changes.items():
+            view = replace(view, **{key: value})
+        out = {
+            "q": view.q,
+            "shopify": view.shopify or "",
+            "program": view.program or "",
+            "sort": "" if view.sort == DEFAULT_SORT else view.sort,
+            "after": encode_cursor(view.after) if view.after else "",
+            "before": encode_cursor(view.before) if view.before else "",
+        }
+        return {k: v for k, v in out.items() if v}
+
+    def to_json(self) -> dict[str, Any]:
+        """What a bulk job needs to walk the same set of customers."""
+        return {"q": self.q, "shopify": self.shopify, "program": self.program}
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
+    raw = json.dumps([value, cursor.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None, sort_key: str) -> Cursor | None:
+    """The cursor in a URL, or None for anything malformed (the view falls back to page 1)."""
+    if not text or len(text) > 700:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        value, row_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    if not isinstance(row_id, int) or isinstance(row_id, bool):
+        return None
+    column = SORTS[sort_key][0]
+    if column == "sort_name":
+        ok = isinstance(value, str)
+    elif column == "customer_since":
+        try:
+            value = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return None
+        ok = True
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    return Cursor(value, row_id) if ok else None
+
+
+def parse_query(args: Mapping[str, str]) -> ListQuery:
+    """The view in the URL; anything unknown or malformed is ignored (the default view)."""
+    sort = args.get("sort") or DEFAULT_SORT
+    if sort.lstrip("-") not in SORTS or sort.count("-") > 1:
+        sort = DEFAULT_SORT
+    key = sort.lstrip("-")
+    shopify = args.get("shopify")
+    program = args.get("program")
+    after = decode_cursor(args.get("after"), key)
+    before = None if after else decode_cursor(args.get("before"), key)
+    return ListQuery(
+        q=" ".join((args.get("q") or "").split())[:MAX_QUERY],
+        shopify=shopify if shopify in SHOPIFY_FILTERS else None,
+        program=program if program in PROGRAM_FILTERS else None,
+        sort=sort,
+        after=after,
+        before=before,
+    )
+
+
+@dataclass
+class Page:
+    query: ListQuery
+    customers: list[Customer]
+    total: int
+    capped: bool  # a search matched more than SEARCH_CAP in some field: refine it
+    next_cursor: Cursor | None
+    prev_cursor: Cursor | None
+
+
+def segment_totals(session: Session, shop: Shop) -> dict[int, int]:
+    rows = session.execute(
+        select(CustomerCount.segment, func.sum(CustomerCount.n))
+        .where(CustomerCount.shop_id == shop.id)
+        .group_by(CustomerCount.segment)
+    )
+    return {int(segment): int(n or 0) for segment, n in rows}
+
+
+def _prefix(column, text: str):
+    return (column >= text, column < text + TOP)
+
+
+def search_candidates(
+    session: Session, shop: Shop, text: str, segments: list[int], sort_column=None
+) -> tuple[dict[int, Any], bool]:
+    """Customers whose name, last name, email or phone starts with `text` (at most
+    SEARCH_CAP per field) as {id: value of `sort_column`}, and whether some field had more.
+
+    The sort values come with the matches so that a search is sorted and paged here, over a
+    few thousand rows at most: handing the ids back to SQL as `id IN (...)` lets SQLite pick
+    a whole-shop index scan instead of the primary key."""
+    key = search_key(text, 255)
+    if key is None or not segments:
+        return {}, False
+    column = Customer.id if sort_column is None else sort_column
+    base = (Customer.shop_id == shop.id, Customer.list_segment.in_(segments))
+    fields = [Customer.sort_name, Customer.last_name_key, Customer.email_key]
+    prefixes = [key, key, key]
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) - 4:
+        fields.append(Customer.phone)
+        prefixes.append(canonical_phone(text) or "+" + digits)
+    found: dict[int, Any] = {}
+    capped = False
+    for field, prefix in zip(fields, prefixes, strict=True):
+        rows = session.execute(
+            select(Customer.id, column).where(*base, *_prefix(field, prefix)).limit(SEARCH_CAP + 1)
+        ).all()
+        capped = capped or len(rows) > SEARCH_CAP
+        found.update((row[0], row[1]) for row in rows[:SEARCH_CAP])
+    return found, capped
+
+
+def _page_of_matches(found: dict[int, Any], query: ListQuery, limit: int) -> list[int]:
+    """The search's page, in the page's order after/before its cursor (in Python: a search
+    has at most a few thousand matches)."""
+    backwards = query.before is not None
+    descending = query.descending != backwards
+    cursor = query.before or query.after
+    rows = sorted(((value, row_id) for row_id, value in found.items()), reverse=descending)
+    if cursor is not None:
+        mark = (cursor.value, cursor.id)
+        rows = [r for r in rows if (r < mark if descending else r > mark)]
+    return [row_id for _value, row_id in rows[:limit]]
+
+
+def _ordered_ids(
+    session: Session, shop: Shop, query: ListQuery, segments: list[int], limit: int
+) -> list[int]:
+    """Up to `limit` ids in the page's order after/before its cursor: one ordered index range
+    per segment, merged."""
+    column = query.column
+    backwards = query.before is not None
+    descending = query.descending != backwards
+    cursor = query.before or query.after
+
+    def ranged(stmt):
+        if cursor is not None:
+            position = tuple_(column, Customer.id)
+            mark = tuple_(literal(cursor.value, column.type), literal(cursor.id))
+            stmt = stmt.where(position < mark if descending else position > mark)
+        order = (column.desc(), Customer.id.desc()) if descending else (column, Customer.id)
+        return stmt.order_by(*order).limit(limit)
+
+    branches = [
+        ranged(
+            select(Customer.id.label("id"), column.label("k")).where(
+                Customer.shop_id == shop.id, Customer.list_segment == segment
+            )
+        )
+        for segment in segments
+    ]
+    if not branches:
+        return []
+    if len(branches) == 1:
+        return list(session.scalars(branches[0].with_only_columns(Customer.id)))
+    merged = union_all(*(select(b.subquery()) for b in branches)).subquery()
+    order = (merged.c.k.desc(), merged.c.id.desc()) if descending else (merged.c.k, merged.c.id)
+    return list(session.scalars(select(merged.c.id).order_by(*order).limit(limit)))
+
+
+def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_SIZE) -> Page:
+    segments = query.segments
+    capped = False
+    if query.q:
+        matches, capped = search_candidates(session, shop, query.q, segments, query.column)
+        total = len(matches)
+        found = _page_of_matches(matches, query, size + 1)
+    else:
+        totals = segment_totals(session, shop)
+        total = sum(totals.get(s, 0) for s in segments)
+        found = _ordered_ids(session, shop, query, segments, size + 1) if total else []
+    more = len(found) > size
+    found = found[:size]
+    if query.before is not None:
+        found.reverse()
+    by_id = {
+        c.id: c
+        for c in session.scalars(
+            select(Customer).where(Customer.shop_id == shop.id, Customer.id.in_(found))
+        )
+    }
+    customers = [by_id[i] for i in found if i in by_id]
+
+    def cursor_of(customer: Customer) -> Cursor:
+        return Cursor(getattr(customer, SORTS[query.sort_key][0]), customer.id)
+
+    if query.before is not None:
+        prev_cursor = cursor_of(customers[0]) if more and customers else None
+        next_cursor = cursor_of(customers[-1]) if customers else None
+    else:
+        next_cursor = cursor_of(customers[-1]) if more and customers else None
+        prev_cursor = cursor_of(customers[0]) if query.after is not None and customers else None
+    return Page(query, customers, total, capped, next_cursor, prev_cursor)
+
+
+def iter_matching(
+    session: Session, shop: Shop, filters: Mapping[str, Any], *, after_id: int = 0, chunk: int
+) -> Iterator[list[Customer]]:
+    """Every customer the filter matches, in id order from `after_id`, a chunk at a time
+    (for bulk jobs: constant memory, resumable at the last id)."""
+    query = parse_query({k: v or "" for k, v in filters.items()})
+    segments = query.segments
+    ids = sorted(search_candidates(session, shop, query.q, segments)[0]) if query.q else None
+    while True:
+        stmt = (
+            select(Customer)
+            .where(
+                Customer.shop_id == shop.id,
+                Customer.list_segment.in_(segments),
+                Customer.id > after_id,
+            )
+            .order_by(Customer.id)
+            .limit(chunk)
+        )
+        if ids is not None:
+            stmt = stmt.where(Customer.id.in_(ids))
+        rows = list(session.scalars(stmt))
+        if not rows:
+            return
+        yield rows
+        after_id = rows[-1].id
+
+
+def count_matching(session: Session, shop: Shop, filters: Mapping[str, Any]) -> int:
+    query = parse_query({k: v or "" for k, v in filters.items()})
+    if query.q:
+        return len(search_candidates(session, shop, query.q, query.segments)[0])
+    totals = segment_totals(session, shop)
+    return sum(totals.get(s, 0) for s in query.segments)

@@ -1,0 +1,200 @@
+"""The Customers page at scale: server time of every page variant and the 1M-row export.
+
+    python -m tests.bench.customers_page                         # SQLite, 1M + 100k customers
+    DATABASE_URL=postgresql://… REDIS_URL=… python -m tests.bench.customers_page
+    python -m tests.bench.customers_page --customers 200000 --other 20000   # quicker
+
+Seeds one shop with `--customers` and another with `--other` (`referrals seed`'s code), then
+times authenticated requests through the app in process (ID-token check, shop lookup,
+queries, template: the server's whole time, no network) for the first page, a deep keyset
+page, each sort both ways, each filter and combination, searches and the customer detail.
+Then exports every customer of the big shop in a child process and reports its time and
+peak RSS. Prints Markdown for docs/performance.md. Drops and recreates the PostgreSQL
+schema it is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from sqlalchemy import select
+
+from shopify_app.customers import listing
+from shopify_app.customers.seed import seed_shop
+from shopify_app.db import get_session
+from shopify_app.models import Advocate, BulkJob, Customer, Shop
+
+from ..helpers import id_token
+from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
+from . import percentiles
+
+
+def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
+    out: list[tuple[str, dict[str, str]]] = [("first page (default: newest)", {})]
+    out.append(
+        ("deep keyset page (past row 500,000 by name)", {"sort": "name", "after": deep_cursor})
+    )
+    for key in listing.SORTS:
+        out.append((f"sort {key} ascending", {"sort": key}))
+        out.append((f"sort {key} descending", {"sort": f"-{key}"}))
+    for shopify in ("member", "guest"):
+        out.append((f"filter Shopify status {shopify}", {"shopify": shopify}))
+    for program in ("joined", "not_joined"):
+        out.append((f"filter program {program}", {"program": program}))
+    for shopify in ("member", "guest"):
+        for program in ("joined", "not_joined"):
+            out.append(
+                (
+                    f"filter {shopify} + {program}, by referrals",
+                    {"shopify": shopify, "program": program, "sort": "-referrals"},
+                )
+            )
+    out.append(("search first name 'ada' (broad)", {"q": "ada"}))
+    out.append(("search last name 'virtanen' + joined", {"q": "virtanen", "program": "joined"}))
+    out.append(("search email prefix", {"q": "grace.hopper.12"}))
+    out.append(("search phone prefix", {"q": "+1555123"}))
+    return out
+
+
+def export_child(database_url: str, shop_id: int, directory: str) -> None:
+    """Run in a child process: export every customer of the shop, print seconds and peak RSS."""
+    from sqlalchemy.orm import Session
+
+    from shopify_app.customers.bulk import write_export
+    from shopify_app.db import make_engine
+
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        shop = session.get(Shop, shop_id)
+        job = BulkJob(id=0, shop_id=shop_id, kind="export", params={})
+        start = time.perf_counter()
+        _path, rows = write_export(session, shop, job, __import__("pathlib").Path(directory))
+        elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{rows} {elapsed:.2f} {peak_mb:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--other", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--export-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_child:
+        url, shop_id, directory = args.export_child
+        export_child(url, int(shop_id), directory)
+        return
+
+    tmp = tempfile.mkdtemp(prefix="bench-customers-")
+    database_url, redis_url, redis_server = bench_backends(tmp)
+    app, app_server, _devstore, devstore_server = start_stack(
+        database_url=database_url, redis_url=redis_url, instance_path=tmp
+    )
+    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    client = app.test_client()
+
+    def get(path: str, shop: str = SHOP_A, **params: str):
+        response = client.get(
+            path, query_string=params, headers={"Authorization": f"Bearer {id_token(shop)}"}
+        )
+        assert response.status_code == 200, (path, params, response.status_code)
+        return response
+
+    get("/")  # installs both shops (token exchange with the devstore)
+    get("/", SHOP_B)
+    seeded = {}
+    with app.app_context():
+        session = get_session()
+        for domain, count in ((SHOP_A, args.customers), (SHOP_B, args.other)):
+            shop = session.scalar(select(Shop).where(Shop.domain == domain))
+            start = time.perf_counter()
+            seed_shop(session, shop, count)
+            seeded[domain] = time.perf_counter() - start
+            print(f"seeded {count:,} customers into {domain} in {seeded[domain]:.0f} s", flush=True)
+        shop_a = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        middle = session.execute(
+            select(Customer.sort_name, Customer.id)
+            .where(Customer.shop_id == shop_a.id, Customer.list_segment == 2)
+            .order_by(Customer.sort_name, Customer.id)
+            .offset(min(250_000, args.customers // 4))
+            .limit(1)
+        ).one()
+        deep = listing.encode_cursor(listing.Cursor(middle.sort_name, middle.id))
+        busiest = session.scalar(
+            select(Customer.id)
+            .join(Advocate, Advocate.customer_id == Customer.id)
+            .where(Customer.shop_id == shop_a.id)
+            .order_by(Customer.successful_referrals.desc())
+            .limit(1)
+        )
+        shop_a_id = shop_a.id
+        session.close()
+
+    rows = []
+    for name, params in variants(deep):
+        for _ in range(3):
+            get("/customers", **params)
+        samples = []
+        for _ in range(args.requests):
+            start = time.perf_counter()
+            get("/customers", **params)
+            samples.append(time.perf_counter() - start)
+        rows.append((name, percentiles(samples)))
+    samples = []
+    for _ in range(args.requests):
+        start = time.perf_counter()
+        get(f"/customers/{busiest}")
+        samples.append(time.perf_counter() - start)
+    rows.append(("customer detail (the advocate with most referrals)", percentiles(samples)))
+    samples = []
+    for _ in range(args.requests):
+        start = time.perf_counter()
+        get("/customers", SHOP_B, sort="-referrals")
+        samples.append(time.perf_counter() - start)
+    rows.append((f"other shop ({args.other:,}) by referrals", percentiles(samples)))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.bench.customers_page", "--export-child"]
+        + [database_url, str(shop_a_id), tmp],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ},
+    ).stdout.split()
+    exported, export_s, export_mb = int(out[0]), float(out[1]), float(out[2])
+
+    app_server.stop()
+    devstore_server.stop()
+    if redis_server is not None:
+        redis_server.shutdown()
+    machine = platform.processor() or platform.machine()
+    print(
+        f"\n{backend} · {args.customers:,} + {args.other:,} customers · {machine} · "
+        f"{os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
+    print(
+        f"\nseed: {args.customers:,} customers in {seeded[SHOP_A]:.0f} s "
+        f"({args.customers / seeded[SHOP_A]:,.0f}/s)"
+    )
+    print(
+        "\n| page (server time, in process) | n | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|"
+    )
+    for name, p in rows:
+        print(f"| {name} | {p['n']} | {p['p50']:.2f} | {p['p95']:.2f} | {p['p99']:.2f} |")
+    print(
+        f"\nexport: {exported:,} rows in {export_s:.1f} s, peak RSS {export_mb:.0f} MB "
+        "(the whole exporting process)"
+    )
+
+
+if __name__ == "__main__":
+    main()

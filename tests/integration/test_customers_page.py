@@ -1,0 +1,462 @@
+"""The Customers page (C1-C4) over HTTP with real ID tokens: exact totals kept by the
+database, every filter and combination, every sort, keyset paging both ways, search, bad
+parameters, escaping, shop isolation; invitations and exports as jobs; the customer detail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from shopify_app.customers import bulk, listing
+from shopify_app.customers.seed import seed_shop
+from shopify_app.db import get_session
+from shopify_app.models import (
+    AuditEntry,
+    BulkJob,
+    Customer,
+    CustomerCount,
+    EmailMessage,
+    Shop,
+    TimelineEvent,
+)
+from shopify_app.models.customer import SEGMENTS, UNLISTED
+from shopify_app.referrals.revenue import recompute_shop
+from tests.conftest import SHOP_A, SHOP_B
+from workers import bulk_jobs
+
+from .test_program_pages import get, post
+from .webhook_support import install, one, rows, run_jobs
+
+ROW = re.compile(r'<tr id="customer-(\d+)">')
+
+
+def ids_on(page) -> list[int]:
+    return [int(i) for i in ROW.findall(page.text)]
+
+
+def link(page, rel: str) -> dict[str, str] | None:
+    found = re.search(rf'rel="{rel}" href="([^"]+)"', page.text)
+    if not found:
+        return None
+    query = parse_qs(urlsplit(found.group(1).replace("&amp;", "&")).query)
+    return {k: v[0] for k, v in query.items() if k not in ("shop", "embedded", "host")}
+
+
+def add_customer(app, domain=SHOP_A, **fields) -> int:
+    with app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        number = (session.scalar(select(func.max(Customer.shopify_id))) or 100) + 1
+        customer = Customer(shop_id=shop.id, shopify_id=number, **fields)
+        session.add(customer)
+        session.commit()
+        return customer.id
+
+
+def real_totals(app, domain=SHOP_A) -> dict[int, int]:
+    with app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        counted = dict(
+            session.execute(
+                select(Customer.list_segment, func.count())
+                .where(Customer.shop_id == shop.id, Customer.list_segment >= 0)
+                .group_by(Customer.list_segment)
+            ).all()
+        )
+        kept = listing.segment_totals(session, shop)
+    return {s: counted.get(s, 0) for s in SEGMENTS}, {s: kept.get(s, 0) for s in SEGMENTS}
+
+
+@pytest.fixture
+def seeded(live):
+    install(live, SHOP_A)
+    install(live, SHOP_B)
+    with live.app.app_context():
+        session = get_session()
+        for domain, count in ((SHOP_A, 260), (SHOP_B, 40)):
+            seed_shop(session, session.scalar(select(Shop).where(Shop.domain == domain)), count)
+    return live
+
+
+def test_totals_are_kept_exact_by_the_database_on_every_write(live):
+    install(live, SHOP_A)
+    app = live.app
+    guest = add_customer(app, email="g@example.com", first_name="Gina")
+    member = add_customer(app, email="m@example.com", account_state="enabled")
+    counted, kept = real_totals(app)
+    assert counted == kept == {0: 1, 1: 0, 2: 1, 3: 0}
+    with app.app_context():
+        session = get_session()
+        g, m = session.get(Customer, guest), session.get(Customer, member)
+        g.account_state = "enabled"  # guest -> member
+        m.program_joined = True  # member -> member + joined
+        session.commit()
+        assert (g.list_segment, m.list_segment) == (2, 3)
+        g.deleted_at = datetime.now(UTC)  # deleted in Shopify: no longer listed
+        session.commit()
+        assert g.list_segment == UNLISTED
+    counted, kept = real_totals(app)
+    assert counted == kept == {0: 0, 1: 0, 2: 0, 3: 1}
+    with app.app_context():
+        session = get_session()
+        session.execute(delete(Customer).where(Customer.id == member))
+        session.commit()
+    assert real_totals(app)[1] == {0: 0, 1: 0, 2: 0, 3: 0}
+    with app.app_context():  # erasing the shop takes its counts with it
+        session = get_session()
+        add_customer(app, email="x@example.com")
+        session.execute(delete(Shop).where(Shop.domain == SHOP_A))
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(CustomerCount)) == 0
+
+
+def test_webhook_sync_and_joining_move_customers_between_filters(live):
+    """The columns the filters read are derived on every path, not only by the seed."""
+    from devstore import commerce
+
+    install(live, SHOP_A)
+    dev = commerce.create_customer(
+        live.state, SHOP_A, email="ivy@example.com", first_name="Ivy", last_name="Äijälä"
+    )
+    assert live.state.dispatcher.drain(15)
+    run_jobs(live.app)
+    page = get(live, "/customers", shopify="guest", program="not_joined")
+    assert "Ivy Äijälä" in page.text
+    commerce.update_customer(live.state, SHOP_A, dev.id, state="enabled")
+    assert live.state.dispatcher.drain(15)
+    run_jobs(live.app)
+    assert "Ivy Äijälä" not in get(live, "/customers", shopify="guest").text
+    assert "Ivy Äijälä" in get(live, "/customers", shopify="member").text
+    assert "Ivy Äijälä" in get(live, "/customers", q="äijä").text  # non-ASCII prefix search
+    customer = one(live.app, Customer)
+    joined = post(live, f"/customers/{customer.id}/join", {})
+    assert joined.status_code == 200 and "Joined the program with the code" in joined.text
+    assert "Ivy Äijälä" in get(live, "/customers", program="joined", shopify="member").text
+    counted, kept = real_totals(live.app)
+    assert counted == kept == {0: 0, 1: 0, 2: 0, 3: 1}
+
+
+def _expected(app, domain, *, shopify=None, program=None) -> set[int]:
+    with app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        query = select(Customer).where(Customer.shop_id == shop.id, Customer.deleted_at.is_(None))
+        out = set()
+        for c in session.scalars(query):
+            if shopify and (c.account_state == "enabled") != (shopify == "member"):
+                continue
+            if program and c.program_joined != (program == "joined"):
+                continue
+            out.add(c.id)
+        return out
+
+
+def walk(live, size_hint=50, shop=SHOP_A, **params) -> list[int]:
+    """Every id of the view, following Next links from the first page."""
+    seen, page_params = [], dict(params)
+    while True:
+        page = get(live, "/customers", shop=shop, **page_params)
+        assert page.status_code == 200
+        ids = ids_on(page)
+        assert len(ids) <= size_hint
+        seen.extend(ids)
+        following = link(page, "next")
+        if following is None:
+            return seen
+        page_params = following
+
+
+@pytest.mark.parametrize("shopify", [None, "member", "guest"])
+@pytest.mark.parametrize("program", [None, "joined", "not_joined"])
+def test_every_filter_and_combination_lists_exactly_its_customers(seeded, shopify, program):
+    live = seeded
+    params = {k: v for k, v in (("shopify", shopify), ("program", program)) if v}
+    expected = _expected(live.app, SHOP_A, shopify=shopify, program=program)
+    page = get(live, "/customers", **params)
+    assert f"<strong>{len(expected):,}</strong> customer" in page.text
+    listed = walk(live, **params)
+    assert len(listed) == len(set(listed)) and set(listed) == expected
+
+
+@pytest.mark.parametrize("sort", list(listing.SORTS))
+def test_each_sort_orders_pages_forwards_and_back(seeded, sort):
+    live = seeded
+    column = listing.SORTS[sort][0]
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        everyone = list(
+            session.scalars(
+                select(Customer).where(Customer.shop_id == shop.id, Customer.program_joined)
+            )
+        )
+    for descending in (False, True):
+        expected = [
+            c.id
+            for c in sorted(everyone, key=lambda c: (getattr(c, column), c.id), reverse=descending)
+        ]
+        query = {"sort": ("-" if descending else "") + sort, "program": "joined"}
+        with live.app.app_context():
+            session = get_session()
+            shop = session.get(Shop, shop.id)
+            pages, view = [], listing.parse_query(query)
+            while True:  # small pages, to cross many page boundaries
+                page = listing.list_page(session, shop, view, size=3)
+                pages.append([c.id for c in page.customers])
+                if page.next_cursor is None:
+                    break
+                view = listing.ListQuery(**{**view.__dict__, "after": page.next_cursor})
+            assert [i for p in pages for i in p] == expected
+            back = []
+            while page.prev_cursor is not None:  # and back again from the last page
+                view = listing.ListQuery(**{**view.__dict__, "after": None})
+                view = listing.ListQuery(**{**view.__dict__, "before": page.prev_cursor})
+                page = listing.list_page(session, shop, view, size=3)
+                back.append([c.id for c in page.customers])
+            assert back == list(reversed(pages[:-1]))
+    # Over HTTP: Next then Previous lands on the same first page.
+    first = get(live, "/customers", sort=f"-{sort}")
+    second = get(live, "/customers", **link(first, "next"))
+    assert set(ids_on(first)).isdisjoint(ids_on(second))
+    assert ids_on(get(live, "/customers", **link(second, "prev"))) == ids_on(first)
+
+
+def test_search_by_name_last_name_email_and_phone(seeded):
+    live = seeded
+    ada = add_customer(
+        live.app,
+        first_name="Zelda",
+        last_name="Quixote-Nakamura",
+        email="Z.Q.Unique@Example.com",
+        phone="+358401112233",
+    )
+    for query in ("zelda", "ZELDA QUIX", "quixote", "z.q.unique", "+358 40 111", "358401112233"):
+        page = get(live, "/customers", q=query)
+        assert ada in ids_on(page), query
+    assert ids_on(get(live, "/customers", q="zelda", program="joined")) == []
+    assert "No customers match" in get(live, "/customers", q="nobody-at-all").text
+    assert ada not in ids_on(get(live, "/customers", shop=SHOP_B, q="zelda"))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "drop table"},
+        {"sort": "--name"},
+        {"shopify": "admin", "program": "maybe"},
+        {"after": "not-a-cursor"},
+        {"after": "W10"},  # base64 of []
+        {"sort": "since", "after": "WyJ4IiwxXQ"},  # ["x", 1]: not a date
+        {"sort": "referrals", "after": "WyIxIiwgdHJ1ZV0"},  # ["1", true]
+        {"before": "%%%"},
+        {"q": "x" * 5000},
+    ],
+)
+def test_malformed_parameters_fall_back_to_the_default_view(seeded, params):
+    page = get(seeded, "/customers", **params)
+    assert page.status_code == 200
+    assert len(ids_on(page)) >= 1 or "q" in params
+
+
+def test_names_are_escaped_and_deleted_or_erased_customers_render(seeded):
+    live = seeded
+    evil = add_customer(live.app, first_name="<script>alert(1)</script>", email="e@x.example")
+    page = get(live, "/customers", q="<script>")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    detail = get(live, f"/customers/{evil}")
+    assert "&lt;script&gt;" in detail.text and "<script>alert" not in detail.text
+    gone = add_customer(live.app, first_name="Gone", deleted_at=datetime.now(UTC))
+    erased = add_customer(live.app, redacted_at=datetime.now(UTC))
+    assert "Deleted in Shopify" in get(live, f"/customers/{gone}").text
+    assert "Personal data erased" in get(live, f"/customers/{erased}").text
+    assert gone not in walk(live, q="gone")
+
+
+def test_shops_see_only_their_own_customers_jobs_and_files(seeded):
+    live = seeded
+    a_ids = set(walk(live))
+    b_ids = set(walk(live, shop=SHOP_B))
+    assert a_ids and b_ids and a_ids.isdisjoint(b_ids)
+    assert get(live, f"/customers/{min(a_ids)}", shop=SHOP_B).status_code == 404
+    started = post(live, "/customers/export", {"request_key": "exp-a"})
+    assert started.status_code == 200
+    run_jobs(live.app)
+    job = one(live.app, BulkJob)
+    assert get(live, f"/customers/jobs/{job.id}", shop=SHOP_B).status_code == 404
+    assert get(live, f"/customers/jobs/{job.id}/download", shop=SHOP_B).status_code == 404
+    foreign = post(live, "/customers/invite", {"ids": [str(min(a_ids))]}, shop=SHOP_B)
+    assert foreign.status_code == 422 and "None of the selected customers exist" in foreign.text
+
+
+def test_invite_all_matching_skips_and_counts_and_is_one_job_per_click(live):
+    install(live, SHOP_A)
+    app = live.app
+    add_customer(app, first_name="Ann", email="ann@example.com", email_marketing_state="subscribed")
+    add_customer(app, first_name="Ben", email="ben@example.com")
+    add_customer(app, first_name="Cat")  # no email
+    add_customer(
+        app, first_name="Dan", email="dan@example.com", email_marketing_state="unsubscribed"
+    )
+    add_customer(app, first_name="Eve", email="eve@example.com", program_joined=True)
+    form = {"scope": "all", "request_key": "click-1"}
+    first = post(live, "/customers/invite", form)
+    again = post(live, "/customers/invite", form)  # a double click
+    assert first.status_code == again.status_code == 200
+    assert "Sending invitations to 5 customer(s)." in first.text
+    assert "Already started." in again.text
+    job = one(app, BulkJob)
+    assert job.status == "queued" and job.total == 5
+    run_jobs(app)
+    job = one(app, BulkJob)
+    assert job.status == "completed" and job.processed == 5
+    assert job.outcome == {"invited": 2, "no_email": 1, "unsubscribed": 1, "joined": 1}
+    sent = rows(app, EmailMessage, EmailMessage.kind == "invitation")
+    assert sorted(m.to_address for m in sent) == ["ann@example.com", "ben@example.com"]
+    assert {m.status for m in sent} == {"sent"}
+    mailbox = live.devstore.extensions["devstore_mailbox"]
+    assert len(mailbox.to("ann@example.com")) == len(mailbox.to("ben@example.com")) == 1
+    assert mailbox.to("cat@example.com") == mailbox.to("dan@example.com") == []
+    progress = get(live, f"/customers/jobs/{job.id}")
+    assert 'data-outcome="invited">2' in progress.text
+    assert "Skipped, no email address" in progress.text
+    actions = {a.action for a in rows(app, AuditEntry)}
+    assert {"customers.invite", "customer.invited"} <= actions
+    invited_events = rows(app, TimelineEvent, TimelineEvent.kind.like("%invited%"))
+    assert len(invited_events) == 2
+    # The same customers again today: nobody is emailed twice.
+    post(live, "/customers/invite", {"scope": "all", "request_key": "click-2"})
+    run_jobs(app)
+    second = rows(app, BulkJob)[-1]
+    assert second.outcome.get("invited_today") == 2 and second.outcome.get("invited") is None
+    assert len(rows(app, EmailMessage, EmailMessage.kind == "invitation")) == 2
+
+
+def test_invite_selected_rows_and_refusals(live):
+    install(live, SHOP_A)
+    a = add_customer(live.app, first_name="Ann", email="ann@example.com")
+    add_customer(live.app, first_name="Ben", email="ben@example.com")
+    assert post(live, "/customers/invite", {"scope": "selected"}).status_code == 422
+    assert post(live, "/customers/invite", {"ids": ["x"]}).status_code == 422
+    too_many = [str(i) for i in range(bulk.MAX_SELECTED + 1)]
+    assert post(live, "/customers/invite", {"ids": too_many}).status_code == 422
+    assert post(live, "/customers/invite", {"ids": [str(a)], "request_key": "s"}).status_code == 200
+    run_jobs(live.app)
+    assert [m.to_address for m in rows(live.app, EmailMessage)] == ["ann@example.com"]
+
+
+def test_an_interrupted_invitation_job_resumes_where_it_stopped(live):
+    install(live, SHOP_A)
+    ids = [add_customer(live.app, first_name=f"P{i}", email=f"p{i}@example.com") for i in range(6)]
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        job, _ = bulk.start_job(
+            session, shop, kind="invite", params={}, actor="staff:1", request_key="r"
+        )
+        # As a worker killed after committing its first chunk leaves it:
+        job.status, job.cursor, job.processed = "running", {"after_id": ids[2]}, 3
+        job.outcome = {"invited": 3}
+        job.heartbeat_at = datetime.now(UTC) - timedelta(minutes=10)
+        session.commit()
+        job_id = job.id
+    live.app.extensions["redis"].connection().flushdb()  # its RQ job is lost too
+    with live.app.app_context():
+        assert bulk_jobs.sweep_bulk_jobs() == 1
+    run_jobs(live.app)
+    job = one(live.app, BulkJob, BulkJob.id == job_id)
+    assert job.status == "completed" and job.outcome == {"invited": 6}
+    emailed = sorted(m.customer_id for m in rows(live.app, EmailMessage))
+    assert emailed == ids[3:]  # the first three were done before the interruption
+
+
+def test_export_streams_the_filtered_table_neutralising_formulas(seeded):
+    live = seeded
+    tricky = {
+        '=HYPERLINK("http://evil")': "formula@example.com",
+        "+SUM(A1)": "plus@example.com",
+        "-2+3": "minus@example.com",
+        "@cmd": "at@example.com",
+        "\tTab": "tab@example.com",
+        "Väinö": "=1+1@example.com",
+    }
+    for first, email in tricky.items():
+        add_customer(live.app, first_name=first, email=email, account_state="enabled")
+    page = post(live, "/customers/export", {"shopify": "member", "request_key": "e1"})
+    assert page.status_code == 200 and "Exporting" in page.text
+    run_jobs(live.app)
+    job = one(live.app, BulkJob)
+    assert job.status == "completed"
+    expected = _expected(live.app, SHOP_A, shopify="member")
+    assert job.processed == len(expected)
+    progress = get(live, f"/customers/jobs/{job.id}")
+    assert "Download CSV" in progress.text
+    download = get(live, f"/customers/jobs/{job.id}/download")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    text = download.content.decode("utf-8")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == list(bulk.EXPORT_HEADER)
+    assert len(table) - 1 == len(expected)
+    names = {row[0] for row in table[1:]}
+    assert '\'=HYPERLINK("http://evil")' in names and "'+SUM(A1)" in names
+    assert "'-2+3" in names and "'@cmd" in names and "'\tTab" in names and "Väinö" in names
+    emails = {row[1] for row in table[1:]}
+    assert "'=1+1@example.com" in emails
+    for row in table[1:]:
+        assert row[3] == "Member"
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    audit = one(live.app, AuditEntry, AuditEntry.action == "customers.export")
+    assert audit.after["filter"] == {"shopify": "member"}
+
+
+def test_customer_detail_shows_the_program_and_links_to_shopify(seeded):
+    live = seeded
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        assert recompute_shop(session, shop) == []  # the seed's numbers are the engine's
+        star = session.scalar(
+            select(Customer)
+            .where(Customer.shop_id == shop.id, Customer.program_joined)
+            .order_by(Customer.successful_referrals.desc(), Customer.id)
+            .limit(1)
+        )
+    page = get(live, f"/customers/{star.id}")
+    assert page.status_code == 200
+    assert f'href="shopify://admin/customers/{star.shopify_id}" target="_top"' in page.text
+    assert "View in Shopify" in page.text and "/r/" in page.text and "Copy link" in page.text
+    numbers = page.text.split('id="referral-numbers"')[1].split("</dl>")[0]
+    assert f"<dt>Successful referrals</dt><dd>{star.successful_referrals}</dd>" in numbers
+    assert "activity-referrals" in page.text
+    assert get(live, "/customers/999999").status_code == 404
+    newcomer = add_customer(live.app, first_name="Nia", email="nia@example.com")
+    detail = get(live, f"/customers/{newcomer}")
+    assert "Not joined, so no link yet." in detail.text and "Join the program" in detail.text
+    invited = post(live, f"/customers/{newcomer}/invite", {})
+    assert invited.status_code == 200 and "Invitation sent to nia@example.com" in invited.text
+    unsure = add_customer(live.app, first_name="Ola")
+    refused = post(live, f"/customers/{unsure}/invite", {})
+    assert refused.status_code == 422 and "has no email address" in refused.text
+
+
+def test_the_url_holds_the_view(seeded):
+    live = seeded
+    page = get(live, "/customers", shopify="member", program="not_joined", sort="-referrals")
+    assert '<option value="member" selected>' in page.text
+    assert '<option value="not_joined" selected>' in page.text
+    assert 'aria-sort="descending"' in page.text
+    following = link(page, "next")
+    assert following is not None and following.pop("after")
+    assert following == {"shopify": "member", "program": "not_joined", "sort": "-referrals"}
+    searched = get(live, "/customers", q="ada lov")
+    assert 'value="ada lov"' in searched.text
