@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event, select, text
+from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 M = TypeVar("M")
 
@@ -145,12 +147,12 @@ def _column_defaults(table: Table) -> dict[str, Any]:
     return values
 
 
-def refresh_planner_statistics(session: Session) -> None:
-    """Give SQLite's query planner table statistics (ANALYZE, sampled so it stays quick on
-    millions of rows). Without them it takes `shop_id = ?` for a selective condition and
-    reads a whole shop's index where a primary-key lookup was meant. PostgreSQL's
-    autovacuum keeps its own statistics; there this is a no-op."""
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    session.execute(text("PRAGMA analysis_limit=1000"))
-    session.execute(text("ANALYZE"))
+def unindexed(column):
+    """`+column`: the same value, but not a reason to pick an index.
+
+    Without table statistics SQLite's planner takes any `shop_id = ?` for a selective
+    condition and will read a whole shop's (shop_id, ...) index, then sort, where a primary
+    key lookup or a rowid-ordered scan was meant (`id IN (...)`, `ORDER BY id`). The unary plus
+    is SQLite's documented way to keep a condition out of index selection; PostgreSQL reads
+    it as the plain value."""
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)

@@ -11,7 +11,9 @@ document.addEventListener('submit', async (event) => {
   form.dataset.busy = '1';
   const buttons = form.querySelectorAll('button[type=submit]');
   buttons.forEach((b) => { b.disabled = true; });
-  const url = new URL(form.action, location.href);
+  // A button's formaction (e.g. Export beside Send invitation) decides where the form goes.
+  const own = event.submitter && event.submitter.hasAttribute('formaction');
+  const url = new URL(own ? event.submitter.formAction : form.action, location.href);
   for (const [k, v] of new URLSearchParams(location.search)) {
     if (k !== 'id_token' && !url.searchParams.has(k)) url.searchParams.set(k, v);
   }
@@ -21,7 +23,8 @@ document.addEventListener('submit', async (event) => {
     const fresh = page.querySelector('main');
     if (fresh) {
       document.querySelector('main').replaceWith(fresh);
-      const target = new URL(response.url);
+      // X-Location: the page's own address when the answer came from an action's URL.
+      const target = new URL(response.headers.get('X-Location') || response.url, location.href);
       target.searchParams.delete('id_token');
       if (target.pathname !== location.pathname) history.pushState({}, '', target);
       fresh.querySelector('[data-focus]')?.focus();

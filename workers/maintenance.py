@@ -49,13 +49,3 @@ def purge_expired_oauth_states() -> int:
     deleted = session.execute(delete(OAuthState).where(OAuthState.expires_at < utcnow())).rowcount
     session.commit()
     return deleted
-
-
-def refresh_planner_statistics() -> str:
-    """Hourly: keep SQLite's planner statistics current as tables grow (see db.py)."""
-    from shopify_app.db import refresh_planner_statistics as refresh
-
-    session = get_session()
-    refresh(session)
-    session.commit()
-    return "statistics refreshed"

@@ -25,12 +25,13 @@ from typing import Any
 from sqlalchemy import func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
+from shopify_app.db import unindexed
 from shopify_app.models import Customer, CustomerCount, Shop
 from shopify_app.models.customer import SEGMENT_JOINED, SEGMENT_MEMBER, SEGMENTS, search_key
 from shopify_app.referrals.identity import canonical_phone
 
 PAGE_SIZE = 50
-SEARCH_CAP = 1000
+SEARCH_CAP = 300
 MAX_QUERY = 200
 TOP = "\U0010ffff"
 
@@ -280,7 +281,7 @@ def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_S
     by_id = {
         c.id: c
         for c in session.scalars(
-            select(Customer).where(Customer.shop_id == shop.id, Customer.id.in_(found))
+            select(Customer).where(unindexed(Customer.shop_id) == shop.id, Customer.id.in_(found))
         )
     }
     customers = [by_id[i] for i in found if i in by_id]
@@ -309,8 +310,8 @@ def iter_matching(
         stmt = (
             select(Customer)
             .where(
-                Customer.shop_id == shop.id,
-                Customer.list_segment.in_(segments),
+                unindexed(Customer.shop_id) == shop.id,
+                unindexed(Customer.list_segment).in_(segments),
                 Customer.id > after_id,
             )
             .order_by(Customer.id)

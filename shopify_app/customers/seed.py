@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from shopify_app.db import refresh_planner_statistics
 from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop, utcnow
 from shopify_app.models.customer import list_segment, name_sort_key, search_key
 from shopify_app.referrals.codes import ALPHABET
@@ -220,8 +219,6 @@ def seed_shop(
         result.customers += n
         if progress:
             progress(done)
-    refresh_planner_statistics(session)
-    session.commit()
     return result
 
 

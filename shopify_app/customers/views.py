@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from shopify_app import app_url
 from shopify_app.auth.embedded import id_token_required, staff_actor
-from shopify_app.db import get_session
+from shopify_app.db import get_session, unindexed
 from shopify_app.models import Customer, EmailMessage, Referral, Reward
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
@@ -53,10 +53,14 @@ def _render_list(*, message=None, problem=None, job=None, status=200):
         currency=shop_currency(g.shop),
         jobs=[job] if job is not None else bulk.recent_jobs(session, g.shop, limit=3),
         max_selected=bulk.MAX_SELECTED,
+        search_cap=listing.SEARCH_CAP,
+        skip_labels=bulk.SKIP_LABELS,
         message=message,
         problem=problem,
     )
-    return html, status
+    # After an action (POST /customers/invite), the address to show and reload is the list's.
+    location = app_url("customers.index", **query.params(after=query.after, before=query.before))
+    return html, status, {"X-Location": location}
 
 
 @bp.get("")
@@ -82,7 +86,9 @@ def _start(kind: str, scope: str):
             )
         owned = set(
             session.scalars(
-                select(Customer.id).where(Customer.shop_id == g.shop.id, Customer.id.in_(ids))
+                select(Customer.id).where(
+                    unindexed(Customer.shop_id) == g.shop.id, Customer.id.in_(ids)
+                )
             )
         )
         params = {"ids": [i for i in ids if i in owned]}
@@ -179,7 +185,7 @@ def _render_detail(customer: Customer, *, message=None, problem=None, status=200
         c.id: c
         for c in session.scalars(
             select(Customer).where(
-                Customer.shop_id == g.shop.id,
+                unindexed(Customer.shop_id) == g.shop.id,
                 Customer.id.in_({r.friend_customer_id for r in referrals if r.friend_customer_id}),
             )
         )
@@ -211,7 +217,7 @@ def _render_detail(customer: Customer, *, message=None, problem=None, status=200
         message=message,
         problem=problem,
     )
-    return html, status
+    return html, status, {"X-Location": app_url("customers.detail", customer_id=customer.id)}
 
 
 @bp.get("/<int:customer_id>")

@@ -417,6 +417,17 @@ def test_export_streams_the_filtered_table_neutralising_formulas(seeded):
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
     audit = one(live.app, AuditEntry, AuditEntry.action == "customers.export")
     assert audit.after["filter"] == {"shopify": "member"}
+    picked = sorted(expected)[:2]
+    form = {"scope": "selected", "ids": [str(i) for i in picked], "request_key": "e2"}
+    assert post(live, "/customers/export", form).status_code == 200
+    searched = {"q": "väinö", "request_key": "e3"}
+    assert post(live, "/customers/export", searched).status_code == 200
+    run_jobs(live.app)
+    by_key = {j.request_key: j for j in rows(live.app, BulkJob)}
+    assert by_key["e2"].status == "completed" and by_key["e2"].processed == 2
+    assert by_key["e3"].status == "completed" and by_key["e3"].processed >= 1
+    with open(by_key["e3"].file_path, encoding="utf-8") as handle:
+        assert all(r[0].lower().startswith("väinö") for r in list(csv.reader(handle))[1:])
 
 
 def test_customer_detail_shows_the_program_and_links_to_shopify(seeded):

@@ -34,6 +34,8 @@ LIST_INDEXES = {
     "ix_customers_list_referrals": "successful_referrals",
     "ix_customers_list_referrer_revenue": "referrer_revenue_minor",
     "ix_customers_list_referee_revenue": "referee_revenue_minor",
+    "ix_customers_list_email_key": "email_key",
+    "ix_customers_list_last_name_key": "last_name_key",
 }
 
 # +1 / -1 on customer_counts for every listed row (list_segment >= 0) that appears,
@@ -244,8 +246,6 @@ def upgrade() -> None:
         op.alter_column("customers", "customer_since", server_default=None)
     for name, column in LIST_INDEXES.items():
         op.create_index(name, "customers", ["shop_id", "list_segment", column, "id"])
-    op.create_index("ix_customers_shop_id_email_key", "customers", ["shop_id", "email_key"])
-    op.create_index("ix_customers_shop_id_last_name_key", "customers", ["shop_id", "last_name_key"])
     if postgres:
         op.execute(PG_FUNCTION)
         op.execute(PG_TRIGGER)
@@ -294,8 +294,6 @@ def downgrade() -> None:
         f"SELECT shop_id, id, {columns}, stats_updated_at FROM customers "
         "WHERE stats_updated_at IS NOT NULL"
     )
-    op.drop_index("ix_customers_shop_id_last_name_key", table_name="customers")
-    op.drop_index("ix_customers_shop_id_email_key", table_name="customers")
     for name in LIST_INDEXES:
         op.drop_index(name, table_name="customers")
     # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch rebuild of `customers` would

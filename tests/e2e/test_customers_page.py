@@ -1,0 +1,131 @@
+"""The merchant's Customers page inside the devstore admin frame: search, filter, sort, page,
+select and invite (the email reaches the devstore mailbox), export and open the file, open
+a customer and "View in Shopify". Screenshots are written for review."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+from playwright.sync_api import expect
+
+from devstore import commerce
+from shopify_app.customers.seed import seed_shop
+from shopify_app.db import get_session
+from shopify_app.models import Customer, Shop
+from tests.conftest import SHOP_A
+from tests.integration.webhook_support import install, run_jobs
+
+
+def settle(live, rounds=3):
+    for _ in range(rounds):
+        live.state.dispatcher.drain(10)
+        run_jobs(live.app)
+
+
+def numbers(app, column: int) -> list[float]:
+    cells = app.locator(f"#customers tbody tr td:nth-child({column})").all_inner_texts()
+    return [float(c.split()[0]) for c in cells]
+
+
+def test_a_merchant_finds_invites_exports_and_opens_a_customer(
+    live, page, screenshots_dir, tmp_path
+):
+    install(live, SHOP_A)
+    ada = commerce.create_customer(
+        live.state,
+        SHOP_A,
+        email="ada.lovelace@example.com",
+        first_name="Ada",
+        last_name="Lovelace",
+        state="enabled",
+    )
+    settle(live)
+    with live.app.app_context():
+        session = get_session()
+        seed_shop(session, session.query(Shop).filter_by(domain=SHOP_A).one(), 140)
+        total = session.query(Customer).count()
+        members_not_joined = (
+            session.query(Customer)
+            .filter(Customer.account_state == "enabled", Customer.program_joined.is_(False))
+            .count()
+        )
+
+    page.goto(live.admin_url("alpha-shop") + "/customers")
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#summary")).to_contain_text(f"{total:,} customers", timeout=15000)
+    expect(app.locator("#customers tbody tr")).to_have_count(50)
+    page.screenshot(path=str(screenshots_dir / "customers-list.png"), full_page=True)
+
+    # Search, from the keyboard.
+    app.get_by_role("searchbox", name="Search").fill("ada lov")
+    app.get_by_role("searchbox", name="Search").press("Enter")
+    expect(app.locator("#customers tbody tr")).to_have_count(1)
+    expect(app.locator("#customers")).to_contain_text("ada.lovelace@example.com")
+    app.get_by_role("link", name="Clear").click()
+    expect(app.locator("#summary")).to_contain_text(f"{total:,} customers")
+
+    # Filter (combined) and sort by a number.
+    app.get_by_label("Shopify status").select_option("member")
+    app.get_by_label("Program status").select_option("not_joined")
+    app.get_by_role("button", name="Apply").click()
+    expect(app.locator("#summary")).to_contain_text(f"{members_not_joined:,} customers match")
+    for cell in app.locator("#customers tbody tr td:nth-child(4)").all_inner_texts():
+        assert cell == "Member"
+    app.get_by_role("link", name="Clear").click()
+    app.get_by_role("link", name="Successful referrals").click()
+    expect(app.locator("th[aria-sort=descending]")).to_contain_text("Successful referrals")
+    counts = numbers(app, 6)
+    assert counts == sorted(counts, reverse=True) and counts[0] > 0
+    page.screenshot(path=str(screenshots_dir / "customers-sorted.png"), full_page=True)
+
+    # Page forwards and back.
+    first_page = app.locator("#customers tbody tr").first.get_attribute("id")
+    app.get_by_role("link", name="Next →").click()
+    expect(app.locator("#customers tbody tr").first).not_to_have_attribute("id", first_page)
+    app.get_by_role("link", name="← Previous").click()
+    expect(app.locator("#customers tbody tr").first).to_have_attribute("id", first_page)
+
+    # Select Ada and send the invitation; the email reaches the devstore's mailbox.
+    app.get_by_role("searchbox", name="Search").fill("ada.lovelace@")
+    app.get_by_role("searchbox", name="Search").press("Enter")
+    expect(app.locator("#customers tbody tr")).to_have_count(1)
+    app.get_by_label("Select Ada Lovelace").check()
+    expect(app.locator("[data-selected-count]")).to_have_text("1")
+    app.get_by_role("button", name="Send invitation").click()
+    expect(app.locator("#result")).to_contain_text("Sending invitations to 1 customer(s).")
+    run_jobs(live.app)
+    expect(app.locator(".job").first).to_contain_text("done", timeout=15000)
+    expect(app.locator('[data-outcome="invited"]').first).to_have_text("1")
+    mails = live.devstore.extensions["devstore_mailbox"].to("ada.lovelace@example.com")
+    assert len(mails) == 1 and "/apps/referrals" in mails[0].text
+    page.screenshot(path=str(screenshots_dir / "customers-invited.png"), full_page=True)
+
+    # Export everything, then open the file.
+    app.get_by_role("link", name="Clear").click()
+    app.get_by_role("radio", name=re.compile("All .* matching")).check()
+    app.get_by_role("button", name="Export CSV").click()
+    expect(app.locator("#result")).to_contain_text(f"Exporting {total:,} customer(s).")
+    run_jobs(live.app)
+    download_link = app.get_by_role("link", name=re.compile("Download CSV"))
+    expect(download_link).to_be_visible(timeout=15000)
+    with page.expect_download() as info:
+        download_link.click()
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    with saved.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0][:3] == ["Name", "Email", "Phone"] and len(table) == total + 1
+    assert any(row[1] == "ada.lovelace@example.com" for row in table)
+
+    # Open Ada, then "View in Shopify" lands on the devstore admin's customer page.
+    app.get_by_role("searchbox", name="Search").fill("ada lovelace")
+    app.get_by_role("searchbox", name="Search").press("Enter")
+    app.get_by_role("link", name="Ada Lovelace").click()
+    expect(app.locator("#information")).to_contain_text("ada.lovelace@example.com")
+    expect(app.locator("#information")).to_contain_text("Member")
+    expect(app.locator("#information")).to_contain_text("Not joined")
+    page.screenshot(path=str(screenshots_dir / "customer-detail.png"), full_page=True)
+    app.get_by_role("link", name="View in Shopify").click()
+    page.wait_for_url(re.compile(rf"/store/alpha-shop/customers/{ada.id}$"), timeout=15000)
+    page.screenshot(path=str(screenshots_dir / "customer-in-shopify.png"), full_page=True)
