@@ -18,6 +18,7 @@ bp = Blueprint("devstore_oauth", __name__)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+ONLINE_TYPE = "urn:shopify:params:oauth:token-type:online-access-token"
 
 
 def state() -> DevStoreState:
@@ -79,7 +80,11 @@ def access_token(shop: str):
         store.token_endpoint_failures -= 1
         return _error(503, "service_unavailable", "try again")
     store.token_requests.append(
-        {"shop": shop, "grant_type": body.get("grant_type", "authorization_code")}
+        {
+            "shop": shop,
+            "grant_type": body.get("grant_type", "authorization_code"),
+            "requested_token_type": body.get("requested_token_type"),
+        }
     )
     if body.get("client_id") != app.api_key or not hmac.compare_digest(
         str(body.get("client_secret", "")), app.api_secret
@@ -104,9 +109,10 @@ def access_token(shop: str):
 def _token_exchange(shop: str, body: dict, expiring: bool):
     app = registered_app()
     store = state()
-    if (
-        body.get("subject_token_type") != ID_TOKEN_TYPE
-        or body.get("requested_token_type") != OFFLINE_TYPE
+    requested = body.get("requested_token_type")
+    if body.get("subject_token_type") != ID_TOKEN_TYPE or requested not in (
+        OFFLINE_TYPE,
+        ONLINE_TYPE,
     ):
         return _error(400, "invalid_request", "unsupported subject or requested token type")
     try:
@@ -123,4 +129,9 @@ def _token_exchange(shop: str, body: dict, expiring: bool):
         return _error(400, "invalid_subject_token", "ID token was issued for another shop")
     if not store.shops[shop].installed:
         return _error(400, "invalid_subject_token", "the app is not installed on this shop")
+    if requested == ONLINE_TYPE:
+        issued = store.issue_online_token(shop, str(claims.get("sub", "")))
+        if issued is None:
+            return _error(400, "invalid_subject_token", "the ID token's user is not staff here")
+        return jsonify(issued)
     return jsonify(store.issue_tokens(shop, expiring=expiring))

@@ -173,6 +173,35 @@ class DevStoreState:
                 )
         return body
 
+    def issue_online_token(self, domain: str, user_id: str) -> dict | None:
+        """An online (per-user) access token, as token exchange answers with
+        `requested_token_type=online-access-token`: 24 h, with the staff member's identity."""
+        shop = self.shops[domain]
+        staff = next((s for s in shop.staff if str(s.id) == user_id), None)
+        if staff is None:
+            return None
+        access = "shpua_" + secrets.token_hex(16)
+        with self.lock:
+            self.access_tokens[access] = IssuedToken(
+                domain, shop.installed_scopes or "", now() + timedelta(days=1)
+            )
+        return {
+            "access_token": access,
+            "scope": shop.installed_scopes or "",
+            "expires_in": 86400,
+            "associated_user_scope": shop.installed_scopes or "",
+            "associated_user": {
+                "id": staff.id,
+                "first_name": staff.first_name,
+                "last_name": staff.last_name,
+                "email": staff.email,
+                "email_verified": True,
+                "account_owner": staff.account_owner,
+                "locale": "en",
+                "collaborator": False,
+            },
+        }
+
     def refresh(self, domain: str, refresh_token: str) -> dict | None:
         with self.lock:
             entry = self.refresh_tokens.get(refresh_token)

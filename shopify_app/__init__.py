@@ -12,6 +12,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, load_config, validate_config
+from .staff import actor_label
 from .sync.values import money_text
 
 
@@ -72,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "embedded_fields": embedded_fields,
             "money_text": money_text,
             "request_key": lambda: secrets.token_hex(16),
+            "actor_label": actor_label,
         }
 
     return app

@@ -78,7 +78,7 @@
     if (!(form instanceof HTMLFormElement) || !form.matches('form[data-fetch][method=get]')) return;
     event.preventDefault();
     event.stopImmediatePropagation();
-    const url = new URL(form.action, location.href);
+    const url = new URL(form.getAttribute('action') || '', location.href);
     for (const [k, v] of new FormData(form)) if (v !== '') url.searchParams.set(k, v); else url.searchParams.delete(k);
     navigate(url.toString(), true);
   }, true);

@@ -9,16 +9,20 @@ document.addEventListener('submit', async (event) => {
   if (form.dataset.busy) return;
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
   form.dataset.busy = '1';
+  // Read the form (with the pressed button's name=value) before disabling the buttons:
+  // a disabled button is left out of FormData.
+  const body = new FormData(form, event.submitter);
   const buttons = form.querySelectorAll('button[type=submit]');
   buttons.forEach((b) => { b.disabled = true; });
   // A button's formaction (e.g. Export beside Send invitation) decides where the form goes.
   const own = event.submitter && event.submitter.hasAttribute('formaction');
-  const url = new URL(own ? event.submitter.formAction : form.action, location.href);
+  // getAttribute: a control named "action" would shadow form.action.
+  const url = new URL(own ? event.submitter.formAction : form.getAttribute('action') || '', location.href);
   for (const [k, v] of new URLSearchParams(location.search)) {
     if (k !== 'id_token' && !url.searchParams.has(k)) url.searchParams.set(k, v);
   }
   try {
-    const response = await fetch(url, {method: 'POST', body: new FormData(form, event.submitter), headers: {Accept: 'text/html'}});
+    const response = await fetch(url, {method: 'POST', body, headers: {Accept: 'text/html'}});
     const page = new DOMParser().parseFromString(await response.text(), 'text/html');
     const fresh = page.querySelector('main');
     if (fresh) {

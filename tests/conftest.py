@@ -94,6 +94,7 @@ def _reset(app) -> None:
                 conn.execute(table.delete())
         app.extensions["redis"].connection().flushdb()
     app.extensions.pop("webhook_shop_ids", None)
+    app.extensions.pop("staff_checked", None)
 
 
 @pytest.fixture

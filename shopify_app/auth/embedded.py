@@ -22,6 +22,7 @@ from shopify_app.shopify.errors import InvalidIdToken, InvalidSubjectToken, Shop
 from shopify_app.shopify.id_token import IdTokenClaims, decode_id_token
 from shopify_app.shopify.offline_tokens import ensure_installed
 from shopify_app.shopify.services import shopify
+from shopify_app.staff import remember_staff
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def id_token_required(view: F) -> F:
                 status=502,
                 mimetype="text/html",
             )
+        remember_staff(get_session(), g.shop, claims.user_id, claims.raw, shopify().token_endpoint)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -25,7 +25,7 @@ from shopify_app.audit import record_audit
 from shopify_app.db import insert_ignore, unindexed
 from shopify_app.models import Advocate, BulkJob, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
-from shopify_app.sync.values import minor_units
+from shopify_app.sync.values import money_text
 
 from . import listing
 
@@ -245,22 +245,9 @@ def export_path(directory: Path, shop: Shop, job: BulkJob) -> Path:
 
 
 def _money_formatter(currency: str):
-    """minor units -> "12.34" like `money_text`, without a Decimal per cell (the export
-    formats three million of them)."""
-    digits = minor_units(currency)
-    if digits == 0:
-        return str
-    scale = 10**digits
-    zero = "0." + "0" * digits
-
-    def text(minor: int) -> str:
-        if not minor:
-            return zero  # most customers: no referral money
-        sign = "-" if minor < 0 else ""
-        whole, part = divmod(abs(minor), scale)
-        return f"{sign}{whole}.{part:0{digits}d}"
-
-    return text
+    """`money_text` for one currency, with a shortcut for the zeros most rows have."""
+    zero = money_text(0, currency)
+    return lambda minor: money_text(minor, currency) if minor else zero
 
 
 def write_export(

@@ -21,6 +21,7 @@ from .referral import (
     Reward,
 )
 from .shop import Shop
+from .staff_member import StaffMember
 from .sync_run import SyncRun
 from .timeline_event import TimelineEvent
 from .webhook_delivery import WebhookDelivery
@@ -48,6 +49,7 @@ __all__ = [
     "Refund",
     "Reward",
     "Shop",
+    "StaffMember",
     "SyncRun",
     "TimelineEvent",
     "WebhookDelivery",

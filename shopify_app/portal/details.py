@@ -3,7 +3,7 @@ with its reason, read from the rows the engine wrote."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -141,6 +141,7 @@ class PersonView:
     as_friend: list[Referral]
     rewards: list[Reward]
     emails: list[EmailMessage]
+    order_names: dict[int, str] = field(default_factory=dict)  # order id -> "#1002"
 
 
 def person_view(session: Session, shop: Shop, customer_id: int) -> PersonView | None:
@@ -167,17 +168,25 @@ def person_view(session: Session, shop: Shop, customer_id: int) -> PersonView | 
     email_filter: list[Any] = [EmailMessage.customer_id == customer.id]
     if customer.email:
         email_filter.append(EmailMessage.to_address == customer.email.lower())
+    as_friend = list(
+        session.scalars(
+            select(Referral)
+            .where(Referral.shop_id == shop.id, Referral.friend_customer_id == customer.id)
+            .order_by(Referral.id.desc())
+        )
+    )
+    order_ids = {r.order_id for r in as_friend if r.order_id is not None}
+    order_names = dict(
+        session.execute(
+            select(Order.id, Order.name).where(Order.shop_id == shop.id, Order.id.in_(order_ids))
+        ).all()
+    )
     return PersonView(
         customer=customer,
         advocate=advocate,
         as_advocate=as_advocate,
-        as_friend=list(
-            session.scalars(
-                select(Referral)
-                .where(Referral.shop_id == shop.id, Referral.friend_customer_id == customer.id)
-                .order_by(Referral.id.desc())
-            )
-        ),
+        as_friend=as_friend,
+        order_names=order_names,
         rewards=(
             list(
                 session.scalars(

@@ -247,7 +247,7 @@ def create_referral():
 
 def _render_create(session, form, *, problem=None, results=None, status=200):
     return (
-        render_template("portal/create.html", form=form, problem=problem, results=results or []),
+        render_template("portal/create.html", form=form, problem=problem, results=results),
         status,
     )
 

@@ -17,6 +17,7 @@ from .http import send_with_retries, shop_url
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+ONLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:online-access-token"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,20 @@ class TokenEndpoint:
                 "requested_token_type": OFFLINE_TOKEN_TYPE,
                 "expiring": "1",
             },
+        )
+
+    def exchange_id_token_online(self, shop: str, id_token: str) -> AccessTokenGrant:
+        """An online token: the app keeps only its `associated_user` (who the staff member
+        is, for the audit trail), never the token; one attempt, it is not worth a wait."""
+        return self._post(
+            shop,
+            {
+                "grant_type": TOKEN_EXCHANGE_GRANT,
+                "subject_token": id_token,
+                "subject_token_type": ID_TOKEN_TYPE,
+                "requested_token_type": ONLINE_TOKEN_TYPE,
+            },
+            attempts=1,
         )
 
     def exchange_code(self, shop: str, code: str) -> AccessTokenGrant:

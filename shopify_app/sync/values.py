@@ -97,4 +97,7 @@ def money_text(minor: int | None, currency: str | None) -> str:
     if minor is None:
         return ""
     digits = minor_units(currency)
-    return f"{Decimal(minor).scaleb(-digits):.{digits}f}"
+    if not digits:
+        return str(int(minor))
+    whole, part = divmod(abs(int(minor)), 10**digits)  # integers: no Decimal per cell
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{digits}d}"

@@ -19,7 +19,6 @@ import argparse
 import gc
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from sqlalchemy import select
 from shopify_app.customers import listing
 from shopify_app.customers.seed import seed_shop
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, BulkJob, Customer, Shop
+from shopify_app.models import Customer, Shop
 
 from ..helpers import id_token
 from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
@@ -64,35 +63,12 @@ def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def export_child(database_url: str, shop_id: int, directory: str) -> None:
-    """Run in a child process: export every customer of the shop, print seconds and peak RSS."""
-    from sqlalchemy.orm import Session
-
-    from shopify_app.customers.bulk import write_export
-    from shopify_app.db import make_engine
-
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        shop = session.get(Shop, shop_id)
-        job = BulkJob(id=0, shop_id=shop_id, kind="export", params={})
-        start = time.perf_counter()
-        _path, rows = write_export(session, shop, job, __import__("pathlib").Path(directory))
-        elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{rows} {elapsed:.2f} {peak_mb:.0f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--other", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--export-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.export_child:
-        url, shop_id, directory = args.export_child
-        export_child(url, int(shop_id), directory)
-        return
 
     tmp = tempfile.mkdtemp(prefix="bench-customers-")
     database_url, redis_url, redis_server = bench_backends(tmp)
@@ -129,13 +105,10 @@ def main() -> None:
             .limit(1)
         ).one()
         deep = listing.encode_cursor(listing.Cursor(middle.sort_name, middle.id))
-        busiest = session.scalar(
-            select(Customer.id)
-            .join(Advocate, Advocate.customer_id == Customer.id)
-            .where(Customer.shop_id == shop_a.id)
-            .order_by(Customer.successful_referrals.desc())
-            .limit(1)
+        top = listing.list_page(
+            session, shop_a, listing.parse_query({"sort": "-referrals", "program": "joined"}), 1
         )
+        busiest = top.customers[0].id
         shop_a_id = shop_a.id
         session.close()
     # The seed's garbage belongs to this benchmark, not to a server process: collect it once
@@ -167,8 +140,7 @@ def main() -> None:
     rows.append((f"other shop ({args.other:,}) by referrals", percentiles(samples)))
 
     out = subprocess.run(
-        [sys.executable, "-m", "tests.bench.customers_page", "--export-child"]
-        + [database_url, str(shop_a_id), tmp],
+        [sys.executable, "-m", "tests.bench.export_child", database_url, str(shop_a_id), tmp],
         capture_output=True,
         text=True,
         check=True,

@@ -16,9 +16,11 @@ from shopify_app.models import (
     EmailMessage,
     Referral,
     Reward,
+    StaffMember,
     utcnow,
 )
 from tests.conftest import SHOP_A, SHOP_B
+from tests.helpers import id_token
 
 from .test_program_pages import SETTINGS, get, post, referral_setup, settle
 from .webhook_support import install, one, rows, run_jobs
@@ -118,6 +120,28 @@ def test_the_audit_page_lists_staff_actions_filterable_by_who_what_and_when(stor
     assert get(live, "/portal/audit", **{"from": "not-a-day"}).status_code == 200
     install(live, SHOP_B)
     assert '<tr id="audit-' not in get(live, "/portal/audit", shop=SHOP_B).text
+
+
+def test_the_audit_trail_names_staff_from_an_online_token_exchange(story):
+    """Staff 501 of the devstore is Ada Alpha; the ID token says only `sub: 501`."""
+    live, _advocate, _order = story
+    completed = one(live.app, Referral, Referral.status == "completed")
+    post(live, f"/referrals/{completed.id}/void", {"reason": "Returned in store"})
+    page = get(live, "/portal/audit")
+    assert "Ada Alpha (ada@alpha.example)" in page.text
+    member = one(live.app, StaffMember)
+    assert (member.user_id, member.email, member.account_owner) == (501, "ada@alpha.example", True)
+    # Once known, the identity is not asked for again on every request.
+    before = len(live.state.token_requests)
+    for _ in range(3):
+        get(live, "/portal/audit")
+    assert len(live.state.token_requests) == before
+    online = [r for r in live.state.token_requests if "online" in (r["requested_token_type"] or "")]
+    assert online  # ID tokens of user 42 (not staff of the devstore) ask too, and fail
+    # A user the shop does not know (or a failing exchange) never blocks the page.
+    stranger = {"Authorization": f"Bearer {id_token(SHOP_A, user_id=999)}"}
+    unknown = live.http.get(f"{live.app_url}/portal/audit", headers=stranger)
+    assert unknown.status_code == 200 and "staff:999" not in unknown.text
 
 
 def test_reassigning_moves_the_reward_and_back_again(story):
@@ -230,7 +254,7 @@ def test_forcing_past_a_rule_completes_the_referral_and_is_audited(live):
     audit = one(live.app, AuditEntry, AuditEntry.action == "referral.created.forced")
     assert audit.reason == "Sisters share an inbox"
     history = get(live, f"/portal/referrals/{one(live.app, Referral).id}").text
-    assert "Blocked → Pending · staff:501 · forced · Sisters share an inbox" in history
+    assert "Blocked → Pending · Ada Alpha (ada@alpha.example) · forced · Sisters share an inbox" in history
 
 
 def test_unblock_and_unvoid_undo_with_a_reason_and_the_reward_follows(story):

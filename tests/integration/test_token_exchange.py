@@ -33,10 +33,17 @@ def shop_row(app, domain) -> Shop:
 
 
 def grants(live, kind):
-    return [r for r in live.state.token_requests if r["grant_type"] == kind]
+    """Requests of one grant; token exchanges for the shop's offline token only (the app
+    also asks once for an online token, for the staff member's name)."""
+    return [
+        r
+        for r in live.state.token_requests
+        if r["grant_type"] == kind and r.get("requested_token_type") != ONLINE
+    ]
 
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ONLINE = "urn:shopify:params:oauth:token-type:online-access-token"
 NOT_LIVE = "Shopify could not be reached"
 
 

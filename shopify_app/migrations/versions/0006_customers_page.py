@@ -1,5 +1,6 @@
 """customers page: listing columns and indexes on customers (the B9 numbers move there from
-referral_stats), exact per-segment totals kept by triggers, bulk jobs (invite, export)
+referral_stats), exact per-segment totals kept by triggers, bulk jobs (invite, export);
+staff members (names for the audit trail)
 
 Revision ID: 0006_customers_page
 Revises: 0005_referrals
@@ -227,6 +228,25 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("shop_id", "segment", "slot", name=op.f("pk_customer_counts")),
     )
+    op.create_table(
+        "staff_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shop_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("first_name", sa.String(length=255), nullable=True),
+        sa.Column("last_name", sa.String(length=255), nullable=True),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("account_owner", sa.Boolean(), nullable=False),
+        sa.Column("refreshed_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_staff_members_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_members")),
+        sa.UniqueConstraint("shop_id", "user_id", name=op.f("uq_staff_members_shop_id")),
+    )
     # A constant default lets SQLite add the NOT NULL column; the backfill replaces it.
     epoch = datetime(1970, 1, 1, tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
     add = functools.partial(op.add_column, "customers")
@@ -310,5 +330,6 @@ def downgrade() -> None:
     ):
         op.drop_column("customers", column)
     op.drop_table("customer_counts")
+    op.drop_table("staff_members")
     op.drop_index("ix_bulk_jobs_shop_kind_created", table_name="bulk_jobs")
     op.drop_table("bulk_jobs")

@@ -1,0 +1,33 @@
+"""Export every customer of a shop, as the export job does, in a process of its own, and
+print rows, seconds and the process's peak RSS (MB): `python -m tests.bench.export_child
+DATABASE_URL SHOP_ID DIRECTORY`. Imports only what a worker running the job imports."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from shopify_app.customers.bulk import write_export
+from shopify_app.db import make_engine
+from shopify_app.models import BulkJob, Shop
+
+
+def main() -> None:
+    url, shop_id, directory = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    engine = make_engine(url)
+    with Session(engine) as session:
+        shop = session.get(Shop, shop_id)
+        job = BulkJob(id=0, shop_id=shop_id, kind="export", params={})
+        start = time.perf_counter()
+        _path, rows = write_export(session, shop, job, directory)
+        elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{rows} {elapsed:.2f} {peak_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()
