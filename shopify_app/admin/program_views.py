@@ -238,20 +238,12 @@ def invite_customer():
         return _render_advocates(
             session, problem=f"No customer with the email {email or '(empty)'}.", status=422
         )
-    join_url, offer = advocates.invitation_terms(session, g.shop)
     try:
-        queued = advocates.invite(
-            session, g.shop, customer, actor=staff_actor(), join_url=join_url, offer=offer
-        )
+        message = advocates.staff_invite(session, g.shop, customer, actor=staff_actor())
         session.commit()
     except advocates.InvitationRefused as exc:
         session.rollback()
         return _render_advocates(session, problem=f"{email}: {exc}.", status=422)
-    message = (
-        f"Invitation sent to {customer.email}."
-        if queued
-        else f"{customer.email} was already invited today."
-    )
     return _render_advocates(session, message=message)
 
 

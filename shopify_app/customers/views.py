@@ -252,22 +252,10 @@ def join(customer_id: int):
 def invite_one(customer_id: int):
     session = get_session()
     customer = _customer_or_404(customer_id)
-    join_url, offer = advocates.invitation_terms(session, g.shop)
     try:
-        queued = advocates.invite(
-            session, g.shop, customer, actor=staff_actor(), join_url=join_url, offer=offer
-        )
+        message = advocates.staff_invite(session, g.shop, customer, actor=staff_actor())
         session.commit()
     except advocates.InvitationRefused as exc:
         session.rollback()
         return _render_detail(customer, problem=f"Not invited: {exc}.", status=422)
-    message = (
-        f"Invitation sent to {customer.email}."
-        if queued
-        else f"{customer.email} was already invited today."
-    )
     return _render_detail(customer, message=message)
-
-
-def shopify_admin_link(customer: Customer) -> str | None:
-    return f"shopify://admin/customers/{customer.shopify_id}" if customer.shopify_id else None

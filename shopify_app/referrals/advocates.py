@@ -126,6 +126,15 @@ def invitation_terms(session: Session, shop: Shop) -> tuple[str, str]:
     return f"{base}?via=invitation", offer_text(get_program(session, shop), shop_currency(shop))
 
 
+def staff_invite(session: Session, shop: Shop, customer: Customer, *, actor: str) -> str:
+    """Invite one customer on a staff member's request; returns what to tell them (raises
+    InvitationRefused with the reason)."""
+    join_url, offer = invitation_terms(session, shop)
+    if invite(session, shop, customer, actor=actor, join_url=join_url, offer=offer):
+        return f"Invitation sent to {customer.email}."
+    return f"{customer.email} was already invited today."
+
+
 class InvitationRefused(ValueError):
     """The customer is not invited; the message says why, `code` names the rule."""
 

@@ -471,3 +471,28 @@ def test_the_url_holds_the_view(seeded):
     assert following == {"shopify": "member", "program": "not_joined", "sort": "-referrals"}
     searched = get(live, "/customers", q="ada lov")
     assert 'value="ada lov"' in searched.text
+
+
+def test_both_ways_of_writing_the_export_make_the_same_file(seeded, tmp_path):
+    """PostgreSQL's COPY formats the cells in SQL; SQLite's are formatted in Python. Where
+    the server can do both, the files must be identical."""
+    live = seeded
+    for first, email in (("=cmd", "+x@example.com"), ("Väinö", None), ("", "-a@example.com")):
+        add_customer(live.app, first_name=first or None, last_name="Ö'Neil", email=email)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        job = BulkJob(id=0, shop_id=shop.id, kind="export", params={})
+        python_path, python_rows = bulk.write_export(
+            session, shop, job, tmp_path / "python", server_side=False
+        )
+        if session.get_bind().dialect.name != "postgresql":
+            assert python_rows == len(_expected(live.app, SHOP_A))
+            return
+        copy_path, copy_rows = bulk.write_export(
+            session, shop, job, tmp_path / "copy", server_side=True
+        )
+    assert copy_rows == python_rows == len(_expected(live.app, SHOP_A))
+    assert sorted(copy_path.read_text(encoding="utf-8").splitlines()) == sorted(
+        python_path.read_text(encoding="utf-8").splitlines()
+    )

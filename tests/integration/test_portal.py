@@ -254,7 +254,10 @@ def test_forcing_past_a_rule_completes_the_referral_and_is_audited(live):
     audit = one(live.app, AuditEntry, AuditEntry.action == "referral.created.forced")
     assert audit.reason == "Sisters share an inbox"
     history = get(live, f"/portal/referrals/{one(live.app, Referral).id}").text
-    assert "Blocked → Pending · Ada Alpha (ada@alpha.example) · forced · Sisters share an inbox" in history
+    assert (
+        "Blocked → Pending · Ada Alpha (ada@alpha.example) · forced · Sisters share an inbox"
+        in history
+    )
 
 
 def test_unblock_and_unvoid_undo_with_a_reason_and_the_reward_follows(story):
