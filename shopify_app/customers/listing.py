@@ -228,11 +228,11 @@ def _page_of_matches(found: dict[int, Any], query: ListQuery, limit: int) -> lis
     return [row_id for _value, row_id in rows[:limit]]
 
 
-def _ordered_ids(
+def _ordered_customers(
     session: Session, shop: Shop, query: ListQuery, segments: list[int], limit: int
-) -> list[int]:
-    """Up to `limit` ids in the page's order after/before its cursor: one ordered index range
-    per segment, merged."""
+) -> list[Customer]:
+    """Up to `limit` customers in the page's order after/before its cursor: one ordered index
+    range per segment, merged."""
     column = query.column
     backwards = query.before is not None
     descending = query.descending != backwards
@@ -256,11 +256,22 @@ def _ordered_ids(
     ]
     if not branches:
         return []
-    if len(branches) == 1:
-        return list(session.scalars(branches[0].with_only_columns(Customer.id)))
-    merged = union_all(*(select(b.subquery()) for b in branches)).subquery()
+    merged = (
+        branches[0].subquery()
+        if len(branches) == 1
+        else union_all(*(select(b.subquery()) for b in branches)).subquery()
+    )
     order = (merged.c.k.desc(), merged.c.id.desc()) if descending else (merged.c.k, merged.c.id)
-    return list(session.scalars(select(merged.c.id).order_by(*order).limit(limit)))
+    # The page's rows in the same statement: one round trip, not two.
+    return list(
+        session.scalars(
+            select(Customer)
+            .join(merged, Customer.id == merged.c.id)
+            .where(unindexed(Customer.shop_id) == shop.id)
+            .order_by(*order)
+            .limit(limit)
+        )
+    )
 
 
 def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_SIZE) -> Page:
@@ -270,21 +281,23 @@ def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_S
         matches, capped = search_candidates(session, shop, query.q, segments, query.column)
         total = len(matches)
         found = _page_of_matches(matches, query, size + 1)
+        by_id = {
+            c.id: c
+            for c in session.scalars(
+                select(Customer).where(
+                    unindexed(Customer.shop_id) == shop.id, Customer.id.in_(found)
+                )
+            )
+        }
+        customers = [by_id[i] for i in found if i in by_id]
     else:
         totals = segment_totals(session, shop)
         total = sum(totals.get(s, 0) for s in segments)
-        found = _ordered_ids(session, shop, query, segments, size + 1) if total else []
-    more = len(found) > size
-    found = found[:size]
+        customers = _ordered_customers(session, shop, query, segments, size + 1) if total else []
+    more = len(customers) > size
+    customers = customers[:size]
     if query.before is not None:
-        found.reverse()
-    by_id = {
-        c.id: c
-        for c in session.scalars(
-            select(Customer).where(unindexed(Customer.shop_id) == shop.id, Customer.id.in_(found))
-        )
-    }
-    customers = [by_id[i] for i in found if i in by_id]
+        customers.reverse()
 
     def cursor_of(customer: Customer) -> Cursor:
         return Cursor(getattr(customer, SORTS[query.sort_key][0]), customer.id)

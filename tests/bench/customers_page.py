@@ -39,7 +39,10 @@ from . import percentiles
 def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
     out: list[tuple[str, dict[str, str]]] = [("first page (default: newest)", {})]
     out.append(
-        ("deep keyset page (past row 500,000 by name)", {"sort": "name", "after": deep_cursor})
+        (
+            "deep keyset page (past row 250,000 of Members by name)",
+            {"sort": "name", "after": deep_cursor},
+        )
     )
     for key in listing.SORTS:
         out.append((f"sort {key} ascending", {"sort": key}))
