@@ -212,18 +212,11 @@ def add_advocate():
             status=422,
         )
     try:
-        advocate, created = advocates.join(
-            session, g.shop, customer, via="staff", actor=staff_actor()
-        )
+        message = advocates.staff_join(session, g.shop, customer, actor=staff_actor())
         session.commit()
     except advocates.JoinRefused as exc:
         session.rollback()
         return _render_advocates(session, problem=f"{email}: {exc}.", email=email, status=422)
-    message = (
-        f"{customer.display_name} joined with the code {advocate.code}."
-        if created
-        else f"{customer.display_name} had already joined (code {advocate.code})."
-    )
     return _render_advocates(session, message=message)
 
 

@@ -232,18 +232,11 @@ def join(customer_id: int):
     session = get_session()
     customer = _customer_or_404(customer_id)
     try:
-        advocate, created = advocates.join(
-            session, g.shop, customer, via="staff", actor=staff_actor()
-        )
+        message = advocates.staff_join(session, g.shop, customer, actor=staff_actor())
         session.commit()
     except advocates.JoinRefused as exc:
         session.rollback()
         return _render_detail(customer, problem=f"Not joined: {exc}.", status=422)
-    message = (
-        f"Joined the program with the code {advocate.code}."
-        if created
-        else f"Already a member (code {advocate.code})."
-    )
     return _render_detail(customer, message=message)
 
 

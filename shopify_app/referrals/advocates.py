@@ -126,6 +126,15 @@ def invitation_terms(session: Session, shop: Shop) -> tuple[str, str]:
     return f"{base}?via=invitation", offer_text(get_program(session, shop), shop_currency(shop))
 
 
+def staff_join(session: Session, shop: Shop, customer: Customer, *, actor: str) -> str:
+    """Join one customer on a staff member's request; returns what to tell them (raises
+    JoinRefused with the reason)."""
+    advocate, created = join(session, shop, customer, via="staff", actor=actor)
+    if created:
+        return f"{customer.display_name} joined with the code {advocate.code}."
+    return f"{customer.display_name} had already joined (code {advocate.code})."
+
+
 def staff_invite(session: Session, shop: Shop, customer: Customer, *, actor: str) -> str:
     """Invite one customer on a staff member's request; returns what to tell them (raises
     InvitationRefused with the reason)."""
