@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import click
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from shopify_app.db import get_session
@@ -17,6 +18,7 @@ from .seed import seed_shop
 @click.option("--shop", "shop_domain", required=True, help="The shop (x.myshopify.com).")
 @click.option("--customers", type=click.IntRange(1, 10_000_000), required=True)
 @click.option("--seed", "seed_value", type=int, default=1, help="Random seed (repeatable data).")
+@with_appcontext
 def seed_command(shop_domain: str, customers: int, seed_value: int) -> None:
     """Add CUSTOMERS realistic customers, with advocates, referrals, orders and rewards."""
     session = get_session()

@@ -496,3 +496,26 @@ def test_both_ways_of_writing_the_export_make_the_same_file(seeded, tmp_path):
     assert sorted(copy_path.read_text(encoding="utf-8").splitlines()) == sorted(
         python_path.read_text(encoding="utf-8").splitlines()
     )
+
+
+def test_referrals_seed_fills_a_shop_from_the_command_line(live):
+    from click.testing import CliRunner
+
+    from shopify_app.cli import main
+
+    from .webhook_support import cli_env
+
+    install(live, SHOP_A)
+    runner = CliRunner()
+    env = cli_env(live.app)
+    done = runner.invoke(main, ["seed", "--shop", SHOP_A, "--customers", "120"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "120 customers" in done.output
+    assert real_totals(live.app)[1] == real_totals(live.app)[0]
+    assert sum(real_totals(live.app)[0].values()) == 120
+    unknown = runner.invoke(
+        main, ["seed", "--shop", "nope.myshopify.com", "--customers", "1"], env=env
+    )
+    assert unknown.exit_code != 0 and "no shop nope.myshopify.com" in unknown.output
+    recompute = runner.invoke(main, ["revenue", "recompute", "--shop", SHOP_A], env=env)
+    assert recompute.exit_code == 0 and "0 customer(s) differ" in recompute.output
