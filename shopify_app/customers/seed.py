@@ -334,7 +334,7 @@ class _Chunk:
                     "currency": self.currency,
                     "needs_manual_approval": False,
                     "completed_at": at if status == "completed" else None,
-                    "created_at": self.now,
+                    "created_at": at,
                     "updated_at": self.now,
                 }
             )
