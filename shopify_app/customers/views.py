@@ -15,7 +15,8 @@ from sqlalchemy import select
 from shopify_app import app_url
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session, unindexed
-from shopify_app.models import Customer, EmailMessage, Referral, Reward
+from shopify_app.models import Customer
+from shopify_app.portal.details import person_view_of
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
 from shopify_app.storefront.views import share_url
@@ -160,58 +161,17 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 
 def _render_detail(customer: Customer, *, message=None, problem=None, status=200):
-    session = get_session()
-    advocate = advocates.advocate_for_customer(session, g.shop, customer.id)
-    referrals, rewards_, link = [], [], None
-    if advocate is not None:
-        referrals = list(
-            session.scalars(
-                select(Referral)
-                .where(Referral.shop_id == g.shop.id, Referral.advocate_id == advocate.id)
-                .order_by(Referral.created_at.desc(), Referral.id.desc())
-                .limit(100)
-            )
-        )
-        rewards_ = list(
-            session.scalars(
-                select(Reward)
-                .where(Reward.shop_id == g.shop.id, Reward.advocate_id == advocate.id)
-                .order_by(Reward.created_at.desc(), Reward.id.desc())
-                .limit(100)
-            )
-        )
-        link = share_url(advocate.code)
-    friends = {
-        c.id: c
-        for c in session.scalars(
-            select(Customer).where(
-                unindexed(Customer.shop_id) == g.shop.id,
-                Customer.id.in_({r.friend_customer_id for r in referrals if r.friend_customer_id}),
-            )
-        )
-    }
-    invitations = list(
-        session.scalars(
-            select(EmailMessage)
-            .where(
-                EmailMessage.shop_id == g.shop.id,
-                EmailMessage.customer_id == customer.id,
-                EmailMessage.kind == "invitation",
-            )
-            .order_by(EmailMessage.created_at.desc())
-            .limit(5)
-        )
-    )
+    view = person_view_of(get_session(), g.shop, customer)
     html = render_template(
         "customers/detail.html",
         customer=customer,
-        advocate=advocate,
+        advocate=view.advocate,
         stats=revenue.stats_of(customer),
-        referrals=referrals,
-        friends=friends,
-        rewards=rewards_,
-        referral_link=link,
-        invitations=invitations,
+        referrals=view.as_advocate,
+        friends=view.friends,
+        rewards=view.rewards,
+        referral_link=share_url(view.advocate.code) if view.advocate else None,
+        invitations=[m for m in view.emails if m.kind == "invitation"][:5],
         currency=shop_currency(g.shop),
         back=request.args.get("back") or "",
         message=message,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from shopify_app.db import unindexed
 from shopify_app.models import (
     Advocate,
     Customer,
@@ -142,14 +143,19 @@ class PersonView:
     rewards: list[Reward]
     emails: list[EmailMessage]
     order_names: dict[int, str] = field(default_factory=dict)  # order id -> "#1002"
+    friends: dict[int, Customer] = field(default_factory=dict)  # of their referrals, by id
 
 
 def person_view(session: Session, shop: Shop, customer_id: int) -> PersonView | None:
     customer = session.scalar(
         select(Customer).where(Customer.shop_id == shop.id, Customer.id == customer_id)
     )
-    if customer is None:
-        return None
+    return None if customer is None else person_view_of(session, shop, customer)
+
+
+def person_view_of(session: Session, shop: Shop, customer: Customer) -> PersonView:
+    """Everything about one person: their referrals both ways (with the friends and orders
+    they name), rewards and emails. The portal's person page and the customer detail."""
     advocate = session.scalar(
         select(Advocate).where(Advocate.shop_id == shop.id, Advocate.customer_id == customer.id)
     )
@@ -181,12 +187,26 @@ def person_view(session: Session, shop: Shop, customer_id: int) -> PersonView | 
             select(Order.id, Order.name).where(Order.shop_id == shop.id, Order.id.in_(order_ids))
         ).all()
     )
+    friend_ids = {r.friend_customer_id for r in as_advocate if r.friend_customer_id}
+    friends = (
+        {
+            c.id: c
+            for c in session.scalars(
+                select(Customer).where(
+                    unindexed(Customer.shop_id) == shop.id, Customer.id.in_(friend_ids)
+                )
+            )
+        }
+        if friend_ids
+        else {}
+    )
     return PersonView(
         customer=customer,
         advocate=advocate,
         as_advocate=as_advocate,
         as_friend=as_friend,
         order_names=order_names,
+        friends=friends,
         rewards=(
             list(
                 session.scalars(
