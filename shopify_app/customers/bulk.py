@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy import Numeric, String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
-from shopify_app.db import insert_ignore, unindexed
+from shopify_app.db import insert_ignore
 from shopify_app.models import Advocate, BulkJob, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.sync.values import minor_units, money_text
@@ -65,14 +65,6 @@ FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
 
 class BulkRefused(ValueError):
     """The job cannot start; the message says why."""
-
-
-def neutralise(cell: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
-    advice for CSV injection); numbers are left as numbers."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
-        return "'" + cell
-    return cell
 
 
 def start_job(
@@ -156,30 +148,10 @@ def recent_jobs(session: Session, shop: Shop, limit: int = 5) -> list[BulkJob]:
     )
 
 
-def _selected_chunks(
-    session: Session, shop: Shop, ids: list[int], after_id: int
-) -> Iterator[list[Customer]]:
-    pending = sorted(i for i in {int(i) for i in ids} if i > after_id)
-    for start in range(0, len(pending), INVITE_CHUNK):
-        chunk = pending[start : start + INVITE_CHUNK]
-        yield list(
-            session.scalars(
-                select(Customer)
-                .where(unindexed(Customer.shop_id) == shop.id, Customer.id.in_(chunk))
-                .order_by(Customer.id)
-            )
-        )
-
-
 def run_invite(session: Session, shop: Shop, job: BulkJob, *, join_url: str, offer: str) -> BulkJob:
     """Invite every customer of the job not yet done, committing each chunk with the cursor."""
     after_id = int((job.cursor or {}).get("after_id", 0))
-    ids = job.params.get("ids")
-    chunks: Iterable[list[Customer]] = (
-        _selected_chunks(session, shop, ids, after_id)
-        if ids is not None
-        else listing.iter_matching(session, shop, job.params, after_id=after_id, chunk=INVITE_CHUNK)
-    )
+    chunks = listing.iter_matching(session, shop, job.params, after_id=after_id, chunk=INVITE_CHUNK)
     for chunk in chunks:
         outcome = dict(job.outcome or {})
         for customer in chunk:
@@ -199,21 +171,6 @@ def run_invite(session: Session, shop: Shop, job: BulkJob, *, join_url: str, off
         session.commit()
     job.total = max(job.total, job.processed)
     return job
-
-
-def _export_filter(session: Session, shop: Shop, params: dict[str, Any]) -> list:
-    """The WHERE of an export: the job's shop and filter (or its selected ids)."""
-    query = listing.parse_query({k: v for k, v in params.items() if isinstance(v, str)})
-    conditions = [
-        unindexed(Customer.shop_id) == shop.id,
-        unindexed(Customer.list_segment).in_(query.segments),
-    ]
-    if params.get("ids") is not None:
-        conditions.append(Customer.id.in_(sorted({int(i) for i in params["ids"]})))
-    elif query.q:
-        found = listing.search_candidates(session, shop, query.q, query.segments)[0]
-        conditions.append(Customer.id.in_(sorted(found)))
-    return conditions
 
 
 def _export_batches(session: Session, shop: Shop, params: dict[str, Any]) -> Iterator[list]:
@@ -242,7 +199,7 @@ def _export_batches(session: Session, shop: Shop, params: dict[str, Any]) -> Ite
             func.substr(cast(Customer.customer_since, String), 1, 10),
             Customer.shopify_id,
         )
-        .where(*_export_filter(session, shop, params))
+        .where(*listing.matching_filter(session, shop, params))
         # No ORDER BY: the table's own order, so neither database sorts a million rows.
         .execution_options(yield_per=EXPORT_BATCH)
     )
@@ -289,7 +246,7 @@ def _copy_select(session: Session, shop: Shop, params: dict[str, Any], currency:
             Customer.shopify_id,
         )
         .outerjoin(Advocate, (Advocate.customer_id == Customer.id) & (Advocate.shop_id == shop.id))
-        .where(*_export_filter(session, shop, params))
+        .where(*listing.matching_filter(session, shop, params))
     )
 
 
@@ -323,8 +280,8 @@ def _money_formatter(currency: str):
 
 
 def _csv_row(r: tuple, money, currency: str) -> list[Any]:
-    """One customer as a CSV row, text cells neutralised (`neutralise`, inlined: four cells
-    of a million rows)."""
+    """One customer as a CSV row. A text cell a spreadsheet would run as a formula gets a
+    leading apostrophe (OWASP's advice against CSV injection); numbers stay numbers."""
     (first, last, email, phone, state, joined, code, successful, referees) = r[:9]
     name = f"{first} {last}" if first and last else first or last or ""
     email, phone, code = email or "", phone or "", code or ""

@@ -311,28 +311,43 @@ def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_S
     return Page(query, customers, total, capped, next_cursor, prev_cursor)
 
 
+def _view_of(filters: Mapping[str, Any]) -> ListQuery:
+    """A bulk job's stored filter (q, shopify, program; perhaps ids) as a view."""
+    return parse_query({k: v for k, v in filters.items() if isinstance(v, str)})
+
+
+def matching_filter(session: Session, shop: Shop, filters: Mapping[str, Any]) -> list:
+    """WHERE conditions for every customer a bulk job covers: its selected ids, or everyone
+    its filter and search match. `shop_id` and the segment stay out of index choice
+    (`unindexed`): these queries walk the primary key."""
+    view = _view_of(filters)
+    conditions = [
+        unindexed(Customer.shop_id) == shop.id,
+        unindexed(Customer.list_segment).in_(view.segments),
+    ]
+    if filters.get("ids") is not None:
+        conditions.append(Customer.id.in_(sorted({int(i) for i in filters["ids"]})))
+    elif view.q:
+        found = search_candidates(session, shop, view.q, view.segments)[0]
+        conditions.append(Customer.id.in_(sorted(found)))
+    return conditions
+
+
 def iter_matching(
     session: Session, shop: Shop, filters: Mapping[str, Any], *, after_id: int = 0, chunk: int
 ) -> Iterator[list[Customer]]:
-    """Every customer the filter matches, in id order from `after_id`, a chunk at a time
-    (for bulk jobs: constant memory, resumable at the last id)."""
-    query = parse_query({k: v or "" for k, v in filters.items()})
-    segments = query.segments
-    ids = sorted(search_candidates(session, shop, query.q, segments)[0]) if query.q else None
+    """Every customer the job covers, in id order from `after_id`, a chunk at a time (for
+    bulk jobs: constant memory, resumable at the last id)."""
+    conditions = matching_filter(session, shop, filters)
     while True:
-        stmt = (
-            select(Customer)
-            .where(
-                unindexed(Customer.shop_id) == shop.id,
-                unindexed(Customer.list_segment).in_(segments),
-                Customer.id > after_id,
+        rows = list(
+            session.scalars(
+                select(Customer)
+                .where(*conditions, Customer.id > after_id)
+                .order_by(Customer.id)
+                .limit(chunk)
             )
-            .order_by(Customer.id)
-            .limit(chunk)
         )
-        if ids is not None:
-            stmt = stmt.where(Customer.id.in_(ids))
-        rows = list(session.scalars(stmt))
         if not rows:
             return
         yield rows
@@ -340,8 +355,8 @@ def iter_matching(
 
 
 def count_matching(session: Session, shop: Shop, filters: Mapping[str, Any]) -> int:
-    query = parse_query({k: v or "" for k, v in filters.items()})
-    if query.q:
-        return len(search_candidates(session, shop, query.q, query.segments)[0])
+    view = _view_of(filters)
+    if view.q:
+        return len(search_candidates(session, shop, view.q, view.segments)[0])
     totals = segment_totals(session, shop)
-    return sum(totals.get(s, 0) for s in query.segments)
+    return sum(totals.get(s, 0) for s in view.segments)
