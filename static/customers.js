@@ -4,12 +4,6 @@
 (function () {
   'use strict';
 
-  function cleanUrl(url) {
-    const u = new URL(url, location.href);
-    u.searchParams.delete('id_token');
-    return u;
-  }
-
   function status(text, isError) {
     let box = document.getElementById('nav-status');
     if (!box) {
@@ -30,12 +24,9 @@
     try {
       const response = await fetch(url, {headers: {Accept: 'text/html'}});
       if (!response.ok) throw new Error('the server answered ' + response.status);
-      const page = new DOMParser().parseFromString(await response.text(), 'text/html');
-      const fresh = page.querySelector('main');
+      const fresh = window.showPage(await response.text());
       if (!fresh) throw new Error('unexpected answer');
-      document.title = page.title;
-      main.replaceWith(fresh);
-      if (push) history.pushState({}, '', cleanUrl(url));
+      if (push) history.pushState({}, '', window.pageAddress(url));
       fresh.querySelector('h1, [data-focus], #summary')?.focus?.();
     } catch (error) {
       const box = status('Could not load this view: ' + error.message + '. ', true);

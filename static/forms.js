@@ -2,6 +2,24 @@
 // (a plain form post would carry none). The answer is the same page, re-rendered: its
 // <main> replaces ours. The submit button is disabled while a request is in flight, so a
 // double click is one request.
+// An answer's <main> in place of ours (also used by customers.js for in-app navigation):
+// the new <main>, or null when the answer is not one of the app's pages.
+window.showPage = function (html) {
+  const page = new DOMParser().parseFromString(html, 'text/html');
+  const fresh = page.querySelector('main');
+  if (!fresh) return null;
+  document.querySelector('main').replaceWith(fresh);
+  if (page.title) document.title = page.title;
+  return fresh;
+};
+
+// An address to show in the bar: this app's URL without the one-minute ID token.
+window.pageAddress = function (url) {
+  const target = new URL(url, location.href);
+  target.searchParams.delete('id_token');
+  return target;
+};
+
 document.addEventListener('submit', async (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.matches('form[data-fetch]:not([method=get])')) return;
@@ -23,13 +41,10 @@ document.addEventListener('submit', async (event) => {
   }
   try {
     const response = await fetch(url, {method: 'POST', body, headers: {Accept: 'text/html'}});
-    const page = new DOMParser().parseFromString(await response.text(), 'text/html');
-    const fresh = page.querySelector('main');
+    const fresh = window.showPage(await response.text());
     if (fresh) {
-      document.querySelector('main').replaceWith(fresh);
       // X-Location: the page's own address when the answer came from an action's URL.
-      const target = new URL(response.headers.get('X-Location') || response.url, location.href);
-      target.searchParams.delete('id_token');
+      const target = window.pageAddress(response.headers.get('X-Location') || response.url);
       if (target.pathname !== location.pathname) history.pushState({}, '', target);
       fresh.querySelector('[data-focus]')?.focus();
       if (window.shopify?.toast && fresh.dataset.toast) window.shopify.toast.show(fresh.dataset.toast);
