@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import tempfile
-import time
 import uuid
 
 import httpx
@@ -23,16 +22,7 @@ from shopify_app.shopify.id_token import decode_id_token
 
 from ..helpers import API_KEY, API_SECRET, id_token, webhook_headers
 from ..support import SHOP_A, bench_backends, start_stack
-from . import percentiles
-
-
-def timed(fn, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
+from . import percentiles, timed
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from shopify_app.models import Customer, Shop
 
 from ..helpers import id_token
 from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
-from . import percentiles
+from . import percentiles, timed
 
 
 def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
@@ -126,26 +126,16 @@ def main() -> None:
 
     rows = []
     for name, params in variants(deep):
-        for _ in range(3):
-            get("/customers", **params)
-        samples = []
-        for _ in range(args.requests):
-            start = time.perf_counter()
-            get("/customers", **params)
-            samples.append(time.perf_counter() - start)
-        rows.append((name, percentiles(samples)))
-    samples = []
-    for _ in range(args.requests):
-        start = time.perf_counter()
-        get(f"/customers/{busiest}")
-        samples.append(time.perf_counter() - start)
-    rows.append(("customer detail (the advocate with most referrals)", percentiles(samples)))
-    samples = []
-    for _ in range(args.requests):
-        start = time.perf_counter()
-        get("/customers", SHOP_B, sort="-referrals")
-        samples.append(time.perf_counter() - start)
-    rows.append((f"other shop ({args.other:,}) by referrals", percentiles(samples)))
+
+        def page(params=params):
+            return get("/customers", **params)
+
+        timed(page, 3)  # warm up
+        rows.append((name, percentiles(timed(page, args.requests))))
+    detail = timed(lambda: get(f"/customers/{busiest}"), args.requests)
+    rows.append(("customer detail (the advocate with most referrals)", percentiles(detail)))
+    other = timed(lambda: get("/customers", SHOP_B, sort="-referrals"), args.requests)
+    rows.append((f"other shop ({args.other:,}) by referrals", percentiles(other)))
 
     out = subprocess.run(
         [sys.executable, "-m", "tests.bench.export_child", database_url, str(shop_a_id), tmp],
