@@ -159,7 +159,7 @@ def invite(
     email was queued. Customers who joined, have no email or unsubscribed are refused."""
     from shopify_app.emails import queue_email, render
 
-    if customer.program_joined or advocate_for_customer(session, shop, customer.id) is not None:
+    if customer.program_joined:  # set by join() with the advocate row, in its transaction
         raise InvitationRefused("already joined the program", "joined")
     if customer.redacted_at is not None or customer.deleted_at is not None:
         raise InvitationRefused("this customer's data was erased or deleted", "erased")
