@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
 from shopify_app.models import Advocate, Customer, Shop, utcnow
+from shopify_app.shopify.http import shop_url
 from shopify_app.timeline.events import record_event
 
 from .codes import advocate_code, normalise_code
+from .program import get_program, offer_text, shop_currency
 
 JOIN_CHANNELS = ("staff", "invitation", "storefront", "api")
 
@@ -116,12 +119,6 @@ def join(
 
 def invitation_terms(session: Session, shop: Shop) -> tuple[str, str]:
     """(join URL on the storefront, offer text) for invitation emails."""
-    from flask import current_app
-
-    from shopify_app.shopify.http import shop_url
-
-    from .program import get_program, offer_text, shop_currency
-
     base = shop_url(current_app.config["SHOPIFY_SHOP_URL"], shop.domain, "/apps/referrals")
     return f"{base}?via=invitation", offer_text(get_program(session, shop), shop_currency(shop))
 
