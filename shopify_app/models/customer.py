@@ -30,14 +30,6 @@ SEGMENT_JOINED = 1
 SEGMENTS = (0, 1, 2, 3)
 UNLISTED = -1
 
-# Sort keys offered on the Customers page -> column; each has a (shop, segment, key, id) index.
-LIST_SORT_COLUMNS = (
-    "sort_name",
-    "customer_since",
-    "successful_referrals",
-    "referrer_revenue_minor",
-    "referee_revenue_minor",
-)
 _DERIVED_FROM = (
     "first_name",
     "last_name",
