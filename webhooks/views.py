@@ -21,7 +21,7 @@ from shopify_app.shopify.services import shopify
 from workers.webhook_jobs import schedule_drain
 
 from .headers import DeliveryHeaders, shopify_header
-from .inbox import shop_id_for, store_delivery
+from .inbox import InboxWriter, shop_id_for
 from .routing import has_handler
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,19 @@ def _plain(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 
 
+def _writer() -> InboxWriter:
+    writer = current_app.extensions.get("inbox_writer")
+    if writer is None:
+        writer = current_app.extensions["inbox_writer"] = InboxWriter(database().engine)
+    return writer
+
+
 def _store(domain, cache, headers, body, status, error) -> tuple[int, int | None]:
-    with database().engine.begin() as conn:
-        shop_id = shop_id_for(conn, domain, cache)
-        return shop_id, store_delivery(conn, shop_id, headers, body, status=status, error=error)
+    shop_id = cache.get(domain)
+    if shop_id is None:
+        with database().engine.begin() as conn:
+            shop_id = shop_id_for(conn, domain, cache)
+    return shop_id, _writer().store(shop_id, headers, body, status=status, error=error)
 
 
 @bp.post("/webhooks")

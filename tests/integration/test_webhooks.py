@@ -209,3 +209,33 @@ def test_a_cached_shop_id_whose_row_vanished_is_looked_up_again(live):
     (row,) = deliveries(live.app)
     with live.app.app_context():
         assert get_session().get(Shop, row.shop_id).domain == SHOP_A
+
+
+def test_the_inbox_writer_stores_every_header_value_as_the_orm_reads_it(live):
+    install(live, SHOP_A)
+    body = b'{"id": 1, "note": "\xc3\xa4ij\xc3\xa4"}'
+    response, headers = post(
+        live, "orders/create", body, webhook_id="wh-round-trip", triggered_at="2026-11-20T16:05:07Z"
+    )
+    assert response.status_code == 200
+    (row,) = deliveries(live.app)
+    assert row.body == body and row.webhook_id == "wh-round-trip"
+    assert row.topic == "orders/create" and row.api_version == headers["X-Shopify-API-Version"]
+    assert row.triggered_at.isoformat() == "2026-11-20T16:05:07+00:00"
+    assert abs(utcnow() - row.received_at) < timedelta(minutes=1)
+    assert row.status == "pending" and row.attempts == 0 and row.last_error is None
+
+
+def test_a_dropped_inbox_connection_is_replaced_and_nothing_is_lost(live):
+    install(live, SHOP_A)
+    assert post(live, "orders/create", {"id": 1})[0].status_code == 200
+    writer = live.app.extensions["inbox_writer"]
+    idle = []
+    while not writer._idle.empty():
+        idle.append(writer._idle.get_nowait())
+    assert idle
+    for conn in idle:  # as if the database had closed them (restart, idle timeout)
+        conn.close()
+        writer._idle.put(conn)
+    assert post(live, "orders/create", {"id": 2})[0].status_code == 200
+    assert [json.loads(r.body)["id"] for r in deliveries(live.app)] == [1, 2]
