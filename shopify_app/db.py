@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event, select
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -93,10 +94,29 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], conflic
     """Insert-or-ignore through the session; the new row's id, or None if the key exists.
 
     Goes through the model's table (Core), not the ORM entity: the ORM's bulk-insert
-    bookkeeping costs more than the statement itself on hot paths.
+    bookkeeping costs more than the statement itself on hot paths. The statement is built
+    once per set of columns, with bind parameters: building one with the values in it cost
+    more than running it.
     """
-    stmt = insert_ignore_stmt(session.get_bind().dialect.name, model.__table__, values, conflict)
-    return session.execute(stmt).scalar_one_or_none()
+    stmt = _insert_ignore_for(
+        session.get_bind().dialect.name, model.__table__, tuple(values), tuple(conflict)
+    )
+    return session.execute(stmt, values).scalar_one_or_none()
+
+
+@functools.cache
+def _insert_ignore_for(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple):
+    binds = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+    return insert_ignore_stmt(dialect, table, binds, list(conflict))
+
+
+@functools.cache
+def _locked_row_query(model: type, keys: tuple[str, ...]):
+    return (
+        select(model)
+        .where(*(getattr(model, k) == bindparam(f"key_{k}") for k in keys))
+        .with_for_update()
+    )
 
 
 def get_or_insert(
@@ -109,15 +129,16 @@ def get_or_insert(
     explicitly, so the instance is built from what was written (one statement, not two).
     Returns (row, inserted).
     """
-    query = select(model).filter_by(**key).with_for_update()
-    existing = session.scalar(query)
+    query = _locked_row_query(model, tuple(key))
+    params = {f"key_{k}": v for k, v in key.items()}
+    existing = session.scalar(query, params)
     if existing is not None:
         return existing, False
     table = model.__table__  # type: ignore[attr-defined]
     row = {**_column_defaults(table), **key, **values}
     new_id = insert_ignore(session, model, row, list(key))
     if new_id is None:
-        won = session.scalar(query)
+        won = session.scalar(query, params)
         assert won is not None
         return won, False
     stale = session.identity_map.get(identity_key(model, new_id))
