@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,14 +121,22 @@ def _locked_row_query(model: type, keys: tuple[str, ...]):
 
 
 def get_or_insert(
-    session: Session, model: type[M], key: dict[str, Any], values: dict[str, Any]
+    session: Session,
+    model: type[M],
+    key: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    prepare: Callable[[M], None] | None = None,
 ) -> tuple[M, bool]:
     """The row with this unique `key`, locked for update, inserted from `values` if missing.
 
-    Safe under concurrent workers (the insert ignores a conflicting row and the winner's row
-    is read instead). A row this call inserts is not read back: every column is written
-    explicitly, so the instance is built from what was written (one statement, not two).
-    Returns (row, inserted).
+    `prepare`, when given, fills a new row before it is inserted (on a transient instance, so
+    the model's validators run): a new row is then written whole by one INSERT, not by an
+    INSERT and the UPDATE that filling it afterwards would flush. It is not called for an
+    existing row. Safe under concurrent workers (the insert ignores a conflicting row and the
+    winner's row is read instead). A row this call inserts is not read back: every column is
+    written explicitly, so the instance is built from what was written. Returns (row,
+    inserted).
     """
     query = _locked_row_query(model, tuple(key))
     params = {f"key_{k}": v for k, v in key.items()}
@@ -136,6 +145,11 @@ def get_or_insert(
         return existing, False
     table = model.__table__  # type: ignore[attr-defined]
     row = {**_column_defaults(table), **key, **values}
+    if prepare is not None:
+        draft = model(**key, **values)
+        prepare(draft)
+        filled = vars(draft)
+        row.update({c.key: filled[c.key] for c in table.columns if c.key in filled})
     new_id = insert_ignore(session, model, row, list(key))
     if new_id is None:
         won = session.scalar(query, params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +23,17 @@ def customer_by_shopify_id(
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def _row_for(session: Session, shop: Shop, shopify_id: int) -> tuple[Customer, bool]:
-    """The customer's row, locked, created empty if new (safe under concurrent workers)."""
+def _row_for(
+    session: Session, shop: Shop, shopify_id: int, prepare: Callable[[Customer], None]
+) -> tuple[Customer, bool]:
+    """The customer's row, locked; a new one is inserted as `prepare` fills it (safe under
+    concurrent workers)."""
     return get_or_insert(
-        session, Customer, {"shop_id": shop.id, "shopify_id": shopify_id}, {"tags": ""}
+        session,
+        Customer,
+        {"shop_id": shop.id, "shopify_id": shopify_id},
+        {"tags": ""},
+        prepare=prepare,
     )
 
 
@@ -50,16 +58,46 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
     if shopify_id is None:
         return None
     updated_at = parse_timestamp(payload.get("updated_at"))
-    customer, _created = _row_for(session, shop, shopify_id)
-    if is_stale(updated_at, customer.shopify_updated_at):
-        return customer
-    if customer.deleted_at is not None and (
-        updated_at is None or updated_at <= customer.deleted_at
-    ):
-        return customer
-    if customer.redacted_at is not None:
-        return customer  # redacted data never comes back from a late delivery
+    customer, created = _row_for(
+        session, shop, shopify_id, lambda draft: _apply_fields(draft, payload, updated_at)
+    )
+    previous = {channel: None for channel in _CONSENT}
+    if not created:
+        if is_stale(updated_at, customer.shopify_updated_at):
+            return customer
+        if customer.deleted_at is not None and (
+            updated_at is None or updated_at <= customer.deleted_at
+        ):
+            return customer
+        if customer.redacted_at is not None:
+            return customer  # redacted data never comes back from a late delivery
+        previous = {channel: getattr(customer, attr) for channel, (_key, attr) in _CONSENT.items()}
+        _apply_fields(customer, payload, updated_at)
 
+    for channel, (key, _attr) in _CONSENT.items():
+        _consent_event(session, shop, customer, payload, key, channel, previous[channel])
+    if customer.shopify_created_at is not None:
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=customer.id,
+            kind="customer.created",
+            occurred_at=customer.shopify_created_at,
+            source="shopify",
+            payload={"account_state": customer.account_state},
+            dedupe_key=f"customer:{shopify_id}:created",
+        )
+    return customer
+
+
+_CONSENT = {
+    "email": ("email_marketing_consent", "email_marketing_state"),
+    "sms": ("sms_marketing_consent", "sms_marketing_state"),
+}
+
+
+def _apply_fields(customer: Customer, payload: dict[str, Any], updated_at) -> None:
+    """Set what the payload carries (a field it lacks keeps its stored value)."""
     if "email" in payload:
         customer.email = clean_str(payload.get("email"), 320)
         customer.email_normalized = normalize_email(payload.get("email"))
@@ -77,32 +115,25 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
         parse_timestamp(payload.get("created_at")) or customer.shopify_created_at
     )
     customer.shopify_updated_at = updated_at or customer.shopify_updated_at
-
-    _apply_consent(session, shop, customer, payload, "email_marketing_consent", "email")
-    _apply_consent(session, shop, customer, payload, "sms_marketing_consent", "sms")
-    if customer.shopify_created_at is not None:
-        record_event(
-            session,
-            shop_id=shop.id,
-            customer_id=customer.id,
-            kind="customer.created",
-            occurred_at=customer.shopify_created_at,
-            source="shopify",
-            payload={"account_state": customer.account_state},
-            dedupe_key=f"customer:{shopify_id}:created",
-        )
-    return customer
+    for key, attr in _CONSENT.values():
+        _present, state, _at = _consent_state(payload, key)
+        if state is not None:
+            setattr(customer, attr, state[:24])
 
 
-def _apply_consent(
-    session: Session, shop: Shop, customer: Customer, payload: dict, key: str, channel: str
+def _consent_event(
+    session: Session,
+    shop: Shop,
+    customer: Customer,
+    payload: dict,
+    key: str,
+    channel: str,
+    previous: str | None,
 ) -> None:
+    """A consent change on the timeline (none for a first "not subscribed")."""
     present, state, consent_at = _consent_state(payload, key)
     if not present or state is None:
         return
-    attr = f"{channel}_marketing_state"
-    previous = getattr(customer, attr)
-    setattr(customer, attr, state[:24])
     if previous == state or (previous is None and state == "not_subscribed"):
         return
     record_event(
@@ -127,8 +158,10 @@ def delete_customer(
     shopify_id = parse_id(payload.get("id"))
     if shopify_id is None:
         return None
-    customer, _created = _row_for(session, shop, shopify_id)
-    if customer.deleted_at is None:
+    customer, created = _row_for(
+        session, shop, shopify_id, lambda draft: setattr(draft, "deleted_at", deleted_at)
+    )
+    if created or customer.deleted_at is None:
         customer.deleted_at = deleted_at
         record_event(
             session,

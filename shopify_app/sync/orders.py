@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -22,7 +23,9 @@ def order_by_shopify_id(
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def _row_for(session: Session, shop: Shop, shopify_id: int, payload: dict) -> tuple[Order, bool]:
+def _row_for(
+    session: Session, shop: Shop, shopify_id: int, payload: dict, prepare: Callable[[Order], None]
+) -> tuple[Order, bool]:
     return get_or_insert(
         session,
         Order,
@@ -31,6 +34,7 @@ def _row_for(session: Session, shop: Shop, shopify_id: int, payload: dict) -> tu
             "name": clean_str(payload.get("name"), 64) or f"#{shopify_id}",
             "currency": (payload.get("currency") or "XXX")[:3],
         },
+        prepare=prepare,
     )
 
 
@@ -106,15 +110,18 @@ def upsert_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order
         return None
     currency = str(payload.get("currency") or "").upper()[:3] or "XXX"
     updated_at = parse_timestamp(payload.get("updated_at"))
-    order, new = _row_for(session, shop, shopify_id, payload)
-
     customer = None
     if isinstance(payload.get("customer"), dict):
         customer = upsert_customer(session, shop, payload["customer"])
 
-    if not is_stale(updated_at, order.shopify_updated_at):
+    def apply(order: Order) -> None:
         _apply_order_fields(shop, order, payload, currency, customer)
         order.shopify_updated_at = updated_at or order.shopify_updated_at
+
+    order, new = _row_for(session, shop, shopify_id, payload, apply)
+    if new or not is_stale(updated_at, order.shopify_updated_at):
+        if not new:
+            apply(order)
         if "line_items" in payload:
             _replace_line_items(session, shop, order, payload, currency, new=new)
 
