@@ -83,7 +83,7 @@ class InboxWriter:
         """Insert the delivery; its id, or None when this webhook id was already stored.
 
         Database errors are raised as SQLAlchemy's (`IntegrityError` for a shop row that is
-        gone); a dropped connection is retried once on a new one.
+        gone). A dropped connection is not an error: the insert is retried on a new one.
         """
         values = {
             "shop_id": shop_id,
@@ -101,23 +101,38 @@ class InboxWriter:
         for name, processor in self._processors:
             values[name] = processor(values[name])
         params = [values[name] for name in self._order] if self._order else values
-        for attempt in (1, 2):
-            conn = self._take()
+        try:
+            return self._insert(params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The database dropped the connection (a restart, an idle timeout): the idle ones are
+        # most likely gone too. Drop them all and try once more on a new connection.
+        while not self._idle.empty():
+            _close_quietly(self._idle.get_nowait())
+        return self._insert(params)
+
+    def _insert(self, params) -> int | None:
+        conn = self._take()
+        try:
+            cursor = conn.cursor()
             try:
-                cursor = conn.cursor()
-                try:
-                    cursor.execute(self._sql, params)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-            except self._dbapi_error as exc:
-                _close_quietly(conn)
-                if attempt == 1 and self._engine.dialect.is_disconnect(exc, conn, None):
-                    continue
-                raise DBAPIError.instance(self._sql, params, exc, self._dbapi_error) from exc
-            self._idle.put(conn)
-            return row[0] if row else None
-        raise AssertionError("unreachable")
+                cursor.execute(self._sql, params)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._dbapi_error as exc:
+            _close_quietly(conn)
+            raise DBAPIError.instance(
+                self._sql,
+                params,
+                exc,
+                self._dbapi_error,
+                hide_parameters=self._engine.hide_parameters,
+                connection_invalidated=self._engine.dialect.is_disconnect(exc, conn, None),
+            ) from exc
+        self._idle.put(conn)
+        return row[0] if row else None
 
     def _take(self):
         if self._pid != os.getpid():  # forked: the parent's connections are not this process's
@@ -130,13 +145,6 @@ class InboxWriter:
             pooled.detach()
             self._engine.dialect.set_isolation_level(conn, "AUTOCOMMIT")
             return conn
-
-    def close(self) -> None:
-        while True:
-            try:
-                _close_quietly(self._idle.get_nowait())
-            except Empty:
-                return
 
 
 def _close_quietly(conn) -> None:
