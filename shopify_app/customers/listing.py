@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, tuple_, union_all
+from sqlalchemy import Integer, bindparam, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from shopify_app.db import unindexed
@@ -233,15 +234,35 @@ def _ordered_customers(
 ) -> list[Customer]:
     """Up to `limit` customers in the page's order after/before its cursor: one ordered index
     range per segment, merged."""
-    column = query.column
+    if not segments:
+        return []
     backwards = query.before is not None
-    descending = query.descending != backwards
     cursor = query.before or query.after
+    stmt = _ordered_statement(
+        query.sort_key, query.descending != backwards, tuple(segments), cursor is not None, limit
+    )
+    params: dict[str, Any] = {"shop_id": shop.id}
+    if cursor is not None:
+        params |= {"cursor_value": cursor.value, "cursor_id": cursor.id}
+    return list(session.scalars(stmt, params))
+
+
+@functools.lru_cache(maxsize=256)
+def _ordered_statement(
+    sort_key: str, descending: bool, segments: tuple[int, ...], with_cursor: bool, limit: int
+):
+    """The page's statement for one shape of view, built once with bind parameters (building
+    it took longer than PostgreSQL took to run it)."""
+    column = getattr(Customer, SORTS[sort_key][0])
+    shop_id = bindparam("shop_id", type_=Integer)
 
     def ranged(stmt):
-        if cursor is not None:
+        if with_cursor:
             position = tuple_(column, Customer.id)
-            mark = tuple_(literal(cursor.value, column.type), literal(cursor.id))
+            mark = tuple_(
+                bindparam("cursor_value", type_=column.type),
+                bindparam("cursor_id", type_=Integer),
+            )
             stmt = stmt.where(position < mark if descending else position > mark)
         order = (column.desc(), Customer.id.desc()) if descending else (column, Customer.id)
         return stmt.order_by(*order).limit(limit)
@@ -249,13 +270,11 @@ def _ordered_customers(
     branches = [
         ranged(
             select(Customer.id.label("id"), column.label("k")).where(
-                Customer.shop_id == shop.id, Customer.list_segment == segment
+                Customer.shop_id == shop_id, Customer.list_segment == segment
             )
         )
         for segment in segments
     ]
-    if not branches:
-        return []
     merged = (
         branches[0].subquery()
         if len(branches) == 1
@@ -263,14 +282,12 @@ def _ordered_customers(
     )
     order = (merged.c.k.desc(), merged.c.id.desc()) if descending else (merged.c.k, merged.c.id)
     # The page's rows in the same statement: one round trip, not two.
-    return list(
-        session.scalars(
-            select(Customer)
-            .join(merged, Customer.id == merged.c.id)
-            .where(unindexed(Customer.shop_id) == shop.id)
-            .order_by(*order)
-            .limit(limit)
-        )
+    return (
+        select(Customer)
+        .join(merged, Customer.id == merged.c.id)
+        .where(unindexed(Customer.shop_id) == shop_id)
+        .order_by(*order)
+        .limit(limit)
     )
 
 
