@@ -91,7 +91,7 @@ class Customer(TimestampMixin, Base):
             "ix_customers_shop_id_phone",
             "shop_id",
             "phone",
-            postgresql_include=["list_segment", *SORT_VALUES],
+            postgresql_include=["list_segment", "id", *SORT_VALUES],
         ),
         _search_index("ix_customers_list_email_key", "email_key"),
         _search_index("ix_customers_list_last_name_key", "last_name_key"),

@@ -66,7 +66,7 @@ def test_postgresql_search_indexes_are_rebuilt_concurrently_down_and_up(database
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         engine.dispose()
         assert (
-            "INCLUDE (list_segment, sort_name, customer_since"
+            "INCLUDE (list_segment, id, sort_name, customer_since"
             in (definitions["ix_customers_shop_id_phone"])
         )
         assert "INCLUDE (sort_name, customer_since" in definitions["ix_customers_list_email_key"]

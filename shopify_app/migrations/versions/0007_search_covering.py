@@ -33,7 +33,7 @@ def _specs(include: bool):
     for name, column in SEARCH_INDEXES.items():
         extra = [c for c in SORT_VALUES if c != column]
         yield name, ["shop_id", "list_segment", column, "id"], extra if include else []
-    extra = ["list_segment", *SORT_VALUES]
+    extra = ["list_segment", "id", *SORT_VALUES]
     yield "ix_customers_shop_id_phone", ["shop_id", "phone"], extra if include else []
 
 
