@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select, tuple_, union_all
+from sqlalchemy import Integer, bindparam, func, select, tuple_, union, union_all
 from sqlalchemy.orm import Session
 
 from shopify_app.db import unindexed
@@ -185,29 +185,35 @@ def _prefix(column, text: str):
     return (column >= text, column < text + TOP)
 
 
+def _search_terms(text: str) -> list[tuple[Any, str]]:
+    """(indexed column, prefix) pairs a search reads: name, last name, email, and the phone
+    when the text looks like one. Empty when the text has nothing to search for."""
+    key = search_key(text, 255)
+    if key is None:
+        return []
+    terms = [(Customer.sort_name, key), (Customer.last_name_key, key), (Customer.email_key, key)]
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) - 4:
+        terms.append((Customer.phone, canonical_phone(text) or "+" + digits))
+    return terms
+
+
 def search_candidates(
     session: Session, shop: Shop, text: str, segments: list[int], sort_column=None
 ) -> tuple[dict[int, Any], bool]:
     """Customers whose name, last name, email or phone starts with `text` (at most
     SEARCH_CAP per field) as {id: value of `sort_column`}, and whether some field had more.
 
-    The sort values come with the matches so that a search is sorted and paged here, over a
-    few thousand rows at most: handing the ids back to SQL as `id IN (...)` lets SQLite pick
-    a whole-shop index scan instead of the primary key."""
-    key = search_key(text, 255)
-    if key is None or not segments:
+    For bulk jobs (every match, by id); the page reads its own page of them in SQL
+    (`_search_page`)."""
+    terms = _search_terms(text)
+    if not terms or not segments:
         return {}, False
     column = Customer.id if sort_column is None else sort_column
     base = (Customer.shop_id == shop.id, Customer.list_segment.in_(segments))
-    fields = [Customer.sort_name, Customer.last_name_key, Customer.email_key]
-    prefixes = [key, key, key]
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) - 4:
-        fields.append(Customer.phone)
-        prefixes.append(canonical_phone(text) or "+" + digits)
     found: dict[int, Any] = {}
     capped = False
-    for field, prefix in zip(fields, prefixes, strict=True):
+    for field, prefix in terms:
         rows = session.execute(
             select(Customer.id, column).where(*base, *_prefix(field, prefix)).limit(SEARCH_CAP + 1)
         ).all()
@@ -216,17 +222,103 @@ def search_candidates(
     return found, capped
 
 
-def _page_of_matches(found: dict[int, Any], query: ListQuery, limit: int) -> list[int]:
-    """The search's page, in the page's order after/before its cursor (in Python: a search
-    has at most a few thousand matches)."""
+def _search_params(shop: Shop, terms: list[tuple[Any, str]]) -> dict[str, Any]:
+    params: dict[str, Any] = {"shop_id": shop.id}
+    for n, (_field, prefix) in enumerate(terms):
+        params |= {f"lo_{n}": prefix, f"hi_{n}": prefix + TOP}
+    return params
+
+
+@functools.lru_cache(maxsize=64)
+def _search_branches(fields: tuple[str, ...], segments: tuple[int, ...], sort_key: str, cap: int):
+    """One prefix range per searched field, at most `cap` matches each, as (id, sort value)."""
+    column = getattr(Customer, SORTS[sort_key][0])
+    return [
+        select(Customer.id.label("id"), column.label("k"))
+        .where(
+            Customer.shop_id == bindparam("shop_id", type_=Integer),
+            Customer.list_segment.in_(segments),
+            getattr(Customer, field) >= bindparam(f"lo_{n}"),
+            getattr(Customer, field) < bindparam(f"hi_{n}"),
+        )
+        .limit(cap)
+        for n, field in enumerate(fields)
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _search_totals_statement(fields: tuple[str, ...], segments: tuple[int, ...]):
+    """How many customers match (distinct, each field capped) and, per field, whether it had
+    more than the cap: one statement, index-only on PostgreSQL (migration 0007)."""
+    matches = union(
+        *(select(b.subquery()) for b in _search_branches(fields, segments, "name", SEARCH_CAP))
+    ).subquery()
+    over = [
+        select(func.count()).select_from(b.subquery()).scalar_subquery()
+        for b in _search_branches(fields, segments, "name", SEARCH_CAP + 1)
+    ]
+    return select(select(func.count()).select_from(matches).scalar_subquery(), *over)
+
+
+@functools.lru_cache(maxsize=256)
+def _search_statement(
+    fields: tuple[str, ...],
+    segments: tuple[int, ...],
+    sort_key: str,
+    descending: bool,
+    with_cursor: bool,
+    limit: int,
+):
+    """The page of a search: its matches (as the totals count them) in the page's order after
+    or before the cursor, with their rows, in one statement."""
+    matches = union(
+        *(select(b.subquery()) for b in _search_branches(fields, segments, sort_key, SEARCH_CAP))
+    ).subquery()
+    page = select(matches.c.id, matches.c.k)
+    if with_cursor:
+        column = getattr(Customer, SORTS[sort_key][0])
+        position = tuple_(matches.c.k, matches.c.id)
+        mark = tuple_(
+            bindparam("cursor_value", type_=column.type), bindparam("cursor_id", type_=Integer)
+        )
+        page = page.where(position < mark if descending else position > mark)
+    order = (matches.c.k.desc(), matches.c.id.desc()) if descending else (matches.c.k, matches.c.id)
+    page = page.order_by(*order).limit(limit).subquery()
+    order = (page.c.k.desc(), page.c.id.desc()) if descending else (page.c.k, page.c.id)
+    return (
+        select(Customer)
+        .join(page, Customer.id == page.c.id)
+        .where(unindexed(Customer.shop_id) == bindparam("shop_id", type_=Integer))
+        .order_by(*order)
+    )
+
+
+def _search_page(
+    session: Session, shop: Shop, query: ListQuery, segments: list[int], limit: int
+) -> tuple[list[Customer], int, bool]:
+    """(the page's customers, how many match, whether some field had more than the cap)."""
+    terms = _search_terms(query.q)
+    if not terms or not segments:
+        return [], 0, False
+    fields = tuple(field.key for field, _prefix in terms)
+    params = _search_params(shop, terms)
+    total, *over = session.execute(_search_totals_statement(fields, tuple(segments)), params).one()
+    if not total:
+        return [], 0, False
     backwards = query.before is not None
-    descending = query.descending != backwards
     cursor = query.before or query.after
-    rows = sorted(((value, row_id) for row_id, value in found.items()), reverse=descending)
+    stmt = _search_statement(
+        fields,
+        tuple(segments),
+        query.sort_key,
+        query.descending != backwards,
+        cursor is not None,
+        limit,
+    )
     if cursor is not None:
-        mark = (cursor.value, cursor.id)
-        rows = [r for r in rows if (r < mark if descending else r > mark)]
-    return [row_id for _value, row_id in rows[:limit]]
+        params |= {"cursor_value": cursor.value, "cursor_id": cursor.id}
+    customers = list(session.scalars(stmt, params))
+    return customers, total, any(n > SEARCH_CAP for n in over)
 
 
 def _ordered_customers(
@@ -295,18 +387,7 @@ def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_S
     segments = query.segments
     capped = False
     if query.q:
-        matches, capped = search_candidates(session, shop, query.q, segments, query.column)
-        total = len(matches)
-        found = _page_of_matches(matches, query, size + 1)
-        by_id = {
-            c.id: c
-            for c in session.scalars(
-                select(Customer).where(
-                    unindexed(Customer.shop_id) == shop.id, Customer.id.in_(found)
-                )
-            )
-        }
-        customers = [by_id[i] for i in found if i in by_id]
+        customers, total, capped = _search_page(session, shop, query, segments, size + 1)
     else:
         totals = segment_totals(session, shop)
         total = sum(totals.get(s, 0) for s in segments)

@@ -245,6 +245,49 @@ def test_search_by_name_last_name_email_and_phone(seeded):
     assert ada not in ids_on(get(live, "/customers", shop=SHOP_B, q="zelda"))
 
 
+def test_a_search_sorts_pages_and_counts_its_matches_like_the_list(seeded, monkeypatch):
+    live = seeded
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    made = {
+        add_customer(
+            live.app,
+            first_name=f"Pagina {n:03d}",
+            # every third also matches by email: counted once
+            email=f"pagina.{n}@example.com" if n % 3 == 0 else f"p{n}@example.com",
+            account_state="enabled",
+            shopify_created_at=since + timedelta(days=n),
+        )
+        for n in range(120)
+    }
+    first = get(live, "/customers", q="pagina", sort="name")
+    assert "120</strong> customers match" in first.text
+    pages, page = [ids_on(first)], first
+    while link(page, "next"):
+        page = get(live, "/customers", **link(page, "next"))
+        pages.append(ids_on(page))
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert sum(pages, []) == sorted(made)  # made in name order, so by name is by id
+    assert ids_on(get(live, "/customers", **link(page, "prev"))) == pages[1]
+    newest = ids_on(get(live, "/customers", q="pagina"))  # default: newest first
+    assert newest == sorted(made, reverse=True)[:50]
+    assert ids_on(get(live, "/customers", q="pagina", shopify="guest")) == []
+
+    monkeypatch.setattr(listing, "SEARCH_CAP", 30)
+    listing._search_branches.cache_clear()
+    listing._search_totals_statement.cache_clear()
+    listing._search_statement.cache_clear()
+    try:
+        capped = get(live, "/customers", q="pagina", sort="name")
+        # at most 30 by name and 30 by email (of the 40 that match by email), each person once
+        shown = int(re.search(r"<strong>(\d+)\+</strong> customers match", capped.text)[1])
+        assert 30 < shown <= 60 and len(set(ids_on(capped))) == len(ids_on(capped)) == 50
+        assert "more than 30 match" in capped.text
+    finally:
+        listing._search_branches.cache_clear()
+        listing._search_totals_statement.cache_clear()
+        listing._search_statement.cache_clear()
+
+
 @pytest.mark.parametrize(
     "params",
     [
