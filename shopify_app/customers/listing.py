@@ -5,8 +5,8 @@ Every sort key has an index on (shop_id, list_segment, key, id). The two filters
 status, program status) pick one to four segments; each segment is one index range read in
 order, and the ranges are merged (UNION ALL ... ORDER BY ... LIMIT), so a page reads about
 `size` rows per segment whatever the shop's size. Totals come from `customer_counts`. A
-search first collects at most `SEARCH_CAP` matches per field from prefix ranges on
-indexed keys, then sorts and pages those.
+search takes at most `SEARCH_CAP` matches per field from prefix ranges on indexed keys and
+sorts and pages their union in the same statement; a second one counts them.
 
 Search compares code points: prefix ranges assume the database orders text by code point
 (SQLite always does; PostgreSQL with the C or C.UTF-8 collation, which `make dev` and CI use).
