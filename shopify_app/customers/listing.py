@@ -222,11 +222,40 @@ def search_candidates(
     return found, capped
 
 
-def _search_params(shop: Shop, terms: list[tuple[Any, str]]) -> dict[str, Any]:
-    params: dict[str, Any] = {"shop_id": shop.id}
-    for n, (_field, prefix) in enumerate(terms):
-        params |= {f"lo_{n}": prefix, f"hi_{n}": prefix + TOP}
+def _direction(query: ListQuery) -> tuple[bool, Cursor | None]:
+    """(whether rows are read in descending order, the cursor they are read past): a page
+    before a cursor is read backwards from it and reversed afterwards."""
+    backwards = query.before is not None
+    return query.descending != backwards, query.before or query.after
+
+
+def _params(shop: Shop, cursor: Cursor | None, **more: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"shop_id": shop.id, **more}
+    if cursor is not None:
+        params |= {"cursor_value": cursor.value, "cursor_id": cursor.id}
     return params
+
+
+def _ordering(key, row_id, descending: bool) -> tuple:
+    return (key.desc(), row_id.desc()) if descending else (key, row_id)
+
+
+def _past_cursor(key, row_id, key_type, descending: bool):
+    """(key, id) past the `cursor_value`/`cursor_id` bind parameters, in the reading order."""
+    position = tuple_(key, row_id)
+    mark = tuple_(bindparam("cursor_value", type_=key_type), bindparam("cursor_id", type_=Integer))
+    return position < mark if descending else position > mark
+
+
+def _rows_of(ids, descending: bool):
+    """The customers of a subquery of (id, k), in its order, with the shop kept out of index
+    choice (the join reads them by primary key)."""
+    return (
+        select(Customer)
+        .join(ids, Customer.id == ids.c.id)
+        .where(unindexed(Customer.shop_id) == bindparam("shop_id", type_=Integer))
+        .order_by(*_ordering(ids.c.k, ids.c.id, descending))
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -276,21 +305,10 @@ def _search_statement(
     ).subquery()
     page = select(matches.c.id, matches.c.k)
     if with_cursor:
-        column = getattr(Customer, SORTS[sort_key][0])
-        position = tuple_(matches.c.k, matches.c.id)
-        mark = tuple_(
-            bindparam("cursor_value", type_=column.type), bindparam("cursor_id", type_=Integer)
-        )
-        page = page.where(position < mark if descending else position > mark)
-    order = (matches.c.k.desc(), matches.c.id.desc()) if descending else (matches.c.k, matches.c.id)
-    page = page.order_by(*order).limit(limit).subquery()
-    order = (page.c.k.desc(), page.c.id.desc()) if descending else (page.c.k, page.c.id)
-    return (
-        select(Customer)
-        .join(page, Customer.id == page.c.id)
-        .where(unindexed(Customer.shop_id) == bindparam("shop_id", type_=Integer))
-        .order_by(*order)
-    )
+        key_type = getattr(Customer, SORTS[sort_key][0]).type
+        page = page.where(_past_cursor(matches.c.k, matches.c.id, key_type, descending))
+    page = page.order_by(*_ordering(matches.c.k, matches.c.id, descending)).limit(limit)
+    return _rows_of(page.subquery(), descending)
 
 
 def _search_page(
@@ -301,23 +319,18 @@ def _search_page(
     if not terms or not segments:
         return [], 0, False
     fields = tuple(field.key for field, _prefix in terms)
-    params = _search_params(shop, terms)
-    total, *over = session.execute(_search_totals_statement(fields, tuple(segments)), params).one()
+    prefixes = {}
+    for n, (_field, prefix) in enumerate(terms):
+        prefixes |= {f"lo_{n}": prefix, f"hi_{n}": prefix + TOP}
+    totals = _search_totals_statement(fields, tuple(segments))
+    total, *over = session.execute(totals, _params(shop, None, **prefixes)).one()
     if not total:
         return [], 0, False
-    backwards = query.before is not None
-    cursor = query.before or query.after
+    descending, cursor = _direction(query)
     stmt = _search_statement(
-        fields,
-        tuple(segments),
-        query.sort_key,
-        query.descending != backwards,
-        cursor is not None,
-        limit,
+        fields, tuple(segments), query.sort_key, descending, cursor is not None, limit
     )
-    if cursor is not None:
-        params |= {"cursor_value": cursor.value, "cursor_id": cursor.id}
-    customers = list(session.scalars(stmt, params))
+    customers = list(session.scalars(stmt, _params(shop, cursor, **prefixes)))
     return customers, total, any(n > SEARCH_CAP for n in over)
 
 
@@ -328,15 +341,11 @@ def _ordered_customers(
     range per segment, merged."""
     if not segments:
         return []
-    backwards = query.before is not None
-    cursor = query.before or query.after
+    descending, cursor = _direction(query)
     stmt = _ordered_statement(
-        query.sort_key, query.descending != backwards, tuple(segments), cursor is not None, limit
+        query.sort_key, descending, tuple(segments), cursor is not None, limit
     )
-    params: dict[str, Any] = {"shop_id": shop.id}
-    if cursor is not None:
-        params |= {"cursor_value": cursor.value, "cursor_id": cursor.id}
-    return list(session.scalars(stmt, params))
+    return list(session.scalars(stmt, _params(shop, cursor)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -346,41 +355,24 @@ def _ordered_statement(
     """The page's statement for one shape of view, built once with bind parameters (building
     it took longer than PostgreSQL took to run it)."""
     column = getattr(Customer, SORTS[sort_key][0])
-    shop_id = bindparam("shop_id", type_=Integer)
 
-    def ranged(stmt):
-        if with_cursor:
-            position = tuple_(column, Customer.id)
-            mark = tuple_(
-                bindparam("cursor_value", type_=column.type),
-                bindparam("cursor_id", type_=Integer),
-            )
-            stmt = stmt.where(position < mark if descending else position > mark)
-        order = (column.desc(), Customer.id.desc()) if descending else (column, Customer.id)
-        return stmt.order_by(*order).limit(limit)
-
-    branches = [
-        ranged(
-            select(Customer.id.label("id"), column.label("k")).where(
-                Customer.shop_id == shop_id, Customer.list_segment == segment
-            )
+    def ranged(segment: int):
+        stmt = select(Customer.id.label("id"), column.label("k")).where(
+            Customer.shop_id == bindparam("shop_id", type_=Integer),
+            Customer.list_segment == segment,
         )
-        for segment in segments
-    ]
+        if with_cursor:
+            stmt = stmt.where(_past_cursor(column, Customer.id, column.type, descending))
+        return stmt.order_by(*_ordering(column, Customer.id, descending)).limit(limit)
+
+    branches = [ranged(segment) for segment in segments]
     merged = (
         branches[0].subquery()
         if len(branches) == 1
         else union_all(*(select(b.subquery()) for b in branches)).subquery()
     )
-    order = (merged.c.k.desc(), merged.c.id.desc()) if descending else (merged.c.k, merged.c.id)
     # The page's rows in the same statement: one round trip, not two.
-    return (
-        select(Customer)
-        .join(merged, Customer.id == merged.c.id)
-        .where(unindexed(Customer.shop_id) == shop_id)
-        .order_by(*order)
-        .limit(limit)
-    )
+    return _rows_of(merged, descending).limit(limit)
 
 
 def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_SIZE) -> Page:
