@@ -9,7 +9,7 @@ import os
 from functools import cache
 from queue import Empty, SimpleQueue
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -22,23 +22,24 @@ _DELIVERIES = WebhookDelivery.__table__
 _SHOPS = Shop.__table__
 
 
-def shop_id_for(conn: Connection, domain: str, cache: dict[str, int]) -> int:
+def shop_id_for(engine: Engine, domain: str, cache: dict[str, int]) -> int:
     """The shop's id, creating a not-installed row on first contact. Ids never change, so a
-    per-process cache is always right."""
+    per-process cache is always right, and the database is asked only on a miss."""
     if domain in cache:
         return cache[domain]
-    shop_id = conn.scalar(select(_SHOPS.c.id).where(_SHOPS.c.domain == domain))
-    if shop_id is None:
-        now = utcnow()
-        conn.execute(
-            insert_ignore_stmt(
-                conn.dialect.name,
-                _SHOPS,
-                {"domain": domain, "scopes": "", "created_at": now, "updated_at": now},
-                ["domain"],
-            )
-        )
+    with engine.begin() as conn:
         shop_id = conn.scalar(select(_SHOPS.c.id).where(_SHOPS.c.domain == domain))
+        if shop_id is None:
+            now = utcnow()
+            conn.execute(
+                insert_ignore_stmt(
+                    conn.dialect.name,
+                    _SHOPS,
+                    {"domain": domain, "scopes": "", "created_at": now, "updated_at": now},
+                    ["domain"],
+                )
+            )
+            shop_id = conn.scalar(select(_SHOPS.c.id).where(_SHOPS.c.domain == domain))
     if len(cache) > 10_000:
         cache.clear()
     cache[domain] = shop_id

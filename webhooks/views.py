@@ -40,10 +40,7 @@ def _writer() -> InboxWriter:
 
 
 def _store(domain, cache, headers, body, status, error) -> tuple[int, int | None]:
-    shop_id = cache.get(domain)
-    if shop_id is None:
-        with database().engine.begin() as conn:
-            shop_id = shop_id_for(conn, domain, cache)
+    shop_id = shop_id_for(database().engine, domain, cache)
     return shop_id, _writer().store(shop_id, headers, body, status=status, error=error)
 
 
