@@ -20,6 +20,7 @@ from shopify_app.portal.details import person_view_of
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
 from shopify_app.storefront.views import share_url
+from shopify_app.sync.importer import latest_run
 
 from . import bulk, listing
 
@@ -56,6 +57,11 @@ def _render_list(*, message=None, problem=None, job=None, status=200):
         max_selected=bulk.MAX_SELECTED,
         search_cap=listing.SEARCH_CAP,
         skip_labels=bulk.SKIP_LABELS,
+        import_run=(
+            latest_run(session, g.shop, "import")
+            if page.total == 0 and not (query.filtered or query.after or query.before)
+            else None
+        ),
         message=message,
         problem=problem,
     )

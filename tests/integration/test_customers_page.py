@@ -23,6 +23,7 @@ from shopify_app.models import (
     CustomerCount,
     EmailMessage,
     Shop,
+    SyncRun,
     TimelineEvent,
 )
 from shopify_app.models.customer import SEGMENTS, UNLISTED
@@ -171,6 +172,36 @@ def walk(live, size_hint=50, shop=SHOP_A, **params) -> list[int]:
         if following is None:
             return seen
         page_params = following
+
+
+def test_an_empty_list_during_the_first_import_shows_its_progress(live):
+    install(live, SHOP_A)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        run = SyncRun(shop_id=shop.id, kind="import", phase="customers", objects_seen=1200)
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    page = get(live, "/customers")
+    assert page.status_code == 200
+    assert "Importing your store's customers… 1,200 records read so far." in page.text
+    assert "<progress" in page.text and "No customers yet" not in page.text
+    # A filtered view says it found nothing, not that the import is running.
+    filtered = get(live, "/customers", program="joined")
+    assert "No customers match these filters." in filtered.text
+    assert "import-status" not in filtered.text
+
+    with live.app.app_context():
+        session = get_session()
+        run = session.get(SyncRun, run_id)
+        run.status, run.error = "failed", "Shopify did not answer"
+        session.commit()
+    assert "did not finish: Shopify did not answer." in get(live, "/customers").text
+
+    add_customer(live.app, email="first@example.com", first_name="First")
+    listed = get(live, "/customers")
+    assert len(ids_on(listed)) == 1 and "import-status" not in listed.text
 
 
 @pytest.mark.parametrize("shopify", [None, "member", "guest"])
