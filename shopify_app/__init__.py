@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g, render_template, request, url_for
@@ -63,6 +64,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_http_error)
 
+    # Filters, not context globals: Jinja calls a filter directly, a global through
+    # `Context.call` (about 5 µs a cell on the Customers table).
+    app.jinja_env.filters["money"] = money_text
+    app.jinja_env.filters["day"] = day_text
+
     @app.context_processor
     def embedded_context() -> dict[str, Any]:
         return {
@@ -71,7 +77,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "polaris_url": app.config["POLARIS_URL"],
             "app_url": app_url,
             "embedded_fields": embedded_fields,
-            "money_text": money_text,
             "request_key": lambda: secrets.token_hex(16),
             "actor_label": actor_label,
         }
@@ -88,6 +93,11 @@ def app_url(endpoint: str, **values: Any) -> str:
         if request.args.get("host"):
             values.setdefault("host", request.args["host"])
     return url_for(endpoint, **values)
+
+
+def day_text(moment: datetime | date | None) -> str:
+    """A date as the admin shows it: 2026-12-01."""
+    return "" if moment is None else f"{moment:%Y-%m-%d}"
 
 
 def embedded_fields() -> Markup:

@@ -10,19 +10,20 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, render_template, request, send_file, url_for
+from markupsafe import escape
 from sqlalchemy import select
 
 from shopify_app import app_url
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session, unindexed
 from shopify_app.models import Customer
-from shopify_app.portal.details import person_view_of
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
 from shopify_app.storefront.views import share_url
 from shopify_app.sync.importer import latest_run
 
 from . import bulk, listing
+from . import detail as detail_cards
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -43,10 +44,10 @@ def _render_list(*, message=None, problem=None, job=None, status=200):
         back=urlencode(query.params(after=query.after, before=query.before)) or None,
     )
     path = url_for("customers.detail", customer_id=0)
-    prefix, rest = path[:-1], template[len(path) :]
     html = render_template(
         "customers/list.html",
-        detail_href=lambda customer_id: f"{prefix}{customer_id}{rest}",
+        detail_prefix=escape(path[:-1]),  # /customers/
+        detail_suffix=escape(template[len(path) :]),  # ?back=…&shop=…
         page=page,
         query=query,
         sorts=listing.SORTS,
@@ -166,30 +167,33 @@ def _customer_or_404(customer_id: int) -> Customer:
     return customer
 
 
-def _render_detail(customer: Customer, *, message=None, problem=None, status=200):
-    view = person_view_of(get_session(), g.shop, customer)
+def _render_detail(customer_id: int, *, message=None, problem=None, status=200):
+    view = detail_cards.customer_detail(get_session(), g.shop, customer_id)
+    if view is None:
+        abort(404)
     html = render_template(
         "customers/detail.html",
-        customer=customer,
+        customer=view.customer,
         advocate=view.advocate,
-        stats=revenue.stats_of(customer),
-        referrals=view.as_advocate,
+        stats=revenue.stats_of(view.customer),
+        referrals=view.referrals,
         friends=view.friends,
         rewards=view.rewards,
+        activity_limit=detail_cards.ACTIVITY_LIMIT,
         referral_link=share_url(view.advocate.code) if view.advocate else None,
-        invitations=[m for m in view.emails if m.kind == "invitation"][:5],
+        invitations=view.invitations,
         currency=shop_currency(g.shop),
         back=request.args.get("back") or "",
         message=message,
         problem=problem,
     )
-    return html, status, {"X-Location": app_url("customers.detail", customer_id=customer.id)}
+    return html, status, {"X-Location": app_url("customers.detail", customer_id=customer_id)}
 
 
 @bp.get("/<int:customer_id>")
 @id_token_required
 def detail(customer_id: int):
-    return _render_detail(_customer_or_404(customer_id))
+    return _render_detail(customer_id)
 
 
 @bp.post("/<int:customer_id>/join")
@@ -202,8 +206,8 @@ def join(customer_id: int):
         session.commit()
     except advocates.JoinRefused as exc:
         session.rollback()
-        return _render_detail(customer, problem=f"Not joined: {exc}.", status=422)
-    return _render_detail(customer, message=message)
+        return _render_detail(customer.id, problem=f"Not joined: {exc}.", status=422)
+    return _render_detail(customer.id, message=message)
 
 
 @bp.post("/<int:customer_id>/invite")
@@ -216,5 +220,5 @@ def invite_one(customer_id: int):
         session.commit()
     except advocates.InvitationRefused as exc:
         session.rollback()
-        return _render_detail(customer, problem=f"Not invited: {exc}.", status=422)
-    return _render_detail(customer, message=message)
+        return _render_detail(customer.id, problem=f"Not invited: {exc}.", status=422)
+    return _render_detail(customer.id, message=message)

@@ -168,7 +168,8 @@ class Customer(TimestampMixin, Base):
 
     @property
     def display_name(self) -> str:
-        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        first, last = self.first_name, self.last_name
+        name = f"{first} {last}" if first and last else first or last
         return name or self.email or self.phone or f"Customer {self.shopify_id or self.id}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -54,6 +55,7 @@ def parse_id(value: Any) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def minor_units(currency: str | None) -> int:
     code = (currency or "").upper()
     if code in _ZERO_DECIMAL:

@@ -14,14 +14,18 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from shopify_app.customers import bulk, listing
+from shopify_app.customers import detail as detail_cards
 from shopify_app.customers.seed import seed_shop
 from shopify_app.db import get_session
 from shopify_app.models import (
+    Advocate,
     AuditEntry,
     BulkJob,
     Customer,
     CustomerCount,
     EmailMessage,
+    Referral,
+    Reward,
     Shop,
     SyncRun,
     TimelineEvent,
@@ -532,6 +536,61 @@ def test_customer_detail_shows_the_program_and_links_to_shopify(seeded):
     unsure = add_customer(live.app, first_name="Ola")
     refused = post(live, f"/customers/{unsure}/invite", {})
     assert refused.status_code == 422 and "has no email address" in refused.text
+
+
+def test_customer_detail_lists_the_latest_referrals_rewards_and_invitations(seeded, monkeypatch):
+    live = seeded
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        star = session.scalar(
+            select(Customer)
+            .where(Customer.shop_id == shop.id, Customer.program_joined)
+            .order_by(Customer.successful_referrals.desc(), Customer.id)
+            .limit(1)
+        )
+        advocate = session.scalar(select(Advocate).where(Advocate.customer_id == star.id))
+        referrals = session.scalars(
+            select(Referral).where(Referral.advocate_id == advocate.id).order_by(Referral.id.desc())
+        ).all()
+        rewards = session.scalars(
+            select(Reward).where(Reward.advocate_id == advocate.id).order_by(Reward.id.desc())
+        ).all()
+        friend = session.get(Customer, next(r.friend_customer_id for r in referrals))
+        for n in range(7):  # a reminder is not an invitation; only the latest 5 are shown
+            session.add(
+                EmailMessage(
+                    shop_id=shop.id,
+                    customer_id=star.id,
+                    kind="invitation" if n < 6 else "reward",
+                    to_address=star.email,
+                    subject="s",
+                    body_text="b",
+                    status="sent",
+                    dedupe_key=f"detail-test-{n}",
+                    created_at=datetime(2026, 1, 1 + n, tzinfo=UTC),
+                )
+            )
+        session.commit()
+        friend_name, star_id = friend.display_name, star.id
+    assert len(referrals) >= 3 and len(rewards) >= 2
+    page = get(live, f"/customers/{star_id}")
+    table = page.text.split('id="activity-referrals"')[1].split("</table>")[0]
+    assert table.count("<tr>") == len(referrals) + 1  # the header row
+    assert friend_name in table
+    assert "The latest 100 referrals" not in page.text
+    shown = page.text.split('id="invitations"')[1].split("</p>")[0]
+    assert shown.count("(sent)") == 5 and "2026-01-06" in shown
+    assert "2026-01-01" not in shown and "2026-01-07" not in shown
+
+    monkeypatch.setattr(detail_cards, "ACTIVITY_LIMIT", 2)
+    page = get(live, f"/customers/{star_id}")
+    table = page.text.split('id="activity-referrals"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 3
+    assert "The latest 2 referrals; the numbers above count them all." in page.text
+    assert "The latest 2 rewards." in page.text
+    codes = page.text.split('id="activity-rewards"')[1].split("</table>")[0]
+    assert [w.code for w in rewards[:2]] == re.findall(r'<code class="code">([^<]+)</code>', codes)
 
 
 def test_the_url_holds_the_view(seeded):
