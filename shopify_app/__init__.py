@@ -97,7 +97,10 @@ def app_url(endpoint: str, **values: Any) -> str:
 
 def day_text(moment: datetime | date | None) -> str:
     """A date as the admin shows it: 2026-12-01."""
-    return "" if moment is None else f"{moment:%Y-%m-%d}"
+    if moment is None:
+        return ""
+    # date.isoformat is several times faster than strftime, once per row on the Customers table
+    return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
 
 
 def embedded_fields() -> Markup:

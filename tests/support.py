@@ -106,8 +106,9 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
     return app, app_server, devstore, devstore_server
 
 
-def bench_backends(tmp: str):
+def bench_backends(tmp: str, *, keep: bool = False):
     """DATABASE_URL/REDIS_URL when set, else SQLite and an embedded Redis in `tmp`; migrated.
+    A PostgreSQL database starts empty unless `keep`.
 
     Returns (database_url, redis_url, embedded_redis_or_None).
     """
@@ -122,7 +123,7 @@ def bench_backends(tmp: str):
 
         embedded = EmbeddedRedis(f"{tmp}/bench.rdb")
         redis_url = f"unix://{embedded.socket_file}"
-    if database_url.startswith("postgresql"):
+    if database_url.startswith("postgresql") and not keep:
         from sqlalchemy import create_engine, text
 
         engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))

@@ -11,6 +11,7 @@ start, into a temporary file that only replaces the download when complete.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Numeric, String, case, cast, func, literal, select
+from sqlalchemy import Integer, Numeric, String, bindparam, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
@@ -137,15 +138,19 @@ def job_for(session: Session, shop: Shop, job_id: int) -> BulkJob | None:
     return session.scalar(select(BulkJob).where(BulkJob.id == job_id, BulkJob.shop_id == shop.id))
 
 
-def recent_jobs(session: Session, shop: Shop, limit: int = 5) -> list[BulkJob]:
-    return list(
-        session.scalars(
-            select(BulkJob)
-            .where(BulkJob.shop_id == shop.id)
-            .order_by(BulkJob.created_at.desc(), BulkJob.id.desc())
-            .limit(limit)
-        )
+@functools.lru_cache(maxsize=8)
+def _recent_jobs_statement(limit: int):
+    """Built once per size: the Customers page asks on every view."""
+    return (
+        select(BulkJob)
+        .where(BulkJob.shop_id == bindparam("shop_id", type_=Integer))
+        .order_by(BulkJob.created_at.desc(), BulkJob.id.desc())
+        .limit(limit)
     )
+
+
+def recent_jobs(session: Session, shop: Shop, limit: int = 5) -> list[BulkJob]:
+    return list(session.scalars(_recent_jobs_statement(limit), {"shop_id": shop.id}))
 
 
 def run_invite(session: Session, shop: Shop, job: BulkJob, *, join_url: str, offer: str) -> BulkJob:

@@ -8,9 +8,10 @@ friend, their latest rewards and their latest invitations.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from shopify_app.models import Advocate, Customer, EmailMessage, Referral, Reward, Shop
@@ -31,13 +32,69 @@ class CustomerDetail:
     invitations: list[EmailMessage]  # latest first
 
 
-def customer_detail(session: Session, shop: Shop, customer_id: int) -> CustomerDetail | None:
-    """The shop's customer `customer_id` and their cards; None if the shop has no such id."""
-    row = session.execute(
+def _param(name: str):
+    return bindparam(name, type_=Integer)
+
+
+@functools.cache
+def _customer_statement():
+    return (
         select(Customer, Advocate)
-        .outerjoin(Advocate, and_(Advocate.shop_id == shop.id, Advocate.customer_id == Customer.id))
-        .where(Customer.shop_id == shop.id, Customer.id == customer_id)
-    ).one_or_none()
+        .outerjoin(
+            Advocate,
+            and_(Advocate.shop_id == _param("shop_id"), Advocate.customer_id == Customer.id),
+        )
+        .where(Customer.shop_id == _param("shop_id"), Customer.id == _param("customer_id"))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _referrals_statement(limit: int):
+    return (
+        select(Referral, _Friend)
+        .outerjoin(
+            _Friend,
+            and_(_Friend.shop_id == _param("shop_id"), _Friend.id == Referral.friend_customer_id),
+        )
+        .where(Referral.shop_id == _param("shop_id"), Referral.advocate_id == _param("advocate_id"))
+        .order_by(Referral.id.desc())
+        .limit(limit)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _rewards_statement(limit: int):
+    return (
+        select(Reward)
+        .where(Reward.shop_id == _param("shop_id"), Reward.advocate_id == _param("advocate_id"))
+        .order_by(Reward.id.desc())
+        .limit(limit)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _invitations_statement(by_address: bool, limit: int):
+    """Invitations sent to the customer, or (when they have an email) to their address."""
+    addressed = [EmailMessage.customer_id == _param("customer_id")]
+    if by_address:
+        addressed.append(EmailMessage.to_address == bindparam("address", type_=String))
+    return (
+        select(EmailMessage)
+        .where(
+            EmailMessage.shop_id == _param("shop_id"),
+            EmailMessage.kind == "invitation",
+            or_(*addressed),
+        )
+        .order_by(EmailMessage.id.desc())
+        .limit(limit)
+    )
+
+
+def customer_detail(session: Session, shop: Shop, customer_id: int) -> CustomerDetail | None:
+    """The shop's customer `customer_id` and their cards; None if the shop has no such id.
+    The statements are built once each, with bind parameters."""
+    ids = {"shop_id": shop.id, "customer_id": customer_id}
+    row = session.execute(_customer_statement(), ids).one_or_none()
     if row is None:
         return None
     customer, advocate = row
@@ -45,40 +102,15 @@ def customer_detail(session: Session, shop: Shop, customer_id: int) -> CustomerD
     friends: dict[int, Customer] = {}
     rewards: list[Reward] = []
     if advocate is not None:
-        for referral, person in session.execute(
-            select(Referral, _Friend)
-            .outerjoin(
-                _Friend,
-                and_(_Friend.shop_id == shop.id, _Friend.id == Referral.friend_customer_id),
-            )
-            .where(Referral.shop_id == shop.id, Referral.advocate_id == advocate.id)
-            .order_by(Referral.id.desc())
-            .limit(ACTIVITY_LIMIT)
-        ):
+        ids["advocate_id"] = advocate.id
+        for referral, friend in session.execute(_referrals_statement(ACTIVITY_LIMIT), ids):
             referrals.append(referral)
-            if person is not None:
-                friends[person.id] = person
-        rewards = list(
-            session.scalars(
-                select(Reward)
-                .where(Reward.shop_id == shop.id, Reward.advocate_id == advocate.id)
-                .order_by(Reward.id.desc())
-                .limit(ACTIVITY_LIMIT)
-            )
-        )
-    addressed = [EmailMessage.customer_id == customer.id]
+            if friend is not None:
+                friends[friend.id] = friend
+        rewards = list(session.scalars(_rewards_statement(ACTIVITY_LIMIT), ids))
     if customer.email:
-        addressed.append(EmailMessage.to_address == customer.email.lower())
+        ids["address"] = customer.email.lower()
     invitations = list(
-        session.scalars(
-            select(EmailMessage)
-            .where(
-                EmailMessage.shop_id == shop.id,
-                EmailMessage.kind == "invitation",
-                or_(*addressed),
-            )
-            .order_by(EmailMessage.id.desc())
-            .limit(INVITATIONS_SHOWN)
-        )
+        session.scalars(_invitations_statement(bool(customer.email), INVITATIONS_SHOWN), ids)
     )
     return CustomerDetail(customer, advocate, referrals, friends, rewards, invitations)

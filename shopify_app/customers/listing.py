@@ -23,12 +23,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select, tuple_, union, union_all
+from sqlalchemy import Integer, and_, bindparam, func, select, true, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from shopify_app.db import unindexed
 from shopify_app.models import Customer, CustomerCount, Shop
-from shopify_app.models.customer import SEGMENT_JOINED, SEGMENT_MEMBER, SEGMENTS, search_key
+from shopify_app.models.customer import (
+    SEGMENT_JOINED,
+    SEGMENT_MEMBER,
+    SEGMENTS,
+    CustomerLabels,
+    search_key,
+)
 from shopify_app.referrals.identity import canonical_phone
 
 PAGE_SIZE = 50
@@ -162,10 +168,35 @@ def parse_query(args: Mapping[str, str]) -> ListQuery:
     )
 
 
+@dataclass(slots=True)
+class ListedCustomer(CustomerLabels):
+    """A row of the Customers table: the columns it shows and sorts by, not the whole
+    customer (the page's statement reads a third of the columns and builds no ORM
+    instances)."""
+
+    id: int
+    shopify_id: int | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    account_state: str | None
+    program_joined: bool
+    redacted_at: datetime | None
+    sort_name: str
+    customer_since: datetime
+    successful_referrals: int
+    referrer_revenue_minor: int
+    referee_revenue_minor: int
+
+
+LISTED_COLUMNS = tuple(getattr(Customer, f) for f in ListedCustomer.__dataclass_fields__)
+
+
 @dataclass
 class Page:
     query: ListQuery
-    customers: list[Customer]
+    customers: list[ListedCustomer]
     total: int
     capped: bool  # a search matched more than SEARCH_CAP in some field: refine it
     next_cursor: Cursor | None
@@ -247,15 +278,30 @@ def _past_cursor(key, row_id, key_type, descending: bool):
     return position < mark if descending else position > mark
 
 
-def _rows_of(ids, descending: bool):
-    """The customers of a subquery of (id, k), in its order, with the shop kept out of index
-    choice (the join reads them by primary key)."""
-    return (
-        select(Customer)
-        .join(ids, Customer.id == ids.c.id)
-        .where(unindexed(Customer.shop_id) == bindparam("shop_id", type_=Integer))
-        .order_by(*_ordering(ids.c.k, ids.c.id, descending))
+def _with_totals(totals, page, descending: bool):
+    """`totals` (one row) LEFT JOIN the `page` of (id, k) with the rows of its customers, in
+    the page's order: the numbers come back even when the page is empty, and the whole view
+    is one statement, one round trip. The shop stays out of index choice (`unindexed`): the
+    join reads the page's rows by primary key."""
+    rows = page.join(
+        Customer,
+        and_(
+            Customer.id == page.c.id,
+            unindexed(Customer.shop_id) == bindparam("shop_id", type_=Integer),
+        ),
     )
+    return (
+        select(*totals.c, *LISTED_COLUMNS)
+        .select_from(totals.outerjoin(rows, true()))
+        .order_by(*_ordering(page.c.k, page.c.id, descending))
+    )
+
+
+def _split(result, width: int) -> tuple[tuple, list[ListedCustomer]]:
+    """(the totals, the page's customers) of a `_with_totals` statement's rows."""
+    rows = result.all()
+    customers = [ListedCustomer(*row[width:]) for row in rows if row[width] is not None]
+    return tuple(rows[0][:width]), customers
 
 
 @functools.lru_cache(maxsize=64)
@@ -275,20 +321,6 @@ def _search_branches(fields: tuple[str, ...], segments: tuple[int, ...], sort_ke
     ]
 
 
-@functools.lru_cache(maxsize=64)
-def _search_totals_statement(fields: tuple[str, ...], segments: tuple[int, ...]):
-    """How many customers match (distinct, each field capped) and, per field, whether it had
-    more than the cap: one statement, index-only on PostgreSQL (migration 0007)."""
-    matches = union(
-        *(select(b.subquery()) for b in _search_branches(fields, segments, "name", SEARCH_CAP))
-    ).subquery()
-    over = [
-        select(func.count()).select_from(b.subquery()).scalar_subquery()
-        for b in _search_branches(fields, segments, "name", SEARCH_CAP + 1)
-    ]
-    return select(select(func.count()).select_from(matches).scalar_subquery(), *over)
-
-
 @functools.lru_cache(maxsize=256)
 def _search_statement(
     fields: tuple[str, ...],
@@ -298,22 +330,37 @@ def _search_statement(
     with_cursor: bool,
     limit: int,
 ):
-    """The page of a search: its matches (as the totals count them) in the page's order after
-    or before the cursor, with their rows, in one statement."""
-    matches = union(
-        *(select(b.subquery()) for b in _search_branches(fields, segments, sort_key, SEARCH_CAP))
-    ).subquery()
+    """A search's page, its number of matches and its largest field, in one statement.
+
+    Each field's prefix range reads at most SEARCH_CAP + 1 entries (index-only on PostgreSQL,
+    migration 0007), numbered; the matches are the first SEARCH_CAP of each field, distinct.
+    A field that reached SEARCH_CAP + 1 means "type more". The ranges are read once
+    (a materialized CTE) for the count, the cap and the page, so the three agree.
+    """
+    numbered = [
+        select(b.c.id, b.c.k, func.row_number().over().label("n"))
+        for b in (
+            branch.subquery()
+            for branch in _search_branches(fields, segments, sort_key, SEARCH_CAP + 1)
+        )
+    ]
+    hits = union_all(*numbered).cte("hits").prefix_with("MATERIALIZED")
+    matches = select(hits.c.id, hits.c.k).where(hits.c.n <= SEARCH_CAP).distinct().cte("matches")
+    totals = select(
+        select(func.count()).select_from(matches).scalar_subquery().label("total"),
+        select(func.max(hits.c.n)).scalar_subquery().label("most"),
+    ).subquery("totals")
     page = select(matches.c.id, matches.c.k)
     if with_cursor:
         key_type = getattr(Customer, SORTS[sort_key][0]).type
         page = page.where(_past_cursor(matches.c.k, matches.c.id, key_type, descending))
     page = page.order_by(*_ordering(matches.c.k, matches.c.id, descending)).limit(limit)
-    return _rows_of(page.subquery(), descending)
+    return _with_totals(totals, page.subquery("page"), descending)
 
 
 def _search_page(
     session: Session, shop: Shop, query: ListQuery, segments: list[int], limit: int
-) -> tuple[list[Customer], int, bool]:
+) -> tuple[list[ListedCustomer], int, bool]:
     """(the page's customers, how many match, whether some field had more than the cap)."""
     terms = _search_terms(query.q)
     if not terms or not segments:
@@ -322,30 +369,27 @@ def _search_page(
     prefixes = {}
     for n, (_field, prefix) in enumerate(terms):
         prefixes |= {f"lo_{n}": prefix, f"hi_{n}": prefix + TOP}
-    totals = _search_totals_statement(fields, tuple(segments))
-    total, *over = session.execute(totals, _params(shop, None, **prefixes)).one()
-    if not total:
-        return [], 0, False
     descending, cursor = _direction(query)
     stmt = _search_statement(
         fields, tuple(segments), query.sort_key, descending, cursor is not None, limit
     )
-    customers = list(session.scalars(stmt, _params(shop, cursor, **prefixes)))
-    return customers, total, any(n > SEARCH_CAP for n in over)
+    (total, most), customers = _split(session.execute(stmt, _params(shop, cursor, **prefixes)), 2)
+    return customers, total, (most or 0) > SEARCH_CAP
 
 
-def _ordered_customers(
+def _ordered_page(
     session: Session, shop: Shop, query: ListQuery, segments: list[int], limit: int
-) -> list[Customer]:
-    """Up to `limit` customers in the page's order after/before its cursor: one ordered index
-    range per segment, merged."""
+) -> tuple[list[ListedCustomer], int]:
+    """(up to `limit` customers in the page's order after/before its cursor, how many the
+    segments hold): one ordered index range per segment, merged, and the kept counts."""
     if not segments:
-        return []
+        return [], 0
     descending, cursor = _direction(query)
     stmt = _ordered_statement(
         query.sort_key, descending, tuple(segments), cursor is not None, limit
     )
-    return list(session.scalars(stmt, _params(shop, cursor)))
+    (total,), customers = _split(session.execute(stmt, _params(shop, cursor)), 1)
+    return customers, int(total)
 
 
 @functools.lru_cache(maxsize=256)
@@ -371,8 +415,21 @@ def _ordered_statement(
         if len(branches) == 1
         else union_all(*(select(b.subquery()) for b in branches)).subquery()
     )
-    # The page's rows in the same statement: one round trip, not two.
-    return _rows_of(merged, descending).limit(limit)
+    page = (
+        select(merged.c.id, merged.c.k)
+        .order_by(*_ordering(merged.c.k, merged.c.id, descending))
+        .limit(limit)
+        .subquery("page")
+    )
+    totals = (
+        select(func.coalesce(func.sum(CustomerCount.n), 0).label("total"))
+        .where(
+            CustomerCount.shop_id == bindparam("shop_id", type_=Integer),
+            CustomerCount.segment.in_(segments),
+        )
+        .subquery("totals")
+    )
+    return _with_totals(totals, page, descending)
 
 
 def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_SIZE) -> Page:
@@ -381,15 +438,13 @@ def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_S
     if query.q:
         customers, total, capped = _search_page(session, shop, query, segments, size + 1)
     else:
-        totals = segment_totals(session, shop)
-        total = sum(totals.get(s, 0) for s in segments)
-        customers = _ordered_customers(session, shop, query, segments, size + 1) if total else []
+        customers, total = _ordered_page(session, shop, query, segments, size + 1)
     more = len(customers) > size
     customers = customers[:size]
     if query.before is not None:
         customers.reverse()
 
-    def cursor_of(customer: Customer) -> Cursor:
+    def cursor_of(customer: ListedCustomer) -> Cursor:
         return Cursor(getattr(customer, SORTS[query.sort_key][0]), customer.id)
 
     if query.before is not None:

@@ -79,7 +79,37 @@ def _search_index(name: str, column: str) -> Index:
     return _index(name, column, include=tuple(c for c in SORT_VALUES if c != column))
 
 
-class Customer(TimestampMixin, Base):
+class CustomerLabels:
+    """How a customer is named and labelled on the admin pages: for the ORM row and for the
+    slimmer rows the Customers page reads (`customers.listing.ListedCustomer`)."""
+
+    __slots__ = ()
+    id: Any
+    shopify_id: Any
+    first_name: Any
+    last_name: Any
+    email: Any
+    phone: Any
+    account_state: Any
+    program_joined: Any
+
+    @property
+    def shopify_status(self) -> str:
+        """Member = has a store account; Guest = does not."""
+        return "Member" if self.account_state == "enabled" else "Guest"
+
+    @property
+    def program_status(self) -> str:
+        return "Joined" if self.program_joined else "Not joined"
+
+    @property
+    def display_name(self) -> str:
+        first, last = self.first_name, self.last_name
+        name = f"{first} {last}" if first and last else first or last
+        return name or self.email or self.phone or f"Customer {self.shopify_id or self.id}"
+
+
+class Customer(CustomerLabels, TimestampMixin, Base):
     """The app's copy of a Shopify customer, with the program numbers the Customers page
     sorts on (kept up to date by `referrals.revenue`, never computed on page view)."""
 
@@ -156,21 +186,6 @@ class Customer(TimestampMixin, Base):
         elif getattr(self, "customer_since", None) is None:
             self.customer_since = utcnow()
         return value
-
-    @property
-    def shopify_status(self) -> str:
-        """Member = has a store account; Guest = does not."""
-        return "Member" if self.account_state == "enabled" else "Guest"
-
-    @property
-    def program_status(self) -> str:
-        return "Joined" if self.program_joined else "Not joined"
-
-    @property
-    def display_name(self) -> str:
-        first, last = self.first_name, self.last_name
-        name = f"{first} {last}" if first and last else first or last
-        return name or self.email or self.phone or f"Customer {self.shopify_id or self.id}"
 
 
 class CustomerCount(Base):

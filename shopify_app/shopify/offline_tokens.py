@@ -9,11 +9,12 @@ prevents that. The lease outlives the slowest refresh the token endpoint allows.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.db import insert_ignore
@@ -27,8 +28,14 @@ from .services import ShopifyServices
 LEASE_SECONDS = 120
 
 
+@functools.cache
+def _shop_by_domain():
+    """Built once: every admin request's first query."""
+    return select(Shop).where(Shop.domain == bindparam("domain", type_=String))
+
+
 def get_shop(session: Session, domain: str) -> Shop | None:
-    return session.scalar(select(Shop).where(Shop.domain == domain))
+    return session.scalar(_shop_by_domain(), {"domain": domain})
 
 
 def get_or_create_shop(session: Session, domain: str) -> Shop:
