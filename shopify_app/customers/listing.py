@@ -23,7 +23,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, select, true, tuple_, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from shopify_app.db import unindexed
@@ -278,6 +288,17 @@ def _past_cursor(key, row_id, key_type, descending: bool):
     return position < mark if descending else position > mark
 
 
+def _const(value: int):
+    """An integer written into the SQL, not bound: the statements are cached per value
+    anyway, and PostgreSQL's reusable (generic) plan for a prepared statement must know it:
+    it estimates a bound LIMIT at a tenth of the table and a bound segment as any segment."""
+    return literal_column(str(int(value)))
+
+
+def _consts(values) -> list:
+    return [_const(v) for v in values]
+
+
 def _with_totals(totals, page, descending: bool):
     """`totals` (one row) LEFT JOIN the `page` of (id, k) with the rows of its customers, in
     the page's order: the numbers come back even when the page is empty, and the whole view
@@ -312,11 +333,11 @@ def _search_branches(fields: tuple[str, ...], segments: tuple[int, ...], sort_ke
         select(Customer.id.label("id"), column.label("k"))
         .where(
             Customer.shop_id == bindparam("shop_id", type_=Integer),
-            Customer.list_segment.in_(segments),
+            Customer.list_segment.in_(_consts(segments)),
             getattr(Customer, field) >= bindparam(f"lo_{n}"),
             getattr(Customer, field) < bindparam(f"hi_{n}"),
         )
-        .limit(cap)
+        .limit(_const(cap))
         for n, field in enumerate(fields)
     ]
 
@@ -345,7 +366,9 @@ def _search_statement(
         )
     ]
     hits = union_all(*numbered).cte("hits").prefix_with("MATERIALIZED")
-    matches = select(hits.c.id, hits.c.k).where(hits.c.n <= SEARCH_CAP).distinct().cte("matches")
+    matches = (
+        select(hits.c.id, hits.c.k).where(hits.c.n <= _const(SEARCH_CAP)).distinct().cte("matches")
+    )
     totals = select(
         select(func.count()).select_from(matches).scalar_subquery().label("total"),
         select(func.max(hits.c.n)).scalar_subquery().label("most"),
@@ -354,7 +377,7 @@ def _search_statement(
     if with_cursor:
         key_type = getattr(Customer, SORTS[sort_key][0]).type
         page = page.where(_past_cursor(matches.c.k, matches.c.id, key_type, descending))
-    page = page.order_by(*_ordering(matches.c.k, matches.c.id, descending)).limit(limit)
+    page = page.order_by(*_ordering(matches.c.k, matches.c.id, descending)).limit(_const(limit))
     return _with_totals(totals, page.subquery("page"), descending)
 
 
@@ -403,11 +426,11 @@ def _ordered_statement(
     def ranged(segment: int):
         stmt = select(Customer.id.label("id"), column.label("k")).where(
             Customer.shop_id == bindparam("shop_id", type_=Integer),
-            Customer.list_segment == segment,
+            Customer.list_segment == _const(segment),
         )
         if with_cursor:
             stmt = stmt.where(_past_cursor(column, Customer.id, column.type, descending))
-        return stmt.order_by(*_ordering(column, Customer.id, descending)).limit(limit)
+        return stmt.order_by(*_ordering(column, Customer.id, descending)).limit(_const(limit))
 
     branches = [ranged(segment) for segment in segments]
     merged = (
@@ -418,14 +441,14 @@ def _ordered_statement(
     page = (
         select(merged.c.id, merged.c.k)
         .order_by(*_ordering(merged.c.k, merged.c.id, descending))
-        .limit(limit)
+        .limit(_const(limit))
         .subquery("page")
     )
     totals = (
-        select(func.coalesce(func.sum(CustomerCount.n), 0).label("total"))
+        select(func.coalesce(func.sum(CustomerCount.n), _const(0)).label("total"))
         .where(
             CustomerCount.shop_id == bindparam("shop_id", type_=Integer),
-            CustomerCount.segment.in_(segments),
+            CustomerCount.segment.in_(_consts(segments)),
         )
         .subquery("totals")
     )

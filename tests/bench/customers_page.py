@@ -36,7 +36,7 @@ from shopify_app.models import Customer, Shop
 
 from ..helpers import id_token
 from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
-from . import percentiles, timed
+from . import machine_speed, percentiles, timed
 
 
 def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
@@ -79,8 +79,15 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="bench-customers-")
     database_url, redis_url, redis_server = bench_backends(tmp, keep=args.keep)
+    # A kept database keeps its shops' tokens, encrypted with the instance's key: keep both.
+    instance = (
+        os.path.expanduser(f"~/.cache/referrals-bench/{database_url.rsplit('/', 1)[-1]}")
+        if args.keep
+        else tmp
+    )
+    os.makedirs(instance, exist_ok=True)
     app, app_server, _devstore, devstore_server = start_stack(
-        database_url=database_url, redis_url=redis_url, instance_path=tmp
+        database_url=database_url, redis_url=redis_url, instance_path=instance
     )
     backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     client = app.test_client()
@@ -164,6 +171,7 @@ def main() -> None:
         f"{os.cpu_count()} cores · Python {platform.python_version()} · "
         f"{time.strftime('%Y-%m-%d')}"
     )
+    print(f"\nmachine speed: {machine_speed(database_url)}")
     if SHOP_A in seeded:
         print(
             f"\nseed: {args.customers:,} customers in {seeded[SHOP_A]:.0f} s "
