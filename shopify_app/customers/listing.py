@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     true,
     tuple_,
     union_all,
@@ -381,6 +382,13 @@ def _search_statement(
     return _with_totals(totals, page.subquery("page"), descending)
 
 
+# A search's prefix ranges each match one index exactly, so the reusable plan of the
+# prepared statement is the plan PostgreSQL would make for any text; but its cost estimate
+# for unknown prefixes is higher than for a broad one like "ada", so PostgreSQL would plan
+# every such search again (1.3 ms, half the statement's time). For this transaction only.
+_REUSE_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+
+
 def _search_page(
     session: Session, shop: Shop, query: ListQuery, segments: list[int], limit: int
 ) -> tuple[list[ListedCustomer], int, bool]:
@@ -396,6 +404,8 @@ def _search_page(
     stmt = _search_statement(
         fields, tuple(segments), query.sort_key, descending, cursor is not None, limit
     )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_REUSE_PLANS)
     (total, most), customers = _split(session.execute(stmt, _params(shop, cursor, **prefixes)), 2)
     return customers, total, (most or 0) > SEARCH_CAP
 

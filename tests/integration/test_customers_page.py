@@ -553,6 +553,39 @@ def test_customer_detail_lists_the_latest_referrals_rewards_and_invitations(seed
             .limit(1)
         )
         advocate = session.scalar(select(Advocate).where(Advocate.customer_id == star.id))
+        friends = session.scalars(
+            select(Customer)
+            .where(Customer.shop_id == shop.id, Customer.id != star.id)
+            .order_by(Customer.id)
+            .limit(3)
+        ).all()
+        for n, friend in enumerate(friends):  # at least three of each, whatever the seed made
+            referral = Referral(
+                shop_id=shop.id,
+                advocate_id=advocate.id,
+                friend_customer_id=friend.id,
+                order_shopify_id=990_000 + n,
+                attribution="manual",
+                status="completed",
+                program_version=1,
+                currency="USD",
+                order_total_minor=1000,
+            )
+            session.add(referral)
+            session.flush()
+            session.add(
+                Reward(
+                    shop_id=shop.id,
+                    referral_id=referral.id,
+                    advocate_id=advocate.id,
+                    code=f"DETAILTEST{n}",
+                    kind="fixed_amount",
+                    value=500,
+                    currency="USD",
+                    status="issued",
+                )
+            )
+        session.flush()
         referrals = session.scalars(
             select(Referral).where(Referral.advocate_id == advocate.id).order_by(Referral.id.desc())
         ).all()

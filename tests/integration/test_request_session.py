@@ -88,10 +88,17 @@ def test_postgresql_reuses_the_plans_of_a_pages_statements(live):
             pytest.skip("prepared statements are PostgreSQL's")
     for _ in range(12):  # psycopg prepares a statement on its fifth run on a connection
         assert get(live, "/customers").status_code == 200
+        assert get(live, "/customers", q="ada").status_code == 200
     with live.app.app_context():
-        prepared = get_session().scalars(
-            text("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        plans = get_session().execute(
+            text("SELECT statement, generic_plans FROM pg_prepared_statements")
         )
-        statements = list(prepared)
-    assert any("FROM shops" in s for s in statements)
-    assert any("customer_counts" in s for s in statements)
+        reused = [(statement, n) for statement, n in plans]
+
+    def generic_plans(marker: str) -> int:
+        return max((n for statement, n in reused if marker in statement), default=0)
+
+    # Planned once and reused, not planned again on every request:
+    assert generic_plans("FROM shops") > 0  # every request's shop lookup
+    assert generic_plans("customer_counts") > 0  # the list
+    assert generic_plans("WITH hits") > 0  # the search (its reusable plan is forced)
