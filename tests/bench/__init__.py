@@ -27,8 +27,9 @@ def machine_speed(database_url: str | None = None) -> str:
     """How fast this machine is right now, to print beside a run's results.
 
     The same code measured 9 ms one day and 18 ms another on these shared two-core
-    machines; these two numbers tell such days apart. A pure-Python loop (5M additions),
-    and, on PostgreSQL, one `SELECT 1` round trip back to back and right after 0.5 ms of
+    machines; these numbers tell such days apart. A pure-Python loop (5M additions), the
+    app's ID-token check (docs/performance.md has it for every machine since the first), and,
+    on PostgreSQL, one `SELECT 1` round trip back to back and right after 0.5 ms of
     Python work (as in a request, when the server's core has gone idle in between).
     """
     import statistics
@@ -38,6 +39,16 @@ def machine_speed(database_url: str | None = None) -> str:
     for i in range(5_000_000):
         total += i
     text = f"5M Python additions {time.perf_counter() - start:.2f} s"
+    from shopify_app.shopify.id_token import decode_id_token
+
+    from ..helpers import API_KEY, API_SECRET, id_token
+    from ..support import SHOP_A
+
+    token = id_token(SHOP_A)
+    verify = percentiles(
+        timed(lambda: decode_id_token(token, api_key=API_KEY, secrets=[API_SECRET]), 2000)
+    )
+    text += f"; ID-token verification p50 {verify['p50']:.3f} ms (0.04 ms on 2026-11-23's AMD EPYC)"
     if database_url and database_url.startswith("postgresql"):
         import psycopg
 
