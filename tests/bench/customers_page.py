@@ -5,6 +5,7 @@
     python -m tests.bench.customers_page --customers 200000 --other 20000   # quicker
     DATABASE_URL=postgresql://…/custbench python -m tests.bench.customers_page --keep
                                   # seeds once, then reuses the shops already seeded there
+                                  # (a SQLite file given as DATABASE_URL works the same)
 
 Seeds one shop with `--customers` and another with `--other` (`referrals seed`'s code), then
 times authenticated requests through the app in process (ID-token check, shop lookup,
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--other", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--keep", action="store_true", help="reuse a PostgreSQL database")
+    parser.add_argument("--keep", action="store_true", help="reuse DATABASE_URL's seeded shops")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-customers-")
