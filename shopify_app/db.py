@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -28,6 +30,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 M = TypeVar("M")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,6 +126,10 @@ def _close_session(exc: BaseException | None) -> None:
     try:
         if exc is None and only_read(session):
             session.commit()
+    except SQLAlchemyError:
+        # The response is out and the transaction only read: nothing is lost, so log it and
+        # let close() roll back (a session left failed by a swallowed error lands here too).
+        log.warning("could not end a read-only request transaction", exc_info=True)
     finally:
         session.close()
 

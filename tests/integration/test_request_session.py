@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 import pytest
 from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from shopify_app.db import database, get_session
 from shopify_app.models import Shop
@@ -79,6 +80,21 @@ def test_anything_else_is_rolled_back_and_kept_out(live, endings, how):
             raise RuntimeError("the view failed")
     assert here(endings) == ["rollback"]
     assert shop_name(live.app) == before
+
+
+def test_a_failing_commit_at_the_end_of_a_read_is_logged_not_raised(live, endings, caplog):
+    install(live, SHOP_A)
+    endings.clear()
+    with live.app.app_context():
+        session = get_session()
+        session.scalar(select(Shop.id).where(Shop.domain == SHOP_A))
+
+        def commit():
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+        session.commit = commit
+    assert here(endings) == ["rollback"]
+    assert "could not end a read-only request transaction" in caplog.text
 
 
 def test_postgresql_reuses_the_plans_of_a_pages_statements(live):
