@@ -58,11 +58,7 @@ def _render_list(*, message=None, problem=None, job=None, status=200):
         max_selected=bulk.MAX_SELECTED,
         search_cap=listing.SEARCH_CAP,
         skip_labels=bulk.SKIP_LABELS,
-        import_run=(
-            latest_run(session, g.shop, "import")
-            if page.total == 0 and not (query.filtered or query.after or query.before)
-            else None
-        ),
+        import_run=latest_run(session, g.shop, "import") if page.total == 0 else None,
         message=message,
         problem=problem,
     )
