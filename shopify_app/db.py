@@ -14,6 +14,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import (
     CompoundSelect,
     Engine,
+    Integer,
     Select,
     Table,
     bindparam,
@@ -132,6 +133,12 @@ def _close_session(exc: BaseException | None) -> None:
         log.warning("could not end a read-only request transaction", exc_info=True)
     finally:
         session.close()
+
+
+def int_param(name: str):
+    """An integer bind parameter, for statements built once and run with values (the shop's
+    id in nearly all of them)."""
+    return bindparam(name, type_=Integer)
 
 
 def insert_ignore_stmt(

@@ -19,11 +19,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, String, bindparam, case, cast, func, literal, select
+from sqlalchemy import Numeric, String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
-from shopify_app.db import insert_ignore
+from shopify_app.db import insert_ignore, int_param
 from shopify_app.models import Advocate, BulkJob, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.sync.values import minor_units, money_text
@@ -143,7 +143,7 @@ def _recent_jobs_statement(limit: int):
     """Built once per size: the Customers page asks on every view."""
     return (
         select(BulkJob)
-        .where(BulkJob.shop_id == bindparam("shop_id", type_=Integer))
+        .where(BulkJob.shop_id == int_param("shop_id"))
         .order_by(BulkJob.created_at.desc(), BulkJob.id.desc())
         .limit(limit)
     )

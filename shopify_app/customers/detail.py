@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String, and_, bindparam, or_, select
+from sqlalchemy import String, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from shopify_app.db import int_param
 from shopify_app.models import Advocate, Customer, EmailMessage, Referral, Reward, Shop
 
 ACTIVITY_LIMIT = 100  # referrals and rewards listed; the numbers above them count them all
@@ -32,19 +33,15 @@ class CustomerDetail:
     invitations: list[EmailMessage]  # latest first
 
 
-def _param(name: str):
-    return bindparam(name, type_=Integer)
-
-
 @functools.cache
 def _customer_statement():
     return (
         select(Customer, Advocate)
         .outerjoin(
             Advocate,
-            and_(Advocate.shop_id == _param("shop_id"), Advocate.customer_id == Customer.id),
+            and_(Advocate.shop_id == int_param("shop_id"), Advocate.customer_id == Customer.id),
         )
-        .where(Customer.shop_id == _param("shop_id"), Customer.id == _param("customer_id"))
+        .where(Customer.shop_id == int_param("shop_id"), Customer.id == int_param("customer_id"))
     )
 
 
@@ -54,9 +51,14 @@ def _referrals_statement(limit: int):
         select(Referral, _Friend)
         .outerjoin(
             _Friend,
-            and_(_Friend.shop_id == _param("shop_id"), _Friend.id == Referral.friend_customer_id),
+            and_(
+                _Friend.shop_id == int_param("shop_id"), _Friend.id == Referral.friend_customer_id
+            ),
         )
-        .where(Referral.shop_id == _param("shop_id"), Referral.advocate_id == _param("advocate_id"))
+        .where(
+            Referral.shop_id == int_param("shop_id"),
+            Referral.advocate_id == int_param("advocate_id"),
+        )
         .order_by(Referral.id.desc())
         .limit(limit)
     )
@@ -66,7 +68,9 @@ def _referrals_statement(limit: int):
 def _rewards_statement(limit: int):
     return (
         select(Reward)
-        .where(Reward.shop_id == _param("shop_id"), Reward.advocate_id == _param("advocate_id"))
+        .where(
+            Reward.shop_id == int_param("shop_id"), Reward.advocate_id == int_param("advocate_id")
+        )
         .order_by(Reward.id.desc())
         .limit(limit)
     )
@@ -75,13 +79,13 @@ def _rewards_statement(limit: int):
 @functools.lru_cache(maxsize=8)
 def _invitations_statement(by_address: bool, limit: int):
     """Invitations sent to the customer, or (when they have an email) to their address."""
-    addressed = [EmailMessage.customer_id == _param("customer_id")]
+    addressed = [EmailMessage.customer_id == int_param("customer_id")]
     if by_address:
         addressed.append(EmailMessage.to_address == bindparam("address", type_=String))
     return (
         select(EmailMessage)
         .where(
-            EmailMessage.shop_id == _param("shop_id"),
+            EmailMessage.shop_id == int_param("shop_id"),
             EmailMessage.kind == "invitation",
             or_(*addressed),
         )

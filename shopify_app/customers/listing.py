@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
     and_,
     bindparam,
     func,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shopify_app.db import unindexed
+from shopify_app.db import int_param, unindexed
 from shopify_app.models import Customer, CustomerCount, Shop
 from shopify_app.models.customer import (
     SEGMENT_JOINED,
@@ -285,7 +284,7 @@ def _ordering(key, row_id, descending: bool) -> tuple:
 def _past_cursor(key, row_id, key_type, descending: bool):
     """(key, id) past the `cursor_value`/`cursor_id` bind parameters, in the reading order."""
     position = tuple_(key, row_id)
-    mark = tuple_(bindparam("cursor_value", type_=key_type), bindparam("cursor_id", type_=Integer))
+    mark = tuple_(bindparam("cursor_value", type_=key_type), int_param("cursor_id"))
     return position < mark if descending else position > mark
 
 
@@ -309,7 +308,7 @@ def _with_totals(totals, page, descending: bool):
         Customer,
         and_(
             Customer.id == page.c.id,
-            unindexed(Customer.shop_id) == bindparam("shop_id", type_=Integer),
+            unindexed(Customer.shop_id) == int_param("shop_id"),
         ),
     )
     return (
@@ -327,18 +326,19 @@ def _split(result, width: int) -> tuple[tuple, list[ListedCustomer]]:
 
 
 @functools.lru_cache(maxsize=64)
-def _search_branches(fields: tuple[str, ...], segments: tuple[int, ...], sort_key: str, cap: int):
-    """One prefix range per searched field, at most `cap` matches each, as (id, sort value)."""
+def _search_branches(fields: tuple[str, ...], segments: tuple[int, ...], sort_key: str):
+    """One prefix range per searched field, as (id, sort value): at most SEARCH_CAP + 1
+    entries each, the one past the cap telling that the field has more."""
     column = getattr(Customer, SORTS[sort_key][0])
     return [
         select(Customer.id.label("id"), column.label("k"))
         .where(
-            Customer.shop_id == bindparam("shop_id", type_=Integer),
+            Customer.shop_id == int_param("shop_id"),
             Customer.list_segment.in_(_consts(segments)),
             getattr(Customer, field) >= bindparam(f"lo_{n}"),
             getattr(Customer, field) < bindparam(f"hi_{n}"),
         )
-        .limit(_const(cap))
+        .limit(_const(SEARCH_CAP + 1))
         for n, field in enumerate(fields)
     ]
 
@@ -361,10 +361,7 @@ def _search_statement(
     """
     numbered = [
         select(b.c.id, b.c.k, func.row_number().over().label("n"))
-        for b in (
-            branch.subquery()
-            for branch in _search_branches(fields, segments, sort_key, SEARCH_CAP + 1)
-        )
+        for b in (branch.subquery() for branch in _search_branches(fields, segments, sort_key))
     ]
     hits = union_all(*numbered).cte("hits").prefix_with("MATERIALIZED")
     matches = (
@@ -435,7 +432,7 @@ def _ordered_statement(
 
     def ranged(segment: int):
         stmt = select(Customer.id.label("id"), column.label("k")).where(
-            Customer.shop_id == bindparam("shop_id", type_=Integer),
+            Customer.shop_id == int_param("shop_id"),
             Customer.list_segment == _const(segment),
         )
         if with_cursor:
@@ -457,7 +454,7 @@ def _ordered_statement(
     totals = (
         select(func.coalesce(func.sum(CustomerCount.n), _const(0)).label("total"))
         .where(
-            CustomerCount.shop_id == bindparam("shop_id", type_=Integer),
+            CustomerCount.shop_id == int_param("shop_id"),
             CustomerCount.segment.in_(_consts(segments)),
         )
         .subquery("totals")
