@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Numeric, String, case, cast, func, literal, select
@@ -308,6 +309,27 @@ def _csv_row(r: tuple, money, currency: str) -> list[Any]:
     ]
 
 
+def _write_rows(handle, batch: list, money, currency: str) -> None:
+    """Write a batch of rows as COPY does: a cell is quoted when it holds a quote, comma, LF
+    or CR. Python's writer, ending lines with LF, leaves a bare CR unquoted, and any reader
+    then splits the row there; so a batch with a CR in it (a text cell's: only they can
+    hold one) is written again by a writer that quotes CR too. Rows are made as they are
+    written (a generator): a batch of row lists kept alive would slow every GC pass."""
+    lines: list[str] = []  # a writer writes each row in one call
+
+    def written(terminator: str) -> None:
+        writer = csv.writer(SimpleNamespace(write=lines.append), lineterminator=terminator)
+        writer.writerows(_csv_row(r, money, currency) for r in batch)
+
+    written("\n")
+    text = "".join(lines)
+    if "\r" in text:
+        lines.clear()
+        written("\r\n")
+        text = "".join(line[:-2] + "\n" for line in lines)
+    handle.write(text)
+
+
 def write_export(
     session: Session,
     shop: Shop,
@@ -337,7 +359,7 @@ def write_export(
             rows = _copy_into(session, stmt, handle.buffer, on_progress)
         else:
             for batch in _export_batches(session, shop, job.params):
-                writer.writerows(_csv_row(r, money, currency) for r in batch)
+                _write_rows(handle, batch, money, currency)
                 before, rows = rows, rows + len(batch)
                 if on_progress and rows // EXPORT_PROGRESS_EVERY > before // EXPORT_PROGRESS_EVERY:
                     on_progress(rows)
