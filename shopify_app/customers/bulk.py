@@ -180,38 +180,55 @@ def run_invite(session: Session, shop: Shop, job: BulkJob, *, join_url: str, off
 
 
 def _export_batches(session: Session, shop: Shop, params: dict[str, Any]) -> Iterator[list]:
-    """The export's rows for `_csv_row`, a batch at a time."""
-    # The advocates' codes up front (a few percent of customers): no join per row.
-    codes = dict(
+    """The export's rows for `_csv_row`, a batch at a time, as the driver's plain tuples:
+    building SQLAlchemy rows for a million customers took longer than fetching them (4.1 s
+    against 1.8 s on SQLite)."""
+    stmt = select(
+        Customer.first_name,
+        Customer.last_name,
+        Customer.email,
+        Customer.phone,
+        Customer.account_state,
+        Customer.program_joined,
+        Customer.id,
+        Customer.successful_referrals,
+        Customer.total_referees,
+        Customer.referral_revenue_minor,
+        Customer.referrer_revenue_minor,
+        Customer.referee_revenue_minor,
+        # The date as text from the database: parsing a million timestamps is slow.
+        func.substr(cast(Customer.customer_since, String), 1, 10),
+        Customer.shopify_id,
+    ).where(*listing.matching_filter(session, shop, params))
+    # No ORDER BY: the table's own order, so neither database sorts a million rows.
+    raw = session.connection().connection.driver_connection
+    # PostgreSQL's drivers fetch a whole result unless the cursor is named (server-side).
+    postgres = session.get_bind().dialect.name == "postgresql"
+    cursor = raw.cursor("customers_export") if postgres else raw.cursor()
+    try:
+        cursor.execute(_literal_sql(session, stmt))
+        while batch := cursor.fetchmany(EXPORT_BATCH):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def _export_codes(session: Session, shop: Shop) -> dict[int, str]:
+    """The advocates' codes by customer id, up front (a few percent of customers): no join
+    per row."""
+    return dict(
         session.execute(
             select(Advocate.customer_id, Advocate.code).where(Advocate.shop_id == shop.id)
         ).all()
     )
-    stmt = (
-        select(
-            Customer.first_name,
-            Customer.last_name,
-            Customer.email,
-            Customer.phone,
-            Customer.account_state,
-            Customer.program_joined,
-            Customer.id,
-            Customer.successful_referrals,
-            Customer.total_referees,
-            Customer.referral_revenue_minor,
-            Customer.referrer_revenue_minor,
-            Customer.referee_revenue_minor,
-            # The date as text from the database: parsing a million timestamps is slow.
-            func.substr(cast(Customer.customer_since, String), 1, 10),
-            Customer.shopify_id,
-        )
-        .where(*listing.matching_filter(session, shop, params))
-        # No ORDER BY: the table's own order, so neither database sorts a million rows.
-        .execution_options(yield_per=EXPORT_BATCH)
+
+
+def _literal_sql(session: Session, stmt) -> str:
+    """The statement's SQL with its values written in, for the driver itself (COPY takes no
+    parameters). Only for statements whose values are integers and codes we chose."""
+    return str(
+        stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     )
-    # Core, not the ORM (no per-row bookkeeping), a batch at a time.
-    for batch in session.connection().execute(stmt).partitions():
-        yield [(*r[:6], codes.get(r[6]), *r[7:]) for r in batch]
 
 
 def _copy_select(session: Session, shop: Shop, params: dict[str, Any], currency: str):
@@ -260,9 +277,7 @@ def _copy_into(session: Session, stmt, binary, on_progress) -> int:
     """Stream `COPY (stmt) TO STDOUT (FORMAT csv)` into the file: the server writes the CSV,
     this process only moves bytes. The statement holds only integers and the currency code,
     rendered as literals (COPY takes no parameters)."""
-    sql = str(
-        stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
-    )
+    sql = _literal_sql(session, stmt)
     raw = session.connection().connection.driver_connection
     lines = 0
     with raw.cursor() as cursor:
@@ -285,12 +300,13 @@ def _money_formatter(currency: str):
     return lambda minor: money_text(minor, currency) if minor else zero
 
 
-def _csv_row(r: tuple, money, currency: str) -> list[Any]:
-    """One customer as a CSV row. A text cell a spreadsheet would run as a formula gets a
-    leading apostrophe (OWASP's advice against CSV injection); numbers stay numbers."""
-    (first, last, email, phone, state, joined, code, successful, referees) = r[:9]
-    name = f"{first} {last}" if first and last else first or last or ""
-    email, phone, code = email or "", phone or "", code or ""
+def _csv_row(r: tuple, codes: dict[int, str], money, currency: str) -> list[Any]:
+    """One customer as a CSV row (None is written as an empty cell). A text cell a
+    spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice against CSV
+    injection); numbers stay numbers."""
+    first, last, email, phone, state, joined, customer_id = r[:7]
+    name = f"{first} {last}" if first and last else first or last
+    code = codes.get(customer_id)
     return [
         "'" + name if name and name[0] in FORMULA_STARTS else name,
         "'" + email if email and email[0] in FORMULA_STARTS else email,
@@ -298,18 +314,18 @@ def _csv_row(r: tuple, money, currency: str) -> list[Any]:
         "Member" if state == "enabled" else "Guest",
         "Joined" if joined else "Not joined",
         "'" + code if code and code[0] in FORMULA_STARTS else code,
-        successful,
-        referees,
+        r[7],
+        r[8],
         money(r[9]),
         money(r[10]),
         money(r[11]),
         currency,
-        r[12] or "",
-        r[13] or "",
+        r[12],
+        r[13],
     ]
 
 
-def _write_rows(handle, batch: list, money, currency: str) -> None:
+def _write_rows(handle, batch: list, codes: dict[int, str], money, currency: str) -> None:
     """Write a batch of rows as COPY does: a cell is quoted when it holds a quote, comma, LF
     or CR. Python's writer, ending lines with LF, leaves a bare CR unquoted, and any reader
     then splits the row there; so a batch with a CR in it (a text cell's: only they can
@@ -319,7 +335,7 @@ def _write_rows(handle, batch: list, money, currency: str) -> None:
 
     def written(terminator: str) -> None:
         writer = csv.writer(SimpleNamespace(write=lines.append), lineterminator=terminator)
-        writer.writerows(_csv_row(r, money, currency) for r in batch)
+        writer.writerows(_csv_row(r, codes, money, currency) for r in batch)
 
     written("\n")
     text = "".join(lines)
@@ -358,8 +374,9 @@ def write_export(
             stmt = _copy_select(session, shop, job.params, currency)
             rows = _copy_into(session, stmt, handle.buffer, on_progress)
         else:
+            codes = _export_codes(session, shop)
             for batch in _export_batches(session, shop, job.params):
-                _write_rows(handle, batch, money, currency)
+                _write_rows(handle, batch, codes, money, currency)
                 before, rows = rows, rows + len(batch)
                 if on_progress and rows // EXPORT_PROGRESS_EVERY > before // EXPORT_PROGRESS_EVERY:
                     on_progress(rows)
