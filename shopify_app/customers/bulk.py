@@ -273,6 +273,12 @@ def _copy_select(session: Session, shop: Shop, params: dict[str, Any], currency:
     )
 
 
+def _report(on_progress, before: int, after: int) -> None:
+    """Tell `on_progress` each time the count passes another EXPORT_PROGRESS_EVERY rows."""
+    if on_progress and after // EXPORT_PROGRESS_EVERY > before // EXPORT_PROGRESS_EVERY:
+        on_progress(after)
+
+
 def _copy_into(session: Session, stmt, binary, on_progress) -> int:
     """Stream `COPY (stmt) TO STDOUT (FORMAT csv)` into the file: the server writes the CSV,
     this process only moves bytes. The statement holds only integers and the currency code,
@@ -285,8 +291,7 @@ def _copy_into(session: Session, stmt, binary, on_progress) -> int:
             for chunk in copy:
                 binary.write(chunk)
                 before, lines = lines, lines + bytes(chunk).count(b"\n")
-                if on_progress and lines // EXPORT_PROGRESS_EVERY > before // EXPORT_PROGRESS_EVERY:
-                    on_progress(lines)
+                _report(on_progress, before, lines)
         return cursor.rowcount
 
 
@@ -378,8 +383,7 @@ def write_export(
             for batch in _export_batches(session, shop, job.params):
                 _write_rows(handle, batch, codes, money, currency)
                 before, rows = rows, rows + len(batch)
-                if on_progress and rows // EXPORT_PROGRESS_EVERY > before // EXPORT_PROGRESS_EVERY:
-                    on_progress(rows)
+                _report(on_progress, before, rows)
     os.replace(partial, path)
     return path, rows
 
