@@ -4,17 +4,27 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from devstore import commerce
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, AdvocateVisit, EmailMessage, FraudCheck, Referral, Shop
+from shopify_app.models import (
+    Advocate,
+    AdvocateVisit,
+    Customer,
+    EmailMessage,
+    FraudCheck,
+    Referral,
+    Shop,
+)
+from shopify_app.referrals import advocates
 from shopify_app.referrals.program import update_program
 from shopify_app.shopify.hmac import app_proxy_signature
 from shopify_app.storefront import proxy
 from tests.conftest import SHOP_A
-from tests.helpers import proxy_query
+from tests.helpers import proxy_query, signed_proxy_pairs
 
 from .webhook_support import install, one, rows, run_jobs
 
@@ -79,6 +89,40 @@ def test_unsigned_forged_and_stale_requests_are_refused(store):
     wrong_secret = proxy_query(SHOP_A, ada.id, secret="not-the-secret")
     assert live.http.post(f"{live.app_url}/proxy/join", params=wrong_secret).status_code == 401
     assert rows(live.app, Advocate) == []
+
+
+def test_a_repeated_security_param_is_refused_even_when_shopify_signed_it(store):
+    """A logged-in shopper adds `&logged_in_customer_id=<victim>` (or another `shop`) to the
+    storefront URL; Shopify signs the values comma-joined. Acting as either would let them
+    see the victim's code, join or share in their name: every such request is a 401."""
+    live, ada = store
+    victim = commerce.create_customer(live.state, SHOP_A, email="vic@example.com", first_name="Vic")
+    settle(live)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        customer = session.query(Customer).filter_by(shopify_id=victim.id).one()
+        advocates.join(session, shop, customer, via="staff", actor="staff:501")
+        session.commit()
+    signed = [(k, v) for k, v in proxy_query(SHOP_A, ada.id).items() if k != "signature"]
+    for extra in (
+        ("logged_in_customer_id", str(victim.id)),
+        ("shop", "beta-shop.myshopify.com"),
+        ("path_prefix", "/apps/elsewhere"),
+        ("timestamp", str(int(time.time()))),
+    ):
+        for pairs in ([*signed, extra], [extra, *signed]):
+            query = signed_proxy_pairs(pairs)
+            shown = live.http.get(f"{live.app_url}/proxy", params=query)
+            assert shown.status_code == 401, extra
+            assert "Vic-" not in shown.text and "VIC-" not in shown.text
+            joined = live.http.post(f"{live.app_url}/proxy/join", params=query)
+            assert joined.status_code == 401
+    single = live.http.get(f"{live.app_url}/proxy", params=signed_proxy_pairs(signed))
+    assert single.status_code == 200  # the same query without the repeat is fine
+    odd_key = signed_proxy_pairs([*signed, ("utm.source", "mail")])
+    assert live.http.get(f"{live.app_url}/proxy", params=odd_key).status_code == 401
+    assert [a.customer_id for a in rows(live.app, Advocate)] == [customer.id]
 
 
 def test_a_logged_out_shopper_is_asked_to_log_in(store):
