@@ -32,9 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import db
+    from . import client_address, db
     from .shopify import services
 
+    client_address.init_app(app)
     db.init_app(app)
     services.init_app(app)
 

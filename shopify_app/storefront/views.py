@@ -13,6 +13,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from sqlalchemy import and_, or_, select
 
+from shopify_app.client_address import client_ip
 from shopify_app.db import get_session
 from shopify_app.models import ReferralClick, Shop, utcnow
 from shopify_app.referrals.advocates import advocate_by_code_any_shop
@@ -52,6 +53,7 @@ def referral_link(code: str) -> Response:
     if not visitor or len(visitor) > 64:
         visitor = secrets.token_urlsafe(16)
     agent = (request.headers.get("User-Agent") or "")[:2000] or None
+    ip = client_ip()
     recent = session.scalar(
         select(ReferralClick.id)
         .where(
@@ -59,7 +61,7 @@ def referral_link(code: str) -> Response:
             ReferralClick.advocate_id == advocate.id,
             or_(
                 ReferralClick.visitor_id == visitor,
-                and_(ReferralClick.ip == request.remote_addr, ReferralClick.user_agent == agent),
+                and_(ReferralClick.ip == ip, ReferralClick.user_agent == agent),
             ),
             ReferralClick.clicked_at > utcnow() - CLICK_WINDOW,
         )
@@ -71,7 +73,7 @@ def referral_link(code: str) -> Response:
                 shop_id=shop.id,
                 advocate_id=advocate.id,
                 clicked_at=utcnow(),
-                ip=(request.remote_addr or "")[:64] or None,
+                ip=ip,
                 user_agent=agent,
                 visitor_id=visitor,
             )

@@ -186,7 +186,7 @@ def test_an_invitation_link_records_how_the_customer_joined(store):
 def test_an_order_from_the_advocates_own_device_is_a_self_referral(store):
     live, ada = store
     act(live, "join", {}, ada.id)
-    device = {"X-Forwarded-For": "198.51.100.50, 10.0.0.1", "User-Agent": "AdaPhone/1"}
+    device = {"X-Forwarded-For": "198.51.100.50", "User-Agent": "AdaPhone/1"}  # from Shopify
     live.http.get(f"{live.app_url}/proxy", params=proxy_query(SHOP_A, ada.id), headers=device)
     advocate = one(live.app, Advocate)
     visit = one(live.app, AdvocateVisit)
@@ -208,6 +208,21 @@ def test_an_order_from_the_advocates_own_device_is_a_self_referral(store):
     check = one(live.app, FraudCheck, FraudCheck.rule_id == "self_referral.device")
     assert check.evidence["friend_ip"] == "198.51.100.50"
     assert ["198.51.100.50", "AdaPhone/1"] in check.evidence["advocate_devices"]
+
+
+def test_the_shoppers_address_is_the_one_shopifys_proxy_wrote_not_one_they_sent(store):
+    """The shopper sends `X-Forwarded-For: <someone else>` to the storefront; Shopify's proxy
+    appends the address it saw. With no trusted proxy in front of the app (the default here)
+    that last entry is the shopper, and a spoofed one never becomes their device."""
+    live, ada = store
+    act(live, "join", {}, ada.id)
+    spoofed = {"X-Forwarded-For": "203.0.113.66, 198.51.100.50", "User-Agent": "AdaPhone/1"}
+    live.http.get(f"{live.app_url}/proxy", params=proxy_query(SHOP_A, ada.id), headers=spoofed)
+    assert [(v.ip, v.user_agent) for v in rows(live.app, AdvocateVisit)] == [
+        ("198.51.100.50", "AdaPhone/1")
+    ]
+    unsigned = live.http.get(f"{live.app_url}/proxy", params={"shop": SHOP_A}, headers=spoofed)
+    assert unsigned.status_code == 401
 
 
 def test_a_form_posted_from_another_site_is_refused(store):
