@@ -21,7 +21,9 @@ def init_app(app: Flask) -> None:
 
 def check_request_size() -> None:
     if request.blueprint == "webhooks":
-        request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
+        # The view reads one byte past its cap to tell an oversized chunked body (no
+        # Content-Length) and answers its own plain 413; let that byte through.
+        request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"] + 1
         return
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
