@@ -32,9 +32,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import db
+    from . import client_address, db, request_limits
     from .shopify import services
 
+    client_address.init_app(app)
+    request_limits.init_app(app)
     db.init_app(app)
     services.init_app(app)
 
@@ -61,6 +63,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(proxy_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(webhooks_bp)
+
+    from . import rate_limits
+
+    rate_limits.init_app(app)
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_http_error)
 

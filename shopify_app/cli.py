@@ -107,8 +107,13 @@ def web() -> None:
     """Serve the app with Flask's threaded server (development)."""
     from werkzeug.serving import run_simple
 
+    from .access_log import DevRequestHandler
+
     host, port = _host_port(current_app.config["SHOPIFY_APP_URL"], 8080)
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    app = current_app._get_current_object()
+    run_simple(
+        host, port, app, threaded=True, use_reloader=False, request_handler=DevRequestHandler
+    )
 
 
 @main.command()

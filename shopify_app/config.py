@@ -44,6 +44,23 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # How many workers may drain one shop's inbox backlog at once (PostgreSQL; SQLite has one
     # writer, so it always drains with one).
     "INBOX_DRAIN_WORKERS": (int, 4, 1, 32),
+    # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (client_address.py):
+    # one platform router in production, none locally.
+    "TRUSTED_PROXY_COUNT": (int, 1, 0, 5),
+    # Request body cap (413 above it); webhooks have WEBHOOK_MAX_BYTES instead.
+    "MAX_CONTENT_LENGTH": (int, 1_048_576, 65_536, 50 * 1_048_576),
+    # The longest value any form field may carry (413 above it; request_limits.py).
+    "FORM_FIELD_MAX_CHARS": (int, 4000, 256, 100_000),
+}
+# Where a number's local (development/test) default differs from production's.
+LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}
+
+# Rate limits of the public endpoints, per client address (`limits` notation: "60 per
+# minute", several separated by ";"); rate_limits.py applies them.
+RATE_LIMITS = {
+    "RATE_LIMIT_REFERRAL_LINK": "60 per minute",
+    "RATE_LIMIT_AUTH": "20 per minute",
+    "RATE_LIMIT_PROXY": "60 per minute",
 }
 
 
@@ -135,17 +152,29 @@ def load_config(
         "POLARIS_URL": setting("POLARIS_URL", SHOPIFY_CDN_POLARIS, SHOPIFY_CDN_POLARIS),
     }
     for name, (kind, default, _low, _high) in NUMBERS.items():
-        raw = setting(name, str(default), str(default))
+        raw = setting(name, str(LOCAL_NUMBER_DEFAULTS.get(name, default)), str(default))
         try:
             cfg[name] = kind(raw)
         except (TypeError, ValueError):
             cfg[name] = raw  # validate_config reports it
     cfg["INITIAL_IMPORT"] = parse_bool(setting("INITIAL_IMPORT", "true", "true"))
+    for name, default in RATE_LIMITS.items():
+        cfg[name] = setting(name, default, default)
     if not cfg["ENCRYPTION_KEY"] and local:
         cfg["ENCRYPTION_KEY"] = _local_encryption_key(instance_path)
     for key, value in overrides.items():
         cfg.setdefault(key, value)
     return cfg
+
+
+def _valid_rate_limit(value: Any) -> bool:
+    from limits import parse_many
+
+    try:
+        items = parse_many(value) if isinstance(value, str) else []
+    except ValueError:
+        return False
+    return bool(items) and all(item.amount >= 1 for item in items)
 
 
 def validate_config(cfg: Mapping[str, Any]) -> None:
@@ -170,6 +199,11 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             or not low <= value <= high
         ):
             problems.append(f"{name} must be a {kind.__name__} from {low} to {high}, not {value!r}")
+    for name in RATE_LIMITS:
+        if not _valid_rate_limit(cfg.get(name)):
+            problems.append(
+                f"{name} must be a rate limit like '60 per minute', not {cfg.get(name)!r}"
+            )
     if (
         cfg.get("SHOPIFY_API_KEY") != DEV_API_KEY
         and cfg.get("SHOPIFY_API_SECRET") == DEV_API_SECRET

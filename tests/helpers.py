@@ -128,3 +128,16 @@ def proxy_query(
         **params,
         "signature": hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest(),
     }
+
+
+def signed_proxy_pairs(
+    pairs: list[tuple[str, str]], secret: str = API_SECRET
+) -> list[tuple[str, str]]:
+    """Query pairs, keys possibly repeated, signed as Shopify signs an app-proxy request:
+    a repeated key's values joined by commas, `key=value` sorted and put side by side."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    message = "".join(sorted(f"{k}={','.join(v)}" for k, v in grouped.items()))
+    digest = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return [*pairs, ("signature", digest)]

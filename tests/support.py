@@ -106,6 +106,37 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
     return app, app_server, devstore, devstore_server
 
 
+STACK_SETTINGS = (
+    "APP_ENV",
+    "TESTING",
+    "INSTANCE_PATH",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ENCRYPTION_KEY",
+    "SHOPIFY_API_KEY",
+    "SHOPIFY_API_SECRET",
+    "SHOPIFY_API_SECRET_OLD",
+    "SHOPIFY_APP_URL",
+    "SHOPIFY_SHOP_URL",
+    "SHOPIFY_ADMIN_URL",
+    "APP_BRIDGE_URL",
+    "HTTP_TIMEOUT_SECONDS",
+    "INITIAL_IMPORT",
+    "SMTP_URL",
+)
+
+
+def app_like(app, **overrides):
+    """Another app on the same database, Redis and devstore as `app`, with `overrides`
+    (a setting the shared stack does not use, such as a trusted proxy or a low limit)."""
+    return create_app({**{k: app.config[k] for k in STACK_SETTINGS}, **overrides})
+
+
+def close_app(app) -> None:
+    app.extensions["shopify"].http.close()
+    app.extensions["db"].engine.dispose()
+
+
 def bench_backends(tmp: str, *, keep: bool = False):
     """DATABASE_URL/REDIS_URL when set, else SQLite and an embedded Redis in `tmp`; migrated.
     A PostgreSQL database starts empty unless `keep`.

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
-from shopify_app.referrals import lifecycle, rewards
-from shopify_app.referrals.codes import advocate_code, reward_code
+from shopify_app.referrals import advocates, lifecycle, rewards
+from shopify_app.referrals.codes import reward_code
 from shopify_app.referrals.program import get_program, shop_currency
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.discounts import (
@@ -81,7 +81,7 @@ def sync_friend_code(advocate_id: int) -> str:
                     node_id, _adopted = create_discount(api, spec)
                 break
             except CodeTakenByOthers:
-                advocate.code = advocate_code(None)  # not shared yet: draw a code Shopify lacks
+                advocates.redraw_code(session, advocate)  # not shared yet: one Shopify lacks
                 session.commit()
         else:
             raise UserErrors("discountCodeBasicCreate", [{"message": "no free code found"}])

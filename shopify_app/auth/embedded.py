@@ -146,4 +146,9 @@ def add_security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = frame_ancestors_for_request()
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    # Downloads (exports, data requests) and the storefront page (a shopper's code, their
+    # name) are never kept by a browser's or a shared cache.
+    disposition = response.headers.get("Content-Disposition", "")
+    if request.blueprint == "proxy" or disposition.startswith("attachment"):
+        response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,13 +3,14 @@ the blocklist and the staff audit trail."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -59,8 +60,8 @@ class Advocate(TimestampMixin, Base):
     __tablename__ = "advocates"
     __table_args__ = (
         UniqueConstraint("shop_id", "customer_id", name="uq_advocates_shop_id_customer_id"),
-        UniqueConstraint("shop_id", "code", name="uq_advocates_shop_id_code"),
-        Index("ix_advocates_code", "code"),  # `/r/<code>` resolves a code without its shop
+        # Unique across shops: `/r/<code>` resolves a code without its shop.
+        UniqueConstraint("code", name="uq_advocates_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,15 +78,25 @@ class Advocate(TimestampMixin, Base):
 
 
 class ReferralClick(Base):
+    """A visitor following an advocate's `/r/<code>` link: one row per advocate, visitor
+    (`fingerprint` of IP and browser) and UTC `day`, at most `CLICKS_PER_ADVOCATE_PER_DAY`
+    rows per advocate and day (storefront/views.py). Rows from before migration 0008 have
+    no day or fingerprint."""
+
     __tablename__ = "referral_clicks"
     __table_args__ = (
         Index("ix_referral_clicks_shop_advocate_time", "shop_id", "advocate_id", "clicked_at"),
+        UniqueConstraint(
+            "advocate_id", "day", "fingerprint", name="uq_referral_clicks_visitor_day"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     advocate_id: Mapped[int] = mapped_column(ForeignKey("advocates.id", ondelete="CASCADE"))
     clicked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    day: Mapped[date | None] = mapped_column(Date)
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
     visitor_id: Mapped[str | None] = mapped_column(String(64))

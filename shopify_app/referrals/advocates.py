@@ -1,5 +1,6 @@
 """Joining the program (B2): a customer becomes an advocate with a readable, unguessable code
-(unique per shop) and a shareable friend code in Shopify, created by a job after commit."""
+(unique across all shops, as `/r/<code>` names no shop; the database holds it to that) and a
+shareable friend code in Shopify, created by a job after commit."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def advocate_by_code(session: Session, shop: Shop, code: str | None) -> Advocate
 
 
 def advocate_by_code_any_shop(session: Session, code: str) -> Advocate | None:
-    """Codes are drawn unique across shops (see `join`), so a link needs no shop."""
-    return session.scalar(select(Advocate).where(Advocate.code == code).limit(1))
+    """Codes are unique across shops (`uq_advocates_code`), so a link needs no shop."""
+    return session.scalar(select(Advocate).where(Advocate.code == code))
 
 
 def _code_in_use(session: Session, code: str) -> bool:
@@ -84,7 +85,7 @@ def join(
             existing = advocate_for_customer(session, shop, customer.id)
             if existing is not None:  # a concurrent join won
                 return existing, False
-            continue  # the random code was taken: draw another
+            continue  # the code was taken meanwhile, in this shop or another: draw again
         break
     else:  # pragma: no cover - 30**8 codes per prefix
         raise JoinRefused("could not draw a unique referral code")
@@ -115,6 +116,20 @@ def join(
 
     enqueue_after_commit(session, "workers.referral_jobs.sync_friend_code", advocate.id)
     return advocate, True
+
+
+def redraw_code(session: Session, advocate: Advocate) -> str:
+    """Give the advocate a new code (`FRIEND-...`), drawing again while the draw is held by
+    any shop's advocate. For a code Shopify refuses before anyone shared it."""
+    for _attempt in range(5):
+        code = advocate_code(None)
+        try:
+            with session.begin_nested():
+                advocate.code = code
+        except IntegrityError:
+            continue
+        return code
+    raise RuntimeError("could not draw a unique referral code")  # pragma: no cover
 
 
 def invitation_terms(session: Session, shop: Shop) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 
@@ -77,8 +78,39 @@ def app_proxy_signature(params: Mapping[str, Sequence[str]], secret: str) -> str
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+# What Shopify adds to every proxied request: each exactly once (`logged_in_customer_id` is
+# empty for a shopper who is not logged in).
+APP_PROXY_PARAMS = ("shop", "logged_in_customer_id", "path_prefix", "timestamp", "signature")
+_APP_PROXY_KEY = re.compile(r"[A-Za-z0-9_\[\]-]+")
+
+
 def verify_app_proxy(params: Mapping[str, Sequence[str]], secrets: Iterable[str]) -> bool:
-    given = params.get("signature") or []
-    if len(given) != 1 or not given[0]:
+    """True when the query is an app-proxy request Shopify signed, read one way only.
+
+    Shopify signs a repeated parameter as its values joined by commas, while a handler reads
+    one of them: `...&logged_in_customer_id=<mine>&logged_in_customer_id=<victim>` would verify
+    as `logged_in_customer_id=<mine>,<victim>` and act as the first or the last. So every
+    parameter Shopify adds (`APP_PROXY_PARAMS`, and `hmac`) must appear exactly once (`hmac`
+    at most once). Shopify's own library refuses the same since PR #3328 ("Harden App Proxy
+    query parameter validation", 857c598) and its follow-up d282da5 "Harden App Proxy HMAC
+    validation": `APP_PROXY_SINGLE_VALUE_PARAMS` (`hmac`, `shop`, `signature`, `timestamp`) in
+    Shopify/shopify-app-js packages/apps/shopify-api/lib/utils/hmac-validator.ts throws
+    "must not appear more than once"; its app parameters may still repeat (comma-joined), as
+    here. This app also names the customer and the path by those parameters, so it holds
+    `logged_in_customer_id` and `path_prefix` to the same rule.
+
+    The signed message puts `key=value` pairs side by side with no separator, so a key
+    carrying `=` or `,` could make two different queries sign alike; keys outside
+    `[A-Za-z0-9_[]-]` are refused (Shopify's library does not check keys; this is stricter).
+    The comparison is constant-time (`hmac.compare_digest`, like the library's `safeCompare`).
+    """
+    if any(not _APP_PROXY_KEY.fullmatch(key) for key in params):
         return False
-    return any(_same(app_proxy_signature(params, s), given[0].lower()) for s in secrets if s)
+    if any(len(params.get(name) or ()) != 1 for name in APP_PROXY_PARAMS):
+        return False
+    if len(params.get("hmac") or ()) > 1:
+        return False
+    given = params["signature"][0]
+    if not given:
+        return False
+    return any(_same(app_proxy_signature(params, s), given.lower()) for s in secrets if s)

@@ -12,14 +12,14 @@ import re
 import time
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 from sqlalchemy import func, select
 
+from shopify_app.client_address import forwarded_beyond_trusted
 from shopify_app.db import get_session, insert_ignore
 from shopify_app.emails import queue_email, render
 from shopify_app.models import AdvocateVisit, Customer, EmailMessage, Shop, utcnow
 from shopify_app.referrals import advocates
-from shopify_app.referrals.identity import canonical_ip
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
 from shopify_app.shopify.hmac import verify_app_proxy
@@ -37,9 +37,27 @@ EXPIRED_FORM = "This form has expired; reload the page and try again."
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
+def signed_by_shopify() -> bool:
+    """Whether this request's app-proxy signature verifies (checked once per request)."""
+    if "app_proxy_signed" not in g:
+        params = {k: request.args.getlist(k) for k in request.args}
+        g.app_proxy_signed = verify_app_proxy(params, shopify().secrets)
+    return g.app_proxy_signed
+
+
+def shopper_ip() -> str | None:
+    """The shopper's address on an app-proxy request.
+
+    Shopify's proxy writes the shopper's address into `X-Forwarded-For`, then connects to the
+    app through the trusted proxies, so on a request Shopify signed the shopper is the entry
+    one hop beyond them (`client_ip()` is Shopify's server). None without a valid signature
+    (nothing forwarded is believed) or when there is no such entry.
+    """
+    return forwarded_beyond_trusted(1) if signed_by_shopify() else None
+
+
 def _verified_shop_and_customer() -> tuple[Shop, Customer | None, str | None]:
-    params = {k: request.args.getlist(k) for k in request.args}
-    if not verify_app_proxy(params, shopify().secrets):
+    if not signed_by_shopify():
         abort(401, "This page must be opened through the store.")
     stamp = request.args.get("timestamp", "")
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_AGE_SECONDS:
@@ -70,14 +88,8 @@ def _path_prefix() -> str:
     return prefix if plain else "/apps/referrals"
 
 
-def _client_ip() -> str | None:
-    """The shopper's address: Shopify's proxy passes it in X-Forwarded-For (first entry)."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return canonical_ip(forwarded.split(",")[0]) if forwarded else None
-
-
 def _remember_device(session, shop: Shop, advocate) -> None:
-    ip, agent = _client_ip(), (request.headers.get("User-Agent") or "")[:500]
+    ip, agent = shopper_ip(), (request.headers.get("User-Agent") or "")[:500]
     if not ip or not agent:
         return
     insert_ignore(

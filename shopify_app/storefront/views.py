@@ -7,15 +7,15 @@ program is off, lands on the shop without a discount, never on an error page.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
-from sqlalchemy import and_, or_, select
 
+from shopify_app.client_address import client_ip
 from shopify_app.db import get_session
-from shopify_app.models import ReferralClick, Shop, utcnow
+from shopify_app.models import Shop
 from shopify_app.referrals.advocates import advocate_by_code_any_shop
+from shopify_app.referrals.clicks import record_click
 from shopify_app.referrals.codes import normalise_code
 from shopify_app.referrals.program import get_program
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
@@ -25,7 +25,6 @@ bp = Blueprint("storefront", __name__)
 
 VISITOR_COOKIE = "ref_vid"
 VISITOR_MAX_AGE = 60 * 60 * 24 * 90
-CLICK_WINDOW = timedelta(minutes=1)
 
 
 def share_url(code: str) -> str:
@@ -52,30 +51,7 @@ def referral_link(code: str) -> Response:
     if not visitor or len(visitor) > 64:
         visitor = secrets.token_urlsafe(16)
     agent = (request.headers.get("User-Agent") or "")[:2000] or None
-    recent = session.scalar(
-        select(ReferralClick.id)
-        .where(
-            ReferralClick.shop_id == shop.id,
-            ReferralClick.advocate_id == advocate.id,
-            or_(
-                ReferralClick.visitor_id == visitor,
-                and_(ReferralClick.ip == request.remote_addr, ReferralClick.user_agent == agent),
-            ),
-            ReferralClick.clicked_at > utcnow() - CLICK_WINDOW,
-        )
-        .limit(1)
-    )
-    if recent is None:  # a reload or a bot hammering the link is one click a minute
-        session.add(
-            ReferralClick(
-                shop_id=shop.id,
-                advocate_id=advocate.id,
-                clicked_at=utcnow(),
-                ip=(request.remote_addr or "")[:64] or None,
-                user_agent=agent,
-                visitor_id=visitor,
-            )
-        )
+    record_click(session, shop, advocate, ip=client_ip(), user_agent=agent, visitor_id=visitor)
     program = get_program(session, shop)
     session.commit()
     if program.enabled and advocate.friend_discount_status == "active":

@@ -4,17 +4,27 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from devstore import commerce
 from shopify_app.db import get_session
-from shopify_app.models import Advocate, AdvocateVisit, EmailMessage, FraudCheck, Referral, Shop
+from shopify_app.models import (
+    Advocate,
+    AdvocateVisit,
+    Customer,
+    EmailMessage,
+    FraudCheck,
+    Referral,
+    Shop,
+)
+from shopify_app.referrals import advocates
 from shopify_app.referrals.program import update_program
 from shopify_app.shopify.hmac import app_proxy_signature
 from shopify_app.storefront import proxy
 from tests.conftest import SHOP_A
-from tests.helpers import proxy_query
+from tests.helpers import proxy_query, signed_proxy_pairs
 
 from .webhook_support import install, one, rows, run_jobs
 
@@ -81,6 +91,40 @@ def test_unsigned_forged_and_stale_requests_are_refused(store):
     assert rows(live.app, Advocate) == []
 
 
+def test_a_repeated_security_param_is_refused_even_when_shopify_signed_it(store):
+    """A logged-in shopper adds `&logged_in_customer_id=<victim>` (or another `shop`) to the
+    storefront URL; Shopify signs the values comma-joined. Acting as either would let them
+    see the victim's code, join or share in their name: every such request is a 401."""
+    live, ada = store
+    victim = commerce.create_customer(live.state, SHOP_A, email="vic@example.com", first_name="Vic")
+    settle(live)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        customer = session.query(Customer).filter_by(shopify_id=victim.id).one()
+        advocates.join(session, shop, customer, via="staff", actor="staff:501")
+        session.commit()
+    signed = [(k, v) for k, v in proxy_query(SHOP_A, ada.id).items() if k != "signature"]
+    for extra in (
+        ("logged_in_customer_id", str(victim.id)),
+        ("shop", "beta-shop.myshopify.com"),
+        ("path_prefix", "/apps/elsewhere"),
+        ("timestamp", str(int(time.time()))),
+    ):
+        for pairs in ([*signed, extra], [extra, *signed]):
+            query = signed_proxy_pairs(pairs)
+            shown = live.http.get(f"{live.app_url}/proxy", params=query)
+            assert shown.status_code == 401, extra
+            assert "Vic-" not in shown.text and "VIC-" not in shown.text
+            joined = live.http.post(f"{live.app_url}/proxy/join", params=query)
+            assert joined.status_code == 401
+    single = live.http.get(f"{live.app_url}/proxy", params=signed_proxy_pairs(signed))
+    assert single.status_code == 200  # the same query without the repeat is fine
+    odd_key = signed_proxy_pairs([*signed, ("utm.source", "mail")])
+    assert live.http.get(f"{live.app_url}/proxy", params=odd_key).status_code == 401
+    assert [a.customer_id for a in rows(live.app, Advocate)] == [customer.id]
+
+
 def test_a_logged_out_shopper_is_asked_to_log_in(store):
     live, _ada = store
     response = page(live)
@@ -142,7 +186,7 @@ def test_an_invitation_link_records_how_the_customer_joined(store):
 def test_an_order_from_the_advocates_own_device_is_a_self_referral(store):
     live, ada = store
     act(live, "join", {}, ada.id)
-    device = {"X-Forwarded-For": "198.51.100.50, 10.0.0.1", "User-Agent": "AdaPhone/1"}
+    device = {"X-Forwarded-For": "198.51.100.50", "User-Agent": "AdaPhone/1"}  # from Shopify
     live.http.get(f"{live.app_url}/proxy", params=proxy_query(SHOP_A, ada.id), headers=device)
     advocate = one(live.app, Advocate)
     visit = one(live.app, AdvocateVisit)
@@ -164,6 +208,21 @@ def test_an_order_from_the_advocates_own_device_is_a_self_referral(store):
     check = one(live.app, FraudCheck, FraudCheck.rule_id == "self_referral.device")
     assert check.evidence["friend_ip"] == "198.51.100.50"
     assert ["198.51.100.50", "AdaPhone/1"] in check.evidence["advocate_devices"]
+
+
+def test_the_shoppers_address_is_the_one_shopifys_proxy_wrote_not_one_they_sent(store):
+    """The shopper sends `X-Forwarded-For: <someone else>` to the storefront; Shopify's proxy
+    appends the address it saw. With no trusted proxy in front of the app (the default here)
+    that last entry is the shopper, and a spoofed one never becomes their device."""
+    live, ada = store
+    act(live, "join", {}, ada.id)
+    spoofed = {"X-Forwarded-For": "203.0.113.66, 198.51.100.50", "User-Agent": "AdaPhone/1"}
+    live.http.get(f"{live.app_url}/proxy", params=proxy_query(SHOP_A, ada.id), headers=spoofed)
+    assert [(v.ip, v.user_agent) for v in rows(live.app, AdvocateVisit)] == [
+        ("198.51.100.50", "AdaPhone/1")
+    ]
+    unsigned = live.http.get(f"{live.app_url}/proxy", params={"shop": SHOP_A}, headers=spoofed)
+    assert unsigned.status_code == 401
 
 
 def test_a_form_posted_from_another_site_is_refused(store):

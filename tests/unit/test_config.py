@@ -114,3 +114,39 @@ def test_the_public_dev_secret_is_refused_with_a_real_api_key_in_any_environment
         }
     )
     assert "public development default" in message
+
+
+def test_request_hardening_defaults_and_their_overrides(tmp_path):
+    """Production trusts one proxy (the platform router), local runs none; the caps and rate
+    limits have the documented defaults and come from the environment."""
+    prod = load_config(environ=GOOD_PRODUCTION)
+    assert prod["TRUSTED_PROXY_COUNT"] == 1
+    assert (prod["MAX_CONTENT_LENGTH"], prod["FORM_FIELD_MAX_CHARS"]) == (1_048_576, 4000)
+    assert (
+        prod["RATE_LIMIT_REFERRAL_LINK"],
+        prod["RATE_LIMIT_AUTH"],
+        prod["RATE_LIMIT_PROXY"],
+    ) == ("60 per minute", "20 per minute", "60 per minute")
+    local = load_config(environ={"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+    assert local["TRUSTED_PROXY_COUNT"] == 0
+    tuned = load_config(
+        environ={**GOOD_PRODUCTION, "TRUSTED_PROXY_COUNT": "2", "RATE_LIMIT_PROXY": "5/second"}
+    )
+    validate_config(tuned)
+    assert (tuned["TRUSTED_PROXY_COUNT"], tuned["RATE_LIMIT_PROXY"]) == (2, "5/second")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TRUSTED_PROXY_COUNT", "9"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
+        ("MAX_CONTENT_LENGTH", "100"),
+        ("FORM_FIELD_MAX_CHARS", "many"),
+        ("RATE_LIMIT_REFERRAL_LINK", "lots"),
+        ("RATE_LIMIT_AUTH", "0 per minute"),
+        ("RATE_LIMIT_PROXY", "60 per fortnight"),
+    ],
+)
+def test_bad_request_limits_are_config_errors(name, value):
+    assert name in problems({**GOOD_PRODUCTION, name: value})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 
 from shopify_app.shopify.hmac import (
     query_hmac,
+    verify_app_proxy,
     verify_query_hmac,
     verify_webhook_hmac,
     webhook_hmac,
@@ -87,3 +91,61 @@ def test_non_ascii_signatures_are_a_mismatch_not_an_error():
     params, _digest = VECTORS[0]
     assert not verify_query_hmac({**params, "hmac": ["\u00e9" * 64]}, ["hush"])
     assert not verify_webhook_hmac(b"{}", "\u00e9abc", ["secret"])
+
+
+def _signed_proxy(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """An app-proxy query signed as Shopify signs it: a repeated key's values joined by
+    commas, `key=value` pairs sorted and put side by side (written apart from the app's
+    signer, so the two cannot agree on a mistake)."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    message = "".join(sorted(f"{k}={','.join(v)}" for k, v in grouped.items()))
+    digest = hmac.new(b"hush", message.encode(), hashlib.sha256).hexdigest()
+    return {**grouped, "signature": [digest]}
+
+
+PROXY_PAIRS = [
+    ("shop", "shop-name.myshopify.com"),
+    ("logged_in_customer_id", "1"),
+    ("path_prefix", "/apps/awesome_reviews"),
+    ("timestamp", "1317327555"),
+]
+
+
+def test_a_signed_app_proxy_query_verifies_and_app_params_may_repeat():
+    assert verify_app_proxy(_signed_proxy(PROXY_PAIRS), ["hush"])
+    assert verify_app_proxy(_signed_proxy([*PROXY_PAIRS, ("extra", "1"), ("extra", "2")]), ["hush"])
+    assert verify_app_proxy(_signed_proxy([*PROXY_PAIRS, ("ids[]", "1")]), ["hush"])
+    assert not verify_app_proxy(_signed_proxy(PROXY_PAIRS), ["wrong"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("logged_in_customer_id", "2"),
+        ("shop", "victim-shop.myshopify.com"),
+        ("path_prefix", "/apps/other"),
+        ("timestamp", "1317327556"),
+        ("hmac", "x"),
+    ],
+)
+def test_a_repeated_security_param_is_refused_even_when_signed(key, value):
+    """Shopify would sign `logged_in_customer_id=1,2`; the handler would read one of them."""
+    pairs = (
+        [*PROXY_PAIRS, (key, value)] if key != "hmac" else [*PROXY_PAIRS, (key, "y"), (key, value)]
+    )
+    assert not verify_app_proxy(_signed_proxy(pairs), ["hush"])
+
+
+def test_a_repeated_signature_or_a_missing_security_param_is_refused():
+    params = _signed_proxy(PROXY_PAIRS)
+    assert not verify_app_proxy({**params, "signature": params["signature"] * 2}, ["hush"])
+    for name in ("shop", "logged_in_customer_id", "path_prefix", "timestamp"):
+        pairs = [(k, v) for k, v in PROXY_PAIRS if k != name]
+        assert not verify_app_proxy(_signed_proxy(pairs), ["hush"]), name
+
+
+@pytest.mark.parametrize("key", ["a=b", "a,b", "utm.source", "a b", "caf\u00e9", "a&b", ""])
+def test_app_proxy_keys_outside_the_safe_alphabet_are_refused(key):
+    assert not verify_app_proxy(_signed_proxy([*PROXY_PAIRS, (key, "1")]), ["hush"])

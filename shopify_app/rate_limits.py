@@ -1,0 +1,127 @@
+"""Rate limits on the public endpoints, counted in the app's own Redis with `limits` (the
+library behind Flask-Limiter: its fixed-window strategy and Redis storage).
+
+| setting | endpoints | counted per |
+|---|---|---|
+| `RATE_LIMIT_REFERRAL_LINK` | `/r/<code>` | client address |
+| `RATE_LIMIT_AUTH` | `/auth`, `/auth/callback` (the OAuth grant) | client address |
+| `RATE_LIMIT_PROXY` | `/proxy` and everything under it | the shopper's address |
+
+Each is one budget shared by its endpoints. A request over it gets 429 with `Retry-After`
+(seconds until its window ends). Nothing else is limited:
+webhooks are signed by Shopify and must never be refused, the embedded admin is
+authenticated by ID tokens, and the webhook intake (the hottest path) pays one dict lookup.
+
+Behind Shopify's app proxy every request comes from Shopify's servers, so `/proxy` counts
+the shopper's address Shopify forwarded (`storefront.proxy.shopper_ip`, believed only on a
+signed request); an unsigned one counts against the address that sent it. When Redis
+cannot be reached requests are let through and a warning is logged: a storefront link
+must not break because the limiter cannot count.
+
+Flask-Limiter itself is not used: it hooks every request of the app (about 35 µs each,
+measured on the webhook intake) to serve limits this app does not have.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+import redis
+from flask import Flask, current_app, render_template, request
+from limits import RateLimitItem, parse_many
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
+
+from .client_address import client_ip
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "ratelimit"
+
+
+def client_key() -> str:
+    return client_ip() or "unknown"
+
+
+def shopper_key() -> str:
+    from .storefront.proxy import shopper_ip
+
+    return shopper_ip() or client_key()
+
+
+# budget: (setting, what it counts per)
+BUDGETS: dict[str, tuple[str, Callable[[], str]]] = {
+    "referral-link": ("RATE_LIMIT_REFERRAL_LINK", client_key),
+    "auth": ("RATE_LIMIT_AUTH", client_key),
+    "proxy": ("RATE_LIMIT_PROXY", shopper_key),
+}
+ENDPOINT_BUDGETS = {
+    "storefront.referral_link": "referral-link",
+    "auth.begin": "auth",
+    "auth.callback": "auth",
+}
+BLUEPRINT_BUDGETS = {"proxy": "proxy"}
+
+
+class RateLimited(TooManyRequests):
+    description = "Too many requests; try again soon."
+
+
+class RateLimits:
+    """The budgets of one app; Redis is first used by the first limited request."""
+
+    def __init__(self, app: Flask) -> None:
+        self._connection = app.extensions["redis"].connection
+        self.limits: dict[str, list[RateLimitItem]] = {
+            budget: parse_many(app.config[setting]) for budget, (setting, _) in BUDGETS.items()
+        }
+        self._strategy: FixedWindowRateLimiter | None = None
+        self._failing = False
+
+    def strategy(self) -> FixedWindowRateLimiter:
+        if self._strategy is None:
+            storage = RedisStorage(
+                "redis://",
+                connection_pool=self._connection().connection_pool,
+                key_prefix=KEY_PREFIX,
+            )
+            self._strategy = FixedWindowRateLimiter(storage)
+        return self._strategy
+
+    def check(self, budget: str, key: str) -> None:
+        """Count one request against `budget` for `key`; raise `RateLimited` when over."""
+        try:
+            strategy = self.strategy()
+            for item in self.limits[budget]:
+                if not strategy.hit(item, budget, key):
+                    reset_at, _remaining = strategy.get_window_stats(item, budget, key)
+                    raise RateLimited(retry_after=max(1, math.ceil(reset_at - time.time())))
+        except redis.RedisError as exc:
+            if not self._failing:
+                log.warning("rate limits not counted, Redis unreachable: %s", exc)
+            self._failing = True
+            return
+        self._failing = False
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["rate_limits"] = RateLimits(app)
+    app.before_request(_limit_request)
+    app.register_error_handler(RateLimited, _too_many_requests)
+
+
+def _limit_request() -> None:
+    budget = ENDPOINT_BUDGETS.get(request.endpoint or "") or BLUEPRINT_BUDGETS.get(
+        request.blueprint or ""
+    )
+    if budget is not None:
+        current_app.extensions["rate_limits"].check(budget, BUDGETS[budget][1]())
+
+
+def _too_many_requests(error: RateLimited):
+    page = render_template("error.html", title="429 Too Many Requests", message=error.description)
+    return page, 429, {"Retry-After": str(error.retry_after)}

@@ -1,0 +1,41 @@
+"""What a request may carry: a body of at most `MAX_CONTENT_LENGTH` bytes (webhooks:
+`WEBHOOK_MAX_BYTES`, enforced by their view), form fields of at most `FORM_FIELD_MAX_CHARS`
+characters each, and at most `FORM_MAX_FIELDS` of them. Anything larger is a 413 before a
+view runs, so no handler, regex or database column ever sees an unbounded value.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, request
+
+FORM_MAX_FIELDS = 1000
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def init_app(app: Flask) -> None:
+    # multipart parts are capped by Werkzeug itself, in bytes (UTF-8: up to 4 per character)
+    app.config["MAX_FORM_MEMORY_SIZE"] = 4 * app.config["FORM_FIELD_MAX_CHARS"]
+    app.config["MAX_FORM_PARTS"] = FORM_MAX_FIELDS
+    app.before_request(check_request_size)
+
+
+def check_request_size() -> None:
+    if request.blueprint == "webhooks":
+        # The view reads one byte past its cap to tell an oversized chunked body (no
+        # Content-Length) and answers its own plain 413; let that byte through.
+        request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"] + 1
+        return
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413, f"The request is larger than {limit // 1024} KB.")
+    if request.mimetype not in FORM_TYPES:
+        return
+    cap = current_app.config["FORM_FIELD_MAX_CHARS"]
+    fields = request.form.lists()
+    count = 0
+    for key, values in fields:
+        count += len(values)
+        if len(key) > cap or any(len(v) > cap for v in values):
+            abort(413, f"A form field is longer than {cap} characters.")
+    if count > FORM_MAX_FIELDS:
+        abort(413, f"The form has more than {FORM_MAX_FIELDS} fields.")
