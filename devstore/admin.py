@@ -38,7 +38,8 @@ def shop_or_404(handle: str) -> DevShop:
 
 
 def admin_host_param(shop: DevShop) -> str:
-    """Shopify's `host` param: base64 of the admin host and store path."""
+    """Shopify's `host` param: base64 of the admin host and store path, without `=` padding
+    (as the admin sends it; Shopify's JS library signs a padded value as `%3D`)."""
     return base64.b64encode(f"{request.host}/store/{shop.handle}".encode()).decode().rstrip("=")
 
 
