@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -17,12 +19,9 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
 from shopify_app.cli import main
+from tests.support import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+DEFAULT_PORTS = (8025, 8080, 8081)  # what `make dev` uses: SMTP, app, devstore
 
 
 def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
@@ -46,46 +45,90 @@ def test_commands_refuse_production_without_secrets(monkeypatch):
     assert "APP_ENV is unset" in result.output
 
 
-def test_dev_serves_the_app_in_the_admin_frame_and_stops_cleanly(tmp_path):
-    app_port, devstore_port = free_port(), free_port()
+@contextmanager
+def holding(ports: tuple[int, ...]) -> Iterator[None]:
+    """Listen on `ports` (as another `make dev` would); a port already taken is held anyway."""
+    held = []
+    try:
+        for port in ports:
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock.listen()
+                held.append(sock)
+            except OSError:
+                sock.close()  # in use: someone else holds it, which is the point
+        yield
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def dev_env(instance: Path) -> dict[str, str]:
+    """`referrals dev`'s environment on ports chosen free: the app, the devstore, its SMTP."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")
     }
-    env |= {
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SHOPIFY_APP_URL": f"http://127.0.0.1:{app_port}",
-        "DEVSTORE_URL": f"http://127.0.0.1:{devstore_port}",
+    return env | {
+        "INSTANCE_PATH": str(instance),
+        "SHOPIFY_APP_URL": f"http://127.0.0.1:{free_port()}",
+        "DEVSTORE_URL": f"http://127.0.0.1:{free_port()}",
+        "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
     }
-    log_path = tmp_path / "dev.log"
+
+
+def start_dev(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with log_path.open("w") as log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "shopify_app.cli", "dev"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    try:
-        admin_url = wait_for_banner(log_path, proc)
-        assert (
-            admin_url
-            == f"http://127.0.0.1:{devstore_port}/store/demo-shop/apps/devstore-referrals-app"
-        )
-        with httpx.Client(timeout=10) as http:
-            frame = http.get(admin_url)
-            assert frame.status_code == 200
-            src = html.unescape(re.search(r'id="app-frame"[^>]*src="([^"]+)"', frame.text).group(1))
-            assert src.startswith(f"http://127.0.0.1:{app_port}/?")
-            home = http.get(src)
-            assert home.status_code == 200
-            assert "Demo Shop" in home.text
-    finally:
+
+
+def stop_dev(proc: subprocess.Popen, log_path: Path) -> None:
+    """Ctrl-C, as a terminal sends it to the whole process group; dev stops everything."""
+    with suppress(ProcessLookupError):  # dev (and all it started) may be gone already
         os.killpg(proc.pid, signal.SIGINT)
-        code = proc.wait(timeout=30)
+    code = proc.wait(timeout=30)
+    alive = process_group_alive(proc.pid)
+    if alive:
+        os.killpg(proc.pid, signal.SIGKILL)
     assert code == 0, log_path.read_text()[-2000:]
-    assert not process_group_alive(proc.pid), "dev left web/worker/scheduler/devstore running"
+    assert not alive, "dev left web/worker/scheduler/devstore running"
+
+
+def test_dev_serves_the_app_in_the_admin_frame_and_stops_cleanly(tmp_path):
+    """Also while another `make dev` holds the default ports: every port here is chosen free."""
+    env = dev_env(tmp_path / "instance")
+    app_port = env["SHOPIFY_APP_URL"].rsplit(":", 1)[1]
+    devstore_port = env["DEVSTORE_URL"].rsplit(":", 1)[1]
+    log_path = tmp_path / "dev.log"
+    with holding(DEFAULT_PORTS):
+        proc = start_dev(env, log_path)
+        try:
+            serves_the_app_in_the_admin_frame(log_path, proc, app_port, devstore_port)
+        finally:
+            stop_dev(proc, log_path)
+
+
+def serves_the_app_in_the_admin_frame(log_path, proc, app_port, devstore_port) -> None:
+    admin_url = wait_for_banner(log_path, proc)
+    assert (
+        admin_url == f"http://127.0.0.1:{devstore_port}/store/demo-shop/apps/devstore-referrals-app"
+    )
+    with httpx.Client(timeout=10) as http:
+        frame = http.get(admin_url)
+        assert frame.status_code == 200
+        src = html.unescape(re.search(r'id="app-frame"[^>]*src="([^"]+)"', frame.text).group(1))
+        assert src.startswith(f"http://127.0.0.1:{app_port}/?")
+        home = http.get(src)
+        assert home.status_code == 200
+        assert "Demo Shop" in home.text
 
 
 def process_group_alive(pgid: int, grace: float = 5.0) -> bool:
