@@ -138,10 +138,13 @@ def discount_row(discount, customers: dict, currency: str) -> dict:
         value = f"{Decimal(str(discount.percentage)) * 100:.2f}".rstrip("0").rstrip(".") + "% off"
     else:
         value = f"{discount.amount or 0:.2f} {currency} off"
-    if discount.minimum_subtotal is not None:
-        value += f" · minimum subtotal {discount.minimum_subtotal:.2f} {currency}"
+    minimum = (
+        f"minimum subtotal {discount.minimum_subtotal:.2f} {currency}"
+        if discount.minimum_subtotal is not None
+        else None
+    )
     eligible = [
-        customers[cid].email or f"Customer {cid}" if cid in customers else f"Customer {cid}"
+        (customers[cid].email if cid in customers else None) or f"Customer {cid}"
         for cid in discount.customer_ids
     ]
     return {
@@ -150,6 +153,7 @@ def discount_row(discount, customers: dict, currency: str) -> dict:
         "title": discount.title,
         "status": discount.status,
         "value": value,
+        "minimum": minimum,
         "used": discount.usage_count,
         "limit": discount.usage_limit,
         "once_per_customer": discount.applies_once_per_customer,
