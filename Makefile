@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test test-fast test-services lint bench chromium contract-deps clean
+.PHONY: dev reset test test-fast test-services lint bench chromium contract-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 dev: $(STAMP)
 	APP_ENV=development $(BIN)/referrals dev
+
+# Delete what `make dev` keeps in instance/ (the app's database, embedded Redis and key, the
+# devstore's shops, orders, codes and mailbox): the next `make dev` starts both afresh.
+reset: $(STAMP)
+	APP_ENV=development $(BIN)/referrals reset
 
 test: $(STAMP) chromium contract-deps lint
 	$(BIN)/pytest

@@ -16,10 +16,19 @@ from .store import DevStoreState, demo_state
 
 
 def create_devstore(
-    *, registered_app: RegisteredApp | None = None, state: DevStoreState | None = None
+    *,
+    registered_app: RegisteredApp | None = None,
+    state: DevStoreState | None = None,
+    state_dir: Path | None = None,
 ) -> Flask:
+    """The devstore app. `state`: the shops to serve (the demo shops, seeded, when None).
+    `state_dir`: keep the state on disk there and continue from what is saved (what
+    `referrals devstore` does; `app.extensions["devstore_persistence"].close()` writes the
+    last of it); without it the state lives in memory only, as in the tests."""
     from shopify_app.config import DEFAULT_APP_URL, DEV_API_KEY, DEV_API_SECRET
 
+    if state is not None and state_dir is not None:
+        raise ValueError("pass either the state or the directory it is saved in, not both")
     here = Path(__file__).parent
     app = Flask(
         __name__, template_folder=str(here / "templates"), static_folder=str(here / "static")
@@ -29,19 +38,33 @@ def create_devstore(
         api_secret=os.environ.get("SHOPIFY_API_SECRET", DEV_API_SECRET),
         app_url=os.environ.get("SHOPIFY_APP_URL", DEFAULT_APP_URL),
     )
-    if state is None:
+    from .mailbox import Mailbox
+
+    mailbox = Mailbox()
+    saved = store = None
+    if state_dir is not None:
+        from .persistence import StateStore
+
+        store = StateStore(state_dir)
+        saved = store.load()
+    undelivered = []
+    if saved is not None:
+        from .persistence import restore
+
+        state = DevStoreState()
+        undelivered = restore(saved, state, mailbox)
+    elif state is None:
         from .commerce import seed_demo
 
         state = demo_state()
         for shop in state.shops.values():
             seed_demo(state, shop.domain)
-    for shop in state.shops.values():
-        if shop.preinstalled and not shop.installed:
-            state.install(shop.domain, app.extensions["devstore_app"].scopes)
+    if saved is None:  # a restored shop stays as it was left, uninstalled included
+        for shop in state.shops.values():
+            if shop.preinstalled and not shop.installed:
+                state.install(shop.domain, app.extensions["devstore_app"].scopes)
     app.extensions["devstore_state"] = state
-    from .mailbox import Mailbox
-
-    app.extensions["devstore_mailbox"] = Mailbox()
+    app.extensions["devstore_mailbox"] = mailbox
     if state.dispatcher is None:
         from .webhooks import WebhookDispatcher
 
@@ -56,4 +79,10 @@ def create_devstore(
     app.register_blueprint(graphql_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(storefront.bp)
+    if store is not None:
+        state.dispatcher.restore(undelivered)
+        graphql_api.resume_bulk_operations(state)
+        store.attach(state, mailbox, state.dispatcher)
+        app.extensions["devstore_persistence"] = store
+        app.teardown_request(lambda _exc: store.touch())
     return app

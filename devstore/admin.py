@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import (
@@ -38,7 +39,8 @@ def shop_or_404(handle: str) -> DevShop:
 
 
 def admin_host_param(shop: DevShop) -> str:
-    """Shopify's `host` param: base64 of the admin host and store path."""
+    """Shopify's `host` param: base64 of the admin host and store path, without `=` padding
+    (as the admin sends it; Shopify's JS library signs a padded value as `%3D`)."""
     return base64.b64encode(f"{request.host}/store/{shop.handle}".encode()).decode().rstrip("=")
 
 
@@ -114,6 +116,52 @@ def orders(handle: str):
     shop = shop_or_404(handle)
     listed = sorted(data(state(), shop.domain).orders.values(), key=lambda o: -o.id)
     return render_template("devstore/orders.html", shop=shop, app=registered_app(), orders=listed)
+
+
+@bp.get("/store/<handle>/discounts")
+def discounts(handle: str):
+    """The shop's discount codes, newest first, with their usage, as in Shopify's admin."""
+    from .commerce import data
+
+    shop = shop_or_404(handle)
+    shop_data = data(state(), shop.domain)
+    listed = sorted(shop_data.discounts.values(), key=lambda d: (d.created_at, d.id), reverse=True)
+    rows = [discount_row(d, shop_data.customers, shop.currency) for d in listed]
+    return render_template(
+        "devstore/discounts.html", shop=shop, app=registered_app(), discounts=rows
+    )
+
+
+def discount_row(discount, customers: dict, currency: str) -> dict:
+    """What the Discounts page shows of one code."""
+    if discount.percentage is not None:
+        value = f"{Decimal(str(discount.percentage)) * 100:.2f}".rstrip("0").rstrip(".") + "% off"
+    else:
+        value = f"{discount.amount or 0:.2f} {currency} off"
+    minimum = (
+        f"minimum subtotal {discount.minimum_subtotal:.2f} {currency}"
+        if discount.minimum_subtotal is not None
+        else None
+    )
+    eligible = [
+        (customers[cid].email if cid in customers else None) or f"Customer {cid}"
+        for cid in discount.customer_ids
+    ]
+    return {
+        "id": discount.id,
+        "code": discount.code,
+        "title": discount.title,
+        "status": discount.status,
+        "value": value,
+        "minimum": minimum,
+        "used": discount.usage_count,
+        "limit": discount.usage_limit,
+        "once_per_customer": discount.applies_once_per_customer,
+        "eligible": eligible,
+        "starts_at": discount.starts_at,
+        "ends_at": discount.ends_at,
+        "created_at": discount.created_at,
+    }
 
 
 @bp.post("/store/<handle>/orders/<int:order_id>/<action>")

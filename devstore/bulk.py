@@ -7,7 +7,6 @@ and `bulk_operations/finish` is delivered when it is done.
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -17,9 +16,9 @@ from typing import Any
 from graphql import GraphQLError, OperationType, graphql_sync, parse
 from graphql.language import OperationDefinitionNode
 
-from .store import DevStoreState, now
+from .store import DevStoreState, Sequence, now
 
-_ids = itertools.count(4_000_001)
+_ids = Sequence(4_000_001)
 
 
 @dataclass
@@ -106,8 +105,13 @@ def start(state: DevStoreState, domain: str, query: str, schema, root_factory) -
     op = DevBulkOperation(id=next(_ids), shop=domain, query=query)
     with state.lock:
         state.bulk_operations.setdefault(domain, []).append(op)
-    threading.Thread(target=_run, args=(state, op, schema, root_factory), daemon=True).start()
+    run_in_background(state, op, schema, root_factory)
     return op
+
+
+def run_in_background(state: DevStoreState, op: DevBulkOperation, schema, root_factory) -> None:
+    """Run `op` on a thread (also an operation a restarted devstore found unfinished)."""
+    threading.Thread(target=_run, args=(state, op, schema, root_factory), daemon=True).start()
 
 
 def _run(state: DevStoreState, op: DevBulkOperation, schema, root_factory) -> None:
@@ -121,6 +125,7 @@ def _run(state: DevStoreState, op: DevBulkOperation, schema, root_factory) -> No
         op.object_count, op.root_object_count = len(lines), roots
         op.status = "COMPLETED"
     op.completed_at = now()
+    state.changed()
     state.emit(
         op.shop,
         "bulk_operations/finish",

@@ -6,15 +6,14 @@ Every change goes through a function here, which also emits the webhook Shopify 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .store import DevStoreState, now
+from .store import DevStoreState, Sequence, now
 
-_ids = itertools.count(1_000_001)
+_ids = Sequence(1_000_001)  # Shopify's ids are unique across resources; so are these
 
 
 def next_id() -> int:
@@ -132,7 +131,7 @@ class ShopData:
     customers: dict[int, DevCustomer] = field(default_factory=dict)
     orders: dict[int, DevOrder] = field(default_factory=dict)
     discounts: dict[int, DevDiscount] = field(default_factory=dict)
-    order_numbers: itertools.count = field(default_factory=lambda: itertools.count(1001))
+    order_numbers: Sequence = field(default_factory=lambda: Sequence(1001))
 
 
 def data(state: DevStoreState, domain: str) -> ShopData:

@@ -123,3 +123,15 @@ def bulk_result(shop: str, op_id: int):
     if op is None or op.status != "COMPLETED":
         abort(404)
     return Response(op.content, mimetype="application/jsonl")
+
+
+def resume_bulk_operations(state: DevStoreState) -> None:
+    """Run again the bulk operations a restarted devstore found unfinished, as Shopify
+    finishes an operation whatever happens to the process that started it."""
+    for domain, operations in list(state.bulk_operations.items()):
+        shop = state.shop(domain)
+        for op in operations:
+            if shop is not None and op.status in ("CREATED", "RUNNING"):
+                bulk.run_in_background(
+                    state, op, schema(), lambda shop=shop: Root(shop, state, bulk=True)
+                )

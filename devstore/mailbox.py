@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -28,6 +29,7 @@ class Mailbox:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMail] = []
         self.refuse_next = 0  # fault: the next N messages are refused with 451
+        self.on_change: Callable[[], None] | None = None  # a persistent devstore saves
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
         with self.lock:
@@ -46,6 +48,8 @@ class Mailbox:
         )
         with self.lock:
             self.messages.append(mail)
+        if self.on_change is not None:
+            self.on_change()
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[ReceivedMail]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
 import time
 from urllib.parse import urlencode
@@ -10,6 +9,7 @@ from urllib.parse import urlencode
 import jwt
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 
+from .admin import admin_host_param
 from .signing import sign_query
 from .store import DevStoreState
 
@@ -57,7 +57,7 @@ def authorize(shop: str):
     state().install(shop, scopes)
     params = {
         "code": state().new_code(shop),
-        "host": base64.b64encode(f"{request.host}/store/{dev_shop.handle}".encode()).decode(),
+        "host": admin_host_param(dev_shop),
         "shop": shop,
         "state": args.get("state", ""),
         "timestamp": str(int(time.time())),

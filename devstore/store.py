@@ -1,15 +1,15 @@
 """The devstore's state: shops, staff, installs, codes and tokens, behind one lock.
 
-Kept in memory: the devstore is a local stand-in for Shopify, restarted with `make dev`.
-A restart forgets issued tokens, exactly like a revoked install, and the app recovers the
-way it must with the real Shopify: its refresh fails and the next admin load exchanges an
-ID token again.
+Kept in memory; `referrals devstore` (what `make dev` runs) also keeps it on disk
+(`devstore/persistence.py`), so a restart continues where it stopped, as Shopify would:
+issued tokens stay valid, order numbers and ids never repeat. The tests keep it in memory.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +18,32 @@ from .cost import LeakyBucket
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+class Sequence:
+    """A thread-safe counter whose next value can be read, so it can be saved and resumed
+    (`itertools.count` cannot be read)."""
+
+    def __init__(self, start: int):
+        self._next = start
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Sequence:
+        return self
+
+    def __next__(self) -> int:
+        with self._lock:
+            value = self._next
+            self._next += 1
+        return value
+
+    def peek(self) -> int:
+        return self._next
+
+    def resume_at(self, value: int) -> None:
+        """Never hand out a value below `value` (a restored state's next value)."""
+        with self._lock:
+            self._next = max(self._next, value)
 
 
 @dataclass
@@ -87,6 +113,13 @@ class DevStoreState:
         self.shop_data: dict[str, object] = {}  # domain -> commerce.ShopData
         self.bulk_operations: dict[str, list] = {}  # domain -> [bulk.DevBulkOperation]
         self.dispatcher = None  # webhooks.WebhookDispatcher, set by create_devstore
+        # Called after changes made outside a request (bulk operations finishing), so a
+        # persistent devstore saves them; requests are saved when they end.
+        self.on_change: Callable[[], None] | None = None
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def emit(self, domain: str, topic: str, payload: dict, *, installed_only: bool = True) -> None:
         """Send the webhook Shopify would send for this change (if anyone subscribed)."""

@@ -19,6 +19,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,6 +64,8 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._in_flight = 0
+        self._sending: dict[int, Delivery] = {}  # id(delivery) -> delivery, while in flight
+        self.on_change: Callable[[], None] | None = None  # a persistent devstore saves
         self._held: Delivery | None = None
         self._stop = False
         self._http = httpx.Client(timeout=httpx.Timeout(5.0, connect=1.0))
@@ -146,12 +149,16 @@ class WebhookDispatcher:
                     return
                 delivery = heapq.heappop(self._heap).delivery
                 self._in_flight += 1
+                self._sending[id(delivery)] = delivery
             try:
                 self._send(delivery)
             finally:
                 with self._cond:
                     self._in_flight -= 1
+                    self._sending.pop(id(delivery), None)
                     self._cond.notify_all()
+                if self.on_change is not None:
+                    self.on_change()
 
     def _send(self, d: Delivery) -> None:
         status = None
@@ -182,6 +189,23 @@ class WebhookDispatcher:
                     return False
                 self._cond.wait(remaining)
         return True
+
+    def pending(self) -> list[tuple[Delivery, float]]:
+        """What is still to be delivered, with seconds until each is due: scheduled and held
+        deliveries, and those in flight (sent again after a restart: at least once)."""
+        with self._cond:
+            moment = time.monotonic()
+            due = [(s.delivery, max(0.0, s.due - moment)) for s in self._heap]
+            due += [(d, 0.0) for d in self._sending.values()]
+            if self._held is not None:
+                due.append((self._held, 0.0))
+        return due
+
+    def restore(self, deliveries: list[tuple[Delivery, float]]) -> None:
+        """Schedule deliveries saved by `pending` (a restarted devstore's retries)."""
+        with self._cond:
+            for delivery, delay in deliveries:
+                self._schedule(delivery, delay)
 
     def reset(self) -> None:
         """Forget scheduled deliveries, faults and the log (between tests)."""

@@ -5,8 +5,9 @@ referrals seed           generate customers and program data for a shop
 referrals web            the web app (Flask's server; production uses gunicorn, see Procfile)
 referrals worker         an RQ worker
 referrals scheduler      the periodic-job scheduler (run exactly one)
-referrals devstore       the local Shopify stand-in
+referrals devstore       the local Shopify stand-in (its state kept in INSTANCE_PATH/devstore)
 referrals dev            all of the above on embedded defaults, printing the admin URL
+referrals reset          delete the local state of `dev`: the next one starts afresh
 referrals webhooks …     inspect the inbox, replay deliveries
 referrals revenue recompute   recompute referral revenue, report (and --repair) drift
 """
@@ -14,6 +15,7 @@ referrals revenue recompute   recompute referral revenue, report (and --repair) 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +28,13 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from . import create_app
-from .config import DEFAULT_APP_URL, DEFAULT_DEVSTORE_URL, DEFAULT_SMTP_URL, ConfigError
+from .config import (
+    DEFAULT_APP_URL,
+    DEFAULT_DEVSTORE_URL,
+    DEFAULT_SMTP_URL,
+    ConfigError,
+    default_instance_path,
+)
 
 
 def _create_app():
@@ -138,20 +146,65 @@ def scheduler() -> None:
 @main.command(with_appcontext=False)
 @click.option("--port", type=int, default=None)
 def devstore(port: int | None) -> None:
-    """Serve the devstore (the local Shopify stand-in)."""
+    """Serve the devstore (the local Shopify stand-in). It keeps its state in
+    INSTANCE_PATH/devstore, so a restart continues where it stopped (`referrals reset`)."""
     from werkzeug.serving import run_simple
 
     from devstore import create_devstore
     from devstore.mailbox import start_smtp
+    from devstore.persistence import StateError
 
     host, default_port = _host_port(os.environ.get("DEVSTORE_URL", DEFAULT_DEVSTORE_URL), 8081)
-    app = create_devstore()
-    smtp_host, smtp_port = _host_port(os.environ.get("SMTP_URL", DEFAULT_SMTP_URL), 8025)
-    smtp = start_smtp(app.extensions["devstore_mailbox"], smtp_host, smtp_port)
     try:
+        app = create_devstore(state_dir=default_instance_path(os.environ) / "devstore")
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    saved = app.extensions["devstore_persistence"]
+    smtp = None
+    signal.signal(signal.SIGTERM, _interrupt)  # `dev` stops its children with SIGTERM
+    try:
+        smtp_host, smtp_port = _host_port(os.environ.get("SMTP_URL", DEFAULT_SMTP_URL), 8025)
+        smtp = start_smtp(app.extensions["devstore_mailbox"], smtp_host, smtp_port)
         run_simple(host, port or default_port, app, threaded=True, use_reloader=False)
     finally:
-        smtp.stop()
+        # A second signal (Ctrl-C, then dev's SIGTERM) must not cut the last save short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if smtp is not None:
+            smtp.stop()
+        saved.close()
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+INSTANCE_MARKERS = ("encryption.key", "referrals.sqlite3", "redis.rdb", "devstore")
+
+
+@main.command(with_appcontext=False)
+def reset() -> None:
+    """Delete the local state of `dev` in INSTANCE_PATH (the app's SQLite database, embedded
+    Redis, encryption key and files, the devstore's shops, orders, codes and mailbox): the
+    next `dev` starts both afresh. Servers named by DATABASE_URL or REDIS_URL are not touched."""
+    from devstore.persistence import in_use
+
+    instance = default_instance_path(os.environ).resolve()
+    if not instance.exists():
+        click.echo(f"nothing to reset: {instance} does not exist")
+        return
+    if not any((instance / name).exists() for name in INSTANCE_MARKERS):
+        raise click.ClickException(
+            f"{instance} does not look like the app's instance folder (none of "
+            f"{', '.join(INSTANCE_MARKERS)} is in it); not deleting it"
+        )
+    if in_use(instance / "devstore"):
+        raise click.ClickException("`make dev` is running on this instance folder: stop it first")
+    shutil.rmtree(instance)
+    click.echo(f"deleted {instance}: the next `make dev` starts the app and the devstore afresh")
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if os.environ.get(name):
+            click.echo(f"{name} is set: that server was not touched", err=True)
 
 
 @main.command(with_appcontext=False)

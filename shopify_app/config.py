@@ -102,6 +102,11 @@ def _local_encryption_key(instance_path: Path) -> str:
     return key
 
 
+def default_instance_path(environ: Mapping[str, str]) -> Path:
+    """Where local state lives: `INSTANCE_PATH`, else `instance/` in the project."""
+    return Path(environ.get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
+
+
 def load_config(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -110,9 +115,7 @@ def load_config(
     overrides = dict(overrides or {})
     app_env = str(overrides.get("APP_ENV") or env.get("APP_ENV") or "production")
     local = app_env in ("development", "test")
-    instance_path = Path(
-        overrides.get("INSTANCE_PATH") or env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"
-    )
+    instance_path = Path(overrides.get("INSTANCE_PATH") or default_instance_path(env))
     devstore_url = env.get("DEVSTORE_URL", DEFAULT_DEVSTORE_URL).rstrip("/")
 
     def setting(name: str, local_default: str | None = None, prod_default: str | None = None):

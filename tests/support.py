@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 from werkzeug.serving import make_server
@@ -16,6 +17,14 @@ from .helpers import API_KEY, API_SECRET, OLD_API_SECRET
 SHOP_A = "alpha-shop.myshopify.com"
 SHOP_B = "beta-shop.myshopify.com"
 SHOP_NEW = "gamma-shop.myshopify.com"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, chosen by the OS (for servers started in a child
+    process, which must be told their port; servers in this process bind port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class LiveServer:

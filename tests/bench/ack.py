@@ -28,7 +28,7 @@ from shopify_app.migrations import upgrade
 
 from .. import payloads
 from ..helpers import API_SECRET, webhook_headers
-from ..support import SHOP_A
+from ..support import SHOP_A, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,9 +177,10 @@ def main() -> None:
         "BARE_DB": str(tmp / "bare.sqlite3"),
         "INITIAL_IMPORT": "false",
     }
+    bare_port, app_port = free_port(), free_port()
     servers = {
-        "bare": (start_gunicorn("tests.bench.bare_app:app", 18091, env), 18091, "/bare"),
-        "app": (start_gunicorn("shopify_app:create_app()", 18092, env), 18092, "/webhooks"),
+        "bare": (start_gunicorn("tests.bench.bare_app:app", bare_port, env), bare_port, "/bare"),
+        "app": (start_gunicorn("shopify_app:create_app()", app_port, env), app_port, "/webhooks"),
     }
     scenarios = [
         ("closed loop, 8 clients", 8, None),

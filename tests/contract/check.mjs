@@ -1,5 +1,6 @@
 // Validates what the devstore issues with Shopify's own library (@shopify/shopify-api).
-// Input (stdin, JSON): {apiKey, apiSecret, idToken, webhook: {body, headers}, query}
+// Input (stdin, JSON): {apiKey, apiSecret, idToken, webhook: {body, headers}, query,
+//   callbackQuery (optional: the OAuth callback's query)}
 // Output (stdout, JSON): what the library concluded about each.
 import '@shopify/shopify-api/adapters/node';
 import {shopifyApi, ApiVersion, LogSeverity} from '@shopify/shopify-api';
@@ -40,5 +41,13 @@ try {
 } catch (error) {
   result.queryHmac = false;
   result.queryHmacError = String(error);
+}
+if (input.callbackQuery) {
+  try {
+    result.callbackHmac = await shopify.utils.validateHmac(input.callbackQuery);
+  } catch (error) {
+    result.callbackHmac = false;
+    result.callbackHmacError = String(error);
+  }
 }
 process.stdout.write(JSON.stringify(result));

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from devstore.webhooks import Delivery
-from tests.conftest import SHOP_A
+from tests.conftest import SHOP_A, SHOP_NEW
 from tests.helpers import API_KEY, API_SECRET
 
 HERE = Path(__file__).parent
@@ -94,3 +94,26 @@ def test_shopifys_library_refuses_tampered_copies(live):
     assert result["idToken"]["ok"] is False
     assert result["webhook"]["valid"] is False
     assert result["queryHmac"] is False
+
+
+def oauth_callback_query(live) -> dict:
+    """The query the devstore's authorize page sends to the app's OAuth callback."""
+    begin = live.http.get(f"{live.app_url}/auth", params={"shop": SHOP_NEW})
+    authorize = urlsplit(begin.headers["Location"])
+    approved = live.http.post(
+        f"{live.devstore_url}{authorize.path}", data=dict(parse_qsl(authorize.query))
+    )
+    return dict(parse_qsl(urlsplit(approved.headers["Location"]).query))
+
+
+def test_shopifys_library_verifies_the_oauth_callback_as_the_app_does(live):
+    """The callback's `host` is unpadded base64, as Shopify sends it: the JS library encodes
+    a value's `=` as `%3D` before signing, so a padded host fails its HMAC check."""
+    query = oauth_callback_query(live)
+    assert "=" not in query["host"]
+    result = library_check({**devstore_outputs(live), "callbackQuery": query})
+    assert result["callbackHmac"] is True, result.get("callbackHmacError")
+    tampered = library_check(
+        {**devstore_outputs(live), "callbackQuery": {**query, "code": "forged"}}
+    )
+    assert tampered["callbackHmac"] is False

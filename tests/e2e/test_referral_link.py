@@ -1,5 +1,6 @@
 """A friend follows the advocate's link in Chromium, lands on the store with the discount,
-checks out, and the advocate's reward code appears in Shopify and in their inbox."""
+checks out, and the advocate's reward code appears in Shopify (the devstore's Discounts
+page) and in their inbox."""
 
 from __future__ import annotations
 
@@ -55,3 +56,12 @@ def test_a_friend_follows_the_link_and_checks_out_with_the_discount(live, page, 
     page.goto(f"{live.devstore_url}/mailbox")
     expect(page.locator("#mailbox")).to_contain_text(reward.code)
     page.screenshot(path=str(screenshots_dir / "mailbox-reward.png"), full_page=True)
+
+    # the README's demo: the codes and their usage on the devstore's Discounts page
+    page.goto(f"{live.devstore_url}/store/alpha-shop")
+    page.click("nav >> text=Discounts")
+    friend = page.locator("#discounts tr", has_text=code)
+    expect(friend).to_contain_text("20% off")
+    expect(friend.locator(".usage")).to_contain_text("1 /")
+    expect(page.locator("#discounts tr", has_text=reward.code)).to_contain_text("Active")
+    page.screenshot(path=str(screenshots_dir / "devstore-discounts.png"), full_page=True)

@@ -66,3 +66,51 @@ def test_a_shopper_joins_through_the_proxy_and_a_refund_in_the_admin_voids(live)
     assert "refunded" in listing.text
     settle(live)
     assert one(live.app, Referral).status == "voided"
+
+
+def test_the_discounts_page_lists_codes_with_their_usage(live):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    shop = commerce.data(live.state, SHOP_A)
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com")
+    older = commerce.DevDiscount(
+        id=commerce.next_id(),
+        title="Reward <b>for Ada</b>",
+        code="REWARD-ADA",
+        starts_at=commerce.now(),
+        amount=Decimal("10"),
+        minimum_subtotal=Decimal("30"),
+        usage_limit=1,
+        applies_once_per_customer=True,
+        customer_ids=[ada.id, 999],
+        created_at=commerce.now() - timedelta(days=1),
+    )
+    newer = commerce.DevDiscount(
+        id=commerce.next_id(),
+        title="Friend offer",
+        code="FRIEND-ADA",
+        starts_at=commerce.now() + timedelta(days=2),
+        percentage=0.125,
+    )
+    shop.discounts.update({older.id: older, newer.id: newer})
+    commerce.place_order(
+        live.state,
+        SHOP_A,
+        customer_id=ada.id,
+        lines=[{"title": "Tea", "price": "40"}],
+        discount_code="REWARD-ADA",
+    )
+
+    home = httpx.get(f"{live.devstore_url}/store/alpha-shop").text
+    assert 'href="/store/alpha-shop/discounts"' in home  # in the admin's nav
+    page = httpx.get(f"{live.devstore_url}/store/alpha-shop/discounts").text
+    rows = re.findall(r'<tr id="discount-\d+">(.*?)</tr>', page, re.S)
+    text = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+    assert text[0].startswith("FRIEND-ADA Friend offer Scheduled")  # newest first
+    assert "12.5% off" in text[0] and "0 / no limit" in text[0] and "All customers" in text[0]
+    assert "10.00 EUR off minimum subtotal 30.00 EUR" in text[1]
+    assert "1 / 1 once per customer" in text[1]
+    assert "2 specific customers ada@example.com, Customer 999" in text[1]
+    assert "Reward &lt;b&gt;for Ada&lt;/b&gt;" in rows[1]  # escaped
+    assert httpx.get(f"{live.devstore_url}/store/nobody/discounts").status_code == 404

@@ -39,6 +39,8 @@ def test_full_authorization_code_install(live):
 
     callback = approve(live, authorize_url)
     assert callback.startswith(f"{live.app_url}/auth/callback?")
+    host = parse_qs(urlsplit(callback).query)["host"][0]
+    assert not host.endswith("="), "Shopify sends `host` without base64 padding"
     response = live.http.get(callback)
     assert response.status_code == 302
     assert response.headers["Location"] == f"{live.devstore_url}/store/gamma-shop/apps/{API_KEY}"
