@@ -44,6 +44,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # How many workers may drain one shop's inbox backlog at once (PostgreSQL; SQLite has one
     # writer, so it always drains with one).
     "INBOX_DRAIN_WORKERS": (int, 4, 1, 32),
+    # Share by email from the storefront (storefront/share.py): emails a day per advocate,
+    # per recipient across all advocates in a block of days, per client IP a day, per shop a day.
+    "SHARE_LIMIT_PER_ADVOCATE": (int, 20, 1, 1000),
+    "SHARE_LIMIT_PER_RECIPIENT": (int, 2, 1, 100),
+    "SHARE_RECIPIENT_WINDOW_DAYS": (int, 7, 1, 365),
+    "SHARE_LIMIT_PER_IP": (int, 40, 1, 100_000),
+    "SHARE_LIMIT_PER_SHOP": (int, 1000, 1, 1_000_000),
 }
 
 
