@@ -167,10 +167,6 @@ def invitation_refusal(
         return InvitationRefused("this customer's data was erased or deleted", "erased")
     if not customer.email:
         return InvitationRefused("has no email address", "no_email")
-    if is_suppressed(session, shop.id, customer.email):
-        return InvitationRefused(
-            "unsubscribed from the program's emails (on the suppression list)", "suppressed"
-        )
     state = customer.email_marketing_state
     if state in REFUSED_STATES:
         return InvitationRefused("unsubscribed from email marketing", "unsubscribed")
@@ -178,6 +174,10 @@ def invitation_refusal(
         shown = (state or "unknown").replace("_", " ")
         return InvitationRefused(
             f"has not consented to email marketing (Shopify: {shown})", "no_consent"
+        )
+    if is_suppressed(session, shop.id, customer.email):  # last: the only one that reads
+        return InvitationRefused(
+            "unsubscribed from the program's emails (on the suppression list)", "suppressed"
         )
     return None
 
