@@ -189,7 +189,7 @@ def invite(
     email was queued. Only customers subscribed to email marketing in Shopify are invited;
     members, the erased, those without an email, the suppressed and everyone without that
     consent are refused with the reason (`InvitationRefused.code`)."""
-    from shopify_app.emails import queue_email, render
+    from shopify_app.emails import Suppressed, queue_email, render
 
     if customer.program_joined:  # set by join() with the advocate row, in its transaction
         raise InvitationRefused("already joined the program", "joined")
@@ -199,16 +199,19 @@ def invite(
     subject, body = render(
         "invitation", shop=shop, customer=customer, offer=offer, join_url=join_url
     )
-    _message, queued = queue_email(
-        session,
-        shop,
-        kind="invitation",
-        to=customer.email,
-        subject=subject,
-        body=body,
-        dedupe_key=f"invitation:{customer.id}:{utcnow().date().isoformat()}",
-        customer_id=customer.id,
-    )
+    try:
+        _message, queued = queue_email(
+            session,
+            shop,
+            kind="invitation",
+            to=customer.email,
+            subject=subject,
+            body=body,
+            dedupe_key=f"invitation:{customer.id}:{utcnow().date().isoformat()}",
+            customer_id=customer.id,
+        )
+    except Suppressed as exc:  # unsubscribed since the check above
+        raise InvitationRefused(str(exc), "suppressed") from exc
     if queued and actor.startswith("staff:"):
         record_audit(
             session,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopify_app.emails import queue_email, render
+from shopify_app.emails import Suppressed, queue_email, render
 from shopify_app.emails.names import safe_name
 from shopify_app.emails.quotas import Limit, digest, take
 from shopify_app.emails.suppression import canonical, suppressed_among
@@ -113,12 +113,15 @@ def share_offer(
     except _Refused as refused:
         result.refused = refused.scope
         return result
-    _queue(session, shop, advocate, customer, pending, keys)
-    result.sent += pending
+    for friend in _queue(session, shop, advocate, customer, pending, keys):
+        result.sent.append(friend)
+    for friend in set(pending) - set(result.sent):  # unsubscribed a moment ago
+        result.skipped[friend] = "suppressed"
     return result
 
 
-def _queue(session, shop, advocate, customer, friends, keys) -> None:
+def _queue(session, shop, advocate, customer, friends, keys):
+    """Queue the share to each friend; yields those queued."""
     if not friends:
         return
     program = get_program(session, shop)
@@ -131,13 +134,17 @@ def _queue(session, shop, advocate, customer, friends, keys) -> None:
     }
     subject, body = render("share", **context)
     for friend in friends:
-        queue_email(
-            session,
-            shop,
-            kind="share",
-            to=friend,
-            subject=subject,
-            body=body,
-            dedupe_key=keys[friend],
-            advocate_id=advocate.id,
-        )
+        try:
+            queue_email(
+                session,
+                shop,
+                kind="share",
+                to=friend,
+                subject=subject,
+                body=body,
+                dedupe_key=keys[friend],
+                advocate_id=advocate.id,
+            )
+        except Suppressed:
+            continue
+        yield friend
