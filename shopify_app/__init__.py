@@ -51,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
     from .customers.views import bp as customers_bp
+    from .emails.views import bp as unsubscribe_bp
     from .portal.views import bp as portal_bp
     from .storefront.proxy import bp as proxy_bp
     from .storefront.views import bp as storefront_bp
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(proxy_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     from . import rate_limits
 

@@ -51,6 +51,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "MAX_CONTENT_LENGTH": (int, 1_048_576, 65_536, 50 * 1_048_576),
     # The longest value any form field may carry (413 above it; request_limits.py).
     "FORM_FIELD_MAX_CHARS": (int, 4000, 256, 100_000),
+    # Share by email from the storefront (storefront/share.py): emails a day per advocate,
+    # per recipient across all advocates in a block of days, per client IP a day, per shop a day.
+    "SHARE_LIMIT_PER_ADVOCATE": (int, 20, 1, 1000),
+    "SHARE_LIMIT_PER_RECIPIENT": (int, 2, 1, 100),
+    "SHARE_RECIPIENT_WINDOW_DAYS": (int, 7, 1, 365),
+    "SHARE_LIMIT_PER_IP": (int, 40, 1, 100_000),
+    "SHARE_LIMIT_PER_SHOP": (int, 1000, 1, 1_000_000),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 class TokenCipher:
@@ -22,3 +27,19 @@ class TokenCipher:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken as exc:
             raise ValueError("token cannot be decrypted with the configured keys") from exc
+
+
+@functools.lru_cache(maxsize=32)
+def derived_keys(keys: str, purpose: str, length: int = 32) -> tuple[bytes, ...]:
+    """Keys for one purpose (signing links, hashing counters) derived by HKDF-SHA256 from each
+    `ENCRYPTION_KEY` entry, the current one first: a purpose never reuses the Fernet key
+    itself, and a rotation keeps what the older keys made verifiable."""
+    result = []
+    for part in (k.strip() for k in keys.split(",")):
+        if part:
+            material = base64.urlsafe_b64decode(part.encode())
+            hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode())
+            result.append(hkdf.derive(material))
+    if not result:
+        raise ValueError("no encryption key configured")
+    return tuple(result)

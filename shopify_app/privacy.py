@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from shopify_app.emails.suppression import forget_customer as forget_suppressed
 from shopify_app.models import (
     Customer,
     DataRequest,
@@ -103,6 +104,9 @@ def redact_customer(
             request.content = {"redacted": True}
             request.customer_email = None
     _scrub_deliveries(session, shop, customer_data, shopify_id, order_ids, current_delivery_id)
+    forget_suppressed(
+        session, shop, [customer_data.get("email"), customer.email if customer else None]
+    )
     if customer is None:
         return None
     referral_privacy.redact_customer(session, shop, customer.id)

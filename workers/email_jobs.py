@@ -10,8 +10,16 @@ from flask import current_app
 from sqlalchemy import and_, or_, update
 
 from shopify_app.db import get_session
-from shopify_app.emails import queue_email, render, send_smtp
+from shopify_app.emails import (
+    MARKETING_KINDS,
+    list_unsubscribe_headers,
+    queue_email,
+    render,
+    send_smtp,
+)
+from shopify_app.emails.suppression import is_suppressed
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
+from shopify_app.referrals.advocates import invitation_refusal
 from shopify_app.referrals.program import shop_currency
 from shopify_app.sync.values import money_text
 from shopify_app.timeline.events import record_event
@@ -42,17 +50,47 @@ def _claim(session, message_id: int) -> bool:
     return result.rowcount == 1
 
 
+def _reason_not_to_send(session, message: EmailMessage) -> str | None:
+    """Why a share or invitation must not go out now (asked when the job runs, not only
+    when it was queued: the recipient may have unsubscribed, or withdrawn consent, since)."""
+    if message.kind not in MARKETING_KINDS:
+        return None
+    if is_suppressed(session, message.shop_id, message.to_address):
+        return "the recipient unsubscribed (suppression list)"
+    if message.kind == "invitation":
+        customer = session.get(Customer, message.customer_id) if message.customer_id else None
+        shop = session.get(Shop, message.shop_id)
+        if customer is None or shop is None:
+            return "the customer is gone"
+        refusal = invitation_refusal(session, shop, customer)
+        if refusal is not None:
+            return f"not sent: {refusal}"
+    return None
+
+
 def deliver_email(message_id: int) -> str:
     """Send a queued message; the outcome is kept on its row. A refusal or a network error
-    is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`."""
+    is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`. A share
+    or invitation the recipient may no longer get ends `suppressed`, with the reason."""
     session = get_session()
     if not _claim(session, message_id):
         current = session.get(EmailMessage, message_id)
         return f"not claimed ({current.status})" if current else "gone"
     message = session.get(EmailMessage, message_id)
     session.refresh(message)
+    reason = _reason_not_to_send(session, message)
+    if reason is not None:
+        message.status = "suppressed"
+        message.error = reason
+        session.commit()
+        return f"suppressed: {reason}"
     try:
-        send_smtp(current_app.config["SMTP_URL"], current_app.config["MAIL_FROM"], message)
+        send_smtp(
+            current_app.config["SMTP_URL"],
+            current_app.config["MAIL_FROM"],
+            message,
+            list_unsubscribe_headers(message),
+        )
     except (smtplib.SMTPException, OSError) as exc:
         message.status = "failed"
         message.error = f"{type(exc).__name__}: {exc}"[:2000]

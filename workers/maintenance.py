@@ -49,3 +49,13 @@ def purge_expired_oauth_states() -> int:
     deleted = session.execute(delete(OAuthState).where(OAuthState.expires_at < utcnow())).rowcount
     session.commit()
     return deleted
+
+
+def purge_send_quotas() -> int:
+    """Drop share-limit counters whose period has ended."""
+    from shopify_app.emails.quotas import purge_expired
+
+    session = get_session()
+    deleted = purge_expired(session)
+    session.commit()
+    return deleted

@@ -41,7 +41,9 @@ MAX_ATTEMPTS = 5
 SKIP_LABELS = {
     "joined": "already joined",
     "no_email": "no email address",
+    "no_consent": "no email marketing consent",
     "unsubscribed": "unsubscribed from email marketing",
+    "suppressed": "on the suppression list",
     "erased": "erased or deleted",
     "invited_today": "already invited today",
 }

@@ -3,6 +3,12 @@
 A message is rendered and stored first (`queue_email`), then sent by a job over SMTP; the
 stored row is what staff read ("did my friend get the email?"). Queueing is idempotent by
 `dedupe_key`: a retried job or a double click is one message.
+
+Shares and invitations are not transactional (`MARKETING_KINDS`): they are never queued
+for, nor sent to, an address on the shop's suppression list (checked again when the job
+sends), and each carries an unsubscribe link in its body and the `List-Unsubscribe` +
+`List-Unsubscribe-Post` headers (RFC 8058). A reward email is transactional: the advocate
+earned a code and is told it, whatever the list says.
 """
 
 from __future__ import annotations
@@ -21,7 +27,33 @@ from shopify_app.db import insert_ignore
 from shopify_app.models import EmailMessage, Shop, utcnow
 from shopify_app.timeline.events import record_event
 
+from .suppression import is_suppressed, unsubscribe_url
+
 KINDS = ("reward", "invitation", "share")
+MARKETING_KINDS = frozenset({"invitation", "share"})
+
+
+class Suppressed(ValueError):
+    """The address is on the shop's suppression list: a non-transactional email is not
+    queued for it."""
+
+
+def unsubscribe_footer(shop: Shop, url: str) -> str:
+    name = " ".join((shop.name or shop.domain).split())
+    return (
+        f"\n\n-- \nYou received this email from {name}'s referral program."
+        f"\nTo get no more emails like it: {url}\n"
+    )
+
+
+def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
+    """RFC 2369 + RFC 8058 headers of a non-transactional message (none for a reward)."""
+    if message.kind not in MARKETING_KINDS:
+        return {}
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(message.shop_id, message.to_address)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def render(template: str, **context) -> tuple[str, str]:
@@ -50,8 +82,13 @@ def queue_email(
     advocate_id: int | None = None,
 ) -> tuple[EmailMessage, bool]:
     """Store the message (once per `dedupe_key`) and send it after commit.
-    Returns (message, newly queued)."""
+    Returns (message, newly queued). A share or invitation to a suppressed address raises
+    `Suppressed`; its body gets the unsubscribe link."""
     now = utcnow()
+    if kind in MARKETING_KINDS:
+        if is_suppressed(session, shop.id, to):
+            raise Suppressed(f"{to} unsubscribed from these emails")
+        body = body.rstrip("\n") + unsubscribe_footer(shop, unsubscribe_url(shop.id, to))
     new_id = insert_ignore(
         session,
         EmailMessage,
@@ -97,9 +134,11 @@ def queue_email(
     return message, new_id is not None
 
 
-def send_smtp(url: str, sender: str, message: EmailMessage) -> None:
+def send_smtp(
+    url: str, sender: str, message: EmailMessage, headers: dict[str, str] | None = None
+) -> None:
     """Send one message through the relay at `url` (smtp://, smtp+starttls://, smtps://,
-    with optional user:password@)."""
+    with optional user:password@), with any extra `headers`."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host, port = parts.hostname or "127.0.0.1", parts.port
@@ -110,6 +149,8 @@ def send_smtp(url: str, sender: str, message: EmailMessage) -> None:
     mime["Subject"] = message.subject
     mime["Message-ID"] = make_msgid(domain="referrals.local")
     mime["X-Referrals-Email-Id"] = str(message.id)
+    for name, value in (headers or {}).items():
+        mime[name] = value
     mime.set_content(message.body_text)
     if scheme == "smtps":
         client: smtplib.SMTP = smtplib.SMTP_SSL(

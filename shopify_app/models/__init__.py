@@ -6,6 +6,7 @@ from .customer import Customer, CustomerCount
 from .data_request import DataRequest
 from .discount_code import DiscountCode
 from .email_message import EmailMessage
+from .email_suppression import EmailSuppression, SendQuota
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
 from .referral import (
@@ -38,6 +39,7 @@ __all__ = [
     "DataRequest",
     "DiscountCode",
     "EmailMessage",
+    "EmailSuppression",
     "FraudCheck",
     "OAuthState",
     "Order",
@@ -48,6 +50,7 @@ __all__ = [
     "ReferralTransition",
     "Refund",
     "Reward",
+    "SendQuota",
     "Shop",
     "StaffMember",
     "SyncRun",

@@ -164,34 +164,69 @@ class InvitationRefused(ValueError):
         self.code = code
 
 
+# Shopify's email marketing states (lowercased, as sync stores them) that allow an
+# invitation: only an explicit subscription. `not_subscribed`, `pending` (double opt-in not
+# confirmed), `unsubscribed`, `redacted`, `invalid` and unknown (None) do not.
+CONSENTED = frozenset({"subscribed"})
+REFUSED_STATES = frozenset({"unsubscribed", "redacted", "invalid"})
+
+
+def invitation_refusal(
+    session: Session, shop: Shop, customer: Customer
+) -> InvitationRefused | None:
+    """Why the customer may not get an invitation now, or None. Asked when it is queued and
+    again when the job sends it (consent or the suppression list may change in between)."""
+    from shopify_app.emails.suppression import is_suppressed
+
+    if customer.redacted_at is not None or customer.deleted_at is not None:
+        return InvitationRefused("this customer's data was erased or deleted", "erased")
+    if not customer.email:
+        return InvitationRefused("has no email address", "no_email")
+    state = customer.email_marketing_state
+    if state in REFUSED_STATES:
+        return InvitationRefused("unsubscribed from email marketing", "unsubscribed")
+    if state not in CONSENTED:
+        shown = (state or "unknown").replace("_", " ")
+        return InvitationRefused(
+            f"has not consented to email marketing (Shopify: {shown})", "no_consent"
+        )
+    if is_suppressed(session, shop.id, customer.email):  # last: the only one that reads
+        return InvitationRefused(
+            "unsubscribed from the program's emails (on the suppression list)", "suppressed"
+        )
+    return None
+
+
 def invite(
     session: Session, shop: Shop, customer: Customer, *, actor: str, join_url: str, offer: str
 ) -> bool:
     """Queue the referral invitation email (once a day per customer). Returns whether a new
-    email was queued. Customers who joined, have no email or unsubscribed are refused."""
-    from shopify_app.emails import queue_email, render
+    email was queued. Only customers subscribed to email marketing in Shopify are invited;
+    members, the erased, those without an email, the suppressed and everyone without that
+    consent are refused with the reason (`InvitationRefused.code`)."""
+    from shopify_app.emails import Suppressed, queue_email, render
 
     if customer.program_joined:  # set by join() with the advocate row, in its transaction
         raise InvitationRefused("already joined the program", "joined")
-    if customer.redacted_at is not None or customer.deleted_at is not None:
-        raise InvitationRefused("this customer's data was erased or deleted", "erased")
-    if not customer.email:
-        raise InvitationRefused("has no email address", "no_email")
-    if customer.email_marketing_state in ("unsubscribed", "redacted", "invalid"):
-        raise InvitationRefused("unsubscribed from email marketing", "unsubscribed")
+    refusal = invitation_refusal(session, shop, customer)
+    if refusal is not None:
+        raise refusal
     subject, body = render(
         "invitation", shop=shop, customer=customer, offer=offer, join_url=join_url
     )
-    _message, queued = queue_email(
-        session,
-        shop,
-        kind="invitation",
-        to=customer.email,
-        subject=subject,
-        body=body,
-        dedupe_key=f"invitation:{customer.id}:{utcnow().date().isoformat()}",
-        customer_id=customer.id,
-    )
+    try:
+        _message, queued = queue_email(
+            session,
+            shop,
+            kind="invitation",
+            to=customer.email,
+            subject=subject,
+            body=body,
+            dedupe_key=f"invitation:{customer.id}:{utcnow().date().isoformat()}",
+            customer_id=customer.id,
+        )
+    except Suppressed as exc:  # unsubscribed since the check above
+        raise InvitationRefused(str(exc), "suppressed") from exc
     if queued and actor.startswith("staff:"):
         record_audit(
             session,

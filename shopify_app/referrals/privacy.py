@@ -15,12 +15,14 @@ from shopify_app.models import (
     AuditEntry,
     BlocklistEntry,
     EmailMessage,
+    EmailSuppression,
     FraudCheck,
     Program,
     Referral,
     ReferralClick,
     ReferralTransition,
     Reward,
+    SendQuota,
     Shop,
     TimelineEvent,
 )
@@ -38,6 +40,8 @@ SHOP_TABLES = (
     BlocklistEntry,
     AuditEntry,
     Program,
+    EmailSuppression,
+    SendQuota,
 )
 REDACTED = "redacted"
 

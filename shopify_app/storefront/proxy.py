@@ -10,15 +10,14 @@ import hashlib
 import hmac
 import re
 import time
-from datetime import timedelta
 
-from flask import Blueprint, Response, abort, g, render_template, request
-from sqlalchemy import func, select
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from sqlalchemy import select
 
-from shopify_app.client_address import forwarded_beyond_trusted
+from shopify_app.client_address import client_ip, forwarded_beyond_trusted
 from shopify_app.db import get_session, insert_ignore
-from shopify_app.emails import queue_email, render
-from shopify_app.models import AdvocateVisit, Customer, EmailMessage, Shop, utcnow
+from shopify_app.emails.suppression import canonical
+from shopify_app.models import AdvocateVisit, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
@@ -26,12 +25,13 @@ from shopify_app.shopify.hmac import verify_app_proxy
 from shopify_app.shopify.services import shopify
 from shopify_app.sync.values import normalize_email
 
+from . import share
+from .share import ShareLimits, ShareResult, share_offer
 from .views import share_url
 
 bp = Blueprint("proxy", __name__)
 
 MAX_AGE_SECONDS = 3600
-SHARES_PER_DAY = 20
 FRIENDS_PER_SHARE = 5
 EXPIRED_FORM = "This form has expired; reload the page and try again."
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
@@ -211,55 +211,49 @@ def proxy_share():
             status=422,
         )
     own = normalize_email(customer.email)
-    if own in friends:
+    if own in friends or canonical(own or "") in {canonical(f) for f in friends}:
         return _page(shop, customer, logged_in, problem="That's your own address.", status=422)
-    sent_today = (
-        session.scalar(
-            select(func.count())
-            .select_from(EmailMessage)
-            .where(
-                EmailMessage.shop_id == shop.id,
-                EmailMessage.advocate_id == advocate.id,
-                EmailMessage.kind == "share",
-                EmailMessage.created_at >= utcnow() - timedelta(days=1),
-            )
-        )
-        or 0
+    limits = ShareLimits.from_config(current_app.config)
+    result = share_offer(
+        session, shop, advocate, customer, _one_per_mailbox(friends), ip=_share_ip(), limits=limits
     )
-    if sent_today + len(friends) > SHARES_PER_DAY:
-        return _page(
-            shop,
-            customer,
-            logged_in,
-            problem=f"You can share with {SHARES_PER_DAY} friends a day; try again tomorrow.",
-            status=429,
-        )
-    program = get_program(session, shop)
-    link = share_url(advocate.code)
-    day = utcnow().date().isoformat()
-    for friend in friends:
-        subject, body = render(
-            "share",
-            shop=shop,
-            advocate=advocate,
-            customer=customer,
-            offer=offer_text(program, shop_currency(shop)),
-            link=link,
-        )
-        queue_email(
-            session,
-            shop,
-            kind="share",
-            to=friend,
-            subject=subject,
-            body=body,
-            dedupe_key=f"share:{advocate.id}:{friend}:{day}",
-            advocate_id=advocate.id,
-        )
     session.commit()
-    return _page(
-        shop,
-        customer,
-        logged_in,
-        message=f"Sent to {len(friends)} friend{'' if len(friends) == 1 else 's'}.",
-    )
+    return _page(shop, customer, logged_in, **_share_outcome(result, limits))
+
+
+def _share_ip() -> str | None:
+    """The address the per-IP share limit counts: the shopper Shopify's proxy forwarded,
+    else the connecting address (the one place that asks)."""
+    return shopper_ip() or client_ip()
+
+
+def _one_per_mailbox(friends: list[str]) -> list[str]:
+    """`a.b@gmail.com` and `ab@gmail.com` are one mailbox: one email."""
+    seen: set[str] = set()
+    kept = []
+    for friend in friends:
+        if (key := canonical(friend) or friend) not in seen:
+            seen.add(key)
+            kept.append(friend)
+    return kept
+
+
+def _share_outcome(result: ShareResult, limits: ShareLimits) -> dict:
+    """What the page says after a share, and its status."""
+    if result.refused is not None:
+        problem = {
+            "advocate": f"You can share with {limits.per_advocate} friends a day; "
+            "try again tomorrow.",
+            "ip": "Too many friends were invited from your network today; try again tomorrow.",
+            "shop": "The store has sent all the invitations it can today; try again tomorrow.",
+        }[result.refused]
+        return {"problem": problem, "status": 429}
+    left_out = [f"{address} {share.SKIPPED[code]}" for address, code in result.skipped.items()]
+    count = len(result.sent)
+    if not count:
+        status = 429 if "recipient_limit" in result.skipped.values() else 422
+        return {"problem": "Not sent: " + "; ".join(left_out) + ".", "status": status}
+    message = f"Sent to {count} friend{'' if count == 1 else 's'}."
+    if left_out:
+        message += " Not sent: " + "; ".join(left_out) + "."
+    return {"message": message}

@@ -39,6 +39,7 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
         first_name="Ada",
         last_name="Lovelace",
         state="enabled",
+        email_consent="subscribed",
     )
     settle(live)
     with live.app.app_context():

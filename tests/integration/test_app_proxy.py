@@ -22,7 +22,6 @@ from shopify_app.models import (
 from shopify_app.referrals import advocates
 from shopify_app.referrals.program import update_program
 from shopify_app.shopify.hmac import app_proxy_signature
-from shopify_app.storefront import proxy
 from tests.conftest import SHOP_A
 from tests.helpers import proxy_query, signed_proxy_pairs
 
@@ -167,7 +166,7 @@ def test_a_customer_joins_and_shares_the_offer_by_email(store):
 
 def test_sharing_is_rate_limited_per_day(store, monkeypatch):
     live, ada = store
-    monkeypatch.setattr(proxy, "SHARES_PER_DAY", 3)
+    monkeypatch.setitem(live.app.config, "SHARE_LIMIT_PER_ADVOCATE", 3)
     act(live, "join", {}, ada.id)
     assert act(live, "share", {"emails": "a@example.com, b@example.com"}, ada.id).status_code == 200
     limited = act(live, "share", {"emails": "c@example.com, d@example.com"}, ada.id)

@@ -384,7 +384,7 @@ def test_invite_all_matching_skips_and_counts_and_is_one_job_per_click(live):
     install(live, SHOP_A)
     app = live.app
     add_customer(app, first_name="Ann", email="ann@example.com", email_marketing_state="subscribed")
-    add_customer(app, first_name="Ben", email="ben@example.com")
+    add_customer(app, first_name="Ben", email="ben@example.com", email_marketing_state="subscribed")
     add_customer(app, first_name="Cat")  # no email
     add_customer(
         app, first_name="Dan", email="dan@example.com", email_marketing_state="unsubscribed"
@@ -425,7 +425,9 @@ def test_invite_all_matching_skips_and_counts_and_is_one_job_per_click(live):
 
 def test_invite_selected_rows_and_refusals(live):
     install(live, SHOP_A)
-    a = add_customer(live.app, first_name="Ann", email="ann@example.com")
+    a = add_customer(
+        live.app, first_name="Ann", email="ann@example.com", email_marketing_state="subscribed"
+    )
     add_customer(live.app, first_name="Ben", email="ben@example.com")
     assert post(live, "/customers/invite", {"scope": "selected"}).status_code == 422
     assert post(live, "/customers/invite", {"ids": ["x"]}).status_code == 422
@@ -438,7 +440,15 @@ def test_invite_selected_rows_and_refusals(live):
 
 def test_an_interrupted_invitation_job_resumes_where_it_stopped(live):
     install(live, SHOP_A)
-    ids = [add_customer(live.app, first_name=f"P{i}", email=f"p{i}@example.com") for i in range(6)]
+    ids = [
+        add_customer(
+            live.app,
+            first_name=f"P{i}",
+            email=f"p{i}@example.com",
+            email_marketing_state="subscribed",
+        )
+        for i in range(6)
+    ]
     with live.app.app_context():
         session = get_session()
         shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
@@ -534,7 +544,9 @@ def test_customer_detail_shows_the_program_and_links_to_shopify(seeded):
     assert f"<dt>Successful referrals</dt><dd>{star.successful_referrals}</dd>" in numbers
     assert "activity-referrals" in page.text
     assert get(live, "/customers/999999").status_code == 404
-    newcomer = add_customer(live.app, first_name="Nia", email="nia@example.com")
+    newcomer = add_customer(
+        live.app, first_name="Nia", email="nia@example.com", email_marketing_state="subscribed"
+    )
     detail = get(live, f"/customers/{newcomer}")
     assert "Not joined, so no link yet." in detail.text and "Join the program" in detail.text
     invited = post(live, f"/customers/{newcomer}/invite", {})

@@ -261,7 +261,9 @@ def test_the_referral_link_records_the_click_and_applies_the_friend_discount(sho
 def test_staff_invitations_skip_members_unsubscribed_and_repeat_sends(shop):
     live = shop
     post(live, "/settings", SETTINGS)
-    commerce.create_customer(live.state, SHOP_A, email="gil@example.com", first_name="Gil")
+    commerce.create_customer(
+        live.state, SHOP_A, email="gil@example.com", first_name="Gil", email_consent="subscribed"
+    )
     commerce.create_customer(
         live.state, SHOP_A, email="out@example.com", email_consent="unsubscribed"
     )
