@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,12 @@ from .cost import LeakyBucket
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def shopify_shop_id(domain: str) -> int:
+    """A shop's numeric id (GraphQL `shop.id`, the Shop resource's `id`, compliance payloads'
+    `shop_id`): stable across restarts, like Shopify's."""
+    return zlib.crc32(domain.encode()) or 1
 
 
 @dataclass
@@ -43,6 +50,10 @@ class DevShop:
     @property
     def handle(self) -> str:
         return self.domain.removesuffix(".myshopify.com")
+
+    @property
+    def shopify_id(self) -> int:
+        return shopify_shop_id(self.domain)
 
     @property
     def installed(self) -> bool:
@@ -124,11 +135,13 @@ class DevStoreState:
                 domain,
                 "app/uninstalled",
                 {
-                    "id": abs(hash(domain)) % 10**9,
+                    "id": shop.shopify_id,
                     "name": shop.name,
                     "email": shop.email,
                     "domain": domain,
                     "myshopify_domain": domain,
+                    "currency": shop.currency,
+                    "iana_timezone": shop.timezone,
                 },
                 installed_only=False,
             )

@@ -1,0 +1,184 @@
+"""Webhook trust: the HMAC covers the body only, so a signed body sent again with other headers
+(another topic, another shop) is stored `rejected` and does nothing (webhooks/trust.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from devstore.store import shopify_shop_id
+from shopify_app.cli import main
+from shopify_app.models import Customer, Order, Shop, WebhookDelivery
+from tests import payloads
+from tests.conftest import SHOP_A, SHOP_B
+from tests.helpers import proxy_query, webhook_headers
+
+from .webhook_support import cli_env, deliver, install, one, rows, run_jobs, shop_id
+
+
+def seed(live, shop: str) -> None:
+    install(live, shop)
+    deliver(live, shop, "orders/create", payloads.order())
+    run_jobs(live.app)
+
+
+def the_delivery(live, topic: str) -> WebhookDelivery:
+    return one(live.app, WebhookDelivery, WebhookDelivery.topic == topic)
+
+
+def assert_untouched(live, shop: str) -> None:
+    sid = shop_id(live.app, shop)
+    customer = one(live.app, Customer, Customer.shop_id == sid)
+    assert customer.email == "ada.lovelace+1001@example.com" and customer.redacted_at is None
+    order = one(live.app, Order, Order.shop_id == sid)
+    assert order.email and order.client_ip == "203.0.113.7"
+    row = one(live.app, Shop, Shop.id == sid)
+    assert row.is_installed and row.access_token_enc and row.name
+
+
+def assert_rejected(live, topic: str, reason: str) -> WebhookDelivery:
+    row = the_delivery(live, topic)
+    assert row.status == "rejected", (row.status, row.last_error)
+    assert reason in row.last_error
+    run_jobs(live.app)  # nothing to retry
+    again = the_delivery(live, topic)
+    assert (again.status, again.attempts) == ("rejected", row.attempts)
+    return again
+
+
+@pytest.mark.parametrize(
+    "body",
+    [payloads.shop_redact(SHOP_A), payloads.order(), payloads.customers_redact(SHOP_A)],
+    ids=["shop-a-redact", "order", "shop-a-customers-redact"],
+)
+def test_a_signed_body_replayed_as_shop_redact_for_another_shop_erases_nothing(live, body):
+    seed(live, SHOP_A)
+    seed(live, SHOP_B)
+    response = deliver(live, SHOP_B, "shop/redact", body)
+    assert response.status_code == 200
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_B)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "shop/redact", "payload does not match shop/redact")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [payloads.app_uninstalled(SHOP_A), payloads.shop_redact(SHOP_B), payloads.order()],
+    ids=["shop-a-uninstalled", "shop-b-redact", "order"],
+)
+def test_a_signed_body_replayed_as_app_uninstalled_for_another_shop_does_nothing(live, body):
+    seed(live, SHOP_B)
+    deliver(live, SHOP_B, "app/uninstalled", body)
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_B)
+    assert_rejected(live, "app/uninstalled", "payload does not match app/uninstalled")
+
+
+def test_a_customers_redact_body_never_erases_the_whole_shop(live):
+    """Both compliance bodies name the shop: the topic's own keys tell them apart."""
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "shop/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "shop/redact", "carries customer")
+
+
+def test_an_orders_paid_body_sent_as_customers_redact_redacts_nobody(live):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/redact", payloads.order(financial_status="paid"))
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "customers/redact", "shop_domain is not the X-Shopify-Shop-Domain shop")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [json.dumps([payloads.customers_redact(SHOP_A)]).encode(), b'"customers/redact"'],
+    ids=["array", "string"],
+)
+def test_a_json_body_that_is_not_an_object_never_acts(live, body):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/redact", body)
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "customers/redact", "payload is not a JSON object")
+
+
+def test_an_app_proxy_signature_verifies_as_a_webhook_but_its_query_never_acts(live):
+    """Shopify signs app-proxy queries with the app secret too: keys sorted, `key=value`
+    joined with nothing, hex. Crafted keys make that message a JSON array; the signature,
+    re-encoded as base64, is a valid webhook HMAC for it."""
+    seed(live, SHOP_A)
+    signed = proxy_query(SHOP_A, 7, extra={'["': "", "~": '"]'})
+    message = "".join(f"{k}={v}" for k, v in sorted(signed.items()) if k != "signature")
+    body = message.encode()
+    headers = webhook_headers(SHOP_A, "shop/redact", body)
+    proxy_hmac = base64.b64encode(bytes.fromhex(signed["signature"])).decode()
+    assert headers["X-Shopify-Hmac-Sha256"] == proxy_hmac
+    response = live.http.post(f"{live.app_url}/webhooks", content=body, headers=headers)
+    assert response.status_code == 200
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "shop/redact", "payload is not a JSON object")
+
+
+def test_a_compliance_body_with_the_right_domain_but_another_shop_id_is_rejected(live):
+    seed(live, SHOP_A)
+    forged = {**payloads.customers_redact(SHOP_A), "shop_id": shopify_shop_id(SHOP_A) + 1}
+    deliver(live, SHOP_A, "customers/redact", forged)
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "customers/redact", "shop_id is not the shop's Shopify id")
+    shop = one(live.app, Shop, Shop.domain == SHOP_A)
+    assert shop.shopify_id == shopify_shop_id(SHOP_A)  # learned from the Admin API's shop query
+    deliver(live, SHOP_A, "app/uninstalled", {**payloads.app_uninstalled(SHOP_A), "id": 1})
+    run_jobs(live.app)
+    assert_untouched(live, SHOP_A)
+    assert_rejected(live, "app/uninstalled", "id is not the shop's Shopify id")
+
+
+def test_a_rejected_body_is_scrubbed_by_customers_redact_like_any_other(live):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/redact", payloads.order(financial_status="paid"))
+    run_jobs(live.app)
+    rejected = the_delivery(live, "customers/redact")
+    assert rejected.status == "rejected" and b"ada.lovelace" in rejected.body
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    assert all(b"ada.lovelace" not in d.body for d in rows(live.app, WebhookDelivery))
+
+
+def test_the_genuine_bodies_still_act(live):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    assert one(live.app, Customer).redacted_at is not None
+    deliver(live, SHOP_A, "app/uninstalled", payloads.app_uninstalled(SHOP_A))
+    run_jobs(live.app)
+    assert not one(live.app, Shop, Shop.domain == SHOP_A).is_installed
+    deliver(live, SHOP_A, "shop/redact", payloads.shop_redact(SHOP_A))
+    run_jobs(live.app)
+    assert rows(live.app, Customer) == [] and rows(live.app, Order) == []
+    assert the_delivery(live, "shop/redact").status == "done"
+
+
+def test_rejected_rows_are_listed_and_a_replay_checks_them_again(live):
+    seed(live, SHOP_A)
+    seed(live, SHOP_B)
+    deliver(live, SHOP_B, "shop/redact", payloads.shop_redact(SHOP_A))
+    run_jobs(live.app)
+    row = assert_rejected(live, "shop/redact", "shop_domain is not")
+    env, runner = cli_env(live.app), CliRunner()
+    listed = runner.invoke(main, ["webhooks", "list", "--status", "rejected"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert f"{row.id}" in listed.output and "shop_domain is not" in listed.output
+    replayed = runner.invoke(main, ["webhooks", "replay", "--status", "rejected"], env=env)
+    assert replayed.exit_code == 0 and f"replayed 1 delivery: {row.id}" in replayed.output
+    run_jobs(live.app)
+    again = the_delivery(live, "shop/redact")
+    assert again.status == "rejected" and "shop_domain is not" in again.last_error
+    assert_untouched(live, SHOP_B)
