@@ -124,8 +124,21 @@ class DevStoreState:
         return self.shops.get(f"{handle}.myshopify.com")
 
     def install(self, domain: str, scopes: str) -> None:
+        """Install the app, or change an installation's scopes (Shopify then sends
+        `app/scopes_update`)."""
         with self.lock:
-            self.shops[domain].installed_scopes = scopes
+            shop = self.shops[domain]
+            previous, shop.installed_scopes = shop.installed_scopes, scopes
+        if previous is not None and previous != scopes:
+            self.emit(
+                domain,
+                "app/scopes_update",
+                {
+                    "previous": [s for s in previous.split(",") if s],
+                    "current": [s for s in scopes.split(",") if s],
+                    "updated_at": now().isoformat(),
+                },
+            )
 
     def uninstall(self, domain: str) -> None:
         with self.lock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
@@ -182,3 +184,121 @@ def test_rejected_rows_are_listed_and_a_replay_checks_them_again(live):
     again = the_delivery(live, "shop/redact")
     assert again.status == "rejected" and "shop_domain is not" in again.last_error
     assert_untouched(live, SHOP_B)
+
+
+# ---- end to end: what the devstore sends, as Shopify would, is accepted -------------------
+
+LINES = [{"title": "Green tea", "price": "24.95", "quantity": 2, "sku": "TEA-1"}]
+DISCOUNT = """
+mutation Create($input: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $input) {
+    codeDiscountNode { id } userErrors { field message code } } }"""
+DEACTIVATE = """
+mutation Off($id: ID!) {
+  discountCodeDeactivate(id: $id) { codeDiscountNode { id } userErrors { field message } } }"""
+DELETE = """
+mutation Delete($id: ID!) {
+  discountCodeDelete(id: $id) { deletedCodeDiscountId userErrors { field message } } }"""
+EMAIL_CONSENT = """
+mutation Consent($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) { customer { id } userErrors { message } } }"""
+SMS_CONSENT = """
+mutation Consent($input: CustomerSmsMarketingConsentUpdateInput!) {
+  customerSmsMarketingConsentUpdate(input: $input) { customer { id } userErrors { message } } }"""
+BULK = """
+mutation Bulk($query: String!) {
+  bulkOperationRunQuery(query: $query) { bulkOperation { id } userErrors { message } } }"""
+
+
+def settle(live, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+
+
+def admin_graphql(live, shop: str, steps) -> None:
+    """Run Admin API calls as the app does (the shop's own token)."""
+    from shopify_app.db import get_session
+    from shopify_app.shopify.admin_api import admin_api
+    from shopify_app.shopify.services import shopify
+
+    with live.app.app_context():
+        session = get_session()
+        api = admin_api(session, session.get(Shop, shop_id(live.app, shop)), shopify())
+        steps(api)
+        session.commit()
+
+
+def wait_for_bulk(live, shop: str) -> None:
+    from devstore import bulk
+
+    for _ in range(200):
+        op = bulk.current(live.state, shop)
+        if op is not None and op.status in ("COMPLETED", "FAILED"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the bulk operation did not finish")
+
+
+def test_every_topic_the_devstore_sends_is_accepted_end_to_end(live):
+    from devstore import commerce, compliance
+    from webhooks.routing import HANDLERS
+
+    install(live, SHOP_A)
+    scopes = live.devstore.extensions["devstore_app"].scopes
+    ada = commerce.create_customer(
+        live.state, SHOP_A, email="ada@example.com", phone="+358401234567", first_name="Ada"
+    )
+    commerce.update_customer(live.state, SHOP_A, ada.id, last_name="Lovelace")
+    order = commerce.place_order(live.state, SHOP_A, customer_id=ada.id, lines=LINES)
+    commerce.refund_order(live.state, SHOP_A, order.id, Decimal("5.00"))
+    commerce.cancel_order(live.state, SHOP_A, order.id)
+    gone = commerce.create_customer(live.state, SHOP_A, email="gone@example.com")
+    commerce.delete_customer(live.state, SHOP_A, gone.id)
+    spec = {
+        "title": "Friend 10%",
+        "code": "ADA-FRIEND",
+        "startsAt": "2026-11-01T00:00:00Z",
+        "context": {"all": "ALL"},
+        "customerGets": {"value": {"percentage": 0.1}, "items": {"all": True}},
+    }
+
+    def merchant(api):
+        created = api.mutate(DISCOUNT, {"input": spec}, "discountCodeBasicCreate")
+        gid = created["codeDiscountNode"]["id"]
+        api.mutate(DEACTIVATE, {"id": gid}, "discountCodeDeactivate")
+        api.mutate(DELETE, {"id": gid}, "discountCodeDelete")
+        customer = f"gid://shopify/Customer/{ada.id}"
+        email = {"marketingState": "SUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN"}
+        api.mutate(
+            EMAIL_CONSENT,
+            {"input": {"customerId": customer, "emailMarketingConsent": email}},
+            "customerEmailMarketingConsentUpdate",
+        )
+        api.mutate(
+            SMS_CONSENT,
+            {"input": {"customerId": customer, "smsMarketingConsent": email}},
+            "customerSmsMarketingConsentUpdate",
+        )
+        api.mutate(
+            BULK, {"query": "{ customers { edges { node { id } } } }"}, "bulkOperationRunQuery"
+        )
+
+    admin_graphql(live, SHOP_A, merchant)
+    wait_for_bulk(live, SHOP_A)
+    compliance.request_customer_data(live.state, SHOP_A, ada.id)
+    compliance.redact_customer(live.state, SHOP_A, ada.id)
+    live.state.install(SHOP_A, scopes + ",read_products")
+    live.state.uninstall(SHOP_A)
+    settle(live)
+    delivered = rows(live.app, WebhookDelivery)
+    assert {d.topic for d in delivered} == set(HANDLERS) - {"shop/redact"}
+    assert {(d.topic, d.status, d.last_error) for d in delivered if d.status != "done"} == set()
+    assert one(live.app, Customer, Customer.shopify_id == ada.id).redacted_at is not None
+    assert not one(live.app, Shop, Shop.domain == SHOP_A).is_installed
+
+    compliance.redact_shop(live.state, SHOP_A)
+    settle(live)
+    (kept,) = rows(live.app, WebhookDelivery)
+    assert (kept.topic, kept.status) == ("shop/redact", "done")
+    assert rows(live.app, Customer) == [] and rows(live.app, Order) == []
