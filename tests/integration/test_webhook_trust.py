@@ -11,12 +11,18 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
+from devstore import bulk, commerce, compliance
 from devstore.store import shopify_shop_id
 from shopify_app.cli import main
+from shopify_app.db import get_session
 from shopify_app.models import Customer, Order, Shop, WebhookDelivery
+from shopify_app.shopify.admin_api import admin_api
+from shopify_app.shopify.services import shopify
 from tests import payloads
 from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import proxy_query, webhook_headers
+from webhooks.inbox import replay
+from webhooks.routing import HANDLERS
 
 from .webhook_support import cli_env, deliver, install, one, rows, run_jobs, shop_id
 
@@ -154,6 +160,19 @@ def test_a_rejected_body_is_scrubbed_by_customers_redact_like_any_other(live):
     assert all(b"ada.lovelace" not in d.body for d in rows(live.app, WebhookDelivery))
 
 
+def test_a_body_erased_by_a_redaction_is_rejected_if_replayed(live):
+    seed(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    order_row = the_delivery(live, "orders/create")
+    assert order_row.body == b'{"redacted":true}'
+    with live.app.app_context():
+        replay(get_session(), [order_row.id])
+    run_jobs(live.app)
+    assert_rejected(live, "orders/create", "erased by a redaction")
+    assert one(live.app, Customer).redacted_at is not None
+
+
 def test_the_genuine_bodies_still_act(live):
     seed(live, SHOP_A)
     deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
@@ -218,10 +237,6 @@ def settle(live, rounds: int = 3) -> None:
 
 def admin_graphql(live, shop: str, steps) -> None:
     """Run Admin API calls as the app does (the shop's own token)."""
-    from shopify_app.db import get_session
-    from shopify_app.shopify.admin_api import admin_api
-    from shopify_app.shopify.services import shopify
-
     with live.app.app_context():
         session = get_session()
         api = admin_api(session, session.get(Shop, shop_id(live.app, shop)), shopify())
@@ -230,8 +245,6 @@ def admin_graphql(live, shop: str, steps) -> None:
 
 
 def wait_for_bulk(live, shop: str) -> None:
-    from devstore import bulk
-
     for _ in range(200):
         op = bulk.current(live.state, shop)
         if op is not None and op.status in ("COMPLETED", "FAILED"):
@@ -241,8 +254,6 @@ def wait_for_bulk(live, shop: str) -> None:
 
 
 def test_every_topic_the_devstore_sends_is_accepted_end_to_end(live):
-    from devstore import commerce, compliance
-    from webhooks.routing import HANDLERS
 
     install(live, SHOP_A)
     scopes = live.devstore.extensions["devstore_app"].scopes
