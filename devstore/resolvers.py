@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-import zlib
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -209,7 +208,7 @@ class Root:
     def shop(self, _info) -> dict:
         s = self._shop
         return {
-            "id": f"gid://shopify/Shop/{zlib.crc32(s.domain.encode())}",
+            "id": f"gid://shopify/Shop/{s.shopify_id}",
             "name": s.name,
             "email": s.email,
             "myshopifyDomain": s.domain,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,12 @@ class Sequence:
             self._next = max(self._next, value)
 
 
+def shopify_shop_id(domain: str) -> int:
+    """A shop's numeric id (GraphQL `shop.id`, the Shop resource's `id`, compliance payloads'
+    `shop_id`): stable across restarts, like Shopify's."""
+    return zlib.crc32(domain.encode()) or 1
+
+
 @dataclass
 class Staff:
     id: int
@@ -69,6 +76,10 @@ class DevShop:
     @property
     def handle(self) -> str:
         return self.domain.removesuffix(".myshopify.com")
+
+    @property
+    def shopify_id(self) -> int:
+        return shopify_shop_id(self.domain)
 
     @property
     def installed(self) -> bool:
@@ -146,8 +157,21 @@ class DevStoreState:
         return self.shops.get(f"{handle}.myshopify.com")
 
     def install(self, domain: str, scopes: str) -> None:
+        """Install the app, or change an installation's scopes (Shopify then sends
+        `app/scopes_update`)."""
         with self.lock:
-            self.shops[domain].installed_scopes = scopes
+            shop = self.shops[domain]
+            previous, shop.installed_scopes = shop.installed_scopes, scopes
+        if previous is not None and previous != scopes:
+            self.emit(
+                domain,
+                "app/scopes_update",
+                {
+                    "previous": [s for s in previous.split(",") if s],
+                    "current": [s for s in scopes.split(",") if s],
+                    "updated_at": now().isoformat(),
+                },
+            )
 
     def uninstall(self, domain: str) -> None:
         with self.lock:
@@ -157,11 +181,13 @@ class DevStoreState:
                 domain,
                 "app/uninstalled",
                 {
-                    "id": abs(hash(domain)) % 10**9,
+                    "id": shop.shopify_id,
                     "name": shop.name,
                     "email": shop.email,
                     "domain": domain,
                     "myshopify_domain": domain,
+                    "currency": shop.currency,
+                    "iana_timezone": shop.timezone,
                 },
                 installed_only=False,
             )

@@ -172,7 +172,7 @@ def _scrub_deliveries(
         select(WebhookDelivery.id, WebhookDelivery.body).where(
             WebhookDelivery.shop_id == shop.id,
             or_(
-                WebhookDelivery.status.in_(("done", "dead", "ignored", "skipped")),
+                WebhookDelivery.status.in_(("done", "dead", "ignored", "skipped", "rejected")),
                 WebhookDelivery.id == (current_delivery_id or -1),
             ),
         )

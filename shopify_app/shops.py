@@ -10,8 +10,9 @@ from shopify_app.models import Shop
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.errors import ShopifyError
 from shopify_app.shopify.services import ShopifyServices
+from shopify_app.sync.values import parse_id
 
-SHOP_QUERY = "query AppHomeShop { shop { name myshopifyDomain currencyCode } }"
+SHOP_QUERY = "query AppHomeShop { shop { id name myshopifyDomain currencyCode } }"
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,10 @@ class ShopProfile:
 
 
 def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -> ShopProfile:
-    """Read the shop's name and currency through the Admin API; fall back to the stored ones
-    if Shopify fails."""
+    """Read the shop's name, currency and Shopify id through the Admin API; fall back to the
+    stored ones if Shopify fails. The id is what compliance and app/uninstalled webhooks must
+    name (webhooks/trust.py); it is learned here, from the shop's own token, never from a
+    webhook."""
     try:
         data = admin_api(session, shop, services).execute(SHOP_QUERY)
     except ShopifyError as exc:
@@ -33,8 +36,11 @@ def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -
         )
     name = str(data["shop"]["name"])
     currency = str(data["shop"].get("currencyCode") or "")[:3] or shop.currency
-    if (name, currency) != (shop.name, shop.currency):
-        shop.name, shop.currency = name, currency
+    shopify_id = shop.shopify_id
+    if data["shop"].get("myshopifyDomain") == shop.domain:
+        shopify_id = parse_id(data["shop"].get("id")) or shopify_id
+    if (name, currency, shopify_id) != (shop.name, shop.currency, shop.shopify_id):
+        shop.name, shop.currency, shop.shopify_id = name, currency, shopify_id
         session.commit()
     return ShopProfile(name=name, domain=shop.domain, live=True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devstore.store import shopify_shop_id
+
 
 def ts(minute: int, hour: int = 10) -> str:
     return f"2026-11-20T{hour:02d}:{minute:02d}:00-05:00"
@@ -38,6 +40,19 @@ def customer(cid: int = 1001, *, updated: int = 0, **overrides: Any) -> dict[str
     }
     body.update(overrides)
     return body
+
+
+def customer_deleted(cid: int = 1001) -> dict[str, Any]:
+    """`customers/delete`: the id, the GID and empty fields."""
+    return {
+        "id": cid,
+        "admin_graphql_api_id": f"gid://shopify/Customer/{cid}",
+        "email": None,
+        "phone": None,
+        "first_name": None,
+        "last_name": None,
+        "addresses": [],
+    }
 
 
 def order(oid: int = 5001, *, updated: int = 0, cid: int | None = 1001, **overrides: Any):
@@ -133,7 +148,7 @@ def discount(did: int = 6001, *, updated: int = 0, status: str = "ACTIVE", **ove
 
 def customers_redact(shop: str, cid: int = 1001, orders: tuple[int, ...] = (5001,)):
     return {
-        "shop_id": 954889,
+        "shop_id": shopify_shop_id(shop),
         "shop_domain": shop,
         "customer": {
             "id": cid,
@@ -146,7 +161,7 @@ def customers_redact(shop: str, cid: int = 1001, orders: tuple[int, ...] = (5001
 
 def customers_data_request(shop: str, cid: int = 1001, request_id: int = 9999):
     return {
-        "shop_id": 954889,
+        "shop_id": shopify_shop_id(shop),
         "shop_domain": shop,
         "orders_requested": [5001],
         "customer": {
@@ -156,3 +171,24 @@ def customers_data_request(shop: str, cid: int = 1001, request_id: int = 9999):
         },
         "data_request": {"id": request_id},
     }
+
+
+def shop_redact(shop: str) -> dict[str, Any]:
+    return {"shop_id": shopify_shop_id(shop), "shop_domain": shop}
+
+
+def app_uninstalled(shop: str) -> dict[str, Any]:
+    """The Shop resource, as `app/uninstalled` carries it."""
+    return {
+        "id": shopify_shop_id(shop),
+        "name": "Test shop",
+        "email": "owner@example.com",
+        "domain": shop,
+        "myshopify_domain": shop,
+        "currency": "EUR",
+        "iana_timezone": "Europe/Helsinki",
+    }
+
+
+def scopes_update(previous: list[str], current: list[str]) -> dict[str, Any]:
+    return {"previous": previous, "current": current, "updated_at": ts(0)}

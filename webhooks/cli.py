@@ -14,7 +14,7 @@ from .inbox import list_deliveries, replay
 
 webhooks_cli = AppGroup("webhooks", help="Inspect the webhook inbox and replay deliveries.")
 
-STATUSES = ("pending", "processing", "done", "failed", "dead", "ignored", "skipped")
+STATUSES = ("pending", "processing", "done", "failed", "dead", "ignored", "skipped", "rejected")
 
 
 @webhooks_cli.command("list")
@@ -60,11 +60,11 @@ def show_command(delivery_id: int) -> None:
 @click.argument("delivery_ids", type=int, nargs=-1)
 @click.option(
     "--status",
-    type=click.Choice(("dead", "failed", "skipped", "ignored")),
+    type=click.Choice(("dead", "failed", "skipped", "ignored", "rejected")),
     help="Replay every delivery with this status.",
 )
 def replay_command(delivery_ids: tuple[int, ...], status: str | None) -> None:
-    """Process deliveries again (handlers are idempotent)."""
+    """Process deliveries again (handlers are idempotent; a body is checked again first)."""
     session = get_session()
     ids = list(delivery_ids)
     if status:

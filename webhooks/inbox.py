@@ -204,7 +204,9 @@ def list_deliveries(
 def replay(session: Session, delivery_ids: list[int]) -> list[int]:
     """Put finished or dead deliveries back to `pending` and enqueue them after commit.
 
-    A replay is safe by construction: every handler is idempotent.
+    A replay is safe by construction: every handler is idempotent, and the worker checks
+    the body's trust rules again before any handler (a `rejected` row stays rejected unless
+    the rules, or what the app knows of the shop, now accept it).
     """
     from workers.queues import enqueue_after_commit
     from workers.webhook_jobs import process_delivery

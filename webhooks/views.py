@@ -1,8 +1,10 @@
 """`POST /webhooks`: every topic, compliance topics included, arrives here.
 
-Verify the HMAC on the raw body, validate the headers, store the delivery, hand it to the
-shop's drain after the commit, answer. Nothing else happens in the request, and the ORM is
-not on this path: it is the app's hottest and Shopify gives up after 5 seconds.
+Verify the HMAC on the raw body, validate the headers, check that the body is shaped for its
+topic and names the header's shop (`trust.py`; one that is not is stored `rejected`), store
+the delivery, hand it to the shop's drain after the commit, answer. Nothing else happens in
+the request, and the ORM is not on this path: it is the app's hottest and Shopify gives up
+after 5 seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from workers.webhook_jobs import schedule_drain
 from .headers import DeliveryHeaders, shopify_header
 from .inbox import InboxWriter, shop_id_for
 from .routing import has_handler
+from .trust import payload_problem
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -63,13 +66,17 @@ def receive() -> Response:
     domain = sanitize_shop_domain(headers.shop_domain)
     status, error, answer = "pending", None, (200, "ok")
     try:
-        json.loads(body)
+        payload = json.loads(body)
     except ValueError as exc:
         status, error = "dead", f"malformed JSON: {exc}"
         answer = (400, "malformed JSON (stored for inspection)")
     else:
         if not has_handler(headers.topic):
             status, error, answer = "ignored", "unknown topic", (200, "ignored: unknown topic")
+        elif problem := payload_problem(headers.topic, domain, payload):
+            # Acknowledged like any stored delivery: Shopify's retry would only be a duplicate,
+            # and a sender probing the rules learns nothing (docs/architecture.md).
+            status, error = "rejected", problem
     cache = current_app.extensions.setdefault("webhook_shop_ids", {})
     # The HMAC proves Shopify sent it for a shop that has the app, even one whose merchant
     # has not opened it yet (managed install): keep it under a not-installed shop row.
@@ -80,6 +87,8 @@ def receive() -> Response:
         shop_id, delivery_id = _store(domain, cache, headers, body, status, error)
     if delivery_id is None:
         return _plain(200, "duplicate")
+    if status == "rejected":
+        log.warning("webhook %s (%s, %s) rejected: %s", delivery_id, headers.topic, domain, error)
     if status == "pending":
         try:
             schedule_drain(shop_id)

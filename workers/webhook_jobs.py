@@ -37,8 +37,10 @@ from sqlalchemy.orm import Session
 
 from shopify_app.db import get_session
 from shopify_app.models import Shop, WebhookDelivery, utcnow
+from shopify_app.privacy import REDACTED_BODY
 from shopify_app.timeline.events import batched_events
 from webhooks.routing import ALWAYS_HANDLERS, handler_for, needs_installed_shop
+from webhooks.trust import payload_problem
 
 from .queues import after_commit, get_queue, redis_connection
 
@@ -283,18 +285,25 @@ def process_delivery(delivery_id: int) -> str:
 
 
 def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str | None]:
-    """Run the delivery's handler; returns (status, note) for its row, which it leaves alone."""
+    """Run the delivery's handler; returns (status, note) for its row, which it leaves alone.
+
+    The body's trust rules (`webhooks.trust`) are checked here, before every handler, with
+    the shop's Shopify id: a replay or a retry is held to them like a first delivery."""
     handler = handler_for(delivery.topic)
     if handler is None:
         return "ignored", f"no handler for topic {delivery.topic}"
-    if needs_installed_shop(delivery.topic) and not shop.is_installed:
-        return "skipped", "shop is not installed"
+    if delivery.body == REDACTED_BODY:
+        return "rejected", "the body was erased by a redaction: nothing to apply"
     try:
         payload = json.loads(delivery.body)
     except ValueError as exc:
         raise PermanentDeliveryError(f"malformed JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise PermanentDeliveryError("payload is not a JSON object")
+    problem = payload_problem(delivery.topic, shop.domain, payload, shop.shopify_id)
+    if problem is not None:
+        log.warning("delivery %s (%s) rejected: %s", delivery.id, delivery.topic, problem)
+        return "rejected", problem
+    if needs_installed_shop(delivery.topic) and not shop.is_installed:
+        return "skipped", "shop is not installed"
     with batched_events(session):
         handler(session, shop, payload, delivery)
     return "done", None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, UTCDateTime
@@ -17,6 +17,9 @@ class Shop(TimestampMixin, Base):
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str | None] = mapped_column(String(255))
     currency: Mapped[str | None] = mapped_column(String(3))  # the shop's currencyCode
+    # The shop's id at Shopify (from the Admin API, never from a webhook): compliance and
+    # app/uninstalled payloads must carry it (webhooks/trust.py).
+    shopify_id: Mapped[int | None] = mapped_column(BigInteger)
     scopes: Mapped[str] = mapped_column(Text, default="")
     access_token_enc: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,7 +13,8 @@ class WebhookDelivery(Base):
 
     The raw body is kept byte for byte, so a payload that fails to parse is still there to
     inspect and replay. Statuses: pending, processing, done, failed (retrying), dead (parse
-    error or retries exhausted), ignored (unknown topic), skipped (shop not installed).
+    error or retries exhausted), ignored (unknown topic), skipped (shop not installed),
+    rejected (the body does not match its topic or shop: webhooks/trust.py).
     """
 
     __tablename__ = "webhook_deliveries"

@@ -47,7 +47,9 @@ def main() -> None:
         )
         rows.append(("admin home, authenticated fetch (incl. GraphQL)", percentiles(home)))
 
-        body = json.dumps({"id": 1, "note": "x" * 2000}).encode()
+        body = json.dumps(
+            {"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1", "note": "x" * 2000}
+        ).encode()
 
         def ack():
             headers = webhook_headers(SHOP_A, "orders/create", body, webhook_id=str(uuid.uuid4()))

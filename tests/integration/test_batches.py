@@ -70,7 +70,7 @@ def test_a_failing_delivery_fails_alone_and_its_batch_is_applied_once(
 def test_a_lifecycle_delivery_closes_its_batch(live):
     install(live, SHOP_A)
     deliver(live, SHOP_A, "orders/create", payloads.order(oid=8001))
-    deliver(live, SHOP_A, "app/uninstalled", {"domain": SHOP_A})
+    deliver(live, SHOP_A, "app/uninstalled", payloads.app_uninstalled(SHOP_A))
     deliver(live, SHOP_A, "orders/create", payloads.order(oid=8002))
     with live.app.app_context():
         get_queue().empty()

@@ -123,7 +123,7 @@ def test_failed_rows_come_back_when_their_retry_is_due(live, broken_orders, monk
 
 def test_cli_lists_shows_and_replays_dead_letters(live, monkeypatch):
     install(live, SHOP_A)
-    deliver(live, SHOP_A, "orders/create", b"[]")
+    deliver(live, SHOP_A, "orders/create", b"[{not json")
     run_jobs(live.app)
     row = one(live.app, WebhookDelivery)
     assert row.status == "dead"
@@ -133,7 +133,7 @@ def test_cli_lists_shows_and_replays_dead_letters(live, monkeypatch):
     assert listed.exit_code == 0, listed.output
     assert f"{row.id}" in listed.output and "orders/create" in listed.output
     shown = runner.invoke(main, ["webhooks", "show", str(row.id)], env=env)
-    assert "not a JSON object" in shown.output and "[]" in shown.output
+    assert "malformed JSON" in shown.output and "[{not json" in shown.output
     # fix the payload as an operator would after a bug fix, then replay
     with live.app.app_context():
         session = get_session()

@@ -33,7 +33,7 @@ def seed(live, shop):
 def test_shop_redact_erases_the_shop_and_only_that_shop(live):
     seed(live, SHOP_A)
     seed(live, SHOP_B)
-    deliver(live, SHOP_A, "shop/redact", {"shop_id": 1, "shop_domain": SHOP_A})
+    deliver(live, SHOP_A, "shop/redact", payloads.shop_redact(SHOP_A))
     run_jobs(live.app)
     a, b = shop_id(live.app, SHOP_A), shop_id(live.app, SHOP_B)
     for model in (Customer, Order, Refund, TimelineEvent):
@@ -107,7 +107,7 @@ def test_data_request_for_an_unknown_customer_says_so(live):
 
 def test_compliance_topics_run_for_an_uninstalled_shop(live):
     seed(live, SHOP_A)
-    deliver(live, SHOP_A, "app/uninstalled", {"domain": SHOP_A})
+    deliver(live, SHOP_A, "app/uninstalled", payloads.app_uninstalled(SHOP_A))
     deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
     run_jobs(live.app)
     assert one(live.app, Customer, Customer.shopify_id == 1001).redacted_at is not None

@@ -366,7 +366,7 @@ def test_redacting_a_friend_scrubs_the_evidence_and_erasing_the_shop_removes_the
     for event in rows(live.app, TimelineEvent):
         assert "adalovelace+deals" not in repr(event.payload).lower()
 
-    deliver(live, SHOP_A, "shop/redact", {"shop_id": 1, "shop_domain": SHOP_A})
+    deliver(live, SHOP_A, "shop/redact", payloads.shop_redact(SHOP_A))
     run_jobs(live.app)
     for model in (Advocate, Referral, Reward, FraudCheck, ReferralTransition, Customer):
         assert rows(live.app, model) == [], model.__name__

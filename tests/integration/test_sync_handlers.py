@@ -92,7 +92,13 @@ def test_consent_change_is_one_timeline_event_even_when_delivered_twice(live):
 def test_customer_delete_is_honoured_and_a_late_update_does_not_resurrect(live):
     install(live, SHOP_A)
     deliver(live, SHOP_A, "customers/create", payloads.customer(updated=0))
-    deliver(live, SHOP_A, "customers/delete", {"id": 1001}, triggered_at="2026-11-20T16:00:00Z")
+    deliver(
+        live,
+        SHOP_A,
+        "customers/delete",
+        payloads.customer_deleted(1001),
+        triggered_at="2026-11-20T16:00:00Z",
+    )
     run_jobs(live.app)
     deliver(live, SHOP_A, "customers/update", payloads.customer(updated=10, first_name="Ghost"))
     run_jobs(live.app)
@@ -258,7 +264,7 @@ def test_thirty_percent_duplicates_change_nothing(live):
 
 def test_sync_topics_for_an_uninstalled_shop_do_no_work(live):
     install(live, SHOP_A)
-    deliver(live, SHOP_A, "app/uninstalled", {"domain": SHOP_A})
+    deliver(live, SHOP_A, "app/uninstalled", payloads.app_uninstalled(SHOP_A))
     run_jobs(live.app)
     deliver(live, SHOP_A, "orders/create", payloads.order())
     run_jobs(live.app)
@@ -278,9 +284,9 @@ def test_shops_never_see_each_others_rows(live):
     assert len(rows(live.app, Customer, Customer.shop_id == b)) == 1
 
 
-def test_payload_that_is_not_an_object_is_dead_with_the_reason(live):
+def test_payload_that_is_not_an_object_is_rejected_with_the_reason(live):
     install(live, SHOP_A)
     deliver(live, SHOP_A, "orders/create", b"[1, 2, 3]")
     run_jobs(live.app)
     (row,) = rows(live.app, WebhookDelivery)
-    assert row.status == "dead" and "not a JSON object" in row.last_error
+    assert row.status == "rejected" and "not a JSON object" in row.last_error

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shopify_app.db import get_session
 from shopify_app.models import Shop, WebhookDelivery, utcnow
+from tests import payloads
 from tests.conftest import SHOP_A
 from tests.helpers import id_token, webhook_headers
 from workers.worker import build_worker
@@ -89,7 +90,7 @@ def test_delivery_for_a_shop_that_never_opened_the_app_is_kept(live):
     response, _ = post(
         live,
         "shop/redact",
-        {"shop_domain": "never-installed.myshopify.com"},
+        payloads.shop_redact("never-installed.myshopify.com"),
         shop="never-installed.myshopify.com",
     )
     assert response.status_code == 200
@@ -149,7 +150,7 @@ def test_app_uninstalled_revokes_tokens_through_the_worker(live):
     response, _ = post(
         live,
         "app/uninstalled",
-        {"domain": SHOP_A},
+        payloads.app_uninstalled(SHOP_A),
         triggered_at=utcnow().isoformat().replace("+00:00", "Z"),
     )
     assert response.status_code == 200
@@ -165,7 +166,7 @@ def test_app_uninstalled_revokes_tokens_through_the_worker(live):
 def test_a_late_uninstall_from_before_a_reinstall_is_ignored(live):
     install(live)
     stale = (utcnow() - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-    post(live, "app/uninstalled", {"domain": SHOP_A}, triggered_at=stale)
+    post(live, "app/uninstalled", payloads.app_uninstalled(SHOP_A), triggered_at=stale)
     run_jobs(live.app)
     with live.app.app_context():
         shop = get_session().scalar(select(Shop).where(Shop.domain == SHOP_A))
@@ -177,7 +178,7 @@ def test_scopes_update_records_the_new_scopes(live):
     post(
         live,
         "app/scopes_update",
-        {"previous": ["read_orders"], "current": ["read_orders", "read_customers"]},
+        payloads.scopes_update(["read_orders"], ["read_orders", "read_customers"]),
     )
     run_jobs(live.app)
     with live.app.app_context():
@@ -213,7 +214,9 @@ def test_a_cached_shop_id_whose_row_vanished_is_looked_up_again(live):
 
 def test_the_inbox_writer_stores_every_header_value_as_the_orm_reads_it(live):
     install(live, SHOP_A)
-    body = b'{"id": 1, "note": "\xc3\xa4ij\xc3\xa4"}'
+    body = (
+        b'{"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1", "note": "\xc3\xa4ij\xc3\xa4"}'
+    )
     response, headers = post(
         live, "orders/create", body, webhook_id="wh-round-trip", triggered_at="2026-11-20T16:05:07Z"
     )
