@@ -44,6 +44,10 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # How many workers may drain one shop's inbox backlog at once (PostgreSQL; SQLite has one
     # writer, so it always drains with one).
     "INBOX_DRAIN_WORKERS": (int, 4, 1, 32),
+    # The worker's resident work horse retires after this many jobs, or once its peak memory
+    # passes this many MiB, and a fresh one is forked (workers/worker.py).
+    "WORKER_HORSE_MAX_JOBS": (int, 1000, 1, 1_000_000),
+    "WORKER_HORSE_MAX_MEMORY_MB": (int, 1024, 64, 1_048_576),
 }
 
 
