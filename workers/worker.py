@@ -36,6 +36,7 @@ from flask import Flask
 from rq import SimpleWorker, Worker, worker_registration
 from rq.exceptions import StopRequested
 from rq.executions import Execution
+from rq.scheduler import RQScheduler
 from rq.utils import now
 from rq.worker.base import WorkerStatus
 from rq.worker.base import logger as rq_logger
@@ -279,6 +280,29 @@ class AppWorker(AppContextMixin, Worker):
         if scheduler is not None and not (scheduler._process and scheduler._process.is_alive()):
             scheduler.acquire_locks(auto_start=True)
 
+    def _start_scheduler(
+        self, burst: bool = False, logging_level: str | None = "INFO", *args: Any, **kwargs: Any
+    ) -> None:
+        """RQ's, with a scheduler process that rides out Redis outages (RQ's exits)."""
+        self.scheduler = RetryScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            serializer=self.serializer,
+        )
+        self._through_outage(self.scheduler.acquire_locks)
+        if not self.scheduler.acquired_locks:
+            return
+        if burst:
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()
+            finally:
+                self.scheduler.release_locks()
+                self.scheduler.register_death()
+        else:
+            self.scheduler.start()
+
     def _through_outage(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._is_horse:
             return fn(*args, **kwargs)
@@ -354,6 +378,34 @@ class AppWorker(AppContextMixin, Worker):
             super().teardown()
         except REDIS_ERRORS:
             log.warning("worker %s stopped without unregistering: Redis unreachable", self.name)
+
+
+class RetryScheduler(RQScheduler):
+    """The process a worker runs beside it (`with_scheduler`) to put jobs whose retry delay
+    has passed back on their queue; RQ's exits on the first Redis error."""
+
+    def work(self) -> None:
+        self._install_signal_handlers()
+        outage = redis_outage(
+            self.connection,
+            logging.getLogger(f"{__name__}.retry_scheduler"),
+            stopping=lambda: self._stop_requested,
+        )
+        try:
+            outage.call(self.register_birth)
+            while not self._stop_requested:
+                outage.call(self._tick)
+                time.sleep(self.interval)
+            self.stop()
+        except REDIS_ERRORS:
+            if not self._stop_requested:
+                raise
+
+    def _tick(self) -> None:
+        if self.should_reacquire_locks:
+            self.acquire_locks()
+        self.heartbeat()
+        self.enqueue_scheduled_jobs()
 
 
 class _FoldIntoOutage(logging.Filter):
