@@ -49,6 +49,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 HORSE_STOP_SECONDS = 10
+PUBSUB_WAKE_SECONDS = 1.0
 
 
 class AppContextMixin:
@@ -57,6 +58,18 @@ class AppContextMixin:
     def perform_job(self, job, queue, execution) -> bool:  # type: ignore[override]
         with self.app.app_context():
             return super().perform_job(job, queue, execution)  # type: ignore[misc]
+
+    def subscribe(self) -> None:
+        """RQ's, with the command listener waking every second, not every minute: RQ's
+        teardown unsubscribes and then joins it, which could take that minute (a worker
+        asked to stop took 60 s; a platform that waits 30 s kills it)."""
+        self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})  # type: ignore[attr-defined]
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAKE_SECONDS,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,  # type: ignore[attr-defined]
+        )
 
 
 @dataclass
