@@ -157,7 +157,7 @@ def database_outage(engine: Engine, log: logging.Logger, **kwargs: Any) -> Outag
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    return Outage("the database", probe, DATABASE_ERRORS, log=log, **kwargs)
+    return Outage("Database", probe, DATABASE_ERRORS, log=log, **kwargs)
 
 
 def _first_line(exc: BaseException) -> str:

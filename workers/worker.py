@@ -216,6 +216,8 @@ class AppWorker(AppContextMixin, Worker):
             code = 0
         except REDIS_ERRORS:
             pass  # the worker sees the same outage and logs it once
+        except BrokenPipeError:
+            pass  # the worker has gone (stopped while this horse waited for the database)
         except BaseException:  # noqa: BLE001 - the worker fails the job and forks another
             log.exception("work horse %s stopped on an error", os.getpid())
         finally:

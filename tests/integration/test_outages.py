@@ -4,26 +4,32 @@ process logs the outage once, and the stored work is done afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, update
 
 from shopify_app import create_app
 from shopify_app.db import get_session
-from shopify_app.models import Order, WebhookDelivery, utcnow
+from shopify_app.migrations import upgrade
+from shopify_app.models import OAuthState, Order, WebhookDelivery, utcnow
 from tests import payloads
 from tests.conftest import SHOP_A
 from tests.helpers import webhook_headers
 from tests.support import process_env
+from workers import maintenance
+from workers.queues import get_queue
 
 from .webhook_support import install
 
@@ -221,3 +227,210 @@ def test_scheduler_and_worker_ride_out_redis_stopped_across_a_tick(live, tmp_pat
         assert count(log, f"{logger}: Redis unreachable") == 1, log.read_text()[-3000:]
         assert count(log, f"{logger}: Redis reachable again") == 1, log.read_text()[-3000:]
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+class TcpProxy:
+    """127.0.0.1:port forwarded to PostgreSQL. `cut()` closes every connection through it
+    and refuses new ones, as a database that went down; `restore()` listens again on the
+    same port. (The machine's PostgreSQL is shared: the test cannot stop it.)"""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def restore(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            doomed, self._sockets = self._sockets, []
+            if self._listener is not None:
+                doomed.append(self._listener)
+                self._listener = None
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+class DatabaseOutage:
+    """The database as the worker reaches it, made unreachable and reachable again.
+
+    PostgreSQL: through a TcpProxy. SQLite: a fresh database file, whose path is swapped for
+    a directory during the outage (new connections fail with "unable to open database
+    file"); an open SQLite file cannot go away under a running process, so on SQLite only
+    a process that connects during the outage feels it."""
+
+    def __init__(self, database_url: str, tmp_path: Path):
+        self.postgres = database_url.startswith("postgres")
+        if self.postgres:
+            parts = urlsplit(database_url)
+            self.proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+            self.url = urlunsplit(
+                parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.proxy.port}")
+            )
+            self.proxy.restore()
+        else:
+            self.path = tmp_path / "outage-db" / "app.sqlite3"
+            self.url = f"sqlite:///{self.path}"
+            upgrade(self.url)
+        direct = database_url if self.postgres else self.url  # the test's own way in
+        self.engine = create_engine(direct.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def cut(self) -> None:
+        if self.postgres:
+            self.proxy.cut()
+            return
+        self.engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                src.rename(Path(f"{self.path}{suffix}.away"))
+        self.path.mkdir()
+
+    def restore(self) -> None:
+        if self.postgres:
+            self.proxy.restore()
+            return
+        self.path.rmdir()
+        for suffix in ("", "-wal", "-shm"):
+            away = Path(f"{self.path}{suffix}.away")
+            if away.exists():
+                away.rename(Path(f"{self.path}{suffix}"))
+
+
+@pytest.fixture
+def database_outage(live, tmp_path):
+    outage = DatabaseOutage(live.app.config["DATABASE_URL"], tmp_path)
+    yield outage
+    if outage.postgres:
+        outage.proxy.cut()
+    outage.engine.dispose()
+
+
+def expired_states(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(OAuthState))
+
+
+def test_a_worker_that_starts_during_a_database_outage_waits_then_works(
+    live, tmp_path, database_outage
+):
+    """Today a job that meets the outage fails for good (and each one logs a traceback);
+    the horse waits until the database answers before it takes any."""
+    with database_outage.engine.begin() as conn:
+        now = utcnow()
+        conn.execute(
+            OAuthState.__table__.insert(),
+            [
+                {
+                    "nonce": f"old-{n}",
+                    "shop_domain": SHOP_A,
+                    "created_at": now,
+                    "expires_at": now - timedelta(hours=1),
+                }
+                for n in range(3)
+            ],
+        )
+    database_outage.cut()
+    with live.app.app_context():
+        get_queue().enqueue(maintenance.purge_expired_oauth_states)
+    log = tmp_path / "worker.log"
+    env = process_env(live.app, DATABASE_URL=database_outage.url)
+    worker = spawn([sys.executable, "-m", "shopify_app.cli", "worker"], env, log)
+    try:
+        wait_until(lambda: count(log, "Database unreachable") >= 1, 30, "the outage noticed")
+        time.sleep(3)  # several of the horse's probes
+        assert worker.poll() is None, log.read_text()[-3000:]
+        with live.app.app_context():
+            assert get_queue().count == 1  # not taken: no horse could run it
+        database_outage.restore()
+        wait_until(lambda: expired_states(database_outage.engine) == 0, 60, "the purge to run")
+        assert worker.poll() is None
+    finally:
+        stop(worker)
+    assert count(log, "workers.worker: Database unreachable") == 1, log.read_text()[-3000:]
+    assert count(log, "workers.worker: Database reachable again") == 1
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def test_worker_and_scheduler_ride_out_a_database_outage_mid_run(live, tmp_path, database_outage):
+    """PostgreSQL goes away under a running worker: the job that meets it fails (its rows
+    stay pending: nothing is lost), the horse retires, the next one waits for the database,
+    and once it is back the scheduler's sweep gets every stored delivery applied."""
+    if not database_outage.postgres:
+        pytest.skip("an open SQLite file cannot go away under a running process")
+    install(live, SHOP_A)
+    env = process_env(live.app, DATABASE_URL=database_outage.url)
+    scheduler_log, worker_log = tmp_path / "scheduler.log", tmp_path / "worker.log"
+    scheduler = spawn([sys.executable, "-c", SCHEDULER], env, scheduler_log)
+    worker = spawn([sys.executable, "-m", "shopify_app.cli", "worker"], env, worker_log)
+    try:
+        wait_until(lambda: count(worker_log, "Job OK") >= 3, 30, "the worker to run jobs")
+        database_outage.cut()
+        for n in range(3):
+            body = json.dumps(payloads.order(6101 + n, cid=2101 + n)).encode()
+            response = live.http.post(
+                f"{live.app_url}/webhooks",
+                content=body,
+                headers=webhook_headers(SHOP_A, "orders/create", body),
+            )
+            assert response.status_code == 200
+        wait_until(lambda: count(worker_log, "Database unreachable") >= 1, 30, "the outage noticed")
+        with live.app.app_context():
+            session = get_session()
+            session.execute(  # as if stored minutes ago: the sweep's grace has passed
+                update(WebhookDelivery).values(received_at=utcnow() - timedelta(minutes=5))
+            )
+            session.commit()
+        time.sleep(4)  # the scheduler keeps ticking; no horse takes a job meanwhile
+        assert worker.poll() is None, worker_log.read_text()[-3000:]
+        assert scheduler.poll() is None, scheduler_log.read_text()[-3000:]
+        assert unfinished(live.app) == 3
+        database_outage.restore()
+        wait_until(
+            lambda: unfinished(live.app) == 0,
+            APPLIED_WITHIN_SECONDS,
+            "every stored delivery to be applied",
+        )
+        assert worker.poll() is None and scheduler.poll() is None
+    finally:
+        stop(scheduler)
+        stop(worker)
+    text = worker_log.read_text()
+    assert count(worker_log, "workers.worker: Database unreachable") == 1, text[-3000:]
+    assert count(worker_log, "workers.worker: Database reachable again") == 1, text[-3000:]
+    # only jobs in flight met the outage: none was taken until the database was back
+    lines = text.splitlines()
+    down = next(i for i, line in enumerate(lines) if "Database unreachable" in line)
+    assert "workers.worker: Database reachable again" in lines[down + 1], text[-3000:]
