@@ -50,6 +50,7 @@ WORKERS = {
     "in-process": "in-process (RQ SimpleWorker)",
 }
 SUSTAINED_P95_SECONDS = 1.0
+WORKER_PID = [0]
 
 
 def serve_worker(kind: str) -> None:
@@ -111,9 +112,32 @@ def set_up_advocate(app, state) -> str:
     return code
 
 
+def worker_cpu_seconds(pid: int) -> float:
+    """CPU time of the worker process, its horses that ended and the one running (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(stat: Path) -> list[str]:
+        return stat.read_text().rsplit(")", 1)[1].split()
+
+    try:
+        own = fields(Path(f"/proc/{pid}/stat"))
+    except OSError:
+        return float("nan")
+    total = sum(int(v) for v in own[11:15])  # utime, stime, cutime, cstime
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child = fields(stat)
+        except OSError:
+            continue
+        if int(child[1]) == pid:
+            total += int(child[11]) + int(child[12])
+    return total / tick
+
+
 def run_phase(app, state, code: str, *, label: str, referrals: int, rate: float) -> dict:
-    """Place `referrals` orders at `rate` a second; returns their latencies and the rate
-    actually achieved (placing an order takes time too)."""
+    """Place `referrals` orders at `rate` a second; returns their latencies, the rate
+    actually achieved (placing an order takes time too) and the worker's CPU time."""
+    cpu_before = worker_cpu_seconds(WORKER_PID[0])
     orders = []
     start = time.monotonic()
     first = last = start
@@ -132,7 +156,14 @@ def run_phase(app, state, code: str, *, label: str, referrals: int, rate: float)
         )
     achieved = (referrals - 1) / (last - first) if referrals > 1 and last > first else rate
     latencies = wait_for_rewards(app, state, orders, give_up=60 + 5 * referrals / rate)
-    return {"latencies": latencies, "referrals": referrals, "rate": rate, "achieved": achieved}
+    cpu = worker_cpu_seconds(WORKER_PID[0]) - cpu_before
+    return {
+        "latencies": latencies,
+        "referrals": referrals,
+        "rate": rate,
+        "achieved": achieved,
+        "cpu_ms": cpu * 1000 / referrals,
+    }
 
 
 def wait_for_rewards(app, state, orders: list[int], *, give_up: float) -> list[float]:
@@ -187,15 +218,14 @@ def machine() -> str:
 
 def row(backend: str, kind: str, phase: dict) -> str:
     lat = phase["latencies"]
+    head = f"| {backend} | {kind} | {len(lat)}/{phase['referrals']} | "
+    cpu = f" {phase['cpu_ms']:.0f} |"
     if not lat:
-        return (
-            f"| {backend} | {kind} | 0/{phase['referrals']} | {phase['rate']:g} | — | — | — | — |"
-        )
+        return head + f"{phase['rate']:g} |" + " — |" * 4 + cpu
     stats = percentiles(lat)
     return (
-        f"| {backend} | {kind} | {len(lat)}/{phase['referrals']} | "
-        f"{phase['rate']:g} ({phase['achieved']:.1f}) | {stats['p50']:,.0f} | "
-        f"{stats['p95']:,.0f} | {stats['p99']:,.0f} | {max(lat) * 1000:,.0f} |"
+        head + f"{phase['rate']:g} ({phase['achieved']:.1f}) | {stats['p50']:,.0f} | "
+        f"{stats['p95']:,.0f} | {stats['p99']:,.0f} | {max(lat) * 1000:,.0f} |" + cpu
     )
 
 
@@ -239,6 +269,7 @@ def main() -> None:
     log_path = Path(tmp) / "worker.log"
     load_before = os.getloadavg()
     worker = start_worker(app, args.worker, log_path)
+    WORKER_PID[0] = worker.pid
     phases = []
     try:
         code = set_up_advocate(app, state)
@@ -269,8 +300,11 @@ def main() -> None:
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
         f"(1 min); worker log {log_path}\n"
     )
-    print("| backend | worker | rewards | referrals/s (achieved) | p50 | p95 | p99 | max (ms) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| backend | worker | rewards | referrals/s (achieved) | p50 | p95 | p99 | max (ms) "
+        "| worker CPU ms/referral |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for phase in phases:
         print(row(backend, WORKERS[args.worker], phase))
     if args.sweep:
