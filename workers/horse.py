@@ -58,6 +58,15 @@ class Channel:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
 
+    def closed(self) -> bool:
+        """Whether the other side has gone, without waiting (what it sent is kept)."""
+        readable, _, _ = select.select([self._in], [], [], 0)
+        if not readable:
+            return False
+        chunk = os.read(self._in, 65536)
+        self._buffer += chunk
+        return not chunk
+
     def close(self) -> None:
         for fd in (self._in, self._out):
             with contextlib.suppress(OSError):

@@ -32,6 +32,7 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
 )
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError,)
+STEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,7 @@ class Outage:
         if not self.down:
             return True
         for delay in self._backoff.delays():
-            if self._stopping():
-                return False
-            self._sleep(delay)
-            if self._stopping():
+            if not self._pause(delay):
                 return False
             try:
                 self.probe()
@@ -132,6 +130,17 @@ class Outage:
             self.end()
             return True
         raise AssertionError("unreachable")  # pragma: no cover - delays() never ends
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep in steps of at most STEP_SECONDS, so that a stop request (a flag a signal
+        handler sets) is noticed within one; False if it came."""
+        while seconds > 0:
+            if self._stopping():
+                return False
+            step = min(seconds, STEP_SECONDS)
+            self._sleep(step)
+            seconds -= step
+        return not self._stopping()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)`, run again after each outage until it succeeds. Raises the

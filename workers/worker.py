@@ -42,7 +42,7 @@ from rq.worker.base import WorkerStatus
 from rq.worker.base import logger as rq_logger
 
 from .horse import CLOSED, TIMEOUT, Channel, channel_pair, peak_rss_mb
-from .outage import REDIS_ERRORS, Outage, database_outage, redis_outage
+from .outage import DATABASE_ERRORS, REDIS_ERRORS, Outage, database_outage, redis_outage
 from .queues import QUEUE_NAMES, get_queue
 
 T = TypeVar("T")
@@ -227,17 +227,26 @@ class AppWorker(AppContextMixin, Worker):
         """Run jobs as the worker hands them over, until it closes the pipe, it is gone, or
         this horse retires."""
         worker_pid = os.getppid()
+
+        def worker_gone() -> bool:
+            return os.getppid() != worker_pid or channel.closed()
+
         with self.app.app_context():
             from shopify_app.db import database
 
-            outage = database_outage(database().engine, log, stopping=lambda: False)
-            outage.call(outage.probe)  # also opens the connection the first job will use
+            outage = database_outage(database().engine, log, stopping=worker_gone)
+            try:
+                outage.call(outage.probe)  # also opens the connection the first job will use
+            except DATABASE_ERRORS:
+                if worker_gone():
+                    return
+                raise
         channel.send({"ready": True})
         served = 0
         while True:
             message = channel.receive(5.0)
             if message is TIMEOUT:
-                if os.getppid() != worker_pid:
+                if worker_gone():
                     return  # orphaned: the worker was killed
                 continue
             if message is CLOSED or not isinstance(message, dict):

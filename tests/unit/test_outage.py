@@ -27,22 +27,43 @@ class Flaky:
         return "ok"
 
 
-def outage(probe, **kwargs) -> tuple[Outage, list[float]]:
-    slept: list[float] = []
+class Clock:
+    """A fake sleep; `waits` are the pauses between probes."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.probed_at: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    @property
+    def waits(self) -> list[float]:
+        times = [0.0, *self.probed_at]
+        return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def outage(probe, **kwargs) -> tuple[Outage, Clock]:
+    clock = Clock()
+
+    def probed() -> object:
+        clock.probed_at.append(clock.now)
+        return probe()
+
     kwargs.setdefault("backoff", Backoff(first=1.0, cap=8.0))
-    return Outage("Redis", probe, REDIS_ERRORS, log=log, sleep=slept.append, **kwargs), slept
+    return Outage("Redis", probed, REDIS_ERRORS, log=log, sleep=clock.sleep, **kwargs), clock
 
 
 def test_a_call_waits_out_the_outage_and_logs_it_once(caplog):
     server = Flaky(failures=7)
-    guard, slept = outage(server)
+    guard, clock = outage(server)
     caplog.set_level(logging.INFO, logger="test.outage")
     assert guard.call(server) == "ok"
     # the call failed, then six probes failed and the seventh answered, then the call ran
     assert server.calls == 9
     expected = [1, 2, 4, 8, 8, 8, 8]  # doubling up to the cap, each jittered by a tenth
-    assert len(slept) == len(expected)
-    assert all(0.9 * e <= s <= 1.1 * e for s, e in zip(slept, expected, strict=True))
+    assert len(clock.waits) == len(expected)
+    assert all(0.9 * e <= w <= 1.1 * e for w, e in zip(clock.waits, expected, strict=True))
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2
     assert messages[0].startswith("Redis unreachable (ConnectionError: Connection refused)")
@@ -51,7 +72,7 @@ def test_a_call_waits_out_the_outage_and_logs_it_once(caplog):
 
 
 def test_two_outages_log_twice_and_a_healthy_call_logs_nothing(caplog):
-    guard, _slept = outage(lambda: None)
+    guard, _clock = outage(lambda: None)
     caplog.set_level(logging.INFO, logger="test.outage")
     assert guard.call(lambda: 1) == 1
     assert caplog.records == []
@@ -62,7 +83,7 @@ def test_two_outages_log_twice_and_a_healthy_call_logs_nothing(caplog):
 
 
 def test_failures_noticed_elsewhere_start_one_outage_ended_by_the_next_success(caplog):
-    guard, _slept = outage(lambda: None)
+    guard, _clock = outage(lambda: None)
     caplog.set_level(logging.INFO, logger="test.outage")
     for _ in range(5):  # a listener thread, a library's own retry loop
         guard.begin(redis.exceptions.ConnectionError("reset"))
@@ -74,7 +95,7 @@ def test_failures_noticed_elsewhere_start_one_outage_ended_by_the_next_success(c
 def test_recovery_runs_once_after_each_outage():
     recovered = []
     server = Flaky(failures=2)
-    guard, _slept = outage(server, on_recovery=lambda: recovered.append(True))
+    guard, _clock = outage(server, on_recovery=lambda: recovered.append(True))
     guard.call(server)
     guard.call(server)
     assert recovered == [True]
@@ -95,12 +116,29 @@ def test_a_process_stopping_during_the_outage_gets_the_error_back():
     assert guard.down
 
 
+def test_a_stop_request_is_noticed_within_a_second_of_a_long_wait():
+    server = Flaky(failures=100)
+    clock = Clock()
+    guard = Outage(
+        "Redis",
+        server,
+        REDIS_ERRORS,
+        log=log,
+        backoff=Backoff(first=30.0, cap=30.0),
+        sleep=clock.sleep,
+        stopping=lambda: clock.now >= 2.5,  # a signal handler set the flag 2.5 s in
+    )
+    with pytest.raises(redis.exceptions.ConnectionError):
+        guard.call(server)
+    assert clock.now <= 3.0
+
+
 def test_other_errors_are_not_an_outage():
-    guard, slept = outage(lambda: None)
+    guard, clock = outage(lambda: None)
 
     def broken() -> None:
         raise redis.exceptions.ResponseError("WRONGTYPE")
 
     with pytest.raises(redis.exceptions.ResponseError):
         guard.call(broken)
-    assert slept == [] and not guard.down
+    assert clock.now == 0 and not guard.down
