@@ -194,7 +194,9 @@ class AppWorker(AppContextMixin, Worker):
         while _wait(horse.pid, block=False) is None:
             if time.monotonic() > deadline:
                 with contextlib.suppress(OSError):
-                    os.killpg(horse.pid, signal.SIGKILL)
+                    os.killpg(horse.pid, signal.SIGKILL)  # with anything the job started
+                with contextlib.suppress(OSError):
+                    os.kill(horse.pid, signal.SIGKILL)  # not yet in its own group
                 _wait(horse.pid, block=True)
                 break
             time.sleep(0.05)
