@@ -227,6 +227,7 @@ def test_scheduler_and_worker_ride_out_redis_stopped_across_a_tick(live, tmp_pat
         assert count(log, f"{logger}: Redis unreachable") == 1, log.read_text()[-3000:]
         assert count(log, f"{logger}: Redis reachable again") == 1, log.read_text()[-3000:]
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert count(worker_log, "could not connect to Redis") == 0  # RQ's line per retry
 
 
 class TcpProxy:
