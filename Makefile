@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.processing --count 2000
 	$(BIN)/python -m tests.bench.ack
 	$(BIN)/python -m tests.bench.reward_latency --referrals 200
+	$(BIN)/python -m tests.bench.worker_overhead
 	$(BIN)/python -m tests.bench.customers_page
 
 chromium:

@@ -127,7 +127,7 @@ def web() -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker (one forked work horse per job)."""
+    """Run an RQ worker (jobs run in a resident work horse; see workers/worker.py)."""
     from workers.worker import build_worker
 
     # with_scheduler: jobs retried with a delay (RQ's Retry intervals) are put back on the

@@ -58,6 +58,10 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "SHARE_RECIPIENT_WINDOW_DAYS": (int, 7, 1, 365),
     "SHARE_LIMIT_PER_IP": (int, 40, 1, 100_000),
     "SHARE_LIMIT_PER_SHOP": (int, 1000, 1, 1_000_000),
+    # The worker's resident work horse retires after this many jobs, or once its peak memory
+    # passes this many MiB, and a fresh one is forked (workers/worker.py).
+    "WORKER_HORSE_MAX_JOBS": (int, 1000, 1, 1_000_000),
+    "WORKER_HORSE_MAX_MEMORY_MB": (int, 1024, 64, 1_048_576),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}

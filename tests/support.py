@@ -82,6 +82,35 @@ def test_shops() -> DevStoreState:
 test_shops.__test__ = False  # a factory, not a test
 
 
+PROCESS_SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "INSTANCE_PATH",
+    "ENCRYPTION_KEY",
+    "SHOPIFY_API_KEY",
+    "SHOPIFY_API_SECRET",
+    "SHOPIFY_API_SECRET_OLD",
+    "SHOPIFY_APP_URL",
+    "SHOPIFY_SHOP_URL",
+    "SHOPIFY_ADMIN_URL",
+    "APP_BRIDGE_URL",
+    "SMTP_URL",
+    "HTTP_TIMEOUT_SECONDS",
+    "INITIAL_IMPORT",
+)
+
+
+def process_env(app, **overrides: str) -> dict[str, str]:
+    """The environment for a `referrals …` child process configured like `app`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in PROCESS_SETTINGS}
+    env.update({k: str(app.config[k]) for k in PROCESS_SETTINGS if app.config.get(k) is not None})
+    env["APP_ENV"] = "test"
+    env.update(overrides)
+    return env
+
+
 def start_stack(*, database_url: str, redis_url: str, instance_path: str):
     """Start the devstore and the app on free ports, each configured with the other's URL."""
     from devstore.mailbox import start_smtp

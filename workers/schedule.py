@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 from flask import Flask
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 
 from . import bulk_jobs, maintenance, referral_jobs, sync_jobs, webhook_jobs
+from .outage import REDIS_ERRORS, Outage, redis_outage
 from .queues import redis_connection
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,9 +38,64 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
 )
 
 
-def build_scheduler(app: Flask) -> CronScheduler:
+class AppCronScheduler(CronScheduler):
+    """RQ's cron scheduler, except that Redis going away does not end it.
+
+    RQ's loop exits on the first Redis error (and then fails to unregister): every periodic
+    job stopped with it. Here a tick that cannot reach Redis waits out the outage
+    (`workers.outage`: backoff, one line when it starts, one when it ends) and resumes. After
+    an outage every job is enqueued at once: what was enqueued before it may have been lost
+    with Redis, and the sweepers are what recover that work.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.redis_outage: Outage = redis_outage(self.connection, log)
+
+    def start(self) -> None:
+        self.log.info("CronScheduler %s: starting...", self.name)
+        self._install_signal_handlers()
+        try:
+            self.redis_outage.call(self.register_birth)
+            while True:
+                self.tick()
+                sleep_time = self.calculate_sleep_interval()
+                if sleep_time > 0:
+                    time.sleep(sleep_time)
+        except KeyboardInterrupt:
+            self.log.info("CronScheduler %s: received KeyboardInterrupt", self.name)
+        except StopRequested:
+            self.log.info("CronScheduler %s: stop requested", self.name)
+        finally:
+            try:
+                self.register_death()
+            except REDIS_ERRORS:
+                log.warning(
+                    "scheduler %s stopped without unregistering: Redis unreachable", self.name
+                )
+            self.log.info("CronScheduler %s: shutdown complete", self.name)
+
+    def tick(self) -> None:
+        """Enqueue what is due, save the timings, heartbeat; through any Redis outage."""
+        try:
+            self._tick()
+        except REDIS_ERRORS as exc:
+            self.redis_outage.begin(exc)
+            self.redis_outage.wait()
+            for job in self.get_jobs():  # anything enqueued before may be gone: run all now
+                if job.interval:
+                    job.latest_enqueue_time = job.next_enqueue_time = None
+            self.redis_outage.call(self._tick)
+
+    def _tick(self) -> None:
+        if self.enqueue_jobs():
+            self.save()
+        self.heartbeat()
+
+
+def build_scheduler(app: Flask) -> AppCronScheduler:
     with app.app_context():
-        scheduler = CronScheduler(connection=redis_connection(), name="referrals-scheduler")
+        scheduler = AppCronScheduler(connection=redis_connection(), name="referrals-scheduler")
     for job in PERIODIC_JOBS:
         scheduler.register(job.func, job.queue, interval=job.interval_seconds)  # type: ignore[arg-type]
     return scheduler

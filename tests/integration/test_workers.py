@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
 from shopify_app.db import get_session
@@ -15,6 +18,8 @@ from workers import maintenance
 from workers.queues import enqueue_after_commit, get_queue
 from workers.schedule import PERIODIC_JOBS, build_scheduler
 from workers.worker import build_worker
+
+from . import worker_jobs
 
 
 def queued(app) -> int:
@@ -101,3 +106,79 @@ def test_forking_worker_runs_jobs_in_a_work_horse(app):
     build_worker(app).work(burst=True)
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(OAuthState)) == 0
+
+
+def run_forking_worker(app, *jobs: tuple) -> tuple[list[int], Queue]:
+    """Enqueue `(func, options)` pairs, run the production worker in burst mode; returns
+    the processes that ran them, in order, and the queue."""
+    with app.app_context():
+        queue = get_queue()
+        for func, options in jobs:
+            queue.enqueue(func, **options)
+    build_worker(app).work(burst=True)
+    with app.app_context():
+        return worker_jobs.ran(), queue
+
+
+def failed_ids(queue: Queue) -> list[str]:
+    return FailedJobRegistry(queue=queue).get_job_ids()
+
+
+def test_the_worker_runs_job_after_job_in_one_resident_work_horse(app):
+    """Forking a horse per job cost 20-30 ms of set-up a job (issue 22); one horse runs them
+    all, apart from the worker process, on one database connection."""
+    pids, queue = run_forking_worker(app, *[(worker_jobs.note_process, {})] * 4)
+    assert len(pids) == 4
+    assert len(set(pids)) == 1
+    assert pids[0] != os.getpid()
+    assert failed_ids(queue) == []
+
+
+def test_a_crashing_job_fails_alone_and_a_new_horse_runs_the_next(app):
+    pids, queue = run_forking_worker(
+        app,
+        (worker_jobs.note_process, {}),
+        (worker_jobs.crash, {"job_id": "crashes"}),
+        (worker_jobs.note_process, {}),
+    )
+    assert pids[0] == pids[1] != pids[2]
+    assert failed_ids(queue) == ["crashes"]
+    with app.app_context():
+        job = Job.fetch("crashes", connection=queue.connection)
+        assert "Work-horse terminated unexpectedly" in job.latest_result().exc_string
+
+
+def test_a_job_past_its_timeout_is_failed_and_the_next_job_runs(app):
+    pids, queue = run_forking_worker(
+        app,
+        (worker_jobs.hang, {"args": (60,), "job_timeout": 1, "job_id": "hangs"}),
+        (worker_jobs.note_process, {}),
+    )
+    assert len(pids) == 2
+    assert failed_ids(queue) == ["hangs"]
+    with app.app_context():
+        job = Job.fetch("hangs", connection=queue.connection)
+        assert "JobTimeoutException" in job.latest_result().exc_string
+
+
+def test_a_failed_job_retires_its_horse(app):
+    pids, queue = run_forking_worker(
+        app,
+        (worker_jobs.note_process, {}),
+        (worker_jobs.fail, {"job_id": "fails"}),
+        (worker_jobs.note_process, {}),
+    )
+    assert pids[0] == pids[1] != pids[2]
+    assert failed_ids(queue) == ["fails"]
+
+
+def test_the_horse_retires_after_its_job_limit(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WORKER_HORSE_MAX_JOBS", 2)
+    pids, _queue = run_forking_worker(app, *[(worker_jobs.note_process, {})] * 5)
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
+def test_the_horse_retires_once_its_memory_passes_the_limit(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WORKER_HORSE_MAX_MEMORY_MB", 64)  # below any horse
+    pids, _queue = run_forking_worker(app, *[(worker_jobs.note_process, {})] * 3)
+    assert len(set(pids)) == 3
