@@ -385,6 +385,18 @@ def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> 
     return True
 
 
+def pay_order(state: DevStoreState, domain: str, order_id: int) -> DevOrder:
+    """Capture a pending order's payment: Shopify sends `orders/paid` and `orders/updated`."""
+    shop = data(state, domain)
+    order = shop.orders[order_id]
+    order.financial_status = "paid"
+    order.updated_at = now()
+    body = order_json(order, shop)
+    state.emit(domain, "orders/paid", body)
+    state.emit(domain, "orders/updated", body)
+    return order
+
+
 def cancel_order(
     state: DevStoreState, domain: str, order_id: int, reason: str = "customer"
 ) -> DevOrder:

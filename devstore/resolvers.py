@@ -129,7 +129,7 @@ def customer_node(c: DevCustomer, shop: ShopData) -> dict:
     }
 
 
-def order_node(o: DevOrder, shop: ShopData, bulk: bool = False) -> dict:
+def order_node(o: DevOrder, shop: ShopData, bulk: bool = False, domain: str = "") -> dict:
     customer = shop.customers.get(o.customer_id) if o.customer_id else None
     refunded = sum((r.amount for r in o.refunds), Decimal("0"))
 
@@ -149,6 +149,19 @@ def order_node(o: DevOrder, shop: ShopData, bulk: bool = False) -> dict:
             after,
             bulk,
         )
+
+    def refunds(_info=None, first: int | None = None):
+        return [
+            {
+                "id": gid("Refund", r.id),
+                "legacyResourceId": str(r.id),
+                "note": r.note,
+                "totalRefundedSet": money_bag(r.amount, o.currency),
+                "createdAt": iso(r.created_at),
+                "updatedAt": iso(r.created_at),
+            }
+            for r in (o.refunds if first is None else o.refunds[: max(first, 0)])
+        ]
 
     return {
         "id": gid("Order", o.id),
@@ -172,7 +185,21 @@ def order_node(o: DevOrder, shop: ShopData, bulk: bool = False) -> dict:
         "createdAt": iso(o.created_at),
         "updatedAt": iso(o.updated_at),
         "lineItems": line_items,
+        "refunds": refunds,
+        "customerJourneySummary": journey(o, domain),
     }
+
+
+def journey(o: DevOrder, domain: str) -> dict | None:
+    """Shopify's journey summary: the first visit's full landing URL (webhooks carry only
+    `landing_site`, the path and query)."""
+    if not o.landing_site:
+        return None
+    landing = o.landing_site
+    if landing.startswith("/"):
+        landing = f"https://{domain}{landing}"
+    visit = {"landingPage": landing, "referrerUrl": o.referring_site, "source": "direct"}
+    return {"firstVisit": visit, "lastVisit": visit}
 
 
 def discount_node(d: DevDiscount) -> dict:
@@ -268,7 +295,7 @@ class Root:
         ]
         return connection(
             self._sorted(items, sortKey, reverse),
-            lambda o: order_node(o, self._data, self._bulk),
+            lambda o: order_node(o, self._data, self._bulk, self._shop.domain),
             first,
             after,
             self._bulk,
@@ -276,7 +303,7 @@ class Root:
 
     def order(self, _info, id):  # noqa: A002
         o = self._data.orders.get(gid_id(id, "Order"))
-        return order_node(o, self._data) if o else None
+        return order_node(o, self._data, domain=self._shop.domain) if o else None
 
     def codeDiscountNodeByCode(self, _info, code):  # noqa: N802
         d = find_discount(self._data, code)
