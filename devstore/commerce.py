@@ -305,12 +305,31 @@ def find_discount(shop: ShopData, code: str) -> DevDiscount | None:
     return next((d for d in shop.discounts.values() if d.code.upper() == wanted), None)
 
 
+def customer_by_email(shop: ShopData, email: str | None) -> DevCustomer | None:
+    wanted = (email or "").strip().lower()
+    if not wanted:
+        return None
+    return next((c for c in shop.customers.values() if (c.email or "").lower() == wanted), None)
+
+
+def checkout_customer(
+    state: DevStoreState, domain: str, email: str, first_name: str | None = None
+) -> DevCustomer:
+    """The customer a guest checkout belongs to, as Shopify's checkout decides it: the store's
+    customer with that email (emails are unique per store), else a new one (no account)."""
+    found = customer_by_email(data(state, domain), email)
+    if found is not None:
+        return found
+    return create_customer(state, domain, email=email.strip().lower(), first_name=first_name)
+
+
 def place_order(
     state: DevStoreState,
     domain: str,
     *,
     customer_id: int | None,
     lines: list[dict[str, Any]],
+    email: str | None = None,
     discount_code: str | None = None,
     note_attributes: list[dict[str, str]] | None = None,
     landing_site: str | None = None,
@@ -319,10 +338,15 @@ def place_order(
     user_agent: str | None = None,
     financial_status: str = "paid",
 ) -> DevOrder:
-    """Check out: apply the discount code if it is usable, then create (and pay) the order."""
+    """Check out: apply the discount code if it is usable, then create (and pay) the order.
+
+    `customer_id` is a logged-in customer; `email` alone is a guest, matched to the store's
+    customer with that email or made one (`checkout_customer`)."""
     shop = data(state, domain)
     dev_shop = state.shop(domain)
     customer = shop.customers.get(customer_id) if customer_id else None
+    if customer is None and email and email.strip():
+        customer = checkout_customer(state, domain, email)
     items = [
         DevLineItem(
             id=next_id(),
@@ -339,7 +363,7 @@ def place_order(
         id=next_id(),
         number=next(shop.order_numbers),
         customer_id=customer.id if customer else None,
-        email=customer.email if customer else None,
+        email=(email or "").strip().lower() or (customer.email if customer else None),
         currency=dev_shop.currency if dev_shop else "EUR",
         line_items=items,
         note_attributes=note_attributes or [],
@@ -367,6 +391,10 @@ def place_order(
 
 
 def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> bool:
+    """Shopify's checkout rules for a code: active, within its usage limit, the buyer eligible
+    (`context.customers`), the minimum subtotal met, and, with `appliesOncePerCustomer`, not
+    used before by this customer or this email (Shopify tracks one use per customer by the
+    buyer's email, so a guest is held too)."""
     if discount.status != "ACTIVE":
         return False
     if discount.usage_limit is not None and discount.usage_count >= discount.usage_limit:
@@ -375,9 +403,14 @@ def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> 
         return False
     if discount.minimum_subtotal is not None and order.subtotal < discount.minimum_subtotal:
         return False
-    if discount.applies_once_per_customer and order.customer_id is not None:
+    if discount.applies_once_per_customer:
+        email = (order.email or "").lower()
         used = any(
-            o.customer_id == order.customer_id and o.discount_code == discount.code
+            o.discount_code == discount.code
+            and (
+                (order.customer_id is not None and o.customer_id == order.customer_id)
+                or (email and (o.email or "").lower() == email)
+            )
             for o in shop.orders.values()
         )
         if used:

@@ -71,12 +71,11 @@ def checkout(shop: str):
     dev_shop = _shop_or_404(shop)
     state = _state()
     email = (request.form.get("email") or "").strip().lower()
-    data = commerce.data(state, shop)
-    customer = next((c for c in data.customers.values() if (c.email or "").lower() == email), None)
-    if customer is None and email:
-        customer = commerce.create_customer(
-            state, shop, email=email, first_name=request.form.get("first_name") or None
-        )
+    customer = (
+        commerce.checkout_customer(state, shop, email, request.form.get("first_name") or None)
+        if email
+        else None
+    )
     lines = []
     for n, item in enumerate(CATALOGUE):
         quantity = request.form.get(f"qty-{n}", "0")

@@ -10,10 +10,13 @@ from shopify_app.models import Referral, Reward
 from tests.conftest import SHOP_A
 from workers import sync_jobs
 
-from .test_referral_flow import LINES, join, program, settle, shop_data  # noqa: F401
+from . import test_referral_flow
+from .test_referral_flow import LINES, join, settle, shop_data
 from .webhook_support import one, rows, run_jobs, shop_id
 
 LOST = ("orders/create", "orders/paid", "orders/updated", "refunds/create")
+
+program = test_referral_flow.program  # the fixture: an installed shop, program on
 
 
 def reconcile(live) -> dict[str, int]:
