@@ -32,8 +32,10 @@ class DevCustomer:
     tags: list[str] = field(default_factory=list)
     email_consent: str = "not_subscribed"
     email_consent_updated_at: datetime | None = None
+    email_opt_in_level: str | None = "single_opt_in"
     sms_consent: str = "not_subscribed"
     sms_consent_updated_at: datetime | None = None
+    sms_opt_in_level: str | None = "single_opt_in"
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
     deleted: bool = False
@@ -151,8 +153,10 @@ def iso(moment: datetime | None) -> str | None:
 # ---- REST-shaped JSON, as webhooks carry it -------------------------------------------
 
 
-def customer_json(c: DevCustomer) -> dict[str, Any]:
-    return {
+def customer_json(c: DevCustomer, *, with_consent: bool = True) -> dict[str, Any]:
+    """The REST Customer. `customers/*` webhooks (API 2025-01+) carry no marketing consent:
+    it has its own topics (`email_consent_json`, `sms_consent_json`)."""
+    body = {
         "id": c.id,
         "admin_graphql_api_id": f"gid://shopify/Customer/{c.id}",
         "email": c.email,
@@ -165,18 +169,44 @@ def customer_json(c: DevCustomer) -> dict[str, Any]:
         "currency": "EUR",
         "created_at": iso(c.created_at),
         "updated_at": iso(c.updated_at),
+    }
+    if with_consent:
+        body["email_marketing_consent"] = email_consent_json(c)["email_marketing_consent"]
+        body["sms_marketing_consent"] = sms_consent_json(c)["sms_marketing_consent"]
+    return body
+
+
+def email_consent_json(c: DevCustomer) -> dict[str, Any]:
+    """`customers_email_marketing_consent/update`, as Shopify sends it."""
+    return {
+        "customer_id": c.id,
+        "email_address": c.email,
         "email_marketing_consent": {
             "state": c.email_consent,
-            "opt_in_level": "single_opt_in",
+            "opt_in_level": c.email_opt_in_level,
             "consent_updated_at": iso(c.email_consent_updated_at),
         },
+    }
+
+
+def sms_consent_json(c: DevCustomer) -> dict[str, Any]:
+    """`customers_marketing_consent/update` (SMS), as Shopify sends it."""
+    return {
+        "id": c.id,
+        "phone": c.phone,
         "sms_marketing_consent": {
             "state": c.sms_consent,
-            "opt_in_level": "single_opt_in",
+            "opt_in_level": c.sms_opt_in_level,
             "consent_updated_at": iso(c.sms_consent_updated_at),
             "consent_collected_from": "OTHER",
         },
     }
+
+
+CONSENT_TOPICS = {
+    "email": ("customers_email_marketing_consent/update", email_consent_json),
+    "sms": ("customers_marketing_consent/update", sms_consent_json),
+}
 
 
 def refund_json(r: DevRefund, currency: str) -> dict[str, Any]:
@@ -265,9 +295,16 @@ def discount_webhook_json(d: DevDiscount) -> dict[str, Any]:
 
 
 def create_customer(state: DevStoreState, domain: str, /, **fields: Any) -> DevCustomer:
+    """A new customer: `customers/create`, then a consent topic for each channel it was
+    created with consent on (a sign-up that subscribes, an import with consent)."""
     customer = DevCustomer(id=next_id(), email=fields.pop("email", None), **fields)
     data(state, domain).customers[customer.id] = customer
-    state.emit(domain, "customers/create", customer_json(customer))
+    state.emit(domain, "customers/create", customer_json(customer, with_consent=False))
+    for channel, (topic, body) in CONSENT_TOPICS.items():
+        if getattr(customer, f"{channel}_consent") != "not_subscribed":
+            if getattr(customer, f"{channel}_consent_updated_at") is None:
+                setattr(customer, f"{channel}_consent_updated_at", customer.created_at)
+            state.emit(domain, topic, body(customer))
     return customer
 
 
@@ -278,7 +315,30 @@ def update_customer(
     for key, value in fields.items():
         setattr(customer, key, value)
     customer.updated_at = now()
-    state.emit(domain, "customers/update", customer_json(customer))
+    state.emit(domain, "customers/update", customer_json(customer, with_consent=False))
+    return customer
+
+
+def set_marketing_consent(
+    state: DevStoreState,
+    domain: str,
+    customer_id: int,
+    channel: str,
+    marketing_state: str,
+    *,
+    opt_in_level: str | None = "single_opt_in",
+    consent_updated_at: datetime | None = None,
+) -> DevCustomer:
+    """A consent change (the Admin API's consent mutations, a checkout's "email me with news
+    and offers"): the consent topic with its date, and `customers/update` without consent."""
+    customer = data(state, domain).customers[customer_id]
+    setattr(customer, f"{channel}_consent", marketing_state)
+    setattr(customer, f"{channel}_opt_in_level", opt_in_level)
+    setattr(customer, f"{channel}_consent_updated_at", consent_updated_at or now())
+    customer.updated_at = now()
+    topic, body = CONSENT_TOPICS[channel]
+    state.emit(domain, topic, body(customer))
+    state.emit(domain, "customers/update", customer_json(customer, with_consent=False))
     return customer
 
 

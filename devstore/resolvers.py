@@ -115,12 +115,12 @@ def customer_node(c: DevCustomer, shop: ShopData) -> dict:
         "tags": c.tags,
         "emailMarketingConsent": {
             "marketingState": c.email_consent.upper(),
-            "marketingOptInLevel": "SINGLE_OPT_IN",
+            "marketingOptInLevel": (c.email_opt_in_level or "").upper() or None,
             "consentUpdatedAt": iso(c.email_consent_updated_at),
         },
         "smsMarketingConsent": {
             "marketingState": c.sms_consent.upper(),
-            "marketingOptInLevel": "SINGLE_OPT_IN",
+            "marketingOptInLevel": (c.sms_opt_in_level or "").upper() or None,
             "consentUpdatedAt": iso(c.sms_consent_updated_at),
         },
         "numberOfOrders": str(sum(1 for o in shop.orders.values() if o.customer_id == c.id)),
@@ -458,12 +458,18 @@ class Root:
                 "customer": None,
                 "userErrors": [{"field": ["customerId"], "message": f"Customer has no {channel}"}],
             }
-        setattr(c, f"{channel}_consent", state)
-        setattr(c, f"{channel}_consent_updated_at", now())
-        c.updated_at = now()
-        from .commerce import customer_json
+        from .commerce import set_marketing_consent
 
-        self._state.emit(self._shop.domain, "customers/update", customer_json(c))
+        level = input_[key].get("marketingOptInLevel")
+        set_marketing_consent(
+            self._state,
+            self._shop.domain,
+            c.id,
+            channel,
+            state,
+            opt_in_level=str(level).lower() if level else None,
+            consent_updated_at=parse_dt(input_[key].get("consentUpdatedAt") or ""),
+        )
         return {"customer": customer_node(c, self._data), "userErrors": []}
 
     def customerEmailMarketingConsentUpdate(self, _info, input):  # noqa: N802, A002

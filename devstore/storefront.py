@@ -83,6 +83,12 @@ def checkout(shop: str):
             lines.append({**item, "quantity": min(int(quantity), 99)})
     if not lines:
         abort(400, "the cart is empty")
+    if (
+        customer is not None
+        and request.form.get("accepts_marketing")
+        and (customer.email_consent != "subscribed")
+    ):  # "Email me with news and offers", as Shopify's checkout offers it
+        commerce.set_marketing_consent(state, shop, customer.id, "email", "subscribed")
     code = (request.form.get("discount_code") or request.cookies.get(COOKIE_CODE) or "").strip()
     ref = (request.form.get("ref") or "").strip()
     order = commerce.place_order(

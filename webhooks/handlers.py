@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from shopify_app import privacy
 from shopify_app.models import Shop, SyncRun, WebhookDelivery
 from shopify_app.referrals import rewards
-from shopify_app.sync.customers import delete_customer, upsert_customer
+from shopify_app.sync.consent import MalformedConsent
+from shopify_app.sync.customers import consent_changed, delete_customer, upsert_customer
 from shopify_app.sync.discounts import delete_discount, upsert_discount
 from shopify_app.sync.order_flow import apply_order, apply_refund
 
@@ -21,6 +22,30 @@ def _fired_at(delivery: WebhookDelivery):
 
 def customer_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
     upsert_customer(session, shop, payload)
+
+
+def email_consent_changed(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
+    _consent_changed(session, shop, "email", payload, delivery)
+
+
+def sms_consent_changed(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
+    _consent_changed(session, shop, "sms", payload, delivery)
+
+
+def _consent_changed(
+    session: Session, shop: Shop, channel: str, payload: Any, delivery: WebhookDelivery
+) -> None:
+    """A payload Shopify would never send is dead at once, with the reason, changing nothing."""
+    from workers.webhook_jobs import PermanentDeliveryError
+
+    try:
+        consent_changed(session, shop, channel, payload, _fired_at(delivery))
+    except MalformedConsent as exc:
+        raise PermanentDeliveryError(str(exc)) from exc
 
 
 def customer_deleted(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:

@@ -13,8 +13,8 @@ from .values import parse_id
 
 CUSTOMER_FIELDS = """
   id email phone firstName lastName state tags createdAt updatedAt
-  emailMarketingConsent { marketingState consentUpdatedAt }
-  smsMarketingConsent { marketingState consentUpdatedAt }
+  emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+  smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
 """
 
 ORDER_FIELDS = """
@@ -75,6 +75,8 @@ def customer_payload(node: dict[str, Any]) -> dict[str, Any]:
                 "state": _lower(consent["marketingState"]),
                 "consent_updated_at": consent.get("consentUpdatedAt"),
             }
+            if "marketingOptInLevel" in consent:
+                payload[rest]["opt_in_level"] = _lower(consent["marketingOptInLevel"])
     return payload
 
 
