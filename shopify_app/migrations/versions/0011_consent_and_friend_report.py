@@ -1,7 +1,7 @@
 """marketing consent kept with its date and opt-in level (the consent webhooks, API 2025-01+);
 referral transitions indexed by cause (existing customers who used a friend code)
 
-Revision ID: 0011_consent_dates_friend_code_report
+Revision ID: 0011_consent_and_friend_report
 Revises: 0007_search_covering
 Create Date: 2026-12-02 10:00:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_consent_dates_friend_code_report"
+revision = "0011_consent_and_friend_report"
 down_revision = "0007_search_covering"
 branch_labels = None
 depends_on = None
