@@ -31,8 +31,10 @@ class DevCustomer:
     tags: list[str] = field(default_factory=list)
     email_consent: str = "not_subscribed"
     email_consent_updated_at: datetime | None = None
+    email_opt_in_level: str | None = "single_opt_in"
     sms_consent: str = "not_subscribed"
     sms_consent_updated_at: datetime | None = None
+    sms_opt_in_level: str | None = "single_opt_in"
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
     deleted: bool = False
@@ -150,8 +152,10 @@ def iso(moment: datetime | None) -> str | None:
 # ---- REST-shaped JSON, as webhooks carry it -------------------------------------------
 
 
-def customer_json(c: DevCustomer) -> dict[str, Any]:
-    return {
+def customer_json(c: DevCustomer, *, with_consent: bool = True) -> dict[str, Any]:
+    """The REST Customer. `customers/*` webhooks (API 2025-01+) carry no marketing consent:
+    it has its own topics (`email_consent_json`, `sms_consent_json`)."""
+    body = {
         "id": c.id,
         "admin_graphql_api_id": f"gid://shopify/Customer/{c.id}",
         "email": c.email,
@@ -164,18 +168,44 @@ def customer_json(c: DevCustomer) -> dict[str, Any]:
         "currency": "EUR",
         "created_at": iso(c.created_at),
         "updated_at": iso(c.updated_at),
+    }
+    if with_consent:
+        body["email_marketing_consent"] = email_consent_json(c)["email_marketing_consent"]
+        body["sms_marketing_consent"] = sms_consent_json(c)["sms_marketing_consent"]
+    return body
+
+
+def email_consent_json(c: DevCustomer) -> dict[str, Any]:
+    """`customers_email_marketing_consent/update`, as Shopify sends it."""
+    return {
+        "customer_id": c.id,
+        "email_address": c.email,
         "email_marketing_consent": {
             "state": c.email_consent,
-            "opt_in_level": "single_opt_in",
+            "opt_in_level": c.email_opt_in_level,
             "consent_updated_at": iso(c.email_consent_updated_at),
         },
+    }
+
+
+def sms_consent_json(c: DevCustomer) -> dict[str, Any]:
+    """`customers_marketing_consent/update` (SMS), as Shopify sends it."""
+    return {
+        "id": c.id,
+        "phone": c.phone,
         "sms_marketing_consent": {
             "state": c.sms_consent,
-            "opt_in_level": "single_opt_in",
+            "opt_in_level": c.sms_opt_in_level,
             "consent_updated_at": iso(c.sms_consent_updated_at),
             "consent_collected_from": "OTHER",
         },
     }
+
+
+CONSENT_TOPICS = {
+    "email": ("customers_email_marketing_consent/update", email_consent_json),
+    "sms": ("customers_marketing_consent/update", sms_consent_json),
+}
 
 
 def refund_json(r: DevRefund, currency: str) -> dict[str, Any]:
@@ -264,9 +294,16 @@ def discount_webhook_json(d: DevDiscount) -> dict[str, Any]:
 
 
 def create_customer(state: DevStoreState, domain: str, /, **fields: Any) -> DevCustomer:
+    """A new customer: `customers/create`, then a consent topic for each channel it was
+    created with consent on (a sign-up that subscribes, an import with consent)."""
     customer = DevCustomer(id=next_id(), email=fields.pop("email", None), **fields)
     data(state, domain).customers[customer.id] = customer
-    state.emit(domain, "customers/create", customer_json(customer))
+    state.emit(domain, "customers/create", customer_json(customer, with_consent=False))
+    for channel, (topic, body) in CONSENT_TOPICS.items():
+        if getattr(customer, f"{channel}_consent") != "not_subscribed":
+            if getattr(customer, f"{channel}_consent_updated_at") is None:
+                setattr(customer, f"{channel}_consent_updated_at", customer.created_at)
+            state.emit(domain, topic, body(customer))
     return customer
 
 
@@ -277,7 +314,30 @@ def update_customer(
     for key, value in fields.items():
         setattr(customer, key, value)
     customer.updated_at = now()
-    state.emit(domain, "customers/update", customer_json(customer))
+    state.emit(domain, "customers/update", customer_json(customer, with_consent=False))
+    return customer
+
+
+def set_marketing_consent(
+    state: DevStoreState,
+    domain: str,
+    customer_id: int,
+    channel: str,
+    marketing_state: str,
+    *,
+    opt_in_level: str | None = "single_opt_in",
+    consent_updated_at: datetime | None = None,
+) -> DevCustomer:
+    """A consent change (the Admin API's consent mutations, a checkout's "email me with news
+    and offers"): the consent topic with its date, and `customers/update` without consent."""
+    customer = data(state, domain).customers[customer_id]
+    setattr(customer, f"{channel}_consent", marketing_state)
+    setattr(customer, f"{channel}_opt_in_level", opt_in_level)
+    setattr(customer, f"{channel}_consent_updated_at", consent_updated_at or now())
+    customer.updated_at = now()
+    topic, body = CONSENT_TOPICS[channel]
+    state.emit(domain, topic, body(customer))
+    state.emit(domain, "customers/update", customer_json(customer, with_consent=False))
     return customer
 
 
@@ -304,12 +364,31 @@ def find_discount(shop: ShopData, code: str) -> DevDiscount | None:
     return next((d for d in shop.discounts.values() if d.code.upper() == wanted), None)
 
 
+def customer_by_email(shop: ShopData, email: str | None) -> DevCustomer | None:
+    wanted = (email or "").strip().lower()
+    if not wanted:
+        return None
+    return next((c for c in shop.customers.values() if (c.email or "").lower() == wanted), None)
+
+
+def checkout_customer(
+    state: DevStoreState, domain: str, email: str, first_name: str | None = None
+) -> DevCustomer:
+    """The customer a guest checkout belongs to, as Shopify's checkout decides it: the store's
+    customer with that email (emails are unique per store), else a new one (no account)."""
+    found = customer_by_email(data(state, domain), email)
+    if found is not None:
+        return found
+    return create_customer(state, domain, email=email.strip().lower(), first_name=first_name)
+
+
 def place_order(
     state: DevStoreState,
     domain: str,
     *,
     customer_id: int | None,
     lines: list[dict[str, Any]],
+    email: str | None = None,
     discount_code: str | None = None,
     note_attributes: list[dict[str, str]] | None = None,
     landing_site: str | None = None,
@@ -318,10 +397,15 @@ def place_order(
     user_agent: str | None = None,
     financial_status: str = "paid",
 ) -> DevOrder:
-    """Check out: apply the discount code if it is usable, then create (and pay) the order."""
+    """Check out: apply the discount code if it is usable, then create (and pay) the order.
+
+    `customer_id` is a logged-in customer; `email` alone is a guest, matched to the store's
+    customer with that email or made one (`checkout_customer`)."""
     shop = data(state, domain)
     dev_shop = state.shop(domain)
     customer = shop.customers.get(customer_id) if customer_id else None
+    if customer is None and email and email.strip():
+        customer = checkout_customer(state, domain, email)
     items = [
         DevLineItem(
             id=next_id(),
@@ -338,7 +422,7 @@ def place_order(
         id=next_id(),
         number=next(shop.order_numbers),
         customer_id=customer.id if customer else None,
-        email=customer.email if customer else None,
+        email=(email or "").strip().lower() or (customer.email if customer else None),
         currency=dev_shop.currency if dev_shop else "EUR",
         line_items=items,
         note_attributes=note_attributes or [],
@@ -366,6 +450,10 @@ def place_order(
 
 
 def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> bool:
+    """Shopify's checkout rules for a code: active, within its usage limit, the buyer eligible
+    (`context.customers`), the minimum subtotal met, and, with `appliesOncePerCustomer`, not
+    used before by this customer or this email (Shopify tracks one use per customer by the
+    buyer's email, so a guest is held too)."""
     if discount.status != "ACTIVE":
         return False
     if discount.usage_limit is not None and discount.usage_count >= discount.usage_limit:
@@ -374,14 +462,31 @@ def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> 
         return False
     if discount.minimum_subtotal is not None and order.subtotal < discount.minimum_subtotal:
         return False
-    if discount.applies_once_per_customer and order.customer_id is not None:
+    if discount.applies_once_per_customer:
+        email = (order.email or "").lower()
         used = any(
-            o.customer_id == order.customer_id and o.discount_code == discount.code
+            o.discount_code == discount.code
+            and (
+                (order.customer_id is not None and o.customer_id == order.customer_id)
+                or (email and (o.email or "").lower() == email)
+            )
             for o in shop.orders.values()
         )
         if used:
             return False
     return True
+
+
+def pay_order(state: DevStoreState, domain: str, order_id: int) -> DevOrder:
+    """Capture a pending order's payment: Shopify sends `orders/paid` and `orders/updated`."""
+    shop = data(state, domain)
+    order = shop.orders[order_id]
+    order.financial_status = "paid"
+    order.updated_at = now()
+    body = order_json(order, shop)
+    state.emit(domain, "orders/paid", body)
+    state.emit(domain, "orders/updated", body)
+    return order
 
 
 def cancel_order(

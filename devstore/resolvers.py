@@ -114,12 +114,12 @@ def customer_node(c: DevCustomer, shop: ShopData) -> dict:
         "tags": c.tags,
         "emailMarketingConsent": {
             "marketingState": c.email_consent.upper(),
-            "marketingOptInLevel": "SINGLE_OPT_IN",
+            "marketingOptInLevel": (c.email_opt_in_level or "").upper() or None,
             "consentUpdatedAt": iso(c.email_consent_updated_at),
         },
         "smsMarketingConsent": {
             "marketingState": c.sms_consent.upper(),
-            "marketingOptInLevel": "SINGLE_OPT_IN",
+            "marketingOptInLevel": (c.sms_opt_in_level or "").upper() or None,
             "consentUpdatedAt": iso(c.sms_consent_updated_at),
         },
         "numberOfOrders": str(sum(1 for o in shop.orders.values() if o.customer_id == c.id)),
@@ -128,7 +128,7 @@ def customer_node(c: DevCustomer, shop: ShopData) -> dict:
     }
 
 
-def order_node(o: DevOrder, shop: ShopData, bulk: bool = False) -> dict:
+def order_node(o: DevOrder, shop: ShopData, bulk: bool = False, domain: str = "") -> dict:
     customer = shop.customers.get(o.customer_id) if o.customer_id else None
     refunded = sum((r.amount for r in o.refunds), Decimal("0"))
 
@@ -148,6 +148,19 @@ def order_node(o: DevOrder, shop: ShopData, bulk: bool = False) -> dict:
             after,
             bulk,
         )
+
+    def refunds(_info=None, first: int | None = None):
+        return [
+            {
+                "id": gid("Refund", r.id),
+                "legacyResourceId": str(r.id),
+                "note": r.note,
+                "totalRefundedSet": money_bag(r.amount, o.currency),
+                "createdAt": iso(r.created_at),
+                "updatedAt": iso(r.created_at),
+            }
+            for r in (o.refunds if first is None else o.refunds[: max(first, 0)])
+        ]
 
     return {
         "id": gid("Order", o.id),
@@ -171,7 +184,21 @@ def order_node(o: DevOrder, shop: ShopData, bulk: bool = False) -> dict:
         "createdAt": iso(o.created_at),
         "updatedAt": iso(o.updated_at),
         "lineItems": line_items,
+        "refunds": refunds,
+        "customerJourneySummary": journey(o, domain),
     }
+
+
+def journey(o: DevOrder, domain: str) -> dict | None:
+    """Shopify's journey summary: the first visit's full landing URL (webhooks carry only
+    `landing_site`, the path and query)."""
+    if not o.landing_site:
+        return None
+    landing = o.landing_site
+    if landing.startswith("/"):
+        landing = f"https://{domain}{landing}"
+    visit = {"landingPage": landing, "referrerUrl": o.referring_site, "source": "direct"}
+    return {"firstVisit": visit, "lastVisit": visit}
 
 
 def discount_node(d: DevDiscount) -> dict:
@@ -267,7 +294,7 @@ class Root:
         ]
         return connection(
             self._sorted(items, sortKey, reverse),
-            lambda o: order_node(o, self._data, self._bulk),
+            lambda o: order_node(o, self._data, self._bulk, self._shop.domain),
             first,
             after,
             self._bulk,
@@ -275,7 +302,7 @@ class Root:
 
     def order(self, _info, id):  # noqa: A002
         o = self._data.orders.get(gid_id(id, "Order"))
-        return order_node(o, self._data) if o else None
+        return order_node(o, self._data, domain=self._shop.domain) if o else None
 
     def codeDiscountNodeByCode(self, _info, code):  # noqa: N802
         d = find_discount(self._data, code)
@@ -430,12 +457,18 @@ class Root:
                 "customer": None,
                 "userErrors": [{"field": ["customerId"], "message": f"Customer has no {channel}"}],
             }
-        setattr(c, f"{channel}_consent", state)
-        setattr(c, f"{channel}_consent_updated_at", now())
-        c.updated_at = now()
-        from .commerce import customer_json
+        from .commerce import set_marketing_consent
 
-        self._state.emit(self._shop.domain, "customers/update", customer_json(c))
+        level = input_[key].get("marketingOptInLevel")
+        set_marketing_consent(
+            self._state,
+            self._shop.domain,
+            c.id,
+            channel,
+            state,
+            opt_in_level=str(level).lower() if level else None,
+            consent_updated_at=parse_dt(input_[key].get("consentUpdatedAt") or ""),
+        )
         return {"customer": customer_node(c, self._data), "userErrors": []}
 
     def customerEmailMarketingConsentUpdate(self, _info, input):  # noqa: N802, A002

@@ -71,12 +71,11 @@ def checkout(shop: str):
     dev_shop = _shop_or_404(shop)
     state = _state()
     email = (request.form.get("email") or "").strip().lower()
-    data = commerce.data(state, shop)
-    customer = next((c for c in data.customers.values() if (c.email or "").lower() == email), None)
-    if customer is None and email:
-        customer = commerce.create_customer(
-            state, shop, email=email, first_name=request.form.get("first_name") or None
-        )
+    customer = (
+        commerce.checkout_customer(state, shop, email, request.form.get("first_name") or None)
+        if email
+        else None
+    )
     lines = []
     for n, item in enumerate(CATALOGUE):
         quantity = request.form.get(f"qty-{n}", "0")
@@ -84,6 +83,12 @@ def checkout(shop: str):
             lines.append({**item, "quantity": min(int(quantity), 99)})
     if not lines:
         abort(400, "the cart is empty")
+    if (
+        customer is not None
+        and request.form.get("accepts_marketing")
+        and (customer.email_consent != "subscribed")
+    ):  # "Email me with news and offers", as Shopify's checkout offers it
+        commerce.set_marketing_consent(state, shop, customer.id, "email", "subscribed")
     code = (request.form.get("discount_code") or request.cookies.get(COOKIE_CODE) or "").strip()
     ref = (request.form.get("ref") or "").strip()
     order = commerce.place_order(

@@ -3,7 +3,9 @@
 Signed with the app secret (base64 HMAC-SHA256 of the body), Shopify's headers, at least
 once: a failed delivery (non-2xx, or no answer within 5 s) is retried 8 times with
 exponential backoff over about 4 hours, `time_scale` shrinking that for tests. Faults for
-reliability tests: drop, duplicate, reorder (held back behind the next one), delay.
+reliability tests: drop, duplicate, reorder (held back behind the next one), delay; chosen at
+random (`fault_rates`), for the next deliveries (`next_faults`) or for every delivery of a
+topic (`topic_faults`, e.g. `{"orders/paid": "drop"}`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class WebhookDispatcher:
         self.time_scale = time_scale
         self.fault_rates: dict[str, float] = {}
         self.next_faults: list[str] = []
+        self.topic_faults: dict[str, str] = {}
         self.rng = random.Random(seed)  # noqa: S311 - fault injection, not security
         self.log: list[dict] = []  # one entry per attempt (and per dropped delivery)
         self._heap: list[Scheduled] = []
@@ -87,7 +90,9 @@ class WebhookDispatcher:
             delivery = Delivery(shop, topic, uri, body, str(uuid.uuid4()), event_id, triggered_at)
             self._apply_fault(delivery)
 
-    def _choose_fault(self) -> str | None:
+    def _choose_fault(self, topic: str) -> str | None:
+        if topic in self.topic_faults:
+            return self.topic_faults[topic]
         if self.next_faults:
             return self.next_faults.pop(0)
         for fault in FAULTS:
@@ -96,7 +101,7 @@ class WebhookDispatcher:
         return None
 
     def _apply_fault(self, delivery: Delivery) -> None:
-        fault = self._choose_fault()
+        fault = self._choose_fault(delivery.topic)
         with self._cond:
             if fault == "drop":
                 self.log.append(self._entry(delivery, "dropped"))
@@ -215,6 +220,7 @@ class WebhookDispatcher:
             self.log.clear()
             self.fault_rates = {}
             self.next_faults = []
+            self.topic_faults = {}
 
     def stop(self) -> None:
         with self._cond:

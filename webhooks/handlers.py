@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from shopify_app import privacy
 from shopify_app.models import Shop, SyncRun, WebhookDelivery
-from shopify_app.referrals import lifecycle, rewards
-from shopify_app.sync.customers import delete_customer, upsert_customer
+from shopify_app.referrals import rewards
+from shopify_app.sync.consent import MalformedConsent
+from shopify_app.sync.customers import consent_changed, delete_customer, upsert_customer
 from shopify_app.sync.discounts import delete_discount, upsert_discount
-from shopify_app.sync.orders import order_by_shopify_id, record_refund, upsert_order
+from shopify_app.sync.order_flow import apply_order, apply_refund
 
 
 def _fired_at(delivery: WebhookDelivery):
@@ -23,22 +24,40 @@ def customer_changed(session: Session, shop: Shop, payload: Any, delivery: Webho
     upsert_customer(session, shop, payload)
 
 
+def email_consent_changed(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
+    _consent_changed(session, shop, "email", payload, delivery)
+
+
+def sms_consent_changed(
+    session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
+) -> None:
+    _consent_changed(session, shop, "sms", payload, delivery)
+
+
+def _consent_changed(
+    session: Session, shop: Shop, channel: str, payload: Any, delivery: WebhookDelivery
+) -> None:
+    """A payload Shopify would never send is dead at once, with the reason, changing nothing."""
+    from workers.webhook_jobs import PermanentDeliveryError
+
+    try:
+        consent_changed(session, shop, channel, payload, _fired_at(delivery))
+    except MalformedConsent as exc:
+        raise PermanentDeliveryError(str(exc)) from exc
+
+
 def customer_deleted(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
     delete_customer(session, shop, payload, _fired_at(delivery))
 
 
 def order_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    order = upsert_order(session, shop, payload)
-    if order is not None:
-        lifecycle.on_order(session, shop, order)
+    apply_order(session, shop, payload)
 
 
 def refund_created(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    refund = record_refund(session, shop, payload)
-    if refund is not None:
-        order = order_by_shopify_id(session, shop.id, refund.order_shopify_id)
-        if order is not None:
-            lifecycle.on_order(session, shop, order)
+    apply_refund(session, shop, payload)
 
 
 def discount_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:

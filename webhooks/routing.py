@@ -17,6 +17,9 @@ SYNC_HANDLERS: dict[str, Handler] = {
     "customers/create": handlers.customer_changed,
     "customers/update": handlers.customer_changed,
     "customers/delete": handlers.customer_deleted,
+    # Marketing consent left the customer payload in API 2025-01 (shopify-platform.md § 11.4).
+    "customers_email_marketing_consent/update": handlers.email_consent_changed,
+    "customers_marketing_consent/update": handlers.sms_consent_changed,
     "orders/create": handlers.order_changed,
     "orders/updated": handlers.order_changed,
     "orders/paid": handlers.order_changed,

@@ -43,6 +43,20 @@ def _customer_gid(customer: Customer | None) -> tuple[str, ...]:
 
 
 def friend_spec(shop: Shop, advocate: Advocate, program) -> DiscountSpec:
+    """The advocate's shareable friend code, holding at checkout what Shopify can hold.
+
+    "New customers only" cannot be put on a code discount that anyone may be sent
+    (shopify-platform.md § 11.6). Customer eligibility (`context.customers`) lists known
+    customers, and a segment such as `number_of_orders = 0` (`context.customerSegments`) is
+    matched against an identified customer at checkout: a brand-new guest, the friend the
+    program exists for, has no customer record yet and would be refused, while an existing
+    customer only has to check out as a guest to get past it. So the code stays open to all
+    buyers (`context: {all: ALL}`), and with "new customers only" it is always limited to one
+    use per customer (`appliesOncePerCustomer`, which Shopify tracks by the buyer's email):
+    a friend who used it once is no longer new. What checkout lets through, an existing
+    customer using the code, makes no referral (`fraud` rule `existing_customer`) and is
+    listed for the merchant (Referrals > Existing customers who used a friend code).
+    """
     return DiscountSpec(
         title=f"Referral friend offer · {advocate.code}",
         code=advocate.code,
@@ -51,7 +65,7 @@ def friend_spec(shop: Shop, advocate: Advocate, program) -> DiscountSpec:
         currency=shop_currency(shop),
         starts_at=advocate.joined_at,
         min_subtotal_minor=program.friend_min_subtotal_minor,
-        once_per_customer=program.friend_once_per_customer,
+        once_per_customer=program.friend_once_per_customer or program.friend_new_customers_only,
     )
 
 

@@ -105,6 +105,7 @@ def _render_referrals(session, *, status="all", search="", message=None, problem
             search=search,
             next_before=next_before,
             counts=queries.status_counts(session, g.shop),
+            existing_uses=queries.count_existing_customer_uses(session, g.shop),
             program=get_program(session, g.shop),
             money_text=money_text,
             message=message,
@@ -122,6 +123,26 @@ def referrals():
         get_session(),
         status=request.args.get("status", "all"),
         search=request.args.get("q", "")[:200],
+    )
+
+
+@bp.get("/referrals/existing-customers")
+@id_token_required
+def existing_customers():
+    """Existing customers who used a friend code: Shopify's checkout gave them the friend
+    discount (it cannot hold "new customers only", see `referral_jobs.friend_spec`); the app
+    made no referral. The merchant reads who, on which order, with which code, and when."""
+    session = get_session()
+    rows, next_before = queries.list_existing_customer_uses(
+        session, g.shop, before_id=_int_arg("before")
+    )
+    return render_template(
+        "admin/existing_customers.html",
+        rows=rows,
+        next_before=next_before,
+        first_page=_int_arg("before") is None,
+        total=queries.count_existing_customer_uses(session, g.shop),
+        program=get_program(session, g.shop),
     )
 
 

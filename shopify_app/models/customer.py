@@ -142,8 +142,15 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     last_name: Mapped[str | None] = mapped_column(String(255))
     # Shopify's CustomerState: disabled (no account), invited, enabled (account), declined.
     account_state: Mapped[str | None] = mapped_column(String(16))
+    # Marketing consent, lower-case as in Shopify's payloads, with the opt-in level and the
+    # consent's own date (`consent_updated_at`): a change older than the stored one never
+    # overwrites it (`sync.consent`).
     email_marketing_state: Mapped[str | None] = mapped_column(String(24))
+    email_marketing_opt_in_level: Mapped[str | None] = mapped_column(String(24))
+    email_marketing_consent_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sms_marketing_state: Mapped[str | None] = mapped_column(String(24))
+    sms_marketing_opt_in_level: Mapped[str | None] = mapped_column(String(24))
+    sms_marketing_consent_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     tags: Mapped[str] = mapped_column(Text, default="")
     shopify_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     shopify_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -142,7 +142,11 @@ class ReferralTransition(Base):
     """Every status change of a referral: who or what caused it, and why."""
 
     __tablename__ = "referral_transitions"
-    __table_args__ = (Index("ix_referral_transitions_referral", "referral_id"),)
+    __table_args__ = (
+        Index("ix_referral_transitions_referral", "referral_id"),
+        # Reports by cause, keyset-paged by referral (existing customers who used a friend code).
+        Index("ix_referral_transitions_shop_cause", "shop_id", "cause", "referral_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))

@@ -35,6 +35,9 @@ class FraudContext:
     advocate_addresses: list[dict[str, Any]] = field(default_factory=list)
     new_customers_only: bool = True
     friend_prior_orders: list[str] = field(default_factory=list)  # order names before this one
+    # Earlier orders of other customer records with the friend's email (a guest checkout, a
+    # second record): the same person to the program, whatever Shopify's checkout allowed.
+    friend_prior_orders_by_email: list[str] = field(default_factory=list)
     friend_other_referrals: list[dict[str, Any]] = field(default_factory=list)
     reverse_referral: dict[str, Any] | None = None  # the friend referred this advocate
     blocklist_hits: list[Hit] = field(default_factory=list)
@@ -160,11 +163,20 @@ def _same_device(rule: Rule, ctx: FraudContext) -> RuleResult:
 
 
 def _existing_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
-    existing = ctx.new_customers_only and bool(ctx.friend_prior_orders)
+    """Shopify's checkout cannot hold "new customers only" for a code anyone may use (see
+    `workers.referral_jobs.friend_spec`), so it is held here: an order from a customer who
+    ordered before, or whose email belongs to a customer who did, makes no referral."""
+    own, by_email = ctx.friend_prior_orders, ctx.friend_prior_orders_by_email
+    existing = ctx.new_customers_only and bool(own or by_email)
     if not ctx.new_customers_only:
         text = "The program accepts existing customers as friends."
+    elif own:
+        text = f"The friend had already ordered ({', '.join(own[:5])})."
     elif existing:
-        text = f"The friend had already ordered ({', '.join(ctx.friend_prior_orders[:5])})."
+        text = (
+            f"The friend's email {ctx.friend.email} belongs to a customer who had already "
+            f"ordered ({', '.join(by_email[:5])})."
+        )
     else:
         text = "The friend had not ordered before."
     return _result(
@@ -172,7 +184,9 @@ def _existing_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
         existing,
         text,
         new_customers_only=ctx.new_customers_only,
-        prior_orders=ctx.friend_prior_orders[:20],
+        prior_orders=own[:20],
+        prior_orders_by_email=by_email[:20],
+        friend_email=ctx.friend.email,
     )
 
 
@@ -241,7 +255,7 @@ RULES: tuple[Rule, ...] = (
     Rule("self_referral.phone", 1, "Same phone", _same_phone),
     Rule("self_referral.address", 1, "Same shipping address", _same_address),
     Rule("self_referral.device", 1, "Same IP and browser", _same_device),
-    Rule("existing_customer", 1, "Existing customer", _existing_customer),
+    Rule("existing_customer", 2, "Existing customer", _existing_customer),
     Rule("friend_already_referred", 1, "Friend already referred", _already_referred),
     Rule("cross_referral", 1, "Cross referral", _cross_referral),
     Rule("blocklist", 1, "Blocklist", _blocklist),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from shopify_app.audit import record_audit
@@ -31,6 +31,7 @@ from shopify_app.models import (
     Shop,
     utcnow,
 )
+from shopify_app.sync.values import normalize_email
 from shopify_app.timeline.events import record_event
 
 from . import revenue, rewards
@@ -251,22 +252,7 @@ def fraud_context(session: Session, shop: Shop, referral: Referral, order: Order
             .limit(50)
         )
     ]
-    prior = []
-    if order.customer_id is not None:
-        earlier = [
-            Order.shop_id == shop.id,
-            Order.customer_id == order.customer_id,
-            Order.id != order.id,
-            Order.cancelled_at.is_(None),
-        ]
-        if order.shopify_created_at is not None:
-            earlier.append(
-                or_(
-                    Order.shopify_created_at.is_(None),
-                    Order.shopify_created_at < order.shopify_created_at,
-                )
-            )
-        prior = list(session.scalars(select(Order.name).where(*earlier)))
+    prior, prior_by_email = _earlier_orders(session, shop, order, friend.email)
     other_referrals = []
     if order.customer_id is not None:
         other_referrals = [
@@ -320,6 +306,7 @@ def fraud_context(session: Session, shop: Shop, referral: Referral, order: Order
         advocate_addresses=[a for _ip, _ua, a in own_orders if a],
         new_customers_only=bool(terms.get("friend_new_customers_only", True)),
         friend_prior_orders=prior,
+        friend_prior_orders_by_email=prior_by_email,
         friend_other_referrals=other_referrals,
         reverse_referral=reverse,
         blocklist_hits=matches(
@@ -333,6 +320,50 @@ def fraud_context(session: Session, shop: Shop, referral: Referral, order: Order
         advocate_referrals_today=today,
         advocate_referrals_total=total,
     )
+
+
+def _earlier_orders(
+    session: Session, shop: Shop, order: Order, email: str | None
+) -> tuple[list[str], list[str]]:
+    """Names of the orders placed before `order` (not cancelled): the friend's own, and those
+    of other customer records with the friend's email (a guest checkout under an address the
+    shop already knows). Both lookups are index ranges: orders by (shop, customer), customers
+    by (shop, normalised email)."""
+    earlier = [Order.shop_id == shop.id, Order.id != order.id, Order.cancelled_at.is_(None)]
+    if order.shopify_created_at is not None:
+        earlier.append(
+            or_(
+                Order.shopify_created_at.is_(None),
+                Order.shopify_created_at < order.shopify_created_at,
+            )
+        )
+    own: list[str] = []
+    if order.customer_id is not None:
+        own = list(
+            session.scalars(
+                select(Order.name)
+                .where(*earlier, Order.customer_id == order.customer_id)
+                .order_by(Order.id)
+                .limit(50)
+            )
+        )
+    normalised = normalize_email(email)
+    if normalised is None:
+        return own, []
+    others = select(Customer.id).where(
+        Customer.shop_id == shop.id,
+        Customer.email_normalized == normalised,
+        Customer.id != order.customer_id if order.customer_id is not None else true(),
+    )
+    by_email = list(
+        session.scalars(
+            select(Order.name)
+            .where(*earlier, Order.customer_id.in_(others))
+            .order_by(Order.id)
+            .limit(50)
+        )
+    )
+    return own, by_email
 
 
 def evaluate_rules(

@@ -43,6 +43,7 @@ FRIEND_CODE_FIELDS = (
     "friend_value",
     "friend_min_subtotal_minor",
     "friend_once_per_customer",
+    "friend_new_customers_only",  # implies once per customer in Shopify (`friend_spec`)
 )
 
 

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop
+from shopify_app.models import (
+    Advocate,
+    Customer,
+    Order,
+    Referral,
+    ReferralTransition,
+    Reward,
+    Shop,
+)
 
 from .codes import normalise_code
 
@@ -128,3 +137,86 @@ def list_advocates(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1][0].id if more and rows else None)
+
+
+EXISTING_CUSTOMER_CAUSE = "rule:existing_customer"
+
+
+@dataclass(frozen=True)
+class ExistingCustomerUse:
+    """An existing customer's order with a friend code: it made no referral (blocked by the
+    `existing_customer` rule, the reason kept) though Shopify's checkout gave the discount."""
+
+    referral: Referral
+    friend: Customer | None
+    order_name: str | None
+    order_email: str | None
+    ordered_at: datetime | None
+    discount_minor: int
+    advocate: Advocate
+    advocate_customer: Customer | None
+    reason: str | None
+
+    @property
+    def code(self) -> str:
+        return str((self.referral.attribution_evidence or {}).get("code") or self.advocate.code)
+
+
+def _existing_customer_uses(shop: Shop):
+    """Referrals blocked at creation because the friend was an existing customer, whose order
+    used the advocate's code as its discount code (the ones the shop paid a discount for)."""
+    return (
+        select(ReferralTransition.referral_id)
+        .join(Referral, Referral.id == ReferralTransition.referral_id)
+        .where(
+            ReferralTransition.shop_id == shop.id,
+            ReferralTransition.cause == EXISTING_CUSTOMER_CAUSE,
+            Referral.shop_id == shop.id,
+            Referral.attribution == "discount_code",
+        )
+    )
+
+
+def count_existing_customer_uses(session: Session, shop: Shop) -> int:
+    uses = _existing_customer_uses(shop).subquery()
+    return session.scalar(select(func.count()).select_from(uses)) or 0
+
+
+def list_existing_customer_uses(
+    session: Session, shop: Shop, *, before_id: int | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[ExistingCustomerUse], int | None]:
+    """Newest first, keyset-paged by referral id (index on (shop, cause, referral))."""
+    advocate_customer, friend = aliased(Customer), aliased(Customer)
+    ids = _existing_customer_uses(shop).order_by(ReferralTransition.referral_id.desc())
+    if before_id is not None:
+        ids = ids.where(ReferralTransition.referral_id < before_id)
+    page = ids.limit(limit + 1).subquery()
+    query = (
+        select(
+            Referral,
+            friend,
+            Order.name,
+            Order.email,
+            func.coalesce(Order.processed_at, Order.shopify_created_at, Referral.created_at),
+            func.coalesce(Order.total_discounts_minor, 0),
+            Advocate,
+            advocate_customer,
+            ReferralTransition.reason,
+        )
+        .join(page, page.c.referral_id == Referral.id)
+        .join(Advocate, Advocate.id == Referral.advocate_id)
+        .join(
+            ReferralTransition,
+            (ReferralTransition.referral_id == Referral.id)
+            & (ReferralTransition.cause == EXISTING_CUSTOMER_CAUSE),
+        )
+        .outerjoin(advocate_customer, advocate_customer.id == Advocate.customer_id)
+        .outerjoin(friend, friend.id == Referral.friend_customer_id)
+        .outerjoin(Order, Order.id == Referral.order_id)
+        .where(Referral.shop_id == shop.id)
+        .order_by(Referral.id.desc())
+    )
+    rows = [ExistingCustomerUse(*row) for row in session.execute(query).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].referral.id if more and rows else None)

@@ -13,6 +13,14 @@ from shopify_app.db import get_or_insert
 from shopify_app.models import Customer, Shop
 from shopify_app.timeline.events import record_event
 
+from .consent import (
+    PAYLOAD_KEYS,
+    MalformedConsent,
+    apply_consent,
+    parse_consent,
+    snapshot_consents,
+    store_consent,
+)
 from .values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
 
 
@@ -37,31 +45,20 @@ def _row_for(
     )
 
 
-def _consent_state(payload: dict[str, Any], key: str) -> tuple[bool, str | None, Any]:
-    """(present, state, consent_updated_at) of `email_marketing_consent`/`sms_marketing_consent`.
-
-    API 2025-01+ customer webhooks no longer carry consent: absent means "unknown", never
-    "not subscribed".
-    """
-    if key not in payload:
-        return False, None, None
-    consent = payload.get(key)
-    if not isinstance(consent, dict):
-        return True, None, None
-    state = consent.get("state")
-    return True, (str(state).lower() if state else None), consent.get("consent_updated_at")
-
-
 def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Customer | None:
     """Apply a customer payload; None when it has no id or is older than what is stored."""
     shopify_id = parse_id(payload.get("id"))
     if shopify_id is None:
         return None
     updated_at = parse_timestamp(payload.get("updated_at"))
-    customer, created = _row_for(
-        session, shop, shopify_id, lambda draft: _apply_fields(draft, payload, updated_at)
-    )
-    previous = {channel: None for channel in _CONSENT}
+    consents = snapshot_consents(payload, updated_at)
+
+    def prepare(draft: Customer) -> None:
+        _apply_fields(draft, payload, updated_at)
+        for consent in consents:
+            store_consent(draft, consent)
+
+    customer, created = _row_for(session, shop, shopify_id, prepare)
     if not created:
         if is_stale(updated_at, customer.shopify_updated_at):
             return customer
@@ -71,11 +68,10 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
             return customer
         if customer.redacted_at is not None:
             return customer  # redacted data never comes back from a late delivery
-        previous = {channel: getattr(customer, attr) for channel, (_key, attr) in _CONSENT.items()}
         _apply_fields(customer, payload, updated_at)
 
-    for channel, (key, _attr) in _CONSENT.items():
-        _consent_event(session, shop, customer, payload, key, channel, previous[channel])
+    for consent in consents:
+        apply_consent(session, shop, customer, consent, change=False, created=created)
     if customer.shopify_created_at is not None:
         record_event(
             session,
@@ -90,10 +86,30 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
     return customer
 
 
-_CONSENT = {
-    "email": ("email_marketing_consent", "email_marketing_state"),
-    "sms": ("sms_marketing_consent", "sms_marketing_state"),
-}
+def consent_changed(
+    session: Session, shop: Shop, channel: str, payload: dict[str, Any], fired_at: datetime
+) -> Customer | None:
+    """A `customers_email_marketing_consent/update` (channel "email": `customer_id`,
+    `email_marketing_consent`) or `customers_marketing_consent/update` ("sms": `id`,
+    `sms_marketing_consent`). A customer not synced yet gets a row now (the consent topic
+    can overtake `customers/create`); a deleted or redacted one is left alone. Raises
+    MalformedConsent for a payload that names no customer or carries no consent object."""
+    key = PAYLOAD_KEYS[channel]
+    shopify_id = parse_id(payload.get("customer_id") or payload.get("id"))
+    if shopify_id is None:
+        raise MalformedConsent(f"the {key} payload names no customer")
+    if key not in payload:
+        raise MalformedConsent(f"the payload carries no {key}")
+    consent = parse_consent(channel, payload[key], fired_at)
+    if consent is None:
+        return None  # `state: null`: Shopify has no consent to tell
+    customer, created = _row_for(
+        session, shop, shopify_id, lambda draft: store_consent(draft, consent)
+    )
+    if not created and (customer.redacted_at is not None or customer.deleted_at is not None):
+        return customer
+    apply_consent(session, shop, customer, consent, change=True, created=created)
+    return customer
 
 
 def _apply_fields(customer: Customer, payload: dict[str, Any], updated_at) -> None:
@@ -115,40 +131,6 @@ def _apply_fields(customer: Customer, payload: dict[str, Any], updated_at) -> No
         parse_timestamp(payload.get("created_at")) or customer.shopify_created_at
     )
     customer.shopify_updated_at = updated_at or customer.shopify_updated_at
-    for key, attr in _CONSENT.values():
-        _present, state, _at = _consent_state(payload, key)
-        if state is not None:
-            setattr(customer, attr, state[:24])
-
-
-def _consent_event(
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    payload: dict,
-    key: str,
-    channel: str,
-    previous: str | None,
-) -> None:
-    """A consent change on the timeline (none for a first "not subscribed")."""
-    present, state, consent_at = _consent_state(payload, key)
-    if not present or state is None:
-        return
-    if previous == state or (previous is None and state == "not_subscribed"):
-        return
-    record_event(
-        session,
-        shop_id=shop.id,
-        customer_id=customer.id,
-        kind=f"consent.{channel}",
-        occurred_at=parse_timestamp(consent_at) or customer.shopify_updated_at,
-        source="shopify",
-        payload={"channel": channel, "from": previous, "to": state},
-        dedupe_key=(
-            f"customer:{customer.shopify_id}:{channel}:{state}:"
-            f"{consent_at or customer.shopify_updated_at}"
-        ),
-    )
 
 
 def delete_customer(

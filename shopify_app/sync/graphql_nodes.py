@@ -13,8 +13,8 @@ from .values import parse_id
 
 CUSTOMER_FIELDS = """
   id email phone firstName lastName state tags createdAt updatedAt
-  emailMarketingConsent { marketingState consentUpdatedAt }
-  smsMarketingConsent { marketingState consentUpdatedAt }
+  emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+  smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
 """
 
 ORDER_FIELDS = """
@@ -24,6 +24,13 @@ ORDER_FIELDS = """
   totalPriceSet { shopMoney { amount } } subtotalPriceSet { shopMoney { amount } }
   totalDiscountsSet { shopMoney { amount } }
   customer { id }
+  customerJourneySummary { firstVisit { landingPage referrerUrl } }
+"""
+
+# `Order.refunds` is a plain list in Shopify's schema (no connection); orders with more than
+# this many refunds are rare, and each refund is also delivered by `refunds/create`.
+REFUND_FIELDS = """
+  id createdAt note totalRefundedSet { shopMoney { amount } }
 """
 
 LINE_ITEM_FIELDS = """
@@ -68,6 +75,8 @@ def customer_payload(node: dict[str, Any]) -> dict[str, Any]:
                 "state": _lower(consent["marketingState"]),
                 "consent_updated_at": consent.get("consentUpdatedAt"),
             }
+            if "marketingOptInLevel" in consent:
+                payload[rest]["opt_in_level"] = _lower(consent["marketingOptInLevel"])
     return payload
 
 
@@ -111,6 +120,12 @@ def order_payload(node: dict[str, Any], line_items: list[dict[str, Any]] | None)
         ]
     if isinstance(node.get("customer"), dict) and node["customer"].get("id"):
         payload["customer"] = customer_payload(node["customer"])
+    visit = (node.get("customerJourneySummary") or {}).get("firstVisit") or {}
+    if visit.get("landingPage"):  # none known (an order made in the admin): keep what is stored
+        payload["landing_site"] = visit["landingPage"]
+        payload["referring_site"] = visit.get("referrerUrl")
+    if isinstance(node.get("refunds"), list):
+        payload["refunds"] = [refund_payload(r) for r in node["refunds"] if isinstance(r, dict)]
     if line_items is not None:
         payload["line_items"] = [
             {
@@ -125,3 +140,16 @@ def order_payload(node: dict[str, Any], line_items: list[dict[str, Any]] | None)
             for li in line_items
         ]
     return payload
+
+
+def refund_payload(node: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL Refund as the REST refund `record_refund` takes: its total as one successful
+    refund transaction (what `refunds/create` carries in `transactions`)."""
+    return {
+        "id": parse_id(node.get("id")),
+        "created_at": node.get("createdAt"),
+        "note": node.get("note"),
+        "transactions": [
+            {"kind": "refund", "status": "success", "amount": _amount(node.get("totalRefundedSet"))}
+        ],
+    }

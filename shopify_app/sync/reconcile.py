@@ -1,5 +1,11 @@
 """Reconciliation: re-read what changed in Shopify since the last pass and repair what missed
-or failed webhooks left out, counting what it recovered for the merchant's report (H2)."""
+or failed webhooks left out, counting what it recovered for the merchant's report (H2).
+
+Orders (with their refunds) go through `order_flow.apply_order`, the function the order
+webhooks call: a recovered order is attributed, completes its referral, marks a reward it
+redeemed Used, and a recovered refund voids the referral, exactly as if its webhook had come.
+Each page of orders is its own transaction, so an order that fails stops the pass without
+losing the pages before it."""
 
 from __future__ import annotations
 
@@ -17,11 +23,12 @@ from .graphql_nodes import (
     CUSTOMER_FIELDS,
     LINE_ITEM_FIELDS,
     ORDER_FIELDS,
+    REFUND_FIELDS,
     customer_payload,
     order_payload,
 )
 from .importer import latest_run
-from .orders import upsert_order
+from .order_flow import apply_order
 from .values import parse_id, parse_timestamp
 
 # Sized to Shopify's cost model: a page must stay under the 1,000-point single-query cap.
@@ -37,13 +44,17 @@ query CustomersSince($query: String!, $after: String, $first: Int!) {
     nodes { CUSTOMER }
   }
 }""".replace("CUSTOMER", CUSTOMER_FIELDS)
-ORDERS_SINCE = """
+ORDERS_SINCE = (
+    """
 query OrdersSince($query: String!, $after: String, $first: Int!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
-    nodes { ORDER lineItems(first: 20) { nodes { LINE } } }
+    nodes { ORDER lineItems(first: 20) { nodes { LINE } } refunds(first: 10) { REFUND } }
   }
-}""".replace("ORDER", ORDER_FIELDS).replace("LINE", LINE_ITEM_FIELDS)
+}""".replace("ORDER", ORDER_FIELDS)
+    .replace("LINE", LINE_ITEM_FIELDS)
+    .replace("REFUND", REFUND_FIELDS)
+)
 
 
 def _pages(api, query: str, key: str, search: str, page: int):
@@ -90,7 +101,7 @@ def reconcile(session: Session, shop: Shop, services: ShopifyServices) -> SyncRu
             upsert_customer(session, shop, customer_payload(node))
             run.customers_synced += 1
         session.commit()
-        for node in _pages(api, ORDERS_SINCE, "orders", search, ORDER_PAGE):
+        for n, node in enumerate(_pages(api, ORDERS_SINCE, "orders", search, ORDER_PAGE), 1):
             stored = session.scalar(
                 select(Order.shopify_updated_at).where(
                     Order.shop_id == shop.id, Order.shopify_id == parse_id(node["id"])
@@ -99,8 +110,10 @@ def reconcile(session: Session, shop: Shop, services: ShopifyServices) -> SyncRu
             if _missed(stored, node.get("updatedAt")):
                 run.orders_recovered += 1
             items = (node.get("lineItems") or {}).get("nodes")
-            upsert_order(session, shop, order_payload(node, items))
+            apply_order(session, shop, order_payload(node, items))
             run.orders_synced += 1
+            if n % ORDER_PAGE == 0:
+                session.commit()
         run.status = "completed"
     except Exception as exc:
         session.rollback()

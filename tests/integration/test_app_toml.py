@@ -22,6 +22,8 @@ A3_TOPICS = {
     "customers/create",
     "customers/update",
     "customers/delete",
+    "customers_email_marketing_consent/update",
+    "customers_marketing_consent/update",
     "discounts/create",
     "discounts/update",
     "discounts/delete",

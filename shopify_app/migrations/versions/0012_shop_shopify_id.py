@@ -2,7 +2,7 @@
 must carry (webhooks/trust.py)
 
 Revision ID: 0012_shop_shopify_id
-Revises: 0010_email_suppression
+Revises: 0011_consent_and_friend_report
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_shop_shopify_id"
-down_revision = "0010_email_suppression"
+down_revision = "0011_consent_and_friend_report"
 branch_labels = None
 depends_on = None
 
