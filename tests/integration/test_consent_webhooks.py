@@ -133,6 +133,7 @@ def test_an_older_consent_delivered_late_never_overwrites_a_newer_one(live):
     deliver(live, SHOP_A, SMS_TOPIC, sms)
     slim = {
         "id": 1001,
+        "admin_graphql_api_id": "gid://shopify/Customer/1001",
         "email": "ada@example.com",
         "first_name": "Ada",
         "updated_at": "2026-11-20T13:00:00Z",
@@ -158,13 +159,15 @@ def test_an_older_consent_delivered_late_never_overwrites_a_newer_one(live):
     assert {d.status for d in rows(live.app, WebhookDelivery)} == {"done"}
 
 
-def test_a_consent_payload_that_names_no_customer_is_dead_with_the_reason(live):
+def test_a_consent_payload_that_names_no_customer_or_an_unknown_state_does_nothing(live):
+    """No customer id: the trust rules refuse it at intake (`rejected`); a state the app does
+    not know: the handler gives up on it (`dead`). Both with their reason, neither acts."""
     install(live, SHOP_A)
     deliver(live, SHOP_A, EMAIL_TOPIC, {"email_marketing_consent": {"state": "subscribed"}})
     deliver(live, SHOP_A, EMAIL_TOPIC, email_consent(1002, "maybe", "2026-11-20T12:00:00Z"))
     run_jobs(live.app)
-    dead = rows(live.app, WebhookDelivery)
-    assert [d.status for d in dead] == ["dead", "dead"]
-    assert "names no customer" in dead[0].last_error
-    assert "unknown state" in dead[1].last_error
+    refused = rows(live.app, WebhookDelivery)
+    assert [d.status for d in refused] == ["rejected", "dead"]
+    assert "no customer_id" in refused[0].last_error
+    assert "unknown state" in refused[1].last_error
     assert rows(live.app, Customer) == [] and consent_events(live) == []

@@ -286,7 +286,7 @@ def test_erasure_takes_suppressions_and_counters_with_it(store):
     assert [e.email for e in rows(live.app, EmailSuppression)] == ["bob@example.com"]
     events = rows(live.app, TimelineEvent, TimelineEvent.kind == "email.unsubscribed")
     assert events == []  # bob is not a customer: nothing on a timeline
-    deliver(live, SHOP_A, "shop/redact", {"shop_id": 1, "shop_domain": SHOP_A})
+    deliver(live, SHOP_A, "shop/redact", payloads.shop_redact(SHOP_A))
     run_jobs(live.app)
     assert rows(live.app, EmailSuppression) == rows(live.app, SendQuota) == []
     # A link followed after the erasure stores nothing for the erased shop.
