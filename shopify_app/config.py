@@ -44,6 +44,8 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # How many workers may drain one shop's inbox backlog at once (PostgreSQL; SQLite has one
     # writer, so it always drains with one).
     "INBOX_DRAIN_WORKERS": (int, 4, 1, 32),
+    # How long a finished export stays downloadable before the periodic job deletes it.
+    "EXPORT_RETENTION_HOURS": (int, 24, 1, 720),
 }
 
 

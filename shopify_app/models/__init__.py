@@ -8,6 +8,7 @@ from .discount_code import DiscountCode
 from .email_message import EmailMessage
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
+from .redaction import Redaction
 from .referral import (
     Advocate,
     AdvocateVisit,
@@ -22,6 +23,7 @@ from .referral import (
 )
 from .shop import Shop
 from .staff_member import StaffMember
+from .stored_file import StoredFile, StoredFileChunk
 from .sync_run import SyncRun
 from .timeline_event import TimelineEvent
 from .webhook_delivery import WebhookDelivery
@@ -47,9 +49,12 @@ __all__ = [
     "ReferralClick",
     "ReferralTransition",
     "Refund",
+    "Redaction",
     "Reward",
     "Shop",
     "StaffMember",
+    "StoredFile",
+    "StoredFileChunk",
     "SyncRun",
     "TimelineEvent",
     "WebhookDelivery",
