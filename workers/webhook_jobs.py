@@ -35,6 +35,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from shopify_app import privacy
 from shopify_app.db import get_session
 from shopify_app.models import Shop, WebhookDelivery, utcnow
 from shopify_app.timeline.events import batched_events
@@ -284,6 +285,9 @@ def process_delivery(delivery_id: int) -> str:
 
 def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str | None]:
     """Run the delivery's handler; returns (status, note) for its row, which it leaves alone."""
+    if privacy.erased_shop(shop) and delivery.topic != "shop/redact":
+        delivery.body = privacy.REDACTED_BODY
+        return "skipped", privacy.ERASED_NOTE
     handler = handler_for(delivery.topic)
     if handler is None:
         return "ignored", f"no handler for topic {delivery.topic}"
@@ -295,6 +299,10 @@ def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str
         raise PermanentDeliveryError(f"malformed JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise PermanentDeliveryError("payload is not a JSON object")
+    if needs_installed_shop(delivery.topic):
+        payload = privacy.screen_delivery(session, shop, delivery, payload)
+        if payload is None:
+            return "skipped", privacy.ERASED_NOTE
     with batched_events(session):
         handler(session, shop, payload, delivery)
     return "done", None

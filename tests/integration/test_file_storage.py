@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from shopify_app import create_app, storage
+from shopify_app import create_app
 from shopify_app.db import get_session
-from shopify_app.models import BulkJob, Customer, Shop, StoredFile, StoredFileChunk, utcnow
-from shopify_app.storage import DatabaseStorage
+from shopify_app.models import BulkJob, Customer, Shop, utcnow
 from tests.conftest import SHOP_A, SHOP_B
 from workers import bulk_jobs
 
@@ -97,6 +96,9 @@ def test_an_export_written_by_a_worker_on_another_host_downloads_from_the_web(li
 
 
 def test_exports_expire_after_the_retention_and_abandoned_writes_go_too(live):
+    from shopify_app.models import StoredFile, StoredFileChunk
+    from shopify_app.storage import DatabaseStorage
+
     install(live, SHOP_A)
     add_customers(live.app, SHOP_A, ["Aino"])
     assert post(live, "/customers/export", {"request_key": "expiring"}).status_code == 200
@@ -139,6 +141,9 @@ def test_exports_expire_after_the_retention_and_abandoned_writes_go_too(live):
 def test_storage_streams_in_chunks_scoped_by_shop(live, monkeypatch):
     """Bytes go in and come out a chunk at a time, exactly; a file is found only under its
     own shop and key, only once published; a newer file under a key replaces the older."""
+    from shopify_app import storage
+    from shopify_app.models import StoredFile
+
     install(live, SHOP_A)
     install(live, SHOP_B)
     monkeypatch.setattr(storage, "CHUNK_BYTES", 10)
