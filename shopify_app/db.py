@@ -57,6 +57,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten content is zeroed in the file, not left in free space:
+            # an erasure must not survive in the database file itself.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
     else:
@@ -123,6 +126,17 @@ def _without_row_values(context) -> None:
     if wrapped is not None and wrapped.orig is original:
         kind = type(original)
         wrapped.args = (f"({kind.__module__}.{kind.__name__}) {original.args[0]}",)
+
+
+def flush_sqlite_log(engine: Engine) -> None:
+    """On SQLite, copy the write-ahead log into the database file and empty it: the log keeps
+    earlier versions of the pages an erasure rewrote until a checkpoint resets it. Best
+    effort: a reader still on an older snapshot makes it a partial checkpoint (the next
+    one finishes it). Nothing to do on PostgreSQL (see docs/operations.md, Privacy)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _note_writes(engine: Engine) -> None:

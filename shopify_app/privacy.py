@@ -4,6 +4,7 @@ deliveries that arrive after an erasure."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +12,12 @@ from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shopify_app.customers import bulk
-from shopify_app.db import insert_ignore
+from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.models import (
     AuditEntry,
     BulkJob,
     Customer,
+    CustomerCount,
     DataRequest,
     DiscountCode,
     OAuthState,
@@ -46,6 +48,8 @@ from shopify_app.sync.customers import customer_by_shopify_id
 from shopify_app.sync.values import normalize_email, parse_id
 from shopify_app.timeline.events import record_event
 
+log = logging.getLogger(__name__)
+
 # What stays of a redacted customer's timeline: anonymous aggregates only.
 AGGREGATE_KEYS = ("order_id", "total_minor", "amount_minor", "currency", "refund_id")
 REDACTED_BODY = b'{"redacted":true}'
@@ -72,6 +76,7 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
         session.execute(delete(model).where(model.shop_id == shop.id))
     session.execute(delete(Order).where(Order.shop_id == shop.id))
     session.execute(delete(Customer).where(Customer.shop_id == shop.id))
+    session.execute(delete(CustomerCount).where(CustomerCount.shop_id == shop.id))  # all 0 now
     session.execute(
         delete(WebhookDelivery).where(
             WebhookDelivery.shop_id == shop.id, WebhookDelivery.id != (keep_delivery_id or -1)
@@ -85,12 +90,18 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     if shop.uninstalled_at is None:
         shop.uninstalled_at = now
     shop.redacted_at = now
-    _forget_in_redis_after_commit(session, needles)
+    _after_erasure(session, needles)
 
 
-def erased_shop(shop: Shop) -> bool:
-    """shop/redact erased the shop, and it has not been installed again since."""
-    return shop.redacted_at is not None and not shop.is_installed
+def drop_for_erased_shop(session: Session, shop: Shop, delivery: WebhookDelivery) -> bool:
+    """A delivery for a shop that shop/redact erased (and that has not been installed again
+    since) is not applied and keeps no body: True if so. Shopify may still retry one sent
+    before the uninstall. The shop/redact delivery itself is kept: it is the record."""
+    if shop.redacted_at is None or shop.is_installed or delivery.topic == "shop/redact":
+        return False
+    delivery.body = REDACTED_BODY
+    _after_erasure(session, set())
+    return True
 
 
 def redact_order(order: Order, now: datetime) -> None:
@@ -186,7 +197,7 @@ def redact_customer(
     codes = {retired.old.lower(): retired.new} if retired is not None else {}
     ids = set(order_ids) | ({shopify_id} if shopify_id else set())
     _scrub_deliveries(session, shop, ids, strong, needles, codes, current_delivery_id)
-    _forget_in_redis_after_commit(session, strong | set(codes))
+    _after_erasure(session, strong | set(codes))
     if customer is None:
         return None
     customer.email = customer.email_normalized = customer.phone = None
@@ -279,14 +290,23 @@ def _scrub_deliveries(
         )
 
 
-def _forget_in_redis_after_commit(session: Session, needles: set[str]) -> None:
-    """Once the erasure is committed, RQ's records that mention it leave Redis too."""
-    if not needles:
-        return
+def _after_erasure(session: Session, needles: set[str]) -> None:
+    """Once the erasure is committed: RQ's records that mention it leave Redis, and SQLite's
+    write-ahead log lets go of the pages as they were."""
     from workers.queues import after_commit
     from workers.redis_privacy import forget
 
-    after_commit(session, lambda: forget(needles))
+    engine = session.get_bind()
+
+    def follow_up() -> None:
+        try:
+            if needles:
+                forget(needles)
+            flush_sqlite_log(engine)
+        except Exception:  # noqa: BLE001 - the erasure itself is committed; say what is left
+            log.exception("erasure committed, but Redis or the SQLite log was not cleaned")
+
+    after_commit(session, follow_up)
 
 
 def _subjects(topic: str, payload: dict[str, Any]) -> set[tuple[str, int]]:
@@ -304,6 +324,17 @@ def _subjects(topic: str, payload: dict[str, Any]) -> set[tuple[str, int]]:
     elif topic.startswith("discounts/"):
         found.add(("discount", parse_id(payload.get("admin_graphql_api_id"))))
     return {(r, i) for r, i in found if i is not None}
+
+
+def screen_unapplied(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
+    """A sync delivery that is not applied (the shop is not installed) is still screened:
+    kept for inspection, it must not keep an erased customer's data either."""
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError:
+        return
+    if isinstance(payload, dict):
+        screen_delivery(session, shop, delivery, payload)
 
 
 def screen_delivery(
@@ -327,6 +358,7 @@ def screen_delivery(
     if erased is None:
         return payload
     delivery.body = REDACTED_BODY
+    _after_erasure(session, set())  # the body was in SQLite's log until a checkpoint
     if delivery.topic.startswith(("orders/", "refunds/")):
         return without_personal_data(payload, set())
     return None

@@ -285,13 +285,13 @@ def process_delivery(delivery_id: int) -> str:
 
 def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str | None]:
     """Run the delivery's handler; returns (status, note) for its row, which it leaves alone."""
-    if privacy.erased_shop(shop) and delivery.topic != "shop/redact":
-        delivery.body = privacy.REDACTED_BODY
+    if privacy.drop_for_erased_shop(session, shop, delivery):
         return "skipped", privacy.ERASED_NOTE
     handler = handler_for(delivery.topic)
     if handler is None:
         return "ignored", f"no handler for topic {delivery.topic}"
     if needs_installed_shop(delivery.topic) and not shop.is_installed:
+        privacy.screen_unapplied(session, shop, delivery)
         return "skipped", "shop is not installed"
     try:
         payload = json.loads(delivery.body)

@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from devstore import commerce
 from shopify_app.db import database, get_session
 from shopify_app.models import (
     Advocate,
+    Base,
     BulkJob,
     Customer,
     EmailMessage,
@@ -33,7 +35,7 @@ from shopify_app.models import (
 )
 from shopify_app.referrals.program import update_program
 from tests.conftest import SHOP_A, SHOP_B
-from tests.erasure_scan import scan
+from tests.erasure_scan import scan, scan_files
 from tests.helpers import id_token, proxy_query
 
 from .test_program_pages import get, post
@@ -51,6 +53,17 @@ ZENOBIA_NEEDLES = ["zenobia.quillfeather@example.org", "+358407654321", "3584076
     "zenobia",
     "quillfeather",
 ]
+
+
+def app_files(live) -> list[Path]:
+    """Where the app keeps files: its instance path, and the SQLite database's directory
+    (inside the instance path under `make dev`; its own temporary directory in the tests):
+    the database file and its write-ahead log are read byte for byte too."""
+    directories = [Path(live.app.instance_path)]
+    url = live.app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        directories.append(Path(url.split("///", 1)[1]).parent)
+    return directories
 
 
 def settle(live, rounds=3):
@@ -80,6 +93,20 @@ def enable_program(live, domain=SHOP_A):
         shop = session.scalar(select(Shop).where(Shop.domain == domain))
         update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
         session.commit()
+
+
+def rows_per_table(app, shop_id) -> dict[str, int]:
+    """How many rows each table with a `shop_id` holds for the shop."""
+    counts = {}
+    with app.app_context(), database().engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if "shop_id" in table.c:
+                n = conn.execute(
+                    select(func.count()).select_from(table).where(table.c.shop_id == shop_id)
+                ).scalar()
+                if n:
+                    counts[table.name] = n
+    return counts
 
 
 def with_unique_index(live, sql):
@@ -190,7 +217,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     assert one(live.app, WebhookDelivery, WebhookDelivery.status == "dead").body == truncated
 
     customer_before = commerce.customer_json(zen)
-    found = scan(live.app, ZENOBIA_NEEDLES, directories=[live.app.instance_path])
+    found = scan(live.app, ZENOBIA_NEEDLES, directories=app_files(live))
     where = {f.where for f in found}
     assert {"customers.email", "email_messages.to_address", "webhook_deliveries.body"} <= where
     assert where & {"stored_file_chunks.data", "file"}, "the exports list her"
@@ -216,7 +243,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     deliver(live, SHOP_A, "orders/updated", order_before, triggered_at=earlier)
     run_jobs(live.app)
 
-    found = scan(live.app, ZENOBIA_NEEDLES, directories=[live.app.instance_path])
+    found = scan(live.app, ZENOBIA_NEEDLES, directories=app_files(live))
     assert found == [], "\n".join(map(str, found))
     # Even before the erasure, RQ's record of the email job that failed for good named the
     # message, not her (the relay's reply is on the message's row).
@@ -300,7 +327,11 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
             f"{live.app_url}/proxy/join",
             params=proxy_query(domain, customer.id),
             data={"token": token},
-            headers={"User-Agent": f"{first}'s browser"},
+        )
+        live.http.get(  # the advocate comes back: their device is remembered
+            f"{live.app_url}/proxy",
+            params=proxy_query(domain, customer.id),
+            headers={"User-Agent": f"{first}'s browser", "X-Forwarded-For": "198.51.100.7"},
         )
         settle(live)
         code = one(live.app, Advocate, Advocate.code.like(f"{first.upper()}-%")).code
@@ -331,6 +362,10 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
         one(live.app, Shop, Shop.domain == d).id for d in (SHOP_A, SHOP_B)
     }
     assert [j.status for j in rows(live.app, BulkJob)] == ["completed", "completed"]
+    a_id = one(live.app, Shop, Shop.domain == SHOP_A).id
+    held = rows_per_table(live.app, a_id)
+    for table in ("referral_clicks", "advocate_visits", "sync_runs", "staff_members"):
+        assert held.get(table), f"the shop has no {table} to erase"
 
     live.state.uninstall(SHOP_A)
     settle(live)
@@ -356,19 +391,22 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
             ("webhook_deliveries.body", str(redact.id)),
         }
 
-    needles = [
-        "alpha-shop",
-        "Alpha Shop",
-        "owner@alpha.example",
-        "ada@alpha.example",
-        "Alpha",
-        *people[SHOP_A],
-    ]
-    found = scan(
-        live.app, needles, directories=[live.app.instance_path], allowed=record_of_the_erasure
-    )
+    personal = ["Alpha Shop", "owner@alpha.example", "ada@alpha.example", *people[SHOP_A]]
+    found = scan(live.app, ["alpha-shop", "Alpha", *personal], allowed=record_of_the_erasure)
+    # Files are read whole: the database file holds the bare row's domain, so only the rest
+    # is looked for there.
+    found += scan_files(app_files(live), personal)
     assert found == [], "\n".join(map(str, found))
     assert shop_a.redacted_at is not None
+    # Not a row of the shop is left but deliveries: shop/redact's, and the late one, which
+    # kept no body.
+    assert list(rows_per_table(live.app, a_id)) == ["webhook_deliveries"]
+    kept = rows(live.app, WebhookDelivery, WebhookDelivery.shop_id == a_id)
+    assert [(d.topic, d.status) for d in kept] == [
+        ("shop/redact", "done"),
+        ("customers/update", "skipped"),
+    ]
+    assert kept[1].body == b'{"redacted":true}'
 
     # The other shop keeps everything.
     others = scan(live.app, ["beta-shop", "ben@beta.example", *people[SHOP_B]], directories=[])
@@ -379,3 +417,23 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
         "stored_file_chunks.data",
         "bulk_jobs.params",
     }
+
+
+def test_late_deliveries_about_an_erased_customer_keep_nothing_even_when_not_applied(live):
+    """A shop that uninstalled the app still gets customers/redact; a customers/update sent
+    before it, arriving after, is not applied (the shop is not installed) and, kept for
+    inspection, keeps no body either. The same delivery for a customer who was not erased
+    keeps its body."""
+    from tests import payloads
+
+    install(live, SHOP_A)
+    deliver(live, SHOP_A, "customers/create", payloads.customer(cid=1001))
+    deliver(live, SHOP_A, "app/uninstalled", {"domain": SHOP_A, "myshopify_domain": SHOP_A})
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A, orders=()))
+    run_jobs(live.app)
+    deliver(live, SHOP_A, "customers/update", payloads.customer(cid=1001, updated=5))
+    deliver(live, SHOP_A, "customers/update", payloads.customer(cid=1002, updated=5))
+    run_jobs(live.app)
+    late, other = rows(live.app, WebhookDelivery, WebhookDelivery.topic == "customers/update")
+    assert (late.status, late.body) == ("skipped", b'{"redacted":true}')
+    assert other.status == "skipped" and b"ada.lovelace+1002" in other.body

@@ -170,3 +170,60 @@ def test_storage_streams_in_chunks_scoped_by_shop(live, monkeypatch):
         assert session.scalar(select(func.count()).select_from(StoredFile)) == 1
         empty = store.put_stream(a, "empty", [], content_type="text/plain")
         assert list(store.read(empty)) == [b""]
+
+
+def test_an_export_written_while_a_customer_in_it_is_erased_is_not_published(live):
+    """The export read the customers before the erasure committed and writes her row with
+    her data; publishing checks the erasures since the writing began, finds her, and
+    deletes the file instead (the job then writes it again). Rows of customers erased
+    earlier are anonymous and do not stop an export."""
+    from shopify_app.customers import bulk
+    from shopify_app.models import StoredFile
+    from shopify_app.storage import storage
+    from tests import payloads
+
+    from .webhook_support import deliver
+
+    install(live, SHOP_A)
+    add_customers(live.app, SHOP_A, ["Aino", "Eino", "Oona"])  # Shopify ids 7001..7003
+    erase = payloads.customers_redact(SHOP_A, cid=7003, orders=())
+    deliver(live, SHOP_A, "customers/redact", erase)  # Oona, long before
+    run_jobs(live.app)
+
+    def write(request_key):
+        with live.app.app_context():
+            session = get_session()
+            shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+            job = BulkJob(shop_id=shop.id, kind="export", request_key=request_key, actor="staff:1")
+            session.add(job)
+            session.commit()
+            file, rows = bulk.write_export(session, shop, job, storage())
+            session.rollback()
+            return job.id, file, rows
+
+    def publish(file):
+        with live.app.app_context():
+            session = get_session()
+            shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+            published = bulk.publish_export(session, shop, storage(), file)
+            session.commit()
+            found = storage().find(session, shop.id, file.key)
+            return published, found
+
+    _job, racing, rows = write("racing")
+    assert rows == 3
+    deliver(
+        live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A, cid=7001, orders=())
+    )
+    run_jobs(live.app)  # Aino is erased while that export was being written
+    published, found = publish(racing)
+    assert (published, found) == (False, None)
+    with live.app.app_context():
+        assert get_session().get(StoredFile, racing.id) is None
+
+    _job, again, rows = write("again")
+    published, found = publish(again)  # Aino's and Oona's rows are anonymous now
+    assert published and found == again and rows == 3
+    with live.app.app_context():
+        text = b"".join(storage().read(again)).decode()
+    assert "aino" not in text.lower() and "eino@example.com" in text
