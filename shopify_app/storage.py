@@ -17,15 +17,19 @@ holds nothing open between chunks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shopify_app.models import StoredFile, StoredFileChunk, utcnow
+
+log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
 
@@ -117,8 +121,11 @@ class DatabaseStorage:
                 session.commit()
             except BaseException:
                 session.rollback()
-                self._delete_ids(session, [file_id])
-                session.commit()
+                try:
+                    self._delete_ids(session, [file_id])
+                    session.commit()
+                except SQLAlchemyError:  # the database is gone too: `expire` removes it later
+                    log.warning("could not delete the partial file %s", file_id, exc_info=True)
                 raise
             session.refresh(row)
             return _info(row)
