@@ -4,8 +4,9 @@ A job is stored first (once per `request_key`, so a double click starts one job)
 worker after commit. Invitations go a chunk at a time, each chunk committed with the job's
 cursor, so a killed worker resumes where it stopped and nobody is invited twice (the email
 itself is also once a day per customer). An export streams the matching rows straight into
-a CSV file: constant memory at any size; if the worker dies it is written again from the
-start, into a temporary file that only replaces the download when complete.
+a stored file (`shopify_app.storage`, in the database: the web reads what the worker wrote
+on another host): constant memory at any size; if the worker dies it is written again from
+the start, into a new file that only replaces the download when complete.
 """
 
 from __future__ import annotations
@@ -300,7 +301,7 @@ def _copy_chunks(session: Session, stmt, on_progress) -> Iterator[bytes]:
 
 def export_key(job: BulkJob) -> str:
     """Where the job's CSV is stored (within its shop)."""
-    return f"exports/customers-{job.id}.csv"
+    return f"{EXPORT_PREFIX}customers-{job.id}.csv"
 
 
 def _money_formatter(currency: str):
