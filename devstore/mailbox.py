@@ -30,6 +30,17 @@ class Mailbox:
         self.messages: list[ReceivedMail] = []
         self.refuse_next = 0  # fault: the next N messages are refused with 451
         self.on_change: Callable[[], None] | None = None  # a persistent devstore saves
+        # fault: these recipients are refused, as a relay refuses an unknown user (550, the
+        # address quoted in the reply)
+        self.refuse_recipients: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        with self.lock:
+            refused = address.lower() in self.refuse_recipients
+        if refused:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
         with self.lock:
@@ -62,6 +73,7 @@ class Mailbox:
         with self.lock:
             self.messages.clear()
             self.refuse_next = 0
+            self.refuse_recipients.clear()
 
 
 def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> Controller:

@@ -62,6 +62,8 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # passes this many MiB, and a fresh one is forked (workers/worker.py).
     "WORKER_HORSE_MAX_JOBS": (int, 1000, 1, 1_000_000),
     "WORKER_HORSE_MAX_MEMORY_MB": (int, 1024, 64, 1_048_576),
+    # How long a finished export stays downloadable before the periodic job deletes it.
+    "EXPORT_RETENTION_HOURS": (int, 24, 1, 720),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}

@@ -46,7 +46,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -55,6 +57,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten content is zeroed in the file, not left in free space:
+            # an erasure must not survive in the database file itself.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
     else:
@@ -62,11 +67,76 @@ def make_engine(url: str) -> Engine:
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         # LIFO: a request gets the connection used last, whose prepared statements (see
         # `_close_session`) are warm; idle ones beyond the steady load are rarely touched.
-        engine = create_engine(url, pool_pre_ping=True, pool_use_lifo=True)
+        engine = create_engine(url, pool_pre_ping=True, pool_use_lifo=True, hide_parameters=True)
     _note_writes(engine)
+    event.listen(engine, "handle_error", _without_row_values)
     # RQ forks a work horse per job: the child must not reuse the parent's pooled connections.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
+
+
+# PostgreSQL error classes whose primary message names only schema objects (constraint,
+# column, table) or the server's state, never a value: integrity, transaction, connection,
+# resource and lock errors. Others (a data exception quotes the value it could not take, a
+# syntax error the token) are reported by class and SQLSTATE alone.
+_SCHEMA_ONLY_CLASSES = frozenset({"08", "23", "25", "40", "53", "54", "55", "57", "58"})
+
+
+def driver_error_summary(error: BaseException) -> str:
+    """What a driver's exception may say in logs and stored error text: its SQLSTATE and the
+    schema objects involved, never a row's values (PostgreSQL's DETAIL quotes the row: `Key
+    (email)=(ada@example.com) already exists`). SQLite's messages name schema objects only,
+    so its first line is kept."""
+    diag = getattr(error, "diag", None)
+    if diag is None:
+        lines = str(error).splitlines()
+        return lines[0] if lines else ""
+    state = getattr(error, "sqlstate", None) or diag.sqlstate or ""
+    parts = [f"SQLSTATE {state}"] if state else []
+    if state[:2] in _SCHEMA_ONLY_CLASSES and diag.message_primary:
+        parts.append(diag.message_primary)
+    for label, name in (
+        ("table", diag.table_name),
+        ("column", diag.column_name),
+        ("constraint", diag.constraint_name),
+    ):
+        if name:
+            parts.append(f"{label} {name}")
+    return ", ".join(parts)
+
+
+def scrub_driver_error(error: BaseException) -> BaseException:
+    """Cut a driver exception's message, in place, to `driver_error_summary`; returns it."""
+    if not getattr(error, "_summarised", False):
+        error.args = (driver_error_summary(error),)
+        error._summarised = True  # type: ignore[attr-defined]
+    return error
+
+
+def _without_row_values(context) -> None:
+    """Every database error the engine raises says nothing of the rows it touched: the
+    parameters are hidden (`hide_parameters`) and the driver's message, kept in the
+    SQLAlchemy exception and chained under it in every traceback, is cut to its summary.
+    Logs, RQ's failure records and `last_error` columns all print these exceptions."""
+    original = context.original_exception
+    if not isinstance(original, context.dialect.loaded_dbapi.Error):
+        return  # raised by Python code around the call, not by the database
+    scrub_driver_error(original)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.orig is original:
+        kind = type(original)
+        wrapped.args = (f"({kind.__module__}.{kind.__name__}) {original.args[0]}",)
+
+
+def flush_sqlite_log(engine: Engine) -> None:
+    """On SQLite, copy the write-ahead log into the database file and empty it: the log keeps
+    earlier versions of the pages an erasure rewrote until a checkpoint resets it. Best
+    effort: a reader still on an older snapshot makes it a partial checkpoint (the next
+    one finishes it). Nothing to do on PostgreSQL (see docs/operations.md, Privacy)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _note_writes(engine: Engine) -> None:

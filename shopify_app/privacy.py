@@ -1,45 +1,83 @@
-"""GDPR/CPRA compliance: erase a shop, redact a customer, answer a data request."""
+"""GDPR/CPRA compliance: erase a shop, redact a customer, answer a data request; and screen
+deliveries that arrive after an erasure."""
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from shopify_app.customers import bulk
+from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
 from shopify_app.models import (
+    AuditEntry,
+    BulkJob,
     Customer,
+    CustomerCount,
     DataRequest,
     DiscountCode,
     OAuthState,
     Order,
     OrderLineItem,
+    Redaction,
     Refund,
     Shop,
+    StaffMember,
+    SyncRun,
     TimelineEvent,
     WebhookDelivery,
     utcnow,
 )
 from shopify_app.referrals import privacy as referral_privacy
+from shopify_app.scrub import (
+    REDACTED,
+    mentions,
+    mentions_text,
+    needles_of,
+    replace_text,
+    scrub_columns,
+    without_personal_data,
+)
 from shopify_app.shopify.offline_tokens import clear_tokens
+from shopify_app.storage import storage
 from shopify_app.sync.customers import customer_by_shopify_id
-from shopify_app.sync.values import parse_id
+from shopify_app.sync.values import normalize_email, parse_id
 from shopify_app.timeline.events import record_event
+
+log = logging.getLogger(__name__)
 
 # What stays of a redacted customer's timeline: anonymous aggregates only.
 AGGREGATE_KEYS = ("order_id", "total_minor", "amount_minor", "currency", "refund_id")
+REDACTED_BODY = b'{"redacted":true}'
+ERASED_NOTE = "about data erased at the merchant's or a customer's request: not applied"
 
 
 def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = None) -> None:
-    """Erase everything the app holds for the shop but the bare row that records the erasure."""
+    """Erase everything the app holds for the shop but the bare row that records the
+    erasure (its domain and `redacted_at`) and the shop/redact delivery itself."""
+    needles = needles_of(shop.domain, shop.name)
     referral_privacy.erase_shop(session, shop)
-    for model in (TimelineEvent, OrderLineItem, Refund, DataRequest, DiscountCode):
+    storage().delete_shop(session, shop.id)
+    for model in (
+        TimelineEvent,
+        OrderLineItem,
+        Refund,
+        DataRequest,
+        DiscountCode,
+        BulkJob,
+        SyncRun,
+        StaffMember,
+        Redaction,
+    ):
         session.execute(delete(model).where(model.shop_id == shop.id))
     session.execute(delete(Order).where(Order.shop_id == shop.id))
     session.execute(delete(Customer).where(Customer.shop_id == shop.id))
+    session.execute(delete(CustomerCount).where(CustomerCount.shop_id == shop.id))  # all 0 now
     session.execute(
         delete(WebhookDelivery).where(
             WebhookDelivery.shop_id == shop.id, WebhookDelivery.id != (keep_delivery_id or -1)
@@ -49,11 +87,22 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     clear_tokens(shop)
     shop.name = None
     shop.scopes = ""
+    now = utcnow()
     if shop.uninstalled_at is None:
-        shop.uninstalled_at = utcnow()
+        shop.uninstalled_at = now
+    shop.redacted_at = now
+    _after_erasure(session, needles)
 
 
-REDACTED_BODY = b'{"redacted":true}'
+def drop_for_erased_shop(session: Session, shop: Shop, delivery: WebhookDelivery) -> bool:
+    """A delivery for a shop that shop/redact erased (and that has not been installed again
+    since) is not applied and keeps no body: True if so. Shopify may still retry one sent
+    before the uninstall. The shop/redact delivery itself is kept: it is the record."""
+    if shop.redacted_at is None or shop.is_installed or delivery.topic == "shop/redact":
+        return False
+    delivery.body = REDACTED_BODY
+    _after_erasure(session, set())
+    return True
 
 
 def redact_order(order: Order, now: datetime) -> None:
@@ -73,14 +122,38 @@ def redact_customer(
     current_delivery_id: int | None = None,
 ) -> Customer | None:
     """Remove the customer's personal data wherever the app holds it: the customer, their
-    orders (and refund notes), timeline payloads, data-request answers, and the raw bodies of
-    stored webhook deliveries that mention them, the redaction request's own included
-    (`current_delivery_id`). Totals stay, anonymous."""
+    orders (and refund notes), timeline payloads, data-request answers, the referral
+    program's rows (emails sent to their address, also before they were a customer; an
+    advocate's code, which starts with their first name), exports that list them, the
+    filters of bulk jobs and audit entries that name them, stored webhook bodies and error
+    texts that mention them (the redaction request's own included, `current_delivery_id`)
+    and RQ's records in Redis. Totals stay, anonymous.
+
+    The customer, their orders and their friend discount are remembered by Shopify id
+    (`redactions`) so that a delivery arriving later is screened (`screen_delivery`); a
+    customer the app never saw gets an empty, redacted row, so later orders of theirs are
+    stored redacted too."""
     customer_data = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     shopify_id = parse_id(customer_data.get("id"))
     order_ids = {i for i in (parse_id(o) for o in payload.get("orders_to_redact") or []) if i}
+    bulk.lock_exports(session, shop)  # before any export is looked at: see lock_exports
     customer = customer_by_shopify_id(session, shop.id, shopify_id) if shopify_id else None
     now = utcnow()
+    first = customer.first_name if customer else None
+    last = customer.last_name if customer else None
+    addresses = needles_of(
+        normalize_email(customer_data.get("email")),
+        customer.email if customer else None,
+        customer.email_normalized if customer else None,
+    )
+    # What can only be theirs (matched in any webhook body), and their names alone (matched
+    # in the few rows staff write: bulk-job filters, audit entries).
+    strong = addresses | needles_of(
+        customer_data.get("phone"),
+        customer.phone if customer else None,
+        f"{first} {last}" if first and last else None,
+    )
+    needles = strong | needles_of(first, last)
     conditions = [Order.shopify_id.in_(order_ids)] if order_ids else []
     if customer is not None:
         conditions.append(Order.customer_id == customer.id)
@@ -103,17 +176,38 @@ def redact_customer(
         ):
             request.content = {"redacted": True}
             request.customer_email = None
-    _scrub_deliveries(session, shop, customer_data, shopify_id, order_ids, current_delivery_id)
+    if customer is None and shopify_id is not None:
+        customer = Customer(shop_id=shop.id, shopify_id=shopify_id, tags="", redacted_at=now)
+        session.add(customer)
+        session.flush()
+    retired = None
+    if customer is not None:
+        retired = referral_privacy.redact_customer(session, shop, customer.id, addresses)
+    if shopify_id is not None:
+        bulk.erase_exports_of(session, shop, storage(), {shopify_id})
+    _remember(session, shop, "customer", {shopify_id} if shopify_id else set(), now)
+    _remember(session, shop, "order", order_ids, now)
+    if retired is not None and retired.discount_id:
+        _remember(session, shop, "discount", {retired.discount_id}, now)
+    scrub_columns(
+        session, BulkJob, ("params", "outcome", "error"), needles, BulkJob.shop_id == shop.id
+    )
+    scrub_columns(
+        session, AuditEntry, ("reason", "before", "after"), needles, AuditEntry.shop_id == shop.id
+    )
     forget_suppressed(
         session, shop, [customer_data.get("email"), customer.email if customer else None]
     )
+    codes = {retired.old.lower(): retired.new} if retired is not None else {}
+    ids = set(order_ids) | ({shopify_id} if shopify_id else set())
+    _scrub_deliveries(session, shop, ids, strong, needles, codes, current_delivery_id)
+    _after_erasure(session, strong | set(codes))
     if customer is None:
         return None
-    referral_privacy.redact_customer(session, shop, customer.id)
     customer.email = customer.email_normalized = customer.phone = None
     customer.first_name = customer.last_name = None
     customer.tags = ""
-    customer.redacted_at = now
+    customer.redacted_at = customer.redacted_at or now
     for event in session.scalars(
         select(TimelineEvent).where(
             TimelineEvent.shop_id == shop.id, TimelineEvent.customer_id == customer.id
@@ -134,64 +228,144 @@ def redact_customer(
     return customer
 
 
-def _mentions(payload: Any, ids: set[int], texts: set[str]) -> bool:
-    """Does a JSON document carry one of these ids (as `id`, `order_id`, `customer.id`...) or
-    one of these strings (email, phone) anywhere?"""
-    if isinstance(payload, dict):
-        for key, value in payload.items():
-            if key in ("id", "order_id", "customer_id") and parse_id(value) in ids:
-                return True
-            if _mentions(value, ids, texts):
-                return True
-        return False
-    if isinstance(payload, list):
-        return any(_mentions(v, ids, texts) for v in payload)
-    return isinstance(payload, str) and payload.strip().lower() in texts
+def _remember(session: Session, shop: Shop, resource: str, ids: set[int], now: datetime) -> None:
+    for shopify_id in sorted(ids):
+        insert_ignore(
+            session,
+            Redaction,
+            {
+                "shop_id": shop.id,
+                "resource": resource,
+                "shopify_id": shopify_id,
+                "redacted_at": now,
+            },
+            ["shop_id", "resource", "shopify_id"],
+        )
 
 
 def _scrub_deliveries(
     session: Session,
     shop: Shop,
-    customer_data: dict[str, Any],
-    shopify_id: int | None,
-    order_ids: set[int],
+    ids: set[int],
+    strong: set[str],
+    needles: set[str],
+    codes: dict[str, str],
     current_delivery_id: int | None,
 ) -> None:
-    """Replace stored webhook bodies that mention the customer or their orders. Finished rows
-    only (and the request being processed): a pending one still has work to do, and is applied
-    against rows that are already redacted."""
-    ids = set(order_ids) | ({shopify_id} if shopify_id else set())
-    texts = {
-        str(v).strip().lower()
-        for v in (customer_data.get("email"), customer_data.get("phone"))
-        if v
-    }
-    if not ids and not texts:
-        return
+    """Stored webhook bodies that mention the customer (their Shopify id or an order's,
+    their email, phone or full name, their retired code) lose it: a finished row's body is
+    replaced whole; a row still to be applied (pending, or failed and retrying) keeps what
+    can still be applied, without personal fields and with the retired code replaced by
+    the new one. An error text that names them goes too. Reads the shop's rows a few
+    hundred at a time."""
+    found = strong | set(codes)
+    rewritten: dict[int, dict[str, Any]] = {}
     rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.body).where(
-            WebhookDelivery.shop_id == shop.id,
-            or_(
-                WebhookDelivery.status.in_(("done", "dead", "ignored", "skipped", "rejected")),
-                WebhookDelivery.id == (current_delivery_id or -1),
-            ),
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.status,
+            WebhookDelivery.body,
+            WebhookDelivery.last_error,
         )
-    ).all()
-    for delivery_id, body in rows:
+        .where(WebhookDelivery.shop_id == shop.id)
+        .execution_options(yield_per=200)
+    )
+    for delivery_id, status, body, last_error in rows:
+        values: dict[str, Any] = {}
+        if last_error and mentions_text(last_error, needles | set(codes)):
+            values["last_error"] = REDACTED
         try:
             document = json.loads(body)
         except ValueError:
             document = body.decode("utf-8", "replace")
-        if (
-            delivery_id == current_delivery_id
-            or _mentions(document, ids, texts)
-            or (isinstance(document, str) and any(t in document.lower() for t in texts))
-        ):
-            session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id)
-                .values(body=REDACTED_BODY)
-            )
+        if delivery_id == current_delivery_id or mentions(document, ids, found):
+            if status in ("pending", "failed", "processing") and isinstance(document, dict):
+                kept = without_personal_data(document, needles)
+                for old, new in codes.items():
+                    kept = replace_text(kept, {old}, new)
+                values["body"] = json.dumps(kept).encode()
+            else:
+                values["body"] = REDACTED_BODY
+        if values:
+            rewritten[delivery_id] = values
+    for delivery_id, values in rewritten.items():
+        session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
+        )
+
+
+def _after_erasure(session: Session, needles: set[str]) -> None:
+    """Once the erasure is committed: RQ's records that mention it leave Redis, and SQLite's
+    write-ahead log lets go of the pages as they were."""
+    from workers.queues import after_commit
+    from workers.redis_privacy import forget
+
+    engine = session.get_bind()
+
+    def follow_up() -> None:
+        try:
+            if needles:
+                forget(needles)
+            flush_sqlite_log(engine)
+        except Exception:  # noqa: BLE001 - the erasure itself is committed; say what is left
+            log.exception("erasure committed, but Redis or the SQLite log was not cleaned")
+
+    after_commit(session, follow_up)
+
+
+def _subjects(topic: str, payload: dict[str, Any]) -> set[tuple[str, int]]:
+    """The (resource, Shopify id) pairs a sync delivery is about."""
+    found: set[tuple[str, int | None]] = set()
+    if topic.startswith("customers/"):
+        found.add(("customer", parse_id(payload.get("id"))))
+    elif topic.startswith("orders/"):
+        found.add(("order", parse_id(payload.get("id"))))
+        nested = payload.get("customer")
+        if isinstance(nested, dict):
+            found.add(("customer", parse_id(nested.get("id"))))
+    elif topic == "refunds/create":
+        found.add(("order", parse_id(payload.get("order_id"))))
+    elif topic.startswith("discounts/"):
+        found.add(("discount", parse_id(payload.get("admin_graphql_api_id"))))
+    return {(r, i) for r, i in found if i is not None}
+
+
+def screen_unapplied(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
+    """A sync delivery that is not applied (the shop is not installed) is still screened:
+    kept for inspection, it must not keep an erased customer's data either."""
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError:
+        return
+    if isinstance(payload, dict):
+        screen_delivery(session, shop, delivery, payload)
+
+
+def screen_delivery(
+    session: Session, shop: Shop, delivery: WebhookDelivery, payload: dict[str, Any]
+) -> dict[str, Any] | None:
+    """What of a sync delivery may be applied, given what customers/redact erased. Shopify
+    retries a delivery for up to 48 hours, so one sent before an erasure can arrive after
+    it: if it is about an erased customer, order or friend discount, its stored body goes
+    and it brings nothing back. An order's (or refund's) facts, totals and statuses, are
+    applied without its personal fields; anything else is not applied (None). Compliance
+    topics are not screened: their handlers erase what they must."""
+    subjects = _subjects(delivery.topic, payload)
+    if not subjects:
+        return payload
+    erased = session.execute(
+        select(Redaction.id).where(
+            Redaction.shop_id == shop.id,
+            tuple_(Redaction.resource, Redaction.shopify_id).in_(sorted(subjects)),
+        )
+    ).first()
+    if erased is None:
+        return payload
+    delivery.body = REDACTED_BODY
+    _after_erasure(session, set())  # the body was in SQLite's log until a checkpoint
+    if delivery.topic.startswith(("orders/", "refunds/")):
+        return without_personal_data(payload, set())
+    return None
 
 
 def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str, Any]:
@@ -258,8 +432,16 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
     }
 
 
-def answer_data_request(session: Session, shop: Shop, payload: dict[str, Any]) -> DataRequest:
-    """Record the request and keep the customer's data for the merchant to download."""
+def answer_data_request(
+    session: Session,
+    shop: Shop,
+    payload: dict[str, Any],
+    *,
+    current_delivery_id: int | None = None,
+) -> DataRequest:
+    """Record the request and keep the customer's data for the merchant to download. For a
+    customer already erased there is nothing to keep, not even the address the request
+    names: the answer says so and the request's body goes."""
     customer_info = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     shopify_id = parse_id(customer_info.get("id"))
     request_id = (
@@ -276,21 +458,34 @@ def answer_data_request(session: Session, shop: Shop, payload: dict[str, Any]) -
         if existing is not None:
             return existing
     customer = customer_by_shopify_id(session, shop.id, shopify_id) if shopify_id else None
-    content = (
-        customer_data(session, shop, customer)
-        if customer
-        else {
+    erased = customer is not None and customer.redacted_at is not None
+    if erased:
+        content: dict[str, Any] = {
+            "customer": None,
+            "orders": [],
+            "timeline": [],
+            "note": "The customer's personal data was erased at their request.",
+        }
+        if current_delivery_id is not None:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == current_delivery_id)
+                .values(body=REDACTED_BODY)
+            )
+    elif customer is not None:
+        content = customer_data(session, shop, customer)
+    else:
+        content = {
             "customer": None,
             "orders": [],
             "timeline": [],
             "note": "The app holds no data about this customer.",
         }
-    )
     request = DataRequest(
         shop_id=shop.id,
         shopify_request_id=request_id,
         customer_shopify_id=shopify_id,
-        customer_email=str(customer_info.get("email") or "")[:320] or None,
+        customer_email=None if erased else str(customer_info.get("email") or "")[:320] or None,
         requested_at=utcnow(),
         content=content,
     )

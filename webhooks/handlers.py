@@ -83,7 +83,7 @@ def customers_redact(session: Session, shop: Shop, payload: Any, delivery: Webho
 def customers_data_request(
     session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
 ) -> None:
-    privacy.answer_data_request(session, shop, payload)
+    privacy.answer_data_request(session, shop, payload, current_delivery_id=delivery.id)
 
 
 def bulk_operation_finished(

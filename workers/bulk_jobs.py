@@ -7,7 +7,7 @@ there. Progress is written as it goes, so the page shows it while the job runs.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy.orm import Session
@@ -16,14 +16,15 @@ from shopify_app.customers import bulk
 from shopify_app.db import database, get_session
 from shopify_app.models import BulkJob, Shop, utcnow
 from shopify_app.referrals.advocates import invitation_terms
+from shopify_app.storage import storage
 
 from .queues import get_queue
 
 log = logging.getLogger(__name__)
 
-
-def exports_dir() -> Path:
-    return Path(current_app.instance_path) / "exports"
+# An export is written again when a customer in it was erased while it was being written;
+# after this many tries the job fails and says so.
+EXPORT_WRITES = 3
 
 
 def _progress_writer(job_id: int):
@@ -66,18 +67,10 @@ def run_bulk_job(job_id: int) -> str:
             join_url, offer = invitation_terms(session, shop)
             bulk.run_invite(session, shop, job, join_url=join_url, offer=offer)
         else:
-            job.processed = 0
-            session.commit()
-            path, rows = bulk.write_export(
-                session, shop, job, exports_dir(), on_progress=_progress_writer(job.id)
-            )
-            session.rollback()  # end the streaming read; the progress writer changed the row
-            job = session.get(BulkJob, job_id)
-            assert job is not None
-            job.file_path = str(path)
-            job.processed = job.total = rows
+            _run_export(session, shop, job)
     except Exception as exc:
         session.rollback()
+        session.expunge_all()
         job = session.get(BulkJob, job_id)
         if job is not None:
             job.error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -89,6 +82,39 @@ def run_bulk_job(job_id: int) -> str:
     job.finished_at = utcnow()
     session.commit()
     return f"{job.kind} {job.id}: {job.processed} customer(s)"
+
+
+def _run_export(session: Session, shop: Shop, job: BulkJob) -> None:
+    """Write the export into storage and publish it as the job's download."""
+    store = storage()
+    hours = int(current_app.config.get("EXPORT_RETENTION_HOURS", 24))
+    for _attempt in range(EXPORT_WRITES):
+        job.processed = 0
+        session.commit()
+        file, rows = bulk.write_export(
+            session,
+            shop,
+            job,
+            store,
+            expires_at=utcnow() + timedelta(hours=hours),
+            on_progress=_progress_writer(job.id),
+        )
+        session.rollback()  # end the streaming read; the progress writer changed the row
+        if bulk.publish_export(session, shop, store, file):
+            job.processed = job.total = rows
+            return
+        session.commit()  # a customer in it was erased meanwhile: its file is gone
+        log.info("export %s held a customer erased while it ran; writing it again", job.id)
+    raise RuntimeError("customers kept being erased while the export ran; export again")
+
+
+def expire_files() -> int:
+    """Periodic: delete stored files past their expiry (exports after
+    `EXPORT_RETENTION_HOURS`, and writes a dead worker left unfinished)."""
+    session = get_session()
+    deleted = storage().expire(session)
+    session.commit()
+    return deleted
 
 
 def sweep_bulk_jobs() -> int:

@@ -95,9 +95,13 @@ def deliver_email(message_id: int) -> str:
         message.status = "failed"
         message.error = f"{type(exc).__name__}: {exc}"[:2000]
         session.commit()
-        log.warning("email %s failed (attempt %s): %s", message_id, message.attempts, exc)
+        summary = f"email {message_id} not delivered: {type(exc).__name__}"
+        code = getattr(exc, "smtp_code", None)
+        if code is not None:
+            summary += f" {code}"
+        log.warning("%s (attempt %s)", summary, message.attempts)
         if message.attempts < MAX_ATTEMPTS:
-            raise
+            raise EmailNotDelivered(summary) from None
         return "failed"
     message.status = "sent"
     message.error = None
@@ -121,6 +125,12 @@ def describe_value(kind: str, value: int, currency: str) -> str:
     return (
         f"{value}% off" if kind == "percentage" else f"{money_text(value, currency)} {currency} off"
     )
+
+
+class EmailNotDelivered(RuntimeError):
+    """A send failed; raised for RQ to retry. It names the message, never the recipient:
+    RQ keeps a failed job's traceback in Redis, and a relay's reply quotes the address (the
+    full reply is on the message's row, which an erasure scrubs)."""
 
 
 class NotSendable(ValueError):

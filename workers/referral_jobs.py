@@ -25,6 +25,7 @@ from shopify_app.shopify.discounts import (
     DiscountSpec,
     create_discount,
     deactivate_discount,
+    delete_discount,
     update_discount,
 )
 from shopify_app.shopify.errors import ReauthorizationRequired, UserErrors
@@ -111,6 +112,26 @@ def sync_friend_code(advocate_id: int) -> str:
     advocate.friend_discount_error = None
     session.commit()
     return "active"
+
+
+def delete_friend_discount(advocate_id: int) -> str:
+    """An erased advocate's friend discount (its code started with their first name) is
+    deleted in Shopify; the advocate keeps a neutral code and no discount."""
+    session = get_session()
+    advocate = session.get(Advocate, advocate_id)
+    if advocate is None or not advocate.friend_discount_gid:
+        return "nothing to delete"
+    shop = session.get(Shop, advocate.shop_id)
+    if shop is None or not shop.is_installed:
+        return "shop not installed"
+    session.commit()
+    try:
+        delete_discount(admin_api(session, shop, shopify()), advocate.friend_discount_gid)
+    except UserErrors as exc:
+        log.info("friend discount of advocate %s not deleted: %s", advocate_id, exc)
+    advocate.friend_discount_gid = None
+    session.commit()
+    return "deleted"
 
 
 def update_friend_codes(shop_id: int) -> int:

@@ -35,6 +35,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(referral_jobs.expire_rewards, interval_seconds=900),
     PeriodicJob(referral_jobs.sweep_referral_work, interval_seconds=120),
     PeriodicJob(bulk_jobs.sweep_bulk_jobs, interval_seconds=60),
+    PeriodicJob(bulk_jobs.expire_files, interval_seconds=900),
 )
 
 

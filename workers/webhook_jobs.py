@@ -35,6 +35,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from shopify_app import privacy
 from shopify_app.db import get_session
 from shopify_app.models import Shop, WebhookDelivery, utcnow
 from shopify_app.privacy import REDACTED_BODY
@@ -288,7 +289,11 @@ def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str
     """Run the delivery's handler; returns (status, note) for its row, which it leaves alone.
 
     The body's trust rules (`webhooks.trust`) are checked here, before every handler, with
-    the shop's Shopify id: a replay or a retry is held to them like a first delivery."""
+    the shop's Shopify id: a replay or a retry is held to them like a first delivery. What
+    an erasure forbids (`privacy`) is screened after them: a delivery for an erased shop
+    keeps no body, one about an erased customer keeps only what may still be applied."""
+    if privacy.drop_for_erased_shop(session, shop, delivery):
+        return "skipped", privacy.ERASED_NOTE
     handler = handler_for(delivery.topic)
     if handler is None:
         return "ignored", f"no handler for topic {delivery.topic}"
@@ -301,9 +306,16 @@ def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str
     problem = payload_problem(delivery.topic, shop.domain, payload, shop.shopify_id)
     if problem is not None:
         log.warning("delivery %s (%s) rejected: %s", delivery.id, delivery.topic, problem)
+        if needs_installed_shop(delivery.topic):
+            privacy.screen_unapplied(session, shop, delivery)  # kept, but not an erased one's data
         return "rejected", problem
     if needs_installed_shop(delivery.topic) and not shop.is_installed:
+        privacy.screen_unapplied(session, shop, delivery)
         return "skipped", "shop is not installed"
+    if needs_installed_shop(delivery.topic):
+        payload = privacy.screen_delivery(session, shop, delivery, payload)
+        if payload is None:
+            return "skipped", privacy.ERASED_NOTE
     with batched_events(session):
         handler(session, shop, payload, delivery)
     return "done", None

@@ -4,19 +4,19 @@ A job is stored first (once per `request_key`, so a double click starts one job)
 worker after commit. Invitations go a chunk at a time, each chunk committed with the job's
 cursor, so a killed worker resumes where it stopped and nobody is invited twice (the email
 itself is also once a day per customer). An export streams the matching rows straight into
-a CSV file: constant memory at any size; if the worker dies it is written again from the
-start, into a temporary file that only replaces the download when complete.
+a stored file (`shopify_app.storage`, in the database: the web reads what the worker wrote
+on another host): constant memory at any size; if the worker dies it is written again from
+the start, into a new file that only replaces the download when complete.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-import os
+import io
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
 from shopify_app.db import insert_ignore, int_param
-from shopify_app.models import Advocate, BulkJob, Customer, Shop, utcnow
+from shopify_app.models import Advocate, BulkJob, Customer, Redaction, Shop, utcnow
 from shopify_app.referrals import advocates
+from shopify_app.storage import DatabaseStorage, FileInfo
 from shopify_app.sync.values import minor_units, money_text
 
 from . import listing
@@ -63,6 +64,8 @@ EXPORT_HEADER = (
     "Customer since",
     "Shopify customer ID",
 )
+EXPORT_PREFIX = "exports/"
+EXPORT_CONTENT_TYPE = "text/csv; charset=utf-8"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
 
@@ -281,24 +284,26 @@ def _report(on_progress, before: int, after: int) -> None:
         on_progress(after)
 
 
-def _copy_into(session: Session, stmt, binary, on_progress) -> int:
-    """Stream `COPY (stmt) TO STDOUT (FORMAT csv)` into the file: the server writes the CSV,
-    this process only moves bytes. The statement holds only integers and the currency code,
-    rendered as literals (COPY takes no parameters)."""
+def _copy_chunks(session: Session, stmt, on_progress) -> Iterator[bytes]:
+    """Stream `COPY (stmt) TO STDOUT (FORMAT csv)`: the server writes the CSV, this process
+    only moves bytes. The statement holds only integers and the currency code, rendered as
+    literals (COPY takes no parameters). Yields the bytes; returns the row count."""
     sql = _literal_sql(session, stmt)
     raw = session.connection().connection.driver_connection
     lines = 0
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
             for chunk in copy:
-                binary.write(chunk)
-                before, lines = lines, lines + bytes(chunk).count(b"\n")
+                data = bytes(chunk)
+                yield data
+                before, lines = lines, lines + data.count(b"\n")
                 _report(on_progress, before, lines)
         return cursor.rowcount
 
 
-def export_path(directory: Path, shop: Shop, job: BulkJob) -> Path:
-    return directory / str(shop.id) / f"customers-{job.id}.csv"
+def export_key(job: BulkJob) -> str:
+    """Where the job's CSV is stored (within its shop)."""
+    return f"{EXPORT_PREFIX}customers-{job.id}.csv"
 
 
 def _money_formatter(currency: str):
@@ -332,8 +337,8 @@ def _csv_row(r: tuple, codes: dict[int, str], money, currency: str) -> list[Any]
     ]
 
 
-def _write_rows(handle, batch: list, codes: dict[int, str], money, currency: str) -> None:
-    """Write a batch of rows as COPY does: a cell is quoted when it holds a quote, comma, LF
+def _rows_text(batch: list, codes: dict[int, str], money, currency: str) -> str:
+    """A batch of rows as COPY writes them: a cell is quoted when it holds a quote, comma, LF
     or CR. Python's writer, ending lines with LF, leaves a bare CR unquoted, and any reader
     then splits the row there; so a batch with a CR in it (a text cell's: only they can
     hold one) is written again by a writer that quotes CR too. Rows are made as they are
@@ -350,44 +355,143 @@ def _write_rows(handle, batch: list, codes: dict[int, str], money, currency: str
         lines.clear()
         written("\r\n")
         text = "".join(line[:-2] + "\n" for line in lines)
-    handle.write(text)
+    return text
+
+
+class ExportStream:
+    """The job's customers as CSV bytes, streamed: iterate it once; `rows` then says how
+    many rows it held. PostgreSQL writes the CSV itself (COPY) unless `server_side` is
+    False; SQLite's rows are formatted here. `on_progress(rows)` now and then."""
+
+    def __init__(
+        self,
+        session: Session,
+        shop: Shop,
+        job: BulkJob,
+        *,
+        on_progress=None,
+        server_side: bool | None = None,
+    ):
+        self.session, self.shop, self.job = session, shop, job
+        self.on_progress = on_progress
+        if server_side is None:
+            server_side = session.get_bind().dialect.name == "postgresql"
+        self.server_side = server_side
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(EXPORT_HEADER)  # as COPY ends lines
+        yield header.getvalue().encode()
+        currency = self.shop.currency or "USD"
+        if self.server_side:
+            stmt = _copy_select(self.session, self.shop, self.job.params, currency)
+            self.rows = yield from _copy_chunks(self.session, stmt, self.on_progress)
+            return
+        money = _money_formatter(currency)
+        codes = _export_codes(self.session, self.shop)
+        for batch in _export_batches(self.session, self.shop, self.job.params):
+            yield _rows_text(batch, codes, money, currency).encode()
+            before, self.rows = self.rows, self.rows + len(batch)
+            _report(self.on_progress, before, self.rows)
 
 
 def write_export(
     session: Session,
     shop: Shop,
     job: BulkJob,
-    directory: Path,
+    store: DatabaseStorage,
     *,
+    expires_at: datetime | None = None,
     on_progress=None,
     server_side: bool | None = None,
-) -> tuple[Path, int]:
-    """Stream the job's customers into its CSV file; `on_progress(rows)` now and then.
-    PostgreSQL writes the CSV itself (COPY) unless `server_side` is False; SQLite's rows are
-    formatted here. Returns (path, rows written)."""
-    currency = shop.currency or "USD"
-    money = _money_formatter(currency)
-    path = export_path(directory, shop, job)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".csv.partial")
-    rows = 0
-    with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")  # as PostgreSQL's COPY ends lines
-        writer.writerow(EXPORT_HEADER)
-        if server_side is None:
-            server_side = session.get_bind().dialect.name == "postgresql"
-        if server_side:
-            handle.flush()
-            stmt = _copy_select(session, shop, job.params, currency)
-            rows = _copy_into(session, stmt, handle.buffer, on_progress)
-        else:
-            codes = _export_codes(session, shop)
-            for batch in _export_batches(session, shop, job.params):
-                _write_rows(handle, batch, codes, money, currency)
-                before, rows = rows, rows + len(batch)
-                _report(on_progress, before, rows)
-    os.replace(partial, path)
-    return path, rows
+) -> tuple[FileInfo, int]:
+    """Stream the job's customers into an unpublished stored file (`store.publish` makes
+    it the download). Returns (file, rows written)."""
+    stream = ExportStream(session, shop, job, on_progress=on_progress, server_side=server_side)
+    file = store.write(
+        shop.id, export_key(job), stream, content_type=EXPORT_CONTENT_TYPE, expires_at=expires_at
+    )
+    return file, stream.rows
+
+
+# Longer than any export row (names 2 x 255, email 320, phone 32, code 32, numbers).
+_ROW_WINDOW = 4096
+
+
+def _personal_row(window: bytes, needle: bytes, seen: int) -> bool:
+    """Does `window` hold a row ending in `needle` with a name, email or phone in it, one
+    not wholly within its first `seen` bytes (read in the previous window)? A redacted
+    customer's row is still exported, anonymous: it starts with three empty cells. (A cell
+    holding a line break is quoted, so the text after one starts with a quote or another
+    cell's text, never with three bare commas.)"""
+    start = max(0, seen - len(needle) + 1)
+    while (at := window.find(needle, start)) != -1:
+        line_start = window.rfind(b"\n", 0, at)
+        if line_start == -1 and seen:
+            return True  # the row began before the window: assume the worst
+        if not window[line_start + 1 : at].startswith(b",,,"):
+            return True
+        start = at + 1
+    return False
+
+
+def file_has_personal_rows(store: DatabaseStorage, file: FileInfo, shopify_ids: set[int]) -> bool:
+    """Does the export file hold a row with the personal data of one of these customers?
+    A row's last cell is the customer's Shopify id. Streams the file."""
+    needles = [b",%d\n" % i for i in shopify_ids]
+    tail = b""
+    for chunk in store.read(file):
+        window = tail + chunk
+        if any(_personal_row(window, n, len(tail)) for n in needles):
+            return True
+        tail = window[-_ROW_WINDOW:]
+    return False
+
+
+def erase_exports_of(
+    session: Session, shop: Shop, store: DatabaseStorage, shopify_ids: set[int]
+) -> int:
+    """Delete every export of the shop that holds a row of these customers (in the
+    caller's transaction, which has locked the shop: see `lock_exports`). Returns how
+    many."""
+    erased = 0
+    for file in store.files(session, shop.id, EXPORT_PREFIX):
+        if file_has_personal_rows(store, file, shopify_ids):
+            store.delete(session, file)
+            erased += 1
+    return erased
+
+
+def lock_exports(session: Session, shop: Shop) -> None:
+    """Serialise publishing an export with erasing a customer from the shop's exports: the
+    shop's row, locked for the rest of the transaction (SQLite has one writer anyway). An
+    export published first is then seen by the erasure; one published after sees the
+    erasure's `redactions` row and checks itself (`publish_export`)."""
+    session.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update())
+
+
+def publish_export(session: Session, shop: Shop, store: DatabaseStorage, file: FileInfo) -> bool:
+    """Make the written export the job's download, unless a customer erased since its
+    writing began is in it: then it is deleted instead (the job writes it again). Returns
+    whether it was published; the caller commits."""
+    store.publish(session, file)  # a write first: on SQLite, that waits for an erasure
+    lock_exports(session, shop)
+    erased = set(
+        session.scalars(
+            select(Redaction.shopify_id).where(
+                Redaction.shop_id == shop.id,
+                Redaction.resource == "customer",
+                # taken when the erasure's transaction began, which may be a while
+                # before it committed: look well back (an anonymous row never matches)
+                Redaction.redacted_at >= file.created_at - timedelta(hours=1),
+            )
+        )
+    )
+    if erased and file_has_personal_rows(store, file, erased):
+        store.delete(session, file)
+        return False
+    return True
 
 
 def stale_jobs(session: Session, limit: int = 100) -> list[int]:

@@ -6,10 +6,9 @@ and render. The list's state lives in the URL; bad parameters fall back to the d
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, g, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -19,6 +18,7 @@ from shopify_app.db import get_session, unindexed
 from shopify_app.models import Customer
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
+from shopify_app.storage import storage
 from shopify_app.storefront.views import share_url
 from shopify_app.sync.importer import latest_run
 
@@ -26,6 +26,10 @@ from . import bulk, listing
 from . import detail as detail_cards
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
+EXPORT_GONE = (
+    "This export is no longer kept: exports expire, and one goes when a customer in it "
+    "is erased. Export again."
+)
 
 
 def _filters_from_form() -> dict[str, str]:
@@ -140,17 +144,24 @@ def job_status(job_id: int):
 @bp.get("/jobs/<int:job_id>/download")
 @id_token_required
 def download(job_id: int):
-    job = bulk.job_for(get_session(), g.shop, job_id)
-    if job is None or job.kind != "export" or job.status != "completed" or not job.file_path:
+    """The export's CSV, streamed from storage a chunk at a time."""
+    session = get_session()
+    job = bulk.job_for(session, g.shop, job_id)
+    if job is None or job.kind != "export" or job.status != "completed":
         abort(404)
-    path = Path(job.file_path)
-    if not path.is_file():
-        abort(410, "This export's file is gone; export again.")
-    return send_file(
-        path,
-        mimetype="text/csv",
-        as_attachment=True,
-        download_name=f"customers-{g.shop.domain.split('.')[0]}-{job.id}.csv",
+    store = storage()
+    file = store.find(session, g.shop.id, bulk.export_key(job))
+    if file is None:
+        abort(410, EXPORT_GONE)
+    return Response(
+        store.read(file),
+        content_type=file.content_type,
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="customers-{g.shop.domain.split(".")[0]}-{job.id}.csv"'
+            ),
+            "Content-Length": str(file.size),
+        },
     )
 
 

@@ -9,6 +9,7 @@ from .email_message import EmailMessage
 from .email_suppression import EmailSuppression, SendQuota
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
+from .redaction import Redaction
 from .referral import (
     Advocate,
     AdvocateVisit,
@@ -23,6 +24,7 @@ from .referral import (
 )
 from .shop import Shop
 from .staff_member import StaffMember
+from .stored_file import StoredFile, StoredFileChunk
 from .sync_run import SyncRun
 from .timeline_event import TimelineEvent
 from .webhook_delivery import WebhookDelivery
@@ -49,10 +51,13 @@ __all__ = [
     "ReferralClick",
     "ReferralTransition",
     "Refund",
+    "Redaction",
     "Reward",
     "SendQuota",
     "Shop",
     "StaffMember",
+    "StoredFile",
+    "StoredFileChunk",
     "SyncRun",
     "TimelineEvent",
     "WebhookDelivery",

@@ -34,7 +34,6 @@ class BulkJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    file_path: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

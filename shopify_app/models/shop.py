@@ -32,6 +32,8 @@ class Shop(TimestampMixin, Base):
     reauth_required_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # shop/redact erased everything else: this row is the record that it happened.
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_installed(self) -> bool:

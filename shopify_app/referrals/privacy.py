@@ -4,9 +4,10 @@ customers/data_request answer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.models import (
@@ -14,9 +15,12 @@ from shopify_app.models import (
     AdvocateVisit,
     AuditEntry,
     BlocklistEntry,
+    DataRequest,
+    DiscountCode,
     EmailMessage,
     EmailSuppression,
     FraudCheck,
+    Order,
     Program,
     Referral,
     ReferralClick,
@@ -26,6 +30,10 @@ from shopify_app.models import (
     Shop,
     TimelineEvent,
 )
+from shopify_app.scrub import scrub_columns
+from shopify_app.sync.values import parse_id
+
+from .codes import advocate_code
 
 # Children before parents.
 SHOP_TABLES = (
@@ -44,6 +52,18 @@ SHOP_TABLES = (
     SendQuota,
 )
 REDACTED = "redacted"
+ERASED_REASON = "erased at the customer's request"
+
+
+@dataclass(frozen=True)
+class RetiredCode:
+    """An erased advocate's code (it starts with their first name) and the neutral code that
+    replaces it wherever the app keeps it; `discount_id` is the friend discount in Shopify
+    that carried it (deleted there by a job)."""
+
+    old: str
+    new: str
+    discount_id: int | None
 
 
 def erase_shop(session: Session, shop: Shop) -> None:
@@ -51,10 +71,15 @@ def erase_shop(session: Session, shop: Shop) -> None:
         session.execute(delete(model).where(model.shop_id == shop.id))
 
 
-def redact_customer(session: Session, shop: Shop, customer_id: int) -> None:
-    """Scrub the customer's personal data from referral rows: the emails sent to them, the
-    evidence fraud rules compared, reasons that quote it, their devices and the audit trail's
-    before/after. Referrals, rewards and revenue stay as anonymous facts."""
+def redact_customer(
+    session: Session, shop: Shop, customer_id: int, addresses: set[str]
+) -> RetiredCode | None:
+    """Scrub the customer's personal data from referral rows: the emails sent to them (to
+    any of `addresses`, lower-cased, also before they were a customer) or from them, the
+    evidence fraud rules compared, reasons that quote it, their devices and the audit
+    trail's before/after. An advocate's code, which starts with their first name, is
+    retired (`retire_code`). Referrals, rewards and revenue stay as anonymous facts.
+    Returns the retired code, if any."""
     advocate_id = session.scalar(
         select(Advocate.id).where(Advocate.shop_id == shop.id, Advocate.customer_id == customer_id)
     )
@@ -99,6 +124,8 @@ def redact_customer(session: Session, shop: Shop, customer_id: int) -> None:
             if payload.get("referral_id") in ids and payload.get("reason"):
                 event.payload = {**payload, "reason": "(redacted)"}
     conditions = [EmailMessage.customer_id == customer_id]
+    if addresses:
+        conditions.append(func.lower(EmailMessage.to_address).in_(sorted(addresses)))
     if advocate_id is not None:
         conditions.append(EmailMessage.advocate_id == advocate_id)  # shares went to friends
         session.execute(
@@ -106,10 +133,24 @@ def redact_customer(session: Session, shop: Shop, customer_id: int) -> None:
                 AdvocateVisit.shop_id == shop.id, AdvocateVisit.advocate_id == advocate_id
             )
         )
+    erased = EmailMessage.shop_id == shop.id, or_(*conditions)
     session.execute(
         update(EmailMessage)
-        .where(EmailMessage.shop_id == shop.id, or_(*conditions))
-        .values(to_address=REDACTED, body_text="", subject="(redacted)", error=None)
+        .where(*erased, EmailMessage.status != "sent")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(EmailMessage)
+        .where(*erased)
+        .values(
+            to_address=REDACTED,
+            body_text="",
+            subject="(redacted)",
+            error=None,
+            # the key of a share names the friend's address
+            dedupe_key=literal("redacted:") + cast(EmailMessage.id, String),
+        )
         .execution_options(synchronize_session=False)
     )
     session.execute(
@@ -118,6 +159,91 @@ def redact_customer(session: Session, shop: Shop, customer_id: int) -> None:
         .values(before=None, after=None, reason=None)
         .execution_options(synchronize_session=False)
     )
+    if advocate_id is None:
+        return None
+    advocate = session.get(Advocate, advocate_id)
+    assert advocate is not None
+    return retire_code(session, shop, advocate)
+
+
+def retire_code(session: Session, shop: Shop, advocate: Advocate) -> RetiredCode:
+    """Give an erased advocate a neutral code (`FRIEND-…`) in place of the one that starts
+    with their first name, and write the new one wherever the old one is kept: the
+    discounts mirrored from Shopify (dropped), orders that used it, referral evidence,
+    timelines, the audit trail, data-request answers and emails. The friend discount in
+    Shopify stops: a job deletes it (`workers.referral_jobs.delete_friend_discount`), and
+    its deliveries are screened like the customer's."""
+    old = advocate.code
+    new = advocate_code(None)
+    while session.scalar(select(Advocate.id).where(Advocate.code == new)) is not None:
+        new = advocate_code(None)
+    advocate.code = new
+    advocate.friend_discount_status = "inactive"
+    advocate.friend_discount_error = ERASED_REASON
+    discount_id = parse_id(advocate.friend_discount_gid)
+    session.execute(
+        delete(DiscountCode).where(
+            DiscountCode.shop_id == shop.id,
+            or_(
+                DiscountCode.node_gid == (advocate.friend_discount_gid or ""),
+                DiscountCode.code_upper == old.upper(),
+            ),
+        )
+    )
+    needles = {old.lower()}
+    scrub_columns(
+        session,
+        Order,
+        ("discount_codes", "note_attributes", "landing_site", "referring_site"),
+        needles,
+        Order.shop_id == shop.id,
+        replacement=new,
+    )
+    scrub_columns(
+        session,
+        Referral,
+        ("attribution_evidence",),
+        needles,
+        Referral.shop_id == shop.id,
+        replacement=new,
+    )
+    scrub_columns(
+        session,
+        TimelineEvent,
+        ("payload",),
+        needles,
+        TimelineEvent.shop_id == shop.id,
+        replacement=new,
+    )
+    scrub_columns(
+        session,
+        AuditEntry,
+        ("reason", "before", "after"),
+        needles,
+        AuditEntry.shop_id == shop.id,
+        replacement=new,
+    )
+    scrub_columns(
+        session,
+        DataRequest,
+        ("content",),
+        needles,
+        DataRequest.shop_id == shop.id,
+        replacement=new,
+    )
+    scrub_columns(
+        session,
+        EmailMessage,
+        ("subject", "body_text"),
+        needles,
+        EmailMessage.shop_id == shop.id,
+        replacement=new,
+    )
+    if advocate.friend_discount_gid:
+        from workers.queues import enqueue_after_commit
+
+        enqueue_after_commit(session, "workers.referral_jobs.delete_friend_discount", advocate.id)
+    return RetiredCode(old=old, new=new, discount_id=discount_id)
 
 
 def customer_referral_data(session: Session, shop: Shop, customer_id: int) -> dict[str, Any]:

@@ -57,6 +57,15 @@ mutation ReferralDiscountDeactivate($id: ID!) {{
 }}
 """
 
+DELETE = """
+mutation ReferralDiscountDelete($id: ID!) {
+  discountCodeDelete(id: $id) {
+    deletedCodeDiscountId
+    userErrors { field code message }
+  }
+}
+"""
+
 BY_CODE = f"""
 query ReferralDiscountByCode($code: String!) {{
   codeDiscountNodeByCode(code: $code) {{ {_NODE_FIELDS} }}
@@ -160,3 +169,7 @@ def update_discount(api: ShopAdminAPI, node_id: str, spec: DiscountSpec) -> None
 
 def deactivate_discount(api: ShopAdminAPI, node_id: str) -> None:
     api.mutate(DEACTIVATE, {"id": node_id}, "discountCodeDeactivate")
+
+
+def delete_discount(api: ShopAdminAPI, node_id: str) -> None:
+    api.mutate(DELETE, {"id": node_id}, "discountCodeDelete")

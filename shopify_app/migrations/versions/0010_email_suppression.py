@@ -2,7 +2,7 @@
 advocate, recipient, IP and shop)
 
 Revision ID: 0010_email_suppression
-Revises: 0008_codes_and_clicks
+Revises: 0009_file_storage_and_erasure
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_email_suppression"
-down_revision = "0008_codes_and_clicks"
+down_revision = "0009_file_storage_and_erasure"
 branch_labels = None
 depends_on = None
 
