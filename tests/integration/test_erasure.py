@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 
 from devstore import commerce
+from devstore.store import shopify_shop_id
 from shopify_app.db import database, get_session
 from shopify_app.models import (
     Advocate,
@@ -34,6 +35,7 @@ from shopify_app.models import (
     WebhookDelivery,
 )
 from shopify_app.referrals.program import update_program
+from tests import payloads
 from tests.conftest import SHOP_A, SHOP_B
 from tests.erasure_scan import scan, scan_files
 from tests.helpers import id_token, proxy_query
@@ -194,7 +196,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
         SHOP_A,
         "customers/data_request",
         {
-            "shop_id": 1,
+            "shop_id": shopify_shop_id(SHOP_A),
             "shop_domain": SHOP_A,
             "orders_requested": [order.id],
             "customer": {"id": zen.id, "email": ZENOBIA["email"], "phone": ZENOBIA["phone"]},
@@ -228,7 +230,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
         SHOP_A,
         "customers/redact",
         {
-            "shop_id": 1,
+            "shop_id": shopify_shop_id(SHOP_A),
             "shop_domain": SHOP_A,
             "customer": {"id": zen.id, "email": ZENOBIA["email"], "phone": ZENOBIA["phone"]},
             "orders_to_redact": [order.id],
@@ -289,7 +291,7 @@ def test_an_erasure_deletes_rq_records_that_mention_the_customer(live):
         SHOP_A,
         "customers/redact",
         {
-            "shop_id": 1,
+            "shop_id": shopify_shop_id(SHOP_A),
             "shop_domain": SHOP_A,
             "customer": {"id": 987654, "email": ZENOBIA["email"], "phone": ZENOBIA["phone"]},
             "orders_to_redact": [],
@@ -370,7 +372,10 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
     live.state.uninstall(SHOP_A)
     settle(live)
     live.state.emit(
-        SHOP_A, "shop/redact", {"shop_id": 1, "shop_domain": SHOP_A}, installed_only=False
+        SHOP_A,
+        "shop/redact",
+        {"shop_id": shopify_shop_id(SHOP_A), "shop_domain": SHOP_A},
+        installed_only=False,
     )
     settle(live)
     # A delivery from before the uninstall, arriving after the erasure.
@@ -378,7 +383,7 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
         live,
         SHOP_A,
         "customers/update",
-        {"id": 1, "email": people[SHOP_A][2], "first_name": "Quentin", "updated_at": None},
+        payloads.customer(1, email=people[SHOP_A][2], first_name="Quentin", updated_at=None),
     )
     run_jobs(live.app)
 
@@ -424,11 +429,9 @@ def test_late_deliveries_about_an_erased_customer_keep_nothing_even_when_not_app
     before it, arriving after, is not applied (the shop is not installed) and, kept for
     inspection, keeps no body either. The same delivery for a customer who was not erased
     keeps its body."""
-    from tests import payloads
-
     install(live, SHOP_A)
     deliver(live, SHOP_A, "customers/create", payloads.customer(cid=1001))
-    deliver(live, SHOP_A, "app/uninstalled", {"domain": SHOP_A, "myshopify_domain": SHOP_A})
+    deliver(live, SHOP_A, "app/uninstalled", payloads.app_uninstalled(SHOP_A))
     deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A, orders=()))
     run_jobs(live.app)
     deliver(live, SHOP_A, "customers/update", payloads.customer(cid=1001, updated=5))
