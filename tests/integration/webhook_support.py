@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from shopify_app.db import get_session
 from shopify_app.models import Shop, WebhookDelivery
+from shopify_app.referrals.program import update_program
 from tests.helpers import id_token, webhook_headers
 from workers.worker import build_worker
 
@@ -18,6 +19,17 @@ def install(live, shop: str) -> None:
         f"{live.app_url}/", params={"shop": shop, "embedded": "1", "id_token": id_token(shop)}
     )
     assert response.status_code == 200
+
+
+def install_with_program(live, shop: str) -> None:
+    """`shop` installed, with its referral program on (15 % off for friends), as staff 501
+    switched it on."""
+    install(live, shop)
+    with live.app.app_context():
+        session = get_session()
+        record = session.scalars(select(Shop).where(Shop.domain == shop)).one()
+        update_program(session, record, {"enabled": True, "friend_value": 15}, actor="staff:501")
+        session.commit()
 
 
 def deliver(
