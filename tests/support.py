@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from werkzeug.serving import make_server
 
@@ -25,6 +29,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"
+) -> None:
+    """Return once `predicate()` is true; fail the test if it is not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start `command` (a worker, a scheduler…) in a session of its own, its output in `log`."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 class LiveServer:
@@ -82,10 +106,14 @@ def test_shops() -> DevStoreState:
 test_shops.__test__ = False  # a factory, not a test
 
 
-PROCESS_SETTINGS = (
+# The settings an app built beside the suite's shares with it (`app_like`): the same
+# database, Redis, keys, devstore and mailbox.
+STACK_SETTINGS = (
+    "APP_ENV",
+    "TESTING",
+    "INSTANCE_PATH",
     "DATABASE_URL",
     "REDIS_URL",
-    "INSTANCE_PATH",
     "ENCRYPTION_KEY",
     "SHOPIFY_API_KEY",
     "SHOPIFY_API_SECRET",
@@ -94,10 +122,14 @@ PROCESS_SETTINGS = (
     "SHOPIFY_SHOP_URL",
     "SHOPIFY_ADMIN_URL",
     "APP_BRIDGE_URL",
-    "SMTP_URL",
     "HTTP_TIMEOUT_SECONDS",
     "INITIAL_IMPORT",
+    "SMTP_URL",
 )
+# What a `referrals …` child process is given of them (`process_env`): the same but for the
+# two that `process_env` does not copy (it sets APP_ENV=test; TESTING is read from no
+# environment variable).
+PROCESS_SETTINGS = tuple(k for k in STACK_SETTINGS if k not in ("APP_ENV", "TESTING"))
 
 
 def process_env(app, **overrides: str) -> dict[str, str]:
@@ -142,26 +174,6 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
     app_server.serve(app)
     devstore_server.serve(devstore)
     return app, app_server, devstore, devstore_server
-
-
-STACK_SETTINGS = (
-    "APP_ENV",
-    "TESTING",
-    "INSTANCE_PATH",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "ENCRYPTION_KEY",
-    "SHOPIFY_API_KEY",
-    "SHOPIFY_API_SECRET",
-    "SHOPIFY_API_SECRET_OLD",
-    "SHOPIFY_APP_URL",
-    "SHOPIFY_SHOP_URL",
-    "SHOPIFY_ADMIN_URL",
-    "APP_BRIDGE_URL",
-    "HTTP_TIMEOUT_SECONDS",
-    "INITIAL_IMPORT",
-    "SMTP_URL",
-)
 
 
 def app_like(app, **overrides):

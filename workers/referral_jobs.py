@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
@@ -41,6 +42,12 @@ def _customer_gid(customer: Customer | None) -> tuple[str, ...]:
     if customer is None or customer.shopify_id is None:
         return ()
     return (f"gid://shopify/Customer/{customer.shopify_id}",)
+
+
+def _installed_shop(session: Session, shop_id: int) -> Shop | None:
+    """The shop, while the app is installed there: a job reaches its Shopify only then."""
+    shop = session.get(Shop, shop_id)
+    return shop if shop is not None and shop.is_installed else None
 
 
 def friend_spec(shop: Shop, advocate: Advocate, program) -> DiscountSpec:
@@ -76,8 +83,8 @@ def sync_friend_code(advocate_id: int) -> str:
     advocate = session.get(Advocate, advocate_id)
     if advocate is None:
         return "gone"
-    shop = session.get(Shop, advocate.shop_id)
-    if shop is None or not shop.is_installed:
+    shop = _installed_shop(session, advocate.shop_id)
+    if shop is None:
         return "shop not installed"
     program = get_program(session, shop)
     ensure_shop_currency(session, shop, shopify())
@@ -121,8 +128,8 @@ def delete_friend_discount(advocate_id: int) -> str:
     advocate = session.get(Advocate, advocate_id)
     if advocate is None or not advocate.friend_discount_gid:
         return "nothing to delete"
-    shop = session.get(Shop, advocate.shop_id)
-    if shop is None or not shop.is_installed:
+    shop = _installed_shop(session, advocate.shop_id)
+    if shop is None:
         return "shop not installed"
     session.commit()
     try:
@@ -177,8 +184,8 @@ def create_reward_code(reward_id: int) -> str:
         return "gone"
     if reward.status != "pending":
         return f"already {reward.status}"
-    shop = session.get(Shop, reward.shop_id)
-    if shop is None or not shop.is_installed:
+    shop = _installed_shop(session, reward.shop_id)
+    if shop is None:
         return "shop not installed"
     advocate = session.get(Advocate, reward.advocate_id)
     customer = session.get(Customer, advocate.customer_id) if advocate else None
@@ -219,8 +226,8 @@ def deactivate_reward_code(reward_id: int) -> str:
     reward = session.get(Reward, reward_id)
     if reward is None or reward.discount_gid is None:
         return "no code"
-    shop = session.get(Shop, reward.shop_id)
-    if shop is None or not shop.is_installed:
+    shop = _installed_shop(session, reward.shop_id)
+    if shop is None:
         return "shop not installed"
     session.commit()
     try:

@@ -4,6 +4,8 @@ service and render; forms post through `static/forms.js` (fetch, signed by App B
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import func, select
 
@@ -31,6 +33,17 @@ UPDATE_FRIEND_CODES = "workers.referral_jobs.update_friend_codes"
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
     return int(value) if value.isdigit() else None
+
+
+def _render_outcome(
+    template: str, http_status: int, *, message: str | None, problem: str | None, **context: Any
+) -> tuple[str, int]:
+    """A page after a staff action: `message` (shown as a toast too) or `problem`, with the
+    page's own `context`."""
+    return (
+        render_template(template, message=message, problem=problem, toast=message, **context),
+        http_status,
+    )
 
 
 def _settings_form_values(program, currency: str) -> dict[str, str]:
@@ -97,22 +110,19 @@ def _render_referrals(session, *, status="all", search="", message=None, problem
     rows, next_before = queries.list_referrals(
         session, g.shop, status=status, search=search, before_id=_int_arg("before")
     )
-    return (
-        render_template(
-            "admin/referrals.html",
-            rows=rows,
-            status=status,
-            search=search,
-            next_before=next_before,
-            counts=queries.status_counts(session, g.shop),
-            existing_uses=queries.count_existing_customer_uses(session, g.shop),
-            program=get_program(session, g.shop),
-            money_text=money_text,
-            message=message,
-            problem=problem,
-            toast=message,
-        ),
+    return _render_outcome(
+        "admin/referrals.html",
         422 if problem else 200,
+        message=message,
+        problem=problem,
+        rows=rows,
+        status=status,
+        search=search,
+        next_before=next_before,
+        counts=queries.status_counts(session, g.shop),
+        existing_uses=queries.count_existing_customer_uses(session, g.shop),
+        program=get_program(session, g.shop),
+        money_text=money_text,
     )
 
 
@@ -193,18 +203,15 @@ def _customer_by_email(session, email: str) -> Customer | None:
 
 def _render_advocates(session, *, message=None, problem=None, email="", status=200):
     rows, next_before = queries.list_advocates(session, g.shop, before_id=_int_arg("before"))
-    return (
-        render_template(
-            "admin/advocates.html",
-            rows=rows,
-            next_before=next_before,
-            message=message,
-            problem=problem,
-            email=email,
-            shop=g.shop,
-            toast=message,
-        ),
+    return _render_outcome(
+        "admin/advocates.html",
         status,
+        message=message,
+        problem=problem,
+        rows=rows,
+        next_before=next_before,
+        email=email,
+        shop=g.shop,
     )
 
 
@@ -289,22 +296,19 @@ def _render_emails(session, *, message=None, problem=None, form=None, status=200
     entries, total, next_suppressed = suppression.listing(
         session, g.shop, before_id=_int_arg("suppressed_before")
     )
-    return (
-        render_template(
-            "admin/emails.html",
-            messages=messages,
-            status=state,
-            next_before=messages[-1].id if more else None,
-            suppressions=entries,
-            suppressions_total=total,
-            next_suppressed=next_suppressed,
-            reasons=suppression.REASONS,
-            message=message,
-            problem=problem,
-            form=form or {},
-            toast=message,
-        ),
+    return _render_outcome(
+        "admin/emails.html",
         status,
+        message=message,
+        problem=problem,
+        form=form or {},
+        messages=messages,
+        status=state,
+        next_before=messages[-1].id if more else None,
+        suppressions=entries,
+        suppressions_total=total,
+        next_suppressed=next_suppressed,
+        reasons=suppression.REASONS,
     )
 
 
@@ -346,16 +350,13 @@ def _render_blocklist(session, *, message=None, problem=None, form=None, status=
         .where(BlocklistEntry.shop_id == g.shop.id)
         .order_by(BlocklistEntry.kind, BlocklistEntry.value)
     ).all()
-    return (
-        render_template(
-            "admin/blocklist.html",
-            entries=entries,
-            message=message,
-            problem=problem,
-            form=form or {},
-            toast=message,
-        ),
+    return _render_outcome(
+        "admin/blocklist.html",
         status,
+        message=message,
+        problem=problem,
+        form=form or {},
+        entries=entries,
     )
 
 

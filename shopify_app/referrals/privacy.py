@@ -52,6 +52,15 @@ SHOP_TABLES = (
     SendQuota,
 )
 REDACTED = "redacted"
+# Where an advocate's code is written besides the advocate (`retire_code` replaces it there).
+CODE_COLUMNS: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (Order, ("discount_codes", "note_attributes", "landing_site", "referring_site")),
+    (Referral, ("attribution_evidence",)),
+    (TimelineEvent, ("payload",)),
+    (AuditEntry, ("reason", "before", "after")),
+    (DataRequest, ("content",)),
+    (EmailMessage, ("subject", "body_text")),
+)
 ERASED_REASON = "erased at the customer's request"
 
 
@@ -191,54 +200,8 @@ def retire_code(session: Session, shop: Shop, advocate: Advocate) -> RetiredCode
         )
     )
     needles = {old.lower()}
-    scrub_columns(
-        session,
-        Order,
-        ("discount_codes", "note_attributes", "landing_site", "referring_site"),
-        needles,
-        Order.shop_id == shop.id,
-        replacement=new,
-    )
-    scrub_columns(
-        session,
-        Referral,
-        ("attribution_evidence",),
-        needles,
-        Referral.shop_id == shop.id,
-        replacement=new,
-    )
-    scrub_columns(
-        session,
-        TimelineEvent,
-        ("payload",),
-        needles,
-        TimelineEvent.shop_id == shop.id,
-        replacement=new,
-    )
-    scrub_columns(
-        session,
-        AuditEntry,
-        ("reason", "before", "after"),
-        needles,
-        AuditEntry.shop_id == shop.id,
-        replacement=new,
-    )
-    scrub_columns(
-        session,
-        DataRequest,
-        ("content",),
-        needles,
-        DataRequest.shop_id == shop.id,
-        replacement=new,
-    )
-    scrub_columns(
-        session,
-        EmailMessage,
-        ("subject", "body_text"),
-        needles,
-        EmailMessage.shop_id == shop.id,
-        replacement=new,
-    )
+    for model, columns in CODE_COLUMNS:
+        scrub_columns(session, model, columns, needles, model.shop_id == shop.id, replacement=new)
     if advocate.friend_discount_gid:
         from workers.queues import enqueue_after_commit
 

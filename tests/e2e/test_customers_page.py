@@ -14,13 +14,8 @@ from shopify_app.customers.seed import seed_shop
 from shopify_app.db import get_session
 from shopify_app.models import Customer, Shop
 from tests.conftest import SHOP_A
+from tests.e2e.shop_setup import settle
 from tests.integration.webhook_support import install, run_jobs
-
-
-def settle(live, rounds=3):
-    for _ in range(rounds):
-        live.state.dispatcher.drain(10)
-        run_jobs(live.app)
 
 
 def numbers(app, column: int) -> list[float]:
@@ -41,7 +36,7 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
         state="enabled",
         email_consent="subscribed",
     )
-    settle(live)
+    settle(live, rounds=3)
     with live.app.app_context():
         session = get_session()
         seed_shop(session, session.query(Shop).filter_by(domain=SHOP_A).one(), 140)

@@ -6,20 +6,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from devstore import commerce
-from shopify_app.db import get_session
-from shopify_app.models import Customer, Shop
-from shopify_app.referrals import advocates
-from shopify_app.referrals.program import update_program
 from tests.conftest import SHOP_A
-from tests.integration.webhook_support import run_jobs
-
-LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
-
-
-def settle(live, rounds=4):
-    for _ in range(rounds):
-        live.state.dispatcher.drain(10)
-        run_jobs(live.app)
+from tests.e2e.shop_setup import LINES, settle
+from tests.integration.webhook_support import enable_program_and_join
 
 
 def test_existing_customers_who_used_a_friend_code_are_listed(live, page, screenshots_dir):
@@ -34,14 +23,7 @@ def test_existing_customers_who_used_a_friend_code_are_listed(live, page, screen
     )
     commerce.place_order(live.state, SHOP_A, customer_id=cy.id, lines=LINES)
     settle(live)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True}, actor="staff:501")
-        customer = session.query(Customer).filter_by(shopify_id=ada.id).one()
-        advocate, _ = advocates.join(session, shop, customer, via="staff", actor="staff:501")
-        code = advocate.code
-        session.commit()
+    code = enable_program_and_join(live, SHOP_A, ada.id)
     settle(live)
     commerce.place_order(
         live.state, SHOP_A, customer_id=None, email="cy@example.com", lines=LINES,

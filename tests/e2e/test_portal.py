@@ -5,20 +5,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from devstore import commerce
-from shopify_app.db import get_session
-from shopify_app.models import Customer, Shop
-from shopify_app.referrals import advocates
-from shopify_app.referrals.program import update_program
 from tests.conftest import SHOP_A
-from tests.integration.webhook_support import install, run_jobs
-
-LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
-
-
-def settle(live, rounds=4):
-    for _ in range(rounds):
-        live.state.dispatcher.drain(10)
-        run_jobs(live.app)
+from tests.e2e.shop_setup import LINES, settle
+from tests.integration.webhook_support import enable_program_and_join, install, run_jobs
 
 
 def test_an_agent_finds_the_friend_and_sees_why_the_referral_was_blocked(
@@ -29,14 +18,7 @@ def test_an_agent_finds_the_friend_and_sees_why_the_referral_was_blocked(
         live.state, SHOP_A, email="ada.lovelace@gmail.com", first_name="Ada", last_name="Lovelace"
     )
     settle(live)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True}, actor="staff:501")
-        customer = session.query(Customer).filter_by(shopify_id=ada.id).one()
-        advocate, _ = advocates.join(session, shop, customer, via="staff", actor="staff:501")
-        session.commit()
-        code = advocate.code
+    code = enable_program_and_join(live, SHOP_A, ada.id)
     run_jobs(live.app)
     alias = commerce.create_customer(
         live.state, SHOP_A, email="adalovelace+shop@gmail.com", first_name="A."

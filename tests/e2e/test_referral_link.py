@@ -7,32 +7,17 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from devstore import commerce
-from shopify_app.db import get_session
-from shopify_app.models import Customer, ReferralClick, Reward, Shop
-from shopify_app.referrals import advocates
-from shopify_app.referrals.program import update_program
+from shopify_app.models import ReferralClick, Reward
 from tests.conftest import SHOP_A
-from tests.integration.webhook_support import install, one, run_jobs
-
-
-def settle(live, rounds=4):
-    for _ in range(rounds):
-        live.state.dispatcher.drain(10)
-        run_jobs(live.app)
+from tests.e2e.shop_setup import settle
+from tests.integration.webhook_support import enable_program_and_join, install, one, run_jobs
 
 
 def test_a_friend_follows_the_link_and_checks_out_with_the_discount(live, page, screenshots_dir):
     install(live, SHOP_A)
     ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
     settle(live)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True, "friend_value": 20}, actor="staff:501")
-        customer = session.query(Customer).filter_by(shopify_id=ada.id).one()
-        advocate, _ = advocates.join(session, shop, customer, via="staff", actor="staff:501")
-        session.commit()
-        code = advocate.code
+    code = enable_program_and_join(live, SHOP_A, ada.id, friend_value=20)
     run_jobs(live.app)
 
     page.goto(f"{live.app_url}/r/{code}")

@@ -8,15 +8,8 @@ from playwright.sync_api import expect
 from devstore import commerce
 from shopify_app.models import Advocate, Referral
 from tests.conftest import SHOP_A
+from tests.e2e.shop_setup import LINES, settle
 from tests.integration.webhook_support import one, run_jobs
-
-LINES = [{"title": "Green tea", "price": "40.00", "quantity": 1}]
-
-
-def settle(live, rounds=4):
-    for _ in range(rounds):
-        live.state.dispatcher.drain(10)
-        run_jobs(live.app)
 
 
 def test_settings_advocate_and_referral_actions_in_the_admin(live, page, screenshots_dir):

@@ -9,32 +9,18 @@ import re
 from playwright.sync_api import expect
 
 from devstore import commerce
-from shopify_app.db import get_session
-from shopify_app.models import EmailSuppression, Shop
-from shopify_app.referrals import advocates
-from shopify_app.referrals.program import update_program
+from shopify_app.models import EmailSuppression
 from tests.conftest import SHOP_A
+from tests.e2e.shop_setup import settle
 from tests.helpers import proxy_query
-from tests.integration.webhook_support import install, one, rows, run_jobs
-
-
-def settle(live, rounds=3):
-    for _ in range(rounds):
-        live.state.dispatcher.drain(10)
-        run_jobs(live.app)
+from tests.integration.webhook_support import enable_program_and_join, install, one, rows, run_jobs
 
 
 def test_a_friend_unsubscribes_and_the_merchant_sees_it(live, browser, page, screenshots_dir):
     install(live, SHOP_A)
     ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
-    settle(live)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True, "friend_value": 20}, actor="staff:501")
-        customer = session.query(advocates.Customer).filter_by(shopify_id=ada.id).one()
-        advocates.join(session, shop, customer, via="staff", actor="staff:501")
-        session.commit()
+    settle(live, rounds=3)
+    enable_program_and_join(live, SHOP_A, ada.id, friend_value=20)
     query = proxy_query(SHOP_A, ada.id)
     form = live.http.get(f"{live.app_url}/proxy", params=query).text
     token = re.search(r'name="token" value="([0-9a-f]+)"', form).group(1)

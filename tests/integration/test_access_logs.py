@@ -20,7 +20,7 @@ from shopify_app.db import get_session
 from shopify_app.models import BulkJob, DataRequest, Shop
 from tests.conftest import SHOP_A
 from tests.helpers import id_token, proxy_query
-from tests.support import STACK_SETTINGS
+from tests.support import free_port, process_env
 
 from .test_program_pages import get, post
 from .webhook_support import install, one, run_jobs
@@ -28,18 +28,11 @@ from .webhook_support import install, one, run_jobs
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def stack_env(live, **extra: str) -> dict[str, str]:
-    """The environment a process needs to be the suite's app (same database, Redis, keys)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env |= {k: str(live.app.config[k]) for k in STACK_SETTINGS if k != "TESTING"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env | extra
+    """The environment a process needs to be the suite's app (same database, Redis, keys), this
+    interpreter's scripts first on its PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return process_env(live.app, **{"PATH": path, **extra})
 
 
 def serve(command: list[str], env: dict[str, str], port: int, log_path: Path):

@@ -20,12 +20,11 @@ from shopify_app.models import (
     Shop,
 )
 from shopify_app.referrals import advocates
-from shopify_app.referrals.program import update_program
 from shopify_app.shopify.hmac import app_proxy_signature
 from tests.conftest import SHOP_A
 from tests.helpers import proxy_query, signed_proxy_pairs
 
-from .webhook_support import install, one, rows, run_jobs
+from .webhook_support import install_with_program, one, rows, run_jobs
 
 
 def test_the_signature_matches_shopifys_documented_example():
@@ -49,12 +48,7 @@ def settle(live, rounds=3):
 
 @pytest.fixture
 def store(live):
-    install(live, SHOP_A)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
-        session.commit()
+    install_with_program(live, SHOP_A)
     ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
     settle(live)
     return live, ada

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import smtplib
 import threading
-import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from devstore.oauth import ID_TOKEN_TYPE, OFFLINE_TYPE, TOKEN_EXCHANGE
 from devstore.persistence import StateError
 from devstore.store import Sequence
 from tests.helpers import API_KEY, API_SECRET, id_token
-from tests.support import LiveServer
+from tests.support import LiveServer, wait_until
 
 SHOP = "demo-shop.myshopify.com"
 SECOND = "second-shop.myshopify.com"
@@ -72,13 +71,6 @@ def new_process(monkeypatch):
 def devstore(folder: Path, app_url: str):
     registered = load_registered_app(api_key=API_KEY, api_secret=API_SECRET, app_url=app_url)
     return create_devstore(registered_app=registered, state_dir=folder)
-
-
-def wait_until(predicate, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def stop(devstore_app) -> None:
@@ -221,7 +213,7 @@ def test_deliveries_not_made_before_the_stop_are_made_after_the_restart(
     receiver.status = "503 Service Unavailable"  # the app is down
     first = devstore(folder, receiver.server.url)
     checkout(first.test_client(), "fran@example.com")
-    wait_until(lambda: len(receiver.webhook_ids) >= 3, "failed delivery attempts")
+    wait_until(lambda: len(receiver.webhook_ids) >= 3, 30, "failed delivery attempts")
     with receiver.lock:
         attempted = set(receiver.webhook_ids)
         receiver.status = "200 OK"
@@ -248,7 +240,7 @@ def test_a_bulk_operation_left_unfinished_is_finished_after_the_restart(
     status, started = graphql(client, token, query, q="{ customers { edges { node { id } } } }")
     assert status == 200, started
     (operation,) = first.extensions["devstore_state"].bulk_operations[SHOP]
-    wait_until(lambda: operation.status == "COMPLETED", "the bulk operation")
+    wait_until(lambda: operation.status == "COMPLETED", 30, "the bulk operation")
     operation.status, operation.content = "RUNNING", b""  # as if stopped while it ran
     stop(first)
     new_process()
@@ -256,7 +248,7 @@ def test_a_bulk_operation_left_unfinished_is_finished_after_the_restart(
     second = devstore(folder, receiver.server.url)
     try:
         (resumed,) = second.extensions["devstore_state"].bulk_operations[SHOP]
-        wait_until(lambda: resumed.status == "COMPLETED", "the resumed bulk operation")
+        wait_until(lambda: resumed.status == "COMPLETED", 30, "the resumed bulk operation")
         status, current = graphql(
             second.test_client(), token, "{ currentBulkOperation { status objectCount url } }"
         )

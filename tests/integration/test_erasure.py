@@ -34,14 +34,13 @@ from shopify_app.models import (
     StaffMember,
     WebhookDelivery,
 )
-from shopify_app.referrals.program import update_program
 from tests import payloads
 from tests.conftest import SHOP_A, SHOP_B
 from tests.erasure_scan import scan, scan_files
 from tests.helpers import id_token, proxy_query
 
 from .test_program_pages import get, post
-from .webhook_support import deliver, install, one, rows, run_jobs
+from .webhook_support import deliver, install, install_with_program, one, rows, run_jobs
 
 ZENOBIA = {
     "email": "Zenobia.Quillfeather@Example.org",
@@ -89,14 +88,6 @@ def storefront(live, action, customer_id, data=None):
     )
 
 
-def enable_program(live, domain=SHOP_A):
-    with live.app.app_context():
-        session = get_session()
-        shop = session.scalar(select(Shop).where(Shop.domain == domain))
-        update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
-        session.commit()
-
-
 def rows_per_table(app, shop_id) -> dict[str, int]:
     """How many rows each table with a `shop_id` holds for the shop."""
     counts = {}
@@ -117,8 +108,7 @@ def with_unique_index(live, sql):
 
 
 def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
-    install(live, SHOP_A)
-    enable_program(live)
+    install_with_program(live, SHOP_A)
     mailbox = live.devstore.extensions["devstore_mailbox"]
     ada = commerce.create_customer(
         live.state,
@@ -305,8 +295,7 @@ def test_an_erasure_deletes_rq_records_that_mention_the_customer(live):
 
 def test_shop_redact_leaves_only_the_bare_shop_row(live):
     for domain in (SHOP_A, SHOP_B):
-        install(live, domain)
-        enable_program(live, domain)
+        install_with_program(live, domain)
     people = {
         SHOP_A: ("Quentin", "Alphaworth", "quentin@alpha-customer.example"),
         SHOP_B: ("Beatrix", "Betaworth", "beatrix@beta-customer.example"),

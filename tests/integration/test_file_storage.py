@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from shopify_app import create_app
 from shopify_app.db import get_session
 from shopify_app.models import BulkJob, Customer, Shop, utcnow
 from tests.conftest import SHOP_A, SHOP_B
+from tests.support import app_like
 from workers import bulk_jobs
 
 from .test_program_pages import get, post
@@ -25,23 +25,7 @@ from .webhook_support import install, one, run_jobs
 def worker_app(live, instance_path):
     """The app as a worker on another host builds it: same database, Redis and secrets, its
     own instance directory."""
-    config = live.app.config
-    keys = (
-        "APP_ENV",
-        "TESTING",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "ENCRYPTION_KEY",
-        "SHOPIFY_API_KEY",
-        "SHOPIFY_API_SECRET",
-        "SHOPIFY_APP_URL",
-        "SHOPIFY_SHOP_URL",
-        "SHOPIFY_ADMIN_URL",
-        "APP_BRIDGE_URL",
-        "SMTP_URL",
-        "INITIAL_IMPORT",
-    )
-    return create_app({**{k: config[k] for k in keys}, "INSTANCE_PATH": str(instance_path)})
+    return app_like(live.app, INSTANCE_PATH=str(instance_path))
 
 
 def add_customers(app, domain, names):

@@ -20,32 +20,18 @@ import pytest
 import redis
 from sqlalchemy import create_engine, func, select, update
 
-from shopify_app import create_app
 from shopify_app.db import get_session
 from shopify_app.migrations import upgrade
 from shopify_app.models import OAuthState, Order, WebhookDelivery, utcnow
 from tests import payloads
 from tests.conftest import SHOP_A
 from tests.helpers import webhook_headers
-from tests.support import process_env
+from tests.support import app_like, free_port, process_env, spawn, wait_until
 from workers import maintenance
 from workers.queues import get_queue
 
 from .webhook_support import install
 
-INTAKE = (
-    "APP_ENV",
-    "INSTANCE_PATH",
-    "DATABASE_URL",
-    "ENCRYPTION_KEY",
-    "SHOPIFY_API_KEY",
-    "SHOPIFY_API_SECRET",
-    "SHOPIFY_APP_URL",
-    "SHOPIFY_SHOP_URL",
-    "SHOPIFY_ADMIN_URL",
-    "APP_BRIDGE_URL",
-    "INITIAL_IMPORT",
-)
 APPLIED_WITHIN_SECONDS = 60  # with the test's 1-second ticks; production: docs/operations.md
 
 # The production scheduler class with every interval cut from minutes to seconds, so that a
@@ -70,21 +56,6 @@ def redis_binary() -> str | None:
     except ImportError:
         return None
     return __redis_executable__ or None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class RedisServer:
@@ -143,12 +114,6 @@ def redis_server(tmp_path):
     server.stop()
 
 
-def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -183,7 +148,7 @@ def test_scheduler_and_worker_ride_out_redis_stopped_across_a_tick(live, tmp_pat
     scheduler_log, worker_log = tmp_path / "scheduler.log", tmp_path / "worker.log"
     scheduler = spawn([sys.executable, "-c", SCHEDULER], env, scheduler_log)
     worker = spawn([sys.executable, "-m", "shopify_app.cli", "worker"], env, worker_log)
-    intake = create_app({**{k: live.app.config[k] for k in INTAKE}, "REDIS_URL": redis_server.url})
+    intake = app_like(live.app, REDIS_URL=redis_server.url)
     client = intake.test_client()
     try:
         wait_until(

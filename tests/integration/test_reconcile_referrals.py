@@ -11,7 +11,7 @@ from tests.conftest import SHOP_A
 from workers import sync_jobs
 
 from . import test_referral_flow
-from .test_referral_flow import LINES, join, settle, shop_data
+from .test_referral_flow import LINES, ada_and_bob, settle, shop_data
 from .webhook_support import one, rows, run_jobs, shop_id
 
 LOST = ("orders/create", "orders/paid", "orders/updated", "refunds/create")
@@ -33,11 +33,7 @@ def reward_codes(live) -> list:
 
 def test_a_lost_paid_webhook_and_a_lost_refund_are_recovered_by_reconciliation(program):
     live = program
-    ada = commerce.create_customer(
-        live.state, SHOP_A, email="ada@example.com", first_name="Ada", state="enabled"
-    )
-    advocate = join(live, ada)
-    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    ada, advocate, bob = ada_and_bob(live)
     order = commerce.place_order(
         live.state,
         SHOP_A,
@@ -78,11 +74,7 @@ def test_a_lost_paid_webhook_and_a_lost_refund_are_recovered_by_reconciliation(p
 
 def test_a_recovered_order_is_attributed_redeems_its_reward_and_a_late_webhook_is_a_no_op(program):
     live = program
-    ada = commerce.create_customer(
-        live.state, SHOP_A, email="ada@example.com", first_name="Ada", state="enabled"
-    )
-    advocate = join(live, ada)
-    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    ada, advocate, bob = ada_and_bob(live)
     settle(live)
     live.state.dispatcher.topic_faults = dict.fromkeys(LOST, "drop")
     referred = commerce.place_order(

@@ -187,6 +187,16 @@ def test_an_order_with_a_code_while_the_program_is_off_says_why(program):
     assert event.payload["reason"] == "the referral program is switched off"
 
 
+def ada_and_bob(live) -> tuple[commerce.DevCustomer, Advocate, commerce.DevCustomer]:
+    """Ada (an enabled account), joined as an advocate, and Bob, a customer she may refer."""
+    ada = commerce.create_customer(
+        live.state, SHOP_A, email="ada@example.com", first_name="Ada", state="enabled"
+    )
+    advocate = join(live, ada)
+    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    return ada, advocate, bob
+
+
 def stats(live, dev_customer):
     with live.app.app_context():
         session = get_session()
@@ -197,11 +207,7 @@ def stats(live, dev_customer):
 
 def test_revenue_follows_orders_partial_refunds_and_reward_use_and_recomputes(program):
     live = program
-    ada = commerce.create_customer(
-        live.state, SHOP_A, email="ada@example.com", first_name="Ada", state="enabled"
-    )
-    advocate = join(live, ada)
-    bob = commerce.create_customer(live.state, SHOP_A, email="bob@example.com", first_name="Bob")
+    ada, advocate, bob = ada_and_bob(live)
     order = commerce.place_order(
         live.state, SHOP_A, customer_id=bob.id, lines=LINES, discount_code=advocate.code
     )

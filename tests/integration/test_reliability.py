@@ -16,43 +16,16 @@ import redis
 from rq.registry import StartedJobRegistry
 from sqlalchemy import create_engine, text, update
 
-from shopify_app import create_app
 from shopify_app.db import get_session
 from shopify_app.models import Order, WebhookDelivery, utcnow
 from tests import payloads
 from tests.conftest import SHOP_A
 from tests.helpers import webhook_headers
+from tests.support import app_like, process_env, spawn, wait_until
 from workers import webhook_jobs
 from workers.queues import get_queue
 
 from .webhook_support import deliver, install, one, rows, run_jobs
-
-
-def worker_env(app) -> dict[str, str]:
-    keys = (
-        "DATABASE_URL",
-        "REDIS_URL",
-        "INSTANCE_PATH",
-        "ENCRYPTION_KEY",
-        "SHOPIFY_API_KEY",
-        "SHOPIFY_API_SECRET",
-        "SHOPIFY_APP_URL",
-        "SHOPIFY_SHOP_URL",
-        "SHOPIFY_ADMIN_URL",
-    )
-    env = {k: v for k, v in os.environ.items() if k not in keys}
-    env.update({k: str(app.config[k]) for k in keys})
-    env["APP_ENV"] = "test"
-    return env
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def children(pid: int) -> list[int]:
@@ -99,12 +72,10 @@ def test_a_worker_killed_mid_job_loses_nothing_and_applies_once(live, tmp_path):
     run_jobs(live.app)  # the order exists; the next delivery updates it
     deliver(live, SHOP_A, "orders/paid", payloads.order(updated=30, financial_status="paid"))
     engine, lock = hold_write_lock(live.app.config["DATABASE_URL"], 5001)
-    worker = subprocess.Popen(
+    worker = spawn(
         [sys.executable, "-m", "shopify_app.cli", "worker"],
-        env=worker_env(live.app),
-        stdout=(tmp_path / "worker.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        process_env(live.app),
+        tmp_path / "worker.log",
     )
     try:
         with live.app.app_context():
@@ -170,27 +141,7 @@ def test_redis_down_at_intake_then_restarted_empty_loses_nothing(live, tmp_path)
     install(live, SHOP_A)
     socket_path = tmp_path / "redis.sock"
     server = start_redis(socket_path)
-    app = create_app(
-        {
-            **{
-                k: live.app.config[k]
-                for k in (
-                    "APP_ENV",
-                    "INSTANCE_PATH",
-                    "DATABASE_URL",
-                    "ENCRYPTION_KEY",
-                    "SHOPIFY_API_KEY",
-                    "SHOPIFY_API_SECRET",
-                    "SHOPIFY_APP_URL",
-                    "SHOPIFY_SHOP_URL",
-                    "SHOPIFY_ADMIN_URL",
-                    "APP_BRIDGE_URL",
-                    "INITIAL_IMPORT",
-                )
-            },
-            "REDIS_URL": f"unix://{socket_path}",
-        }
-    )
+    app = app_like(live.app, REDIS_URL=f"unix://{socket_path}")
     client = app.test_client()
     body = json.dumps(payloads.order()).encode()
     try:

@@ -11,16 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstore import commerce
-from shopify_app.db import get_session
-from shopify_app.models import AdvocateVisit, Customer, EmailMessage, ReferralClick, Shop
-from shopify_app.referrals import advocates, clicks
-from shopify_app.referrals.program import update_program
+from shopify_app.models import AdvocateVisit, EmailMessage, ReferralClick
+from shopify_app.referrals import clicks
 from tests import payloads
 from tests.conftest import SHOP_A
 from tests.helpers import id_token, proxy_query, webhook_headers
 from tests.support import app_like, close_app
 
-from .webhook_support import install, one, rows, run_jobs
+from .webhook_support import enable_program_and_join, install, one, rows, run_jobs
 
 
 @pytest.fixture
@@ -45,14 +43,7 @@ def advocate(live):
     for _ in range(3):
         assert live.state.dispatcher.drain(15)
         run_jobs(live.app)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
-        customer = session.query(Customer).filter_by(shopify_id=ada.id).one()
-        joined, _ = advocates.join(session, shop, customer, via="staff", actor="staff:501")
-        session.commit()
-        code = joined.code
+    code = enable_program_and_join(live, SHOP_A, ada.id, friend_value=15)
     return live, ada.id, code
 
 

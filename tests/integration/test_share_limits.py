@@ -13,23 +13,17 @@ from devstore import commerce
 from shopify_app.db import database, get_session
 from shopify_app.emails import quotas
 from shopify_app.models import EmailMessage, SendQuota, Shop
-from shopify_app.referrals.program import update_program
 from tests.conftest import SHOP_A
 from tests.helpers import proxy_query
 
 from .test_app_proxy import act, settle
-from .webhook_support import install, rows, run_jobs
+from .webhook_support import install, install_with_program, rows, run_jobs
 
 
 @pytest.fixture
 def store(live):
     """Shop A installed with its program on (15 % off for friends)."""
-    install(live, SHOP_A)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
-        session.commit()
+    install_with_program(live, SHOP_A)
     return live
 
 

@@ -23,26 +23,20 @@ from shopify_app.models import (
     Shop,
     TimelineEvent,
 )
-from shopify_app.referrals.program import update_program
 from tests import payloads
 from tests.conftest import SHOP_A, SHOP_B
 
 from .test_app_proxy import act, settle
 from .test_customers_page import add_customer
 from .test_program_pages import get, post
-from .webhook_support import deliver, install, one, rows, run_jobs
+from .webhook_support import deliver, install, install_with_program, one, rows, run_jobs
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 
 @pytest.fixture
 def store(live):
-    install(live, SHOP_A)
-    with live.app.app_context():
-        session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
-        update_program(session, shop, {"enabled": True, "friend_value": 15}, actor="staff:501")
-        session.commit()
+    install_with_program(live, SHOP_A)
     ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
     settle(live)
     assert act(live, "join", {}, ada.id).status_code == 200

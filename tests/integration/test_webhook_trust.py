@@ -57,6 +57,15 @@ def assert_rejected(live, topic: str, reason: str) -> WebhookDelivery:
     return again
 
 
+def deliver_refused(live, shop: str, topic: str, body, *, reason: str) -> WebhookDelivery:
+    """Deliver `body` to `shop` as `topic`: it is stored rejected for `reason` and the shop's
+    data stays as it was."""
+    deliver(live, shop, topic, body)
+    run_jobs(live.app)
+    assert_untouched(live, shop)
+    return assert_rejected(live, topic, reason)
+
+
 @pytest.mark.parametrize(
     "body",
     [payloads.shop_redact(SHOP_A), payloads.order(), payloads.customers_redact(SHOP_A)],
@@ -80,27 +89,28 @@ def test_a_signed_body_replayed_as_shop_redact_for_another_shop_erases_nothing(l
 )
 def test_a_signed_body_replayed_as_app_uninstalled_for_another_shop_does_nothing(live, body):
     seed(live, SHOP_B)
-    deliver(live, SHOP_B, "app/uninstalled", body)
-    run_jobs(live.app)
-    assert_untouched(live, SHOP_B)
-    assert_rejected(live, "app/uninstalled", "payload does not match app/uninstalled")
+    deliver_refused(
+        live, SHOP_B, "app/uninstalled", body, reason="payload does not match app/uninstalled"
+    )
 
 
 def test_a_customers_redact_body_never_erases_the_whole_shop(live):
     """Both compliance bodies name the shop: the topic's own keys tell them apart."""
     seed(live, SHOP_A)
-    deliver(live, SHOP_A, "shop/redact", payloads.customers_redact(SHOP_A))
-    run_jobs(live.app)
-    assert_untouched(live, SHOP_A)
-    assert_rejected(live, "shop/redact", "carries customer")
+    deliver_refused(
+        live, SHOP_A, "shop/redact", payloads.customers_redact(SHOP_A), reason="carries customer"
+    )
 
 
 def test_an_orders_paid_body_sent_as_customers_redact_redacts_nobody(live):
     seed(live, SHOP_A)
-    deliver(live, SHOP_A, "customers/redact", payloads.order(financial_status="paid"))
-    run_jobs(live.app)
-    assert_untouched(live, SHOP_A)
-    assert_rejected(live, "customers/redact", "shop_domain is not the X-Shopify-Shop-Domain shop")
+    deliver_refused(
+        live,
+        SHOP_A,
+        "customers/redact",
+        payloads.order(financial_status="paid"),
+        reason="shop_domain is not the X-Shopify-Shop-Domain shop",
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,10 +120,7 @@ def test_an_orders_paid_body_sent_as_customers_redact_redacts_nobody(live):
 )
 def test_a_json_body_that_is_not_an_object_never_acts(live, body):
     seed(live, SHOP_A)
-    deliver(live, SHOP_A, "customers/redact", body)
-    run_jobs(live.app)
-    assert_untouched(live, SHOP_A)
-    assert_rejected(live, "customers/redact", "payload is not a JSON object")
+    deliver_refused(live, SHOP_A, "customers/redact", body, reason="payload is not a JSON object")
 
 
 def test_an_app_proxy_signature_verifies_as_a_webhook_but_its_query_never_acts(live):
@@ -137,16 +144,18 @@ def test_an_app_proxy_signature_verifies_as_a_webhook_but_its_query_never_acts(l
 def test_a_compliance_body_with_the_right_domain_but_another_shop_id_is_rejected(live):
     seed(live, SHOP_A)
     forged = {**payloads.customers_redact(SHOP_A), "shop_id": shopify_shop_id(SHOP_A) + 1}
-    deliver(live, SHOP_A, "customers/redact", forged)
-    run_jobs(live.app)
-    assert_untouched(live, SHOP_A)
-    assert_rejected(live, "customers/redact", "shop_id is not the shop's Shopify id")
+    deliver_refused(
+        live, SHOP_A, "customers/redact", forged, reason="shop_id is not the shop's Shopify id"
+    )
     shop = one(live.app, Shop, Shop.domain == SHOP_A)
     assert shop.shopify_id == shopify_shop_id(SHOP_A)  # learned from the Admin API's shop query
-    deliver(live, SHOP_A, "app/uninstalled", {**payloads.app_uninstalled(SHOP_A), "id": 1})
-    run_jobs(live.app)
-    assert_untouched(live, SHOP_A)
-    assert_rejected(live, "app/uninstalled", "id is not the shop's Shopify id")
+    deliver_refused(
+        live,
+        SHOP_A,
+        "app/uninstalled",
+        {**payloads.app_uninstalled(SHOP_A), "id": 1},
+        reason="id is not the shop's Shopify id",
+    )
 
 
 def test_a_rejected_body_is_scrubbed_by_customers_redact_like_any_other(live):

@@ -1,4 +1,5 @@
-"""Deliver signed webhooks to the live app and run the jobs, as Shopify and a worker would."""
+"""Deliver signed webhooks to the live app and run the jobs, as Shopify and a worker would; set
+up a shop and its program as the merchant would."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import uuid
 from sqlalchemy import select
 
 from shopify_app.db import get_session
-from shopify_app.models import Shop, WebhookDelivery
+from shopify_app.models import Customer, Shop, WebhookDelivery
+from shopify_app.referrals import advocates
+from shopify_app.referrals.program import update_program
 from tests.helpers import id_token, webhook_headers
 from workers.worker import build_worker
 
@@ -18,6 +21,30 @@ def install(live, shop: str) -> None:
         f"{live.app_url}/", params={"shop": shop, "embedded": "1", "id_token": id_token(shop)}
     )
     assert response.status_code == 200
+
+
+def install_with_program(live, shop: str) -> None:
+    """`shop` installed, with its referral program on (15 % off for friends), as staff 501
+    switched it on."""
+    install(live, shop)
+    with live.app.app_context():
+        session = get_session()
+        record = session.scalars(select(Shop).where(Shop.domain == shop)).one()
+        update_program(session, record, {"enabled": True, "friend_value": 15}, actor="staff:501")
+        session.commit()
+
+
+def enable_program_and_join(live, shop: str, customer_id: int, **settings: object) -> str:
+    """Staff 501 switch `shop`'s program on (with `settings`) and join the customer with
+    Shopify id `customer_id` (synced already) as an advocate; returns the advocate's code."""
+    with live.app.app_context():
+        session = get_session()
+        record = session.scalars(select(Shop).where(Shop.domain == shop)).one()
+        update_program(session, record, {"enabled": True, **settings}, actor="staff:501")
+        customer = session.scalars(select(Customer).where(Customer.shopify_id == customer_id)).one()
+        advocate, _ = advocates.join(session, record, customer, via="staff", actor="staff:501")
+        session.commit()
+        return advocate.code
 
 
 def deliver(
