@@ -372,7 +372,7 @@ def test_worker_and_scheduler_ride_out_a_database_outage_mid_run(live, tmp_path,
                 headers=webhook_headers(SHOP_A, "orders/create", body),
             )
             assert response.status_code == 200
-        wait_until(lambda: count(worker_log, "Database unreachable") >= 1, 30, "the outage noticed")
+        wait_until(lambda: count(worker_log, "Database unreachable") >= 1, 90, "the outage noticed")
         with live.app.app_context():
             session = get_session()
             session.execute(  # as if stored minutes ago: the sweep's grace has passed
