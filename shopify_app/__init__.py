@@ -40,9 +40,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     services.init_app(app)
 
-    from workers import queues
+    from . import jobs
 
-    queues.init_app(app)
+    jobs.init_app(app)
 
     from webhooks.views import bp as webhooks_bp
 

@@ -35,6 +35,7 @@ from .config import (
     ConfigError,
     default_instance_path,
 )
+from .jobs import embedded_redis
 
 
 def _create_app():
@@ -219,8 +220,6 @@ def dev() -> None:
         app = create_app()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    from workers.queues import embedded_redis
-
     from .migrations import upgrade
 
     upgrade(app.config["DATABASE_URL"])

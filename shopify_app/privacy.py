@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.customers import bulk
 from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
@@ -297,7 +298,6 @@ def _scrub_deliveries(
 def _after_erasure(session: Session, needles: set[str]) -> None:
     """Once the erasure is committed: RQ's records that mention it leave Redis, and SQLite's
     write-ahead log lets go of the pages as they were."""
-    from workers.queues import after_commit
     from workers.redis_privacy import forget
 
     engine = session.get_bind()
@@ -310,7 +310,7 @@ def _after_erasure(session: Session, needles: set[str]) -> None:
         except Exception:  # noqa: BLE001 - the erasure itself is committed; say what is left
             log.exception("erasure committed, but Redis or the SQLite log was not cleaned")
 
-    after_commit(session, follow_up)
+    jobs.after_commit(session, follow_up)
 
 
 def _subjects(topic: str, payload: dict[str, Any]) -> set[tuple[str, int]]:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopify_app import privacy
+from shopify_app import jobs, privacy
 from shopify_app.models import Shop, SyncRun, WebhookDelivery
 from shopify_app.referrals import rewards
 from shopify_app.sync.consent import MalformedConsent
@@ -90,11 +90,9 @@ def bulk_operation_finished(
     session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
 ) -> None:
     """Hand the finished operation to the import that started it (if it was ours)."""
-    from workers.queues import enqueue_after_commit
-
     gid = str(payload.get("admin_graphql_api_id") or "")
     run = session.scalar(
         select(SyncRun).where(SyncRun.shop_id == shop.id, SyncRun.bulk_operation_gid == gid)
     )
     if run is not None and run.status == "running":
-        enqueue_after_commit(session, "workers.sync_jobs.advance_import", run.id)
+        jobs.enqueue_after_commit(session, jobs.ADVANCE_IMPORT, run.id)

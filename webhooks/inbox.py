@@ -13,6 +13,7 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.db import insert_ignore_stmt
 from shopify_app.models import Shop, WebhookDelivery, utcnow
 
@@ -208,9 +209,6 @@ def replay(session: Session, delivery_ids: list[int]) -> list[int]:
     the body's trust rules again before any handler (a `rejected` row stays rejected unless
     the rules, or what the app knows of the shop, now accept it).
     """
-    from workers.queues import enqueue_after_commit
-    from workers.webhook_jobs import process_delivery
-
     replayed = []
     for delivery in session.scalars(
         select(WebhookDelivery).where(
@@ -220,7 +218,7 @@ def replay(session: Session, delivery_ids: list[int]) -> list[int]:
         delivery.status = "pending"
         delivery.attempts = 0
         delivery.locked_until = delivery.next_attempt_at = None
-        enqueue_after_commit(session, process_delivery, delivery.id)
+        jobs.enqueue_after_commit(session, jobs.PROCESS_DELIVERY, delivery.id)
         replayed.append(delivery.id)
     session.commit()
     return replayed

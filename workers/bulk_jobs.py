@@ -14,11 +14,10 @@ from sqlalchemy.orm import Session
 
 from shopify_app.customers import bulk
 from shopify_app.db import database, get_session
+from shopify_app.jobs import get_queue
 from shopify_app.models import BulkJob, Shop, utcnow
 from shopify_app.referrals.advocates import invitation_terms
 from shopify_app.storage import storage
-
-from .queues import get_queue
 
 log = logging.getLogger(__name__)
 

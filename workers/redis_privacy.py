@@ -15,9 +15,8 @@ import zlib
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from shopify_app.jobs import redis_connection
 from shopify_app.scrub import mentions_text
-
-from .queues import redis_connection
 
 log = logging.getLogger(__name__)
 

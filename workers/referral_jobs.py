@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopify_app.db import get_session
+from shopify_app.jobs import get_queue
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
 from shopify_app.referrals import advocates, lifecycle, rewards
 from shopify_app.referrals.codes import reward_code
@@ -32,8 +33,6 @@ from shopify_app.shopify.discounts import (
 from shopify_app.shopify.errors import ReauthorizationRequired, UserErrors
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_currency
-
-from .queues import get_queue
 
 log = logging.getLogger(__name__)
 

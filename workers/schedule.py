@@ -10,9 +10,10 @@ from flask import Flask
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
+from shopify_app.jobs import redis_connection
+
 from . import bulk_jobs, maintenance, referral_jobs, sync_jobs, webhook_jobs
 from .outage import REDIS_ERRORS, Outage, redis_outage
-from .queues import redis_connection
 
 log = logging.getLogger(__name__)
 

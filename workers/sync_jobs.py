@@ -7,11 +7,10 @@ import logging
 from sqlalchemy import select
 
 from shopify_app.db import get_session
+from shopify_app.jobs import enqueue_after_commit
 from shopify_app.models import Shop, SyncRun
 from shopify_app.shopify.services import shopify
 from shopify_app.sync import importer, reconcile
-
-from .queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 

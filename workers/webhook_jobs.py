@@ -37,13 +37,12 @@ from sqlalchemy.orm import Session
 
 from shopify_app import privacy
 from shopify_app.db import get_session
+from shopify_app.jobs import after_commit, get_queue, redis_connection
 from shopify_app.models import Shop, WebhookDelivery, utcnow
 from shopify_app.privacy import REDACTED_BODY
 from shopify_app.timeline.events import batched_events
 from webhooks.routing import ALWAYS_HANDLERS, handler_for, needs_installed_shop
 from webhooks.trust import payload_problem
-
-from .queues import after_commit, get_queue, redis_connection
 
 log = logging.getLogger(__name__)
 

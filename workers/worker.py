@@ -41,9 +41,10 @@ from rq.utils import now
 from rq.worker.base import WorkerStatus
 from rq.worker.base import logger as rq_logger
 
+from shopify_app.jobs import QUEUE_NAMES, get_queue
+
 from .horse import CLOSED, TIMEOUT, Channel, channel_pair, peak_rss_mb
 from .outage import DATABASE_ERRORS, REDIS_ERRORS, Outage, database_outage, redis_outage
-from .queues import QUEUE_NAMES, get_queue
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

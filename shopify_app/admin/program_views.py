@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import func, select
 
+from shopify_app import jobs
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.emails import suppression
@@ -27,7 +28,6 @@ from shopify_app.shops import ensure_shop_currency
 from shopify_app.sync.values import money_text, normalize_email
 
 bp = Blueprint("program", __name__)
-UPDATE_FRIEND_CODES = "workers.referral_jobs.update_friend_codes"
 
 
 def _int_arg(name: str) -> int | None:
@@ -73,11 +73,7 @@ def settings():
         if form.valid:
             program, saved = update_program(session, g.shop, form.values, actor=staff_actor())
             if any(f in FRIEND_CODE_FIELDS for f in saved):
-                from workers.queues import enqueue_after_commit
-
-                enqueue_after_commit(
-                    session, "workers.referral_jobs.update_friend_codes", g.shop.id
-                )
+                jobs.enqueue_after_commit(session, jobs.UPDATE_FRIEND_CODES, g.shop.id)
             session.commit()
             values = _settings_form_values(program, currency)
         else:

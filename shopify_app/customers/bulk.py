@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Numeric, String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.db import insert_ignore, int_param
 from shopify_app.models import Advocate, BulkJob, Customer, Redaction, Shop, utcnow
@@ -128,9 +129,7 @@ def start_job(
             subject_id=job.id,
             after={"filter": _describe(params), "customers": total},
         )
-        from workers.queues import enqueue_after_commit
-
-        enqueue_after_commit(session, "workers.bulk_jobs.run_bulk_job", job.id)
+        jobs.enqueue_after_commit(session, jobs.RUN_BULK_JOB, job.id)
     return job, new_id is not None
 
 

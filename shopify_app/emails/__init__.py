@@ -23,6 +23,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.db import insert_ignore
 from shopify_app.models import EmailMessage, Shop, utcnow
 from shopify_app.timeline.events import record_event
@@ -128,9 +129,7 @@ def queue_email(
                 payload={"email_id": message.id, "subject": message.subject},
                 dedupe_key=f"email:{message.id}:queued",
             )
-        from workers.queues import enqueue_after_commit
-
-        enqueue_after_commit(session, "workers.email_jobs.deliver_email", message.id)
+        jobs.enqueue_after_commit(session, jobs.DELIVER_EMAIL, message.id)
     return message, new_id is not None
 
 

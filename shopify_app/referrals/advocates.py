@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.models import Advocate, Customer, Shop, utcnow
 from shopify_app.shopify.http import shop_url
@@ -112,9 +113,7 @@ def join(
             after={"code": advocate.code, "via": via},
             customer_id=customer.id,
         )
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(session, "workers.referral_jobs.sync_friend_code", advocate.id)
+    jobs.enqueue_after_commit(session, jobs.SYNC_FRIEND_CODE, advocate.id)
     return advocate, True
 
 

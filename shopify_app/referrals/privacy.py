@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.models import (
     Advocate,
     AdvocateVisit,
@@ -203,9 +204,7 @@ def retire_code(session: Session, shop: Shop, advocate: Advocate) -> RetiredCode
     for model, columns in CODE_COLUMNS:
         scrub_columns(session, model, columns, needles, model.shop_id == shop.id, replacement=new)
     if advocate.friend_discount_gid:
-        from workers.queues import enqueue_after_commit
-
-        enqueue_after_commit(session, "workers.referral_jobs.delete_friend_discount", advocate.id)
+        jobs.enqueue_after_commit(session, jobs.DELETE_FRIEND_DISCOUNT, advocate.id)
     return RetiredCode(old=old, new=new, discount_id=discount_id)
 
 

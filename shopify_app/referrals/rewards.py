@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.db import insert_ignore
 from shopify_app.models import Advocate, Order, Referral, Reward, Shop, utcnow
 from shopify_app.timeline.events import record_event
@@ -64,9 +65,7 @@ def issue(session: Session, shop: Shop, referral: Referral) -> Reward:
     else:  # pragma: no cover - the code collided five times
         raise RuntimeError("could not draw a unique reward code")
     if new_id is not None:
-        from workers.queues import enqueue_after_commit
-
-        enqueue_after_commit(session, "workers.referral_jobs.create_reward_code", reward.id)
+        jobs.enqueue_after_commit(session, jobs.CREATE_REWARD_CODE, reward.id)
     return reward
 
 
@@ -140,9 +139,7 @@ def void(session: Session, shop: Shop, reward: Reward, *, reason: str) -> None:
     reward.void_reason = reason
     _event(session, shop, reward, "reward.voided", reason=reason)
     if had_code:
-        from workers.queues import enqueue_after_commit
-
-        enqueue_after_commit(session, "workers.referral_jobs.deactivate_reward_code", reward.id)
+        jobs.enqueue_after_commit(session, jobs.DEACTIVATE_REWARD_CODE, reward.id)
 
 
 def expire_due(session: Session, shop: Shop, now) -> int:
@@ -204,8 +201,6 @@ def reissue(session: Session, shop: Shop, reward: Reward) -> Reward:
     reward.discount_gid = None
     reward.voided_at = reward.void_reason = reward.last_error = None
     reward.issued_at = None
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(session, "workers.referral_jobs.create_reward_code", reward.id)
+    jobs.enqueue_after_commit(session, jobs.CREATE_REWARD_CODE, reward.id)
     _event(session, shop, reward, "reward.reissued")
     return reward

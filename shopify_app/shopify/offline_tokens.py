@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.db import insert_ignore
 from shopify_app.models import Shop, utcnow
 
@@ -83,11 +84,10 @@ def record_install(
     save_grant(session, shop, grant, services)
     if newly_installed and services.initial_import:
         from shopify_app.models import SyncRun
-        from workers.queues import enqueue_after_commit
 
         session.flush()
         session.add(SyncRun(shop_id=shop.id, kind="import", status="running", started_at=utcnow()))
-        enqueue_after_commit(session, "workers.sync_jobs.start_import", shop.id)
+        jobs.enqueue_after_commit(session, jobs.START_IMPORT, shop.id)
     session.commit()
     return shop
 

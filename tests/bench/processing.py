@@ -66,7 +66,7 @@ def main() -> None:
     for shop in shops:
         client.get("/", headers={"Authorization": f"Bearer {id_token(shop)}"})
     with app.app_context():
-        from workers.queues import get_queue, redis_connection
+        from shopify_app.jobs import get_queue, redis_connection
 
         get_queue().empty()
         for key in redis_connection().scan_iter("referrals:inbox-drain:*"):

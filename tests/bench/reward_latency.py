@@ -261,7 +261,7 @@ def main() -> None:
     state.dispatcher.time_scale = 1.0
     app.test_client().get("/", headers={"Authorization": f"Bearer {id_token(SHOP_A)}"})
     with app.app_context():
-        from workers.queues import get_queue, redis_connection
+        from shopify_app.jobs import get_queue, redis_connection
 
         get_queue().empty()
         for key in redis_connection().scan_iter("referrals:inbox-drain:*"):

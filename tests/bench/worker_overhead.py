@@ -61,8 +61,8 @@ def main() -> None:
             "INITIAL_IMPORT": False,
         }
     )
+    from shopify_app.jobs import get_queue
     from workers import maintenance
-    from workers.queues import get_queue
 
     backend = "PostgreSQL + Redis" if database_url.startswith("postgres") else "SQLite + Redis"
     load = os.getloadavg()[0]

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from shopify_app.db import get_session
+from shopify_app.jobs import get_queue
 from shopify_app.models import Order, OrderLineItem, TimelineEvent, WebhookDelivery
 from tests import payloads
 from tests.conftest import SHOP_A
 from webhooks import routing
 from workers import webhook_jobs
-from workers.queues import get_queue
 
 from .webhook_support import deliver, install, one, rows, run_jobs, shop_id
 

@@ -21,6 +21,7 @@ import redis
 from sqlalchemy import create_engine, func, select, update
 
 from shopify_app.db import get_session
+from shopify_app.jobs import get_queue
 from shopify_app.migrations import upgrade
 from shopify_app.models import OAuthState, Order, WebhookDelivery, utcnow
 from tests import payloads
@@ -28,7 +29,6 @@ from tests.conftest import SHOP_A
 from tests.helpers import webhook_headers
 from tests.support import app_like, free_port, process_env, spawn, wait_until
 from workers import maintenance
-from workers.queues import get_queue
 
 from .webhook_support import install
 

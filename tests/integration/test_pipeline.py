@@ -12,12 +12,12 @@ from sqlalchemy import update
 
 from shopify_app.cli import main
 from shopify_app.db import get_session
+from shopify_app.jobs import get_queue
 from shopify_app.models import Order, WebhookDelivery, utcnow
 from tests import payloads
 from tests.conftest import SHOP_A
 from webhooks import routing
 from workers import webhook_jobs
-from workers.queues import get_queue
 
 from .webhook_support import cli_env, deliver, install, one, rows, run_jobs
 

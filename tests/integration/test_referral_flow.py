@@ -322,7 +322,7 @@ def test_referral_work_whose_jobs_were_lost_is_picked_up_by_the_sweeper(program)
     )
     assert live.state.dispatcher.drain(15)
     with live.app.app_context():
-        from workers.queues import get_queue
+        from shopify_app.jobs import get_queue
 
         get_queue().empty()
     run_jobs(live.app)  # the drain was lost too: the inbox sweeper's job; run it by hand

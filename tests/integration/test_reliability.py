@@ -17,13 +17,13 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import create_engine, text, update
 
 from shopify_app.db import get_session
+from shopify_app.jobs import get_queue
 from shopify_app.models import Order, WebhookDelivery, utcnow
 from tests import payloads
 from tests.conftest import SHOP_A
 from tests.helpers import webhook_headers
 from tests.support import app_like, process_env, spawn, wait_until
 from workers import webhook_jobs
-from workers.queues import get_queue
 
 from .webhook_support import deliver, install, one, rows, run_jobs
 

@@ -196,7 +196,7 @@ def test_unknown_topic_is_acknowledged_recorded_and_ignored(live):
 
 
 def queued(app) -> int:
-    from workers.queues import get_queue
+    from shopify_app.jobs import get_queue
 
     with app.app_context():
         return get_queue().count

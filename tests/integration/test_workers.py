@@ -11,11 +11,11 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
 from shopify_app.db import get_session
+from shopify_app.jobs import enqueue_after_commit, get_queue
 from shopify_app.models import OAuthState, Shop, utcnow
 from tests.conftest import SHOP_A
 from tests.helpers import id_token
 from workers import maintenance
-from workers.queues import enqueue_after_commit, get_queue
 from workers.schedule import PERIODIC_JOBS, build_scheduler
 from workers.worker import build_worker
 

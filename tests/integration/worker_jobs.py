@@ -8,7 +8,7 @@ import time
 from sqlalchemy import text
 
 from shopify_app.db import get_session
-from workers.queues import redis_connection
+from shopify_app.jobs import redis_connection
 
 RAN = "test:worker:ran"
 

@@ -1,4 +1,9 @@
-"""Redis connection, queues, and `enqueue_after_commit` (no job runs before its data exists)."""
+"""The job base every layer may import: Redis, queues, `enqueue_after_commit`, job names.
+
+No job runs before its data exists: work is enqueued once the session commits. Job entry
+points live in `workers/`, which imports the domain; so domain code names the jobs it
+enqueues with the constants below, and `tests/unit/test_job_names.py` resolves every one.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,32 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("default",)
+
+SYNC_FRIEND_CODE = "workers.referral_jobs.sync_friend_code"
+DELETE_FRIEND_DISCOUNT = "workers.referral_jobs.delete_friend_discount"
+UPDATE_FRIEND_CODES = "workers.referral_jobs.update_friend_codes"
+CREATE_REWARD_CODE = "workers.referral_jobs.create_reward_code"
+DEACTIVATE_REWARD_CODE = "workers.referral_jobs.deactivate_reward_code"
+DELIVER_EMAIL = "workers.email_jobs.deliver_email"
+RUN_BULK_JOB = "workers.bulk_jobs.run_bulk_job"
+START_IMPORT = "workers.sync_jobs.start_import"
+ADVANCE_IMPORT = "workers.sync_jobs.advance_import"
+PROCESS_DELIVERY = "workers.webhook_jobs.process_delivery"
+
+JOB_NAMES = frozenset(
+    {
+        SYNC_FRIEND_CODE,
+        DELETE_FRIEND_DISCOUNT,
+        UPDATE_FRIEND_CODES,
+        CREATE_REWARD_CODE,
+        DEACTIVATE_REWARD_CODE,
+        DELIVER_EMAIL,
+        RUN_BULK_JOB,
+        START_IMPORT,
+        ADVANCE_IMPORT,
+        PROCESS_DELIVERY,
+    }
+)
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
 
 
@@ -82,7 +113,13 @@ def enqueue_after_commit(
     retry: Retry | None = DEFAULT_RETRY,
     **kwargs: Any,
 ) -> None:
-    """Enqueue `func(*args, **kwargs)` once `session` commits; forget it on rollback."""
+    """Enqueue `func(*args, **kwargs)` once `session` commits; forget it on rollback.
+
+    `func` is a job function, or one of this module's job names (anything else is refused
+    here, not when a worker fails to import it later).
+    """
+    if isinstance(func, str) and func not in JOB_NAMES:
+        raise ValueError(f"unknown job name {func!r}: add it to shopify_app.jobs")
     after_commit(
         session,
         lambda: get_queue(queue).enqueue_call(
