@@ -31,7 +31,9 @@ DELIVER_EMAIL = "workers.email_jobs.deliver_email"
 RUN_BULK_JOB = "workers.bulk_jobs.run_bulk_job"
 START_IMPORT = "workers.sync_jobs.start_import"
 ADVANCE_IMPORT = "workers.sync_jobs.advance_import"
+RECONCILE_SHOP = "workers.sync_jobs.reconcile_shop"
 PROCESS_DELIVERY = "workers.webhook_jobs.process_delivery"
+DRAIN_INBOX = "workers.webhook_jobs.drain_inbox"
 
 JOB_NAMES = frozenset(
     {
@@ -44,7 +46,9 @@ JOB_NAMES = frozenset(
         RUN_BULK_JOB,
         START_IMPORT,
         ADVANCE_IMPORT,
+        RECONCILE_SHOP,
         PROCESS_DELIVERY,
+        DRAIN_INBOX,
     }
 )
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
