@@ -11,8 +11,15 @@ from pathlib import Path
 
 from flask import Flask
 
+from shopify_app.config import DEFAULT_APP_URL, DEV_API_KEY, DEV_API_SECRET
+
+from . import admin, graphql_api, oauth, storefront
 from .app_config import RegisteredApp, load_registered_app
+from .commerce import seed_demo
+from .mailbox import Mailbox
+from .persistence import StateStore, restore
 from .store import DevStoreState, demo_state
+from .webhooks import WebhookDispatcher
 
 
 def create_devstore(
@@ -25,8 +32,6 @@ def create_devstore(
     `state_dir`: keep the state on disk there and continue from what is saved (what
     `referrals devstore` does; `app.extensions["devstore_persistence"].close()` writes the
     last of it); without it the state lives in memory only, as in the tests."""
-    from shopify_app.config import DEFAULT_APP_URL, DEV_API_KEY, DEV_API_SECRET
-
     if state is not None and state_dir is not None:
         raise ValueError("pass either the state or the directory it is saved in, not both")
     here = Path(__file__).parent
@@ -38,24 +43,16 @@ def create_devstore(
         api_secret=os.environ.get("SHOPIFY_API_SECRET", DEV_API_SECRET),
         app_url=os.environ.get("SHOPIFY_APP_URL", DEFAULT_APP_URL),
     )
-    from .mailbox import Mailbox
-
     mailbox = Mailbox()
     saved = store = None
     if state_dir is not None:
-        from .persistence import StateStore
-
         store = StateStore(state_dir)
         saved = store.load()
     undelivered = []
     if saved is not None:
-        from .persistence import restore
-
         state = DevStoreState()
         undelivered = restore(saved, state, mailbox)
     elif state is None:
-        from .commerce import seed_demo
-
         state = demo_state()
         for shop in state.shops.values():
             seed_demo(state, shop.domain)
@@ -66,14 +63,10 @@ def create_devstore(
     app.extensions["devstore_state"] = state
     app.extensions["devstore_mailbox"] = mailbox
     if state.dispatcher is None:
-        from .webhooks import WebhookDispatcher
-
         state.dispatcher = WebhookDispatcher(
             app.extensions["devstore_app"],
             time_scale=float(os.environ.get("DEVSTORE_TIME_SCALE", "1")),
         )
-
-    from . import admin, graphql_api, oauth, storefront
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(graphql_api.bp)

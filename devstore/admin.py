@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 from flask import (
@@ -20,6 +20,7 @@ from flask import (
 )
 
 from .app_config import RegisteredApp
+from .commerce import cancel_order, data, refund_order
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState
 
@@ -111,8 +112,6 @@ def fresh_id_token(handle: str):
 @bp.get("/store/<handle>/orders")
 def orders(handle: str):
     """The shop's orders, newest first, with Refund and Cancel as in Shopify's admin."""
-    from .commerce import data
-
     shop = shop_or_404(handle)
     listed = sorted(data(state(), shop.domain).orders.values(), key=lambda o: -o.id)
     return render_template("devstore/orders.html", shop=shop, app=registered_app(), orders=listed)
@@ -121,8 +120,6 @@ def orders(handle: str):
 @bp.get("/store/<handle>/discounts")
 def discounts(handle: str):
     """The shop's discount codes, newest first, with their usage, as in Shopify's admin."""
-    from .commerce import data
-
     shop = shop_or_404(handle)
     shop_data = data(state(), shop.domain)
     listed = sorted(shop_data.discounts.values(), key=lambda d: (d.created_at, d.id), reverse=True)
@@ -166,10 +163,6 @@ def discount_row(discount, customers: dict, currency: str) -> dict:
 
 @bp.post("/store/<handle>/orders/<int:order_id>/<action>")
 def order_action(handle: str, order_id: int, action: str):
-    from decimal import Decimal, InvalidOperation
-
-    from .commerce import cancel_order, data, refund_order
-
     shop = shop_or_404(handle)
     order = data(state(), shop.domain).orders.get(order_id) or abort(404)
     if action == "cancel" and order.cancelled_at is None:

@@ -7,15 +7,14 @@ Token checking with Shopify's error shapes, the documented query cost and leaky 
 from __future__ import annotations
 
 import re
-from functools import cache
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
-from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync, parse
+from graphql import GraphQLError, graphql_sync, parse
 
 from . import bulk
 from .cost import LeakyBucket, query_cost
 from .resolvers import Root
+from .schema import schema
 from .store import DevStoreState
 
 bp = Blueprint("devstore_graphql", __name__)
@@ -24,11 +23,6 @@ VERSION_RE = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 MAX_QUERY_COST = 1000
-
-
-@cache
-def schema() -> GraphQLSchema:
-    return build_schema((Path(__file__).parent / "schema.graphql").read_text())
 
 
 def _cost(requested: int, actual: int, bucket: LeakyBucket) -> dict:

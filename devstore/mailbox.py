@@ -4,6 +4,7 @@ message it receives, shown at `/mailbox`. `make dev` and the tests point `SMTP_U
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,8 +86,6 @@ def start_smtp(mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> Cont
 
 
 def _free_port(host: str) -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

@@ -9,6 +9,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import request
+
+from . import bulk
 from .commerce import (
     DevCustomer,
     DevDiscount,
@@ -20,7 +23,9 @@ from .commerce import (
     iso,
     money,
     next_id,
+    set_marketing_consent,
 )
+from .schema import schema
 from .store import DevShop, DevStoreState, now
 
 MAX_PAGE = 250
@@ -457,8 +462,6 @@ class Root:
                 "customer": None,
                 "userErrors": [{"field": ["customerId"], "message": f"Customer has no {channel}"}],
             }
-        from .commerce import set_marketing_consent
-
         level = input_[key].get("marketingOptInLevel")
         set_marketing_consent(
             self._state,
@@ -479,14 +482,9 @@ class Root:
 
     # ---- bulk operations
     def _base_url(self) -> str:
-        from flask import request
-
         return request.host_url.rstrip("/")
 
     def bulkOperationRunQuery(self, _info, query, groupObjects=False):  # noqa: N802, N803
-        from . import bulk
-        from .graphql_api import schema
-
         problem = bulk.validate(query)
         if problem:
             return {
@@ -515,13 +513,9 @@ class Root:
         return {"bulkOperation": op.node(self._base_url()), "userErrors": []}
 
     def currentBulkOperation(self, _info, type="QUERY"):  # noqa: N802, A002
-        from . import bulk
-
         op = bulk.current(self._state, self._shop.domain)
         return op.node(self._base_url()) if op else None
 
     def bulkOperation(self, _info, id):  # noqa: N802, A002
-        from . import bulk
-
         op = bulk.find(self._state, self._shop.domain, id)
         return op.node(self._base_url()) if op else None

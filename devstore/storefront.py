@@ -5,12 +5,15 @@ landing site, the `ref` note attribute, the shopper's IP and user agent, as Shop
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+import httpx
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from . import commerce
+from .signing import sign_app_proxy
 
 bp = Blueprint("devstore_storefront", __name__)
 
@@ -148,12 +151,6 @@ def login(shop: str):
 def app_proxy(shop: str, subpath: str, rest: str = ""):
     """Shopify's app proxy: forward to the app's proxy URL with the signed query Shopify adds
     (shop, logged_in_customer_id, path_prefix, timestamp, signature)."""
-    import time
-
-    import httpx
-
-    from .signing import sign_app_proxy
-
     _shop_or_404(shop)
     registered = current_app.extensions["devstore_app"]
     if not registered.app_proxy_url or subpath != registered.app_proxy_subpath:

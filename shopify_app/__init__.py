@@ -12,7 +12,9 @@ from flask import Flask, g, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from . import client_address, db, jobs, rate_limits, request_limits
 from .config import PROJECT_ROOT, load_config, validate_config
+from .shopify import services
 from .staff import actor_label
 from .sync.values import money_text
 
@@ -32,18 +34,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import client_address, db, request_limits
-    from .shopify import services
-
     client_address.init_app(app)
     request_limits.init_app(app)
     db.init_app(app)
     services.init_app(app)
 
-    from . import jobs
-
     jobs.init_app(app)
 
+    # The blueprints load when an app is built, not when any `shopify_app` module is
+    # imported: a worker or a domain test does not pay for the HTTP layer.
     from webhooks.views import bp as webhooks_bp
 
     from .admin.program_views import bp as program_bp
@@ -65,8 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(unsubscribe_bp)
-
-    from . import rate_limits
 
     rate_limits.init_app(app)
     app.after_request(add_security_headers)

@@ -27,6 +27,8 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from webhooks.cli import webhooks_cli
+
 from . import create_app
 from .config import (
     DEFAULT_APP_URL,
@@ -35,7 +37,9 @@ from .config import (
     ConfigError,
     default_instance_path,
 )
+from .customers.cli import seed_command
 from .jobs import embedded_redis
+from .referrals.cli import revenue_cli
 
 
 def _create_app():
@@ -66,17 +70,6 @@ def main() -> None:
     """
 
 
-def _register_subgroups() -> None:
-    from webhooks.cli import webhooks_cli
-
-    from .customers.cli import seed_command
-    from .referrals.cli import revenue_cli
-
-    main.add_command(webhooks_cli)
-    main.add_command(revenue_cli)
-    main.add_command(seed_command)
-
-
 @main.group()
 def db() -> None:
     """Database migrations (Alembic)."""
@@ -85,7 +78,7 @@ def db() -> None:
 @db.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    from .migrations import upgrade
+    from .migrations import upgrade  # Alembic loads only for the db commands (CLI start-up)
 
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {revision}")
@@ -94,14 +87,14 @@ def db_upgrade(revision: str) -> None:
 @db.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
-    from .migrations import downgrade
+    from .migrations import downgrade  # Alembic loads only for the db commands
 
     downgrade(current_app.config["DATABASE_URL"], revision)
 
 
 @db.command("current")
 def db_current() -> None:
-    from .migrations import current
+    from .migrations import current  # Alembic loads only for the db commands
 
     current(current_app.config["DATABASE_URL"])
 
@@ -114,6 +107,7 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
 @main.command()
 def web() -> None:
     """Serve the app with Flask's threaded server (development)."""
+    # The development server loads only in the process that serves with it.
     from werkzeug.serving import run_simple
 
     from .access_log import DevRequestHandler
@@ -129,7 +123,7 @@ def web() -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker (jobs run in a resident work horse; see workers/worker.py)."""
-    from workers.worker import build_worker
+    from workers.worker import build_worker  # the worker's machinery, only in its process
 
     # with_scheduler: jobs retried with a delay (RQ's Retry intervals) are put back on the
     # queue by the workers themselves (RQ elects one at a time); the sweepers cover the rest.
@@ -139,7 +133,7 @@ def worker(burst: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the periodic-job scheduler; run exactly one per deployment."""
-    from workers.schedule import build_scheduler
+    from workers.schedule import build_scheduler  # only in the scheduler's process
 
     build_scheduler(current_app._get_current_object()).start()
 
@@ -149,6 +143,7 @@ def scheduler() -> None:
 def devstore(port: int | None) -> None:
     """Serve the devstore (the local Shopify stand-in). It keeps its state in
     INSTANCE_PATH/devstore, so a restart continues where it stopped (`referrals reset`)."""
+    # The devstore is a development tool: it loads only in the process that serves it.
     from werkzeug.serving import run_simple
 
     from devstore import create_devstore
@@ -188,7 +183,7 @@ def reset() -> None:
     """Delete the local state of `dev` in INSTANCE_PATH (the app's SQLite database, embedded
     Redis, encryption key and files, the devstore's shops, orders, codes and mailbox): the
     next `dev` starts both afresh. Servers named by DATABASE_URL or REDIS_URL are not touched."""
-    from devstore.persistence import in_use
+    from devstore.persistence import in_use  # a development tool: loaded only here
 
     instance = default_instance_path(os.environ).resolve()
     if not instance.exists():
@@ -220,7 +215,7 @@ def dev() -> None:
         app = create_app()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    from .migrations import upgrade
+    from .migrations import upgrade  # Alembic loads only where it migrates
 
     upgrade(app.config["DATABASE_URL"])
     redis_server = None
@@ -294,7 +289,9 @@ def _wait_until_listening(urls: list[str], procs: dict, timeout: float) -> bool:
     return not pending
 
 
-_register_subgroups()
+main.add_command(webhooks_cli)
+main.add_command(revenue_cli)
+main.add_command(seed_command)
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,8 +185,6 @@ def load_config(
 
 
 def _valid_rate_limit(value: Any) -> bool:
-    from limits import parse_many
-
     try:
         items = parse_many(value) if isinstance(value, str) else []
     except ValueError:

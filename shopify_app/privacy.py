@@ -298,7 +298,7 @@ def _scrub_deliveries(
 def _after_erasure(session: Session, needles: set[str]) -> None:
     """Once the erasure is committed: RQ's records that mention it leave Redis, and SQLite's
     write-ahead log lets go of the pages as they were."""
-    from workers.redis_privacy import forget
+    from shopify_app.redis_erasure import forget
 
     engine = session.get_bind()
 

@@ -13,7 +13,7 @@ webhooks are signed by Shopify and must never be refused, the embedded admin is
 authenticated by ID tokens, and the webhook intake (the hottest path) pays one dict lookup.
 
 Behind Shopify's app proxy every request comes from Shopify's servers, so `/proxy` counts
-the shopper's address Shopify forwarded (`storefront.proxy.shopper_ip`, believed only on a
+the shopper's address Shopify forwarded (`storefront.proxy_signature.shopper_ip`, believed only on a
 signed request); an unsigned one counts against the address that sent it. When Redis
 cannot be reached requests are let through and a warning is logged: a storefront link
 must not break because the limiter cannot count.
@@ -37,6 +37,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from .client_address import client_ip
+from .storefront.proxy_signature import shopper_ip
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ def client_key() -> str:
 
 
 def shopper_key() -> str:
-    from .storefront.proxy import shopper_ip
-
     return shopper_ip() or client_key()
 
 

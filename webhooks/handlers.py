@@ -15,6 +15,8 @@ from shopify_app.sync.customers import consent_changed, delete_customer, upsert_
 from shopify_app.sync.discounts import delete_discount, upsert_discount
 from shopify_app.sync.order_flow import apply_order, apply_refund
 
+from .errors import PermanentDeliveryError
+
 
 def _fired_at(delivery: WebhookDelivery):
     return delivery.triggered_at or delivery.received_at
@@ -40,8 +42,6 @@ def _consent_changed(
     session: Session, shop: Shop, channel: str, payload: Any, delivery: WebhookDelivery
 ) -> None:
     """A payload Shopify would never send is dead at once, with the reason, changing nothing."""
-    from workers.webhook_jobs import PermanentDeliveryError
-
     try:
         consent_changed(session, shop, channel, payload, _fired_at(delivery))
     except MalformedConsent as exc:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app.models import Shop, WebhookDelivery
 
-from . import handlers, lifecycle
+from . import app_events, handlers
 
 Handler = Callable[[Session, Shop, Any, WebhookDelivery], None]
 
@@ -33,8 +33,8 @@ SYNC_HANDLERS: dict[str, Handler] = {
 
 # Run whatever the shop's state: privacy law and the app's own lifecycle.
 ALWAYS_HANDLERS: dict[str, Handler] = {
-    "app/uninstalled": lifecycle.app_uninstalled,
-    "app/scopes_update": lifecycle.app_scopes_update,
+    "app/uninstalled": app_events.app_uninstalled,
+    "app/scopes_update": app_events.app_scopes_update,
     "shop/redact": handlers.shop_redact,
     "customers/redact": handlers.customers_redact,
     "customers/data_request": handlers.customers_data_request,

@@ -20,8 +20,8 @@ from shopify_app.db import database
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
 from shopify_app.shopify.hmac import verify_webhook_hmac
 from shopify_app.shopify.services import shopify
-from workers.webhook_jobs import schedule_drain
 
+from .drain import schedule_drain
 from .headers import DeliveryHeaders, shopify_header
 from .inbox import InboxWriter, shop_id_for
 from .routing import has_handler

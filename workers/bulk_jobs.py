@@ -1,126 +1,21 @@
-"""Bulk jobs of the Customers page (invitations, exports); each takes the job's id.
-
-The job row says where it got to: a retry or a re-enqueue by the sweeper carries on from
-there. Progress is written as it goes, so the page shows it while the job runs.
-"""
+"""Job entry points for the Customers page's bulk jobs; the work is in
+`shopify_app.customers.bulk_runs`."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
-from flask import current_app
-from sqlalchemy.orm import Session
-
-from shopify_app.customers import bulk
-from shopify_app.db import database, get_session
-from shopify_app.jobs import get_queue
-from shopify_app.models import BulkJob, Shop, utcnow
-from shopify_app.referrals.advocates import invitation_terms
-from shopify_app.storage import storage
-
-log = logging.getLogger(__name__)
-
-# An export is written again when a customer in it was erased while it was being written;
-# after this many tries the job fails and says so.
-EXPORT_WRITES = 3
-
-
-def _progress_writer(job_id: int):
-    """Export progress goes through its own short transactions: the export's own session is
-    streaming rows and must not commit under its cursor."""
-
-    def write(rows: int) -> None:
-        with Session(database().engine) as side:
-            job = side.get(BulkJob, job_id)
-            if job is not None:
-                job.processed = rows
-                job.heartbeat_at = utcnow()
-                side.commit()
-
-    return write
+from shopify_app.customers import bulk_runs
+from shopify_app.db import get_session
 
 
 def run_bulk_job(job_id: int) -> str:
-    session = get_session()
-    job = session.get(BulkJob, job_id)
-    if job is None or job.status in ("completed", "failed"):
-        return "nothing to do"
-    shop = session.get(Shop, job.shop_id)
-    if shop is None or shop.uninstalled_at is not None:
-        job.status, job.error, job.finished_at = "failed", "the app was uninstalled", utcnow()
-        session.commit()
-        return "shop gone"
-    if job.attempts >= bulk.MAX_ATTEMPTS:
-        job.status, job.finished_at = "failed", utcnow()
-        job.error = f"gave up after {job.attempts} attempts: {job.error or 'worker lost'}"
-        session.commit()
-        return "gave up"
-    job.attempts += 1
-    job.status = "running"
-    job.started_at = job.started_at or utcnow()
-    job.heartbeat_at = utcnow()
-    session.commit()
-    try:
-        if job.kind == "invite":
-            join_url, offer = invitation_terms(session, shop)
-            bulk.run_invite(session, shop, job, join_url=join_url, offer=offer)
-        else:
-            _run_export(session, shop, job)
-    except Exception as exc:
-        session.rollback()
-        session.expunge_all()
-        job = session.get(BulkJob, job_id)
-        if job is not None:
-            job.error = f"{type(exc).__name__}: {exc}"[:2000]
-            job.heartbeat_at = utcnow()
-            session.commit()
-        raise
-    job.status = "completed"
-    job.error = None
-    job.finished_at = utcnow()
-    session.commit()
-    return f"{job.kind} {job.id}: {job.processed} customer(s)"
-
-
-def _run_export(session: Session, shop: Shop, job: BulkJob) -> None:
-    """Write the export into storage and publish it as the job's download."""
-    store = storage()
-    hours = int(current_app.config.get("EXPORT_RETENTION_HOURS", 24))
-    for _attempt in range(EXPORT_WRITES):
-        job.processed = 0
-        session.commit()
-        file, rows = bulk.write_export(
-            session,
-            shop,
-            job,
-            store,
-            expires_at=utcnow() + timedelta(hours=hours),
-            on_progress=_progress_writer(job.id),
-        )
-        session.rollback()  # end the streaming read; the progress writer changed the row
-        if bulk.publish_export(session, shop, store, file):
-            job.processed = job.total = rows
-            return
-        session.commit()  # a customer in it was erased meanwhile: its file is gone
-        log.info("export %s held a customer erased while it ran; writing it again", job.id)
-    raise RuntimeError("customers kept being erased while the export ran; export again")
+    return bulk_runs.run_job(get_session(), job_id)
 
 
 def expire_files() -> int:
-    """Periodic: delete stored files past their expiry (exports after
-    `EXPORT_RETENTION_HOURS`, and writes a dead worker left unfinished)."""
-    session = get_session()
-    deleted = storage().expire(session)
-    session.commit()
-    return deleted
+    """Periodic: delete stored files past their expiry."""
+    return bulk_runs.expire_files(get_session())
 
 
 def sweep_bulk_jobs() -> int:
-    """Periodic: re-enqueue jobs whose worker went quiet; they resume from their cursor."""
-    session = get_session()
-    ids = bulk.stale_jobs(session)
-    session.commit()
-    for job_id in ids:
-        get_queue().enqueue_call(run_bulk_job, args=(job_id,))
-    return len(ids)
+    """Periodic: re-enqueue jobs whose worker went quiet."""
+    return bulk_runs.requeue_stale_jobs(get_session())

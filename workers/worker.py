@@ -41,6 +41,7 @@ from rq.utils import now
 from rq.worker.base import WorkerStatus
 from rq.worker.base import logger as rq_logger
 
+from shopify_app.db import database
 from shopify_app.jobs import QUEUE_NAMES, get_queue
 
 from .horse import CLOSED, TIMEOUT, Channel, channel_pair, peak_rss_mb
@@ -235,8 +236,6 @@ class AppWorker(AppContextMixin, Worker):
             return os.getppid() != worker_pid or channel.closed()
 
         with self.app.app_context():
-            from shopify_app.db import database
-
             outage = database_outage(database().engine, log, stopping=worker_gone)
             try:
                 outage.call(outage.probe)  # also opens the connection the first job will use

@@ -10,6 +10,7 @@ prevents that. The lease outlives the slowest refresh the token endpoint allows.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -19,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.db import insert_ignore
-from shopify_app.models import Shop, utcnow
+from shopify_app.models import Shop, SyncRun, utcnow
 
-from .errors import InvalidClient, InvalidGrant, ReauthorizationRequired
+from .errors import InvalidClient, InvalidGrant, ReauthorizationRequired, ShopifyError
 from .id_token import IdTokenClaims
 from .oauth import AccessTokenGrant
 from .services import ShopifyServices
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120
 
@@ -83,8 +86,6 @@ def record_install(
         shop.uninstalled_at = None
     save_grant(session, shop, grant, services)
     if newly_installed and services.initial_import:
-        from shopify_app.models import SyncRun
-
         session.flush()
         session.add(SyncRun(shop_id=shop.id, kind="import", status="running", started_at=utcnow()))
         jobs.enqueue_after_commit(session, jobs.START_IMPORT, shop.id)
@@ -163,6 +164,34 @@ def offline_access_token(
         if time.monotonic() > deadline:
             raise ReauthorizationRequired(f"{shop.domain}: token refresh did not finish in time")
         time.sleep(0.1)
+
+
+def refresh_expiring_tokens(
+    session: Session, services: ShopifyServices, horizon_seconds: int
+) -> dict[str, int]:
+    """Refresh offline tokens that expire within `horizon_seconds`, so background work never
+    starts with a token about to lapse. Returns counts by outcome."""
+    cutoff = utcnow() + timedelta(seconds=horizon_seconds)
+    shops = session.scalars(
+        select(Shop).where(
+            Shop.installed_at.is_not(None),
+            Shop.uninstalled_at.is_(None),
+            Shop.reauth_required_at.is_(None),
+            Shop.access_token_expires_at.is_not(None),
+            Shop.access_token_expires_at < cutoff,
+        )
+    ).all()
+    counts = {"refreshed": 0, "reauth_required": 0, "failed": 0}
+    for shop in shops:
+        try:
+            offline_access_token(session, shop, services, margin_seconds=horizon_seconds)
+            counts["refreshed"] += 1
+        except ReauthorizationRequired:
+            counts["reauth_required"] += 1
+        except ShopifyError:
+            log.exception("token refresh failed for %s", shop.domain)
+            counts["failed"] += 1
+    return counts
 
 
 def _acquire_lease(session: Session, shop_id: int, now: datetime) -> str | None:

@@ -11,21 +11,21 @@ import hmac
 import re
 import time
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import select
 
-from shopify_app.client_address import client_ip, forwarded_beyond_trusted
+from shopify_app.client_address import client_ip
 from shopify_app.db import get_session, insert_ignore
 from shopify_app.emails.suppression import canonical
 from shopify_app.models import AdvocateVisit, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
-from shopify_app.shopify.hmac import verify_app_proxy
 from shopify_app.shopify.services import shopify
 from shopify_app.sync.values import normalize_email
 
 from . import share
+from .proxy_signature import shopper_ip, signed_by_shopify
 from .share import ShareLimits, ShareResult, share_offer
 from .views import share_url
 
@@ -35,25 +35,6 @@ MAX_AGE_SECONDS = 3600
 FRIENDS_PER_SHARE = 5
 EXPIRED_FORM = "This form has expired; reload the page and try again."
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-
-
-def signed_by_shopify() -> bool:
-    """Whether this request's app-proxy signature verifies (checked once per request)."""
-    if "app_proxy_signed" not in g:
-        params = {k: request.args.getlist(k) for k in request.args}
-        g.app_proxy_signed = verify_app_proxy(params, shopify().secrets)
-    return g.app_proxy_signed
-
-
-def shopper_ip() -> str | None:
-    """The shopper's address on an app-proxy request.
-
-    Shopify's proxy writes the shopper's address into `X-Forwarded-For`, then connects to the
-    app through the trusted proxies, so on a request Shopify signed the shopper is the entry
-    one hop beyond them (`client_ip()` is Shopify's server). None without a valid signature
-    (nothing forwarded is believed) or when there is no such entry.
-    """
-    return forwarded_beyond_trusted(1) if signed_by_shopify() else None
 
 
 def _verified_shop_and_customer() -> tuple[Shop, Customer | None, str | None]:

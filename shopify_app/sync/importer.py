@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.models import Shop, SyncRun, utcnow
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.services import ShopifyServices
@@ -118,6 +119,23 @@ def advance(session: Session, run: SyncRun, services: ShopifyServices) -> str:
     run.status, run.finished_at, run.phase = "completed", utcnow(), None
     session.commit()
     return "completed"
+
+
+def poll_running(session: Session) -> int:
+    """Fallback for a lost `bulk_operations/finish`: enqueue a step of every running import
+    (its start, if the start job was lost). Returns how many imports were running."""
+    runs = session.execute(
+        select(SyncRun.id, SyncRun.shop_id, SyncRun.bulk_operation_gid).where(
+            SyncRun.kind == "import", SyncRun.status == "running"
+        )
+    ).all()
+    for run_id, shop_id, gid in runs:
+        if gid is None:
+            jobs.enqueue_after_commit(session, jobs.START_IMPORT, shop_id)
+        else:
+            jobs.enqueue_after_commit(session, jobs.ADVANCE_IMPORT, run_id)
+    session.commit()
+    return len(runs)
 
 
 def _jsonl(services: ShopifyServices, url: str) -> Iterator[dict[str, Any]]:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shopify_app import jobs
 from shopify_app.models import Customer, Order, Shop, SyncRun, utcnow
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.services import ShopifyServices
@@ -124,3 +125,30 @@ def reconcile(session: Session, shop: Shop, services: ShopifyServices) -> SyncRu
         run.finished_at = utcnow()
         session.commit()
     return run
+
+
+def reconcile_shop(session: Session, shop_id: int, services: ShopifyServices) -> dict[str, int]:
+    """Reconcile one shop if it can be (installed, its token valid); what was recovered."""
+    shop = session.get(Shop, shop_id)
+    if shop is None or not shop.is_installed or shop.reauth_required_at is not None:
+        return {}
+    run = reconcile(session, shop, services)
+    return {
+        "customers_recovered": run.customers_recovered,
+        "orders_recovered": run.orders_recovered,
+    }
+
+
+def schedule_all(session: Session) -> int:
+    """Enqueue a reconciliation of every shop that can be reconciled; returns how many."""
+    ids = session.scalars(
+        select(Shop.id).where(
+            Shop.installed_at.is_not(None),
+            Shop.uninstalled_at.is_(None),
+            Shop.reauth_required_at.is_(None),
+        )
+    ).all()
+    for shop_id in ids:
+        jobs.enqueue_after_commit(session, jobs.RECONCILE_SHOP, shop_id)
+    session.commit()
+    return len(ids)

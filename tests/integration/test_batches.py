@@ -13,7 +13,7 @@ from shopify_app.jobs import get_queue
 from shopify_app.models import Order, OrderLineItem, TimelineEvent, WebhookDelivery
 from tests import payloads
 from tests.conftest import SHOP_A
-from webhooks import routing
+from webhooks import claims, drain, routing
 from workers import webhook_jobs
 
 from .webhook_support import deliver, install, one, rows, run_jobs, shop_id
@@ -21,7 +21,7 @@ from .webhook_support import deliver, install, one, rows, run_jobs, shop_id
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    monkeypatch.setattr(webhook_jobs, "DRAIN_BATCH", 5)
+    monkeypatch.setattr(drain, "DRAIN_BATCH", 5)
 
 
 def placed_events(app) -> list[int]:
@@ -75,9 +75,9 @@ def test_a_lifecycle_delivery_closes_its_batch(live):
     with live.app.app_context():
         get_queue().empty()
         session = get_session()
-        ids, more = webhook_jobs.claim_batch(session, shop_id(live.app, SHOP_A), 100)
+        ids, more = claims.claim_batch(session, shop_id(live.app, SHOP_A), 100)
         session.rollback()
-        webhook_jobs.schedule_drain(shop_id(live.app, SHOP_A), force=True)
+        drain.schedule_drain(shop_id(live.app, SHOP_A), force=True)
     assert len(ids) == 2 and more  # the order, then app/uninstalled; the next order waits
     run_jobs(live.app)
     assert one(live.app, Order).shopify_id == 8001
@@ -98,14 +98,14 @@ def test_concurrent_drains_of_one_shop_apply_every_delivery_exactly_once(live, s
         get_queue().empty()
     results, errors = [], []
 
-    def drain(slot: int) -> None:
+    def run_drain(slot: int) -> None:
         try:
             with live.app.app_context():
                 results.append(webhook_jobs.drain_inbox(shop, slot))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=drain, args=(slot,)) for slot in range(3)]
+    threads = [threading.Thread(target=run_drain, args=(slot,)) for slot in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:

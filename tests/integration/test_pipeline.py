@@ -16,7 +16,7 @@ from shopify_app.jobs import get_queue
 from shopify_app.models import Order, WebhookDelivery, utcnow
 from tests import payloads
 from tests.conftest import SHOP_A
-from webhooks import routing
+from webhooks import processing, routing
 from workers import webhook_jobs
 
 from .webhook_support import cli_env, deliver, install, one, rows, run_jobs
@@ -53,11 +53,11 @@ def test_a_failing_handler_is_retried_with_backoff_then_dead(live, broken_orders
     assert row.status == "failed" and row.attempts == 1 and "database on fire" in row.last_error
     assert row.next_attempt_at > utcnow()
     with live.app.app_context():
-        for _ in range(webhook_jobs.MAX_ATTEMPTS - 1):
+        for _ in range(processing.MAX_ATTEMPTS - 1):
             with contextlib.suppress(RuntimeError):
                 webhook_jobs.process_delivery(row.id)
     row = one(live.app, WebhookDelivery)
-    assert row.status == "dead" and row.attempts == webhook_jobs.MAX_ATTEMPTS
+    assert row.status == "dead" and row.attempts == processing.MAX_ATTEMPTS
 
 
 def test_a_done_delivery_is_never_processed_twice(live):

@@ -1,8 +1,8 @@
-"""Erasure in Redis: RQ keeps each job's arguments, return value and, when it fails for
-good, the traceback, for as long as the job's TTLs say (a failure for a year by default).
-A traceback can quote a person (an SMTP relay's refusal names the address). After an
-erasure, `forget` deletes every RQ job whose records mention it, with its results, and any
-key whose name does."""
+"""Erasure in Redis, once the compliance erasure commits: RQ keeps each job's arguments,
+return value and, when it fails for good, the traceback, for as long as the job's TTLs say
+(a failure for a year by default). A traceback can quote a person (an SMTP relay's refusal
+names the address). After an erasure, `forget` deletes every RQ job whose records mention
+it, with its results, and any key whose name does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""App lifecycle topics."""
+"""Handlers for the app's own events: `app/uninstalled` and `app/scopes_update`."""
 
 from __future__ import annotations
 
