@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from .config import PROJECT_ROOT, load_config, validate_config
 from .staff import actor_label
-from .sync.values import money_text
+from .values import money_text
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -47,8 +47,8 @@ from shopify_app.scrub import (
 from shopify_app.shopify.offline_tokens import clear_tokens
 from shopify_app.storage import storage
 from shopify_app.sync.customers import customer_by_shopify_id
-from shopify_app.sync.values import normalize_email, parse_id
 from shopify_app.timeline.events import record_event
+from shopify_app.values import normalize_email, parse_id
 
 log = logging.getLogger(__name__)
 

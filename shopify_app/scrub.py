@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from shopify_app.sync.values import parse_id
+from shopify_app.values import parse_id
 
 REDACTED = "(redacted)"
 

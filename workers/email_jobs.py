@@ -21,8 +21,8 @@ from shopify_app.emails.suppression import is_suppressed
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
 from shopify_app.referrals.advocates import invitation_refusal
 from shopify_app.referrals.program import shop_currency
-from shopify_app.sync.values import money_text
 from shopify_app.timeline.events import record_event
+from shopify_app.values import money_text
 
 log = logging.getLogger(__name__)
 

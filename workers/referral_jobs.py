@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shopify_app.db import get_session
 from shopify_app.jobs import get_queue
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
-from shopify_app.referrals import advocates, lifecycle, rewards
+from shopify_app.referrals import advocates, rewards, states
 from shopify_app.referrals.codes import reward_code
 from shopify_app.referrals.program import get_program, shop_currency
 from shopify_app.shopify.admin_api import admin_api
@@ -254,7 +254,7 @@ def _per_installed_shop(apply) -> int:
 
 def complete_due_referrals() -> int:
     """Periodic: complete referrals whose approval delay has passed, shop by shop."""
-    return _per_installed_shop(lifecycle.complete_due)
+    return _per_installed_shop(states.complete_due)
 
 
 def expire_rewards() -> int:

@@ -14,7 +14,7 @@ from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.emails import suppression
 from shopify_app.models import Advocate, BlocklistEntry, Customer, EmailMessage
-from shopify_app.referrals import advocates, blocklist, lifecycle, queries
+from shopify_app.referrals import advocates, blocklist, queries, staff_actions
 from shopify_app.referrals.program import (
     FRIEND_CODE_FIELDS,
     get_program,
@@ -25,7 +25,7 @@ from shopify_app.referrals.program import (
 )
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_currency
-from shopify_app.sync.values import money_text, normalize_email
+from shopify_app.values import money_text, normalize_email
 
 bp = Blueprint("program", __name__)
 
@@ -163,21 +163,21 @@ def referral_action(referral_id: int, action: str):
     message = problem = None
     try:
         if action == "approve":
-            reward = lifecycle.staff_approve(
+            reward = staff_actions.staff_approve(
                 session, g.shop, referral, actor=staff_actor(), reason=reason or None
             )
             message = f"Referral #{referral.id} approved; reward {reward.code} is being issued."
         elif action == "recheck":
-            results = lifecycle.staff_recheck(session, g.shop, referral, actor=staff_actor())
+            results = staff_actions.staff_recheck(session, g.shop, referral, actor=staff_actor())
             blocking = [r.explanation for r in results if r.blocks]
             message = f"Referral #{referral.id} re-checked: " + (
                 "; ".join(blocking) if blocking else "every rule passes now."
             )
         else:
-            lifecycle.staff_void(session, g.shop, referral, actor=staff_actor(), reason=reason)
+            staff_actions.staff_void(session, g.shop, referral, actor=staff_actor(), reason=reason)
             message = f"Referral #{referral.id} voided."
         session.commit()
-    except lifecycle.TransitionRefused as exc:
+    except staff_actions.TransitionRefused as exc:
         session.rollback()
         problem = str(exc)
     return _render_referrals(

@@ -1,6 +1,6 @@
 """Fraud rules, explained (B7, H4). Each rule is a pure function of a `FraudContext` (built
-from the database by `lifecycle`) and returns its decision with the evidence it compared, so a
-decision can be stored, shown side by side, exported and evaluated again.
+from the database by `checks.fraud_context`) and returns its decision with the evidence it
+compared, so a decision can be stored, shown side by side, exported and evaluated again.
 
 A rule's `version` changes whenever its logic does; stored checks keep the version they ran.
 """
