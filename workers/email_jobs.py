@@ -1,4 +1,5 @@
-"""Email jobs: deliver a stored message over SMTP, and the messages the engine sends."""
+"""Email jobs: deliver a stored message over SMTP, and announce a reward
+(`shopify_app.referrals.reward_email`)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,13 @@ from shopify_app.db import get_session
 from shopify_app.emails import (
     MARKETING_KINDS,
     list_unsubscribe_headers,
-    queue_email,
-    render,
     send_smtp,
 )
 from shopify_app.emails.suppression import is_suppressed
-from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
+from shopify_app.models import Customer, EmailMessage, Shop, utcnow
 from shopify_app.referrals.advocates import invitation_refusal
-from shopify_app.referrals.program import shop_currency
+from shopify_app.referrals.reward_email import announce_reward
 from shopify_app.timeline.events import record_event
-from shopify_app.values import money_text
 
 log = logging.getLogger(__name__)
 
@@ -121,77 +119,15 @@ def deliver_email(message_id: int) -> str:
     return "sent"
 
 
-def describe_value(kind: str, value: int, currency: str) -> str:
-    return (
-        f"{value}% off" if kind == "percentage" else f"{money_text(value, currency)} {currency} off"
-    )
-
-
 class EmailNotDelivered(RuntimeError):
     """A send failed; raised for RQ to retry. It names the message, never the recipient:
     RQ keeps a failed job's traceback in Redis, and a relay's reply quotes the address (the
     full reply is on the message's row, which an erasure scrubs)."""
 
 
-class NotSendable(ValueError):
-    """The email cannot be sent; the message says why."""
-
-
-def queue_reward_email(session, shop: Shop, reward: Reward, *, dedupe_key: str):
-    """Render and queue the reward email for the advocate; (message, newly queued)."""
-    if reward.status not in ("issued", "used", "unused"):
-        raise NotSendable(f"the reward is {reward.status}: there is no code to send")
-    advocate = session.get(Advocate, reward.advocate_id)
-    customer = session.get(Customer, advocate.customer_id) if advocate else None
-    if customer is None or customer.redacted_at is not None:
-        raise NotSendable("the advocate's data was erased at their request")
-    if not customer.email:
-        raise NotSendable("the advocate has no email address")
-    subject, body = render(
-        "reward",
-        shop=shop,
-        customer=customer,
-        reward=reward,
-        value=describe_value(reward.kind, reward.value, reward.currency or shop_currency(shop)),
-    )
-    return queue_email(
-        session,
-        shop,
-        kind="reward",
-        to=customer.email,
-        subject=subject,
-        body=body,
-        dedupe_key=dedupe_key,
-        customer_id=customer.id,
-        referral_id=reward.referral_id,
-        reward_id=reward.id,
-        advocate_id=reward.advocate_id,
-    )
-
-
 def send_reward_email(reward_id: int) -> str:
     """Tell the advocate their reward code (once per reward)."""
     session = get_session()
-    reward = session.get(Reward, reward_id)
-    shop = session.get(Shop, reward.shop_id) if reward else None
-    if reward is None or shop is None or reward.status not in ("issued", "used"):
-        return "no reward to announce"
-    try:
-        queue_reward_email(session, shop, reward, dedupe_key=f"reward:{reward.id}")
-    except NotSendable as exc:
-        advocate = session.get(Advocate, reward.advocate_id)
-        if advocate is not None:
-            record_event(
-                session,
-                shop_id=shop.id,
-                customer_id=advocate.customer_id,
-                kind="email.reward.not_sent",
-                occurred_at=utcnow(),
-                source="app",
-                payload={"reward_id": reward.id, "reason": str(exc)},
-                dedupe_key=f"reward:{reward.id}:email-not-sent",
-            )
-        session.commit()
-        return f"not sent: {exc}"
+    outcome = announce_reward(session, reward_id)
     session.commit()
-    return "queued"
+    return outcome

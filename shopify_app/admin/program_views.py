@@ -136,7 +136,7 @@ def referrals():
 @id_token_required
 def existing_customers():
     """Existing customers who used a friend code: Shopify's checkout gave them the friend
-    discount (it cannot hold "new customers only", see `referral_jobs.friend_spec`); the app
+    discount (it cannot hold "new customers only", see `discount_specs.friend_spec`); the app
     made no referral. The merchant reads who, on which order, with which code, and when."""
     session = get_session()
     rows, next_before = queries.list_existing_customer_uses(

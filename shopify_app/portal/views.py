@@ -14,8 +14,8 @@ from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, AuditEntry, Customer, Order
 from shopify_app.referrals import advocates, staff_actions
+from shopify_app.referrals.reward_email import NotSendable, queue_reward_email
 from shopify_app.values import money_text, normalize_email
-from workers.email_jobs import NotSendable, queue_reward_email
 
 from . import details
 from .search import search
