@@ -1,5 +1,5 @@
 """Finding and removing a person's identifying strings in stored values: the tools the
-compliance handlers (`shopify_app.privacy`) use on free-form text, JSON documents and
+compliance handlers (`shopify_app.compliance`) use on free-form text, JSON documents and
 webhook bodies. Matching ignores case; a needle is an email, a phone number, a name."""
 
 from __future__ import annotations

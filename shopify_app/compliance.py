@@ -34,7 +34,7 @@ from shopify_app.models import (
     WebhookDelivery,
     utcnow,
 )
-from shopify_app.referrals import privacy as referral_privacy
+from shopify_app.referrals import personal_data
 from shopify_app.scrub import (
     REDACTED,
     mentions,
@@ -62,7 +62,7 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     """Erase everything the app holds for the shop but the bare row that records the
     erasure (its domain and `redacted_at`) and the shop/redact delivery itself."""
     needles = needles_of(shop.domain, shop.name)
-    referral_privacy.erase_shop(session, shop)
+    personal_data.erase_shop(session, shop)
     storage().delete_shop(session, shop.id)
     for model in (
         TimelineEvent,
@@ -183,7 +183,7 @@ def redact_customer(
         session.flush()
     retired = None
     if customer is not None:
-        retired = referral_privacy.redact_customer(session, shop, customer.id, addresses)
+        retired = personal_data.redact_customer(session, shop, customer.id, addresses)
     if shopify_id is not None:
         bulk.erase_exports_of(session, shop, storage(), {shopify_id})
     _remember(session, shop, "customer", {shopify_id} if shopify_id else set(), now)
@@ -428,7 +428,7 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             }
             for e in events
         ],
-        "referral_program": referral_privacy.customer_referral_data(session, shop, customer.id),
+        "referral_program": personal_data.customer_referral_data(session, shop, customer.id),
     }
 
 
