@@ -49,6 +49,7 @@ from shopify_app.storage import storage
 from shopify_app.sync.customers import customer_by_shopify_id
 from shopify_app.timeline.events import record_event
 from shopify_app.values import normalize_email, parse_id
+from workers.redis_privacy import forget
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +299,6 @@ def _scrub_deliveries(
 def _after_erasure(session: Session, needles: set[str]) -> None:
     """Once the erasure is committed: RQ's records that mention it leave Redis, and SQLite's
     write-ahead log lets go of the pages as they were."""
-    from workers.redis_privacy import forget
-
     engine = session.get_bind()
 
     def follow_up() -> None:

@@ -18,7 +18,7 @@ from flask import current_app, g
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopify_app.db import get_or_insert
+from shopify_app.db import get_or_insert, get_session
 from shopify_app.models import Shop, StaffMember, utcnow
 from shopify_app.shopify.errors import ShopifyError
 
@@ -90,8 +90,6 @@ def actor_label(actor: str | None) -> str:
         shop = g.get("shop")
         names = {}
         if shop is not None:
-            from shopify_app.db import get_session
-
             for member in get_session().scalars(
                 select(StaffMember).where(StaffMember.shop_id == shop.id)
             ):

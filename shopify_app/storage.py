@@ -27,6 +27,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from shopify_app.db import database
 from shopify_app.models import StoredFile, StoredFileChunk, utcnow
 
 log = logging.getLogger(__name__)
@@ -238,8 +239,6 @@ class DatabaseStorage:
 
 def storage() -> DatabaseStorage:
     """The app's file storage (the database it already has: nothing to set up)."""
-    from shopify_app.db import database
-
     found = current_app.extensions.get("storage")
     if found is None:
         found = current_app.extensions["storage"] = DatabaseStorage(database().engine)
