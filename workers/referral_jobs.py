@@ -9,11 +9,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from shopify_app.db import get_session
+from shopify_app.emails.delivery import MAX_ATTEMPTS
 from shopify_app.jobs import get_queue
 from shopify_app.models import Advocate, EmailMessage, Reward, Shop, utcnow
 from shopify_app.referrals import discount_sync, rewards, states
 
-from .email_jobs import MAX_ATTEMPTS, deliver_email
+from .email_jobs import deliver_email
 
 
 def sync_friend_code(advocate_id: int) -> str:

@@ -13,7 +13,7 @@ from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.emails import Suppressed, queue_email, render
 from shopify_app.emails.suppression import is_suppressed
-from shopify_app.models import Advocate, Customer, Shop, utcnow
+from shopify_app.models import Advocate, Customer, EmailMessage, Shop, utcnow
 from shopify_app.shopify.http import shop_url
 from shopify_app.timeline.events import record_event
 
@@ -194,6 +194,16 @@ def invitation_refusal(
             "unsubscribed from the program's emails (on the suppression list)", "suppressed"
         )
     return None
+
+
+def invitation_message_refusal(session: Session, message: EmailMessage) -> str | None:
+    """Why a queued invitation must not go out now (asked again when the job sends it)."""
+    customer = session.get(Customer, message.customer_id) if message.customer_id else None
+    shop = session.get(Shop, message.shop_id)
+    if customer is None or shop is None:
+        return "the customer is gone"
+    refusal = invitation_refusal(session, shop, customer)
+    return None if refusal is None else f"not sent: {refusal}"
 
 
 def invite(
