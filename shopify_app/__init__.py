@@ -16,7 +16,7 @@ from . import client_address, db, jobs, rate_limits, request_limits
 from .config import PROJECT_ROOT, load_config, validate_config
 from .shopify import services
 from .staff import actor_label
-from .sync.values import money_text
+from .values import money_text
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -45,7 +45,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # imported: a worker or a domain test does not pay for the HTTP layer.
     from webhooks.views import bp as webhooks_bp
 
-    from .admin.program_views import bp as program_bp
+    from .admin.advocates import bp as advocates_bp
+    from .admin.blocklist import bp as blocklist_bp
+    from .admin.emails import bp as emails_bp
+    from .admin.referrals import bp as referrals_bp
+    from .admin.settings import bp as settings_bp
     from .admin.views import bp as admin_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
@@ -57,7 +61,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(program_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(referrals_bp)
+    app.register_blueprint(advocates_bp)
+    app.register_blueprint(emails_bp)
+    app.register_blueprint(blocklist_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)

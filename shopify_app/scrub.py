@@ -1,5 +1,5 @@
 """Finding and removing a person's identifying strings in stored values: the tools the
-compliance handlers (`shopify_app.privacy`) use on free-form text, JSON documents and
+compliance handlers (`shopify_app.compliance`) use on free-form text, JSON documents and
 webhook bodies. Matching ignores case; a needle is an email, a phone number, a name."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from shopify_app.sync.values import parse_id
+from shopify_app.values import parse_id
 
 REDACTED = "(redacted)"
 

@@ -10,7 +10,7 @@ from shopify_app.models import Shop
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.errors import ShopifyError
 from shopify_app.shopify.services import ShopifyServices
-from shopify_app.sync.values import parse_id
+from shopify_app.values import parse_id
 
 SHOP_QUERY = "query AppHomeShop { shop { id name myshopifyDomain currencyCode } }"
 

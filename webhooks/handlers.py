@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopify_app import jobs, privacy
+from shopify_app import compliance, jobs
 from shopify_app.models import Shop, SyncRun, WebhookDelivery
 from shopify_app.referrals import rewards
 from shopify_app.sync.consent import MalformedConsent
@@ -73,17 +73,17 @@ def discount_deleted(session: Session, shop: Shop, payload: Any, delivery: Webho
 
 
 def shop_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    privacy.redact_shop(session, shop, keep_delivery_id=delivery.id)
+    compliance.redact_shop(session, shop, keep_delivery_id=delivery.id)
 
 
 def customers_redact(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    privacy.redact_customer(session, shop, payload, current_delivery_id=delivery.id)
+    compliance.redact_customer(session, shop, payload, current_delivery_id=delivery.id)
 
 
 def customers_data_request(
     session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery
 ) -> None:
-    privacy.answer_data_request(session, shop, payload, current_delivery_id=delivery.id)
+    compliance.answer_data_request(session, shop, payload, current_delivery_id=delivery.id)
 
 
 def bulk_operation_finished(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from shopify_app.sync.values import parse_timestamp
+from shopify_app.values import parse_timestamp
 
 REQUIRED = ("topic", "shop-domain", "webhook-id", "api-version")
 TOPIC_RE = re.compile(r"^[a-z_]{1,48}/[a-z_]{1,48}$")

@@ -19,9 +19,9 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from shopify_app import privacy
+from shopify_app import compliance
+from shopify_app.compliance import REDACTED_BODY
 from shopify_app.models import Shop, WebhookDelivery, utcnow
-from shopify_app.privacy import REDACTED_BODY
 from shopify_app.timeline.events import batched_events
 
 from .claims import claim
@@ -128,8 +128,8 @@ def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str
     the shop's Shopify id: a replay or a retry is held to them like a first delivery. What
     an erasure forbids (`privacy`) is screened after them: a delivery for an erased shop
     keeps no body, one about an erased customer keeps only what may still be applied."""
-    if privacy.drop_for_erased_shop(session, shop, delivery):
-        return "skipped", privacy.ERASED_NOTE
+    if compliance.drop_for_erased_shop(session, shop, delivery):
+        return "skipped", compliance.ERASED_NOTE
     handler = handler_for(delivery.topic)
     if handler is None:
         return "ignored", f"no handler for topic {delivery.topic}"
@@ -143,15 +143,16 @@ def _apply(session: Session, shop: Shop, delivery: WebhookDelivery) -> tuple[str
     if problem is not None:
         log.warning("delivery %s (%s) rejected: %s", delivery.id, delivery.topic, problem)
         if needs_installed_shop(delivery.topic):
-            privacy.screen_unapplied(session, shop, delivery)  # kept, but not an erased one's data
+            # kept, but not an erased one's data
+            compliance.screen_unapplied(session, shop, delivery)
         return "rejected", problem
     if needs_installed_shop(delivery.topic) and not shop.is_installed:
-        privacy.screen_unapplied(session, shop, delivery)
+        compliance.screen_unapplied(session, shop, delivery)
         return "skipped", "shop is not installed"
     if needs_installed_shop(delivery.topic):
-        payload = privacy.screen_delivery(session, shop, delivery, payload)
+        payload = compliance.screen_delivery(session, shop, delivery, payload)
         if payload is None:
-            return "skipped", privacy.ERASED_NOTE
+            return "skipped", compliance.ERASED_NOTE
     with batched_events(session):
         handler(session, shop, payload, delivery)
     return "done", None

@@ -1,197 +1,25 @@
-"""Email jobs: deliver a stored message over SMTP, and the messages the engine sends."""
+"""Email jobs: deliver a stored message (`shopify_app.emails.delivery`) and announce a
+reward (`shopify_app.referrals.reward_email`). Their dotted paths are job names
+(`shopify_app.jobs`): jobs already queued must still find them."""
 
 from __future__ import annotations
 
-import logging
-import smtplib
-from datetime import timedelta
-
-from flask import current_app
-from sqlalchemy import and_, or_, update
-
 from shopify_app.db import get_session
-from shopify_app.emails import (
-    MARKETING_KINDS,
-    list_unsubscribe_headers,
-    queue_email,
-    render,
-    send_smtp,
-)
-from shopify_app.emails.suppression import is_suppressed
-from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
-from shopify_app.referrals.advocates import invitation_refusal
-from shopify_app.referrals.program import shop_currency
-from shopify_app.sync.values import money_text
-from shopify_app.timeline.events import record_event
-
-log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 5
-STALE = timedelta(minutes=10)
-
-
-def _claim(session, message_id: int) -> bool:
-    """Take the message for sending (queued, failed, or a send that died midway): two jobs
-    for one message (a retry and the sweeper) never both send it."""
-    now = utcnow()
-    result = session.execute(
-        update(EmailMessage)
-        .where(
-            EmailMessage.id == message_id,
-            or_(
-                EmailMessage.status.in_(("queued", "failed")),
-                and_(EmailMessage.status == "sending", EmailMessage.updated_at < now - STALE),
-            ),
-        )
-        .values(status="sending", updated_at=now, attempts=EmailMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return result.rowcount == 1
-
-
-def _reason_not_to_send(session, message: EmailMessage) -> str | None:
-    """Why a share or invitation must not go out now (asked when the job runs, not only
-    when it was queued: the recipient may have unsubscribed, or withdrawn consent, since)."""
-    if message.kind not in MARKETING_KINDS:
-        return None
-    if is_suppressed(session, message.shop_id, message.to_address):
-        return "the recipient unsubscribed (suppression list)"
-    if message.kind == "invitation":
-        customer = session.get(Customer, message.customer_id) if message.customer_id else None
-        shop = session.get(Shop, message.shop_id)
-        if customer is None or shop is None:
-            return "the customer is gone"
-        refusal = invitation_refusal(session, shop, customer)
-        if refusal is not None:
-            return f"not sent: {refusal}"
-    return None
+from shopify_app.emails import delivery
+from shopify_app.referrals.advocates import invitation_message_refusal
+from shopify_app.referrals.reward_email import announce_reward
 
 
 def deliver_email(message_id: int) -> str:
-    """Send a queued message; the outcome is kept on its row. A refusal or a network error
-    is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`. A share
-    or invitation the recipient may no longer get ends `suppressed`, with the reason."""
-    session = get_session()
-    if not _claim(session, message_id):
-        current = session.get(EmailMessage, message_id)
-        return f"not claimed ({current.status})" if current else "gone"
-    message = session.get(EmailMessage, message_id)
-    session.refresh(message)
-    reason = _reason_not_to_send(session, message)
-    if reason is not None:
-        message.status = "suppressed"
-        message.error = reason
-        session.commit()
-        return f"suppressed: {reason}"
-    try:
-        send_smtp(
-            current_app.config["SMTP_URL"],
-            current_app.config["MAIL_FROM"],
-            message,
-            list_unsubscribe_headers(message),
-        )
-    except (smtplib.SMTPException, OSError) as exc:
-        message.status = "failed"
-        message.error = f"{type(exc).__name__}: {exc}"[:2000]
-        session.commit()
-        summary = f"email {message_id} not delivered: {type(exc).__name__}"
-        code = getattr(exc, "smtp_code", None)
-        if code is not None:
-            summary += f" {code}"
-        log.warning("%s (attempt %s)", summary, message.attempts)
-        if message.attempts < MAX_ATTEMPTS:
-            raise EmailNotDelivered(summary) from None
-        return "failed"
-    message.status = "sent"
-    message.error = None
-    message.sent_at = utcnow()
-    if message.customer_id is not None:
-        record_event(
-            session,
-            shop_id=message.shop_id,
-            customer_id=message.customer_id,
-            kind=f"email.{message.kind}.sent",
-            occurred_at=message.sent_at,
-            source="app",
-            payload={"email_id": message.id, "subject": message.subject},
-            dedupe_key=f"email:{message.id}:sent",
-        )
-    session.commit()
-    return "sent"
-
-
-def describe_value(kind: str, value: int, currency: str) -> str:
-    return (
-        f"{value}% off" if kind == "percentage" else f"{money_text(value, currency)} {currency} off"
-    )
-
-
-class EmailNotDelivered(RuntimeError):
-    """A send failed; raised for RQ to retry. It names the message, never the recipient:
-    RQ keeps a failed job's traceback in Redis, and a relay's reply quotes the address (the
-    full reply is on the message's row, which an erasure scrubs)."""
-
-
-class NotSendable(ValueError):
-    """The email cannot be sent; the message says why."""
-
-
-def queue_reward_email(session, shop: Shop, reward: Reward, *, dedupe_key: str):
-    """Render and queue the reward email for the advocate; (message, newly queued)."""
-    if reward.status not in ("issued", "used", "unused"):
-        raise NotSendable(f"the reward is {reward.status}: there is no code to send")
-    advocate = session.get(Advocate, reward.advocate_id)
-    customer = session.get(Customer, advocate.customer_id) if advocate else None
-    if customer is None or customer.redacted_at is not None:
-        raise NotSendable("the advocate's data was erased at their request")
-    if not customer.email:
-        raise NotSendable("the advocate has no email address")
-    subject, body = render(
-        "reward",
-        shop=shop,
-        customer=customer,
-        reward=reward,
-        value=describe_value(reward.kind, reward.value, reward.currency or shop_currency(shop)),
-    )
-    return queue_email(
-        session,
-        shop,
-        kind="reward",
-        to=customer.email,
-        subject=subject,
-        body=body,
-        dedupe_key=dedupe_key,
-        customer_id=customer.id,
-        referral_id=reward.referral_id,
-        reward_id=reward.id,
-        advocate_id=reward.advocate_id,
+    """Send a queued message; a failed send raises, so RQ retries it."""
+    return delivery.deliver(
+        get_session(), message_id, invitation_refusal=invitation_message_refusal
     )
 
 
 def send_reward_email(reward_id: int) -> str:
     """Tell the advocate their reward code (once per reward)."""
     session = get_session()
-    reward = session.get(Reward, reward_id)
-    shop = session.get(Shop, reward.shop_id) if reward else None
-    if reward is None or shop is None or reward.status not in ("issued", "used"):
-        return "no reward to announce"
-    try:
-        queue_reward_email(session, shop, reward, dedupe_key=f"reward:{reward.id}")
-    except NotSendable as exc:
-        advocate = session.get(Advocate, reward.advocate_id)
-        if advocate is not None:
-            record_event(
-                session,
-                shop_id=shop.id,
-                customer_id=advocate.customer_id,
-                kind="email.reward.not_sent",
-                occurred_at=utcnow(),
-                source="app",
-                payload={"reward_id": reward.id, "reason": str(exc)},
-                dedupe_key=f"reward:{reward.id}:email-not-sent",
-            )
-        session.commit()
-        return f"not sent: {exc}"
+    outcome = announce_reward(session, reward_id)
     session.commit()
-    return "queued"
+    return outcome

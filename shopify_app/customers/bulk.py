@@ -29,7 +29,7 @@ from shopify_app.db import insert_ignore, int_param
 from shopify_app.models import Advocate, BulkJob, Customer, Redaction, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.storage import DatabaseStorage, FileInfo
-from shopify_app.sync.values import minor_units, money_text
+from shopify_app.values import minor_units, money_text
 
 from . import listing
 

@@ -28,8 +28,8 @@ from shopify_app.crypto import derived_keys
 from shopify_app.db import insert_ignore
 from shopify_app.models import Customer, EmailSuppression, Shop, utcnow
 from shopify_app.referrals.identity import canonical_email
-from shopify_app.sync.values import normalize_email
 from shopify_app.timeline.events import record_event
+from shopify_app.values import normalize_email
 
 KEY_PURPOSE = "referrals/unsubscribe-link/v1"
 TOKEN_CONTEXT = b"unsubscribe"

@@ -13,7 +13,7 @@ class Redaction(Base):
     and the friend discount of their advocate code, by Shopify id only. Shopify retries a
     delivery for up to 48 hours, so a `customers/update` or an order about them can arrive
     after the erasure; the inbox screens every delivery against these rows (see
-    `shopify_app.privacy.screen_delivery`) so that none brings the data back or keeps its
+    `shopify_app.compliance.screen_delivery`) so that none brings the data back or keeps its
     body."""
 
     __tablename__ = "redactions"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop
 from shopify_app.referrals.codes import normalise_code
 from shopify_app.referrals.identity import canonical_phone
-from shopify_app.sync.values import normalize_email
+from shopify_app.values import normalize_email
 
 LIMIT = 25
 

@@ -13,9 +13,9 @@ from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, AuditEntry, Customer, Order
-from shopify_app.referrals import advocates, lifecycle
-from shopify_app.sync.values import money_text, normalize_email
-from workers.email_jobs import NotSendable, queue_reward_email
+from shopify_app.referrals import advocates, staff_actions
+from shopify_app.referrals.reward_email import NotSendable, queue_reward_email
+from shopify_app.values import money_text, normalize_email
 
 from . import details
 from .search import search
@@ -172,7 +172,7 @@ def reassign(referral_id: int):
             status=422,
         )
     try:
-        reward = lifecycle.staff_reassign(
+        reward = staff_actions.staff_reassign(
             session,
             g.shop,
             view.referral,
@@ -181,7 +181,7 @@ def reassign(referral_id: int):
             reason=request.form.get("reason", ""),
         )
         session.commit()
-    except lifecycle.TransitionRefused as exc:
+    except staff_actions.TransitionRefused as exc:
         session.rollback()
         return _render_referral(session, referral_id, problem=str(exc), status=422)
     message = f"Referral #{referral_id} now belongs to {advocate.code}." + (
@@ -224,7 +224,7 @@ def create_referral():
         return _render_create(session, form, problem=problem, status=422)
     check_only = form.get("action") == "check"
     try:
-        referral, results = lifecycle.staff_create(
+        referral, results = staff_actions.staff_create(
             session,
             g.shop,
             advocate,
@@ -235,7 +235,7 @@ def create_referral():
             dry_run=check_only,
         )
         session.commit()
-    except lifecycle.TransitionRefused as exc:
+    except staff_actions.TransitionRefused as exc:
         session.rollback()
         return _render_create(session, form, problem=str(exc), status=422)
     if referral is None:
@@ -256,7 +256,7 @@ def _render_create(session, form, *, problem=None, results=None, status=200):
 @id_token_required
 def undo(referral_id: int, undo: str):
     """Un-block and un-void (H5), each with a reason, audited."""
-    actions = {"unblock": lifecycle.staff_unblock, "unvoid": lifecycle.staff_unvoid}
+    actions = {"unblock": staff_actions.staff_unblock, "unvoid": staff_actions.staff_unvoid}
     session = get_session()
     view = details.referral_view(session, g.shop, referral_id)
     if view is None or undo not in actions:
@@ -270,7 +270,7 @@ def undo(referral_id: int, undo: str):
             reason=request.form.get("reason", ""),
         )
         session.commit()
-    except lifecycle.TransitionRefused as exc:
+    except staff_actions.TransitionRefused as exc:
         session.rollback()
         return _render_referral(session, referral_id, problem=str(exc), status=422)
     status = view.referral.status

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.audit import record_audit
-from shopify_app.models import Advocate, Customer, Shop, utcnow
+from shopify_app.emails import Suppressed, queue_email, render
+from shopify_app.emails.suppression import is_suppressed
+from shopify_app.models import Advocate, Customer, EmailMessage, Shop, utcnow
 from shopify_app.shopify.http import shop_url
 from shopify_app.timeline.events import record_event
 
@@ -175,8 +177,6 @@ def invitation_refusal(
 ) -> InvitationRefused | None:
     """Why the customer may not get an invitation now, or None. Asked when it is queued and
     again when the job sends it (consent or the suppression list may change in between)."""
-    from shopify_app.emails.suppression import is_suppressed
-
     if customer.redacted_at is not None or customer.deleted_at is not None:
         return InvitationRefused("this customer's data was erased or deleted", "erased")
     if not customer.email:
@@ -196,6 +196,16 @@ def invitation_refusal(
     return None
 
 
+def invitation_message_refusal(session: Session, message: EmailMessage) -> str | None:
+    """Why a queued invitation must not go out now (asked again when the job sends it)."""
+    customer = session.get(Customer, message.customer_id) if message.customer_id else None
+    shop = session.get(Shop, message.shop_id)
+    if customer is None or shop is None:
+        return "the customer is gone"
+    refusal = invitation_refusal(session, shop, customer)
+    return None if refusal is None else f"not sent: {refusal}"
+
+
 def invite(
     session: Session, shop: Shop, customer: Customer, *, actor: str, join_url: str, offer: str
 ) -> bool:
@@ -203,8 +213,6 @@ def invite(
     email was queued. Only customers subscribed to email marketing in Shopify are invited;
     members, the erased, those without an email, the suppressed and everyone without that
     consent are refused with the reason (`InvitationRefused.code`)."""
-    from shopify_app.emails import Suppressed, queue_email, render
-
     if customer.program_joined:  # set by join() with the advocate row, in its transaction
         raise InvitationRefused("already joined the program", "joined")
     refusal = invitation_refusal(session, shop, customer)

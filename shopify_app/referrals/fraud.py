@@ -1,6 +1,6 @@
 """Fraud rules, explained (B7, H4). Each rule is a pure function of a `FraudContext` (built
-from the database by `lifecycle`) and returns its decision with the evidence it compared, so a
-decision can be stored, shown side by side, exported and evaluated again.
+from the database by `checks.fraud_context`) and returns its decision with the evidence it
+compared, so a decision can be stored, shown side by side, exported and evaluated again.
 
 A rule's `version` changes whenever its logic does; stored checks keep the version they ran.
 """
@@ -164,7 +164,7 @@ def _same_device(rule: Rule, ctx: FraudContext) -> RuleResult:
 
 def _existing_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
     """Shopify's checkout cannot hold "new customers only" for a code anyone may use (see
-    `workers.referral_jobs.friend_spec`), so it is held here: an order from a customer who
+    `referrals.discount_specs.friend_spec`), so it is held here: an order from a customer who
     ordered before, or whose email belongs to a customer who did, makes no referral."""
     own, by_email = ctx.friend_prior_orders, ctx.friend_prior_orders_by_email
     existing = ctx.new_customers_only and bool(own or by_email)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shopify_app.audit import record_audit
 from shopify_app.db import get_or_insert
 from shopify_app.models import Program, Shop
-from shopify_app.sync.values import minor_units, money_text
+from shopify_app.values import minor_units, money_text
 
 KINDS = ("percentage", "fixed_amount")
 TRIGGERS = ("paid", "fulfilled", "days_after_paid")

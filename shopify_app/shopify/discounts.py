@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shopify_app.sync.values import money_text
+from shopify_app.values import money_text
 
 from .admin_api import ShopAdminAPI
 from .errors import UserErrors

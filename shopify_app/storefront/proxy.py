@@ -22,7 +22,7 @@ from shopify_app.referrals import advocates
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
 from shopify_app.shopify.services import shopify
-from shopify_app.sync.values import normalize_email
+from shopify_app.values import normalize_email
 
 from . import share
 from .proxy_signature import shopper_ip, signed_by_shopify

@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app.models import Customer, Shop
 from shopify_app.timeline.events import record_event
-
-from .values import clean_str, parse_timestamp
+from shopify_app.values import clean_str, parse_timestamp
 
 CHANNELS = ("email", "sms")
 PAYLOAD_KEYS = {"email": "email_marketing_consent", "sms": "sms_marketing_consent"}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from shopify_app.db import get_or_insert
 from shopify_app.models import Customer, Shop
 from shopify_app.timeline.events import record_event
+from shopify_app.values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
 
 from .consent import (
     PAYLOAD_KEYS,
@@ -21,7 +22,6 @@ from .consent import (
     snapshot_consents,
     store_consent,
 )
-from .values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
 
 
 def customer_by_shopify_id(

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app.db import insert_ignore
 from shopify_app.models import DiscountCode, Shop, utcnow
-
-from .values import clean_str, is_stale, parse_id, parse_timestamp
+from shopify_app.values import clean_str, is_stale, parse_id, parse_timestamp
 
 CODE_NODE = "gid://shopify/DiscountCodeNode/"
 

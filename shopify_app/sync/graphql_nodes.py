@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .values import parse_id
+from shopify_app.values import parse_id
 
 CUSTOMER_FIELDS = """
   id email phone firstName lastName state tags createdAt updatedAt

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shopify_app.models import Order, Refund, Shop
-from shopify_app.referrals import lifecycle
+from shopify_app.referrals import states
 
 from .orders import order_by_shopify_id, record_refund, upsert_order
 
@@ -26,7 +26,7 @@ def apply_order(session: Session, shop: Shop, payload: dict[str, Any]) -> Order 
     refunds it carries included."""
     order = upsert_order(session, shop, payload)
     if order is not None:
-        lifecycle.on_order(session, shop, order)
+        states.on_order(session, shop, order)
     return order
 
 
@@ -37,5 +37,5 @@ def apply_refund(session: Session, shop: Shop, payload: dict[str, Any]) -> Refun
     if refund is not None:
         order = order_by_shopify_id(session, shop.id, refund.order_shopify_id)
         if order is not None:
-            lifecycle.on_order(session, shop, order)
+            states.on_order(session, shop, order)
     return refund

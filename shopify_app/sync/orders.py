@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from shopify_app.db import get_or_insert, insert_ignore
 from shopify_app.models import Customer, Order, OrderLineItem, Refund, Shop
 from shopify_app.timeline.events import record_event
+from shopify_app.values import clean_str, is_stale, parse_id, parse_timestamp, to_minor
 
 from .customers import upsert_customer
-from .values import clean_str, is_stale, parse_id, parse_timestamp, to_minor
 
 
 def order_by_shopify_id(

@@ -18,6 +18,7 @@ from shopify_app import jobs
 from shopify_app.models import Customer, Order, Shop, SyncRun, utcnow
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.services import ShopifyServices
+from shopify_app.values import parse_id, parse_timestamp
 
 from .customers import upsert_customer
 from .graphql_nodes import (
@@ -30,7 +31,6 @@ from .graphql_nodes import (
 )
 from .importer import latest_run
 from .order_flow import apply_order
-from .values import parse_id, parse_timestamp
 
 # Sized to Shopify's cost model: a page must stay under the 1,000-point single-query cap.
 CUSTOMER_PAGE = 100

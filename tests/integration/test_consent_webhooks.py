@@ -12,7 +12,7 @@ from shopify_app.db import get_session
 from shopify_app.models import Customer, Shop, TimelineEvent, WebhookDelivery
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.services import shopify
-from shopify_app.sync.values import parse_timestamp
+from shopify_app.values import parse_timestamp
 from tests.conftest import SHOP_A
 from workers import sync_jobs
 

@@ -32,7 +32,7 @@ from shopify_app.models import (
 )
 from shopify_app.models.customer import SEGMENTS, UNLISTED
 from shopify_app.referrals.revenue import recompute_shop
-from shopify_app.sync.values import money_text
+from shopify_app.values import money_text
 from tests.conftest import SHOP_A, SHOP_B
 from workers import bulk_jobs
 

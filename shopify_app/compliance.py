@@ -34,7 +34,8 @@ from shopify_app.models import (
     WebhookDelivery,
     utcnow,
 )
-from shopify_app.referrals import privacy as referral_privacy
+from shopify_app.redis_erasure import forget
+from shopify_app.referrals import personal_data
 from shopify_app.scrub import (
     REDACTED,
     mentions,
@@ -47,8 +48,8 @@ from shopify_app.scrub import (
 from shopify_app.shopify.offline_tokens import clear_tokens
 from shopify_app.storage import storage
 from shopify_app.sync.customers import customer_by_shopify_id
-from shopify_app.sync.values import normalize_email, parse_id
 from shopify_app.timeline.events import record_event
+from shopify_app.values import normalize_email, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     """Erase everything the app holds for the shop but the bare row that records the
     erasure (its domain and `redacted_at`) and the shop/redact delivery itself."""
     needles = needles_of(shop.domain, shop.name)
-    referral_privacy.erase_shop(session, shop)
+    personal_data.erase_shop(session, shop)
     storage().delete_shop(session, shop.id)
     for model in (
         TimelineEvent,
@@ -183,7 +184,7 @@ def redact_customer(
         session.flush()
     retired = None
     if customer is not None:
-        retired = referral_privacy.redact_customer(session, shop, customer.id, addresses)
+        retired = personal_data.redact_customer(session, shop, customer.id, addresses)
     if shopify_id is not None:
         bulk.erase_exports_of(session, shop, storage(), {shopify_id})
     _remember(session, shop, "customer", {shopify_id} if shopify_id else set(), now)
@@ -298,8 +299,6 @@ def _scrub_deliveries(
 def _after_erasure(session: Session, needles: set[str]) -> None:
     """Once the erasure is committed: RQ's records that mention it leave Redis, and SQLite's
     write-ahead log lets go of the pages as they were."""
-    from shopify_app.redis_erasure import forget
-
     engine = session.get_bind()
 
     def follow_up() -> None:
@@ -428,7 +427,7 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             }
             for e in events
         ],
-        "referral_program": referral_privacy.customer_referral_data(session, shop, customer.id),
+        "referral_program": personal_data.customer_referral_data(session, shop, customer.id),
     }
 
 

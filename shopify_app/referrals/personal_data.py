@@ -32,7 +32,7 @@ from shopify_app.models import (
     TimelineEvent,
 )
 from shopify_app.scrub import scrub_columns
-from shopify_app.sync.values import parse_id
+from shopify_app.values import parse_id
 
 from .codes import advocate_code
 

@@ -1,0 +1,124 @@
+"""Delivering a stored message over SMTP (the job `workers.email_jobs.deliver_email`).
+
+A message is claimed first, so two jobs for it (a retry and the sweeper) never both send
+it; a share or invitation is checked again before it goes out; the outcome is kept on the
+message's row and on the customer's timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, update
+from sqlalchemy.orm import Session
+
+from shopify_app.models import EmailMessage, utcnow
+from shopify_app.timeline.events import record_event
+
+from . import MARKETING_KINDS, list_unsubscribe_headers, send_smtp
+from .suppression import is_suppressed
+
+Refusal = Callable[[Session, EmailMessage], str | None]
+"""Why a queued invitation may no longer be sent (None: send it)."""
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+STALE = timedelta(minutes=10)
+
+
+def _claim(session: Session, message_id: int) -> bool:
+    """Take the message for sending (queued, failed, or a send that died midway): two jobs
+    for one message (a retry and the sweeper) never both send it."""
+    now = utcnow()
+    result = session.execute(
+        update(EmailMessage)
+        .where(
+            EmailMessage.id == message_id,
+            or_(
+                EmailMessage.status.in_(("queued", "failed")),
+                and_(EmailMessage.status == "sending", EmailMessage.updated_at < now - STALE),
+            ),
+        )
+        .values(status="sending", updated_at=now, attempts=EmailMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _reason_not_to_send(
+    session: Session, message: EmailMessage, invitation_refusal: Refusal
+) -> str | None:
+    """Why a share or invitation must not go out now (asked when the job runs, not only
+    when it was queued: the recipient may have unsubscribed, or withdrawn consent, since)."""
+    if message.kind not in MARKETING_KINDS:
+        return None
+    if is_suppressed(session, message.shop_id, message.to_address):
+        return "the recipient unsubscribed (suppression list)"
+    if message.kind == "invitation":
+        return invitation_refusal(session, message)
+    return None
+
+
+def deliver(session: Session, message_id: int, *, invitation_refusal: Refusal) -> str:
+    """Send a queued message; the outcome is kept on its row. A refusal or a network error
+    is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`. A share
+    or invitation the recipient may no longer get ends `suppressed`, with the reason (for an
+    invitation, `invitation_refusal` says whether the program still allows it)."""
+    if not _claim(session, message_id):
+        current = session.get(EmailMessage, message_id)
+        return f"not claimed ({current.status})" if current else "gone"
+    message = session.get(EmailMessage, message_id)
+    session.refresh(message)
+    reason = _reason_not_to_send(session, message, invitation_refusal)
+    if reason is not None:
+        message.status = "suppressed"
+        message.error = reason
+        session.commit()
+        return f"suppressed: {reason}"
+    try:
+        send_smtp(
+            current_app.config["SMTP_URL"],
+            current_app.config["MAIL_FROM"],
+            message,
+            list_unsubscribe_headers(message),
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        message.status = "failed"
+        message.error = f"{type(exc).__name__}: {exc}"[:2000]
+        session.commit()
+        summary = f"email {message_id} not delivered: {type(exc).__name__}"
+        code = getattr(exc, "smtp_code", None)
+        if code is not None:
+            summary += f" {code}"
+        log.warning("%s (attempt %s)", summary, message.attempts)
+        if message.attempts < MAX_ATTEMPTS:
+            raise EmailNotDelivered(summary) from None
+        return "failed"
+    message.status = "sent"
+    message.error = None
+    message.sent_at = utcnow()
+    if message.customer_id is not None:
+        record_event(
+            session,
+            shop_id=message.shop_id,
+            customer_id=message.customer_id,
+            kind=f"email.{message.kind}.sent",
+            occurred_at=message.sent_at,
+            source="app",
+            payload={"email_id": message.id, "subject": message.subject},
+            dedupe_key=f"email:{message.id}:sent",
+        )
+    session.commit()
+    return "sent"
+
+
+class EmailNotDelivered(RuntimeError):
+    """A send failed; raised for RQ to retry. It names the message, never the recipient:
+    RQ keeps a failed job's traceback in Redis, and a relay's reply quotes the address (the
+    full reply is on the message's row, which an erasure scrubs)."""

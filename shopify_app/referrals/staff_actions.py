@@ -1,0 +1,276 @@
+"""What staff do to a referral by hand (the admin's Referrals page and the Customer
+Service Portal): approve, void, recheck, reassign, create, unblock and unvoid. Each moves
+the referral through `states`, is audited with its reason, and refreshes the revenue
+stats of the people it touches."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shopify_app.audit import record_audit
+from shopify_app.models import (
+    Advocate,
+    Customer,
+    FraudCheck,
+    Order,
+    Referral,
+    ReferralTransition,
+    Reward,
+    Shop,
+    utcnow,
+)
+
+from . import revenue, rewards
+from .checks import evaluate_rules
+from .fraud import RuleResult
+from .states import (
+    TransitionRefused,
+    advance,
+    complete,
+    create_from_order,
+    referral_for_order,
+    referral_people,
+    transition,
+    void,
+)
+
+
+def _audit(
+    session: Session,
+    shop: Shop,
+    referral: Referral,
+    action: str,
+    actor: str,
+    before: str,
+    reason: str | None,
+) -> None:
+    advocate = session.get(Advocate, referral.advocate_id)
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action=action,
+        subject_type="referral",
+        subject_id=referral.id,
+        before={"status": before},
+        after={"status": referral.status},
+        reason=reason,
+        customer_id=advocate.customer_id if advocate else None,
+    )
+
+
+def staff_approve(
+    session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str | None = None
+) -> Reward:
+    """A staff member approves a pending referral (the manual approval queue, or early)."""
+    if referral.status != "pending":
+        raise TransitionRefused(
+            f"Referral #{referral.id} is {referral.status}; only pending referrals can be approved."
+        )
+    reward = complete(session, shop, referral, actor=actor, cause="approved:staff", reason=reason)
+    _audit(session, shop, referral, "referral.approved", actor, "pending", reason)
+    revenue.refresh(session, shop, referral_people(session, referral))
+    return reward
+
+
+def staff_void(
+    session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str
+) -> None:
+    if not (reason or "").strip():
+        raise TransitionRefused("Say why the referral is voided.")
+    before = referral.status
+    void(session, shop, referral, actor=actor, cause="staff", reason=reason.strip())
+    _audit(session, shop, referral, "referral.voided", actor, before, reason.strip())
+    revenue.refresh(session, shop, referral_people(session, referral))
+
+
+def staff_recheck(session: Session, shop: Shop, referral: Referral, *, actor: str) -> list:
+    """Run every fraud rule again on the referral's order (a new evaluation is stored next to
+    the earlier ones); the referral's status is not changed by it."""
+    order = session.get(Order, referral.order_id) if referral.order_id else None
+    if order is None:
+        raise TransitionRefused(f"The order of referral #{referral.id} is no longer stored.")
+    results = evaluate_rules(session, shop, referral, order)
+    _audit(session, shop, referral, "referral.rechecked", actor, referral.status, None)
+    return results
+
+
+def staff_reassign(
+    session: Session,
+    shop: Shop,
+    referral: Referral,
+    to_advocate: Advocate,
+    *,
+    actor: str,
+    reason: str,
+) -> Reward | None:
+    """Give the referral to another advocate (a disputed attribution, a cross referral). The
+    reward follows: an unused one is voided (its code deactivated) and the new advocate gets
+    their own. Reassigning back is the same action. Returns the new advocate's reward."""
+    if not (reason or "").strip():
+        raise TransitionRefused("Say why the referral is reassigned.")
+    if to_advocate.shop_id != shop.id:
+        raise TransitionRefused("That advocate belongs to another shop.")
+    if to_advocate.id == referral.advocate_id:
+        raise TransitionRefused("The referral already belongs to that advocate.")
+    if referral.status == "voided":
+        raise TransitionRefused(f"Referral #{referral.id} is voided; nothing to reassign.")
+    new_customer = session.get(Customer, to_advocate.customer_id)
+    if new_customer is not None and new_customer.id == referral.friend_customer_id:
+        raise TransitionRefused("The friend cannot be their own advocate.")
+    old = rewards.reward_for(session, shop, referral)
+    if old is not None and old.status == "used":
+        raise TransitionRefused(
+            f"The reward {old.code} was already used on order {old.used_order_shopify_id}; "
+            "it cannot follow the referral."
+        )
+    before_advocate = referral.advocate_id
+    people_before = referral_people(session, referral)
+    if old is not None:
+        rewards.void(session, shop, old, reason=f"Referral reassigned: {reason.strip()}")
+    referral.advocate_id = to_advocate.id
+    session.add(
+        ReferralTransition(
+            shop_id=shop.id,
+            referral_id=referral.id,
+            from_status=referral.status,
+            to_status=referral.status,
+            actor=actor,
+            cause=f"reassigned:{before_advocate}->{to_advocate.id}",
+            reason=reason.strip(),
+            at=utcnow(),
+        )
+    )
+    session.flush()
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action="referral.reassigned",
+        subject_type="referral",
+        subject_id=referral.id,
+        before={"advocate_id": before_advocate},
+        after={"advocate_id": to_advocate.id},
+        reason=reason.strip(),
+        customer_id=to_advocate.customer_id,
+    )
+    new_reward = None
+    if referral.status == "completed":
+        earlier = rewards.reward_for(session, shop, referral)  # reassigned back to them
+        new_reward = (
+            rewards.reissue(session, shop, earlier)
+            if earlier is not None
+            else rewards.issue(session, shop, referral)
+        )
+    revenue.refresh(session, shop, people_before | referral_people(session, referral))
+    return new_reward
+
+
+def staff_create(
+    session: Session,
+    shop: Shop,
+    advocate: Advocate,
+    order: Order,
+    *,
+    actor: str,
+    reason: str,
+    force: bool = False,
+    dry_run: bool = False,
+) -> tuple[Referral | None, list[RuleResult]]:
+    """Create a referral for an advocate by hand (D7): the order's referral with attribution
+    `manual`, checked by every rule. A block stands unless `force` (with the reason, audited).
+    With `dry_run` nothing is kept: the answer is which rules would block."""
+    if not (reason or "").strip():
+        raise TransitionRefused("Say why the referral is created by hand.")
+    if referral_for_order(session, shop, order.shopify_id) is not None:
+        raise TransitionRefused(f"Order {order.name} already has a referral.")
+    if order.customer_id is not None and order.customer_id == advocate.customer_id:
+        raise TransitionRefused("The advocate placed this order themself.")
+    if order.redacted_at is not None:
+        raise TransitionRefused("The customer's data on this order was erased at their request.")
+    savepoint = session.begin_nested()
+    referral = create_from_order(
+        session, shop, order, manual_advocate=advocate, actor=actor, reason=reason.strip()
+    )
+    assert referral is not None
+    checks = session.scalars(select(FraudCheck).where(FraudCheck.referral_id == referral.id)).all()
+    results = [
+        RuleResult(c.rule_id, c.rule_version, c.outcome, c.explanation, c.evidence) for c in checks
+    ]
+    if dry_run:
+        savepoint.rollback()
+        return None, results
+    if referral.status == "blocked" and force:
+        transition(
+            session, shop, referral, "pending", actor=actor, cause="forced", reason=reason.strip()
+        )
+    record_audit(
+        session,
+        shop,
+        actor=actor,
+        action="referral.created" + (".forced" if force else ""),
+        subject_type="referral",
+        subject_id=referral.id,
+        after={"order": order.name, "advocate_id": advocate.id, "status": referral.status},
+        reason=reason.strip(),
+        customer_id=advocate.customer_id,
+    )
+    advance(session, shop, referral, order)
+    revenue.refresh(session, shop, referral_people(session, referral))
+    savepoint.commit()
+    return referral, results
+
+
+def _require_reason(reason: str, what: str) -> str:
+    if not (reason or "").strip():
+        raise TransitionRefused(f"Say why the referral is {what}.")
+    return reason.strip()
+
+
+def staff_unblock(session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str):
+    """Undo a block: the referral is pending again and moves on as its order allows."""
+    why = _require_reason(reason, "unblocked")
+    if referral.status != "blocked":
+        raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not blocked.")
+    transition(session, shop, referral, "pending", actor=actor, cause="unblocked", reason=why)
+    _audit(session, shop, referral, "referral.unblocked", actor, "blocked", why)
+    order = session.get(Order, referral.order_id) if referral.order_id else None
+    if order is not None:
+        advance(session, shop, referral, order)
+    revenue.refresh(session, shop, referral_people(session, referral))
+
+
+def staff_unvoid(session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str):
+    """Undo a void: the referral returns to the status it had, and a completed one gets its
+    reward back (a new code: the voided one was deactivated in Shopify)."""
+    why = _require_reason(reason, "restored")
+    if referral.status != "voided":
+        raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not voided.")
+    order = session.get(Order, referral.order_id) if referral.order_id else None
+    if order is not None and (
+        order.cancelled_at is not None
+        or (order.total_minor > 0 and order.refunded_minor >= order.total_minor)
+    ):
+        raise TransitionRefused(f"Order {order.name} was cancelled or refunded in full.")
+    last_void = session.scalar(
+        select(ReferralTransition)
+        .where(
+            ReferralTransition.referral_id == referral.id, ReferralTransition.to_status == "voided"
+        )
+        .order_by(ReferralTransition.id.desc())
+        .limit(1)
+    )
+    previous = (last_void.from_status if last_void else None) or "pending"
+    transition(session, shop, referral, previous, actor=actor, cause="unvoided", reason=why)
+    referral.status_reason = None
+    _audit(session, shop, referral, "referral.unvoided", actor, "voided", why)
+    if previous == "completed":
+        reward = rewards.reward_for(session, shop, referral)
+        if reward is not None:
+            rewards.reissue(session, shop, reward)
+        else:
+            rewards.issue(session, shop, referral)
+    elif previous == "pending" and order is not None:
+        advance(session, shop, referral, order)
+    revenue.refresh(session, shop, referral_people(session, referral))
