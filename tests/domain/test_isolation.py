@@ -3,12 +3,15 @@ commit only."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from shopify_app import jobs
 from shopify_app.models import Shop
 
 from .. import factories
+
+pytestmark = pytest.mark.xdist_group("isolation")  # part 2 must follow part 1 on one worker
 
 
 def test_a_commit_releases_a_savepoint_and_a_rollback_returns_to_it(session):
