@@ -125,6 +125,12 @@ def test_a_body_shaped_for_another_topic_is_rejected_without_effect(session, sho
     assert queries.event_kinds(session, shop) == []
 
 
+def test_a_body_erased_by_a_redaction_is_rejected(session, shop):
+    delivery = _stored(session, shop, payload=b'{"redacted":true}')
+    assert webhook_jobs.process_delivery(delivery.id) == "rejected"
+    assert "erased" in _reload(session, delivery).last_error
+
+
 def test_an_uninstall_naming_another_shop_is_rejected(session, shop):
     delivery = _stored(
         session, shop, "app/uninstalled", payloads.app_uninstalled("other.myshopify.com")
