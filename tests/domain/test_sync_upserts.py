@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shopify_app.models import Order, OrderLineItem, Refund, utcnow
-from shopify_app.sync import customers, discounts, order_flow, orders
+from shopify_app.sync import consent, customers, discounts, order_flow, orders
 
 from .. import factories, payloads
 from . import queries
@@ -190,3 +190,41 @@ def test_a_deleted_discount_ignores_a_later_update(session, shop):
     row = discounts.delete_discount(session, shop, payloads.discount(did), utcnow())
     discounts.upsert_discount(session, shop, payloads.discount(did, updated=30, title="Back"))
     assert (row.status, row.title) == ("DELETED", "Friend offer 10%")
+
+
+def _email_consent(cid: int, state: str, minute: int) -> dict:
+    return {
+        "customer_id": cid,
+        "email_address": "ada@example.com",
+        "email_marketing_consent": {
+            "state": state,
+            "opt_in_level": "single_opt_in",
+            "consent_updated_at": payloads.ts(minute),
+        },
+    }
+
+
+def test_a_consent_update_for_a_customer_not_synced_yet_makes_the_row(session, shop):
+    cid = factories.next_id()
+    row = customers.consent_changed(
+        session, shop, "email", _email_consent(cid, "subscribed", 5), utcnow()
+    )
+    assert (row.shopify_id, row.email_marketing_state) == (cid, "subscribed")
+
+
+def test_an_older_consent_never_overwrites_a_newer_one(session, shop):
+    cid = factories.next_id()
+    customers.consent_changed(
+        session, shop, "email", _email_consent(cid, "unsubscribed", 9), utcnow()
+    )
+    row = customers.consent_changed(
+        session, shop, "email", _email_consent(cid, "subscribed", 2), utcnow()
+    )
+    assert row.email_marketing_state == "unsubscribed"
+
+
+def test_a_consent_payload_naming_no_customer_is_malformed(session, shop):
+    with pytest.raises(consent.MalformedConsent):
+        customers.consent_changed(
+            session, shop, "email", {"email_marketing_consent": {"state": "subscribed"}}, utcnow()
+        )
