@@ -5,6 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
+# The suite runs on TEST_WORKERS pytest-xdist workers, each with its own database and Redis
+# (docs/testing.md); much of it waits on servers and subprocesses, so more workers than cores.
+# TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 3
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
+
 .PHONY: dev reset test test-fast test-services lint bench chromium contract-deps clean
 
 $(STAMP): pyproject.toml
@@ -21,15 +27,16 @@ reset: $(STAMP)
 	APP_ENV=development $(BIN)/referrals reset
 
 test: $(STAMP) chromium contract-deps lint
-	$(BIN)/pytest
+	$(PYTEST)
 
 # Without the browser tests (still fails on CI, where they must run).
 test-fast: $(STAMP) lint
-	$(BIN)/pytest -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 # The same suite against PostgreSQL + Redis servers (what .ci/run adds when they answer).
+# Worker gwN uses the database <name>_gwN (created when missing) and Redis db <n>+N.
 test-services: $(STAMP) chromium contract-deps
-	$(BIN)/pytest
+	$(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

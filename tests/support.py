@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from werkzeug.serving import make_server
 
@@ -17,6 +18,8 @@ from devstore.store import DevShop, DevStoreState, Staff
 from shopify_app import create_app
 
 from .helpers import API_KEY, API_SECRET, OLD_API_SECRET
+
+T = TypeVar("T")
 
 SHOP_A = "alpha-shop.myshopify.com"
 SHOP_B = "beta-shop.myshopify.com"
@@ -32,15 +35,23 @@ def free_port() -> int:
 
 
 def wait_until(
-    predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    """Return once `predicate()` is true; fail the test if it is not within `timeout` seconds."""
+    predicate: Callable[[], T],
+    timeout: float = 20.0,
+    what: str = "condition",
+    *,
+    interval: float = 0.05,
+) -> T:
+    """Return `predicate()`'s first true value, asking every `interval` seconds; fail the
+    test if there is none within `timeout` seconds. Tests wait on a condition this way,
+    never for a fixed time: a busy machine makes them slower, not wrong."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
 
 
 def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from playwright.sync_api import expect
 
 from devstore import commerce
 from tests.conftest import SHOP_A
+from tests.support import wait_until
 from workers.worker import build_worker
 
 
@@ -23,11 +22,13 @@ def test_import_progress_updates_in_place(live, page, screenshots_dir):
         page.screenshot(path=str(screenshots_dir / "import-starting.png"))
         navigations = []
         page.frame(name="app-iframe").page.on("framenavigated", lambda f: navigations.append(f.url))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "Imported" not in status.inner_text():
+
+        def imported() -> bool:
             live.state.dispatcher.drain(5)  # the devstore's webhooks, then the worker's jobs
             build_worker(live.app, simple=True).work(burst=True, logging_level="WARNING")
-            time.sleep(0.5)  # the page's own script refreshes the section every 2 s
+            return "Imported" in status.inner_text()  # the page refreshes it every 2 s
+
+        wait_until(imported, 30, "the page to show the import finished", interval=0.5)
         expect(status).to_contain_text("Imported 6 customers and 4 orders", timeout=10000)
         assert navigations == []  # updated in place, no reload
         page.screenshot(path=str(screenshots_dir / "import-finished.png"))

@@ -4,6 +4,7 @@ cached (downloads, the storefront page) says so."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -20,7 +21,7 @@ from shopify_app.db import get_session
 from shopify_app.models import BulkJob, DataRequest, Shop
 from tests.conftest import SHOP_A
 from tests.helpers import id_token, proxy_query
-from tests.support import free_port, process_env
+from tests.support import free_port, process_env, wait_until
 
 from .test_program_pages import get, post
 from .webhook_support import install, one, run_jobs
@@ -40,17 +41,23 @@ def serve(command: list[str], env: dict[str, str], port: int, log_path: Path):
         proc = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
+            return True
         except OSError:
             if proc.poll() is not None:
                 raise AssertionError(log_path.read_text()[-3000:]) from None
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise AssertionError(f"not listening after 60 s:\n{log_path.read_text()[-3000:]}")
+            return False
+
+    try:
+        wait_until(listening, 60, f"the server to listen on port {port}", interval=0.2)
+    except AssertionError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        raise AssertionError(log_path.read_text()[-3000:]) from None
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:

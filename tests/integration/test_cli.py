@@ -10,7 +10,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
 from shopify_app.cli import main
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 DEFAULT_PORTS = (8025, 8080, 8081)  # what `make dev` uses: SMTP, app, devstore
 
@@ -133,27 +132,40 @@ def serves_the_app_in_the_admin_frame(log_path, proc, app_port, devstore_port) -
 
 
 def process_group_alive(pgid: int, grace: float = 5.0) -> bool:
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    """Whether the group still has a process after waiting up to `grace` s for it to end."""
+
+    def gone() -> bool:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
-            return False
-        time.sleep(0.1)
-    return True
+            return True
+        return False
+
+    try:
+        wait_until(gone, grace, "the process group to end", interval=0.1)
+    except AssertionError:
+        return True
+    return False
 
 
 def wait_for_banner(log_path: Path, proc: subprocess.Popen, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def banner() -> str | None:
         text = log_path.read_text()
         match = re.search(r"Referrals is running.*?\n\s*\n\s*(\S+)", text, re.S)
         if match:
             return match.group(1)
         if proc.poll() is not None:
             raise AssertionError(f"dev exited early:\n{text[-3000:]}")
-        time.sleep(0.2)
-    raise AssertionError(f"no banner after {timeout}s:\n{log_path.read_text()[-3000:]}")
+        return None
+
+    try:
+        return wait_until(banner, timeout, "the banner", interval=0.2)
+    except AssertionError as exc:
+        if "dev exited early" in str(exc):
+            raise
+        raise AssertionError(
+            f"no banner after {timeout}s:\n{log_path.read_text()[-3000:]}"
+        ) from None
 
 
 def devstore_env(instance: Path) -> dict[str, str]:
@@ -171,15 +183,17 @@ def run_devstore(env: dict[str, str], log_path: Path) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
         )
     host, port = env["DEVSTORE_URL"].removeprefix("http://").split(":")
-    deadline = time.monotonic() + 60
-    while True:
+
+    def listening() -> bool:
         assert proc.poll() is None, log_path.read_text()[-3000:]
-        assert time.monotonic() < deadline, "the devstore did not start"
         try:
             socket.create_connection((host, int(port)), timeout=0.5).close()
-            return proc
+            return True
         except OSError:
-            time.sleep(0.1)
+            return False
+
+    wait_until(listening, 60, "the devstore to start", interval=0.1)
+    return proc
 
 
 def test_the_devstore_command_keeps_its_state_across_restarts(tmp_path):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
 
 from devstore import commerce
 from shopify_app.db import get_session
-from shopify_app.models import Customer, Order, OrderLineItem, SyncRun, WebhookDelivery
+from shopify_app.models import Customer, Order, OrderLineItem, Shop, SyncRun, WebhookDelivery
 from shopify_app.shopify.admin_api import admin_api
 from shopify_app.shopify.errors import UserErrors
 from shopify_app.shopify.services import shopify
 from shopify_app.sync.importer import latest_run
 from tests.conftest import SHOP_A
 from tests.helpers import id_token
+from tests.support import wait_until
 from workers import sync_jobs
 
 from .webhook_support import install, one, rows, run_jobs, shop_id
@@ -147,22 +147,19 @@ def test_reconciliation_recovers_what_dropped_webhooks_missed_and_reports_it(liv
 
 def wait_for_import(live, *, poll: bool, timeout: float = 20.0) -> SyncRun:
     """Run jobs until the import ends; `poll` stands in for the scheduler's `poll_imports`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished() -> SyncRun | None:
         settle(live, rounds=1)
         if poll:
             with live.app.app_context():
                 sync_jobs.poll_imports()
         with live.app.app_context():
             session = get_session()
-            from shopify_app.models import Shop
-
             shop = session.get(Shop, shop_id(live.app, SHOP_A))
             run = latest_run(session, shop, "import")
-            if run is not None and run.status != "running":
-                return run
-        time.sleep(0.1)
-    raise AssertionError("import did not finish")
+            return run if run is not None and run.status != "running" else None
+
+    return wait_until(finished, timeout, "the import to finish", interval=0.1)
 
 
 @pytest.mark.parametrize("lose_finish_webhook", [False, True])

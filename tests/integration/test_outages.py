@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -36,8 +35,11 @@ APPLIED_WITHIN_SECONDS = 60  # with the test's 1-second ticks; production: docs/
 
 # The production scheduler class with every interval cut from minutes to seconds, so that a
 # test can stop Redis across several ticks.
+# Both log each probe of an outage (a DEBUG line), so that a test sees time pass by events.
 SCHEDULER = """
+import logging
 from dataclasses import replace
+logging.getLogger("workers.schedule").setLevel(logging.DEBUG)
 from shopify_app import create_app
 from workers import schedule
 schedule.PERIODIC_JOBS = tuple(
@@ -45,6 +47,14 @@ schedule.PERIODIC_JOBS = tuple(
 )
 schedule.build_scheduler(create_app()).start()
 """
+WORKER = """
+import logging
+logging.getLogger("workers.worker").setLevel(logging.DEBUG)
+from shopify_app.cli import main
+main(["worker"], prog_name="referrals")
+"""
+PROBE_FAILED = "still unreachable"
+SWEEP_ENQUEUED = "Enqueued job sweep_inbox"
 
 
 def redis_binary() -> str | None:
@@ -147,12 +157,12 @@ def test_scheduler_and_worker_ride_out_redis_stopped_across_a_tick(live, tmp_pat
     env = process_env(live.app, REDIS_URL=redis_server.url)
     scheduler_log, worker_log = tmp_path / "scheduler.log", tmp_path / "worker.log"
     scheduler = spawn([sys.executable, "-c", SCHEDULER], env, scheduler_log)
-    worker = spawn([sys.executable, "-m", "shopify_app.cli", "worker"], env, worker_log)
+    worker = spawn([sys.executable, "-c", WORKER], env, worker_log)
     intake = app_like(live.app, REDIS_URL=redis_server.url)
     client = intake.test_client()
     try:
         wait_until(
-            lambda: count(scheduler_log, "Enqueued job sweep_inbox") >= 2,
+            lambda: count(scheduler_log, SWEEP_ENQUEUED) >= 2,
             30,
             "the scheduler to tick",
         )
@@ -169,7 +179,13 @@ def test_scheduler_and_worker_ride_out_redis_stopped_across_a_tick(live, tmp_pat
                 update(WebhookDelivery).values(received_at=utcnow() - timedelta(minutes=5))
             )
             session.commit()
-        time.sleep(4)  # several of the scheduler's 1-second ticks, and the worker's dequeues
+        wait_until(  # the outage lasts through several probes by each process
+            lambda: (
+                count(scheduler_log, PROBE_FAILED) >= 3 and count(worker_log, PROBE_FAILED) >= 3
+            ),
+            60,
+            "three probes of the outage by the scheduler and by the worker",
+        )
         assert scheduler.poll() is None, scheduler_log.read_text()[-3000:]
         assert worker.poll() is None, worker_log.read_text()[-3000:]
         assert unfinished(live.app) == 3
@@ -333,10 +349,10 @@ def test_a_worker_that_starts_during_a_database_outage_waits_then_works(
         get_queue().enqueue(maintenance.purge_expired_oauth_states)
     log = tmp_path / "worker.log"
     env = process_env(live.app, DATABASE_URL=database_outage.url)
-    worker = spawn([sys.executable, "-m", "shopify_app.cli", "worker"], env, log)
+    worker = spawn([sys.executable, "-c", WORKER], env, log)
     try:
         wait_until(lambda: count(log, "Database unreachable") >= 1, 30, "the outage noticed")
-        time.sleep(3)  # several of the horse's probes
+        wait_until(lambda: count(log, PROBE_FAILED) >= 3, 60, "three of the horse's probes")
         assert worker.poll() is None, log.read_text()[-3000:]
         with live.app.app_context():
             assert get_queue().count == 1  # not taken: no horse could run it
@@ -360,7 +376,7 @@ def test_worker_and_scheduler_ride_out_a_database_outage_mid_run(live, tmp_path,
     env = process_env(live.app, DATABASE_URL=database_outage.url)
     scheduler_log, worker_log = tmp_path / "scheduler.log", tmp_path / "worker.log"
     scheduler = spawn([sys.executable, "-c", SCHEDULER], env, scheduler_log)
-    worker = spawn([sys.executable, "-m", "shopify_app.cli", "worker"], env, worker_log)
+    worker = spawn([sys.executable, "-c", WORKER], env, worker_log)
     try:
         wait_until(lambda: count(worker_log, "Job OK") >= 3, 30, "the worker to run jobs")
         database_outage.cut()
@@ -379,7 +395,15 @@ def test_worker_and_scheduler_ride_out_a_database_outage_mid_run(live, tmp_path,
                 update(WebhookDelivery).values(received_at=utcnow() - timedelta(minutes=5))
             )
             session.commit()
-        time.sleep(4)  # the scheduler keeps ticking; no horse takes a job meanwhile
+        sweeps, probes = count(scheduler_log, SWEEP_ENQUEUED), count(worker_log, PROBE_FAILED)
+        wait_until(  # the scheduler keeps ticking; no horse takes a job meanwhile
+            lambda: (
+                count(scheduler_log, SWEEP_ENQUEUED) >= sweeps + 2
+                and count(worker_log, PROBE_FAILED) >= probes + 3
+            ),
+            60,
+            "two more sweeps enqueued and three more of the horse's probes",
+        )
         assert worker.poll() is None, worker_log.read_text()[-3000:]
         assert scheduler.poll() is None, scheduler_log.read_text()[-3000:]
         assert unfinished(live.app) == 3
@@ -397,6 +421,6 @@ def test_worker_and_scheduler_ride_out_a_database_outage_mid_run(live, tmp_path,
     assert count(worker_log, "workers.worker: Database unreachable") == 1, text[-3000:]
     assert count(worker_log, "workers.worker: Database reachable again") == 1, text[-3000:]
     # only jobs in flight met the outage: none was taken until the database was back
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if PROBE_FAILED not in line]
     down = next(i for i, line in enumerate(lines) if "Database unreachable" in line)
     assert "workers.worker: Database reachable again" in lines[down + 1], text[-3000:]

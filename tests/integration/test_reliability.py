@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +48,27 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def waiting_for_lock(conn, pids: list[int]) -> bool:
+    """Whether the job is blocked on the lock `conn` holds: on PostgreSQL a backend of this
+    database waits for a lock; on SQLite a horse sleeps in SQLite's busy handler (nothing
+    else in a job sleeps)."""
+    if conn.dialect.name == "postgresql":
+        waiting = conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        return bool(waiting)
+    for pid in pids:
+        try:
+            if "nanosleep" in Path(f"/proc/{pid}/wchan").read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def hold_write_lock(database_url: str, shopify_order_id: int):
     """Block the worker mid-job: on PostgreSQL lock the order row it must update (so the
     claim is already committed); on SQLite take the database's write lock."""
@@ -81,9 +101,13 @@ def test_a_worker_killed_mid_job_loses_nothing_and_applies_once(live, tmp_path):
         with live.app.app_context():
             registry = StartedJobRegistry(queue=get_queue())
             wait_until(lambda: registry.get_job_ids(), what="the worker to start the job")
-        time.sleep(0.5)  # it is now blocked inside the job
-        horses = children(worker.pid)
-        assert horses, "the forking worker should have a work horse running the job"
+        horses: list[int] = []
+
+        def blocked() -> bool:
+            horses[:] = children(worker.pid)
+            return bool(horses) and waiting_for_lock(lock, horses)
+
+        wait_until(blocked, what="the work horse to block inside the job on the held lock")
         for pid in [worker.pid, *horses]:  # RQ's horse runs in its own session: kill it too
             os.kill(pid, signal.SIGKILL)
         worker.wait(timeout=10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from decimal import Decimal
 
 import pytest
@@ -21,6 +20,7 @@ from shopify_app.shopify.services import shopify
 from tests import payloads
 from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import proxy_query, webhook_headers
+from tests.support import wait_until
 from webhooks.inbox import replay
 from webhooks.routing import HANDLERS
 
@@ -254,12 +254,11 @@ def admin_graphql(live, shop: str, steps) -> None:
 
 
 def wait_for_bulk(live, shop: str) -> None:
-    for _ in range(200):
+    def finished() -> bool:
         op = bulk.current(live.state, shop)
-        if op is not None and op.status in ("COMPLETED", "FAILED"):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the bulk operation did not finish")
+        return op is not None and op.status in ("COMPLETED", "FAILED")
+
+    wait_until(finished, 10, "the bulk operation to finish")
 
 
 def test_every_topic_the_devstore_sends_is_accepted_end_to_end(live):
