@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shopify_app.models import AdvocateVisit, Customer, utcnow
-from shopify_app.referrals import blocklist, lifecycle
+from shopify_app.referrals import blocklist, checks, staff_actions
 
 from .. import factories
 from . import queries
@@ -34,7 +34,7 @@ def _referral_for(session, shop, advocate, friend=None, **order_overrides):
 
 
 def _blocks(session, shop, referral, order) -> dict[str, bool]:
-    return {r.rule_id: r.blocks for r in lifecycle.evaluate_rules(session, shop, referral, order)}
+    return {r.rule_id: r.blocks for r in checks.evaluate_rules(session, shop, referral, order)}
 
 
 def test_a_clean_friend_passes_every_rule(session, shop, advocate):
@@ -66,7 +66,7 @@ def test_the_friend_phone_falls_back_to_the_shipping_address(session, shop, advo
     referral, order = _referral_for(
         session, shop, advocate, friend, shipping_address={"phone": "+358401234567"}
     )
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert ctx.friend.phone == "+358401234567"
     assert _blocks(session, shop, referral, order)["self_referral.phone"]
 
@@ -76,7 +76,7 @@ def test_shipping_to_an_address_of_the_advocates_own_orders_blocks(session, shop
     owner = session.get(Customer, advocate.customer_id)
     factories.order(session, shop, owner, shipping_address=home)
     referral, order = _referral_for(session, shop, advocate, shipping_address=dict(home))
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert ctx.advocate_addresses == [home]
     assert _blocks(session, shop, referral, order)["self_referral.address"]
 
@@ -90,7 +90,7 @@ def test_the_advocates_storefront_device_blocks_an_order_from_it(session, shop, 
     referral, order = _referral_for(
         session, shop, advocate, client_ip="198.51.100.4", user_agent="Firefox/130"
     )
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert ("198.51.100.4", "Firefox/130") in ctx.advocate_devices
     assert _blocks(session, shop, referral, order)["self_referral.device"]
     check = queries.checks(session, referral)["self_referral.device"]
@@ -117,7 +117,7 @@ def test_earlier_orders_of_the_friend_and_of_their_email_are_the_evidence(sessio
     by_email = factories.order(session, shop, guest, shopify_created_at=then)
     factories.order(session, shop, guest, shopify_created_at=then, cancelled_at=then)
     referral, order = _referral_for(session, shop, advocate, friend)
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert ctx.friend_prior_orders == [own.name]
     assert ctx.friend_prior_orders_by_email == [by_email.name]
     assert _blocks(session, shop, referral, order)["existing_customer"]
@@ -136,7 +136,7 @@ def test_a_friend_referred_before_by_someone_else_is_blocked(session, shop, advo
     other = factories.advocate(session, shop)
     first, _ = _referral_for(session, shop, other, friend)
     referral, order = _referral_for(session, shop, advocate, friend)
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert ctx.friend_other_referrals == [
         {"referral_id": first.id, "advocate_id": other.id, "status": "pending"}
     ]
@@ -157,7 +157,7 @@ def test_a_cross_referral_is_blocked(session, shop, advocate):
     owner_customer = session.get(Customer, advocate.customer_id)
     earlier, _ = _referral_for(session, shop, friend_as_advocate, owner_customer)
     referral, order = _referral_for(session, shop, advocate, friend)
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert ctx.reverse_referral == {"referral_id": earlier.id, "status": "pending"}
     assert _blocks(session, shop, referral, order)["cross_referral"]
 
@@ -176,7 +176,7 @@ def test_the_daily_cap_counts_the_advocates_other_referrals_today(session, shop,
     referral, order = _referral_for(session, shop, advocate)
     assert not _blocks(session, shop, referral, order)["caps"]
     referral, order = _referral_for(session, shop, advocate)
-    ctx = lifecycle.fraud_context(session, shop, referral, order)
+    ctx = checks.fraud_context(session, shop, referral, order)
     assert (ctx.advocate_referrals_today, ctx.cap_per_day) == (2, 2)
     assert _blocks(session, shop, referral, order)["caps"]
 
@@ -191,8 +191,8 @@ def test_the_total_cap_ignores_voided_referrals(session, shop, advocate):
 
 def test_each_evaluation_is_kept_with_its_own_number(session, shop, advocate):
     referral, order = _referral_for(session, shop, advocate)
-    lifecycle.evaluate_rules(session, shop, referral, order)
-    results = lifecycle.staff_recheck(session, shop, referral, actor="staff:1")
+    checks.evaluate_rules(session, shop, referral, order)
+    results = staff_actions.staff_recheck(session, shop, referral, actor="staff:1")
     assert len(queries.checks(session, referral, 1)) == len(results)
     assert len(queries.checks(session, referral, 2)) == len(results)
     assert referral.status == "pending"

@@ -10,8 +10,7 @@ import pytest
 
 from shopify_app import jobs
 from shopify_app.models import WebhookDelivery, utcnow
-from webhooks import inbox, routing
-from workers import webhook_jobs
+from webhooks import claims, inbox, processing, routing
 
 from .. import factories, payloads
 from . import queries
@@ -37,8 +36,8 @@ def _reload(session, delivery: WebhookDelivery | int) -> WebhookDelivery:
 
 def test_a_pending_delivery_is_claimed_once(session, shop):
     delivery = _stored(session, shop)
-    assert webhook_jobs.claim(session, delivery.id)
-    assert not webhook_jobs.claim(session, delivery.id)
+    assert claims.claim(session, delivery.id)
+    assert not claims.claim(session, delivery.id)
     row = _reload(session, delivery)
     assert (row.status, row.attempts) == ("processing", 1)
     assert row.locked_until > utcnow()
@@ -46,51 +45,51 @@ def test_a_pending_delivery_is_claimed_once(session, shop):
 
 def test_a_done_delivery_is_never_claimed_again(session, shop):
     delivery = _stored(session, shop, status="done")
-    assert not webhook_jobs.claim(session, delivery.id)
+    assert not claims.claim(session, delivery.id)
 
 
 def test_a_claim_whose_lock_lapsed_can_be_taken_over(session, shop):
     delivery = _stored(
         session, shop, status="processing", locked_until=utcnow() - timedelta(seconds=1)
     )
-    assert webhook_jobs.claim(session, delivery.id)
+    assert claims.claim(session, delivery.id)
 
 
 def test_a_rolled_back_claim_leaves_the_row_pending(session, shop):
     delivery = _stored(session, shop)
-    webhook_jobs.claim(session, delivery.id)
+    claims.claim(session, delivery.id)
     session.rollback()
     assert _reload(session, delivery).status == "pending"
 
 
 def test_claim_batch_takes_due_rows_in_arrival_order_up_to_the_limit(session, shop):
     rows = [_stored(session, shop) for _ in range(4)]
-    ids, more = webhook_jobs.claim_batch(session, shop.id, 3)
+    ids, more = claims.claim_batch(session, shop.id, 3)
     assert (ids, more) == ([r.id for r in rows[:3]], True)
-    ids, more = webhook_jobs.claim_batch(session, shop.id, 3)
+    ids, more = claims.claim_batch(session, shop.id, 3)
     assert (ids, more) == ([rows[3].id], False)
-    assert webhook_jobs.claim_batch(session, shop.id, 3) == ([], False)
+    assert claims.claim_batch(session, shop.id, 3) == ([], False)
 
 
 def test_claim_batch_leaves_other_shops_and_retries_not_yet_due(session, shop):
     _stored(session, factories.shop(session))
     _stored(session, shop, status="failed", next_attempt_at=utcnow() + timedelta(minutes=5))
     due = _stored(session, shop, status="failed", next_attempt_at=utcnow() - timedelta(seconds=1))
-    assert webhook_jobs.claim_batch(session, shop.id, 10) == ([due.id], False)
+    assert claims.claim_batch(session, shop.id, 10) == ([due.id], False)
 
 
 def test_a_lifecycle_delivery_closes_its_batch(session, shop):
     first = _stored(session, shop)
     uninstall = _stored(session, shop, "app/uninstalled", payloads.app_uninstalled(shop.domain))
     _stored(session, shop)
-    ids, more = webhook_jobs.claim_batch(session, shop.id, 10)
+    ids, more = claims.claim_batch(session, shop.id, 10)
     assert (ids, more) == ([first.id, uninstall.id], True)
 
 
 def test_process_delivery_applies_the_handler_and_marks_done(session, shop):
     cid = factories.next_id()
     delivery = _stored(session, shop, payload=payloads.customer(cid))
-    assert webhook_jobs.process_delivery(delivery.id) == "done"
+    assert processing.process_delivery(session, delivery.id) == "done"
     row = _reload(session, delivery)
     assert (row.status, row.last_error, row.locked_until) == ("done", None, None)
     assert row.processed_at is not None
@@ -99,35 +98,35 @@ def test_process_delivery_applies_the_handler_and_marks_done(session, shop):
 
 def test_a_second_process_of_a_done_delivery_does_nothing(session, shop):
     delivery = _stored(session, shop)
-    webhook_jobs.process_delivery(delivery.id)
-    assert webhook_jobs.process_delivery(delivery.id) == "not claimed (done)"
+    processing.process_delivery(session, delivery.id)
+    assert processing.process_delivery(session, delivery.id) == "not claimed (done)"
     assert _reload(session, delivery).attempts == 1
 
 
 def test_a_topic_without_handler_is_ignored(session, shop):
     delivery = _stored(session, shop, "products/update", {"id": 1})
-    assert webhook_jobs.process_delivery(delivery.id) == "ignored"
+    assert processing.process_delivery(session, delivery.id) == "ignored"
     assert _reload(session, delivery).last_error == "no handler for topic products/update"
 
 
 def test_sync_topics_for_a_shop_not_installed_are_skipped(session):
     shop = factories.shop(session, installed_at=None)
     delivery = _stored(session, shop)
-    assert webhook_jobs.process_delivery(delivery.id) == "skipped"
+    assert processing.process_delivery(session, delivery.id) == "skipped"
     assert _reload(session, delivery).last_error == "shop is not installed"
     assert queries.event_kinds(session, shop) == []
 
 
 def test_a_body_shaped_for_another_topic_is_rejected_without_effect(session, shop):
     delivery = _stored(session, shop, "customers/update", payloads.order(factories.next_id()))
-    assert webhook_jobs.process_delivery(delivery.id) == "rejected"
+    assert processing.process_delivery(session, delivery.id) == "rejected"
     assert "admin_graphql_api_id" in _reload(session, delivery).last_error
     assert queries.event_kinds(session, shop) == []
 
 
 def test_a_body_erased_by_a_redaction_is_rejected(session, shop):
     delivery = _stored(session, shop, payload=b'{"redacted":true}')
-    assert webhook_jobs.process_delivery(delivery.id) == "rejected"
+    assert processing.process_delivery(session, delivery.id) == "rejected"
     assert "erased" in _reload(session, delivery).last_error
 
 
@@ -135,13 +134,13 @@ def test_an_uninstall_naming_another_shop_is_rejected(session, shop):
     delivery = _stored(
         session, shop, "app/uninstalled", payloads.app_uninstalled("other.myshopify.com")
     )
-    assert webhook_jobs.process_delivery(delivery.id) == "rejected"
+    assert processing.process_delivery(session, delivery.id) == "rejected"
     assert shop.uninstalled_at is None
 
 
 def test_malformed_json_is_dead_at_once(session, shop):
     delivery = _stored(session, shop, payload=b"{not json")
-    assert webhook_jobs.process_delivery(delivery.id) == "dead"
+    assert processing.process_delivery(session, delivery.id) == "dead"
     row = _reload(session, delivery)
     assert row.status == "dead" and row.last_error.startswith("PermanentDeliveryError")
 
@@ -154,7 +153,7 @@ def test_a_failing_handler_rolls_back_its_effects_and_schedules_a_retry(session,
     monkeypatch.setitem(routing.HANDLERS, "customers/update", boom)
     delivery = _stored(session, shop)
     with pytest.raises(RuntimeError):
-        webhook_jobs.process_delivery(delivery.id)
+        processing.process_delivery(session, delivery.id)
     row = _reload(session, delivery)
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error == "RuntimeError: Shopify said no"
@@ -167,16 +166,16 @@ def test_the_last_attempt_ends_dead(session, shop, monkeypatch):
         raise RuntimeError("still no")
 
     monkeypatch.setitem(routing.HANDLERS, "customers/update", boom)
-    delivery = _stored(session, shop, attempts=webhook_jobs.MAX_ATTEMPTS - 1)
-    assert webhook_jobs.process_delivery(delivery.id) == "dead"
-    assert _reload(session, delivery).attempts == webhook_jobs.MAX_ATTEMPTS
+    delivery = _stored(session, shop, attempts=processing.MAX_ATTEMPTS - 1)
+    assert processing.process_delivery(session, delivery.id) == "dead"
+    assert _reload(session, delivery).attempts == processing.MAX_ATTEMPTS
 
 
 def test_a_batch_applies_every_row_in_one_go(session, shop):
     cids = [factories.next_id() for _ in range(3)]
     rows = [_stored(session, shop, payload=payloads.customer(c)).id for c in cids]
-    ids, _more = webhook_jobs.claim_batch(session, shop.id, 10)
-    assert webhook_jobs._apply_batch(session, shop.id, ids) == ["done"] * 3
+    ids, _more = claims.claim_batch(session, shop.id, 10)
+    assert processing.apply_batch(session, shop.id, ids) == ["done"] * 3
     assert {_reload(session, r).status for r in rows} == {"done"}
 
 
@@ -193,8 +192,8 @@ def test_one_bad_row_in_a_batch_fails_alone(session, shop, monkeypatch):
     bad = _stored(
         session, shop, payload=payloads.customer(factories.next_id(), first_name="Bad")
     ).id
-    ids, _more = webhook_jobs.claim_batch(session, shop.id, 10)
-    assert webhook_jobs._apply_batch(session, shop.id, ids) == ["done", "failed"]
+    ids, _more = claims.claim_batch(session, shop.id, 10)
+    assert processing.apply_batch(session, shop.id, ids) == ["done", "failed"]
     assert (_reload(session, good).status, _reload(session, bad).status) == ("done", "failed")
     assert _reload(session, bad).last_error == "ValueError: bad row"
 
@@ -204,7 +203,7 @@ def test_an_order_delivery_runs_the_whole_referral_flow(session, shop, enqueued)
     advocate = factories.advocate(session, shop)
     body = factories.order_payload(advocate.code, financial_status="paid")
     delivery = _stored(session, shop, "orders/paid", body)
-    assert webhook_jobs.process_delivery(delivery.id) == "done"
+    assert processing.process_delivery(session, delivery.id) == "done"
     [referral] = queries.referrals(session, shop)
     assert referral.status == "completed"
     assert [name.rsplit(".", 1)[-1] for name in enqueued.names()] == ["create_reward_code"]

@@ -9,7 +9,7 @@ import pytest
 
 from shopify_app import jobs
 from shopify_app.models import Customer, utcnow
-from shopify_app.referrals import lifecycle
+from shopify_app.referrals import staff_actions, states
 from shopify_app.sync import order_flow
 
 from .. import factories
@@ -240,7 +240,7 @@ def test_manual_approval_waits_in_the_queue_until_staff_approve(session, shop, e
     )
     [referral] = queries.referrals(session, shop)
     assert (referral.status, referral.needs_manual_approval) == ("pending", True)
-    reward = lifecycle.staff_approve(session, shop, referral, actor="staff:7", reason="checked")
+    reward = staff_actions.staff_approve(session, shop, referral, actor="staff:7", reason="checked")
     assert (referral.status, referral.needs_manual_approval) == ("completed", False)
     assert queries.transitions(session, referral)[-1] == ("pending", "completed", "approved:staff")
     session.commit()
@@ -256,9 +256,9 @@ def test_an_approval_delay_completes_on_the_schedule_not_before(session, shop):
     [referral] = queries.referrals(session, shop)
     assert referral.status == "pending"
     assert referral.approve_after > utcnow() + timedelta(hours=47)
-    assert lifecycle.complete_due(session, shop, utcnow() + timedelta(hours=47)) == 0
+    assert states.complete_due(session, shop, utcnow() + timedelta(hours=47)) == 0
     assert referral.status == "pending"
-    assert lifecycle.complete_due(session, shop, utcnow() + timedelta(hours=49)) == 1
+    assert states.complete_due(session, shop, utcnow() + timedelta(hours=49)) == 1
     assert referral.status == "completed"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from shopify_app import jobs
 from shopify_app.models import Reward, utcnow
-from shopify_app.referrals import lifecycle, rewards
+from shopify_app.referrals import rewards, staff_actions
 from shopify_app.sync import order_flow
 
 from .. import factories
@@ -178,7 +178,7 @@ def test_a_reassigned_referral_voids_the_old_reward_and_issues_the_new_advocate_
 ):
     old = factories.reward(session, shop, referral)
     newcomer = factories.advocate(session, shop)
-    new = lifecycle.staff_reassign(
+    new = staff_actions.staff_reassign(
         session, shop, referral, newcomer, actor="staff:1", reason="disputed"
     )
     session.commit()
@@ -192,8 +192,8 @@ def test_reassigning_back_reissues_the_first_advocates_reward(session, shop, ref
     first_advocate_id = referral.advocate_id
     original = factories.reward(session, shop, referral)
     newcomer = factories.advocate(session, shop)
-    lifecycle.staff_reassign(session, shop, referral, newcomer, actor="staff:1", reason="a")
+    staff_actions.staff_reassign(session, shop, referral, newcomer, actor="staff:1", reason="a")
     back = session.get(type(newcomer), first_advocate_id)
-    again = lifecycle.staff_reassign(session, shop, referral, back, actor="staff:1", reason="b")
+    again = staff_actions.staff_reassign(session, shop, referral, back, actor="staff:1", reason="b")
     assert again.id == original.id and again.status == "pending"
     assert session.query(Reward).filter_by(referral_id=referral.id).count() == 2

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from shopify_app import jobs
 from shopify_app.models import AuditEntry
-from shopify_app.referrals import lifecycle
+from shopify_app.referrals import staff_actions, states
 from shopify_app.sync import order_flow
 
 from .. import factories
@@ -39,8 +39,8 @@ def _completed(session, shop):
 
 def test_a_void_needs_a_reason(session, shop):
     referral = _completed(session, shop)
-    with pytest.raises(lifecycle.TransitionRefused):
-        lifecycle.staff_void(session, shop, referral, actor="staff:1", reason="  ")
+    with pytest.raises(states.TransitionRefused):
+        staff_actions.staff_void(session, shop, referral, actor="staff:1", reason="  ")
     assert referral.status == "completed"
 
 
@@ -48,9 +48,9 @@ def test_staff_void_and_unvoid_give_the_reward_back_with_a_new_code(session, sho
     referral = _completed(session, shop)
     [reward] = queries.rewards(session, shop)
     first_code = reward.code
-    lifecycle.staff_void(session, shop, referral, actor="staff:1", reason="duplicate account")
+    staff_actions.staff_void(session, shop, referral, actor="staff:1", reason="duplicate account")
     assert (referral.status, reward.status) == ("voided", "voided")
-    lifecycle.staff_unvoid(session, shop, referral, actor="staff:1", reason="checked again")
+    staff_actions.staff_unvoid(session, shop, referral, actor="staff:1", reason="checked again")
     assert (referral.status, reward.status) == ("completed", "pending")
     assert reward.code != first_code
     assert _audited(session, shop) == ["referral.voided", "referral.unvoided"]
@@ -64,8 +64,8 @@ def test_a_referral_whose_order_was_refunded_cannot_be_unvoided(session, shop):
     order_flow.apply_order(session, shop, payload)
     order_flow.apply_refund(session, shop, factories.refund_payload(payload["id"], "89.90"))
     [referral] = queries.referrals(session, shop)
-    with pytest.raises(lifecycle.TransitionRefused, match="refunded"):
-        lifecycle.staff_unvoid(session, shop, referral, actor="staff:1", reason="please")
+    with pytest.raises(states.TransitionRefused, match="refunded"):
+        staff_actions.staff_unvoid(session, shop, referral, actor="staff:1", reason="please")
 
 
 def test_unblocking_moves_the_referral_on_as_its_order_allows(session, shop):
@@ -78,7 +78,7 @@ def test_unblocking_moves_the_referral_on_as_its_order_allows(session, shop):
     )
     [referral] = queries.referrals(session, shop)
     assert referral.status == "blocked"
-    lifecycle.staff_unblock(session, shop, referral, actor="staff:1", reason="family member")
+    staff_actions.staff_unblock(session, shop, referral, actor="staff:1", reason="family member")
     assert referral.status == "completed"
     assert [t[2] for t in queries.transitions(session, referral)][-2:] == [
         "unblocked",
@@ -93,14 +93,14 @@ def test_approving_a_blocked_referral_is_refused(session, shop):
         session, shop, factories.order_payload(advocate.code, cid=owner.shopify_id)
     )
     [referral] = queries.referrals(session, shop)
-    with pytest.raises(lifecycle.TransitionRefused):
-        lifecycle.staff_approve(session, shop, referral, actor="staff:1")
+    with pytest.raises(states.TransitionRefused):
+        staff_actions.staff_approve(session, shop, referral, actor="staff:1")
 
 
 def test_a_dry_run_of_a_manual_referral_keeps_nothing(session, shop):
     advocate = factories.advocate(session, shop)
     order = factories.order(session, shop, factories.customer(session, shop))
-    referral, results = lifecycle.staff_create(
+    referral, results = staff_actions.staff_create(
         session, shop, advocate, order, actor="staff:1", reason="phone order", dry_run=True
     )
     assert referral is None
@@ -113,7 +113,7 @@ def test_a_forced_manual_referral_overrides_a_block_and_is_audited(session, shop
     friend = factories.customer(session, shop)
     factories.order(session, shop, friend)  # the friend ordered before: existing customer
     order = factories.order(session, shop, friend, shopify_created_at=None)
-    referral, results = lifecycle.staff_create(
+    referral, results = staff_actions.staff_create(
         session, shop, advocate, order, actor="staff:1", reason="agreed by phone", force=True
     )
     assert any(r.blocks for r in results)
@@ -126,5 +126,5 @@ def test_the_advocates_own_order_cannot_be_made_theirs_by_hand(session, shop):
     owner = factories.customer(session, shop)
     advocate = factories.advocate(session, shop, owner)
     order = factories.order(session, shop, owner)
-    with pytest.raises(lifecycle.TransitionRefused, match="themself"):
-        lifecycle.staff_create(session, shop, advocate, order, actor="staff:1", reason="x")
+    with pytest.raises(states.TransitionRefused, match="themself"):
+        staff_actions.staff_create(session, shop, advocate, order, actor="staff:1", reason="x")
