@@ -254,11 +254,18 @@ def admin_graphql(live, shop: str, steps) -> None:
 
 
 def wait_for_bulk(live, shop: str) -> None:
+    """Until the app has stored `bulk_operations/finish`: the devstore marks the operation
+    COMPLETED before its webhook is on the wire."""
+
     def finished() -> bool:
         op = bulk.current(live.state, shop)
-        return op is not None and op.status in ("COMPLETED", "FAILED")
+        if op is None or op.status not in ("COMPLETED", "FAILED"):
+            return False
+        return bool(
+            rows(live.app, WebhookDelivery, WebhookDelivery.topic == "bulk_operations/finish")
+        )
 
-    wait_until(finished, 10, "the bulk operation to finish")
+    wait_until(finished, 10, "the bulk operation's webhook to be stored")
 
 
 def test_every_topic_the_devstore_sends_is_accepted_end_to_end(live):
