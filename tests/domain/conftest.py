@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from shopify_app import create_app, jobs
 from shopify_app.db import make_engine
 
+from .. import factories
 from ..helpers import API_KEY, API_SECRET
 
 
@@ -155,3 +156,13 @@ def session(domain_app: Flask, domain_engine: Engine, enqueued: JobRecorder) -> 
                 g.pop("db_session", None)
                 session.close()
                 outer.rollback()
+
+
+@pytest.fixture
+def shop(request: pytest.FixtureRequest, session: Session):
+    """A shop; with its referral program where the module says `pytestmark =
+    pytest.mark.program`."""
+    shop = factories.shop(session)
+    if request.node.get_closest_marker("program"):
+        factories.program(session, shop)
+    return shop

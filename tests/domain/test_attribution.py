@@ -10,12 +10,7 @@ from shopify_app.sync import order_flow
 from .. import factories
 from . import queries
 
-
-@pytest.fixture
-def shop(session):
-    shop = factories.shop(session)
-    factories.program(session, shop)
-    return shop
+pytestmark = pytest.mark.program
 
 
 def test_every_signal_is_read_in_priority_order(session, shop):

@@ -13,12 +13,7 @@ from shopify_app.referrals import blocklist, checks, staff_actions
 from .. import factories
 from . import queries
 
-
-@pytest.fixture
-def shop(session):
-    shop = factories.shop(session)
-    factories.program(session, shop)
-    return shop
+pytestmark = pytest.mark.program
 
 
 @pytest.fixture

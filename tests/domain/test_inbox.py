@@ -16,11 +16,6 @@ from .. import factories, payloads
 from . import queries
 
 
-@pytest.fixture
-def shop(session):
-    return factories.shop(session)
-
-
 def _stored(session, shop, topic="customers/update", payload=None, **overrides):
     row = factories.delivery(
         session, shop, topic, payload if payload is not None else payloads.customer(), **overrides

@@ -17,11 +17,6 @@ from . import queries
 
 
 @pytest.fixture
-def shop(session):
-    return factories.shop(session)
-
-
-@pytest.fixture
 def advocate(session, shop):
     factories.program(session, shop)
     return factories.advocate(session, shop)

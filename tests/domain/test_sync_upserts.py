@@ -13,11 +13,6 @@ from .. import factories, payloads
 from . import queries
 
 
-@pytest.fixture
-def shop(session):
-    return factories.shop(session)
-
-
 def test_a_new_customer_is_stored_with_its_fields_and_consent(session, shop):
     cid = factories.next_id()
     row = customers.upsert_customer(session, shop, payloads.customer(cid))
