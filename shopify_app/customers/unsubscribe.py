@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -109,8 +110,10 @@ def _request_channel(
     state = getattr(customer, f"{channel}_marketing_state")
     if state == TARGET:
         return f"Already unsubscribed from {label}: nothing to do."
-    at = utcnow().replace(microsecond=0)
     previous_at = getattr(customer, f"{channel}_marketing_consent_updated_at")
+    at = utcnow()
+    if previous_at is not None and at <= previous_at:  # Shopify's clock ahead of ours
+        at = previous_at + timedelta(milliseconds=1)
     request = ConsentRequest(
         shop_id=shop.id,
         customer_id=customer.id,
