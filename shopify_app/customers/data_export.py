@@ -2,9 +2,12 @@
 referrals, rewards, emails and the whole timeline, as one JSON document or as a zip of CSV
 files (one per section).
 
-Read in seven statements of plain columns (no ORM instances: a 20,000-event timeline is
-one indexed range read as tuples), built in memory and returned as bytes; both formats are
-made from the same sections, so they hold the same values. CSV text cells get the list
+Read in a few statements of plain columns through Core (no ORM instances: a 20,000-event
+timeline is one indexed range read as tuples), built in memory and returned as bytes. Dates
+become ISO text once, as they are read; an event's payload stays the JSON text the
+database holds (`RawJSON`), put into the JSON document and the CSV cell as it is, never
+decoded and encoded again (that was half the time of a 20,000-event export). Both formats
+are made from the same sections, so they hold the same values. CSV text cells get the list
 export's guard against spreadsheet formulas (`bulk.FORMULA_STARTS`).
 """
 
@@ -17,9 +20,10 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from shopify_app.models import (
@@ -116,6 +120,10 @@ class NothingToExport(LookupError):
     """The customer's data was erased: there is nothing to hand out."""
 
 
+class RawJSON(str):
+    """A value that is already JSON text (an event's payload as stored)."""
+
+
 @dataclass
 class CustomerExport:
     customer_id: int
@@ -136,9 +144,12 @@ class CustomerExport:
             "referrals": self.sections["referrals"],
             "rewards": self.sections["rewards"],
             "emails": self.sections["emails"],
-            "timeline": self.sections["timeline"],
+            "timeline": None,
         }
-        return json.dumps(document, default=_json_value, ensure_ascii=False).encode()
+        head = json.dumps(document, default=_json_value, ensure_ascii=False)
+        assert head.endswith('"timeline": null}')
+        events = ",".join(_event_json(e) for e in self.sections["timeline"])
+        return f"{head[: -len('null}')]}[{events}]}}".encode()
 
     def to_zip(self) -> bytes:
         """`<section>.csv` for each section, UTF-8 with a header row."""
@@ -158,8 +169,22 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def _event_json(event: dict[str, Any]) -> str:
+    return (
+        f'{{"id": {event["id"]}, "occurred_at": {_text(event["occurred_at"])}, '
+        f'"source": {_text(event["source"])}, "kind": {_text(event["kind"])}, '
+        f'"actor": {_text(event["actor"])}, "payload": {event["payload"] or "null"}}}'
+    )
+
+
 def _cell(value: Any) -> Any:
     """A CSV cell: dates ISO, structures as JSON, text guarded against formulas."""
+    if isinstance(value, str):
+        return "'" + value if value and value[0] in FORMULA_STARTS else value
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, datetime):
@@ -179,7 +204,34 @@ def _csv_text(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
 
 
 def _rows(session: Session, statement, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [dict(zip(columns, row, strict=True)) for row in session.execute(statement)]
+    return [dict(zip(columns, row, strict=True)) for row in session.connection().execute(statement)]
+
+
+def _timeline(session: Session, shop: Shop, customer: Customer) -> list[dict[str, Any]]:
+    """Newest first, dates as ISO text, payloads as the stored JSON text."""
+    statement = (
+        select(
+            TimelineEvent.id,
+            TimelineEvent.occurred_at,
+            TimelineEvent.source,
+            TimelineEvent.kind,
+            TimelineEvent.actor,
+            cast(TimelineEvent.payload, Text),
+        )
+        .where(TimelineEvent.shop_id == shop.id, TimelineEvent.customer_id == customer.id)
+        .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc())
+    )
+    return [
+        {
+            "id": event_id,
+            "occurred_at": at.isoformat() if at else None,
+            "source": source,
+            "kind": kind,
+            "actor": actor,
+            "payload": RawJSON(payload) if payload is not None else None,
+        }
+        for event_id, at, source, kind, actor, payload in session.connection().execute(statement)
+    ]
 
 
 def customer_export(session: Session, shop: Shop, customer_id: int) -> CustomerExport | None:
@@ -253,13 +305,7 @@ def customer_export(session: Session, shop: Shop, customer_id: int) -> CustomerE
             else []
         ),
         "emails": _emails(session, shop, customer),
-        "timeline": _rows(
-            session,
-            select(*(getattr(TimelineEvent, c) for c in TIMELINE))
-            .where(TimelineEvent.shop_id == shop.id, TimelineEvent.customer_id == customer.id)
-            .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc()),
-            TIMELINE,
-        ),
+        "timeline": _timeline(session, shop, customer),
     }
     return CustomerExport(customer.id, customer.shopify_id, utcnow(), sections)
 
