@@ -225,7 +225,10 @@ def write_back(session: Session, request_id: int) -> str:
             admin_api(session, shop, shopify()), shopify_id, channel, target, at
         )
     except UserErrors as exc:
-        errors = [{"field": e.get("field"), "message": e.get("message")} for e in exc.errors]
+        errors = [
+            {"field": e.get("field"), "message": e.get("message"), "code": e.get("code")}
+            for e in exc.errors
+        ]
         return _fail(session, request, customer, errors)
     except ReauthorizationRequired as exc:
         return _fail(session, request, customer, [{"field": None, "message": str(exc)}])

@@ -21,7 +21,7 @@ customer {
   emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
   smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
 }
-userErrors { field message }
+userErrors { field message code }
 """
 
 EMAIL = f"""

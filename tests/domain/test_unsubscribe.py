@@ -59,6 +59,9 @@ def shopify_answers(monkeypatch):
     return calls, outcome
 
 
+NO_PHONE = "A phone number is required for SMS marketing"
+
+
 def _ask(session, shop, customer, channels=("email",), key="k1", reason="asked by phone"):
     outcome = unsubscribe.request_unsubscribe(
         session, shop, customer, list(channels), actor=ACTOR, reason=reason, request_key=key
@@ -185,18 +188,20 @@ def test_user_errors_are_kept_and_the_state_goes_back(
     session, shop, customer, enqueued, shopify_answers
 ):
     _, outcome = shopify_answers
-    outcome["errors"] = [{"field": ["customerId"], "message": "Customer has no sms"}]
+    outcome["errors"] = [{"field": ["customerId"], "message": NO_PHONE, "code": "INVALID"}]
     previous_at = customer.sms_marketing_consent_updated_at
     _ask(session, shop, customer, channels=("sms",))
     [request] = _requests(session, customer)
     assert unsubscribe.write_back(session, request.id) == "failed"
     assert request.status == "failed"
-    assert request.user_errors == [{"field": ["customerId"], "message": "Customer has no sms"}]
-    assert request.error == "Customer has no sms"
+    assert request.user_errors == [
+        {"field": ["customerId"], "message": NO_PHONE, "code": "INVALID"}
+    ]
+    assert request.error == NO_PHONE
     assert customer.sms_marketing_state == "subscribed"
     assert customer.sms_marketing_consent_updated_at == previous_at
     [event] = queries.events(session, shop, "consent.sms.writeback_failed")
-    assert event.payload["errors"][0]["message"] == "Customer has no sms"
+    assert event.payload["errors"][0]["message"] == NO_PHONE
     assert unsubscribe.latest_requests(session, shop, customer.id)["sms"].id == request.id
     # a retry after the refusal: nothing is sent again
     assert unsubscribe.write_back(session, request.id) == "already failed"

@@ -22,6 +22,8 @@ from .webhook_support import install, one, rows, run_jobs
 
 SMS_TOPIC = "customers_marketing_consent/update"
 
+NO_PHONE = "A phone number is required for SMS marketing"
+
 
 def settle(live, rounds: int = 4) -> None:
     for _ in range(rounds):
@@ -110,11 +112,13 @@ def test_shopify_user_errors_are_shown_and_the_state_goes_back(shop):
     settle(live)
     [request] = rows(live.app, ConsentRequest)
     assert request.status == "failed"
-    assert request.user_errors == [{"field": ["customerId"], "message": "Customer has no sms"}]
+    assert request.user_errors == [
+        {"field": ["customerId"], "message": NO_PHONE, "code": "INVALID"}
+    ]
     assert app_customer(live, dev.id).sms_marketing_state is None
     page = get(live, f"/customers/{customer.id}")
     assert "Shopify refused the unsubscribe from SMS marketing" in page.text
-    assert "customerId: Customer has no sms" in page.text
+    assert f"customerId: {NO_PHONE}" in page.text
 
 
 def test_a_reason_is_required(shop):
