@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shopify_app import jobs
+from shopify_app import compliance, jobs
 from shopify_app.customers import unsubscribe
 from shopify_app.models import AuditEntry, ConsentRequest, utcnow
 from shopify_app.shopify.consent import ConsentState
@@ -269,3 +269,17 @@ def test_a_customer_only_the_app_knows_is_unsubscribed_here(session, shop, enque
     [request] = _requests(session, local)
     assert request.status == "confirmed"
     assert enqueued.names() == []
+
+
+def test_customers_redact_scrubs_the_requests_free_text(session, shop, customer, enqueued):
+    customer.first_name, customer.last_name = "Zelda", "Quartermain"
+    session.flush()
+    _ask(session, shop, customer, reason="Zelda Quartermain phoned: stop all marketing")
+    compliance.redact_customer(
+        session,
+        shop,
+        {"customer": {"id": customer.shopify_id, "email": customer.email}},
+    )
+    session.commit()
+    [request] = _requests(session, customer)
+    assert "Zelda" not in request.reason and "Quartermain" not in request.reason
