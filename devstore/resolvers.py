@@ -443,25 +443,28 @@ class Root:
 
     # ---- consent mutations
     def _consent(self, input_: dict, key: str, channel: str) -> dict:
+        """Shopify's consent mutations: the customer must exist, the state must be one a
+        merchant may set, and SMS needs the customer's phone (email their address). Errors
+        are `userErrors` with Shopify's field paths and codes."""
+
+        def refused(field: list[str], message: str, code: str = "INVALID") -> dict:
+            return {
+                "customer": None,
+                "userErrors": [{"field": field, "message": message, "code": code}],
+            }
+
         c = self._data.customers.get(gid_id(input_.get("customerId"), "Customer"))
         if c is None:
-            return {
-                "customer": None,
-                "userErrors": [{"field": ["customerId"], "message": "Customer not found"}],
-            }
+            return refused(["customerId"], "Customer not found")
         state = str(input_[key]["marketingState"]).lower()
         if state not in ("subscribed", "unsubscribed", "pending"):
-            return {
-                "customer": None,
-                "userErrors": [
-                    {"field": [key, "marketingState"], "message": "Invalid marketing state"}
-                ],
-            }
-        if channel == "email" and not c.email or channel == "sms" and not c.phone:
-            return {
-                "customer": None,
-                "userErrors": [{"field": ["customerId"], "message": f"Customer has no {channel}"}],
-            }
+            return refused(
+                [key, "marketingState"], "Marketing state is not included in the list", "INCLUSION"
+            )
+        if channel == "email" and not c.email:
+            return refused(["customerId"], "An email address is required for email marketing")
+        if channel == "sms" and not c.phone:
+            return refused(["customerId"], "A phone number is required for SMS marketing")
         level = input_[key].get("marketingOptInLevel")
         set_marketing_consent(
             self._state,

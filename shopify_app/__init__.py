@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .admin.views import bp as admin_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
+    from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
     from .emails.views import bp as unsubscribe_bp
     from .portal.views import bp as portal_bp
@@ -67,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(emails_bp)
     app.register_blueprint(blocklist_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(customer_actions_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
     app.register_blueprint(portal_bp)

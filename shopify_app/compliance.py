@@ -18,6 +18,7 @@ from shopify_app.emails.suppression import forget_customer as forget_suppressed
 from shopify_app.models import (
     AuditEntry,
     BulkJob,
+    ConsentRequest,
     Customer,
     CustomerCount,
     DataRequest,
@@ -196,6 +197,13 @@ def redact_customer(
     )
     scrub_columns(
         session, AuditEntry, ("reason", "before", "after"), needles, AuditEntry.shop_id == shop.id
+    )
+    scrub_columns(
+        session,
+        ConsentRequest,
+        ("reason", "user_errors", "error"),
+        needles,
+        ConsentRequest.shop_id == shop.id,
     )
     forget_suppressed(
         session, shop, [customer_data.get("email"), customer.email if customer else None]

@@ -34,6 +34,7 @@ ADVANCE_IMPORT = "workers.sync_jobs.advance_import"
 RECONCILE_SHOP = "workers.sync_jobs.reconcile_shop"
 PROCESS_DELIVERY = "workers.webhook_jobs.process_delivery"
 DRAIN_INBOX = "workers.webhook_jobs.drain_inbox"
+WRITE_CONSENT = "workers.consent_jobs.write_consent"
 
 JOB_NAMES = frozenset(
     {
@@ -49,6 +50,7 @@ JOB_NAMES = frozenset(
         RECONCILE_SHOP,
         PROCESS_DELIVERY,
         DRAIN_INBOX,
+        WRITE_CONSENT,
     }
 )
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])

@@ -8,7 +8,8 @@ Shares and invitations are not transactional (`MARKETING_KINDS`): they are never
 for, nor sent to, an address on the shop's suppression list (checked again when the job
 sends), and each carries an unsubscribe link in its body and the `List-Unsubscribe` +
 `List-Unsubscribe-Post` headers (RFC 8058). A reward email is transactional: the advocate
-earned a code and is told it, whatever the list says.
+earned a code and is told it, whatever the list says. Every kind, the reward's included,
+is refused to a customer unsubscribed from email marketing (`marketing_consent`, E4).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from shopify_app.db import insert_ignore
 from shopify_app.models import EmailMessage, Shop, utcnow
 from shopify_app.timeline.events import record_event
 
+from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed, unsubscribe_url
 
 KINDS = ("reward", "invitation", "share")
@@ -37,6 +39,11 @@ MARKETING_KINDS = frozenset({"invitation", "share"})
 class Suppressed(ValueError):
     """The address is on the shop's suppression list: a non-transactional email is not
     queued for it."""
+
+
+class Unsubscribed(Suppressed):
+    """The recipient is a customer unsubscribed from email marketing: no email of the
+    app's is queued for them."""
 
 
 def unsubscribe_footer(shop: Shop, url: str) -> str:
@@ -83,9 +90,13 @@ def queue_email(
     advocate_id: int | None = None,
 ) -> tuple[EmailMessage, bool]:
     """Store the message (once per `dedupe_key`) and send it after commit.
-    Returns (message, newly queued). A share or invitation to a suppressed address raises
+    Returns (message, newly queued). Any email to a customer unsubscribed from email
+    marketing raises `Unsubscribed`; a share or invitation to a suppressed address raises
     `Suppressed`; its body gets the unsubscribe link."""
     now = utcnow()
+    refusal = unsubscribed_reason(session, shop.id, customer_id=customer_id, address=to)
+    if refusal is not None:
+        raise Unsubscribed(refusal)
     if kind in MARKETING_KINDS:
         if is_suppressed(session, shop.id, to):
             raise Suppressed(f"{to} unsubscribed from these emails")

@@ -20,6 +20,7 @@ from shopify_app.models import EmailMessage, utcnow
 from shopify_app.timeline.events import record_event
 
 from . import MARKETING_KINDS, list_unsubscribe_headers, send_smtp
+from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed
 
 Refusal = Callable[[Session, EmailMessage], str | None]
@@ -54,8 +55,15 @@ def _claim(session: Session, message_id: int) -> bool:
 def _reason_not_to_send(
     session: Session, message: EmailMessage, invitation_refusal: Refusal
 ) -> str | None:
-    """Why a share or invitation must not go out now (asked when the job runs, not only
-    when it was queued: the recipient may have unsubscribed, or withdrawn consent, since)."""
+    """Why a message must not go out now (asked when the job runs, not only when it was
+    queued: the recipient may have unsubscribed, or withdrawn consent, since). Any kind to a
+    customer unsubscribed from email marketing; shares and invitations also by the
+    suppression list and the program's rules."""
+    refusal = unsubscribed_reason(
+        session, message.shop_id, customer_id=message.customer_id, address=message.to_address
+    )
+    if refusal is not None:
+        return refusal
     if message.kind not in MARKETING_KINDS:
         return None
     if is_suppressed(session, message.shop_id, message.to_address):

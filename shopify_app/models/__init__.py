@@ -2,6 +2,7 @@
 
 from .base import Base, utcnow
 from .bulk_job import BulkJob
+from .consent_request import ConsentRequest
 from .customer import Customer, CustomerCount
 from .data_request import DataRequest
 from .discount_code import DiscountCode
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "BlocklistEntry",
     "BulkJob",
+    "ConsentRequest",
     "Customer",
     "CustomerCount",
     "DataRequest",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from shopify_app.emails import queue_email, render
+from shopify_app.emails.marketing_consent import unsubscribed_reason
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
 from shopify_app.timeline.events import record_event
 from shopify_app.values import money_text
@@ -35,6 +36,9 @@ def queue_reward_email(
         raise NotSendable("the advocate's data was erased at their request")
     if not customer.email:
         raise NotSendable("the advocate has no email address")
+    refusal = unsubscribed_reason(session, shop.id, customer_id=customer.id, address=None)
+    if refusal is not None:
+        raise NotSendable(refusal)
     subject, body = render(
         "reward",
         shop=shop,

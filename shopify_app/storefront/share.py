@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopify_app.emails import Suppressed, queue_email, render
+from shopify_app.emails.marketing_consent import unsubscribed_among
 from shopify_app.emails.names import safe_name
 from shopify_app.emails.quotas import Limit, digest, take
 from shopify_app.emails.suppression import canonical, suppressed_among
@@ -81,6 +82,8 @@ def share_offer(
     result = ShareResult()
     for friend in suppressed_among(session, shop.id, friends):
         result.skipped[friend] = "suppressed"
+    for friend in unsubscribed_among(session, shop.id, friends):
+        result.skipped[friend] = "suppressed"  # a customer unsubscribed from email marketing
     day = utcnow().date().isoformat()
     keys = {friend: _dedupe_key(advocate, friend, day) for friend in friends}
     already = set(

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from shopify_app.models import Customer, Shop
+from shopify_app.models import ConsentRequest, Customer, Shop, utcnow
 from shopify_app.timeline.events import record_event
 from shopify_app.values import clean_str, parse_timestamp
 
@@ -119,7 +120,26 @@ def apply_consent(
             _event(session, shop, customer, consent, previous=stored_state)
     elif change and consent.state != stored_state:
         _event(session, shop, customer, consent, previous=None, late=True)
+    if change and newer and consent.state == "unsubscribed" and not created:
+        confirm_requests(session, shop, customer, consent)
     return newer
+
+
+def confirm_requests(session: Session, shop: Shop, customer: Customer, consent: Consent) -> None:
+    """Shopify announced the state a staff request (`customers.unsubscribe`) asked for: the
+    request is confirmed (its job, if still to run, then has nothing to send)."""
+    session.execute(
+        update(ConsentRequest)
+        .where(
+            ConsentRequest.shop_id == shop.id,
+            ConsentRequest.customer_id == customer.id,
+            ConsentRequest.channel == consent.channel,
+            ConsentRequest.status == "pending",
+            ConsentRequest.target_state == consent.state,
+        )
+        .values(status="confirmed", finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _event(
