@@ -1,6 +1,6 @@
 """consent_requests: staff unsubscribes written back to Shopify (issue 17, E4)
 
-Revision ID: 0015_consent_writeback
+Revision ID: 0013_consent_writeback
 Revises: 0012_shop_shopify_id
 Create Date: 2026-12-04 20:00:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_consent_writeback"
+revision = "0013_consent_writeback"
 down_revision = "0012_shop_shopify_id"
 branch_labels = None
 depends_on = None
