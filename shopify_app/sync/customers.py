@@ -69,6 +69,17 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
         if customer.redacted_at is not None:
             return customer  # redacted data never comes back from a late delivery
         _apply_fields(customer, payload, updated_at)
+        if updated_at is not None and updated_at != customer.shopify_created_at:
+            record_event(
+                session,
+                shop_id=shop.id,
+                customer_id=customer.id,
+                kind="customer.updated",
+                occurred_at=updated_at,
+                source="shopify",
+                payload={"account_state": customer.account_state},
+                dedupe_key=f"customer:{shopify_id}:updated:{updated_at.isoformat()}",
+            )
 
     for consent in consents:
         apply_consent(session, shop, customer, consent, change=False, created=created)
