@@ -26,9 +26,9 @@ class ShopProfile:
 
 def load_shop_profile(session: Session, shop: Shop, services: ShopifyServices) -> ShopProfile:
     """Read the shop's name, currency, time zone and Shopify id through the Admin API; fall
-    back to the stored ones if Shopify fails. The id is what compliance and app/uninstalled webhooks must
-    name (webhooks/trust.py); it is learned here, from the shop's own token, never from a
-    webhook."""
+    back to the stored ones if Shopify fails. The id is what compliance and app/uninstalled
+    webhooks must name (webhooks/trust.py); it is learned here, from the shop's own token,
+    never from a webhook."""
     try:
         data = admin_api(session, shop, services).execute(SHOP_QUERY)
     except ShopifyError as exc:
