@@ -210,8 +210,9 @@ def test_an_account_update_is_on_the_timeline_once(session):
     body = payloads.customer(factories.next_id())
     upsert_customer(session, shop, body)
     later = {**body, "updated_at": "2026-12-01T10:00:00Z", "first_name": "Changed"}
-    upsert_customer(session, shop, later)
-    upsert_customer(session, shop, later)
+    upsert_customer(session, shop, later, account_updated=True)
+    upsert_customer(session, shop, later, account_updated=True)
+    upsert_customer(session, shop, {**later, "updated_at": "2026-12-02T10:00:00Z"})
     assert queries.event_kinds(session, shop).count("customer.updated") == 1
 
 
