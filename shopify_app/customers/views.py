@@ -203,6 +203,7 @@ def _render_detail(customer_id: int, *, message=None, problem=None, status=200):
         timeline_families=kinds.FAMILIES,
         zone=zone,
         local_time=lambda moment: local_time(moment, zone),
+        local_day=lambda moment: local_time(moment, zone).partition(",")[0],
         customer=view.customer,
         advocate=view.advocate,
         stats=revenue.stats_of(view.customer),
