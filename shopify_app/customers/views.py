@@ -6,9 +6,7 @@ and render. The list's state lives in the URL; bad parameters fall back to the d
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 from markupsafe import escape
@@ -27,6 +25,7 @@ from shopify_app.storage import storage
 from shopify_app.storefront.views import share_url
 from shopify_app.sync.importer import latest_run
 from shopify_app.timeline import entries, kinds, pages
+from shopify_app.timeline.labels import local_time
 
 from . import bulk, listing
 from . import detail as detail_cards
@@ -169,12 +168,6 @@ def download(job_id: int):
             "Content-Length": str(file.size),
         },
     )
-
-
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    """A moment as the shop reads it: "4 Dec 2026, 22:03" in the shop's time zone."""
-    local = moment.astimezone(zone)
-    return f"{local.day} {local:%b %Y, %H:%M}"
 
 
 def _customer_or_404(customer_id: int) -> Customer:

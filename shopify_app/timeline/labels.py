@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shopify_app.models import TimelineEvent
 from shopify_app.values import money_text
@@ -70,6 +72,12 @@ _SIMPLE = {
     "privacy.data_requested": "Shopify asked for the data the app holds on this customer",
     "email.unsubscribed": "Unsubscribed from the app's emails",
 }
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as the shop reads it: "4 Dec 2026, 22:03" in the shop's time zone."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y, %H:%M}"
 
 
 def _money(payload: dict[str, Any], key: str = "total_minor") -> str:

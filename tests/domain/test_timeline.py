@@ -9,11 +9,12 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from shopify_app.customers import detail as detail_cards
-from shopify_app.customers.views import local_time
+from shopify_app.models import Customer
 from shopify_app.sync import order_flow
 from shopify_app.sync.customers import upsert_customer
 from shopify_app.timeline import entries, kinds, pages, third_party
 from shopify_app.timeline.events import record_event
+from shopify_app.timeline.labels import local_time
 
 from .. import factories, payloads
 from . import queries
@@ -259,3 +260,56 @@ def test_a_third_party_event_is_stored_once_per_idempotency_key(session):
     assert (first.source, first.family, first.source_name) == ("api", "api", "Smile")
     assert first.payload == {"properties": {"points": 50, "reason": "Birthday"}}
     assert kinds_of(page(session, shop, customer, source="api")) == ["loyalty.points_earned"]
+
+
+def test_a_share_names_its_recipient_on_the_advocates_timeline(session):
+    from flask import current_app
+
+    from shopify_app.storefront.share import ShareLimits, share_offer
+
+    shop = factories.shop(session)
+    factories.program(session, shop)
+    advocate = factories.advocate(session, shop)
+    owner = session.get(Customer, advocate.customer_id)
+    limits = ShareLimits.from_config(current_app.config)
+    result = share_offer(
+        session, shop, advocate, owner, ["friend@example.com"], ip=None, limits=limits
+    )
+    assert result.sent == ["friend@example.com"]
+    [shared] = queries.events(session, shop, "program.shared")
+    assert "friend@example.com" not in str(shared.payload)  # kept on the email, not the event
+    [entry] = entries.entries_for(session, shop, [shared])
+    assert entry.title == "Shared their referral offer with friend@example.com"
+    assert entry.email is not None and entry.email.status == "queued"
+
+
+def test_a_failed_send_is_on_the_timeline_with_its_delivery_log(session, monkeypatch):
+    import smtplib
+
+    from shopify_app import emails
+    from shopify_app.emails import delivery
+
+    shop = factories.shop(session)
+    customer = factories.customer(session, shop)
+    message, _ = emails.queue_email(
+        session,
+        shop,
+        kind="reward",
+        to=customer.email,
+        subject="Your reward",
+        body="Thanks",
+        dedupe_key=f"test:{factories.next_id()}",
+        customer_id=customer.id,
+    )
+    session.commit()
+
+    def refuse(*_args, **_kwargs):
+        raise smtplib.SMTPRecipientsRefused({customer.email: (550, b"no such user")})
+
+    monkeypatch.setattr(delivery, "send_smtp", refuse)
+    with pytest.raises(delivery.EmailNotDelivered):
+        delivery.deliver(session, message.id, invitation_refusal=lambda *_: None)
+    [failed] = queries.events(session, shop, "email.reward.failed")
+    [entry] = entries.entries_for(session, shop, [failed])
+    assert entry.title == "Reward email not delivered: “Your reward”"
+    assert entry.email is not None and "SMTPRecipientsRefused" in (entry.email.error or "")
