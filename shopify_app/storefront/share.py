@@ -158,6 +158,6 @@ def _queue(session, shop, advocate, customer, friends, keys):
             source="app",
             actor=f"customer:{customer.id}",
             payload={"email_id": message.id, "subject": message.subject},
-            dedupe_key=f"{keys[friend]}:shared",
+            dedupe_key=f"email:{message.id}:shared",
         )
         yield friend
