@@ -127,6 +127,24 @@ def _page_statement(families: tuple[str, ...] | None, cursor: bool, limit: int):
     )
 
 
+def page_keys(
+    session: Session, shop_id: int, customer_id: int, query: TimelineQuery, limit: int
+) -> list[Any]:
+    """(id, occurred_at) of up to `limit` events the query selects, newest first: the index
+    ranges only, one statement."""
+    families = query.families
+    if families == []:
+        return []
+    params: dict[str, Any] = {"shop_id": shop_id, "customer_id": customer_id}
+    if query.before is not None:
+        params["before_at"] = query.before.occurred_at
+        params["before_id"] = query.before.id
+    statement = _page_statement(
+        tuple(families) if families is not None else None, query.before is not None, limit
+    )
+    return list(session.execute(statement, params).all())
+
+
 def timeline_page(
     session: Session,
     shop: Shop,
@@ -137,19 +155,7 @@ def timeline_page(
 ) -> TimelinePage:
     """The page of the shop's customer `customer_id`'s events that `query` selects: two
     statements, the page's ids from the index ranges, then those rows."""
-    families = query.families
-    if families == []:
-        return TimelinePage([], None, query)
-    params: dict[str, Any] = {"shop_id": shop.id, "customer_id": customer_id}
-    if query.before is not None:
-        params["before_at"] = query.before.occurred_at
-        params["before_id"] = query.before.id
-    statement = _page_statement(
-        tuple(families) if families is not None else None,
-        query.before is not None,
-        page_size + 1,
-    )
-    keys = session.execute(statement, params).all()
+    keys = page_keys(session, shop.id, customer_id, query, page_size + 1)
     more = len(keys) > page_size
     ids = [row.id for row in keys[:page_size]]
     rows: dict[int, TimelineEvent] = {}

@@ -11,8 +11,9 @@ Seeds `--customers` customers in one shop and `--events` timeline events among t
 (a) authenticated requests for that customer's detail page through the app in process (ID
 token, shop lookup, the detail's cards, the hub, the timeline page, its details, the
 template: the server's whole time, no network) and (b) the timeline query alone
-(`timeline.pages.timeline_page`, two statements), for the first page, each source, each
-kind, a combination and a deep page. Prints Markdown for docs/performance.md.
+(`timeline.pages.timeline_page`, two statements, in an app context) and (c) its index
+statement alone (`timeline.pages.page_keys`), for the first page, each source, each kind, a
+combination and a deep page. Prints Markdown for docs/performance.md.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
+from werkzeug.datastructures import MultiDict
 
 from shopify_app.db import database, get_session
 from shopify_app.models import Customer, Shop, TimelineEvent
@@ -185,6 +187,7 @@ def main() -> None:
             .limit(1)
         ).one()
         deep = pages.Cursor(tenth.occurred_at, tenth.id).encode()
+        shop_id = shop.id
         session.close()
     with app.app_context(), database().engine.connect() as conn:
         analyze = "VACUUM ANALYZE" if backend == "PostgreSQL" else "ANALYZE"
@@ -192,15 +195,16 @@ def main() -> None:
     gc.collect()
     gc.freeze()
 
-    rows = []
+    rows, statements = [], []
+    keys_context = app.app_context()
+    keys_context.push()
+    keys_session = get_session()
     for name, params in variants(deep):
 
         def page(params=params):
             return get(f"/customers/{busy_id}", **params)
 
         def query(params=params):
-            from werkzeug.datastructures import MultiDict
-
             args_ = MultiDict(
                 [(k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
             )
@@ -210,8 +214,16 @@ def main() -> None:
                 found = pages.timeline_page(session, shop, busy_id, pages.parse_query(args_))
                 assert found.events or params.get("before")
 
+        def statement(params=params):
+            args_ = MultiDict(
+                [(k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
+            )
+            pages.page_keys(keys_session, shop_id, busy_id, pages.parse_query(args_), 26)
+
         timed(page, 3)
         timed(query, 3)
+        timed(statement, 3)
+        statements.append(percentiles(timed(statement, args.requests)))
         rows.append(
             (
                 name,
@@ -220,6 +232,8 @@ def main() -> None:
             )
         )
 
+    keys_session.close()
+    keys_context.pop()
     app_server.stop()
     devstore_server.stop()
     if redis_server is not None:
@@ -236,11 +250,14 @@ def main() -> None:
             f"\nseed: {args.events:,} events in {seeded_s:.0f} s ({args.events / seeded_s:,.0f}/s)"
         )
     print(
-        "\n| timeline view | page p50 ms | page p95 ms | query p50 ms | query p95 ms |"
-        "\n|---|---|---|---|---|"
+        "\n| timeline view | page p50 ms | page p95 ms | query p50 ms | query p95 ms "
+        "| statement p50 ms | statement p95 ms |\n|---|---|---|---|---|---|---|"
     )
-    for name, p, q in rows:
-        print(f"| {name} | {p['p50']:.2f} | {p['p95']:.2f} | {q['p50']:.2f} | {q['p95']:.2f} |")
+    for (name, p, q), k in zip(rows, statements, strict=True):
+        print(
+            f"| {name} | {p['p50']:.2f} | {p['p95']:.2f} | {q['p50']:.2f} | {q['p95']:.2f} "
+            f"| {k['p50']:.2f} | {k['p95']:.2f} |"
+        )
 
 
 if __name__ == "__main__":
