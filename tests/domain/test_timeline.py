@@ -313,3 +313,37 @@ def test_a_failed_send_is_on_the_timeline_with_its_delivery_log(session, monkeyp
     [entry] = entries.entries_for(session, shop, [failed])
     assert entry.title == "Reward email not delivered: “Your reward”"
     assert entry.email is not None and "SMTPRecipientsRefused" in (entry.email.error or "")
+
+
+def test_a_staff_action_says_who_and_why_and_offers_its_undo(session):
+    from shopify_app.referrals import staff_actions
+
+    shop = factories.shop(session)
+    factories.program(session, shop)
+    advocate = factories.advocate(session, shop)
+    friend = factories.customer(session, shop)
+    referral = factories.referral(
+        session, shop, advocate, factories.order(session, shop, friend), status="completed"
+    )
+    staff_actions.staff_void(
+        session, shop, referral, actor="staff:501", reason="The friend is the advocate's alias"
+    )
+    found = pages.timeline_page(
+        session, shop, advocate.customer_id, pages.parse_query(MultiDict({"kind": "staff"}))
+    ).events
+    [entry] = entries.entries_for(session, shop, found, name_of=lambda actor: "Ada Admin")
+    assert entry.title == "Ada Admin voided a referral"
+    assert entry.audit is not None and entry.audit.reason == "The friend is the advocate's alias"
+    assert (entry.undo, entry.referral) == ("unvoid", referral)
+    # the referral's own event on the friend's timeline says why, and offers the same undo
+    voided = pages.timeline_page(
+        session, shop, friend.id, pages.parse_query(MultiDict({"kind": "referral"}))
+    ).events
+    by_kind = {e.event.kind: e for e in entries.entries_for(session, shop, voided)}
+    assert by_kind["referral.voided"].title == (
+        "Referral voided: the friend is the advocate's alias"
+    )
+    assert by_kind["referral.voided"].undo == "unvoid"
+    staff_actions.staff_unvoid(session, shop, referral, actor="staff:501", reason="Checked")
+    again = entries.entries_for(session, shop, found)
+    assert again[0].undo is None  # no longer voided: nothing to undo
