@@ -20,7 +20,7 @@ from flask import (
 )
 
 from .app_config import RegisteredApp
-from .commerce import cancel_order, data, refund_order
+from .commerce import cancel_order, data, fulfill_order, refund_order
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState
 
@@ -167,13 +167,16 @@ def order_action(handle: str, order_id: int, action: str):
     order = data(state(), shop.domain).orders.get(order_id) or abort(404)
     if action == "cancel" and order.cancelled_at is None:
         cancel_order(state(), shop.domain, order.id)
+    elif action == "fulfill":
+        if order.cancelled_at is None and order.fulfillment_status != "fulfilled":
+            fulfill_order(state(), shop.domain, order.id)
     elif action == "refund":
         try:
             amount = Decimal(request.form.get("amount") or str(order.total))
         except InvalidOperation:
             abort(400, "not an amount")
         refund_order(state(), shop.domain, order.id, amount, note=request.form.get("note"))
-    elif action not in ("cancel", "refund"):
+    elif action not in ("cancel", "refund", "fulfill"):
         abort(404)
     return redirect(url_for("devstore_admin.orders", handle=handle))
 

@@ -489,6 +489,18 @@ def pay_order(state: DevStoreState, domain: str, order_id: int) -> DevOrder:
     return order
 
 
+def fulfill_order(state: DevStoreState, domain: str, order_id: int) -> DevOrder:
+    """Fulfil every line: Shopify sends `orders/fulfilled` and `orders/updated`."""
+    shop = data(state, domain)
+    order = shop.orders[order_id]
+    order.fulfillment_status = "fulfilled"
+    order.updated_at = now()
+    body = order_json(order, shop)
+    state.emit(domain, "orders/fulfilled", body)
+    state.emit(domain, "orders/updated", body)
+    return order
+
+
 def cancel_order(
     state: DevStoreState, domain: str, order_id: int, reason: str = "customer"
 ) -> DevOrder:

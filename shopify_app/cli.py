@@ -40,6 +40,7 @@ from .config import (
 from .customers.cli import seed_command
 from .jobs import embedded_redis
 from .referrals.cli import revenue_cli
+from .timeline.cli import timeline_cli
 
 
 def _create_app():
@@ -292,6 +293,7 @@ def _wait_until_listening(urls: list[str], procs: dict, timeout: float) -> bool:
 main.add_command(webhooks_cli)
 main.add_command(revenue_cli)
 main.add_command(seed_command)
+main.add_command(timeline_cli)
 
 if __name__ == "__main__":
     main()

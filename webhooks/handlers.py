@@ -23,7 +23,7 @@ def _fired_at(delivery: WebhookDelivery):
 
 
 def customer_changed(session: Session, shop: Shop, payload: Any, delivery: WebhookDelivery) -> None:
-    upsert_customer(session, shop, payload)
+    upsert_customer(session, shop, payload, account_updated=delivery.topic == "customers/update")
 
 
 def email_consent_changed(

@@ -24,6 +24,7 @@ SYNC_HANDLERS: dict[str, Handler] = {
     "orders/updated": handlers.order_changed,
     "orders/paid": handlers.order_changed,
     "orders/cancelled": handlers.order_changed,
+    "orders/fulfilled": handlers.order_changed,
     "refunds/create": handlers.refund_created,
     "discounts/create": handlers.discount_changed,
     "discounts/update": handlers.discount_changed,

@@ -124,6 +124,7 @@ RULES: dict[str, Rule] = {
     "orders/updated": _ORDER,
     "orders/paid": _ORDER,
     "orders/cancelled": _ORDER,
+    "orders/fulfilled": _ORDER,
     "refunds/create": _resource("Refund", numbers=("order_id",)),
     "customers/create": _CUSTOMER,
     "customers/update": _CUSTOMER,

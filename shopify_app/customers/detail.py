@@ -1,4 +1,4 @@
-"""What the customer detail (C4) shows, in four statements.
+"""What the customer detail (C4) shows, in four statements, and its hub header's orders.
 
 The portal's person view (`portal.details.person_view_of`) reads more: the person's referrals
 as a friend, their orders' names, every email. The detail page shows none of that, so it
@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, bindparam, or_, select
+from sqlalchemy import String, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from shopify_app.db import int_param
-from shopify_app.models import Advocate, Customer, EmailMessage, Referral, Reward, Shop
+from shopify_app.models import Advocate, Customer, EmailMessage, Order, Referral, Reward, Shop
 
 ACTIVITY_LIMIT = 100  # referrals and rewards listed; the numbers above them count them all
 INVITATIONS_SHOWN = 5
+ORDERS_SHOWN = 5  # the hub header's order history; "View in Shopify" has them all
 # Built once: an alias of the wide customers table costs milliseconds to set up per call.
 _Friend = aliased(Customer, name="friend")
 
@@ -118,3 +119,49 @@ def customer_detail(session: Session, shop: Shop, customer_id: int) -> CustomerD
         session.scalars(_invitations_statement(bool(customer.email), INVITATIONS_SHOWN), ids)
     )
     return CustomerDetail(customer, advocate, referrals, friends, rewards, invitations)
+
+
+@dataclass
+class OrderSummary:
+    """The hub header's orders: how many, spent per currency (totals less refunds, cancelled
+    orders left out), and the latest few."""
+
+    count: int
+    spent: list[tuple[int, str]]  # (minor units, currency), largest first
+    latest: list[Order]
+
+
+@functools.cache
+def _spent_statement():
+    return (
+        select(
+            func.count(Order.id),
+            func.sum(Order.total_minor - Order.refunded_minor).filter(Order.cancelled_at.is_(None)),
+            Order.currency,
+        )
+        .where(Order.shop_id == int_param("shop_id"), Order.customer_id == int_param("customer_id"))
+        .group_by(Order.currency)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _latest_orders_statement(limit: int):
+    placed = func.coalesce(Order.processed_at, Order.shopify_created_at)
+    return (
+        select(Order)
+        .where(Order.shop_id == int_param("shop_id"), Order.customer_id == int_param("customer_id"))
+        .order_by(placed.desc(), Order.id.desc())
+        .limit(limit)
+    )
+
+
+def order_summary(session: Session, shop: Shop, customer_id: int) -> OrderSummary:
+    """The shop's customer's orders for the hub header, over the (shop, customer) index."""
+    ids = {"shop_id": shop.id, "customer_id": customer_id}
+    count, spent = 0, []
+    for n, minor, currency in session.execute(_spent_statement(), ids):
+        count += n
+        spent.append((int(minor or 0), currency))
+    spent.sort(reverse=True)
+    latest = list(session.scalars(_latest_orders_statement(ORDERS_SHOWN), ids)) if count else []
+    return OrderSummary(count, spent, latest)

@@ -18,9 +18,14 @@ from shopify_app.db import get_session, unindexed
 from shopify_app.models import Customer
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
+from shopify_app.shopify.services import shopify
+from shopify_app.shops import ensure_shop_timezone
+from shopify_app.staff import actor_label
 from shopify_app.storage import storage
 from shopify_app.storefront.views import share_url
 from shopify_app.sync.importer import latest_run
+from shopify_app.timeline import entries, kinds, pages
+from shopify_app.timeline.labels import local_time
 
 from . import bulk, listing
 from . import detail as detail_cards
@@ -175,11 +180,23 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 
 def _render_detail(customer_id: int, *, message=None, problem=None, status=200):
-    view = detail_cards.customer_detail(get_session(), g.shop, customer_id)
+    session = get_session()
+    view = detail_cards.customer_detail(session, g.shop, customer_id)
     if view is None:
         abort(404)
+    zone = ensure_shop_timezone(session, g.shop, shopify())
+    timeline_query = pages.parse_query(request.args)
+    timeline = pages.timeline_page(session, g.shop, customer_id, timeline_query)
     html = render_template(
         "customers/detail.html",
+        orders=detail_cards.order_summary(session, g.shop, customer_id),
+        timeline=timeline,
+        entries=entries.entries_for(session, g.shop, timeline.events, name_of=actor_label),
+        timeline_sources=kinds.SOURCES,
+        timeline_families=kinds.FAMILIES,
+        zone=zone,
+        local_time=lambda moment: local_time(moment, zone),
+        local_day=lambda moment: local_time(moment, zone).partition(",")[0],
         customer=view.customer,
         advocate=view.advocate,
         stats=revenue.stats_of(view.customer),

@@ -99,6 +99,19 @@ def deliver(session: Session, message_id: int, *, invitation_refusal: Refusal) -
     except (smtplib.SMTPException, OSError) as exc:
         message.status = "failed"
         message.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if message.customer_id is not None:
+            # The relay's reply may quote the address: it stays on the message's row (which
+            # an erasure scrubs), the event names only the message.
+            record_event(
+                session,
+                shop_id=message.shop_id,
+                customer_id=message.customer_id,
+                kind=f"email.{message.kind}.failed",
+                occurred_at=utcnow(),
+                source="app",
+                payload={"email_id": message.id, "subject": message.subject},
+                dedupe_key=f"email:{message.id}:failed:{message.attempts}",
+            )
         session.commit()
         summary = f"email {message_id} not delivered: {type(exc).__name__}"
         code = getattr(exc, "smtp_code", None)

@@ -17,6 +17,7 @@ class Shop(TimestampMixin, Base):
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str | None] = mapped_column(String(255))
     currency: Mapped[str | None] = mapped_column(String(3))  # the shop's currencyCode
+    iana_timezone: Mapped[str | None] = mapped_column(String(64))  # e.g. Europe/Helsinki
     # The shop's id at Shopify (from the Admin API, never from a webhook): compliance and
     # app/uninstalled payloads must carry it (webhooks/trust.py).
     shopify_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -19,7 +19,17 @@ class TimelineEvent(Base):
     __tablename__ = "timeline_events"
     __table_args__ = (
         UniqueConstraint("shop_id", "dedupe_key"),
-        Index("ix_timeline_events_shop_customer_time", "shop_id", "customer_id", "occurred_at"),
+        # The timeline's pages: newest first over (occurred_at, id), all events or one
+        # family's (the kind filter; a source is a set of families) per index range.
+        Index("ix_timeline_events_customer_time", "shop_id", "customer_id", "occurred_at", "id"),
+        Index(
+            "ix_timeline_events_customer_family_time",
+            "shop_id",
+            "customer_id",
+            "family",
+            "occurred_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,6 +39,8 @@ class TimelineEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(16))  # shopify | app | api
     kind: Mapped[str] = mapped_column(String(64))
+    family: Mapped[str] = mapped_column(String(16), server_default="other_app")  # timeline/kinds.py
+    source_name: Mapped[str | None] = mapped_column(String(64))  # a third party's name (api)
     actor: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str | None] = mapped_column(String(255))

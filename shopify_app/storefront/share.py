@@ -23,6 +23,7 @@ from shopify_app.emails.quotas import Limit, digest, take
 from shopify_app.emails.suppression import canonical, suppressed_among
 from shopify_app.models import Advocate, Customer, EmailMessage, Shop, utcnow
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
+from shopify_app.timeline.events import record_event
 
 from .views import share_url
 
@@ -138,7 +139,7 @@ def _queue(session, shop, advocate, customer, friends, keys):
     subject, body = render("share", **context)
     for friend in friends:
         try:
-            queue_email(
+            message, _ = queue_email(
                 session,
                 shop,
                 kind="share",
@@ -150,4 +151,16 @@ def _queue(session, shop, advocate, customer, friends, keys):
             )
         except Suppressed:
             continue
+        # The friend's address stays on the message (erased with it); the event names it.
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=customer.id,
+            kind="program.shared",
+            occurred_at=message.created_at,
+            source="app",
+            actor=f"customer:{customer.id}",
+            payload={"email_id": message.id, "subject": message.subject},
+            dedupe_key=f"email:{message.id}:shared",
+        )
         yield friend

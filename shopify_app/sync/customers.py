@@ -45,8 +45,12 @@ def _row_for(
     )
 
 
-def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Customer | None:
-    """Apply a customer payload; None when it has no id or is older than what is stored."""
+def upsert_customer(
+    session: Session, shop: Shop, payload: dict[str, Any], *, account_updated: bool = False
+) -> Customer | None:
+    """Apply a customer payload; None when it has no id or is older than what is stored.
+    `account_updated` (a `customers/update` delivery) puts the change on the timeline; the
+    customer inside an order or an import is the same account seen again, not an update."""
     shopify_id = parse_id(payload.get("id"))
     if shopify_id is None:
         return None
@@ -69,6 +73,17 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
         if customer.redacted_at is not None:
             return customer  # redacted data never comes back from a late delivery
         _apply_fields(customer, payload, updated_at)
+        if account_updated and updated_at is not None:
+            record_event(
+                session,
+                shop_id=shop.id,
+                customer_id=customer.id,
+                kind="customer.updated",
+                occurred_at=updated_at,
+                source="shopify",
+                payload={"account_state": customer.account_state},
+                dedupe_key=f"customer:{shopify_id}:updated:{updated_at.isoformat()}",
+            )
 
     for consent in consents:
         apply_consent(session, shop, customer, consent, change=False, created=created)

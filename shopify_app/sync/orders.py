@@ -187,7 +187,13 @@ def _apply_order_fields(
     )
 
 
+# An order that was paid, whatever happened after (a refund keeps the payment on the timeline).
+PAID_STATUSES = ("paid", "partially_refunded", "refunded")
+
+
 def _order_events(session: Session, shop: Shop, order: Order) -> None:
+    """The order's facts on its customer's timeline, each once (the dedupe keys): placed,
+    paid, fulfilled, cancelled. Refunds are their own (`record_refund`)."""
     summary = {
         "order": order.name,
         "order_id": order.shopify_id,
@@ -205,6 +211,29 @@ def _order_events(session: Session, shop: Shop, order: Order) -> None:
         payload=summary,
         dedupe_key=f"order:{order.shopify_id}:placed",
     )
+    changed_at = order.shopify_updated_at or order.processed_at or order.shopify_created_at
+    if order.financial_status in PAID_STATUSES:
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=order.customer_id,
+            kind="order.paid",
+            occurred_at=order.processed_at if order.financial_status == "paid" else changed_at,
+            source="shopify",
+            payload=summary,
+            dedupe_key=f"order:{order.shopify_id}:paid",
+        )
+    if order.fulfillment_status == "fulfilled":
+        record_event(
+            session,
+            shop_id=shop.id,
+            customer_id=order.customer_id,
+            kind="order.fulfilled",
+            occurred_at=changed_at,
+            source="shopify",
+            payload=summary,
+            dedupe_key=f"order:{order.shopify_id}:fulfilled",
+        )
     if order.cancelled_at is not None:
         record_event(
             session,

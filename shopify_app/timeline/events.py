@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from shopify_app.db import insert_ignore_stmt
 from shopify_app.models import TimelineEvent, utcnow
 
+from .kinds import family_of
+
 _PENDING = "pending_timeline_events"
 _COLUMNS = (
     "shop_id",
@@ -22,6 +24,8 @@ _COLUMNS = (
     "occurred_at",
     "recorded_at",
     "source",
+    "family",
+    "source_name",
     "actor",
     "payload",
     "dedupe_key",
@@ -39,6 +43,7 @@ def record_event(
     payload: dict[str, Any],
     dedupe_key: str,
     actor: str | None = None,
+    source_name: str | None = None,
 ) -> None:
     """Write one event; the same `dedupe_key` twice is one event.
 
@@ -52,6 +57,8 @@ def record_event(
         "occurred_at": occurred_at or utcnow(),
         "recorded_at": utcnow(),
         "source": source,
+        "family": family_of(source, kind),
+        "source_name": source_name,
         "actor": actor,
         "payload": payload,
         "dedupe_key": dedupe_key[:255],

@@ -18,6 +18,7 @@ A3_TOPICS = {
     "orders/updated",
     "orders/paid",
     "orders/cancelled",
+    "orders/fulfilled",
     "refunds/create",
     "customers/create",
     "customers/update",

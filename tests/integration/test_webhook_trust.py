@@ -277,6 +277,7 @@ def test_every_topic_the_devstore_sends_is_accepted_end_to_end(live):
     )
     commerce.update_customer(live.state, SHOP_A, ada.id, last_name="Lovelace")
     order = commerce.place_order(live.state, SHOP_A, customer_id=ada.id, lines=LINES)
+    commerce.fulfill_order(live.state, SHOP_A, order.id)
     commerce.refund_order(live.state, SHOP_A, order.id, Decimal("5.00"))
     commerce.cancel_order(live.state, SHOP_A, order.id)
     gone = commerce.create_customer(live.state, SHOP_A, email="gone@example.com")

@@ -28,6 +28,7 @@ GENUINE = {
     "orders/updated": payloads.order(),
     "orders/paid": payloads.order(),
     "orders/cancelled": payloads.order(),
+    "orders/fulfilled": payloads.order(),
     "refunds/create": payloads.refund(),
     "customers/create": CUSTOMER,
     "customers/update": CUSTOMER,
@@ -74,7 +75,7 @@ GENUINE = {
 
 # Topics that carry the same resource: one's body is a valid body of the others.
 SAME_SHAPE = [
-    {"orders/create", "orders/updated", "orders/paid", "orders/cancelled"},
+    {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled"},
     {"customers/create", "customers/update", "customers/delete"},
     {"discounts/create", "discounts/update", "discounts/delete"},
 ]

@@ -1,0 +1,179 @@
+"""What a merchant reads for each event: one sentence, never an internal key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shopify_app.models import TimelineEvent
+from shopify_app.values import money_text
+
+_EMAIL_KINDS = {
+    "invitation": "Invitation email",
+    "share": "Referral offer email",
+    "reward": "Reward email",
+    "friend": "Friend offer email",
+}
+_EMAIL_STEPS = {
+    "queued": "queued",
+    "sent": "sent",
+    "failed": "not delivered",
+    "not_sent": "not sent",
+}
+_CONSENT_STATES = {
+    "subscribed": "subscribed",
+    "not_subscribed": "not subscribed",
+    "unsubscribed": "unsubscribed",
+    "pending": "pending confirmation",
+    "redacted": "erased",
+    "invalid": "invalid",
+}
+_STAFF_ACTIONS = {
+    "advocate.joined": "joined the customer to the program",
+    "customer.invited": "sent the customer an invitation",
+    "referral.approved": "approved a referral",
+    "referral.voided": "voided a referral",
+    "referral.rechecked": "ran the fraud rules again on a referral",
+    "referral.unblocked": "unblocked a referral",
+    "referral.unvoided": "un-voided a referral",
+    "referral.reassigned": "reassigned a referral",
+    "referral.created": "created a referral",
+    "referral.created.forced": "created a referral past the fraud rules",
+    "reward.email_resent": "resent the reward email",
+    "email.suppressed": "stopped emails to the customer",
+    "email.unsuppressed": "allowed emails to the customer again",
+    "blocklist.added": "added the customer's details to the blocklist",
+    "blocklist.removed": "removed the customer's details from the blocklist",
+    "consent.unsubscribed": "unsubscribed the customer from marketing",
+    "export.customer": "exported the customer's data",
+}
+_REFERRAL_STEPS = {
+    "created": "Referral created",
+    "pending": "Referral pending",
+    "completed": "Referral completed",
+    "blocked": "Referral blocked",
+    "voided": "Referral voided",
+    "not_created": "No referral made from an order with a referral code",
+}
+_REWARD_STEPS = {
+    "issued": "Reward issued",
+    "used": "Reward used",
+    "expired": "Reward expired unused",
+    "voided": "Reward voided",
+    "clawback_impossible": "Reward could not be taken back (already used)",
+    "reissued": "Reward given back",
+}
+_SIMPLE = {
+    "customer.created": "Account created in Shopify",
+    "customer.updated": "Account details updated in Shopify",
+    "customer.deleted": "Account deleted in Shopify",
+    "privacy.redacted": "Personal data erased at Shopify's request",
+    "privacy.data_requested": "Shopify asked for the data the app holds on this customer",
+    "email.unsubscribed": "Unsubscribed from the app's emails",
+}
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as the shop reads it: "4 Dec 2026, 22:03" in the shop's time zone."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y, %H:%M}"
+
+
+def _money(payload: dict[str, Any], key: str = "total_minor") -> str:
+    amount, currency = payload.get(key), payload.get("currency")
+    if not isinstance(amount, int) or not currency:
+        return ""
+    return f"{money_text(amount, currency)} {currency}"
+
+
+def _order(payload: dict[str, Any]) -> str:
+    return str(payload.get("order") or "An order")
+
+
+def _with(sentence: str, detail: Any) -> str:
+    """`sentence: detail`, the detail's capital dropped unless it starts an acronym."""
+    text = str(detail or "").strip()
+    if not text:
+        return sentence
+    if len(text) > 1 and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return f"{sentence}: {text}"
+
+
+def describe(
+    event: TimelineEvent, *, staff_name: str | None = None, shared_to: str | None = None
+) -> str:
+    """The event as one sentence, e.g. "Referral blocked: the friend's email ...";
+    `shared_to` is the address a share went to (kept on the email, not the event)."""
+    kind, payload = event.kind, event.payload or {}
+    if event.source == "api":
+        words = kind.replace("_", " ").replace(".", " ")
+        return f"{words[:1].upper()}{words[1:]} (from {event.source_name or 'a third party'})"
+    if kind in _SIMPLE:
+        return _SIMPLE[kind]
+    family, _, step = kind.partition(".")
+    if family == "order":
+        order = _order(payload)
+        if step == "placed":
+            total = _money(payload)
+            return f"Order {order} placed" + (f" for {total}" if total else "")
+        if step == "refunded":
+            amount = _money(payload, "amount_minor")
+            return f"Order {order} refunded" + (f" ({amount})" if amount else "")
+        if step == "cancelled":
+            return _with(f"Order {order} cancelled", _reason(payload.get("reason")))
+        return f"Order {order} {step.replace('_', ' ')}"
+    if family == "consent":
+        channel = "Email" if step == "email" else "SMS"
+        to = _CONSENT_STATES.get(str(payload.get("to")), "changed")
+        sentence = f"{channel} marketing: {to}"
+        if payload.get("from"):
+            sentence += f" (was {_CONSENT_STATES.get(str(payload['from']), payload['from'])})"
+        return sentence
+    if family == "program":
+        if step == "joined":
+            via = payload.get("via")
+            return "Joined the referral program" + (f" ({via})" if via else "")
+        if step == "shared":
+            return "Shared their referral offer" + (f" with {shared_to}" if shared_to else "")
+    if family == "referral":
+        sentence = _REFERRAL_STEPS.get(step, f"Referral {step.replace('_', ' ')}")
+        role = payload.get("role")
+        if step in ("blocked", "voided", "not_created"):
+            return _with(sentence, payload.get("reason"))
+        if role == "friend" and step == "created":
+            return "Referral created: this customer is the friend"
+        return sentence
+    if family == "reward":
+        sentence = _REWARD_STEPS.get(step, f"Reward {step.replace('_', ' ')}")
+        if payload.get("code"):
+            sentence += f" (code {payload['code']})"
+        if step == "voided":
+            return _with(sentence, payload.get("reason"))
+        return sentence
+    if family == "email":
+        email_kind, _, email_step = step.partition(".")
+        what = _EMAIL_KINDS.get(email_kind, f"{email_kind.capitalize()} email")
+        sentence = f"{what} {_EMAIL_STEPS.get(email_step, email_step.replace('_', ' '))}"
+        if payload.get("subject"):
+            sentence += f": “{payload['subject']}”"
+        if email_step == "not_sent":
+            return _with(sentence, payload.get("reason"))
+        return sentence
+    if family in ("staff", "app"):
+        action = _STAFF_ACTIONS.get(step, step.replace(".", " ").replace("_", " "))
+        who = staff_name or ("Staff" if family == "staff" else "The app")
+        return f"{who} {action}"
+    return kind.replace(".", " ").replace("_", " ").capitalize()
+
+
+def _reason(reason: Any) -> str:
+    return {
+        "customer": "the customer changed their mind",
+        "fraud": "suspected fraud",
+        "inventory": "items out of stock",
+        "declined": "payment declined",
+        "other": "other reason",
+        "staff": "staff error",
+    }.get(str(reason or ""), str(reason or ""))
