@@ -47,6 +47,9 @@ _STAFF_ACTIONS = {
     "blocklist.removed": "removed the customer's details from the blocklist",
     "consent.unsubscribed": "unsubscribed the customer from marketing",
     "export.customer": "exported the customer's data",
+    "customer.exported": "exported the customer's data",
+    "customer.unsubscribed_email": "unsubscribed the customer from email marketing",
+    "customer.unsubscribed_sms": "unsubscribed the customer from SMS marketing",
 }
 _REFERRAL_STEPS = {
     "created": "Referral created",
@@ -125,7 +128,13 @@ def describe(
             return _with(f"Order {order} cancelled", _reason(payload.get("reason")))
         return f"Order {order} {step.replace('_', ' ')}"
     if family == "consent":
-        channel = "Email" if step == "email" else "SMS"
+        channel_key, _, outcome = step.partition(".")
+        channel = "Email" if channel_key == "email" else "SMS"
+        if outcome == "writeback_failed":
+            messages = "; ".join(
+                str(e.get("message")) for e in payload.get("errors") or [] if isinstance(e, dict)
+            )
+            return _with(f"Shopify refused the {channel.lower()} unsubscribe", messages)
         to = _CONSENT_STATES.get(str(payload.get("to")), "changed")
         sentence = f"{channel} marketing: {to}"
         if payload.get("from"):

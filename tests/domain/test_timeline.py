@@ -347,3 +347,22 @@ def test_a_staff_action_says_who_and_why_and_offers_its_undo(session):
     staff_actions.staff_unvoid(session, shop, referral, actor="staff:501", reason="Checked")
     again = entries.entries_for(session, shop, found)
     assert again[0].undo is None  # no longer voided: nothing to undo
+
+
+def test_the_customer_actions_read_as_sentences(session):
+    """The unsubscribe and export actions and a refused write-back, as the timeline says them."""
+    shop = factories.shop(session)
+    customer = factories.customer(session, shop)
+    add(session, shop, customer, "staff.customer.unsubscribed_sms", T0, source="app")
+    add(session, shop, customer, "staff.customer.exported", T0, source="app")
+    add(session, shop, customer, "consent.email.writeback_failed", T0, source="app",
+        channel="email", errors=[{"field": ["email"], "message": "Email is invalid"}])  # fmt: skip
+    found = pages.timeline_page(session, shop, customer.id, pages.TimelineQuery()).events
+    titles = {e.event.kind: e.title for e in entries.entries_for(session, shop, found)}
+    assert titles["staff.customer.unsubscribed_sms"].endswith(
+        "unsubscribed the customer from SMS marketing"
+    )
+    assert titles["staff.customer.exported"].endswith("exported the customer's data")
+    assert titles["consent.email.writeback_failed"] == (
+        "Shopify refused the email unsubscribe: email is invalid"
+    )
