@@ -8,7 +8,9 @@ Shares and invitations are not transactional (`MARKETING_KINDS`): they are never
 for, nor sent to, an address on the shop's suppression list (checked again when the job
 sends), and each carries an unsubscribe link in its body and the `List-Unsubscribe` +
 `List-Unsubscribe-Post` headers (RFC 8058). A reward email is transactional: the advocate
-earned a code and is told it, whatever the list says.
+earned a code and is told it, whatever the list says. So is a signup's confirmation
+(`customers.signups`): the recipient asked for it on the storefront, and it is limited per
+address.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from shopify_app.timeline.events import record_event
 
 from .suppression import is_suppressed, unsubscribe_url
 
-KINDS = ("reward", "invitation", "share")
+KINDS = ("reward", "invitation", "share", "signup_confirmation")
 MARKETING_KINDS = frozenset({"invitation", "share"})
 
 

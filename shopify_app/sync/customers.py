@@ -14,6 +14,7 @@ from shopify_app.models import Customer, Shop
 from shopify_app.timeline.events import record_event
 from shopify_app.values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
 
+from . import signup_merge
 from .consent import (
     PAYLOAD_KEYS,
     MalformedConsent,
@@ -45,6 +46,32 @@ def _row_for(
     )
 
 
+def _customer_for(
+    session: Session,
+    shop: Shop,
+    shopify_id: int,
+    payload: dict[str, Any],
+    prepare: Callable[[Customer], None],
+) -> tuple[Customer, bool]:
+    """The customer's row, locked, for a payload: a storefront signup record with the same
+    email or phone becomes it (`signup_merge`), never a second row. (row, inserted)."""
+    email, phone = signup_merge.addresses_of(payload) if payload else (None, None)
+    existing = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
+    records = signup_merge.signup_records(session, shop, email, phone)
+    if existing is None and records:
+        first = records.pop(0)
+        by = signup_merge.matched_by(first, email, phone)
+        existing = signup_merge.adopt(session, shop, first, shopify_id, by=by)
+    if existing is not None:
+        if existing.redacted_at is not None or existing.deleted_at is not None:
+            return existing, False
+        for record in records:
+            by = signup_merge.matched_by(record, email, phone)
+            signup_merge.fold_into(session, shop, existing, record, by=by)
+        return existing, False
+    return _row_for(session, shop, shopify_id, prepare)
+
+
 def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Customer | None:
     """Apply a customer payload; None when it has no id or is older than what is stored."""
     shopify_id = parse_id(payload.get("id"))
@@ -58,7 +85,7 @@ def upsert_customer(session: Session, shop: Shop, payload: dict[str, Any]) -> Cu
         for consent in consents:
             store_consent(draft, consent)
 
-    customer, created = _row_for(session, shop, shopify_id, prepare)
+    customer, created = _customer_for(session, shop, shopify_id, payload, prepare)
     if not created:
         if is_stale(updated_at, customer.shopify_updated_at):
             return customer
