@@ -161,7 +161,6 @@ def sign_up(
     contact: Contact,
     *,
     confirm_url: str,
-    ip: str | None = None,
 ) -> Signup:
     """Record a storefront signup; the caller commits. `confirm_url` is where the store serves
     the confirmation page (the token is added as `?token=`)."""
