@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shopify_app import jobs
+from shopify_app import compliance, jobs
 from shopify_app.customers import signups
 from shopify_app.models import (
     Customer,
@@ -317,3 +317,23 @@ def test_a_deleted_shopify_customer_with_the_address_does_not_take_the_signup(se
     gone = factories.customer(session, shop, email="kim@example.com", deleted_at=utcnow())
     signup = signups.sign_up(session, shop, email_contact("kim@example.com"), confirm_url="u")
     assert signup.created and signup.customer_id != gone.id
+
+
+def test_customers_redact_erases_an_unmatched_signup_record_of_the_same_person(session, shop):
+    signups.sign_up(session, shop, email_contact("eve@example.com"), confirm_url="u")
+    signups.sign_up(session, shop, signups.parse_contact("", "+16135550142"), confirm_url="u")
+    eve = factories.customer(session, shop, email="eve@example.com", phone="+1 613 555 0142")
+    compliance.redact_customer(
+        session,
+        shop,
+        {
+            "shop_domain": shop.domain,
+            "customer": {"id": eve.shopify_id, "email": "eve@example.com", "phone": None},
+            "orders_to_redact": [],
+        },
+    )
+    [only] = records(session, shop)
+    assert only.id == eve.id and only.redacted_at is not None
+    assert (only.email, only.phone) == (None, None)
+    payloads_left = [e.payload for e in queries.events(session, shop)]
+    assert "eve@example.com" not in str(payloads_left) and "0142" not in str(payloads_left)
