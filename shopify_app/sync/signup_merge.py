@@ -14,9 +14,10 @@ timeline says "matched to the Shopify customer".
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Select, Table, bindparam, delete, select, union_all, update
 from sqlalchemy.orm import Session
 
 from shopify_app.models import Base, Customer, Shop, utcnow
@@ -37,21 +38,32 @@ def signup_records(
 ) -> list[Customer]:
     """The shop's signup records (no Shopify id) with this email or phone, locked, oldest
     first (two at most: one per address)."""
-    matches = []
-    if email:
-        matches.append(Customer.email_normalized == email)
-    if phone:
-        matches.append(Customer.phone == phone)
-    if not matches:
+    if not email and not phone:
         return []
-    return list(
-        session.scalars(
-            select(Customer)
-            .where(Customer.shop_id == shop.id, Customer.shopify_id.is_(None), or_(*matches))
-            .order_by(Customer.id)
-            .with_for_update()
+    query = _signup_records_query(bool(email), bool(phone))
+    params = {"shop_id": shop.id, "email": email, "phone": phone}
+    return list(session.scalars(query, {k: v for k, v in params.items() if v}))
+
+
+@functools.cache
+def _signup_records_query(by_email: bool, by_phone: bool) -> Select:
+    """Built once per shape (this runs for every customer Shopify reports). One index probe
+    per address: an OR of the two would read every signup record of the shop through the
+    (shop_id, shopify_id) index on SQLite."""
+    probes = [
+        select(Customer.id).where(
+            Customer.shop_id == bindparam("shop_id"),
+            Customer.shopify_id.is_(None),
+            column == bindparam(name),
         )
-    )
+        for column, name, wanted in (
+            (Customer.email_normalized, "email", by_email),
+            (Customer.phone, "phone", by_phone),
+        )
+        if wanted
+    ]
+    ids = probes[0] if len(probes) == 1 else union_all(*probes)
+    return select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
 
 
 def matched_by(customer: Customer, email: str | None, phone: str | None) -> str:
