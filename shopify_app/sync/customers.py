@@ -119,7 +119,8 @@ def consent_changed(
     """A `customers_email_marketing_consent/update` (channel "email": `customer_id`,
     `email_marketing_consent`) or `customers_marketing_consent/update` ("sms": `id`,
     `sms_marketing_consent`). A customer not synced yet gets a row now (the consent topic
-    can overtake `customers/create`); a deleted or redacted one is left alone. Raises
+    can overtake `customers/create`), or takes over the storefront signup record with the
+    address the payload names; a deleted or redacted one is left alone. Raises
     MalformedConsent for a payload that names no customer or carries no consent object."""
     key = PAYLOAD_KEYS[channel]
     shopify_id = parse_id(payload.get("customer_id") or payload.get("id"))
@@ -130,8 +131,9 @@ def consent_changed(
     consent = parse_consent(channel, payload[key], fired_at)
     if consent is None:
         return None  # `state: null`: Shopify has no consent to tell
-    customer, created = _row_for(
-        session, shop, shopify_id, lambda draft: store_consent(draft, consent)
+    addresses = {"email": payload.get("email_address"), "phone": payload.get("phone")}
+    customer, created = _customer_for(
+        session, shop, shopify_id, addresses, lambda draft: store_consent(draft, consent)
     )
     if not created and (customer.redacted_at is not None or customer.deleted_at is not None):
         return customer

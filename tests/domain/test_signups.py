@@ -337,3 +337,27 @@ def test_customers_redact_erases_an_unmatched_signup_record_of_the_same_person(s
     assert (only.email, only.phone) == (None, None)
     payloads_left = [e.payload for e in queries.events(session, shop)]
     assert "eve@example.com" not in str(payloads_left) and "0142" not in str(payloads_left)
+
+
+def test_a_consent_delivery_naming_the_address_takes_over_the_signup_record(session, shop):
+    signup = signups.sign_up(session, shop, email_contact("noa@example.com"), confirm_url="u")
+    cid = factories.next_id()
+    later = utcnow() + timedelta(minutes=1)
+    row = customers.consent_changed(
+        session,
+        shop,
+        "email",
+        {
+            "customer_id": cid,
+            "email_address": "noa@example.com",
+            "email_marketing_consent": {
+                "state": "subscribed",
+                "opt_in_level": "single_opt_in",
+                "consent_updated_at": later.isoformat(),
+            },
+        },
+        later,
+    )
+    assert (row.id, row.shopify_id) == (signup.customer_id, cid)
+    assert row.email_marketing_state == "subscribed"  # Shopify's, newer than the signup's
+    assert len(records(session, shop)) == 1
