@@ -15,17 +15,27 @@ timeline says "matched to the Shopify customer".
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, delete, select, union_all, update
+from sqlalchemy import Select, Table, bindparam, delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
-from shopify_app.models import Base, Customer, Shop, utcnow
+from shopify_app.models import Advocate, Base, Customer, Shop, utcnow
 from shopify_app.referrals.identity import canonical_phone
 from shopify_app.timeline.events import record_event
 from shopify_app.values import normalize_email
 
 CHANNELS = ("email", "sms")
+# The B9 numbers (`referrals.revenue`): sums over disjoint rows, so a fold adds them.
+STATS = (
+    "successful_referrals",
+    "total_referees",
+    "referral_revenue_minor",
+    "referrer_revenue_minor",
+    "referee_revenue_minor",
+)
+log = logging.getLogger(__name__)
 
 
 def addresses_of(payload: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -81,8 +91,22 @@ def adopt(session: Session, shop: Shop, record: Customer, shopify_id: int, *, by
 
 def fold_into(
     session: Session, shop: Shop, customer: Customer, record: Customer, *, by: str
-) -> None:
-    """Move everything of signup `record` to the Shopify `customer` and delete the record."""
+) -> bool:
+    """Move everything of signup `record` to the Shopify `customer` and delete the record.
+    False (nothing done, logged) when both are advocates: one customer has one advocate row,
+    and which code to keep is staff's call."""
+    advocates = session.scalar(
+        select(func.count())
+        .select_from(Advocate)
+        .where(Advocate.shop_id == shop.id, Advocate.customer_id.in_([customer.id, record.id]))
+    )
+    if advocates == 2:
+        log.warning(
+            "signup record %s not merged into customer %s: both are advocates",
+            record.id,
+            customer.id,
+        )
+        return False
     for table, column in _references():
         session.execute(
             update(table).where(table.c[column] == record.id).values({column: customer.id})
@@ -96,10 +120,15 @@ def fold_into(
                 setattr(customer, name, getattr(record, name))
     if customer.source == "shopify" and record.source != "shopify":
         customer.source = record.source
+    if record.program_joined:  # staff joined the signup record: its advocate row moved
+        customer.program_joined = True
+    for number in STATS:
+        setattr(customer, number, getattr(customer, number) + getattr(record, number))
     session.execute(delete(Customer).where(Customer.id == record.id))
     session.expunge(record)
     assert customer.shopify_id is not None
     _matched_event(session, shop, customer, customer.shopify_id, by, folded=record.id)
+    return True
 
 
 def _references() -> list[tuple[Table, str]]:

@@ -361,3 +361,36 @@ def test_a_consent_delivery_naming_the_address_takes_over_the_signup_record(sess
     assert (row.id, row.shopify_id) == (signup.customer_id, cid)
     assert row.email_marketing_state == "subscribed"  # Shopify's, newer than the signup's
     assert len(records(session, shop)) == 1
+
+
+def _consent_first_row(session, shop, cid):
+    return customers.consent_changed(
+        session,
+        shop,
+        "sms",
+        {"id": cid, "sms_marketing_consent": {"state": "not_subscribed"}},
+        utcnow() - timedelta(days=1),
+    )
+
+
+def test_a_folded_signup_record_brings_its_advocate_along(session, shop):
+    signup = signups.sign_up(session, shop, email_contact("ola@example.com"), confirm_url="u")
+    record = session.get(Customer, signup.customer_id)
+    advocate = factories.advocate(session, shop, record)  # staff joined the signup record
+    cid = factories.next_id()
+    row = _consent_first_row(session, shop, cid)
+    customers.upsert_customer(session, shop, payloads.customer(cid, email="ola@example.com"))
+    assert records(session, shop) == [row]
+    session.refresh(advocate)
+    assert advocate.customer_id == row.id and row.program_joined
+    assert row.list_segment == 3  # member, joined
+
+
+def test_two_advocates_are_never_merged(session, shop):
+    signup = signups.sign_up(session, shop, email_contact("pia@example.com"), confirm_url="u")
+    factories.advocate(session, shop, session.get(Customer, signup.customer_id))
+    cid = factories.next_id()
+    row = _consent_first_row(session, shop, cid)
+    factories.advocate(session, shop, row)
+    customers.upsert_customer(session, shop, payloads.customer(cid, email="pia@example.com"))
+    assert len(records(session, shop)) == 2
