@@ -170,8 +170,10 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     shopify_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Where the record began: "shopify" (sync) or "storefront" (a signup on the app's page).
-    source: Mapped[str] = mapped_column(String(16), default="shopify", server_default="shopify")
+    # Where the record began when not from Shopify: "storefront" (a signup on the app's page).
+    # NULL for Shopify's customers (no default: rows written whole, as sync writes them,
+    # and inserts at older schema versions, need none).
+    source: Mapped[str | None] = mapped_column(String(16))
 
     program_joined: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Derived from the columns above whenever they are set (`_derive`): never set by hand.

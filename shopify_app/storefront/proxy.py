@@ -93,18 +93,21 @@ def _remember_device(session, shop: Shop, advocate) -> None:
     session.commit()
 
 
-def _form_token(shop: Shop, customer: Customer | None) -> str:
+def _form_token(shop: Shop, customer: Customer | None, purpose: str = "") -> str:
     """A token the page's forms carry back: a page from another site cannot make a
-    logged-in customer join or send emails (their Shopify cookies alone are not enough)."""
+    logged-in customer join or send emails (their Shopify cookies alone are not enough).
+    The signup forms carry their own (`purpose` "signup"), good for nothing else."""
     day = utcnow().date().isoformat()
     subject = f"{shop.domain}|{customer.shopify_id if customer else ''}|{day}"
+    if purpose:
+        subject += f"|{purpose}"
     secret = shopify().secrets[0]
     return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _form_token_ok(shop: Shop, customer: Customer | None) -> bool:
+def _form_token_ok(shop: Shop, customer: Customer | None, purpose: str = "") -> bool:
     given = request.form.get("token", "")
-    return hmac.compare_digest(given.encode(), _form_token(shop, customer).encode())
+    return hmac.compare_digest(given.encode(), _form_token(shop, customer, purpose).encode())
 
 
 def _page(shop, customer, logged_in, *, message=None, problem=None, status=200, signup=None):
@@ -127,6 +130,7 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200, 
         problem=problem,
         path_prefix=_path_prefix(),
         token=_form_token(shop, customer),
+        signup_token=_form_token(shop, customer, "signup"),
         via="invitation" if request.args.get("via") == "invitation" else "storefront",
         consent={channel: signups.consent_text(channel, shop) for channel in ("email", "sms")},
         signup=signup or {},
@@ -254,7 +258,7 @@ def proxy_subscribe():
     reason; per shopper and per address the signups are rate limited (429 + Retry-After)."""
     shop, customer, logged_in = _verified_shop_and_customer()
     rate_limits.limit("signup")
-    if not _form_token_ok(shop, customer):
+    if not _form_token_ok(shop, customer, "signup"):
         return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
     given = {"email": request.form.get("email", ""), "phone": request.form.get("phone", "")}
     try:

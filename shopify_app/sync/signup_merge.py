@@ -118,8 +118,7 @@ def fold_into(
             for field in ("state", "opt_in_level", "consent_updated_at"):
                 name = f"{channel}_marketing_{field}"
                 setattr(customer, name, getattr(record, name))
-    if customer.source == "shopify" and record.source != "shopify":
-        customer.source = record.source
+    customer.source = customer.source or record.source
     if record.program_joined:  # staff joined the signup record: its advocate row moved
         customer.program_joined = True
     for number in STATS:

@@ -26,7 +26,7 @@ SIGNUP_ROWS = sa.text("shopify_id IS NULL")
 def upgrade() -> None:
     op.add_column(
         "customers",
-        sa.Column("source", sa.String(length=16), server_default="shopify", nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=True),
     )
     for name, column in (
         ("uq_customers_signup_email", "email_normalized"),
