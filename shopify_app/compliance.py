@@ -37,6 +37,7 @@ from shopify_app.models import (
 )
 from shopify_app.redis_erasure import forget
 from shopify_app.referrals import personal_data
+from shopify_app.referrals.identity import canonical_phone
 from shopify_app.scrub import (
     REDACTED,
     mentions,
@@ -48,6 +49,7 @@ from shopify_app.scrub import (
 )
 from shopify_app.shopify.offline_tokens import clear_tokens
 from shopify_app.storage import storage
+from shopify_app.sync import signup_merge
 from shopify_app.sync.customers import customer_by_shopify_id
 from shopify_app.timeline.events import record_event
 from shopify_app.values import normalize_email, parse_id
@@ -183,6 +185,8 @@ def redact_customer(
         customer = Customer(shop_id=shop.id, shopify_id=shopify_id, tags="", redacted_at=now)
         session.add(customer)
         session.flush()
+    if customer is not None:
+        _fold_signups(session, shop, customer, customer_data)
     retired = None
     if customer is not None:
         retired = personal_data.redact_customer(session, shop, customer.id, addresses)
@@ -236,6 +240,18 @@ def redact_customer(
         dedupe_key=f"customer:{shopify_id}:redacted",
     )
     return customer
+
+
+def _fold_signups(
+    session: Session, shop: Shop, customer: Customer, customer_data: dict[str, Any]
+) -> None:
+    """A storefront signup record with the erased customer's email or phone that was never
+    matched to them is theirs too: it is folded into the customer, then erased with them."""
+    email = normalize_email(customer_data.get("email")) or customer.email_normalized
+    phone = canonical_phone(customer_data.get("phone") or customer.phone)
+    for record in signup_merge.signup_records(session, shop, email, phone):
+        by = signup_merge.matched_by(record, email, phone)
+        signup_merge.fold_into(session, shop, customer, record, by=by)
 
 
 def _remember(session: Session, shop: Shop, resource: str, ids: set[int], now: datetime) -> None:

@@ -75,6 +75,10 @@ RATE_LIMITS = {
     "RATE_LIMIT_REFERRAL_LINK": "60 per minute",
     "RATE_LIMIT_AUTH": "20 per minute",
     "RATE_LIMIT_PROXY": "60 per minute",
+    # Storefront signups (E1), on top of the proxy's budget: per shopper address, and per
+    # email or phone number signed up (each email signup sends a confirmation email).
+    "RATE_LIMIT_SIGNUP": "10 per hour",
+    "RATE_LIMIT_SIGNUP_ADDRESS": "3 per hour;5 per day",
 }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -218,15 +219,27 @@ def insert_ignore_stmt(
     conflict: list[str],
     *,
     returning: bool = True,
+    where: str | None = None,
 ):
-    """`INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING id]` for SQLite and PostgreSQL
-    (without RETURNING it runs as one executemany over a list of rows)."""
+    """`INSERT ... ON CONFLICT (conflict) [WHERE where] DO NOTHING [RETURNING id]` for SQLite
+    and PostgreSQL (without RETURNING it runs as one executemany over a list of rows). `where`
+    names a partial unique index by its predicate."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    stmt = insert(table).values(**values)
+    stmt = stmt.on_conflict_do_nothing(
+        index_elements=conflict, index_where=text(where) if where else None
+    )
     return stmt.returning(table.c.id) if returning else stmt
 
 
-def insert_ignore(session: Session, model: type, values: dict[str, Any], conflict: list[str]):
+def insert_ignore(
+    session: Session,
+    model: type,
+    values: dict[str, Any],
+    conflict: list[str],
+    *,
+    where: str | None = None,
+):
     """Insert-or-ignore through the session; the new row's id, or None if the key exists.
 
     Goes through the model's table (Core), not the ORM entity: the ORM's bulk-insert
@@ -235,15 +248,17 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], conflic
     more than running it.
     """
     stmt = _insert_ignore_for(
-        session.get_bind().dialect.name, model.__table__, tuple(values), tuple(conflict)
+        session.get_bind().dialect.name, model.__table__, tuple(values), tuple(conflict), where
     )
     return session.execute(stmt, values).scalar_one_or_none()
 
 
 @functools.cache
-def _insert_ignore_for(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple):
+def _insert_ignore_for(
+    dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple, where: str | None
+):
     binds = {c: bindparam(c, type_=table.c[c].type) for c in columns}
-    return insert_ignore_stmt(dialect, table, binds, list(conflict))
+    return insert_ignore_stmt(dialect, table, binds, list(conflict), where=where)
 
 
 @functools.cache
@@ -283,8 +298,7 @@ def get_or_insert(
     if prepare is not None:
         draft = model(**key, **values)
         prepare(draft)
-        filled = vars(draft)
-        row.update({c.key: filled[c.key] for c in table.columns if c.key in filled})
+        row = row_values(draft)
     new_id = insert_ignore(session, model, row, list(key))
     if new_id is None:
         won = session.scalar(query, params)
@@ -300,6 +314,17 @@ def get_or_insert(
         if relationship.uselist:
             set_committed_value(instance, relationship.key, [])
     return instance, True
+
+
+def row_values(draft: Any) -> dict[str, Any]:
+    """Every column of a new row built as a transient instance (its validators ran): what it
+    was given, else the column's default. For an insert written whole by Core."""
+    table = draft.__table__
+    filled = vars(draft)
+    return {
+        **_column_defaults(table),
+        **{c.key: filled[c.key] for c in table.columns if c.key in filled},
+    }
 
 
 def _column_defaults(table: Table) -> dict[str, Any]:

@@ -6,9 +6,12 @@ library behind Flask-Limiter: its fixed-window strategy and Redis storage).
 | `RATE_LIMIT_REFERRAL_LINK` | `/r/<code>` | client address |
 | `RATE_LIMIT_AUTH` | `/auth`, `/auth/callback` (the OAuth grant) | client address |
 | `RATE_LIMIT_PROXY` | `/proxy` and everything under it | the shopper's address |
+| `RATE_LIMIT_SIGNUP` | `/proxy/subscribe` (also) | the shopper's address |
+| `RATE_LIMIT_SIGNUP_ADDRESS` | `/proxy/subscribe` (also) | the address signed up (a digest) |
 
-Each is one budget shared by its endpoints. A request over it gets 429 with `Retry-After`
-(seconds until its window ends). Nothing else is limited:
+Each is one budget shared by its endpoints; the signup budgets are checked by the view
+(`limit`), the signup's address once it has been read from the form. A request over a
+budget gets 429 with `Retry-After` (seconds until its window ends). Nothing else is limited:
 webhooks are signed by Shopify and must never be refused, the embedded admin is
 authenticated by ID tokens, and the webhook intake (the hottest path) pays one dict lookup.
 
@@ -52,11 +55,13 @@ def shopper_key() -> str:
     return shopper_ip() or client_key()
 
 
-# budget: (setting, what it counts per)
-BUDGETS: dict[str, tuple[str, Callable[[], str]]] = {
+# budget: (setting, what it counts per; None: the view names the key)
+BUDGETS: dict[str, tuple[str, Callable[[], str] | None]] = {
     "referral-link": ("RATE_LIMIT_REFERRAL_LINK", client_key),
     "auth": ("RATE_LIMIT_AUTH", client_key),
     "proxy": ("RATE_LIMIT_PROXY", shopper_key),
+    "signup": ("RATE_LIMIT_SIGNUP", shopper_key),
+    "signup-address": ("RATE_LIMIT_SIGNUP_ADDRESS", None),
 }
 ENDPOINT_BUDGETS = {
     "storefront.referral_link": "referral-link",
@@ -107,6 +112,16 @@ class RateLimits:
         self._failing = False
 
 
+def limit(budget: str, key: str | None = None) -> None:
+    """Count this request against `budget` (for `key`, else the budget's own key); raises
+    `RateLimited` (429 + Retry-After) when over."""
+    counted_per = BUDGETS[budget][1]
+    if key is None:
+        assert counted_per is not None, f"budget {budget} needs a key"
+        key = counted_per()
+    current_app.extensions["rate_limits"].check(budget, key)
+
+
 def init_app(app: Flask) -> None:
     app.extensions["rate_limits"] = RateLimits(app)
     app.before_request(_limit_request)
@@ -118,7 +133,7 @@ def _limit_request() -> None:
         request.blueprint or ""
     )
     if budget is not None:
-        current_app.extensions["rate_limits"].check(budget, BUDGETS[budget][1]())
+        limit(budget)
 
 
 def _too_many_requests(error: RateLimited):

@@ -8,8 +8,11 @@ Shares and invitations are not transactional (`MARKETING_KINDS`): they are never
 for, nor sent to, an address on the shop's suppression list (checked again when the job
 sends), and each carries an unsubscribe link in its body and the `List-Unsubscribe` +
 `List-Unsubscribe-Post` headers (RFC 8058). A reward email is transactional: the advocate
-earned a code and is told it, whatever the list says. Every kind, the reward's included,
-is refused to a customer unsubscribed from email marketing (`marketing_consent`, E4).
+earned a code and is told it, whatever the list says. So is a signup's confirmation
+(`customers.signups`): the recipient asked for it on the storefront, and it is limited per
+address. Every other kind, the reward's included, is refused to a customer unsubscribed
+from email marketing (`marketing_consent`, E4); the confirmation is how such a customer
+subscribes again.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from shopify_app.timeline.events import record_event
 from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed, unsubscribe_url
 
-KINDS = ("reward", "invitation", "share")
+KINDS = ("reward", "invitation", "share", "signup_confirmation")
 MARKETING_KINDS = frozenset({"invitation", "share"})
+# Asked for by the recipient to give consent: sent whatever their marketing consent says.
+CONSENT_KINDS = frozenset({"signup_confirmation"})
 
 
 class Suppressed(ValueError):
@@ -94,9 +99,10 @@ def queue_email(
     marketing raises `Unsubscribed`; a share or invitation to a suppressed address raises
     `Suppressed`; its body gets the unsubscribe link."""
     now = utcnow()
-    refusal = unsubscribed_reason(session, shop.id, customer_id=customer_id, address=to)
-    if refusal is not None:
-        raise Unsubscribed(refusal)
+    if kind not in CONSENT_KINDS:
+        refusal = unsubscribed_reason(session, shop.id, customer_id=customer_id, address=to)
+        if refusal is not None:
+            raise Unsubscribed(refusal)
     if kind in MARKETING_KINDS:
         if is_suppressed(session, shop.id, to):
             raise Suppressed(f"{to} unsubscribed from these emails")

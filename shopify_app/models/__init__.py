@@ -24,6 +24,7 @@ from .referral import (
     Reward,
 )
 from .shop import Shop
+from .signup_confirmation import SignupConfirmation
 from .staff_member import StaffMember
 from .stored_file import StoredFile, StoredFileChunk
 from .sync_run import SyncRun
@@ -57,6 +58,7 @@ __all__ = [
     "Reward",
     "SendQuota",
     "Shop",
+    "SignupConfirmation",
     "StaffMember",
     "StoredFile",
     "StoredFileChunk",

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -79,6 +80,13 @@ def _search_index(name: str, column: str) -> Index:
     return _index(name, column, include=tuple(c for c in SORT_VALUES if c != column))
 
 
+def _one_signup_per(name: str, column: str) -> Index:
+    """A record not (yet) known to Shopify is one per address: concurrent storefront signups
+    for one address insert-or-ignore against this index (`customers.signups`)."""
+    where = text("shopify_id IS NULL")
+    return Index(name, "shop_id", column, unique=True, sqlite_where=where, postgresql_where=where)
+
+
 class CustomerLabels:
     """How a customer is named and labelled on the admin pages: for the ORM row and for the
     slimmer rows the Customers page reads (`customers.listing.ListedCustomer`)."""
@@ -111,7 +119,11 @@ class CustomerLabels:
 
 class Customer(CustomerLabels, TimestampMixin, Base):
     """The app's copy of a Shopify customer, with the program numbers the Customers page
-    sorts on (kept up to date by `referrals.revenue`, never computed on page view)."""
+    sorts on (kept up to date by `referrals.revenue`, never computed on page view).
+
+    A shopper without a store account who signs up on the storefront page is a customer too
+    (`source` "storefront", no `shopify_id`, phone in E.164) until Shopify reports a customer
+    with the same email or phone: then this row becomes that customer (`sync.customers`)."""
 
     __tablename__ = "customers"
     __table_args__ = (
@@ -130,6 +142,8 @@ class Customer(CustomerLabels, TimestampMixin, Base):
         _index("ix_customers_list_referrals", "successful_referrals"),
         _index("ix_customers_list_referrer_revenue", "referrer_revenue_minor"),
         _index("ix_customers_list_referee_revenue", "referee_revenue_minor"),
+        _one_signup_per("uq_customers_signup_email", "email_normalized"),
+        _one_signup_per("uq_customers_signup_phone", "phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,6 +170,10 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     shopify_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the record began when not from Shopify: "storefront" (a signup on the app's page).
+    # NULL for Shopify's customers (no default: rows written whole, as sync writes them,
+    # and inserts at older schema versions, need none).
+    source: Mapped[str | None] = mapped_column(String(16))
 
     program_joined: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Derived from the columns above whenever they are set (`_derive`): never set by hand.

@@ -26,7 +26,8 @@ class EmailMessage(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(32))  # reward | invitation | share
+    # reward | invitation | share | signup_confirmation
+    kind: Mapped[str] = mapped_column(String(32))
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(255))
     body_text: Mapped[str] = mapped_column(Text)

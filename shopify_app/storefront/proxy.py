@@ -1,7 +1,9 @@
 """The app-proxy page (B2, item 9 of the referral engine): Shopify forwards
 `https://{shop}/apps/referrals/...` here, signed (`signature`) and naming the logged-in
 customer (`logged_in_customer_id`). A customer joins the program here and shares the friend
-offer by email; nothing is trusted before the signature is verified.
+offer by email; a shopper without an account signs up for email or SMS marketing
+(`customers.signups`, E1) and confirms an email signup from the link it sends. Nothing is
+trusted before the signature is verified.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import hashlib
 import hmac
 import re
 import time
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import select
 
+from shopify_app import rate_limits
 from shopify_app.client_address import client_ip
+from shopify_app.customers import signups
 from shopify_app.db import get_session, insert_ignore
-from shopify_app.emails.suppression import canonical
+from shopify_app.emails.suppression import canonical, masked
 from shopify_app.models import AdvocateVisit, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
@@ -88,21 +93,24 @@ def _remember_device(session, shop: Shop, advocate) -> None:
     session.commit()
 
 
-def _form_token(shop: Shop, customer: Customer | None) -> str:
+def _form_token(shop: Shop, customer: Customer | None, purpose: str = "") -> str:
     """A token the page's forms carry back: a page from another site cannot make a
-    logged-in customer join or send emails (their Shopify cookies alone are not enough)."""
+    logged-in customer join or send emails (their Shopify cookies alone are not enough).
+    The signup forms carry their own (`purpose` "signup"), good for nothing else."""
     day = utcnow().date().isoformat()
     subject = f"{shop.domain}|{customer.shopify_id if customer else ''}|{day}"
+    if purpose:
+        subject += f"|{purpose}"
     secret = shopify().secrets[0]
     return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _form_token_ok(shop: Shop, customer: Customer | None) -> bool:
+def _form_token_ok(shop: Shop, customer: Customer | None, purpose: str = "") -> bool:
     given = request.form.get("token", "")
-    return hmac.compare_digest(given.encode(), _form_token(shop, customer).encode())
+    return hmac.compare_digest(given.encode(), _form_token(shop, customer, purpose).encode())
 
 
-def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
+def _page(shop, customer, logged_in, *, message=None, problem=None, status=200, signup=None):
     session = get_session()
     program = get_program(session, shop)
     advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
@@ -122,7 +130,10 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200):
         problem=problem,
         path_prefix=_path_prefix(),
         token=_form_token(shop, customer),
+        signup_token=_form_token(shop, customer, "signup"),
         via="invitation" if request.args.get("via") == "invitation" else "storefront",
+        consent={channel: signups.consent_text(channel, shop) for channel in ("email", "sms")},
+        signup=signup or {},
     )
     return Response(html, status=status, mimetype="text/html")
 
@@ -238,3 +249,87 @@ def _share_outcome(result: ShareResult, limits: ShareLimits) -> dict:
     if left_out:
         message += " Not sent: " + "; ".join(left_out) + "."
     return {"message": message}
+
+
+@bp.post("/proxy/subscribe")
+def proxy_subscribe():
+    """A shopper signs up for email or SMS marketing with the consent box ticked. The answer
+    is the same whether the address was known or not; invalid input is refused with the
+    reason; per shopper and per address the signups are rate limited (429 + Retry-After)."""
+    shop, customer, logged_in = _verified_shop_and_customer()
+    rate_limits.limit("signup")
+    if not _form_token_ok(shop, customer, "signup"):
+        return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
+    given = {"email": request.form.get("email", ""), "phone": request.form.get("phone", "")}
+    try:
+        contact = signups.parse_contact(given["email"], given["phone"])
+    except signups.InvalidContact as exc:
+        return _page(shop, customer, logged_in, problem=str(exc), status=422, signup=given)
+    if request.form.get("consent") != "yes":
+        what = "emails" if contact.channel == "email" else "texts"
+        problem = f"Tick the box to agree to receive {what} from the store."
+        return _page(shop, customer, logged_in, problem=problem, status=422, signup=given)
+    rate_limits.limit("signup-address", signups.address_key(shop, contact))
+    session = get_session()
+    signups.sign_up(session, shop, contact, confirm_url=_storefront_url(shop) + "/confirm")
+    session.commit()
+    if contact.channel == "email":
+        message = (
+            f"Almost done: we sent a link to {masked(contact.address)}. "
+            "Open it to confirm your subscription."
+        )
+    else:
+        message = f"Thanks! Your signup for texts at {contact.address} is recorded."
+    return _page(shop, customer, logged_in, message=message)
+
+
+def _storefront_url(shop: Shop) -> str:
+    """Where the store serves this page: the shop's own host (the origin of
+    `SHOPIFY_SHOP_URL`: `https://{shop}` at Shopify, the devstore locally) and the proxy's
+    path prefix Shopify signed."""
+    base = urlsplit(current_app.config["SHOPIFY_SHOP_URL"].format(shop=shop.domain))
+    return f"{base.scheme}://{base.netloc}{_path_prefix()}"
+
+
+CONFIRM_PROBLEMS = {
+    "invalid": ("This link is not valid for this store.", 404),
+    "used": ("This link was already used.", 410),
+    "expired": ("This link has expired; sign up again to get a new one.", 410),
+}
+
+
+def _confirm_page(shop, *, token=None, message=None, outcome=None):
+    problem, status = CONFIRM_PROBLEMS.get(outcome or "", (None, 200))
+    html = render_template(
+        "storefront/confirm.html",
+        shop=shop,
+        token=token,
+        message=message,
+        problem=problem,
+        path_prefix=_path_prefix(),
+    )
+    return Response(html, status=status, mimetype="text/html")
+
+
+@bp.get("/proxy/confirm")
+def proxy_confirm_page():
+    """The link in the confirmation email: a page with one button (a link scanner that
+    opens the link confirms nothing)."""
+    shop, _customer, _logged_in = _verified_shop_and_customer()
+    token = request.args.get("token", "")
+    _row, refused = signups.pending_confirmation(get_session(), shop, token)
+    if refused is not None:
+        return _confirm_page(shop, outcome=refused)
+    return _confirm_page(shop, token=token)
+
+
+@bp.post("/proxy/confirm")
+def proxy_confirm():
+    shop, _customer, _logged_in = _verified_shop_and_customer()
+    session = get_session()
+    outcome = signups.confirm(session, shop, request.form.get("token", ""))
+    session.commit()
+    if outcome in ("confirmed", "already"):
+        name = " ".join((shop.name or shop.domain).split())
+        return _confirm_page(shop, message=f"You are subscribed to emails from {name}.")
+    return _confirm_page(shop, outcome=outcome)

@@ -14,6 +14,7 @@ from shopify_app.models import Customer, Shop
 from shopify_app.timeline.events import record_event
 from shopify_app.values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
 
+from . import signup_merge
 from .consent import (
     PAYLOAD_KEYS,
     MalformedConsent,
@@ -45,6 +46,32 @@ def _row_for(
     )
 
 
+def _customer_for(
+    session: Session,
+    shop: Shop,
+    shopify_id: int,
+    payload: dict[str, Any],
+    prepare: Callable[[Customer], None],
+) -> tuple[Customer, bool]:
+    """The customer's row, locked, for a payload: a storefront signup record with the same
+    email or phone becomes it (`signup_merge`), never a second row. (row, inserted)."""
+    email, phone = signup_merge.addresses_of(payload) if payload else (None, None)
+    existing = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
+    records = signup_merge.signup_records(session, shop, email, phone)
+    if existing is None and records:
+        first = records.pop(0)
+        by = signup_merge.matched_by(first, email, phone)
+        existing = signup_merge.adopt(session, shop, first, shopify_id, by=by)
+    if existing is not None:
+        if existing.redacted_at is not None or existing.deleted_at is not None:
+            return existing, False
+        for record in records:
+            by = signup_merge.matched_by(record, email, phone)
+            signup_merge.fold_into(session, shop, existing, record, by=by)
+        return existing, False
+    return _row_for(session, shop, shopify_id, prepare)
+
+
 def upsert_customer(
     session: Session, shop: Shop, payload: dict[str, Any], *, account_updated: bool = False
 ) -> Customer | None:
@@ -62,7 +89,7 @@ def upsert_customer(
         for consent in consents:
             store_consent(draft, consent)
 
-    customer, created = _row_for(session, shop, shopify_id, prepare)
+    customer, created = _customer_for(session, shop, shopify_id, payload, prepare)
     if not created:
         if is_stale(updated_at, customer.shopify_updated_at):
             return customer
@@ -107,7 +134,8 @@ def consent_changed(
     """A `customers_email_marketing_consent/update` (channel "email": `customer_id`,
     `email_marketing_consent`) or `customers_marketing_consent/update` ("sms": `id`,
     `sms_marketing_consent`). A customer not synced yet gets a row now (the consent topic
-    can overtake `customers/create`); a deleted or redacted one is left alone. Raises
+    can overtake `customers/create`), or takes over the storefront signup record with the
+    address the payload names; a deleted or redacted one is left alone. Raises
     MalformedConsent for a payload that names no customer or carries no consent object."""
     key = PAYLOAD_KEYS[channel]
     shopify_id = parse_id(payload.get("customer_id") or payload.get("id"))
@@ -118,8 +146,9 @@ def consent_changed(
     consent = parse_consent(channel, payload[key], fired_at)
     if consent is None:
         return None  # `state: null`: Shopify has no consent to tell
-    customer, created = _row_for(
-        session, shop, shopify_id, lambda draft: store_consent(draft, consent)
+    addresses = {"email": payload.get("email_address"), "phone": payload.get("phone")}
+    customer, created = _customer_for(
+        session, shop, shopify_id, addresses, lambda draft: store_consent(draft, consent)
     )
     if not created and (customer.redacted_at is not None or customer.deleted_at is not None):
         return customer
