@@ -14,6 +14,7 @@ _EMAIL_KINDS = {
     "share": "Referral offer email",
     "reward": "Reward email",
     "friend": "Friend offer email",
+    "signup_confirmation": "Signup confirmation email",
 }
 _EMAIL_STEPS = {
     "queued": "queued",
@@ -115,6 +116,21 @@ def describe(
         return f"{words[:1].upper()}{words[1:]} (from {event.source_name or 'a third party'})"
     if kind in _SIMPLE:
         return _SIMPLE[kind]
+    if kind == "storefront.signup":
+        channel = "SMS" if payload.get("channel") == "sms" else "email"
+        sentence = f"Signed up on the storefront for {channel} news and offers"
+        if channel == "email":
+            return sentence + " (subscribed only once they confirm from the emailed link)"
+        if payload.get("applied") is False:
+            sentence += " (not applied: Shopify's consent for this customer stands)"
+        return sentence
+    if kind == "storefront.signup_confirmed":
+        return "Confirmed their email signup from the link in the confirmation email"
+    if kind == "customer.matched":
+        by = {"email": "email address", "phone": "phone number"}.get(
+            str(payload.get("matched_by")), "email address or phone number"
+        )
+        return f"Matched to the Shopify customer with the same {by}"
     family, _, step = kind.partition(".")
     if family == "order":
         order = _order(payload)

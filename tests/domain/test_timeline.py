@@ -366,3 +366,25 @@ def test_the_customer_actions_read_as_sentences(session):
     assert titles["consent.email.writeback_failed"] == (
         "Shopify refused the email unsubscribe: email is invalid"
     )
+
+
+def test_storefront_signups_read_as_sentences(session):
+    shop = factories.shop(session)
+    customer = factories.customer(session, shop)
+    add(session, shop, customer, "storefront.signup", T0, channel="email", applied=False)
+    add(session, shop, customer, "storefront.signup_confirmed", T0, channel="email")
+    add(session, shop, customer, "customer.matched", T0, shopify_id=1, matched_by="phone")
+    add(session, shop, customer, "email.signup_confirmation.queued", T0, subject="Confirm")
+    found = pages.timeline_page(session, shop, customer.id, pages.TimelineQuery()).events
+    titles = {e.event.kind: e.title for e in entries.entries_for(session, shop, found)}
+    assert titles["storefront.signup"] == (
+        "Signed up on the storefront for email news and offers "
+        "(subscribed only once they confirm from the emailed link)"
+    )
+    assert titles["storefront.signup_confirmed"].startswith("Confirmed their email signup")
+    assert (
+        titles["customer.matched"] == "Matched to the Shopify customer with the same phone number"
+    )
+    assert (
+        titles["email.signup_confirmation.queued"] == "Signup confirmation email queued: “Confirm”"
+    )
