@@ -70,7 +70,11 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     const url = new URL(form.getAttribute('action') || '', location.href);
-    for (const [k, v] of new FormData(form)) if (v !== '') url.searchParams.set(k, v); else url.searchParams.delete(k);
+    // A filter category is a group of checkboxes with one name: every checked value goes,
+    // and an unchecked group takes its category out of the view.
+    const names = new Set(Array.from(form.elements, (el) => el.name).filter(Boolean));
+    names.forEach((name) => url.searchParams.delete(name));
+    for (const [k, v] of new FormData(form)) if (v !== '') url.searchParams.append(k, v);
     navigate(url.toString(), true);
   }, true);
 
