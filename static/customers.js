@@ -93,6 +93,22 @@
     }
   }, true);
 
+  // One filter category open at a time; a click elsewhere or Escape closes it.
+  document.addEventListener('toggle', (event) => {
+    const pop = event.target;
+    if (!(pop instanceof HTMLDetailsElement) || !pop.matches('.filter-pop') || !pop.open) return;
+    document.querySelectorAll('details.filter-pop[open]').forEach((other) => { if (other !== pop) other.open = false; });
+  }, true);
+  document.addEventListener('click', (event) => {
+    if (event.target.closest && event.target.closest('details.filter-pop')) return;
+    document.querySelectorAll('details.filter-pop[open]').forEach((pop) => { pop.open = false; });
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    const pop = document.querySelector('details.filter-pop[open]');
+    if (pop) { pop.open = false; pop.querySelector('summary').focus(); }
+  });
+
   window.addEventListener('popstate', () => navigate(location.href, false));
 
   async function saveDownload(link) {
