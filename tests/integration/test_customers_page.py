@@ -36,7 +36,7 @@ from shopify_app.values import money_text
 from tests.conftest import SHOP_A, SHOP_B
 from workers import bulk_jobs
 
-from .test_program_pages import get, post
+from .test_program_pages import get, post, settle
 from .webhook_support import install, one, rows, run_jobs
 
 ROW = re.compile(r'<tr id="customer-(\d+)">')
@@ -778,3 +778,82 @@ def test_referrals_seed_fills_a_shop_from_the_command_line(live):
     assert unknown.exit_code != 0 and "no shop nope.myshopify.com" in unknown.output
     recompute = runner.invoke(main, ["revenue", "recompute", "--shop", SHOP_A], env=env)
     assert recompute.exit_code == 0 and "0 customer(s) differ" in recompute.output
+
+
+def _consent_bucket(state):
+    if state == "subscribed":
+        return "subscribed"
+    if state in ("unsubscribed", "redacted", "invalid"):
+        return "unsubscribed"
+    return "not_subscribed"
+
+
+def _matching(app, domain, email: set[str], sms: set[str]) -> set[int]:
+    """The shop's listed customers whose consent buckets are in `email` and in `sms`,
+    worked out here from the rows."""
+    with app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        return {
+            c.id
+            for c in session.scalars(
+                select(Customer).where(Customer.shop_id == shop.id, Customer.deleted_at.is_(None))
+            )
+            if _consent_bucket(c.email_marketing_state) in email
+            and _consent_bucket(c.sms_marketing_state) in sms
+        }
+
+
+def test_consent_filters_or_within_and_across_as_repeated_or_comma_parameters(seeded):
+    live = seeded
+    expected = _matching(live.app, SHOP_A, {"subscribed"}, {"subscribed", "unsubscribed"})
+    assert expected
+    repeated = get(live, "/customers", sms=["subscribed", "unsubscribed"], email="subscribed")
+    commas = get(live, "/customers", sms="unsubscribed,subscribed", email="subscribed")
+    assert repeated.status_code == commas.status_code == 200
+    assert f"<strong>{len(expected):,}</strong> customers match" in repeated.text
+    assert ids_on(repeated) == ids_on(commas)
+    listed = walk(live, sms="subscribed,unsubscribed", email="subscribed", sort="name")
+    assert len(listed) == len(set(listed)) and set(listed) == expected
+    # Another shop's customers with the same consent never show.
+    assert not set(walk(live, shop=SHOP_B, sms="subscribed,unsubscribed")) & expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"email": "bogus"},
+        {"sms": "subscribed\x00"},
+        {"referrals": ["", ","]},
+        {"program": "joined" * 400},
+        {"shopify": ["member", "guest", "member"]},
+    ],
+)
+def test_malformed_filter_values_show_the_default_view(seeded, params):
+    live = seeded
+    default = get(live, "/customers")
+    page = get(live, "/customers", **params)
+    assert page.status_code == 200
+    assert ids_on(page) == ids_on(default)
+    assert "customers match" not in page.text
+
+
+def test_a_consent_webhook_moves_the_customer_between_filters(live):
+    from devstore import commerce
+
+    install(live, SHOP_A)
+    dev = commerce.create_customer(
+        live.state, SHOP_A, email="sam@example.com", first_name="Sam", phone="+15550001111"
+    )
+    settle(live)
+    assert "Sam" in get(live, "/customers", sms="not_subscribed").text
+    commerce.set_marketing_consent(live.state, SHOP_A, dev.id, "sms", "subscribed")
+    settle(live)
+    assert "Sam" not in get(live, "/customers", sms="not_subscribed").text
+    page = get(live, "/customers", sms="subscribed", email="not_subscribed")
+    assert "Sam" in page.text and "<strong>1</strong> customer matches" in page.text
+    commerce.set_marketing_consent(live.state, SHOP_A, dev.id, "email", "unsubscribed")
+    settle(live)
+    assert "Sam" in get(live, "/customers", email="unsubscribed").text
+    counted, kept = real_totals(live.app)
+    assert counted == kept and sum(kept.values()) == 1
