@@ -99,8 +99,6 @@ CATEGORIES: tuple[Category, ...] = (
     ),
 )
 CATEGORY = {c.key: c for c in CATEGORIES}
-SHOPIFY_FILTERS = CATEGORY["shopify"].values
-PROGRAM_FILTERS = CATEGORY["program"].values
 
 
 def _segment_values() -> dict[int, dict[str, str]]:
@@ -144,20 +142,6 @@ class ListQuery:
     def chosen(self) -> dict[str, tuple[str, ...]]:
         return dict(self.filters)
 
-    @property
-    def shopify(self) -> str | None:
-        """The one Shopify status chosen, if one is (the two-select view's parameter)."""
-        values = self.chosen.get("shopify", ())
-        return values[0] if len(values) == 1 else None
-
-    @property
-    def program(self) -> str | None:
-        values = self.chosen.get("program", ())
-        return values[0] if len(values) == 1 else None
-
-    def selects(self, category: str, value: str) -> bool:
-        return value in self.chosen.get(category, ())
-
     def chips(self) -> list[tuple[str, str, str]]:
         """The applied filters as (category, value, label), for removable chips."""
         return [
@@ -188,7 +172,7 @@ class ListQuery:
         return getattr(Customer, SORTS[self.sort_key][0])
 
     @property
-    def segments(self) -> list[int]:
+    def segments(self) -> tuple[int, ...]:
         """The segment numbers this view's filters select (OR within, AND across)."""
         return _segments_for(self.filters)
 
@@ -217,12 +201,12 @@ class ListQuery:
 
 
 @functools.lru_cache(maxsize=512)
-def _segments_for(filters: Filters) -> list[int]:
-    return [
+def _segments_for(filters: Filters) -> tuple[int, ...]:
+    return tuple(
         s
         for s, values in SEGMENT_VALUES.items()
         if all(values[key] in chosen for key, chosen in filters)
-    ]
+    )
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -576,7 +560,7 @@ def _ordered_statement(
     return _with_totals(totals, page, descending)
 
 
-def occupied(session: Session, shop: Shop, segments: list[int]) -> tuple[list[int], int]:
+def occupied(session: Session, shop: Shop, segments: tuple[int, ...]) -> tuple[list[int], int]:
     """(the segments among `segments` that hold anyone, how many they hold), from the kept
     counts: a page reads no index range that is known to be empty."""
     totals = segment_totals(session, shop)
