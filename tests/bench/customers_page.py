@@ -48,7 +48,10 @@ FILTER_CASES: list[tuple[str, dict[str, str]]] = [
         "SMS subscribed or unsubscribed + email subscribed",
         {"sms": "subscribed,unsubscribed", "email": "subscribed"},
     ),
-    ("email subscribed or not subscribed (48 segments)", {"email": "subscribed,not_subscribed"}),
+    (
+        "email subscribed or not subscribed (36 occupied segments)",
+        {"email": "subscribed,not_subscribed"},
+    ),
     (
         "email not subscribed or unsubscribed, by name",
         {"email": "not_subscribed,unsubscribed", "sort": "name"},
