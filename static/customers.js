@@ -70,7 +70,11 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     const url = new URL(form.getAttribute('action') || '', location.href);
-    for (const [k, v] of new FormData(form)) if (v !== '') url.searchParams.set(k, v); else url.searchParams.delete(k);
+    // A filter category is a group of checkboxes with one name: every checked value goes,
+    // and an unchecked group takes its category out of the view.
+    const names = new Set(Array.from(form.elements, (el) => el.name).filter(Boolean));
+    names.forEach((name) => url.searchParams.delete(name));
+    for (const [k, v] of new FormData(form)) if (v !== '') url.searchParams.append(k, v);
     navigate(url.toString(), true);
   }, true);
 
@@ -88,6 +92,22 @@
       status('Select customers first, or choose “All matching”.', true);
     }
   }, true);
+
+  // One filter category open at a time; a click elsewhere or Escape closes it.
+  document.addEventListener('toggle', (event) => {
+    const pop = event.target;
+    if (!(pop instanceof HTMLDetailsElement) || !pop.matches('.filter-pop') || !pop.open) return;
+    document.querySelectorAll('details.filter-pop[open]').forEach((other) => { if (other !== pop) other.open = false; });
+  }, true);
+  document.addEventListener('click', (event) => {
+    if (event.target.closest && event.target.closest('details.filter-pop')) return;
+    document.querySelectorAll('details.filter-pop[open]').forEach((pop) => { pop.open = false; });
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    const pop = document.querySelector('details.filter-pop[open]');
+    if (pop) { pop.open = false; pop.querySelector('summary').focus(); }
+  });
 
   window.addEventListener('popstate', () => navigate(location.href, false));
 

@@ -27,6 +27,7 @@ from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.db import insert_ignore, int_param
 from shopify_app.models import Advocate, BulkJob, Customer, Redaction, Shop, utcnow
+from shopify_app.models.customer import BUCKET_LABELS, BUCKET_NAMES, MARKETING_BUCKETS
 from shopify_app.referrals import advocates
 from shopify_app.storage import DatabaseStorage, FileInfo
 from shopify_app.values import minor_units, money_text
@@ -55,6 +56,10 @@ EXPORT_HEADER = (
     "Phone",
     "Shopify status",
     "Program status",
+    "Email marketing",
+    "Email marketing updated",
+    "SMS marketing",
+    "SMS marketing updated",
     "Referral code",
     "Successful referrals",
     "Total referees",
@@ -65,6 +70,9 @@ EXPORT_HEADER = (
     "Customer since",
     "Shopify customer ID",
 )
+# Shopify's marketing states as the filters' buckets (models/customer.py MARKETING_BUCKETS).
+CONSENT_LABELS = {state: BUCKET_LABELS[BUCKET_NAMES[b]] for state, b in MARKETING_BUCKETS.items()}
+NOT_SUBSCRIBED_LABEL = BUCKET_LABELS["not_subscribed"]
 EXPORT_PREFIX = "exports/"
 EXPORT_CONTENT_TYPE = "text/csv; charset=utf-8"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -203,6 +211,10 @@ def _export_batches(session: Session, shop: Shop, params: dict[str, Any]) -> Ite
         # The date as text from the database: parsing a million timestamps is slow.
         func.substr(cast(Customer.customer_since, String), 1, 10),
         Customer.shopify_id,
+        Customer.email_marketing_state,
+        func.substr(cast(Customer.email_marketing_consent_updated_at, String), 1, 10),
+        Customer.sms_marketing_state,
+        func.substr(cast(Customer.sms_marketing_consent_updated_at, String), 1, 10),
     ).where(*listing.matching_filter(session, shop, params))
     # No ORDER BY: the table's own order, so neither database sorts a million rows.
     raw = session.connection().connection.driver_connection
@@ -255,6 +267,11 @@ def _copy_select(session: Session, shop: Shop, params: dict[str, Any], currency:
     name = func.concat_ws(
         " ", func.nullif(Customer.first_name, ""), func.nullif(Customer.last_name, "")
     )
+
+    def consent(column):
+        labels = [(column == state, label) for state, label in CONSENT_LABELS.items()]
+        return case(*labels, else_=NOT_SUBSCRIBED_LABEL)
+
     return (
         select(
             safe(name),
@@ -262,6 +279,10 @@ def _copy_select(session: Session, shop: Shop, params: dict[str, Any], currency:
             safe(Customer.phone),
             case((Customer.account_state == "enabled", "Member"), else_="Guest"),
             case((Customer.program_joined, "Joined"), else_="Not joined"),
+            consent(Customer.email_marketing_state),
+            func.to_char(Customer.email_marketing_consent_updated_at, "YYYY-MM-DD"),
+            consent(Customer.sms_marketing_state),
+            func.to_char(Customer.sms_marketing_consent_updated_at, "YYYY-MM-DD"),
             safe(Advocate.code),
             Customer.successful_referrals,
             Customer.total_referees,
@@ -324,6 +345,10 @@ def _csv_row(r: tuple, codes: dict[int, str], money, currency: str) -> list[Any]
         "'" + phone if phone and phone[0] in FORMULA_STARTS else phone,
         "Member" if state == "enabled" else "Guest",
         "Joined" if joined else "Not joined",
+        CONSENT_LABELS.get(r[14], NOT_SUBSCRIBED_LABEL),
+        r[15],
+        CONSENT_LABELS.get(r[16], NOT_SUBSCRIBED_LABEL),
+        r[17],
         "'" + code if code and code[0] in FORMULA_STARTS else code,
         r[7],
         r[8],

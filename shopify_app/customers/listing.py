@@ -1,12 +1,16 @@
-"""The Customers page's query (C1): filters, search, sorts and keyset paging that stay
+"""The Customers page's query (C1, E2): filters, search, sorts and keyset paging that stay
 index-only at a million customers, with exact totals.
 
-Every sort key has an index on (shop_id, list_segment, key, id). The two filters (Shopify
-status, program status) pick one to four segments; each segment is one index range read in
-order, and the ranges are merged (UNION ALL ... ORDER BY ... LIMIT), so a page reads about
-`size` rows per segment whatever the shop's size. Totals come from `customer_counts`. A
-search takes at most `SEARCH_CAP` matches per field from prefix ranges on indexed keys and
-sorts and pages their union in the same statement; a second one counts them.
+Filters are five categories (`CATEGORIES`), each multi-select: values within a category
+combine with OR, categories with AND. Every sort key has an index on
+(shop_id, list_segment, key, id), and `list_segment` is the combination of the five
+categories (models/customer.py), so a view's filters pick a set of segments; the shop's
+kept counts (`customer_counts`) say which of them hold anyone and how many. Each non-empty
+segment is one index range read in order, and the ranges are merged (UNION ALL ... ORDER BY
+... LIMIT), so a page reads about `size` rows per segment whatever the shop's size. The
+total is the sum of the picked segments' counts. A search takes at most `SEARCH_CAP`
+matches per field from prefix ranges on indexed keys and sorts and pages their union in
+the same statement, which also counts them.
 
 Search compares code points: prefix ranges assume the database orders text by code point
 (SQLite always does; PostgreSQL with the C or C.UTF-8 collation, which `make dev` and CI use).
@@ -39,11 +43,12 @@ from sqlalchemy.orm import Session
 from shopify_app.db import int_param, unindexed
 from shopify_app.models import Customer, CustomerCount, Shop
 from shopify_app.models.customer import (
-    SEGMENT_JOINED,
-    SEGMENT_MEMBER,
+    BUCKET_LABELS,
+    BUCKET_NAMES,
     SEGMENTS,
     CustomerLabels,
     search_key,
+    segment_parts,
 )
 from shopify_app.referrals.identity import canonical_phone
 
@@ -61,8 +66,46 @@ SORTS: dict[str, tuple[str, str]] = {
     "referee_revenue": ("referee_revenue_minor", "Referee revenue"),
 }
 DEFAULT_SORT = "-since"
-SHOPIFY_FILTERS = {"member": "Member", "guest": "Guest"}
-PROGRAM_FILTERS = {"joined": "Joined", "not_joined": "Not joined"}
+MAX_FILTER_VALUES = 20  # per category in a URL; more is not a view a page makes
+
+
+@dataclass(frozen=True)
+class Category:
+    """A filter category: its URL parameter, heading, and values (URL value -> label)."""
+
+    key: str
+    label: str
+    values: dict[str, str]
+
+    def value_of(self, segment: int) -> str:
+        """The value of this category a segment number stands for."""
+        parts = segment_parts(segment)
+        if self.key in ("email", "sms"):
+            return BUCKET_NAMES[int(parts[self.key])]
+        yes, no = list(self.values)
+        flag = {"shopify": "member", "program": "joined", "referrals": "referrals"}[self.key]
+        return yes if parts[flag] else no
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("email", "Email marketing", dict(BUCKET_LABELS)),
+    Category("sms", "SMS marketing", dict(BUCKET_LABELS)),
+    Category("shopify", "Shopify status", {"member": "Member", "guest": "Guest"}),
+    Category("program", "Program", {"joined": "Joined", "not_joined": "Not joined"}),
+    Category(
+        "referrals",
+        "Referrals",
+        {"has": "Has successful referrals", "none": "No successful referrals"},
+    ),
+)
+CATEGORY = {c.key: c for c in CATEGORIES}
+
+
+def _segment_values() -> dict[int, dict[str, str]]:
+    return {s: {c.key: c.value_of(s) for c in CATEGORIES} for s in SEGMENTS}
+
+
+SEGMENT_VALUES = _segment_values()
 
 
 @dataclass(frozen=True)
@@ -71,14 +114,50 @@ class Cursor:
     id: int
 
 
+Filters = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def make_filters(chosen: Mapping[str, Any]) -> Filters:
+    """{category: values} as the query keeps them: known values only, in the category's own
+    order, and a category left out when it selects nothing or everything (no restriction)."""
+    out = []
+    for category in CATEGORIES:
+        raw = chosen.get(category.key) or ()
+        picked = {raw} if isinstance(raw, str) else set(raw)
+        values = tuple(v for v in category.values if v in picked)
+        if values and len(values) < len(category.values):
+            out.append((category.key, values))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ListQuery:
     q: str = ""
-    shopify: str | None = None
-    program: str | None = None
+    filters: Filters = ()
     sort: str = DEFAULT_SORT
     after: Cursor | None = None
     before: Cursor | None = None
+
+    @property
+    def chosen(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.filters)
+
+    def chips(self) -> list[tuple[str, str, str]]:
+        """The applied filters as (category, value, label), for removable chips."""
+        return [
+            (key, value, f"{CATEGORY[key].label}: {CATEGORY[key].values[value]}")
+            for key, values in self.filters
+            for value in values
+        ]
+
+    def without(self, category: str, value: str | None = None) -> dict[str, Any]:
+        """This view's URL parameters with one filter value (or a whole category) removed."""
+        chosen = dict(self.chosen)
+        if value is None:
+            chosen.pop(category, None)
+        else:
+            chosen[category] = tuple(v for v in chosen.get(category, ()) if v != value)
+        return self.params(filters=make_filters(chosen))
 
     @property
     def sort_key(self) -> str:
@@ -93,28 +172,23 @@ class ListQuery:
         return getattr(Customer, SORTS[self.sort_key][0])
 
     @property
-    def segments(self) -> list[int]:
-        return [
-            s
-            for s in SEGMENTS
-            if (self.shopify is None or bool(s & SEGMENT_MEMBER) == (self.shopify == "member"))
-            and (self.program is None or bool(s & SEGMENT_JOINED) == (self.program == "joined"))
-        ]
+    def segments(self) -> tuple[int, ...]:
+        """The segment numbers this view's filters select (OR within, AND across)."""
+        return _segments_for(self.filters)
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.shopify or self.program)
+        return bool(self.q or self.filters)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """This view as URL parameters (without defaults), with `changes` applied; paging
-        cursors are dropped unless given."""
+        cursors are dropped unless given. A category's values go as one comma list."""
         view = replace(self, after=None, before=None)
         for key, value in changes.items():
             view = replace(view, **{key: value})
         out = {
             "q": view.q,
-            "shopify": view.shopify or "",
-            "program": view.program or "",
+            **{key: ",".join(values) for key, values in view.filters},
             "sort": "" if view.sort == DEFAULT_SORT else view.sort,
             "after": encode_cursor(view.after) if view.after else "",
             "before": encode_cursor(view.before) if view.before else "",
@@ -123,7 +197,16 @@ class ListQuery:
 
     def to_json(self) -> dict[str, Any]:
         """What a bulk job needs to walk the same set of customers."""
-        return {"q": self.q, "shopify": self.shopify, "program": self.program}
+        return {"q": self.q, **{key: list(values) for key, values in self.filters}}
+
+
+@functools.lru_cache(maxsize=512)
+def _segments_for(filters: Filters) -> tuple[int, ...]:
+    return tuple(
+        s
+        for s, values in SEGMENT_VALUES.items()
+        if all(values[key] in chosen for key, chosen in filters)
+    )
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -158,24 +241,37 @@ def decode_cursor(text: str | None, sort_key: str) -> Cursor | None:
     return Cursor(value, row_id) if ok else None
 
 
-def parse_query(args: Mapping[str, str]) -> ListQuery:
+def _all_values(args: Mapping[str, Any], key: str) -> list[str]:
+    """A parameter's values: repeated (`email=a&email=b`), comma lists (`email=a,b`), both,
+    or a list (a bulk job's stored view). Anything that is not text is dropped."""
+    getlist = getattr(args, "getlist", None)
+    raw = getlist(key) if getlist is not None else args.get(key)
+    if raw is None:
+        return []
+    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list | tuple) else []
+    values = [v for item in items if isinstance(item, str) for v in item.split(",")]
+    return [v.strip() for v in values[:MAX_FILTER_VALUES]]
+
+
+def parse_query(args: Mapping[str, Any]) -> ListQuery:
     """The view in the URL; anything unknown or malformed is ignored (the default view)."""
     sort = args.get("sort") or DEFAULT_SORT
-    if sort.lstrip("-") not in SORTS or sort.count("-") > 1:
+    if not isinstance(sort, str) or sort.lstrip("-") not in SORTS or sort.count("-") > 1:
         sort = DEFAULT_SORT
     key = sort.lstrip("-")
-    shopify = args.get("shopify")
-    program = args.get("program")
-    after = decode_cursor(args.get("after"), key)
-    before = None if after else decode_cursor(args.get("before"), key)
+    after = decode_cursor(_text(args.get("after")), key)
+    before = None if after else decode_cursor(_text(args.get("before")), key)
     return ListQuery(
-        q=" ".join((args.get("q") or "").split())[:MAX_QUERY],
-        shopify=shopify if shopify in SHOPIFY_FILTERS else None,
-        program=program if program in PROGRAM_FILTERS else None,
+        q=" ".join(_text(args.get("q")).split())[:MAX_QUERY],
+        filters=make_filters({c.key: _all_values(args, c.key) for c in CATEGORIES}),
         sort=sort,
         after=after,
         before=before,
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 @dataclass(slots=True)
@@ -192,6 +288,8 @@ class ListedCustomer(CustomerLabels):
     phone: str | None
     account_state: str | None
     program_joined: bool
+    email_marketing_state: str | None
+    sms_marketing_state: str | None
     redacted_at: datetime | None
     sort_name: str
     customer_since: datetime
@@ -379,10 +477,13 @@ def _search_statement(
     return _with_totals(totals, page.subquery("page"), descending)
 
 
-# A search's prefix ranges each match one index exactly, so the reusable plan of the
-# prepared statement is the plan PostgreSQL would make for any text; but its cost estimate
-# for unknown prefixes is higher than for a broad one like "ada", so PostgreSQL would plan
-# every such search again (1.3 ms, half the statement's time). For this transaction only.
+# The page's statements write their segments and limits into the SQL and bind only the
+# shop, the cursor and a search's prefixes, so the reusable (generic) plan of a prepared
+# statement is the plan PostgreSQL would make for any of them: each branch reads one index
+# range whatever the values. Left to choose, PostgreSQL plans a statement five times before
+# it trusts the generic plan (and every search again: its cost estimate for an unknown
+# prefix is higher than for a broad one like "ada"); a view merging 54 segments takes 4 ms
+# to plan against 2 ms to run. For this transaction only.
 _REUSE_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
 
 
@@ -401,8 +502,6 @@ def _search_page(
     stmt = _search_statement(
         fields, tuple(segments), query.sort_key, descending, cursor is not None, limit
     )
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_REUSE_PLANS)
     (total, most), customers = _split(session.execute(stmt, _params(shop, cursor, **prefixes)), 2)
     return customers, total, (most or 0) > SEARCH_CAP
 
@@ -462,8 +561,18 @@ def _ordered_statement(
     return _with_totals(totals, page, descending)
 
 
+def occupied(session: Session, shop: Shop, segments: tuple[int, ...]) -> tuple[list[int], int]:
+    """(the segments among `segments` that hold anyone, how many they hold), from the kept
+    counts: a page reads no index range that is known to be empty."""
+    totals = segment_totals(session, shop)
+    live = [s for s in segments if totals.get(s, 0) > 0]
+    return live, sum(totals[s] for s in live)
+
+
 def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_SIZE) -> Page:
-    segments = query.segments
+    segments, _total = occupied(session, shop, query.segments)
+    if segments and session.get_bind().dialect.name == "postgresql":
+        session.execute(_REUSE_PLANS)
     capped = False
     if query.q:
         customers, total, capped = _search_page(session, shop, query, segments, size + 1)
@@ -487,8 +596,9 @@ def list_page(session: Session, shop: Shop, query: ListQuery, size: int = PAGE_S
 
 
 def _view_of(filters: Mapping[str, Any]) -> ListQuery:
-    """A bulk job's stored filter (q, shopify, program; perhaps ids) as a view."""
-    return parse_query({k: v for k, v in filters.items() if isinstance(v, str)})
+    """A bulk job's stored filter (q and the categories' values, or the single `shopify` /
+    `program` of jobs stored before the categories; perhaps ids) as a view."""
+    return parse_query({k: v for k, v in filters.items() if k != "ids"})
 
 
 def matching_filter(session: Session, shop: Shop, filters: Mapping[str, Any]) -> list:
@@ -496,9 +606,10 @@ def matching_filter(session: Session, shop: Shop, filters: Mapping[str, Any]) ->
     its filter and search match. `shop_id` and the segment stay out of index choice
     (`unindexed`): these queries walk the primary key."""
     view = _view_of(filters)
+    listed = unindexed(Customer.list_segment)
     conditions = [
         unindexed(Customer.shop_id) == shop.id,
-        unindexed(Customer.list_segment).in_(view.segments),
+        listed.in_(view.segments) if view.filters else listed >= 0,
     ]
     if filters.get("ids") is not None:
         conditions.append(Customer.id.in_(sorted({int(i) for i in filters["ids"]})))

@@ -2,8 +2,9 @@
 and the benchmarks, fast enough for a million customers.
 
 Rows go in through the models' tables in chunks (one multi-row insert per table per chunk),
-with the listing columns derived by the same functions the model uses, so the triggers keep
-the Customers page totals exact. The B9 numbers are worked out from the generated rows
+with the listing columns derived by the same functions the model uses; the triggers keep
+the Customers page's segments (the joins and referral counts written here as bulk updates
+move customers between them) and totals exact. The B9 numbers are worked out from the generated rows
 exactly as `referrals.revenue` would (`referrals revenue recompute` finds no drift).
 Nothing is sent to Shopify: seeded friend codes are marked `inactive` with that reason.
 """
@@ -119,6 +120,12 @@ LAST = [
     "Öberg",
 ]
 CHUNK = 10_000
+# Consent as a store sees it: most customers were asked for email at checkout; SMS only
+# those with a phone, fewer subscribed. Every Shopify state appears.
+EMAIL_STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "invalid", "redacted")
+EMAIL_MIX = (40, 38, 16, 3, 2, 1)
+SMS_STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "redacted")
+SMS_MIX = (30, 45, 20, 4, 1)
 
 
 @dataclass
@@ -181,6 +188,9 @@ def seed_shop(
             member = rng.random() < 0.55
             created = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
             phone = f"+1555{rng.randrange(10**7):07d}" if rng.random() < 0.3 else None
+            email_state = rng.choices(EMAIL_STATES, EMAIL_MIX)[0]
+            sms_state = rng.choices(SMS_STATES, SMS_MIX)[0] if phone else None
+            consent_at = created + timedelta(days=rng.randrange(0, 400))
             rows.append(
                 {
                     "shop_id": shop.id,
@@ -191,10 +201,10 @@ def seed_shop(
                     "first_name": first,
                     "last_name": last,
                     "account_state": "enabled" if member else "disabled",
-                    "email_marketing_state": rng.choices(
-                        ("subscribed", "not_subscribed", "unsubscribed"), (45, 45, 10)
-                    )[0],
-                    "sms_marketing_state": None,
+                    "email_marketing_state": email_state,
+                    "email_marketing_consent_updated_at": consent_at,
+                    "sms_marketing_state": sms_state,
+                    "sms_marketing_consent_updated_at": consent_at if sms_state else None,
                     "tags": "",
                     "shopify_created_at": created,
                     "shopify_updated_at": created,
@@ -205,7 +215,13 @@ def seed_shop(
                     "last_name_key": search_key(last, 255),
                     "email_key": search_key(email, 320),
                     "customer_since": created,
-                    "list_segment": list_segment(member=member, joined=False, deleted=False),
+                    "list_segment": list_segment(
+                        member=member,
+                        joined=False,
+                        deleted=False,
+                        email_state=email_state,
+                        sms_state=sms_state,
+                    ),
                 }
             )
         ids = _insert(session, Customer, rows)

@@ -6,6 +6,7 @@ and render. The list's state lives in the URL; bad parameters fall back to the d
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
@@ -37,7 +38,7 @@ EXPORT_GONE = (
 )
 
 
-def _filters_from_form() -> dict[str, str]:
+def _filters_from_form() -> dict[str, Any]:
     query = listing.parse_query(request.form)
     return {k: v for k, v in query.to_json().items() if v}
 
@@ -60,8 +61,7 @@ def _render_list(*, message=None, problem=None, job=None, status=200):
         page=page,
         query=query,
         sorts=listing.SORTS,
-        shopify_filters=listing.SHOPIFY_FILTERS,
-        program_filters=listing.PROGRAM_FILTERS,
+        categories=listing.CATEGORIES,
         currency=shop_currency(g.shop),
         jobs=[job] if job is not None else bulk.recent_jobs(session, g.shop, limit=3),
         max_selected=bulk.MAX_SELECTED,

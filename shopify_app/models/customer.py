@@ -19,17 +19,48 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .base import Base, TimestampMixin, UTCDateTime, utcnow
 
-# The Customers page's filters, as one small number per row (`list_segment`):
-# 2 x Shopify status (Member = has a store account) + program status (Joined), or UNLISTED
-# (-1) when the customer is not listed (deleted in Shopify). Not NULL: the ORM would read an
-# explicit None as "use the column default". Every sort has an index led by
-# (shop_id, list_segment), so any combination of the two filters is one to four index
+# The Customers page's filters (E2), as one small number per row (`list_segment`): the
+# combination of the five categories, each a digit of a mixed-radix number:
+#   program joined (1) + Shopify member (2) + has successful referrals (4)
+#   + email marketing bucket x 8 + SMS marketing bucket x 24     (0..71)
+# or UNLISTED (-1) when the customer is not listed (deleted in Shopify). A customer with no
+# consent and no referrals keeps the number the first two categories gave it before. Not
+# NULL: the ORM would read an explicit None as "use the column default". Every sort has an
+# index led by (shop_id, list_segment), so any combination of filters is a set of index
 # ranges merged in order (`customers.listing`), and `customer_counts` keeps a total per
-# segment (maintained by database triggers, migration 0006).
-SEGMENT_MEMBER = 2
+# segment. The database keeps the number right on every write (triggers, migration 0016,
+# from the same rule as `segment_sql`), whether the write went through the model or not.
 SEGMENT_JOINED = 1
-SEGMENTS = (0, 1, 2, 3)
+SEGMENT_MEMBER = 2
+SEGMENT_REFERRALS = 4
+EMAIL_WEIGHT = 8
+SMS_WEIGHT = 24
 UNLISTED = -1
+
+# Shopify's marketing states -> the article's three buckets. Only "subscribed" may be sent
+# marketing. `pending` (a double opt-in not yet confirmed) and a state never reported (NULL)
+# are "not subscribed"; `redacted` (erased consent) and `invalid` (an address that cannot
+# receive) cannot be sent to either, like an unsubscribe: the article's "suppressed".
+NOT_SUBSCRIBED, SUBSCRIBED, UNSUBSCRIBED = 0, 1, 2
+MARKETING_BUCKETS = {
+    "subscribed": SUBSCRIBED,
+    "not_subscribed": NOT_SUBSCRIBED,
+    "pending": NOT_SUBSCRIBED,
+    "unsubscribed": UNSUBSCRIBED,
+    "redacted": UNSUBSCRIBED,
+    "invalid": UNSUBSCRIBED,
+}
+BUCKET_NAMES = {
+    NOT_SUBSCRIBED: "not_subscribed",
+    SUBSCRIBED: "subscribed",
+    UNSUBSCRIBED: "unsubscribed",
+}
+BUCKET_LABELS = {
+    "subscribed": "Subscribed",
+    "not_subscribed": "Not subscribed",
+    "unsubscribed": "Unsubscribed",
+}
+SEGMENTS = tuple(range(3 * 3 * 2 * 2 * 2))
 
 _DERIVED_FROM = (
     "first_name",
@@ -39,13 +70,68 @@ _DERIVED_FROM = (
     "deleted_at",
     "program_joined",
     "shopify_created_at",
+    "successful_referrals",
+    "email_marketing_state",
+    "sms_marketing_state",
 )
 
 
-def list_segment(*, member: bool, joined: bool, deleted: bool) -> int:
+def marketing_bucket(state: str | None) -> int:
+    return MARKETING_BUCKETS.get(state or "", NOT_SUBSCRIBED)
+
+
+def list_segment(
+    *,
+    member: bool,
+    joined: bool,
+    deleted: bool,
+    referrals: int = 0,
+    email_state: str | None = None,
+    sms_state: str | None = None,
+) -> int:
     if deleted:
         return UNLISTED
-    return (SEGMENT_MEMBER if member else 0) + (SEGMENT_JOINED if joined else 0)
+    return (
+        (SEGMENT_JOINED if joined else 0)
+        + (SEGMENT_MEMBER if member else 0)
+        + (SEGMENT_REFERRALS if (referrals or 0) > 0 else 0)
+        + EMAIL_WEIGHT * marketing_bucket(email_state)
+        + SMS_WEIGHT * marketing_bucket(sms_state)
+    )
+
+
+def segment_parts(segment: int) -> dict[str, int | bool]:
+    """The categories a segment number stands for (the inverse of `list_segment`)."""
+    return {
+        "joined": bool(segment & SEGMENT_JOINED),
+        "member": bool(segment & SEGMENT_MEMBER),
+        "referrals": bool(segment & SEGMENT_REFERRALS),
+        "email": (segment // EMAIL_WEIGHT) % 3,
+        "sms": segment // SMS_WEIGHT,
+    }
+
+
+def _bucket_sql(column: str, weight: int) -> str:
+    whens = " ".join(
+        f"WHEN '{state}' THEN {weight * bucket}"
+        for state, bucket in MARKETING_BUCKETS.items()
+        if bucket != NOT_SUBSCRIBED
+    )
+    return f"CASE {column} {whens} ELSE 0 END"
+
+
+def segment_sql(row: str) -> str:
+    """`list_segment` as an SQL expression over `row` (NEW in a trigger, or the table), the
+    same on SQLite and PostgreSQL: what the triggers of migration 0016 keep."""
+    email = _bucket_sql(f"{row}.email_marketing_state", EMAIL_WEIGHT)
+    sms = _bucket_sql(f"{row}.sms_marketing_state", SMS_WEIGHT)
+    return (
+        f"(CASE WHEN {row}.deleted_at IS NOT NULL THEN {UNLISTED} ELSE "
+        f"(CASE WHEN {row}.program_joined THEN {SEGMENT_JOINED} ELSE 0 END)"
+        f" + (CASE WHEN {row}.account_state = 'enabled' THEN {SEGMENT_MEMBER} ELSE 0 END)"
+        f" + (CASE WHEN {row}.successful_referrals > 0 THEN {SEGMENT_REFERRALS} ELSE 0 END)"
+        f" + ({email}) + ({sms}) END)"
+    )
 
 
 def name_sort_key(first: str | None, last: str | None, email: str | None) -> str:
@@ -100,6 +186,8 @@ class CustomerLabels:
     phone: Any
     account_state: Any
     program_joined: Any
+    email_marketing_state: Any
+    sms_marketing_state: Any
 
     @property
     def shopify_status(self) -> str:
@@ -109,6 +197,23 @@ class CustomerLabels:
     @property
     def program_status(self) -> str:
         return "Joined" if self.program_joined else "Not joined"
+
+    @property
+    def email_marketing(self) -> str:
+        """The article's bucket of the email consent (`MARKETING_BUCKETS`)."""
+        return BUCKET_NAMES[marketing_bucket(self.email_marketing_state)]
+
+    @property
+    def sms_marketing(self) -> str:
+        return BUCKET_NAMES[marketing_bucket(self.sms_marketing_state)]
+
+    @property
+    def email_marketing_label(self) -> str:
+        return BUCKET_LABELS[self.email_marketing]
+
+    @property
+    def sms_marketing_label(self) -> str:
+        return BUCKET_LABELS[self.sms_marketing]
 
     @property
     def display_name(self) -> str:
@@ -205,6 +310,9 @@ class Customer(CustomerLabels, TimestampMixin, Base):
             member=current["account_state"] == "enabled",
             joined=bool(current["program_joined"]),
             deleted=current["deleted_at"] is not None,
+            referrals=current["successful_referrals"] or 0,
+            email_state=current["email_marketing_state"],
+            sms_state=current["sms_marketing_state"],
         )
         if current["shopify_created_at"] is not None:
             self.customer_since = current["shopify_created_at"]
@@ -216,10 +324,11 @@ class Customer(CustomerLabels, TimestampMixin, Base):
 class CustomerCount(Base):
     """How many listed customers a shop has per `list_segment`, summed over `slot`s.
 
-    Written only by the triggers on `customers` (migration 0006): every insert, delete and
-    segment change adds +1/-1 here in the same transaction, so the Customers page shows exact
-    totals without counting a million rows. PostgreSQL spreads concurrent writers over a few
-    slots (by backend pid) so two workers syncing one shop never queue on a single row.
+    Written only by the triggers on `customers` (migrations 0006 and 0016): every insert,
+    delete and segment change adds +1/-1 here in the same transaction, so the Customers page
+    shows exact totals without counting a million rows. PostgreSQL spreads concurrent
+    writers over a few slots (by backend pid) so two workers syncing one shop never queue on
+    a single row.
     """
 
     __tablename__ = "customer_counts"

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -39,12 +41,62 @@ from ..helpers import id_token
 from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
 from . import machine_speed, percentiles, timed
 
+# Filter views picked by hand: the article's example, the broadest (most segments to merge),
+# the narrowest, an empty one, and each category alone.
+FILTER_CASES: list[tuple[str, dict[str, str]]] = [
+    (
+        "SMS subscribed or unsubscribed + email subscribed",
+        {"sms": "subscribed,unsubscribed", "email": "subscribed"},
+    ),
+    (
+        "email subscribed or not subscribed (36 occupied segments)",
+        {"email": "subscribed,not_subscribed"},
+    ),
+    (
+        "email not subscribed or unsubscribed, by name",
+        {"email": "not_subscribed,unsubscribed", "sort": "name"},
+    ),
+    (
+        "SMS unsubscribed + member + joined + has referrals",
+        {"sms": "unsubscribed", "shopify": "member", "program": "joined", "referrals": "has"},
+    ),
+    ("not joined + has referrals (nobody)", {"program": "not_joined", "referrals": "has"}),
+    ("referrals has, by referrer revenue", {"referrals": "has", "sort": "-referrer_revenue"}),
+    ("referrals none", {"referrals": "none"}),
+    ("email unsubscribed", {"email": "unsubscribed"}),
+    ("SMS subscribed, deep page", {"sms": "subscribed", "sort": "name"}),
+    (
+        "every category, one value each",
+        {
+            "email": "subscribed",
+            "sms": "not_subscribed",
+            "shopify": "guest",
+            "program": "not_joined",
+            "referrals": "none",
+        },
+    ),
+]
+
+
+def filter_combinations() -> list[dict[str, str]]:
+    """Every view the five categories make (each category: any, or a proper non-empty subset
+    of its values): 7 x 7 x 3 x 3 x 3 = 1,323."""
+    options = []
+    for category in listing.CATEGORIES:
+        values = list(category.values)
+        subsets = [
+            ",".join(v for v in values if mask >> values.index(v) & 1)
+            for mask in range(1, 2 ** len(values) - 1)
+        ]
+        options.append([(category.key, None)] + [(category.key, s) for s in subsets])
+    return [{key: value for key, value in combo if value} for combo in itertools.product(*options)]
+
 
 def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
     out: list[tuple[str, dict[str, str]]] = [("first page (default: newest)", {})]
     out.append(
         (
-            "deep keyset page (past row 250,000 of Members by name)",
+            "deep keyset page (past row 250,000 by name)",
             {"sort": "name", "after": deep_cursor},
         )
     )
@@ -63,6 +115,8 @@ def variants(deep_cursor: str) -> list[tuple[str, dict[str, str]]]:
                     {"shopify": shopify, "program": program, "sort": "-referrals"},
                 )
             )
+    for name, params in FILTER_CASES:
+        out.append((f"filters: {name}", params))
     out.append(("search first name 'ada' (broad)", {"q": "ada"}))
     out.append(("search last name 'virtanen' + joined", {"q": "virtanen", "program": "joined"}))
     out.append(("search email prefix", {"q": "grace.hopper.12"}))
@@ -76,6 +130,15 @@ def main() -> None:
     parser.add_argument("--other", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="reuse DATABASE_URL's seeded shops")
+    parser.add_argument(
+        "--combinations",
+        type=int,
+        default=200,
+        help="filter combinations timed (of 1,323; a seeded random sample, each with a "
+        "random sort; 0 for none, 1323 for all)",
+    )
+    parser.add_argument("--combination-requests", type=int, default=10)
+    parser.add_argument("--no-export", action="store_true")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-customers-")
@@ -118,7 +181,7 @@ def main() -> None:
         shop_a = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
         middle = session.execute(
             select(Customer.sort_name, Customer.id)
-            .where(Customer.shop_id == shop_a.id, Customer.list_segment == 2)
+            .where(Customer.shop_id == shop_a.id, Customer.list_segment >= 0)
             .order_by(Customer.sort_name, Customer.id)
             .offset(min(250_000, args.customers // 4))
             .limit(1)
@@ -156,6 +219,16 @@ def main() -> None:
 
     for name, params in variants(deep):
         measure(name, lambda params=params: get("/customers", **params))
+    combos = filter_combinations()
+    rng = random.Random(17)
+    sample = combos if args.combinations >= len(combos) else rng.sample(combos, args.combinations)
+    sorts = [f"{d}{k}" for k in listing.SORTS for d in ("", "-")]
+    combo_rows = []
+    for combo in sample:
+        params = {**combo, "sort": rng.choice(sorts)}
+        fn = lambda params=params: get("/customers", **params)  # noqa: E731
+        timed(fn, 2)
+        combo_rows.append((params, percentiles(timed(fn, args.combination_requests))))
     measure(
         "customer detail (the advocate with most referrals)",
         lambda: get(f"/customers/{busiest}"),
@@ -165,15 +238,16 @@ def main() -> None:
         lambda: get("/customers", SHOP_B, sort="-referrals"),
     )
 
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.bench.export_child", database_url, str(shop_a_id)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ},
-    ).stdout.split()
-    exported, export_s, export_mb = int(out[0]), float(out[1]), float(out[2])
-    file_mb, read_s = float(out[4]), float(out[5])
+    if not args.no_export:
+        out = subprocess.run(
+            [sys.executable, "-m", "tests.bench.export_child", database_url, str(shop_a_id)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ},
+        ).stdout.split()
+        exported, export_s, export_mb = int(out[0]), float(out[1]), float(out[2])
+        file_mb, read_s = float(out[4]), float(out[5])
 
     app_server.stop()
     devstore_server.stop()
@@ -200,6 +274,21 @@ def main() -> None:
     )
     for name, p in rows:
         print(f"| {name} | {p['n']} | {p['p50']:.2f} | {p['p95']:.2f} | {p['p99']:.2f} |")
+    if combo_rows:
+        p95s = sorted(p["p95"] for _params, p in combo_rows)
+        print(
+            f"\n{len(combo_rows)} filter combinations (of {len(combos):,}), "
+            f"{args.combination_requests} requests each, random sorts: p95 median "
+            f"{p95s[len(p95s) // 2]:.2f} ms, 95th percentile of the p95s "
+            f"{p95s[int(len(p95s) * 0.95)]:.2f} ms, worst {p95s[-1]:.2f} ms; "
+            f"{sum(1 for v in p95s if v >= 15)} at or over 15 ms"
+        )
+        print("\n| slowest combinations | p50 ms | p95 ms |\n|---|---|---|")
+        for params, p in sorted(combo_rows, key=lambda r: -r[1]["p95"])[:8]:
+            view = " ".join(f"{k}={v}" for k, v in params.items())
+            print(f"| {view} | {p['p50']:.2f} | {p['p95']:.2f} |")
+    if args.no_export:
+        return
     print(
         f"\nexport: {exported:,} rows in {export_s:.1f} s, peak RSS {export_mb:.0f} MB "
         f"(the whole exporting process), stored in the database: {file_mb:.0f} MB, "

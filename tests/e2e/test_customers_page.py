@@ -23,6 +23,14 @@ def numbers(app, column: int) -> list[float]:
     return [float(c.split()[0]) for c in cells]
 
 
+def choose(app, category: str, label: str) -> None:
+    """Open a filter category's disclosure and tick one of its values."""
+    pop = app.locator(f"details[data-category={category}]")
+    if pop.get_attribute("open") is None:
+        pop.locator("summary").click()
+    pop.get_by_label(label, exact=True).check()
+
+
 def test_a_merchant_finds_invites_exports_and_opens_a_customer(
     live, page, screenshots_dir, tmp_path
 ):
@@ -62,8 +70,8 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
     expect(app.locator("#summary")).to_contain_text(f"{total:,} customers")
 
     # Filter (combined) and sort by a number.
-    app.get_by_label("Shopify status").select_option("member")
-    app.get_by_label("Program status").select_option("not_joined")
+    choose(app, "shopify", "Member")
+    choose(app, "program", "Not joined")
     app.get_by_role("button", name="Apply").click()
     expect(app.locator("#summary")).to_contain_text(f"{members_not_joined:,} customers match")
     for cell in app.locator("#customers tbody tr td:nth-child(4)").all_inner_texts():
@@ -71,7 +79,7 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
     app.get_by_role("link", name="Clear").click()
     app.get_by_role("link", name="Successful referrals").click()
     expect(app.locator("th[aria-sort=descending]")).to_contain_text("Successful referrals")
-    counts = numbers(app, 6)
+    counts = numbers(app, 7)
     assert counts == sorted(counts, reverse=True) and counts[0] > 0
     page.screenshot(path=str(screenshots_dir / "customers-sorted.png"), full_page=True)
 
@@ -125,3 +133,104 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
     app.get_by_role("link", name="View in Shopify").click()
     page.wait_for_url(re.compile(rf"/store/alpha-shop/customers/{ada.id}$"), timeout=15000)
     page.screenshot(path=str(screenshots_dir / "customer-in-shopify.png"), full_page=True)
+
+
+def _bucket(state: str | None) -> str:
+    if state == "subscribed":
+        return "Subscribed"
+    if state in ("unsubscribed", "redacted", "invalid"):
+        return "Unsubscribed"
+    return "Not subscribed"
+
+
+def test_a_merchant_filters_by_sms_and_email_consent_and_exports_the_view(
+    live, page, screenshots_dir, tmp_path
+):
+    """The article's example: SMS subscribed OR unsubscribed, AND email subscribed; the
+    rows and the total are those the rows' own consent says, the chips remove one value at a
+    time, and "Export data" beside the search exports that view."""
+    install(live, SHOP_A)
+    with live.app.app_context():
+        session = get_session()
+        seed_shop(session, session.query(Shop).filter_by(domain=SHOP_A).one(), 400)
+        everyone = session.query(Customer).all()
+        sms_either = {
+            c.shopify_id
+            for c in everyone
+            if _bucket(c.email_marketing_state) == "Subscribed"
+            and _bucket(c.sms_marketing_state) in ("Subscribed", "Unsubscribed")
+        }
+        sms_subscribed = {
+            c.shopify_id
+            for c in everyone
+            if _bucket(c.email_marketing_state) == "Subscribed"
+            and _bucket(c.sms_marketing_state) == "Subscribed"
+        }
+        ids = {c.id: c.shopify_id for c in everyone}
+    assert 0 < len(sms_subscribed) < len(sms_either) <= 50
+
+    page.goto(live.admin_url("alpha-shop") + "/customers")
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#summary")).to_contain_text(f"{len(everyone):,} customers", timeout=15000)
+    choose(app, "sms", "Subscribed")
+    choose(app, "sms", "Unsubscribed")
+    page.screenshot(path=str(screenshots_dir / "customers-filter-open-1280.png"), full_page=True)
+    choose(app, "email", "Subscribed")  # opening another category closes the first
+    expect(app.locator("details.filter-pop[open]")).to_have_count(1)
+    app.get_by_role("button", name="Apply").click()
+    expect(app.locator("#summary")).to_contain_text(f"{len(sms_either):,} customers match")
+    listed = {
+        ids[int(row_id.removeprefix("customer-"))]
+        for row_id in app.locator("#customers tbody tr").evaluate_all("rows => rows.map(r => r.id)")
+    }
+    assert listed == sms_either
+    for cell in app.locator("#customers td.marketing").all_inner_texts():
+        assert "Email: Subscribed" in cell
+        assert "SMS: Subscribed" in cell or "SMS: Unsubscribed" in cell
+    chips = app.get_by_role("group", name="Applied filters")
+    expect(chips).to_contain_text("SMS marketing: Subscribed")
+    expect(chips).to_contain_text("SMS marketing: Unsubscribed")
+    expect(chips).to_contain_text("Email marketing: Subscribed")
+    # The whole view is in the address: the frame's URL reloads to the same view.
+    frame_url = app.locator("body").evaluate("() => location.href")
+    assert "sms=subscribed%2Cunsubscribed" in frame_url or "sms=subscribed" in frame_url
+    for width in (1280, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        scroll, client = app.locator("body").evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll <= client, f"sideways scrolling at {width} px"
+        page.screenshot(
+            path=str(screenshots_dir / f"customers-filtered-{width}.png"), full_page=True
+        )
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # Export that view from beside the search.
+    app.get_by_role("button", name="Export data").click()
+    expect(app.locator("#result")).to_contain_text(f"Exporting {len(sms_either):,} customer(s).")
+    run_jobs(live.app)
+    download_link = app.get_by_role("link", name=re.compile("Download CSV"))
+    expect(download_link).to_be_visible(timeout=15000)
+    with page.expect_download() as info:
+        download_link.click()
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    with saved.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0][5:9] == [
+        "Email marketing",
+        "Email marketing updated",
+        "SMS marketing",
+        "SMS marketing updated",
+    ]
+    assert {int(row[-1]) for row in table[1:]} == sms_either
+    assert all(row[5] == "Subscribed" for row in table[1:])
+
+    # A chip takes its one value away; "Clear all" the rest.
+    app.get_by_role("link", name="Remove filter SMS marketing: Unsubscribed").click()
+    expect(app.locator("#summary")).to_contain_text(f"{len(sms_subscribed):,} customers match")
+    expect(app.locator("details[data-category=sms] input[value=subscribed]")).to_be_checked()
+    expect(app.locator("details[data-category=sms] input[value=unsubscribed]")).not_to_be_checked()
+    app.get_by_role("link", name="Clear all").click()
+    expect(app.locator("#summary")).to_contain_text(f"{len(everyone):,} customers")
+    expect(app.get_by_role("group", name="Applied filters")).to_have_count(0)

@@ -75,3 +75,64 @@ def test_postgresql_search_indexes_are_rebuilt_concurrently_down_and_up(database
         with server.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         server.dispose()
+
+
+def test_customer_filters_backfill_existing_rows_and_fold_back_down(tmp_path):
+    """0016 gives rows stored before it their five-category segment and rebuilds the counts;
+    down again, the segments fold back to 0006's two categories."""
+    url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    upgrade(url, "0015_storefront_signups")
+    engine = create_engine(url)
+    # (member, joined, referrals, email, sms) -> the segment 0016 must give it
+    rows = [
+        ("enabled", 1, 2, "subscribed", "unsubscribed", 1 + 2 + 4 + 8 + 48),
+        ("disabled", 0, 0, "pending", None, 0),
+        ("disabled", 0, 0, "invalid", "subscribed", 16 + 24),
+        ("enabled", 0, 0, None, "redacted", 2 + 48),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO shops (id, domain, scopes, created_at, updated_at) "
+                "VALUES (1, 'a', '', '2026-01-01', '2026-01-01')"
+            )
+        )
+        for n, (state, joined, referrals, email, sms, _segment) in enumerate(rows, 1):
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, shop_id, account_state, program_joined, "
+                    "successful_referrals, email_marketing_state, sms_marketing_state, tags, "
+                    "list_segment, created_at, updated_at) VALUES (:id, 1, :state, :joined, "
+                    ":referrals, :email, :sms, '', :old, '2026-01-01', '2026-01-01')"
+                ),
+                {
+                    "id": n,
+                    "state": state,
+                    "joined": joined,
+                    "referrals": referrals,
+                    "email": email,
+                    "sms": sms,
+                    "old": (2 if state == "enabled" else 0) + joined,
+                },
+            )
+    upgrade(url)
+
+    def segments_and_counts():
+        with engine.connect() as conn:
+            segments = [
+                r[0] for r in conn.execute(text("SELECT list_segment FROM customers ORDER BY id"))
+            ]
+            counts = dict(
+                conn.execute(
+                    text("SELECT segment, SUM(n) FROM customer_counts GROUP BY segment")
+                ).all()
+            )
+        return segments, {k: v for k, v in counts.items() if v}
+
+    segments, counts = segments_and_counts()
+    assert segments == [r[-1] for r in rows]
+    assert counts == {s: 1 for s in segments}
+    downgrade(url, "0015_storefront_signups")
+    segments, counts = segments_and_counts()
+    assert segments == [3, 0, 0, 2] and counts == {3: 1, 0: 2, 2: 1}
+    engine.dispose()
