@@ -11,7 +11,7 @@ from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from shopify_app.db import database, get_session
-from shopify_app.models import Shop
+from shopify_app.models import Customer, Shop
 from tests.conftest import SHOP_A
 
 from .test_program_pages import get
@@ -102,6 +102,13 @@ def test_postgresql_reuses_the_plans_of_a_pages_statements(live):
     with live.app.app_context():
         if database().engine.dialect.name != "postgresql":
             pytest.skip("prepared statements are PostgreSQL's")
+        # a customer, so the list has an occupied segment and the search a statement to run
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        session.add(
+            Customer(shop_id=shop.id, shopify_id=1, email="ada@example.com", first_name="Ada")
+        )
+        session.commit()
     for _ in range(12):  # psycopg prepares a statement on its fifth run on a connection
         assert get(live, "/customers").status_code == 200
         assert get(live, "/customers", q="ada").status_code == 200
