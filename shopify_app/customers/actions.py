@@ -10,7 +10,6 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, request
-from sqlalchemy import select
 
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
@@ -18,7 +17,7 @@ from shopify_app.db import get_session
 from shopify_app.models import Customer
 
 from . import data_export, unsubscribe
-from .views import _render_detail as render_detail
+from .views import customer_or_404, render_detail
 
 bp = Blueprint("customer_actions", __name__, url_prefix="/customers")
 FORMATS = {
@@ -38,20 +37,11 @@ def customer_actions(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _customer_or_404(customer_id: int) -> Customer:
-    customer = get_session().scalar(
-        select(Customer).where(Customer.id == customer_id, Customer.shop_id == g.shop.id)
-    )
-    if customer is None:
-        abort(404)
-    return customer
-
-
 @bp.post("/<int:customer_id>/unsubscribe")
 @id_token_required
 def unsubscribe_customer(customer_id: int):
     session = get_session()
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     try:
         outcome = unsubscribe.request_unsubscribe(
             session,

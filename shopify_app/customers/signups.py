@@ -19,21 +19,17 @@ number, with marketing consent, on the app's storefront page, and becomes a cust
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from flask import current_app
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from shopify_app.crypto import derived_keys
+from shopify_app.crypto import derived_keys, seal, unseal
 from shopify_app.db import insert_ignore, row_values
 from shopify_app.emails import queue_email, render
 from shopify_app.emails.quotas import digest
@@ -48,7 +44,7 @@ Outcome = Literal["confirmed", "already", "used", "expired", "invalid"]
 CONFIRMATION_HOURS = 48
 KEY_PURPOSE = "referrals/signup-confirmation/v1"
 TOKEN_CONTEXT = b"signup-confirmation"
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{24,200}")
+TOKEN_MAX_LENGTH = 200
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 SIGNUP_ROWS = "shopify_id IS NULL"
 
@@ -276,28 +272,19 @@ def _keys() -> tuple[bytes, ...]:
 def confirmation_token(confirmation: SignupConfirmation) -> str:
     """The shop, the row and its random nonce, sealed: unguessable, unalterable, and naming
     the shop it was made for."""
-    plain = f"{confirmation.shop_id}\n{confirmation.id}\n{confirmation.nonce}".encode()
-    sealed = AESSIV(_keys()[0]).encrypt(plain, [TOKEN_CONTEXT])
-    return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+    plain = f"{confirmation.shop_id}\n{confirmation.id}\n{confirmation.nonce}"
+    return seal(_keys(), plain, TOKEN_CONTEXT)
 
 
 def read_confirmation_token(token: str) -> tuple[int, int, str] | None:
     """(shop id, confirmation id, nonce) of a token this app sealed; None otherwise."""
-    if not TOKEN_RE.fullmatch(token or ""):
+    plain = unseal(_keys(), token, TOKEN_CONTEXT, TOKEN_MAX_LENGTH)
+    if plain is None:
         return None
-    try:
-        sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    for key in _keys():
-        try:
-            plain = AESSIV(key).decrypt(sealed, [TOKEN_CONTEXT]).decode()
-        except (InvalidTag, UnicodeDecodeError):
-            continue
-        parts = plain.split("\n")
-        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
-            return int(parts[0]), int(parts[1]), parts[2]
-        return None
+    parts = plain.split("\n")
+    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        return int(parts[0]), int(parts[1]), parts[2]
+    return None
     return None
 
 

@@ -170,7 +170,8 @@ def download(job_id: int):
     )
 
 
-def _customer_or_404(customer_id: int) -> Customer:
+def customer_or_404(customer_id: int) -> Customer:
+    """The shop's customer, or 404 (another shop's customer is not found either)."""
     customer = get_session().scalar(
         select(Customer).where(Customer.id == customer_id, Customer.shop_id == g.shop.id)
     )
@@ -179,7 +180,7 @@ def _customer_or_404(customer_id: int) -> Customer:
     return customer
 
 
-def _render_detail(customer_id: int, *, message=None, problem=None, status=200):
+def render_detail(customer_id: int, *, message=None, problem=None, status=200):
     session = get_session()
     view = detail_cards.customer_detail(session, g.shop, customer_id)
     if view is None:
@@ -217,32 +218,32 @@ def _render_detail(customer_id: int, *, message=None, problem=None, status=200):
 @bp.get("/<int:customer_id>")
 @id_token_required
 def detail(customer_id: int):
-    return _render_detail(customer_id)
+    return render_detail(customer_id)
 
 
 @bp.post("/<int:customer_id>/join")
 @id_token_required
 def join(customer_id: int):
     session = get_session()
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     try:
         message = advocates.staff_join(session, g.shop, customer, actor=staff_actor())
         session.commit()
     except advocates.JoinRefused as exc:
         session.rollback()
-        return _render_detail(customer.id, problem=f"Not joined: {exc}.", status=422)
-    return _render_detail(customer.id, message=message)
+        return render_detail(customer.id, problem=f"Not joined: {exc}.", status=422)
+    return render_detail(customer.id, message=message)
 
 
 @bp.post("/<int:customer_id>/invite")
 @id_token_required
 def invite_one(customer_id: int):
     session = get_session()
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     try:
         message = advocates.staff_invite(session, g.shop, customer, actor=staff_actor())
         session.commit()
     except advocates.InvitationRefused as exc:
         session.rollback()
-        return _render_detail(customer.id, problem=f"Not invited: {exc}.", status=422)
-    return _render_detail(customer.id, message=message)
+        return render_detail(customer.id, problem=f"Not invited: {exc}.", status=422)
+    return render_detail(customer.id, message=message)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
+from shopify_app import crypto
 from shopify_app.crypto import TokenCipher
 
 
@@ -25,3 +26,16 @@ def test_wrong_key_is_a_clear_error():
     sealed = TokenCipher(Fernet.generate_key().decode()).encrypt("t")
     with pytest.raises(ValueError, match="cannot be decrypted"):
         TokenCipher(Fernet.generate_key().decode()).decrypt(sealed)
+
+
+def test_a_sealed_token_opens_only_for_its_context_keys_and_length():
+    keys = (b"k" * 64,)
+    token = crypto.seal(keys, "7\nada@example.com", b"unsubscribe")
+    assert crypto.unseal(keys, token, b"unsubscribe", 700) == "7\nada@example.com"
+    assert crypto.unseal(keys, token, b"signup-confirmation", 700) is None  # another purpose
+    assert crypto.unseal((b"o" * 64,), token, b"unsubscribe", 700) is None  # another key
+    assert crypto.unseal((b"o" * 64, *keys), token, b"unsubscribe", 700) is not None  # rotated
+    altered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    assert crypto.unseal(keys, altered, b"unsubscribe", 700) is None
+    assert crypto.unseal(keys, token, b"unsubscribe", len(token) - 1) is None
+    assert crypto.unseal(keys, token + "=", b"unsubscribe", 700) is None  # outside the alphabet
