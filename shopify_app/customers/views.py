@@ -207,6 +207,9 @@ def render_detail(customer_id: int, *, message=None, problem=None, status=200):
         activity_limit=detail_cards.ACTIVITY_LIMIT,
         referral_link=share_url(view.advocate.code) if view.advocate else None,
         invitations=view.invitations,
+        invite_refusal=(
+            None if view.advocate else advocates.invitation_refusal(session, g.shop, view.customer)
+        ),
         currency=shop_currency(g.shop),
         back=request.args.get("back") or "",
         message=message,

@@ -286,3 +286,19 @@ def test_erasure_takes_suppressions_and_counters_with_it(store):
     # A link followed after the erasure stores nothing for the erased shop.
     assert live.http.post(url, data=ONE_CLICK).status_code == 200
     assert rows(live.app, EmailSuppression) == []
+
+
+def test_the_customer_page_offers_an_invitation_only_where_one_can_go(live):
+    """A merchant is not offered a button the app would refuse: the page says why instead."""
+    install_with_program(live, SHOP_A)
+    gil = add_customer(
+        live.app, first_name="Gil", email="gil@example.com", email_marketing_state="subscribed"
+    )
+    hal = add_customer(
+        live.app, first_name="Hal", email="hal@example.com", email_marketing_state="pending"
+    )
+    offered = get(live, f"/customers/{gil}")
+    assert "Send invitation" in offered.text and 'id="invite-refusal"' not in offered.text
+    refused = get(live, f"/customers/{hal}")
+    assert "Send invitation" not in refused.text
+    assert "No invitation: has not consented to email marketing (Shopify: pending)." in refused.text
