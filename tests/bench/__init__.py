@@ -1,6 +1,11 @@
 """Benchmarks (not tests): `make bench`, results recorded in docs/performance.md."""
 
+import os
+import platform
+import tempfile
 import time
+from dataclasses import dataclass
+from typing import Any
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -75,3 +80,49 @@ def machine_speed(database_url: str | None = None) -> str:
             f"{statistics.median(spaced) * 1000:.2f} ms after Python work"
         )
     return text
+
+
+@dataclass
+class BenchStack:
+    """The app and the devstore on live servers over the bench's database and Redis."""
+
+    app: Any
+    database_url: str
+    backend: str
+    _servers: tuple[Any, ...]
+    _redis_server: Any
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+        if self._redis_server is not None:
+            self._redis_server.shutdown()
+
+
+def start_bench(prefix: str, *, keep: bool = False) -> BenchStack:
+    """Backends from DATABASE_URL/REDIS_URL (or embedded ones in a fresh folder) and the
+    stack over them. A kept database keeps its shops' tokens, encrypted with the instance's
+    key: with `keep` the instance folder is kept too, per database."""
+    from ..support import bench_backends, start_stack
+
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    database_url, redis_url, redis_server = bench_backends(tmp, keep=keep)
+    instance = tmp
+    if keep:
+        name = database_url.rsplit("/", 1)[-1]
+        instance = os.path.expanduser(f"~/.cache/referrals-bench/{name}")
+    os.makedirs(instance, exist_ok=True)
+    app, app_server, _devstore, devstore_server = start_stack(
+        database_url=database_url, redis_url=redis_url, instance_path=instance
+    )
+    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    return BenchStack(app, database_url, backend, (app_server, devstore_server), redis_server)
+
+
+def machine_line() -> str:
+    """The machine, the Python and the date, as each result's heading names them."""
+    machine = platform.processor() or platform.machine()
+    return (
+        f"{machine} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"{time.strftime('%Y-%m-%d')}"
+    )

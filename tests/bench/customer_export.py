@@ -15,10 +15,6 @@ docs/performance.md. The target: under 1 s.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import tempfile
-import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -37,10 +33,11 @@ from shopify_app.models import (
     utcnow,
 )
 from shopify_app.timeline.events import write_events
+from shopify_app.timeline.kinds import family_of
 
 from ..helpers import id_token
-from ..support import SHOP_A, bench_backends, start_stack
-from . import machine_speed, percentiles, timed
+from ..support import SHOP_A
+from . import machine_line, machine_speed, percentiles, start_bench, timed
 
 
 def give_history(session, shop: Shop, customer: Customer, events: int, orders: int) -> None:
@@ -124,9 +121,11 @@ def give_history(session, shop: Shop, customer: Customer, events: int, orders: i
             "shop_id": shop.id,
             "customer_id": customer.id,
             "kind": kinds[n % len(kinds)],
+            "family": family_of("shopify" if n % 2 else "app", kinds[n % len(kinds)]),
             "occurred_at": now - timedelta(minutes=n),
             "recorded_at": now,
             "source": "shopify" if n % 2 else "app",
+            "source_name": None,
             "actor": None,
             "payload": {"order_id": 9_000_000_000 + n, "total": "45.00", "note": f"event {n}"},
             "dedupe_key": f"bench-export:{customer.id}:{n}",
@@ -146,12 +145,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="bench-export-")
-    database_url, redis_url, redis_server = bench_backends(tmp)
-    app, app_server, _devstore, devstore_server = start_stack(
-        database_url=database_url, redis_url=redis_url, instance_path=tmp
-    )
-    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    stack = start_bench("bench-export-")
+    app, database_url, backend = stack.app, stack.database_url, stack.backend
     client = app.test_client()
 
     def get(path: str):
@@ -179,16 +174,11 @@ def main() -> None:
         timed(lambda path=path: get(path), 2)
         rows.append((fmt, percentiles(timed(lambda path=path: get(path), args.requests))))
 
-    app_server.stop()
-    devstore_server.stop()
-    if redis_server is not None:
-        redis_server.shutdown()
-    machine = platform.processor() or platform.machine()
+    stack.stop()
     print(
         f"\n{backend} · one customer with {args.events:,} timeline events, {args.orders} orders "
         f"(3 lines each), {args.orders} referrals, rewards and emails, in a shop of "
-        f"{args.customers:,} customers · {machine} · {os.cpu_count()} cores · "
-        f"Python {platform.python_version()} · {time.strftime('%Y-%m-%d')}"
+        f"{args.customers:,} customers · {machine_line()}"
     )
     print(f"\nmachine speed: {machine_speed(database_url)}")
     print("\n| export (server time, in process) | size | n | p50 ms | p95 ms | p99 ms |")

@@ -23,11 +23,9 @@ import argparse
 import gc
 import itertools
 import os
-import platform
 import random
 import subprocess
 import sys
-import tempfile
 import time
 
 from sqlalchemy import func, select
@@ -38,8 +36,8 @@ from shopify_app.db import database, get_session
 from shopify_app.models import Customer, Shop
 
 from ..helpers import id_token
-from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
-from . import machine_speed, percentiles, timed
+from ..support import SHOP_A, SHOP_B
+from . import machine_line, machine_speed, percentiles, start_bench, timed
 
 # Filter views picked by hand: the article's example, the broadest (most segments to merge),
 # the narrowest, an empty one, and each category alone.
@@ -141,19 +139,8 @@ def main() -> None:
     parser.add_argument("--no-export", action="store_true")
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="bench-customers-")
-    database_url, redis_url, redis_server = bench_backends(tmp, keep=args.keep)
-    # A kept database keeps its shops' tokens, encrypted with the instance's key: keep both.
-    instance = (
-        os.path.expanduser(f"~/.cache/referrals-bench/{database_url.rsplit('/', 1)[-1]}")
-        if args.keep
-        else tmp
-    )
-    os.makedirs(instance, exist_ok=True)
-    app, app_server, _devstore, devstore_server = start_stack(
-        database_url=database_url, redis_url=redis_url, instance_path=instance
-    )
-    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    stack = start_bench("bench-customers-", keep=args.keep)
+    app, database_url, backend = stack.app, stack.database_url, stack.backend
     client = app.test_client()
 
     def get(path: str, shop: str = SHOP_A, **params: str):
@@ -249,16 +236,8 @@ def main() -> None:
         exported, export_s, export_mb = int(out[0]), float(out[1]), float(out[2])
         file_mb, read_s = float(out[4]), float(out[5])
 
-    app_server.stop()
-    devstore_server.stop()
-    if redis_server is not None:
-        redis_server.shutdown()
-    machine = platform.processor() or platform.machine()
-    print(
-        f"\n{backend} · {args.customers:,} + {args.other:,} customers · {machine} · "
-        f"{os.cpu_count()} cores · Python {platform.python_version()} · "
-        f"{time.strftime('%Y-%m-%d')}"
-    )
+    stack.stop()
+    print(f"\n{backend} · {args.customers:,} + {args.other:,} customers · {machine_line()}")
     print(f"\nmachine speed: {machine_speed(database_url)}")
     print(
         f"COUNT over the big shop's {args.customers:,} customers: {count_ms:.0f} ms "

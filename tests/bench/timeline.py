@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -35,8 +32,8 @@ from shopify_app.models import Customer, Shop, TimelineEvent
 from shopify_app.timeline import kinds, pages
 
 from ..helpers import id_token
-from ..support import SHOP_A, bench_backends, start_stack
-from . import machine_speed, percentiles, timed
+from ..support import SHOP_A
+from . import machine_line, machine_speed, percentiles, start_bench, timed
 
 # (source, kind, weight, payload) of the events seeded: what a busy advocate's timeline holds.
 MIX = [
@@ -139,18 +136,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse DATABASE_URL's seeded events")
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="bench-timeline-")
-    database_url, redis_url, redis_server = bench_backends(tmp, keep=args.keep)
-    instance = (
-        os.path.expanduser(f"~/.cache/referrals-bench/{database_url.rsplit('/', 1)[-1]}")
-        if args.keep
-        else tmp
-    )
-    os.makedirs(instance, exist_ok=True)
-    app, app_server, _devstore, devstore_server = start_stack(
-        database_url=database_url, redis_url=redis_url, instance_path=instance
-    )
-    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    stack = start_bench("bench-timeline-", keep=args.keep)
+    app, database_url, backend = stack.app, stack.database_url, stack.backend
     client = app.test_client()
 
     def get(path: str, **params):
@@ -234,15 +221,10 @@ def main() -> None:
 
     keys_session.close()
     keys_context.pop()
-    app_server.stop()
-    devstore_server.stop()
-    if redis_server is not None:
-        redis_server.shutdown()
-    machine = platform.processor() or platform.machine()
+    stack.stop()
     print(
         f"\n{backend} · {args.events:,} events among {args.customers:,} customers, "
-        f"{busy_events:,} on the busy one · {machine} · {os.cpu_count()} cores (shared with "
-        f"other work) · Python {platform.python_version()} · {time.strftime('%Y-%m-%d')}"
+        f"{busy_events:,} on the busy one · {machine_line()}"
     )
     print(f"\nmachine speed: {machine_speed(database_url)}")
     if seeded_s:
