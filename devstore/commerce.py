@@ -479,24 +479,26 @@ def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> 
 
 def pay_order(state: DevStoreState, domain: str, order_id: int) -> DevOrder:
     """Capture a pending order's payment: Shopify sends `orders/paid` and `orders/updated`."""
-    shop = data(state, domain)
-    order = shop.orders[order_id]
-    order.financial_status = "paid"
-    order.updated_at = now()
-    body = order_json(order, shop)
-    state.emit(domain, "orders/paid", body)
-    state.emit(domain, "orders/updated", body)
-    return order
+    return _order_changed(state, domain, order_id, "orders/paid", financial_status="paid")
 
 
 def fulfill_order(state: DevStoreState, domain: str, order_id: int) -> DevOrder:
     """Fulfil every line: Shopify sends `orders/fulfilled` and `orders/updated`."""
+    return _order_changed(
+        state, domain, order_id, "orders/fulfilled", fulfillment_status="fulfilled"
+    )
+
+
+def _order_changed(
+    state: DevStoreState, domain: str, order_id: int, topic: str, **fields
+) -> DevOrder:
     shop = data(state, domain)
     order = shop.orders[order_id]
-    order.fulfillment_status = "fulfilled"
+    for name, value in fields.items():
+        setattr(order, name, value)
     order.updated_at = now()
     body = order_json(order, shop)
-    state.emit(domain, "orders/fulfilled", body)
+    state.emit(domain, topic, body)
     state.emit(domain, "orders/updated", body)
     return order
 
