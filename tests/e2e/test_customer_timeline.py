@@ -83,6 +83,8 @@ def test_a_merchant_reads_filters_opens_and_pages_a_customers_timeline(live, pag
 
     # Third parties: their source name, their payload, and the older page.
     app.get_by_role("link", name="Clear").click()
+    # the cleared page has loaded (else the box is ticked on the page being replaced)
+    expect(app.get_by_role("checkbox", name="Shopify")).not_to_be_checked(timeout=15000)
     app.get_by_role("checkbox", name="Third parties").check()
     app.get_by_role("button", name="Apply").click()
     expect(timeline.locator("li.event")).to_have_count(25, timeout=15000)

@@ -82,6 +82,7 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
     for cell in app.locator("#customers tbody tr td:nth-child(4)").all_inner_texts():
         assert cell == "Member"
     app.get_by_role("link", name="Clear").click()
+    expect(app.locator("#summary")).to_contain_text(f"{total:,} customers")  # loaded
     app.get_by_role("link", name="Successful referrals").click()
     expect(app.locator("th[aria-sort=descending]")).to_contain_text("Successful referrals")
     counts = numbers(app, 7)
@@ -112,6 +113,7 @@ def test_a_merchant_finds_invites_exports_and_opens_a_customer(
 
     # Export everything, then open the file.
     app.get_by_role("link", name="Clear").click()
+    expect(app.locator("#summary")).to_contain_text(f"{total:,} customers")  # loaded
     app.get_by_role("radio", name=re.compile("All .* matching")).check()
     app.get_by_role("button", name="Export CSV").click()
     expect(app.locator("#result")).to_contain_text(f"Exporting {total:,} customer(s).")
