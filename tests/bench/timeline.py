@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,9 @@ def seed(session, shop: Shop, customers: int, events: int, busy: int) -> tuple[i
     )
     busy_id = ids[0]
     rng = random.Random(17)
+    if session.bind.dialect.name == "postgresql":
+        copy_events(session, shop.id, busy_id, ids[1:] or ids, events, busy, rng)
+        return busy_id, time.perf_counter() - start
     done = 0
     for chunk in range(0, busy, BATCH):
         n = min(BATCH, busy - chunk)
@@ -109,6 +113,36 @@ def seed(session, shop: Shop, customers: int, events: int, busy: int) -> tuple[i
         if done % 500_000 < BATCH:
             print(f"  {done:,} events", flush=True)
     return busy_id, time.perf_counter() - start
+
+
+COLUMNS = (
+    "shop_id", "customer_id", "kind", "family", "source", "source_name",
+    "occurred_at", "recorded_at", "actor", "payload", "dedupe_key",
+)  # fmt: skip
+
+
+def copy_events(
+    session,
+    shop_id: int,
+    busy_id: int,
+    others: list[int],
+    events: int,
+    busy: int,
+    rng: random.Random,
+) -> None:
+    """PostgreSQL: the same rows through COPY (about 20x the rate of INSERTs), so the issue's
+    10,000,000 events seed in minutes."""
+    raw = session.connection().connection.driver_connection
+    statement = f"COPY timeline_events ({', '.join(COLUMNS)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        done = 0
+        for owners, count in (([busy_id], busy), (others, events - busy)):
+            for row in event_rows(shop_id, owners, count, done, rng):
+                row["payload"] = json.dumps(row["payload"])
+                copy.write_row([row[c] for c in COLUMNS])
+            done += count
+            print(f"  {done:,} events", flush=True)
+    session.commit()
 
 
 def variants(deep: str) -> list[tuple[str, dict[str, list[str] | str]]]:
