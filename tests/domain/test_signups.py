@@ -442,6 +442,35 @@ def test_customers_redact_erases_an_unmatched_signup_record_of_the_same_person(s
     assert "eve@example.com" not in str(payloads_left) and "0142" not in str(payloads_left)
 
 
+def test_a_data_request_lists_the_unmatched_signup_records_of_the_same_person(session, shop):
+    signups.sign_up(session, shop, email_contact("eve@example.com"), confirm_url="u")
+    signups.sign_up(session, shop, signups.parse_contact("", "+16135550142"), confirm_url="u")
+    signups.sign_up(session, shop, email_contact("someone.else@example.com"), confirm_url="u")
+    body = {
+        "shop_domain": shop.domain,
+        "customer": {"id": 987654, "email": "Eve@example.com", "phone": "+1 613 555 0142"},
+        "data_request": {"id": 555},
+    }
+    answer = compliance.answer_data_request(session, shop, body).content
+    assert answer["customer"] is None and "storefront signups" in answer["note"]
+    found = answer["storefront_signups"]
+    assert [(r["customer"]["email"], r["customer"]["phone"]) for r in found] == [
+        ("eve@example.com", None),
+        (None, "+16135550142"),
+    ]
+    assert {e["kind"] for e in found[0]["timeline"]} >= {"storefront.signup"}
+    # a Shopify customer the app knows, with an unmatched signup of their phone
+    eve = factories.customer(session, shop, email="eve.shopify@example.com")
+    body = {
+        "shop_domain": shop.domain,
+        "customer": {"id": eve.shopify_id, "email": eve.email, "phone": "+16135550142"},
+        "data_request": {"id": 556},
+    }
+    answer = compliance.answer_data_request(session, shop, body).content
+    assert answer["customer"]["email"] == "eve.shopify@example.com"
+    assert [r["customer"]["phone"] for r in answer["storefront_signups"]] == ["+16135550142"]
+
+
 def test_a_consent_delivery_naming_the_address_takes_over_the_signup_record(session, shop):
     signup = signups.sign_up(session, shop, email_contact("noa@example.com"), confirm_url="u")
     cid = factories.next_id()
