@@ -128,8 +128,8 @@ def fold_into(
     session: Session, shop: Shop, customer: Customer, record: Customer, *, by: str
 ) -> bool:
     """Move everything of signup `record` to the Shopify `customer` and delete the record.
-    False (nothing done, logged) when both are advocates: one customer has one advocate row,
-    and which code to keep is staff's call."""
+    False when both are advocates (one customer has one advocate row, and which code to keep
+    is staff's call): nothing moves, and both timelines say so, naming the other record."""
     advocates = session.scalar(
         select(func.count())
         .select_from(Advocate)
@@ -141,6 +141,17 @@ def fold_into(
             record.id,
             customer.id,
         )
+        for mine, other in ((customer, record), (record, customer)):
+            record_event(
+                session,
+                shop_id=shop.id,
+                customer_id=mine.id,
+                kind="customer.match_held",
+                occurred_at=utcnow(),
+                source="app",
+                payload={"other_customer": other.id, "matched_by": by, "why": "both_advocates"},
+                dedupe_key=f"customer:{customer.id}:match-held:{record.id}:on:{mine.id}",
+            )
         return False
     for table, column in _references():
         session.execute(

@@ -21,6 +21,7 @@ from shopify_app.models import (
     utcnow,
 )
 from shopify_app.sync import customers
+from shopify_app.timeline import labels
 
 from .. import factories, payloads
 from . import queries
@@ -526,3 +527,12 @@ def test_two_advocates_are_never_merged(session, shop):
     factories.advocate(session, shop, row)
     customers.upsert_customer(session, shop, payloads.customer(cid, email="pia@example.com"))
     assert len(records(session, shop)) == 2
+    # both timelines say why, naming the other record; a later delivery says it once
+    customers.upsert_customer(
+        session, shop, payloads.customer(cid, updated=1, email="pia@example.com")
+    )
+    held = queries.events(session, shop, "customer.match_held")
+    assert sorted((e.customer_id, e.payload["other_customer"]) for e in held) == sorted(
+        [(row.id, signup.customer_id), (signup.customer_id, row.id)]
+    )
+    assert "both are advocates" in labels.describe(held[0])
