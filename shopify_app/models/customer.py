@@ -13,9 +13,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, UTCDateTime, utcnow
 
@@ -61,19 +62,6 @@ BUCKET_LABELS = {
     "unsubscribed": "Unsubscribed",
 }
 SEGMENTS = tuple(range(3 * 3 * 2 * 2 * 2))
-
-_DERIVED_FROM = (
-    "first_name",
-    "last_name",
-    "email",
-    "account_state",
-    "deleted_at",
-    "program_joined",
-    "shopify_created_at",
-    "successful_referrals",
-    "email_marketing_state",
-    "sms_marketing_state",
-)
 
 
 def marketing_bucket(state: str | None) -> int:
@@ -296,29 +284,32 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     referee_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     stats_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    @validates(*_DERIVED_FROM)
-    def _derive(self, key: str, value: Any) -> Any:
+    def derive_listing_columns(self) -> None:
         """Keep the listing columns in step with what they are made of, on every write path
-        that goes through the model (sync, joins, redaction, the seed)."""
-        current = {k: (value if k == key else getattr(self, k, None)) for k in _DERIVED_FROM}
-        self.sort_name = name_sort_key(
-            current["first_name"], current["last_name"], current["email"]
-        )
-        self.last_name_key = search_key(current["last_name"], 255)
-        self.email_key = search_key(current["email"], 320)
+        that goes through the model (sync, joins, redaction, the seed): run once per row
+        and flush (`before_insert` / `before_update`), not on every attribute set (a webhook
+        sets a dozen of them)."""
+        self.sort_name = name_sort_key(self.first_name, self.last_name, self.email)
+        self.last_name_key = search_key(self.last_name, 255)
+        self.email_key = search_key(self.email, 320)
         self.list_segment = list_segment(
-            member=current["account_state"] == "enabled",
-            joined=bool(current["program_joined"]),
-            deleted=current["deleted_at"] is not None,
-            referrals=current["successful_referrals"] or 0,
-            email_state=current["email_marketing_state"],
-            sms_state=current["sms_marketing_state"],
+            member=self.account_state == "enabled",
+            joined=bool(self.program_joined),
+            deleted=self.deleted_at is not None,
+            referrals=self.successful_referrals or 0,
+            email_state=self.email_marketing_state,
+            sms_state=self.sms_marketing_state,
         )
-        if current["shopify_created_at"] is not None:
-            self.customer_since = current["shopify_created_at"]
-        elif getattr(self, "customer_since", None) is None:
+        if self.shopify_created_at is not None:
+            self.customer_since = self.shopify_created_at
+        elif self.customer_since is None:
             self.customer_since = utcnow()
-        return value
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _derive(_mapper: Any, _connection: Any, customer: Customer) -> None:
+    customer.derive_listing_columns()
 
 
 class CustomerCount(Base):

@@ -57,8 +57,7 @@ def _customer_for(
     email or phone becomes it (`signup_merge`), never a second row. (row, inserted, the
     dates of the confirmed email opt-ins the merged records carried)."""
     email, phone = signup_merge.addresses_of(payload) if payload else (None, None)
-    existing = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
-    records = signup_merge.signup_records(session, shop, email, phone)
+    existing, records = signup_merge.customer_and_records(session, shop, shopify_id, email, phone)
     opt_ins = [at for at in map(signup_merge.confirmed_opt_in, records) if at is not None]
     if existing is None and records:
         first = records.pop(0)

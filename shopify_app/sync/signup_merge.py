@@ -54,16 +54,26 @@ def signup_records(
     first (two at most: one per address)."""
     if not email and not phone:
         return []
-    query = _signup_records_query(bool(email), bool(phone))
-    params = {"shop_id": shop.id, "email": email, "phone": phone}
-    return list(session.scalars(query, {k: v for k, v in params.items() if v}))
+    return customer_and_records(session, shop, None, email, phone)[1]
+
+
+def customer_and_records(
+    session: Session, shop: Shop, shopify_id: int | None, email: str | None, phone: str | None
+) -> tuple[Customer | None, list[Customer]]:
+    """(the row of Shopify customer `shopify_id`, the signup records with this email or
+    phone), all locked, in one statement: this runs for every customer Shopify reports, so
+    the lookup and the probe share a round trip."""
+    query = _rows_query(shopify_id is not None, bool(email), bool(phone))
+    params = {"shop_id": shop.id, "shopify_id": shopify_id, "email": email, "phone": phone}
+    rows = session.scalars(query, {k: v for k, v in params.items() if v is not None}).all()
+    found = next((r for r in rows if shopify_id is not None and r.shopify_id == shopify_id), None)
+    return found, [r for r in rows if r.shopify_id is None]
 
 
 @functools.cache
-def _signup_records_query(by_email: bool, by_phone: bool) -> Select:
-    """Built once per shape (this runs for every customer Shopify reports). One index probe
-    per address: an OR of the two would read every signup record of the shop through the
-    (shop_id, shopify_id) index on SQLite."""
+def _rows_query(by_id: bool, by_email: bool, by_phone: bool) -> Select:
+    """Built once per shape. One index probe per key: an OR of them would read every signup
+    record of the shop through the (shop_id, shopify_id) index on SQLite."""
     probes = [
         select(Customer.id).where(
             Customer.shop_id == bindparam("shop_id"),
@@ -76,6 +86,14 @@ def _signup_records_query(by_email: bool, by_phone: bool) -> Select:
         )
         if wanted
     ]
+    if by_id:
+        probes.insert(
+            0,
+            select(Customer.id).where(
+                Customer.shop_id == bindparam("shop_id"),
+                Customer.shopify_id == bindparam("shopify_id"),
+            ),
+        )
     ids = probes[0] if len(probes) == 1 else union_all(*probes)
     return select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
 
