@@ -7,13 +7,13 @@ from typing import Any
 from flask import request
 from sqlalchemy import select
 
-from shopify_app.customers import attributes, listing, upsert
+from shopify_app.customers import listing, upsert
 from shopify_app.db import get_session
 from shopify_app.models import Customer
 
 from . import representations
 from .blueprint import bp
-from .errors import ApiError, FieldError, not_found
+from .errors import ApiError, FieldError, error_body, not_found
 from .guard import api_actor, api_key_required, current_shop, json_body
 
 DEFAULT_LIMIT = 50
@@ -29,49 +29,43 @@ def shop_customer(customer_id: int) -> Customer:
     return customer
 
 
-def _upsert_one(data: dict[str, Any]) -> upsert.Upserted:
-    try:
-        return upsert.upsert_customer(get_session(), current_shop(), data, actor=api_actor())
-    except upsert.InvalidCustomer as exc:
-        raise ApiError(exc.kind, str(exc), [FieldError(exc.path, str(exc))]) from exc
-    except attributes.InvalidAttributes as exc:
-        raise ApiError("validation_failed", str(exc), [FieldError(exc.path, str(exc))]) from exc
+def _refusal(exc: upsert.Refusal, prefix: str = "") -> ApiError:
+    kind = exc.kind if isinstance(exc, upsert.InvalidCustomer) else "validation_failed"
+    return ApiError(kind, str(exc), [FieldError(prefix + exc.path, str(exc))])
 
 
 @bp.post("/customers")
 @api_key_required("write")
 def upsert_customer():
-    done = _upsert_one(json_body())
+    [done] = upsert.upsert_customers(
+        get_session(), current_shop(), [json_body()], actor=api_actor()
+    )
+    if not isinstance(done, upsert.Upserted):
+        raise _refusal(done)
     return representations.customer(done.customer), 201 if done.created else 200
 
 
 @bp.post("/customers/batch")
 @api_key_required("write")
 def upsert_customers_batch():
-    session = get_session()
-    results = []
-    for index, item in enumerate(json_body()["customers"]):
-        savepoint = session.begin_nested()
-        try:
-            done = _upsert_one(item)
-        except ApiError as error:
-            savepoint.rollback()
-            detail: dict[str, Any] = {"type": error.type, "message": error.message}
-            if error.fields:
-                detail["fields"] = [
-                    {"path": f"customers.{index}.{f.path}", "message": f.message}
-                    for f in error.fields
-                ]
-            results.append({"index": index, "status": "failed", "error": detail})
-            continue
-        savepoint.commit()
-        results.append(
-            {
-                "index": index,
-                "status": "created" if done.created else "updated",
-                "customer": representations.customer(done.customer),
-            }
-        )
+    """Each item's result in order; a customer several items touched is shown as the batch
+    left it."""
+    outcomes = upsert.upsert_customers(
+        get_session(), current_shop(), json_body()["customers"], actor=api_actor()
+    )
+    results: list[dict[str, Any]] = []
+    for index, done in enumerate(outcomes):
+        if isinstance(done, upsert.Upserted):
+            results.append(
+                {
+                    "index": index,
+                    "status": "created" if done.created else "updated",
+                    "customer": representations.customer(done.customer),
+                }
+            )
+        else:
+            error = error_body(_refusal(done, f"customers.{index}."))["error"]
+            results.append({"index": index, "status": "failed", "error": error})
     return {"data": results}
 
 
