@@ -142,6 +142,10 @@ def _run(view: Callable[..., Any], kwargs: dict[str, Any], scope: str) -> Respon
             spec.validate_request(request)
         idempotency_key = request.headers.get(idempotency.HEADER)
         if request.method == "POST" and idempotency_key is not None:
+            if not idempotency.KEY_RE.fullmatch(idempotency_key):
+                raise validation_failed(
+                    idempotency.HEADER, "1 to 255 printable ASCII characters, no spaces."
+                )
             claimed = idempotency.claim(
                 session, shop, idempotency_key, idempotency.request_digest(request)
             )

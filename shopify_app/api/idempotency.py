@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,7 @@ from .errors import ApiError
 KEEP = timedelta(hours=24)
 LEASE = timedelta(seconds=60)
 HEADER = "Idempotency-Key"
+KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 REPLAYED = "Idempotent-Replayed"
 KEPT_HEADERS = ("Location",)
 
