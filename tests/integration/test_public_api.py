@@ -14,7 +14,15 @@ from sqlalchemy import select
 
 from devstore import commerce
 from shopify_app.db import get_session
-from shopify_app.models import ApiKey, AuditEntry, Customer, IdempotentRequest, TimelineEvent
+from shopify_app.models import (
+    ApiKey,
+    AuditEntry,
+    Customer,
+    IdempotentRequest,
+    Shop,
+    TimelineEvent,
+    utcnow,
+)
 from tests.conftest import SHOP_A, SHOP_B
 
 from .api_support import Api, api_for, make_key
@@ -60,6 +68,17 @@ def test_missing_wrong_and_revoked_keys_are_401(api):
         session.commit()
     revoked = api.get("/customers")
     assert revoked.status_code == 401 and error_of(revoked)["type"] == "unauthorized"
+
+
+def test_a_key_of_a_shop_that_uninstalled_the_app_is_401(api):
+    assert api.get("/customers").status_code == 200
+    with api.live.app.app_context():
+        session = get_session()
+        shop = session.scalars(select(Shop).where(Shop.domain == SHOP_A)).one()
+        shop.uninstalled_at = utcnow()
+        session.commit()
+    gone = api.get("/customers")
+    assert gone.status_code == 401 and error_of(gone)["type"] == "unauthorized"
 
 
 def test_a_read_key_reads_but_cannot_write(api):
