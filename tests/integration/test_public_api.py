@@ -310,6 +310,21 @@ def test_a_third_party_event_is_on_the_timeline_with_its_source(api):
     assert api.post("/customers/999999/events", {"type": "a", "source": "S"}).status_code == 404
     kinds = [e.kind for e in rows(api.live.app, TimelineEvent, TimelineEvent.source == "api")]
     assert kinds == ["review.submitted"]
+    for hour in (11, 12):
+        api.post(
+            f"/customers/{customer['id']}/events",
+            {
+                "type": "points.earned",
+                "source": "Smile",
+                "occurred_at": f"2026-12-01T{hour}:00:00Z",
+            },
+        )
+    first = api.get(f"/customers/{customer['id']}/events", limit=2).json()
+    assert [e["occurred_at"][11:13] for e in first["data"]] == ["12", "11"]
+    rest = api.get(f"/customers/{customer['id']}/events", limit=2, cursor=first["next_cursor"])
+    assert [e["type"] for e in rest.json()["data"]] == ["review.submitted"]
+    assert rest.json()["next_cursor"] is None
+    assert api.get(f"/customers/{customer['id']}/events", cursor="eyJ4Ijox").status_code == 400
 
 
 # -- idempotency ---------------------------------------------------------------------------
