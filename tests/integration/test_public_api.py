@@ -371,6 +371,28 @@ def test_concurrent_repeats_run_once(api):
     assert len(rows(api.live.app, Customer)) == 40
 
 
+def test_concurrent_batches_for_the_same_addresses_make_one_record_each(api):
+    emails = [f"same{i}@example.com" for i in range(30)]
+    answers = []
+
+    def send(order):
+        body = {"customers": [{"email": e} for e in order]}
+        answers.append(api.post("/customers/batch", body))
+
+    threads = [
+        threading.Thread(target=send, args=(emails,)),
+        threading.Thread(target=send, args=(list(reversed(emails)),)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status_code for a in answers] == [200, 200]
+    statuses = [r["status"] for a in answers for r in a.json()["data"]]
+    assert statuses.count("created") == 30 and statuses.count("updated") == 30
+    assert len(rows(api.live.app, Customer)) == 30
+
+
 # -- rate limits ---------------------------------------------------------------------------
 
 
