@@ -101,7 +101,7 @@ def _known_many(
 ) -> tuple[dict[str, Customer], dict[str, Customer]]:
     """{email: customer}, {phone: customer}: for each address the customer a signup would
     use (`signups._known`: a Shopify customer first, then the oldest), all locked in id
-    order. One statement."""
+    order."""
     probes = []
     if emails:
         probes.append(
@@ -117,7 +117,11 @@ def _known_many(
         )
     if not probes:
         return {}, {}
-    ids = probes[0] if len(probes) == 1 else union_all(*probes)
+    # Two statements: the ids first (index probes), then the rows locked by primary key. As
+    # one (`id IN (subquery) FOR UPDATE`) PostgreSQL ran the subquery once per customer row.
+    ids = sorted(set(session.scalars(probes[0] if len(probes) == 1 else union_all(*probes))))
+    if not ids:
+        return {}, {}
     found = session.scalars(
         select(Customer)
         .where(
