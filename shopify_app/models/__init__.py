@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; every table but `shops` carries a `shop_id`."""
 
+from .api import ApiKey, IdempotentRequest
 from .base import Base, utcnow
 from .bulk_job import BulkJob
 from .consent_request import ConsentRequest
@@ -34,6 +35,7 @@ from .webhook_delivery import WebhookDelivery
 __all__ = [
     "Advocate",
     "AdvocateVisit",
+    "ApiKey",
     "AuditEntry",
     "Base",
     "BlocklistEntry",
@@ -46,6 +48,7 @@ __all__ = [
     "EmailMessage",
     "EmailSuppression",
     "FraudCheck",
+    "IdempotentRequest",
     "OAuthState",
     "Order",
     "OrderLineItem",
