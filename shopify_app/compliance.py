@@ -19,6 +19,7 @@ from shopify_app.models import (
     AuditEntry,
     BulkJob,
     ConsentRequest,
+    Conversion,
     Customer,
     CustomerCount,
     DataRequest,
@@ -70,6 +71,7 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     storage().delete_shop(session, shop.id)
     for model in (
         TimelineEvent,
+        Conversion,
         OrderLineItem,
         Refund,
         DataRequest,
@@ -229,6 +231,21 @@ def redact_customer(
     ):
         event.payload = {k: v for k, v in (event.payload or {}).items() if k in AGGREGATE_KEYS}
         event.actor = None
+    # A third party's conversion events: their properties go, an event id that names the
+    # person is scrubbed (a retry of it then finds an erased customer and is refused).
+    session.execute(
+        update(Conversion)
+        .where(Conversion.shop_id == shop.id, Conversion.customer_id == customer.id)
+        .values(properties={})
+    )
+    scrub_columns(
+        session,
+        Conversion,
+        ("event_id",),
+        needles,
+        Conversion.shop_id == shop.id,
+        Conversion.customer_id == customer.id,
+    )
     record_event(
         session,
         shop_id=shop.id,
@@ -452,6 +469,21 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             for e in events
         ],
         "referral_program": personal_data.customer_referral_data(session, shop, customer.id),
+        "conversions": [
+            {
+                "event_type": c.event_type,
+                "event_id": c.event_id,
+                "source_name": c.source_name,
+                "occurred_at": iso(c.occurred_at),
+                "properties": c.properties,
+                "outcome": c.outcome,
+            }
+            for c in session.scalars(
+                select(Conversion)
+                .where(Conversion.shop_id == shop.id, Conversion.customer_id == customer.id)
+                .order_by(Conversion.occurred_at)
+            )
+        ],
     }
 
 

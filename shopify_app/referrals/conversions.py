@@ -136,6 +136,34 @@ def _facts(conversion: Conversion, customer: Customer, shop: Shop) -> Conversion
     )
 
 
+def _from_order(facts: ConversionFacts, order: Order) -> None:
+    """The order that carried the code is the friend's first contact (see ConversionFacts)."""
+    facts.id = order.id
+    facts.shopify_created_at = order.shopify_created_at
+    facts.client_ip = facts.client_ip or order.client_ip
+    facts.user_agent = facts.user_agent or order.user_agent
+    facts.shipping_address = order.shipping_address
+
+
+def facts_for_referral(session: Session, shop: Shop, referral: Referral) -> ConversionFacts | None:
+    """What the engine reads for a conversion's referral (staff recheck, unblock, unvoid);
+    None for a referral made from an order."""
+    if referral.order_shopify_id >= 0:
+        return None
+    conversion = conversion_in_shop(session, shop, -referral.order_shopify_id)
+    if conversion is None:
+        return None
+    customer = session.get(Customer, conversion.customer_id)
+    assert customer is not None
+    facts = _facts(conversion, customer, shop)
+    via = (referral.attribution_evidence or {}).get("via_order")
+    if via:
+        order = session.scalar(select(Order).where(Order.shop_id == shop.id, Order.name == via))
+        if order is not None:
+            _from_order(facts, order)
+    return facts
+
+
 def _known_codes(session: Session, shop: Shop, codes: set[str]) -> dict[str, int]:
     if not codes:
         return {}
@@ -175,11 +203,7 @@ def _attribute(
             continue
         found = attribute(order, known.get)
         if found is not None:
-            facts.id = order.id
-            facts.shopify_created_at = order.shopify_created_at
-            facts.client_ip = facts.client_ip or order.client_ip
-            facts.user_agent = facts.user_agent or order.user_agent
-            facts.shipping_address = order.shipping_address
+            _from_order(facts, order)
             return ConversionAttribution(
                 found.advocate_id, found.method, found.code, found.candidates, order.name
             )
