@@ -239,8 +239,8 @@ def conversion_in_shop(session: Session, shop: Shop, conversion_id: int) -> Conv
 
 
 def result_of(session: Session, shop: Shop, conversion: Conversion) -> ConversionResult:
-    """A stored conversion's result, as `record_conversion` answered it."""
-    return _result(session, shop, conversion, duplicate=True)
+    """A stored conversion's result (what `record_conversion` answered, `duplicate` false)."""
+    return _result(session, shop, conversion, duplicate=False)
 
 
 def record_conversion(
