@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.reward_latency --referrals 200
 	$(BIN)/python -m tests.bench.worker_overhead
 	$(BIN)/python -m tests.bench.customers_page
+	$(BIN)/python -m tests.bench.api
 
 chromium:
 	@scripts/ensure-chromium.sh

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from . import client_address, db, jobs, rate_limits, request_limits
+from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
 from .shopify import services
 from .staff import actor_label
@@ -46,11 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webhooks.views import bp as webhooks_bp
 
     from .admin.advocates import bp as advocates_bp
+    from .admin.api_keys import bp as api_keys_bp
     from .admin.blocklist import bp as blocklist_bp
     from .admin.emails import bp as emails_bp
     from .admin.referrals import bp as referrals_bp
     from .admin.settings import bp as settings_bp
     from .admin.views import bp as admin_bp
+    from .api.views import bp as api_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
     from .customers.actions import bp as customer_actions_bp
@@ -74,6 +77,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(unsubscribe_bp)
+    app.register_blueprint(api_keys_bp)
+    app.register_blueprint(api_bp)
 
     rate_limits.init_app(app)
     app.after_request(add_security_headers)
@@ -132,7 +137,10 @@ def embedded_fields() -> Markup:
 
 
 def render_http_error(error: HTTPException):
-    """Readable HTML for aborts (bad shop domain, bad HMAC, reused OAuth state, ...)."""
+    """Readable HTML for aborts (bad shop domain, bad HMAC, reused OAuth state, ...); an
+    error object under the public API's prefix (an unknown URL or method there)."""
+    if api_errors.is_api_request():
+        return api_errors.error_response(api_errors.http_error(error))
     return (
         render_template(
             "error.html", title=f"{error.code} {error.name}", message=error.description

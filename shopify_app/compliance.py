@@ -223,6 +223,7 @@ def redact_customer(
     customer.email = customer.email_normalized = customer.phone = None
     customer.first_name = customer.last_name = None
     customer.tags = ""
+    customer.custom_attributes = None
     customer.redacted_at = customer.redacted_at or now
     for event in session.scalars(
         select(TimelineEvent).where(
@@ -428,6 +429,7 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             "last_name": customer.last_name,
             "account_state": customer.account_state,
             "tags": customer.tags,
+            "custom_attributes": customer.custom_attributes or {},
             "email_marketing_state": customer.email_marketing_state,
             "sms_marketing_state": customer.sms_marketing_state,
             "created_at": iso(customer.shopify_created_at),

@@ -48,6 +48,8 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (client_address.py):
     # one platform router in production, none locally.
     "TRUSTED_PROXY_COUNT": (int, 1, 0, 5),
+    # The public API's body cap (413 above it): a batch of 100 customers with attributes.
+    "API_MAX_BODY_BYTES": (int, 1_048_576, 65_536, 10 * 1_048_576),
     # Request body cap (413 above it); webhooks have WEBHOOK_MAX_BYTES instead.
     "MAX_CONTENT_LENGTH": (int, 1_048_576, 65_536, 50 * 1_048_576),
     # The longest value any form field may carry (413 above it; request_limits.py).
@@ -79,6 +81,9 @@ RATE_LIMITS = {
     # email or phone number signed up (each email signup sends a confirmation email).
     "RATE_LIMIT_SIGNUP": "10 per hour",
     "RATE_LIMIT_SIGNUP_ADDRESS": "3 per hour;5 per day",
+    # The public API (/api/v1): per API key, and per shop across all its keys.
+    "RATE_LIMIT_API_KEY": "600 per minute",
+    "RATE_LIMIT_API_SHOP": "1200 per minute",
 }
 
 

@@ -8,6 +8,8 @@ library behind Flask-Limiter: its fixed-window strategy and Redis storage).
 | `RATE_LIMIT_PROXY` | `/proxy` and everything under it | the shopper's address |
 | `RATE_LIMIT_SIGNUP` | `/proxy/subscribe` (also) | the shopper's address |
 | `RATE_LIMIT_SIGNUP_ADDRESS` | `/proxy/subscribe` (also) | the address signed up (a digest) |
+| `RATE_LIMIT_API_KEY` | `/api/v1` (`api.limits`) | the API key |
+| `RATE_LIMIT_API_SHOP` | `/api/v1` (`api.limits`) | the API key's shop |
 
 Each is one budget shared by its endpoints; the signup budgets are checked by the view
 (`limit`), the signup's address once it has been read from the form. A request over a
@@ -31,6 +33,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app, render_template, request
@@ -62,6 +65,8 @@ BUDGETS: dict[str, tuple[str, Callable[[], str] | None]] = {
     "proxy": ("RATE_LIMIT_PROXY", shopper_key),
     "signup": ("RATE_LIMIT_SIGNUP", shopper_key),
     "signup-address": ("RATE_LIMIT_SIGNUP_ADDRESS", None),
+    "api-key": ("RATE_LIMIT_API_KEY", None),
+    "api-shop": ("RATE_LIMIT_API_SHOP", None),
 }
 ENDPOINT_BUDGETS = {
     "storefront.referral_link": "referral-link",
@@ -69,6 +74,16 @@ ENDPOINT_BUDGETS = {
     "auth.callback": "auth",
 }
 BLUEPRINT_BUDGETS = {"proxy": "proxy"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where one key stands in a budget's tightest limit after this request."""
+
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the window ends
+    allowed: bool
 
 
 class RateLimited(TooManyRequests):
@@ -110,6 +125,33 @@ class RateLimits:
             self._failing = True
             return
         self._failing = False
+
+    def window(self, budget: str, key: str) -> Window | None:
+        """Count one request against `budget` for `key` and say where it stands (the limit
+        with the fewest requests left; a refused one first). None when Redis cannot be
+        reached (the request goes through, as with `check`)."""
+        try:
+            strategy = self.strategy()
+            tightest: Window | None = None
+            now = time.time()
+            for item in self.limits[budget]:
+                allowed = strategy.hit(item, budget, key)
+                reset_at, remaining = strategy.get_window_stats(item, budget, key)
+                seen = Window(
+                    item.amount, max(0, remaining), max(1, math.ceil(reset_at - now)), allowed
+                )
+                if tightest is None or (tightest.allowed, tightest.remaining) > (
+                    seen.allowed,
+                    seen.remaining,
+                ):
+                    tightest = seen
+        except redis.RedisError as exc:
+            if not self._failing:
+                log.warning("rate limits not counted, Redis unreachable: %s", exc)
+            self._failing = True
+            return None
+        self._failing = False
+        return tightest
 
 
 def limit(budget: str, key: str | None = None) -> None:

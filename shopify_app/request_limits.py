@@ -1,7 +1,8 @@
 """What a request may carry: a body of at most `MAX_CONTENT_LENGTH` bytes (webhooks:
-`WEBHOOK_MAX_BYTES`, enforced by their view), form fields of at most `FORM_FIELD_MAX_CHARS`
-characters each, and at most `FORM_MAX_FIELDS` of them. Anything larger is a 413 before a
-view runs, so no handler, regex or database column ever sees an unbounded value.
+`WEBHOOK_MAX_BYTES`, enforced by their view; the public API: `API_MAX_BODY_BYTES`), form
+fields of at most `FORM_FIELD_MAX_CHARS` characters each, and at most `FORM_MAX_FIELDS` of
+them. Anything larger is a 413 before a view runs, so no handler, regex or database column
+ever sees an unbounded value.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def check_request_size() -> None:
         # Content-Length) and answers its own plain 413; let that byte through.
         request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"] + 1
         return
+    if request.blueprint == "api":  # its own cap; a chunked body is cut off when read
+        request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413, f"The request is larger than {limit // 1024} KB.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
+from shopify_app.api import idempotency
 from shopify_app.db import get_session
 from shopify_app.emails.quotas import purge_expired
 from shopify_app.models import OAuthState, utcnow
@@ -29,3 +30,8 @@ def purge_send_quotas() -> int:
     deleted = purge_expired(session)
     session.commit()
     return deleted
+
+
+def purge_idempotent_requests() -> int:
+    """Drop the public API's kept answers once their 24 hours are over."""
+    return idempotency.purge_expired(get_session())

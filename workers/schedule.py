@@ -32,6 +32,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(maintenance.refresh_expiring_tokens, interval_seconds=300),
     PeriodicJob(maintenance.purge_expired_oauth_states, interval_seconds=3600),
     PeriodicJob(maintenance.purge_send_quotas, interval_seconds=3600),
+    PeriodicJob(maintenance.purge_idempotent_requests, interval_seconds=3600),
     PeriodicJob(referral_jobs.complete_due_referrals, interval_seconds=60),
     PeriodicJob(referral_jobs.expire_rewards, interval_seconds=900),
     PeriodicJob(referral_jobs.sweep_referral_work, interval_seconds=120),

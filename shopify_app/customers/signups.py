@@ -129,14 +129,21 @@ def _known(shop: Shop, contact: Contact) -> Select:
     )
 
 
-def _record(session: Session, shop: Shop, contact: Contact) -> tuple[Customer, bool]:
-    """The customer with this address, locked; a new signup record when there is none (one
-    row even when concurrent signups race: the loser's insert is ignored and it reads the
-    winner's)."""
+def known_customer(session: Session, shop: Shop, contact: Contact) -> Customer | None:
+    """The customer a signup (or the public API) for this address uses, locked."""
+    return session.scalar(_known(shop, contact))
+
+
+def record_for(
+    session: Session, shop: Shop, contact: Contact, *, source: str = "storefront"
+) -> tuple[Customer, bool]:
+    """The customer with this address, locked; a new record (from `source`) when there is
+    none (one row even when concurrent signups race: the loser's insert is ignored and it
+    reads the winner's). The public API makes its customers through here too."""
     existing = session.scalar(_known(shop, contact))
     if existing is not None:
         return existing, False
-    draft = Customer(shop_id=shop.id, source="storefront", tags="")
+    draft = Customer(shop_id=shop.id, source=source, tags="")
     if contact.channel == "email":
         draft.email = contact.address
         draft.email_normalized = contact.address
@@ -160,7 +167,7 @@ def sign_up(
 ) -> Signup:
     """Record a storefront signup; the caller commits. `confirm_url` is where the store serves
     the confirmation page (the token is added as `?token=`)."""
-    customer, created = _record(session, shop, contact)
+    customer, created = record_for(session, shop, contact)
     now = utcnow()
     text = consent_text(contact.channel, shop)
     if contact.channel == "sms":

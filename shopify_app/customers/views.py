@@ -28,7 +28,7 @@ from shopify_app.sync.importer import latest_run
 from shopify_app.timeline import entries, kinds, pages
 from shopify_app.timeline.labels import local_time
 
-from . import bulk, listing
+from . import attributes, bulk, listing
 from . import detail as detail_cards
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -201,6 +201,7 @@ def render_detail(customer_id: int, *, message=None, problem=None, status=200):
         customer=view.customer,
         advocate=view.advocate,
         stats=revenue.stats_of(view.customer),
+        custom_attributes=attributes.shown(view.customer.custom_attributes),
         referrals=view.referrals,
         friends=view.friends,
         rewards=view.rewards,

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; every table but `shops` carries a `shop_id`."""
 
+from .api import ApiKey, IdempotentRequest
 from .base import Base, utcnow
 from .bulk_job import BulkJob
 from .consent_request import ConsentRequest
@@ -35,6 +36,7 @@ from .webhook_delivery import WebhookDelivery
 __all__ = [
     "Advocate",
     "AdvocateVisit",
+    "ApiKey",
     "AuditEntry",
     "Base",
     "BlocklistEntry",
@@ -48,6 +50,7 @@ __all__ = [
     "EmailMessage",
     "EmailSuppression",
     "FraudCheck",
+    "IdempotentRequest",
     "OAuthState",
     "Order",
     "OrderLineItem",

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
@@ -279,6 +280,9 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     # NULL for Shopify's customers (no default: rows written whole, as sync writes them,
     # and inserts at older schema versions, need none).
     source: Mapped[str | None] = mapped_column(String(16))
+    # Custom attributes a third party set through the public API (G8): name -> text, number,
+    # true/false or a date as "YYYY-MM-DD"; bounded by `customers.attributes`.
+    custom_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     program_joined: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Derived from the columns above whenever they are set (`_derive`): never set by hand.

@@ -51,6 +51,8 @@ _STAFF_ACTIONS = {
     "customer.exported": "exported the customer's data",
     "customer.unsubscribed_email": "unsubscribed the customer from email marketing",
     "customer.unsubscribed_sms": "unsubscribed the customer from SMS marketing",
+    "customer.api_created": "created the customer",
+    "customer.api_updated": "updated the customer",
 }
 _REFERRAL_STEPS = {
     "created": "Referral created",
@@ -189,6 +191,8 @@ def describe(
     if family in ("staff", "app"):
         action = _STAFF_ACTIONS.get(step, step.replace(".", " ").replace("_", " "))
         who = staff_name or ("Staff" if family == "staff" else "The app")
+        if family == "app" and (event.actor or "").startswith("api:"):
+            who = f"The API key “{event.actor[4:]}”"
         return f"{who} {action}"
     return kind.replace(".", " ").replace("_", " ").capitalize()
 
