@@ -4,7 +4,6 @@ describe: times UTC with `Z`, money as `{"amount", "currency"}`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from shopify_app.referrals.conversions import ConversionResult
@@ -16,17 +15,13 @@ from shopify_app.referrals.records import (
     RewardRecord,
 )
 from shopify_app.storefront.views import share_url
-from shopify_app.values import money_text
 
-
-def timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+from . import representations
+from .representations import timestamp
 
 
 def money(value: Money) -> dict[str, str]:
-    return {"amount": money_text(value.minor, value.currency), "currency": value.currency}
+    return representations.money(value.minor, value.currency)
 
 
 def advocate(record: AdvocateRecord) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import request
 from sqlalchemy import select
 
 from shopify_app.db import get_session
@@ -20,30 +20,20 @@ from shopify_app.models import Customer
 from shopify_app.referrals import conversions, records
 from shopify_app.values import parse_timestamp
 
+from . import pagination
 from . import program_json as as_json
+from .blueprint import bp
 from .errors import ApiError, FieldError, not_found
 from .guard import api_actor, api_key_required, current_shop, json_body
-from .pagination import page, page_args
 
 
-def register(bp: Blueprint) -> None:
-    """Add the program's routes to the API blueprint."""
-    rules = (
-        ("/advocates", list_advocates, ["GET"]),
-        ("/advocates", join_advocate, ["POST"]),
-        ("/advocates/<int:advocate_id>", get_advocate, ["GET"]),
-        ("/referrals", list_referrals, ["GET"]),
-        ("/referrals", create_referral, ["POST"]),
-        ("/referrals/<int:referral_id>", get_referral, ["GET"]),
-        ("/referrals/<int:referral_id>/approve", approve_referral, ["POST"]),
-        ("/referrals/<int:referral_id>/void", void_referral, ["POST"]),
-        ("/rewards", list_rewards, ["GET"]),
-        ("/rewards/<int:reward_id>", get_reward, ["GET"]),
-        ("/conversions", record_conversion, ["POST"]),
-        ("/conversions/<int:conversion_id>", get_conversion, ["GET"]),
-    )
-    for rule, view, methods in rules:
-        bp.add_url_rule(rule, view_func=view, methods=methods)
+def page_args() -> tuple[int, int | None]:
+    """(limit, the id the request's cursor continues below)."""
+    return pagination.limit(), pagination.after_id()
+
+
+def page(data: list[dict[str, Any]], before_id: int | None) -> dict[str, Any]:
+    return {"data": data, "next_cursor": pagination.encode([before_id]) if before_id else None}
 
 
 def _refused(exc: Exception, path: str | None = None) -> ApiError:
@@ -59,6 +49,7 @@ def _int_arg(name: str) -> int | None:
 # --- advocates -------------------------------------------------------------------------
 
 
+@bp.get("/advocates")
 @api_key_required("read")
 def list_advocates():
     limit, before_id = page_args()
@@ -68,6 +59,7 @@ def list_advocates():
     return page([as_json.advocate(r) for r in rows], more)
 
 
+@bp.post("/advocates")
 @api_key_required("write")
 def join_advocate():
     body = json_body()
@@ -86,6 +78,7 @@ def join_advocate():
     return as_json.advocate(advocate), 201 if created else 200
 
 
+@bp.get("/advocates/<int:advocate_id>")
 @api_key_required("read")
 def get_advocate(advocate_id: int):
     try:
@@ -97,6 +90,7 @@ def get_advocate(advocate_id: int):
 # --- referrals -------------------------------------------------------------------------
 
 
+@bp.get("/referrals")
 @api_key_required("read")
 def list_referrals():
     limit, before_id = page_args()
@@ -111,6 +105,7 @@ def list_referrals():
     return page([as_json.referral(r) for r in rows], more)
 
 
+@bp.get("/referrals/<int:referral_id>")
 @api_key_required("read")
 def get_referral(referral_id: int):
     try:
@@ -119,6 +114,7 @@ def get_referral(referral_id: int):
         raise not_found(str(exc)) from exc
 
 
+@bp.post("/referrals")
 @api_key_required("write")
 def create_referral():
     body = json_body()
@@ -144,6 +140,7 @@ def create_referral():
     return as_json.manual_referral(made), 200 if dry_run else 201
 
 
+@bp.post("/referrals/<int:referral_id>/approve")
 @api_key_required("write")
 def approve_referral(referral_id: int):
     body = json_body() or {}
@@ -162,6 +159,7 @@ def approve_referral(referral_id: int):
     return as_json.referral(record)
 
 
+@bp.post("/referrals/<int:referral_id>/void")
 @api_key_required("write")
 def void_referral(referral_id: int):
     body = json_body()
@@ -179,6 +177,7 @@ def void_referral(referral_id: int):
 # --- rewards ---------------------------------------------------------------------------
 
 
+@bp.get("/rewards")
 @api_key_required("read")
 def list_rewards():
     limit, before_id = page_args()
@@ -193,6 +192,7 @@ def list_rewards():
     return page([as_json.reward(r) for r in rows], more)
 
 
+@bp.get("/rewards/<int:reward_id>")
 @api_key_required("read")
 def get_reward(reward_id: int):
     try:
@@ -204,6 +204,7 @@ def get_reward(reward_id: int):
 # --- conversions -----------------------------------------------------------------------
 
 
+@bp.post("/conversions")
 @api_key_required("write")
 def record_conversion():
     body: dict[str, Any] = json_body()
@@ -235,6 +236,7 @@ def record_conversion():
     return as_json.conversion(result), 200 if result.duplicate else 201
 
 
+@bp.get("/conversions/<int:conversion_id>")
 @api_key_required("read")
 def get_conversion(conversion_id: int):
     session, shop = get_session(), current_shop()
