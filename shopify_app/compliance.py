@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import String, cast, delete, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
@@ -232,20 +232,16 @@ def redact_customer(
     ):
         event.payload = {k: v for k, v in (event.payload or {}).items() if k in AGGREGATE_KEYS}
         event.actor = None
-    # A third party's conversion events: their properties go, an event id that names the
-    # person is scrubbed (a retry of it then finds an erased customer and is refused).
+    # A third party's conversion events: their properties go, and so does the sender's event
+    # id (it may name the person; each becomes unique by the row's own id, so no two collide).
+    # A retry of such an event then meets an erased customer and is refused.
     session.execute(
         update(Conversion)
         .where(Conversion.shop_id == shop.id, Conversion.customer_id == customer.id)
-        .values(properties={})
-    )
-    scrub_columns(
-        session,
-        Conversion,
-        ("event_id",),
-        needles,
-        Conversion.shop_id == shop.id,
-        Conversion.customer_id == customer.id,
+        .values(
+            properties={},
+            event_id=literal("erased-") + cast(Conversion.id, String),
+        )
     )
     record_event(
         session,

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shopify_app import jobs
+from shopify_app import compliance, jobs
 from shopify_app.models import Conversion, Customer, utcnow
 from shopify_app.referrals import conversions, staff_actions
 from shopify_app.sync import order_flow
@@ -275,3 +275,35 @@ def test_a_conversions_value_counts_as_the_referrals_revenue(session, shop, advo
     [referral] = queries.referrals(session, shop)
     assert (referral.order_total_minor, referral.currency) == (2990, "EUR")
     assert result.referral_status == "completed"
+
+
+def test_customers_redact_erases_a_conversions_properties_and_event_id(
+    session, shop, advocate, friend
+):
+    email, last_name = friend.email, friend.last_name
+    named = convert(
+        session,
+        shop,
+        friend,
+        properties={"ref": advocate.code, "contact": email},
+        event_id=f"sub:{last_name}",
+    )
+    other = convert(session, shop, factories.customer(session, shop), properties={"plan": "x"})
+
+    compliance.redact_customer(
+        session,
+        shop,
+        {
+            "shop_domain": shop.domain,
+            "customer": {"id": friend.shopify_id, "email": email, "phone": None},
+            "orders_to_redact": [],
+        },
+    )
+
+    erased = session.get(Conversion, named.conversion_id)
+    assert erased.properties == {}
+    assert erased.event_id == f"erased-{erased.id}"
+    assert session.get(Conversion, other.conversion_id).properties == {"plan": "x"}
+    # The same event sent again finds an erased customer: refused, nothing made.
+    with pytest.raises(conversions.ConversionRefused, match="erased"):
+        convert(session, shop, friend, properties={"ref": advocate.code}, event_id="sub:again")
