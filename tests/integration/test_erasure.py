@@ -39,6 +39,7 @@ from tests.conftest import SHOP_A, SHOP_B
 from tests.erasure_scan import scan, scan_files
 from tests.helpers import id_token, proxy_query
 
+from .api_support import Api, make_key
 from .test_program_pages import get, post
 from .webhook_support import deliver, install, install_with_program, one, rows, run_jobs
 
@@ -171,6 +172,21 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     settle(live)
     zen_code = one(live.app, Advocate, Advocate.code.like("ZENOBIA-%")).code
 
+    # Her subscription system reports a conversion event naming her (G5, the public API).
+    api = Api(live, make_key(live, SHOP_A))
+    zen_id = one(live.app, Customer, Customer.shopify_id == zen.id).id
+    converted = api.post(
+        "/conversions",
+        {
+            "customer_id": zen_id,
+            "type": "subscription_started",
+            "event_id": "sub-zenobia-quillfeather",
+            "source": "Recharge",
+            "properties": {"contact": ZENOBIA["email"], "note": "Zenobia Quillfeather"},
+        },
+    )
+    assert converted.status_code == 201, converted.text
+
     # Staff look her up and export her; and everyone.
     assert get(live, "/customers", q="zenobia").status_code == 200
     assert (
@@ -212,6 +228,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     found = scan(live.app, ZENOBIA_NEEDLES, directories=app_files(live))
     where = {f.where for f in found}
     assert {"customers.email", "email_messages.to_address", "webhook_deliveries.body"} <= where
+    assert {"conversions.properties", "conversions.event_id"} <= where
     assert where & {"stored_file_chunks.data", "file"}, "the exports list her"
     in_redis_before = [f for f in found if f.where == "redis"]
 
