@@ -114,6 +114,12 @@ def test_a_conversion_event_makes_a_referral_and_a_reward_exactly_once(api):
     actors = {(a.action, a.actor) for a in rows(live.app, AuditEntry)}
     assert ("advocate.joined", "api:Zapier") in actors
 
+    # Staff see it in the admin and the portal as a conversion, not an order.
+    listed = get(live, "/referrals")
+    assert listed.status_code == 200 and f"Conversion event #{result['id']}" in listed.text
+    detail = get(live, f"/portal/referrals/{result['referral_id']}")
+    assert detail.status_code == 200 and "a conversion event" in detail.text
+
     other = api.post(
         "/conversions",
         {
