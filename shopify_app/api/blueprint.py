@@ -96,6 +96,7 @@ def prose(text: str) -> Markup:
     for block in (text or "").strip().split("\n\n"):
         html = str(escape(" ".join(block.split())))
         html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+        html = re.sub(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])", r"<em>\1</em>", html)
         html = re.sub(r"`(.+?)`", r'<code class="code">\1</code>', html)
         paragraphs.append(f"<p>{html}</p>")
     return Markup("\n".join(paragraphs))  # noqa: S704 - built from escaped text

@@ -217,6 +217,9 @@ def _insert_new(session: Session, shop: Shop, new: list[_Target]) -> list[_Targe
     """Insert the batch's new records in one statement; the targets whose insert was
     ignored (a concurrent call made the address's record first)."""
     drafts = []
+    # One order for every batch: two batches making the same new addresses wait on each
+    # other's rows in the same order instead of deadlocking.
+    new = sorted(new, key=lambda t: (t.state["email"] or "", t.state["phone"] or ""))
     for target in new:
         state = target.state
         draft = Customer(

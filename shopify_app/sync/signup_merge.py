@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
+from shopify_app.customers.attributes import MAX_ATTRIBUTES
 from shopify_app.models import Advocate, Base, Customer, Shop, utcnow
 from shopify_app.referrals.identity import canonical_phone
 from shopify_app.timeline.events import record_event
@@ -119,6 +120,7 @@ def fold_into(
                 name = f"{channel}_marketing_{field}"
                 setattr(customer, name, getattr(record, name))
     customer.source = customer.source or record.source
+    customer.custom_attributes = _merged_attributes(customer, record)
     if record.program_joined:  # staff joined the signup record: its advocate row moved
         customer.program_joined = True
     for number in STATS:
@@ -128,6 +130,17 @@ def fold_into(
     assert customer.shopify_id is not None
     _matched_event(session, shop, customer, customer.shopify_id, by, folded=record.id)
     return True
+
+
+def _merged_attributes(customer: Customer, record: Customer) -> dict[str, Any] | None:
+    """The record's custom attributes (set through the public API) join the customer's; on a
+    name both have, the customer's value stays. Never past the bound: what does not fit is
+    left out (the customer's own come first)."""
+    merged = dict(customer.custom_attributes or {})
+    for name, value in (record.custom_attributes or {}).items():
+        if name not in merged and len(merged) < MAX_ATTRIBUTES:
+            merged[name] = value
+    return merged or None
 
 
 def _references() -> list[tuple[Table, str]]:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from shopify_app.customers import attributes, signups, upsert
 from shopify_app.models import AuditEntry, Customer
+from shopify_app.sync import signup_merge
 
 from .. import factories
 
@@ -76,3 +77,18 @@ def test_attributes_merge_remove_and_stay_bounded():
         attributes.merged(None, {"9starts_with_digit": 1})
     with pytest.raises(attributes.InvalidAttributes):
         attributes.merged(None, {"n": float("inf")})
+
+
+def test_an_api_record_folded_into_the_shopify_customer_keeps_its_attributes(session, shop):
+    made = upsert.upsert_customer(
+        session,
+        shop,
+        {"email": "sam@example.com", "custom_attributes": {"plan": "pro", "seats": 3}},
+        actor=ACTOR,
+    ).customer
+    sam = factories.customer(session, shop, email="other@example.com")
+    sam.custom_attributes = {"plan": "free"}
+    session.flush()
+    assert signup_merge.fold_into(session, shop, sam, made, by="email")
+    assert sam.custom_attributes == {"plan": "free", "seats": 3}  # the customer's value stays
+    assert [c.id for c in customers(session, shop)] == [sam.id]
