@@ -4,6 +4,8 @@ per error (a read key writing 403, another shop's ids 404, refusals 422 with the
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -332,3 +334,33 @@ def test_a_referral_by_hand_checks_the_rules_and_force_passes_a_block(api):
     assert one(live.app, AuditEntry, AuditEntry.action == "referral.created.forced").actor == (
         "api:Zapier"
     )
+
+
+def test_the_same_conversion_sent_concurrently_makes_one_referral_and_one_reward(api):
+    """Retries racing each other (no Idempotency-Key: the event id alone holds it)."""
+    live = api.live
+    event_program(live)
+    ada = join(api, customer(api, "ada@example.com"))
+    bob = customer(api, "bob@example.com")
+    body = {
+        "customer_id": bob,
+        "type": EVENT,
+        "event_id": "race-1",
+        "properties": {"ref": ada["code"]},
+    }
+    answers = []
+
+    def send():
+        answers.append(api.post("/conversions", body))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    first = next(a.json() for a in answers if a.status_code == 201)
+    assert all({**a.json(), "duplicate": False} == first for a in answers if a.status_code == 200)
+    assert len(rows(live.app, Conversion)) == 1
+    assert len(rows(live.app, Referral)) == len(rows(live.app, Reward)) == 1
