@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from shopify_app import compliance, jobs
 from shopify_app.models import Conversion, Customer, utcnow
-from shopify_app.referrals import conversions, staff_actions
+from shopify_app.referrals import conversions, staff_actions, states
 from shopify_app.sync import order_flow
 
 from .. import factories
@@ -307,3 +307,35 @@ def test_customers_redact_erases_a_conversions_properties_and_event_id(
     # The same event sent again finds an erased customer: refused, nothing made.
     with pytest.raises(conversions.ConversionRefused, match="erased"):
         convert(session, shop, friend, properties={"ref": advocate.code}, event_id="sub:again")
+
+
+def test_an_approval_delay_completes_the_conversions_referral_when_due(
+    session, shop, advocate, friend
+):
+    factories.program(session, shop, approval_delay_hours=48)
+    result = convert(session, shop, friend, properties={"ref": advocate.code})
+    [referral] = queries.referrals(session, shop)
+    assert (result.referral_status, result.reward_id) == ("pending", None)
+    assert referral.approve_after is not None
+
+    assert states.complete_due(session, shop, utcnow() + timedelta(hours=1)) == 0
+    assert states.complete_due(session, shop, utcnow() + timedelta(hours=49)) == 1
+    assert referral.status == "completed"
+    assert len(queries.rewards(session, shop)) == 1
+
+
+def test_staff_recheck_and_unblock_work_on_a_conversions_referral(session, shop, advocate, friend):
+    factories.order(session, shop, friend, shopify_created_at=utcnow() - timedelta(days=9))
+    result = convert(session, shop, friend, properties={"ref": advocate.code})
+    [referral] = queries.referrals(session, shop)
+    assert result.referral_status == "blocked"
+
+    rechecked = staff_actions.staff_recheck(session, shop, referral, actor="staff:1")
+    assert {r.rule_id for r in rechecked if r.blocks} == {"existing_customer"}
+    assert set(queries.checks(session, referral, evaluation=2)) == set(
+        queries.checks(session, referral, evaluation=1)
+    )
+    staff_actions.staff_unblock(session, shop, referral, actor="staff:1", reason="Known friend")
+
+    assert referral.status == "completed"
+    assert [r.referral_id for r in queries.rewards(session, shop)] == [referral.id]
