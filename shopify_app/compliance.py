@@ -494,7 +494,9 @@ def answer_data_request(
 ) -> DataRequest:
     """Record the request and keep the customer's data for the merchant to download. For a
     customer already erased there is nothing to keep, not even the address the request
-    names: the answer says so and the request's body goes."""
+    names: the answer says so and the request's body goes. Storefront signup records with
+    the request's email or phone that Shopify never matched to a customer are the same
+    person's data too: they are listed under `storefront_signups`."""
     customer_info = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     shopify_id = parse_id(customer_info.get("id"))
     request_id = (
@@ -534,6 +536,16 @@ def answer_data_request(
             "timeline": [],
             "note": "The app holds no data about this customer.",
         }
+    if not erased:
+        email, phone = signup_merge.addresses_of(customer_info)
+        records = signup_merge.signup_records(session, shop, email, phone)
+        if records:
+            content["storefront_signups"] = [customer_data(session, shop, r) for r in records]
+            if customer is None:
+                content["note"] = (
+                    "The app holds no Shopify customer with this id; it holds storefront "
+                    "signups with the same email or phone (storefront_signups)."
+                )
     request = DataRequest(
         shop_id=shop.id,
         shopify_request_id=request_id,

@@ -98,9 +98,9 @@ def claim(session: Session, shop: Shop, key: str, digest: str) -> Claim | Respon
     if new_id is not None:
         return Claim(new_id, owner)
     row = session.scalar(
-        select(IdempotentRequest).where(
-            IdempotentRequest.shop_id == shop.id, IdempotentRequest.key == key
-        )
+        select(IdempotentRequest)
+        .where(IdempotentRequest.shop_id == shop.id, IdempotentRequest.key == key)
+        .execution_options(populate_existing=True)  # finish() writes past the ORM
     )
     if row is None:  # expired and deleted in between: a fresh claim
         return claim(session, shop, key, digest)

@@ -16,7 +16,7 @@ from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Customer
 
-from . import data_export, unsubscribe
+from . import consent_requests, data_export, unsubscribe
 from .views import customer_or_404, render_detail
 
 bp = Blueprint("customer_actions", __name__, url_prefix="/customers")
@@ -31,7 +31,7 @@ def customer_actions(customer: Customer) -> dict[str, Any]:
     """What `_actions.html` shows beside the customer: each channel's latest write-back
     (pending, or refused with Shopify's errors) and a fresh key for the form."""
     return {
-        "requests": unsubscribe.latest_requests(get_session(), g.shop, customer.id),
+        "requests": consent_requests.latest_requests(get_session(), g.shop, customer.id),
         "request_key": secrets.token_urlsafe(18),
         "labels": unsubscribe.LABELS,
     }

@@ -9,7 +9,9 @@ number, with marketing consent, on the app's storefront page, and becomes a cust
 * Email is double opt-in: the signup queues a confirmation email whose link names a
   `SignupConfirmation` row, sealed (AES-SIV, as unsubscribe links are), expiring after
   `CONFIRMATION_HOURS` and good once. Only the click makes the consent `subscribed`, dated;
-  a new record is `pending` until then, an existing one keeps its consent.
+  a new record is `pending` until then, an existing one keeps its consent. On a customer
+  Shopify knows, the confirmed opt-in is written back to Shopify
+  (`consent_requests.request_subscribe`; a record Shopify reports later: `sync.signup_merge`).
 * SMS is recorded as given on the form (single opt-in, dated): the app sends no SMS, so a
   number cannot be confirmed. A number that belongs to a Shopify customer is therefore left
   alone (their consent is Shopify's); the request is on their timeline, not applied.
@@ -30,6 +32,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.crypto import derived_keys, seal, unseal
+from shopify_app.customers.consent_requests import request_subscribe
 from shopify_app.db import insert_ignore, row_values
 from shopify_app.emails import queue_email, render
 from shopify_app.emails.quotas import digest
@@ -357,5 +360,14 @@ def confirm(session: Session, shop: Shop, token: str) -> Outcome:
         source="app",
         payload={"channel": "email"},
         dedupe_key=f"signup-confirmation:{row.id}:used",
+    )
+    request_subscribe(
+        session,
+        shop,
+        customer,
+        at=now,
+        actor="system",
+        reason="The shopper confirmed a storefront signup",
+        request_key=f"signup-confirmation:{row.id}",
     )
     return "confirmed"

@@ -120,13 +120,13 @@ def apply_consent(
             _event(session, shop, customer, consent, previous=stored_state)
     elif change and consent.state != stored_state:
         _event(session, shop, customer, consent, previous=None, late=True)
-    if change and newer and consent.state == "unsubscribed" and not created:
+    if change and newer and consent.state in ("unsubscribed", "subscribed") and not created:
         confirm_requests(session, shop, customer, consent)
     return newer
 
 
 def confirm_requests(session: Session, shop: Shop, customer: Customer, consent: Consent) -> None:
-    """Shopify announced the state a staff request (`customers.unsubscribe`) asked for: the
+    """Shopify announced the state a request (`customers.consent_requests`) asked for: the
     request is confirmed (its job, if still to run, then has nothing to send)."""
     session.execute(
         update(ConsentRequest)

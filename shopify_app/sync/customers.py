@@ -52,24 +52,26 @@ def _customer_for(
     shopify_id: int,
     payload: dict[str, Any],
     prepare: Callable[[Customer], None],
-) -> tuple[Customer, bool]:
+) -> tuple[Customer, bool, list[datetime]]:
     """The customer's row, locked, for a payload: a storefront signup record with the same
-    email or phone becomes it (`signup_merge`), never a second row. (row, inserted)."""
+    email or phone becomes it (`signup_merge`), never a second row. (row, inserted, the
+    dates of the confirmed email opt-ins the merged records carried)."""
     email, phone = signup_merge.addresses_of(payload) if payload else (None, None)
     existing = customer_by_shopify_id(session, shop.id, shopify_id, lock=True)
     records = signup_merge.signup_records(session, shop, email, phone)
+    opt_ins = [at for at in map(signup_merge.confirmed_opt_in, records) if at is not None]
     if existing is None and records:
         first = records.pop(0)
         by = signup_merge.matched_by(first, email, phone)
         existing = signup_merge.adopt(session, shop, first, shopify_id, by=by)
     if existing is not None:
         if existing.redacted_at is not None or existing.deleted_at is not None:
-            return existing, False
+            return existing, False, []
         for record in records:
             by = signup_merge.matched_by(record, email, phone)
             signup_merge.fold_into(session, shop, existing, record, by=by)
-        return existing, False
-    return _row_for(session, shop, shopify_id, prepare)
+        return existing, False, opt_ins
+    return (*_row_for(session, shop, shopify_id, prepare), [])
 
 
 def upsert_customer(
@@ -89,7 +91,7 @@ def upsert_customer(
         for consent in consents:
             store_consent(draft, consent)
 
-    customer, created = _customer_for(session, shop, shopify_id, payload, prepare)
+    customer, created, opt_ins = _customer_for(session, shop, shopify_id, payload, prepare)
     if not created:
         if is_stale(updated_at, customer.shopify_updated_at):
             return customer
@@ -114,6 +116,7 @@ def upsert_customer(
 
     for consent in consents:
         apply_consent(session, shop, customer, consent, change=False, created=created)
+    signup_merge.share_opt_in(session, shop, customer, opt_ins)
     if customer.shopify_created_at is not None:
         record_event(
             session,
@@ -147,12 +150,13 @@ def consent_changed(
     if consent is None:
         return None  # `state: null`: Shopify has no consent to tell
     addresses = {"email": payload.get("email_address"), "phone": payload.get("phone")}
-    customer, created = _customer_for(
+    customer, created, opt_ins = _customer_for(
         session, shop, shopify_id, addresses, lambda draft: store_consent(draft, consent)
     )
     if not created and (customer.redacted_at is not None or customer.deleted_at is not None):
         return customer
     apply_consent(session, shop, customer, consent, change=True, created=created)
+    signup_merge.share_opt_in(session, shop, customer, opt_ins)
     return customer
 
 

@@ -9,19 +9,23 @@ customer with the same email or phone when Shopify reports one, never a second r
   it is newer, and the signup record is deleted.
 
 Either way the consents are ordered by their own dates (`sync.consent`), and the customer's
-timeline says "matched to the Shopify customer".
+timeline says "matched to the Shopify customer". An email opt-in the shopper confirmed on
+the storefront that is still the customer's newest consent is then sent to Shopify
+(`share_opt_in`), so the store's own marketing reaches them too.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from shopify_app.customers.attributes import MAX_ATTRIBUTES
+from shopify_app.customers.consent_requests import request_subscribe
 from shopify_app.models import Advocate, Base, Customer, Shop, utcnow
 from shopify_app.referrals.identity import canonical_phone
 from shopify_app.timeline.events import record_event
@@ -77,6 +81,37 @@ def _signup_records_query(by_email: bool, by_phone: bool) -> Select:
     return select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
 
 
+def confirmed_opt_in(record: Customer) -> datetime | None:
+    """The date of the record's email opt-in confirmed by the double opt-in's link."""
+    if (
+        record.email_marketing_state == "subscribed"
+        and record.email_marketing_opt_in_level == "confirmed_opt_in"
+    ):
+        return record.email_marketing_consent_updated_at
+    return None
+
+
+def share_opt_in(session: Session, shop: Shop, customer: Customer, opt_ins: list[datetime]) -> None:
+    """After a merge and the payload's consents: when a merged record's confirmed opt-in
+    is still the customer's email consent (Shopify's was older), write it to Shopify."""
+    at = customer.email_marketing_consent_updated_at
+    if (
+        at is not None
+        and at in opt_ins
+        and customer.email_marketing_state == "subscribed"
+        and customer.email_marketing_opt_in_level == "confirmed_opt_in"
+    ):
+        request_subscribe(
+            session,
+            shop,
+            customer,
+            at=at,
+            actor="system",
+            reason="The shopper confirmed a storefront signup before Shopify had the customer",
+            request_key=f"signup-merge:{customer.id}:{at.isoformat()}",
+        )
+
+
 def matched_by(customer: Customer, email: str | None, phone: str | None) -> str:
     return "email" if email and customer.email_normalized == email else "phone"
 
@@ -94,8 +129,8 @@ def fold_into(
     session: Session, shop: Shop, customer: Customer, record: Customer, *, by: str
 ) -> bool:
     """Move everything of signup `record` to the Shopify `customer` and delete the record.
-    False (nothing done, logged) when both are advocates: one customer has one advocate row,
-    and which code to keep is staff's call."""
+    False when both are advocates (one customer has one advocate row, and which code to keep
+    is staff's call): nothing moves, and both timelines say so, naming the other record."""
     advocates = session.scalar(
         select(func.count())
         .select_from(Advocate)
@@ -107,6 +142,17 @@ def fold_into(
             record.id,
             customer.id,
         )
+        for mine, other in ((customer, record), (record, customer)):
+            record_event(
+                session,
+                shop_id=shop.id,
+                customer_id=mine.id,
+                kind="customer.match_held",
+                occurred_at=utcnow(),
+                source="app",
+                payload={"other_customer": other.id, "matched_by": by, "why": "both_advocates"},
+                dedupe_key=f"customer:{customer.id}:match-held:{record.id}:on:{mine.id}",
+            )
         return False
     for table, column in _references():
         session.execute(

@@ -133,6 +133,13 @@ def describe(
             str(payload.get("matched_by")), "email address or phone number"
         )
         return f"Matched to the Shopify customer with the same {by}"
+    if kind == "customer.match_held":
+        return (
+            f"Not merged with customer record {payload.get('other_customer')} (same "
+            f"{'phone number' if payload.get('matched_by') == 'phone' else 'email address'}): "
+            "both are advocates with their own referral code, so the app keeps both rather "
+            "than choose one"
+        )
     family, _, step = kind.partition(".")
     if family == "order":
         order = _order(payload)

@@ -137,6 +137,9 @@ def main() -> None:
     )
     parser.add_argument("--combination-requests", type=int, default=10)
     parser.add_argument("--no-export", action="store_true")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="seed (with --keep: reusable) and stop"
+    )
     args = parser.parse_args()
 
     stack = start_bench("bench-customers-", keep=args.keep)
@@ -165,6 +168,10 @@ def main() -> None:
             seed_shop(session, shop, count)
             seeded[domain] = time.perf_counter() - start
             print(f"seeded {count:,} customers into {domain} in {seeded[domain]:.0f} s", flush=True)
+        if args.seed_only:
+            session.close()
+            stack.stop()
+            return
         shop_a = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
         middle = session.execute(
             select(Customer.sort_name, Customer.id)

@@ -5,8 +5,9 @@
 
 Stores `count` signed orders/create deliveries through the real intake (spread over
 `shops` shops), then times `workers` worker processes draining them, each a separate process
-as `referrals worker` would be; the clock stops when every delivery is finished. Uses
-DATABASE_URL/REDIS_URL when set, else SQLite and an embedded Redis.
+as `referrals worker` would be; the clock stops when every delivery is finished. Also prints
+the workers' CPU time per webhook, which compares two versions fairly on a busy machine.
+Uses DATABASE_URL/REDIS_URL when set, else SQLite and an embedded Redis.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import multiprocessing
 import platform
+import resource
 import tempfile
 import time
 
@@ -31,6 +33,14 @@ from ..support import SHOP_A, SHOP_B, bench_backends, start_stack
 
 def _run_worker(app, simple: bool) -> None:
     build_worker(app, simple=simple).work(logging_level="WARNING")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the workers, once joined): a
+    measure of the work that another process on the machine does not stretch, unlike the
+    wall clock."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _finished(app) -> tuple[int, int]:
@@ -79,6 +89,7 @@ def main() -> None:
         )
         assert response.status_code == 200
     simple = args.worker == "simple"
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     context = multiprocessing.get_context("fork")
     processes = [
@@ -94,6 +105,7 @@ def main() -> None:
         process.terminate()
         process.join(10)
     elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     done, unfinished = _finished(app)
     with app.app_context():
         orders = get_session().scalar(select(func.count()).select_from(Order))
@@ -111,6 +123,10 @@ def main() -> None:
     print(
         f"done={done} unfinished={unfinished} orders={orders} in {elapsed:.2f}s -> "
         f"{done / elapsed:.0f} webhooks/s"
+    )
+    print(
+        f"worker CPU (user + system, the workers and their work horses; with SQLite all of the "
+        f"database work): {cpu:.2f} s -> {cpu / max(done, 1) * 1000:.2f} ms per webhook"
     )
 
 

@@ -25,7 +25,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from werkzeug.datastructures import MultiDict
 
 from shopify_app.db import database, get_session
@@ -95,23 +95,11 @@ def seed(session, shop: Shop, customers: int, events: int, busy: int) -> tuple[i
     )
     busy_id = ids[0]
     rng = random.Random(17)
-    if session.bind.dialect.name == "postgresql":
-        copy_events(session, shop.id, busy_id, ids[1:] or ids, events, busy, rng)
-        return busy_id, time.perf_counter() - start
-    done = 0
-    for chunk in range(0, busy, BATCH):
-        n = min(BATCH, busy - chunk)
-        session.execute(insert(TimelineEvent), list(event_rows(shop.id, [busy_id], n, done, rng)))
-        session.commit()
-        done += n
     others = ids[1:] or ids
-    while done < events:
-        n = min(BATCH, events - done)
-        session.execute(insert(TimelineEvent), list(event_rows(shop.id, others, n, done, rng)))
-        session.commit()
-        done += n
-        if done % 500_000 < BATCH:
-            print(f"  {done:,} events", flush=True)
+    if session.bind.dialect.name == "postgresql":
+        copy_events(session, shop.id, busy_id, others, events, busy, rng)
+    else:
+        sqlite_events(session, shop.id, busy_id, others, events, busy, rng)
     return busy_id, time.perf_counter() - start
 
 
@@ -142,6 +130,50 @@ def copy_events(
                 copy.write_row([row[c] for c in COLUMNS])
             done += count
             print(f"  {done:,} events", flush=True)
+    session.commit()
+
+
+def sqlite_events(
+    session,
+    shop_id: int,
+    busy_id: int,
+    others: list[int],
+    events: int,
+    busy: int,
+    rng: random.Random,
+) -> None:
+    """SQLite: the same rows through the driver's executemany, with the two timeline indexes
+    built after the load (as a bulk load does), about 10x the rate of ORM-core INSERTs that
+    maintain them row by row; the indexes are the model's own, recreated as they were."""
+    connection = session.connection()
+    indexes = list(TimelineEvent.__table__.indexes)
+    for index in indexes:
+        index.drop(connection)
+    raw = connection.connection.driver_connection
+    order = [c.name for c in TimelineEvent.__table__.columns if c.name in COLUMNS]
+    statement = str(
+        insert(TimelineEvent.__table__)
+        .values({c: bindparam(c) for c in order})
+        .compile(dialect=connection.dialect)
+    )
+    stamp = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME text
+    done = 0
+    for owners, count in (([busy_id], busy), (others, events - busy)):
+        batch = []
+        for row in event_rows(shop_id, owners, count, done, rng):
+            row["payload"] = json.dumps(row["payload"])
+            for key in ("occurred_at", "recorded_at"):
+                row[key] = row[key].astimezone(UTC).strftime(stamp)
+            batch.append(tuple(row[c] for c in order))
+            if len(batch) == 100_000:
+                raw.executemany(statement, batch)
+                batch.clear()
+        if batch:
+            raw.executemany(statement, batch)
+        done += count
+        print(f"  {done:,} events", flush=True)
+    for index in indexes:
+        index.create(connection)
     session.commit()
 
 

@@ -20,7 +20,10 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from shopify_app import create_app, jobs
+from shopify_app.customers import consent_requests
 from shopify_app.db import make_engine
+from shopify_app.shopify.consent import ConsentState
+from shopify_app.shopify.errors import UserErrors
 
 from .. import factories
 from ..helpers import API_KEY, API_SECRET
@@ -166,3 +169,21 @@ def shop(request: pytest.FixtureRequest, session: Session):
     if request.node.get_closest_marker("program"):
         factories.program(session, shop)
     return shop
+
+
+@pytest.fixture
+def shopify_answers(monkeypatch):
+    """Stands in for the consent mutation: records each call, answers as Shopify would."""
+    calls: list[tuple] = []
+    outcome: dict = {"errors": None}
+
+    def fake(api, shopify_id, channel, state, at, *, opt_in_level=None):
+        calls.append((shopify_id, channel, state, at))
+        outcome.setdefault("levels", []).append(opt_in_level)
+        if outcome["errors"]:
+            raise UserErrors(f"customer{channel}Update", outcome["errors"])
+        return ConsentState(state, opt_in_level or "single_opt_in", at)
+
+    monkeypatch.setattr(consent_requests, "update_marketing_consent", fake)
+    monkeypatch.setattr(consent_requests, "admin_api", lambda *a: None)
+    return calls, outcome

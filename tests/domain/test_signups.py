@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from shopify_app import compliance, jobs
-from shopify_app.customers import signups
+from shopify_app.customers import consent_requests, signups
 from shopify_app.emails import delivery
 from shopify_app.models import (
+    ConsentRequest,
     Customer,
     EmailMessage,
     SignupConfirmation,
@@ -20,6 +21,7 @@ from shopify_app.models import (
     utcnow,
 )
 from shopify_app.sync import customers
+from shopify_app.timeline import labels
 
 from .. import factories, payloads
 from . import queries
@@ -39,6 +41,12 @@ def email_contact(address: str = "Shopper@Example.com") -> signups.Contact:
 def records(session, shop) -> list[Customer]:
     return list(
         session.scalars(select(Customer).where(Customer.shop_id == shop.id).order_by(Customer.id))
+    )
+
+
+def consent_requests_of(session, customer) -> list[ConsentRequest]:
+    return list(
+        session.scalars(select(ConsentRequest).where(ConsentRequest.customer_id == customer.id))
     )
 
 
@@ -164,6 +172,96 @@ def test_a_signup_for_a_shopify_customers_email_updates_it_only_after_the_click(
     assert delivery._reason_not_to_send(session, message, lambda *_: None) is None
     assert signups.confirm(session, shop, token_of(session, signup)) == "confirmed"
     assert ada.email_marketing_state == "subscribed"
+
+
+def test_a_confirmed_signup_of_a_shopify_customer_is_written_back_to_shopify(
+    session, shop, enqueued, shopify_answers
+):
+    calls, outcome = shopify_answers
+    ada = factories.customer(
+        session, shop, email="ada@example.com", email_marketing_state="unsubscribed"
+    )
+    signup = signups.sign_up(session, shop, email_contact("ada@example.com"), confirm_url="u")
+    session.commit()
+    assert consent_requests_of(session, ada) == []  # nothing before the click
+    token = token_of(session, signup)
+    assert signups.confirm(session, shop, token) == "confirmed"
+    session.commit()
+    [request] = consent_requests_of(session, ada)
+    assert (request.channel, request.target_state, request.status) == (
+        "email",
+        "subscribed",
+        "pending",
+    )
+    assert request.consent_updated_at == ada.email_marketing_consent_updated_at
+    assert enqueued.calls(jobs.WRITE_CONSENT) == [(request.id,)]
+    assert consent_requests.write_back(session, request.id) == "confirmed"
+    assert calls == [(ada.shopify_id, "email", "subscribed", request.consent_updated_at)]
+    assert outcome["levels"] == ["confirmed_opt_in"]
+    # the link again: nothing more is sent
+    assert signups.confirm(session, shop, token) == "used"
+    session.commit()
+    assert len(consent_requests_of(session, ada)) == 1
+
+
+def test_a_refused_subscription_keeps_the_shoppers_confirmed_opt_in(
+    session, shop, enqueued, shopify_answers
+):
+    _, outcome = shopify_answers
+    outcome["errors"] = [{"field": ["email"], "message": "Email is invalid", "code": "INVALID"}]
+    ada = factories.customer(session, shop, email="ada@example.com")
+    signup = signups.sign_up(session, shop, email_contact("ada@example.com"), confirm_url="u")
+    assert signups.confirm(session, shop, token_of(session, signup)) == "confirmed"
+    session.commit()
+    [request] = consent_requests_of(session, ada)
+    assert consent_requests.write_back(session, request.id) == "failed"
+    assert request.error == "Email is invalid"
+    assert ada.email_marketing_state == "subscribed"
+    [failed] = queries.events(session, shop, "consent.email.writeback_failed")
+    assert failed.customer_id == ada.id
+
+
+def test_a_signup_only_record_is_not_written_to_shopify_until_shopify_reports_it(
+    session, shop, enqueued, shopify_answers
+):
+    signup = signups.sign_up(session, shop, email_contact("grace@example.com"), confirm_url="u")
+    assert signups.confirm(session, shop, token_of(session, signup)) == "confirmed"
+    session.commit()
+    record = session.get(Customer, signup.customer_id)
+    assert consent_requests_of(session, record) == []
+    # Shopify reports the customer with an older consent: the confirmed opt-in is
+    # newer, stays, and is sent to Shopify; a second delivery sends nothing more
+    cid = factories.next_id()
+    for updated in (1, 2):
+        customers.upsert_customer(
+            session,
+            shop,
+            payloads.customer(cid, updated=updated, email="grace@example.com", phone=None),
+        )
+        session.commit()
+    [request] = consent_requests_of(session, record)
+    assert (request.target_state, request.actor) == ("subscribed", "system")
+    assert request.consent_updated_at == record.email_marketing_consent_updated_at
+    assert enqueued.calls(jobs.WRITE_CONSENT) == [(request.id,)]
+
+
+def test_a_merged_record_whose_opt_in_shopify_already_outdated_is_not_written_back(
+    session, shop, enqueued
+):
+    signup = signups.sign_up(session, shop, email_contact("grace@example.com"), confirm_url="u")
+    assert signups.confirm(session, shop, token_of(session, signup)) == "confirmed"
+    later = utcnow() + timedelta(minutes=5)
+    payload = payloads.customer(factories.next_id(), email="grace@example.com", phone=None)
+    payload["updated_at"] = later.isoformat()
+    payload["email_marketing_consent"] = {
+        "state": "unsubscribed",
+        "opt_in_level": "single_opt_in",
+        "consent_updated_at": later.isoformat(),
+    }
+    row = customers.upsert_customer(session, shop, payload)
+    session.commit()
+    assert row.email_marketing_state == "unsubscribed"
+    assert consent_requests_of(session, row) == []
 
 
 def test_an_already_subscribed_address_gets_no_email(session, shop):
@@ -345,6 +443,35 @@ def test_customers_redact_erases_an_unmatched_signup_record_of_the_same_person(s
     assert "eve@example.com" not in str(payloads_left) and "0142" not in str(payloads_left)
 
 
+def test_a_data_request_lists_the_unmatched_signup_records_of_the_same_person(session, shop):
+    signups.sign_up(session, shop, email_contact("eve@example.com"), confirm_url="u")
+    signups.sign_up(session, shop, signups.parse_contact("", "+16135550142"), confirm_url="u")
+    signups.sign_up(session, shop, email_contact("someone.else@example.com"), confirm_url="u")
+    body = {
+        "shop_domain": shop.domain,
+        "customer": {"id": 987654, "email": "Eve@example.com", "phone": "+1 613 555 0142"},
+        "data_request": {"id": 555},
+    }
+    answer = compliance.answer_data_request(session, shop, body).content
+    assert answer["customer"] is None and "storefront signups" in answer["note"]
+    found = answer["storefront_signups"]
+    assert [(r["customer"]["email"], r["customer"]["phone"]) for r in found] == [
+        ("eve@example.com", None),
+        (None, "+16135550142"),
+    ]
+    assert {e["kind"] for e in found[0]["timeline"]} >= {"storefront.signup"}
+    # a Shopify customer the app knows, with an unmatched signup of their phone
+    eve = factories.customer(session, shop, email="eve.shopify@example.com")
+    body = {
+        "shop_domain": shop.domain,
+        "customer": {"id": eve.shopify_id, "email": eve.email, "phone": "+16135550142"},
+        "data_request": {"id": 556},
+    }
+    answer = compliance.answer_data_request(session, shop, body).content
+    assert answer["customer"]["email"] == "eve.shopify@example.com"
+    assert [r["customer"]["phone"] for r in answer["storefront_signups"]] == ["+16135550142"]
+
+
 def test_a_consent_delivery_naming_the_address_takes_over_the_signup_record(session, shop):
     signup = signups.sign_up(session, shop, email_contact("noa@example.com"), confirm_url="u")
     cid = factories.next_id()
@@ -400,3 +527,12 @@ def test_two_advocates_are_never_merged(session, shop):
     factories.advocate(session, shop, row)
     customers.upsert_customer(session, shop, payloads.customer(cid, email="pia@example.com"))
     assert len(records(session, shop)) == 2
+    # both timelines say why, naming the other record; a later delivery says it once
+    customers.upsert_customer(
+        session, shop, payloads.customer(cid, updated=1, email="pia@example.com")
+    )
+    held = queries.events(session, shop, "customer.match_held")
+    assert sorted((e.customer_id, e.payload["other_customer"]) for e in held) == sorted(
+        [(row.id, signup.customer_id), (signup.customer_id, row.id)]
+    )
+    assert "both are advocates" in labels.describe(held[0])

@@ -10,10 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app import compliance, jobs
-from shopify_app.customers import unsubscribe
+from shopify_app.customers import consent_requests, unsubscribe
 from shopify_app.models import AuditEntry, ConsentRequest, utcnow
-from shopify_app.shopify.consent import ConsentState
-from shopify_app.shopify.errors import UserErrors
 from shopify_app.sync import customers as customer_sync
 
 from .. import factories
@@ -40,23 +38,6 @@ def customer(session, shop):
         sms_marketing_state="subscribed",
         sms_marketing_consent_updated_at=before,
     )
-
-
-@pytest.fixture
-def shopify_answers(monkeypatch):
-    """Stands in for the consent mutation: records each call, answers as Shopify would."""
-    calls: list[tuple] = []
-    outcome: dict = {"errors": None}
-
-    def fake(api, shopify_id, channel, state, at, **_kw):
-        calls.append((shopify_id, channel, state, at))
-        if outcome["errors"]:
-            raise UserErrors(f"customer{channel}Update", outcome["errors"])
-        return ConsentState(state, "single_opt_in", at)
-
-    monkeypatch.setattr(unsubscribe, "update_marketing_consent", fake)
-    monkeypatch.setattr(unsubscribe, "admin_api", lambda *a: None)
-    return calls, outcome
 
 
 NO_PHONE = "A phone number is required for SMS marketing"
@@ -174,11 +155,11 @@ def test_the_job_confirms_and_a_retry_sends_nothing_more(
     calls, _ = shopify_answers
     _ask(session, shop, customer, channels=("sms",))
     [request] = _requests(session, customer)
-    assert unsubscribe.write_back(session, request.id) == "confirmed"
+    assert consent_requests.write_back(session, request.id) == "confirmed"
     assert calls == [(customer.shopify_id, "sms", "unsubscribed", request.consent_updated_at)]
     assert request.status == "confirmed" and request.finished_at is not None
     assert customer.sms_marketing_state == "unsubscribed"
-    assert unsubscribe.write_back(session, request.id) == "already confirmed"
+    assert consent_requests.write_back(session, request.id) == "already confirmed"
     assert len(calls) == 1
     # Shopify's answer had the same date: still one consent event
     assert len(queries.events(session, shop, "consent.sms")) == 1
@@ -192,7 +173,7 @@ def test_user_errors_are_kept_and_the_state_goes_back(
     previous_at = customer.sms_marketing_consent_updated_at
     _ask(session, shop, customer, channels=("sms",))
     [request] = _requests(session, customer)
-    assert unsubscribe.write_back(session, request.id) == "failed"
+    assert consent_requests.write_back(session, request.id) == "failed"
     assert request.status == "failed"
     assert request.user_errors == [
         {"field": ["customerId"], "message": NO_PHONE, "code": "INVALID"}
@@ -202,9 +183,9 @@ def test_user_errors_are_kept_and_the_state_goes_back(
     assert customer.sms_marketing_consent_updated_at == previous_at
     [event] = queries.events(session, shop, "consent.sms.writeback_failed")
     assert event.payload["errors"][0]["message"] == NO_PHONE
-    assert unsubscribe.latest_requests(session, shop, customer.id)["sms"].id == request.id
+    assert consent_requests.latest_requests(session, shop, customer.id)["sms"].id == request.id
     # a retry after the refusal: nothing is sent again
-    assert unsubscribe.write_back(session, request.id) == "already failed"
+    assert consent_requests.write_back(session, request.id) == "already failed"
 
 
 def test_a_newer_consent_stands_when_shopify_refuses(
@@ -230,7 +211,7 @@ def test_a_newer_consent_stands_when_shopify_refuses(
         later,
     )
     session.commit()
-    assert unsubscribe.write_back(session, request.id) == "failed"
+    assert consent_requests.write_back(session, request.id) == "failed"
     assert customer.email_marketing_state == "subscribed"
     assert customer.email_marketing_consent_updated_at == later
 
@@ -258,7 +239,7 @@ def test_the_consent_webhook_confirms_a_pending_request(
     session.commit()
     session.refresh(request)
     assert request.status == "confirmed"
-    assert unsubscribe.write_back(session, request.id) == "already confirmed"
+    assert consent_requests.write_back(session, request.id) == "already confirmed"
     assert calls == []
     assert len(queries.events(session, shop, "consent.email")) == 1
 

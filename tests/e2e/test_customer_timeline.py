@@ -57,7 +57,7 @@ def test_a_merchant_reads_filters_opens_and_pages_a_customers_timeline(live, pag
     page.goto(live.admin_url("alpha-shop") + f"/customers/{customer_id}")
     app = page.frame_locator("#app-frame")
     expect(app.locator("#hub-orders")).to_have_text("1 order", timeout=15000)
-    expect(app.locator("#hub-email")).to_contain_text("Subscribed since")
+    expect(app.locator("#email-consent")).to_contain_text("Subscribed since")
     expect(app.locator("#order-history")).to_contain_text(order.name)
     expect(app.locator("#order-history")).to_contain_text("fulfilled")
     timeline = app.locator("#timeline")

@@ -69,7 +69,7 @@ def test_the_hub_and_the_timeline_of_a_customer(live):
     assert page.status_code == 200
     hub = page.text.split('id="hub"')[1].split("</dl>")[0]
     assert "1 order<" in hub and "89.90 EUR" in hub
-    assert "Subscribed since" in page.text.split('id="hub-email"')[1][:60]
+    assert "Subscribed since" in page.text.split('id="email-consent"')[1][:60]
     assert 'href="shopify://admin/orders/5001" target="_top">View in Shopify' in page.text
     kinds = kinds_on(page)
     assert kinds[:1] == ["order.fulfilled"]

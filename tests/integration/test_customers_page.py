@@ -317,7 +317,7 @@ def test_a_search_sorts_pages_and_counts_its_matches_like_the_list(seeded, monke
 
     monkeypatch.setattr(listing, "SEARCH_CAP", 30)
     listing._search_branches.cache_clear()
-    listing._search_statement.cache_clear()
+    listing._search_text.cache_clear()
     try:
         capped = get(live, "/customers", q="pagina", sort="name")
         # at most 30 by name and 30 by email (of the 40 that match by email), each person once
@@ -331,7 +331,7 @@ def test_a_search_sorts_pages_and_counts_its_matches_like_the_list(seeded, monke
         assert len(listed) == len(set(listed)) == shown  # the pages hold what the count says
     finally:
         listing._search_branches.cache_clear()
-        listing._search_statement.cache_clear()
+        listing._search_text.cache_clear()
 
 
 @pytest.mark.parametrize(

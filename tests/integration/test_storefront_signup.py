@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from devstore import commerce
-from shopify_app.models import Customer, SignupConfirmation
+from shopify_app.models import ConsentRequest, Customer, SignupConfirmation
 from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import proxy_query, signed_proxy_pairs
 from tests.support import app_like, close_app, wait_until
@@ -89,6 +89,31 @@ def test_an_email_signup_is_confirmed_from_the_emailed_link_once(store):
     again = click()
     assert again.status_code == 410 and "already used" in again.text
     assert one(store.app, SignupConfirmation).used_at is not None
+
+
+def test_a_confirmed_signup_of_a_store_customer_is_written_back_to_shopify(store):
+    dev = commerce.create_customer(
+        store.state, SHOP_A, email="kim@example.com", email_consent="unsubscribed"
+    )
+    settle(store)
+    customer = one(store.app, Customer, Customer.shopify_id == dev.id)
+    assert customer.email_marketing_state == "unsubscribed"
+    subscribe(store, email="Kim@example.com")
+    token = confirmation_link(store, "kim@example.com")
+    done = store.http.post(
+        f"{store.app_url}/proxy/confirm", params=proxy_query(SHOP_A), data={"token": token}
+    )
+    assert "You are subscribed to emails" in done.text
+    settle(store)
+    # the job sent it through customerEmailMarketingConsentUpdate; the devstore's consent
+    # webhook came back and agrees
+    assert (dev.email_consent, dev.email_opt_in_level) == ("subscribed", "confirmed_opt_in")
+    [request] = rows(store.app, ConsentRequest)
+    assert (request.target_state, request.status) == ("subscribed", "confirmed")
+    customer = one(store.app, Customer, Customer.shopify_id == dev.id)
+    assert customer.email_marketing_state == "subscribed"
+    assert customer.email_marketing_consent_updated_at == dev.email_consent_updated_at
+    assert len(signup_records(store)) == 0  # one customer: Shopify's
 
 
 def test_a_link_opened_under_another_shop_or_altered_does_nothing(store):
