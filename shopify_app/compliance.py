@@ -24,6 +24,7 @@ from shopify_app.models import (
     CustomerCount,
     DataRequest,
     DiscountCode,
+    IdempotentRequest,
     OAuthState,
     Order,
     OrderLineItem,
@@ -217,6 +218,7 @@ def redact_customer(
     codes = {retired.old.lower(): retired.new} if retired is not None else {}
     ids = set(order_ids) | ({shopify_id} if shopify_id else set())
     _scrub_deliveries(session, shop, ids, strong, needles, codes, current_delivery_id)
+    _forget_api_answers(session, shop, needles | set(codes))
     _after_erasure(session, strong | set(codes))
     if customer is None:
         return None
@@ -254,6 +256,27 @@ def redact_customer(
         dedupe_key=f"customer:{shopify_id}:redacted",
     )
     return customer
+
+
+def _forget_api_answers(session: Session, shop: Shop, needles: set[str]) -> None:
+    """The public API's stored answers (kept 24 h for `Idempotency-Key` replays) that name
+    the person go: a repeat of such a request then runs again, as a new one would."""
+    # As written in the body: UTF-8, or escaped as JSON does by default (`\u00eb`).
+    lowered = {form.lower().encode() for n in needles if n for form in (n, json.dumps(n)[1:-1])}
+    if not lowered:
+        return
+    doomed = [
+        row_id
+        for row_id, body in session.execute(
+            select(IdempotentRequest.id, IdempotentRequest.response_body).where(
+                IdempotentRequest.shop_id == shop.id,
+                IdempotentRequest.response_body.is_not(None),
+            )
+        )
+        if any(n in bytes(body).lower() for n in lowered)
+    ]
+    if doomed:
+        session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(doomed)))
 
 
 def _fold_signups(

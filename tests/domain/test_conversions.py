@@ -4,13 +4,14 @@ event id; any other event is only stored on the timeline."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from shopify_app import compliance, jobs
-from shopify_app.models import Conversion, Customer, utcnow
+from shopify_app.models import Conversion, Customer, IdempotentRequest, utcnow
 from shopify_app.referrals import conversions, staff_actions, states
 from shopify_app.sync import order_flow
 
@@ -339,3 +340,45 @@ def test_staff_recheck_and_unblock_work_on_a_conversions_referral(session, shop,
 
     assert referral.status == "completed"
     assert [r.referral_id for r in queries.rewards(session, shop)] == [referral.id]
+
+
+def test_customers_redact_forgets_the_apis_stored_answers_that_name_the_customer(
+    session, shop, friend
+):
+    def answer(key: str, body: bytes) -> IdempotentRequest:
+        now = utcnow()
+        row = IdempotentRequest(
+            shop_id=shop.id,
+            key=key,
+            request_digest="d" * 64,
+            state="done",
+            owner="o",
+            lease_until=now,
+            expires_at=now + timedelta(hours=24),
+            response_status=201,
+            response_body=body,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    email = friend.email
+    friend.last_name = "Brontë"  # JSON writes it Bront\u00eb
+    naming = answer("k1", json.dumps({"email": email.upper()}).encode())
+    escaped = answer("k2", json.dumps({"id": 7, "last_name": "Brontë"}).encode())
+    assert b"\\u00eb" in escaped.response_body
+    other = answer("k3", b'{"email": "someone@example.net"}')
+    ids = (naming.id, escaped.id, other.id)
+
+    compliance.redact_customer(
+        session,
+        shop,
+        {
+            "shop_domain": shop.domain,
+            "customer": {"id": friend.shopify_id, "email": email, "phone": None},
+            "orders_to_redact": [],
+        },
+    )
+
+    kept = session.scalars(select(IdempotentRequest.id).where(IdempotentRequest.id.in_(ids)))
+    assert list(kept) == [other.id]

@@ -184,6 +184,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
             "source": "Recharge",
             "properties": {"contact": ZENOBIA["email"], "note": "Zenobia Quillfeather"},
         },
+        headers={"Idempotency-Key": "conv-1"},
     )
     assert converted.status_code == 201, converted.text
 
