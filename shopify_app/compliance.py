@@ -16,6 +16,7 @@ from shopify_app.customers import bulk
 from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
 from shopify_app.models import (
+    ApiKey,
     AuditEntry,
     BulkJob,
     ConsentRequest,
@@ -73,6 +74,8 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     for model in (
         TimelineEvent,
         Conversion,
+        IdempotentRequest,  # the API's stored answers (customers' data in them)
+        ApiKey,
         OrderLineItem,
         Refund,
         DataRequest,

@@ -352,6 +352,20 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
             lines=[{"title": "Kettle", "price": "25.00"}],
         )
         settle(live)
+        api = Api(live, make_key(live, domain))  # the public API: a key, answers kept 24 h
+        known = api.post("/customers", {"email": email}, headers={"Idempotency-Key": "c-1"})
+        assert known.status_code == 200, known.text
+        converted = api.post(
+            "/conversions",
+            {
+                "customer_id": known.json()["id"],
+                "type": "subscription_started",
+                "event_id": f"sub-{first}",
+                "properties": {"contact": email},
+            },
+            headers={"Idempotency-Key": "v-1"},
+        )
+        assert converted.status_code == 201, converted.text
         assert (
             post(
                 live, "/customers/export", {"q": email, "request_key": "e"}, shop=domain
@@ -373,7 +387,15 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
     assert [j.status for j in rows(live.app, BulkJob)] == ["completed", "completed"]
     a_id = one(live.app, Shop, Shop.domain == SHOP_A).id
     held = rows_per_table(live.app, a_id)
-    for table in ("referral_clicks", "advocate_visits", "sync_runs", "staff_members"):
+    for table in (
+        "referral_clicks",
+        "advocate_visits",
+        "sync_runs",
+        "staff_members",
+        "api_keys",
+        "api_idempotent_requests",
+        "conversions",
+    ):
         assert held.get(table), f"the shop has no {table} to erase"
 
     live.state.uninstall(SHOP_A)
