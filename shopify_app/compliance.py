@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import String, cast, delete, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
@@ -16,13 +16,16 @@ from shopify_app.customers import bulk
 from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
 from shopify_app.models import (
+    ApiKey,
     AuditEntry,
     BulkJob,
     ConsentRequest,
+    Conversion,
     Customer,
     CustomerCount,
     DataRequest,
     DiscountCode,
+    IdempotentRequest,
     OAuthState,
     Order,
     OrderLineItem,
@@ -70,6 +73,9 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     storage().delete_shop(session, shop.id)
     for model in (
         TimelineEvent,
+        Conversion,
+        IdempotentRequest,  # the API's stored answers (customers' data in them)
+        ApiKey,
         OrderLineItem,
         Refund,
         DataRequest,
@@ -215,6 +221,7 @@ def redact_customer(
     codes = {retired.old.lower(): retired.new} if retired is not None else {}
     ids = set(order_ids) | ({shopify_id} if shopify_id else set())
     _scrub_deliveries(session, shop, ids, strong, needles, codes, current_delivery_id)
+    _forget_api_answers(session, shop, needles | set(codes))
     _after_erasure(session, strong | set(codes))
     if customer is None:
         return None
@@ -230,6 +237,17 @@ def redact_customer(
     ):
         event.payload = {k: v for k, v in (event.payload or {}).items() if k in AGGREGATE_KEYS}
         event.actor = None
+    # A third party's conversion events: their properties go, and so does the sender's event
+    # id (it may name the person; each becomes unique by the row's own id, so no two collide).
+    # A retry of such an event then meets an erased customer and is refused.
+    session.execute(
+        update(Conversion)
+        .where(Conversion.shop_id == shop.id, Conversion.customer_id == customer.id)
+        .values(
+            properties={},
+            event_id=literal("erased-") + cast(Conversion.id, String),
+        )
+    )
     record_event(
         session,
         shop_id=shop.id,
@@ -241,6 +259,27 @@ def redact_customer(
         dedupe_key=f"customer:{shopify_id}:redacted",
     )
     return customer
+
+
+def _forget_api_answers(session: Session, shop: Shop, needles: set[str]) -> None:
+    """The public API's stored answers (kept 24 h for `Idempotency-Key` replays) that name
+    the person go: a repeat of such a request then runs again, as a new one would."""
+    # As written in the body: UTF-8, or escaped as JSON does by default (`\u00eb`).
+    lowered = {form.lower().encode() for n in needles if n for form in (n, json.dumps(n)[1:-1])}
+    if not lowered:
+        return
+    doomed = [
+        row_id
+        for row_id, body in session.execute(
+            select(IdempotentRequest.id, IdempotentRequest.response_body).where(
+                IdempotentRequest.shop_id == shop.id,
+                IdempotentRequest.response_body.is_not(None),
+            )
+        )
+        if any(n in bytes(body).lower() for n in lowered)
+    ]
+    if doomed:
+        session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(doomed)))
 
 
 def _fold_signups(
@@ -454,6 +493,21 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             for e in events
         ],
         "referral_program": personal_data.customer_referral_data(session, shop, customer.id),
+        "conversions": [
+            {
+                "event_type": c.event_type,
+                "event_id": c.event_id,
+                "source_name": c.source_name,
+                "occurred_at": iso(c.occurred_at),
+                "properties": c.properties,
+                "outcome": c.outcome,
+            }
+            for c in session.scalars(
+                select(Conversion)
+                .where(Conversion.shop_id == shop.id, Conversion.customer_id == customer.id)
+                .order_by(Conversion.occurred_at)
+            )
+        ],
     }
 
 

@@ -4,7 +4,7 @@ resource is a module that adds routes to `blueprint.bp`, imported here, and its 
 
 from __future__ import annotations
 
-from . import customers, events  # noqa: F401  (each adds its routes to bp)
+from . import customers, events, program_views  # noqa: F401  (each adds its routes to bp)
 from .blueprint import bp
 
 __all__ = ["bp"]

@@ -4,6 +4,7 @@ from .api import ApiKey, IdempotentRequest
 from .base import Base, utcnow
 from .bulk_job import BulkJob
 from .consent_request import ConsentRequest
+from .conversion import Conversion
 from .customer import Customer, CustomerCount
 from .data_request import DataRequest
 from .discount_code import DiscountCode
@@ -41,6 +42,7 @@ __all__ = [
     "BlocklistEntry",
     "BulkJob",
     "ConsentRequest",
+    "Conversion",
     "Customer",
     "CustomerCount",
     "DataRequest",

@@ -46,7 +46,10 @@ class Program(TimestampMixin, Base):
     reward_kind: Mapped[str] = mapped_column(String(16), default="fixed_amount")
     reward_value: Mapped[int] = mapped_column(Integer, default=1000)
     reward_expiry_days: Mapped[int] = mapped_column(Integer, default=90)  # 0: never expires
+    # paid | fulfilled | days_after_paid | event (a custom conversion event, `conversion_event`)
     reward_trigger: Mapped[str] = mapped_column(String(16), default="paid")
+    # The custom event type that is the reward trigger when `reward_trigger` is "event".
+    conversion_event: Mapped[str | None] = mapped_column(String(64))
     reward_trigger_days: Mapped[int] = mapped_column(Integer, default=0)
     approval_mode: Mapped[str] = mapped_column(String(16), default="auto")
     approval_delay_hours: Mapped[int] = mapped_column(Integer, default=0)

@@ -222,8 +222,7 @@ def customer_referral_data(session: Session, shop: Shop, customer_id: int) -> di
     data: dict[str, Any] = {
         "advocate": None,
         "referred_by": [
-            {"referral_id": r.id, "order_id": r.order_shopify_id, "status": r.status}
-            for r in as_friend
+            {"referral_id": r.id, "order_id": _order_id(r), "status": r.status} for r in as_friend
         ],
         "emails": [
             {
@@ -255,7 +254,7 @@ def customer_referral_data(session: Session, shop: Shop, customer_id: int) -> di
             "joined_at": iso(advocate.joined_at),
             "joined_via": advocate.joined_via,
             "referrals": [
-                {"referral_id": r.id, "order_id": r.order_shopify_id, "status": r.status}
+                {"referral_id": r.id, "order_id": _order_id(r), "status": r.status}
                 for r in referrals
             ],
             "rewards": [
@@ -265,3 +264,8 @@ def customer_referral_data(session: Session, shop: Shop, customer_id: int) -> di
             "devices": [{"ip": v.ip, "user_agent": v.user_agent} for v in visits],
         }
     return data
+
+
+def _order_id(referral: Referral) -> int | None:
+    """Shopify's order id; a conversion's referral has none (models/conversion.py)."""
+    return referral.order_shopify_id if referral.order_shopify_id > 0 else None

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from shopify_app.audit import record_audit
 from shopify_app.db import get_or_insert
 from shopify_app.models import Program, Shop
+from shopify_app.timeline.third_party import valid_event_type
 from shopify_app.values import minor_units, money_text
 
 KINDS = ("percentage", "fixed_amount")
-TRIGGERS = ("paid", "fulfilled", "days_after_paid")
+TRIGGERS = ("paid", "fulfilled", "days_after_paid", "event")
 APPROVALS = ("auto", "manual")
 # The settings a referral copies when it is made (`Referral.terms`).
 TERMS_FIELDS = (
@@ -31,6 +32,7 @@ TERMS_FIELDS = (
     "reward_expiry_days",
     "reward_trigger",
     "reward_trigger_days",
+    "conversion_event",
     "approval_mode",
     "approval_delay_hours",
     "cap_per_day",
@@ -146,6 +148,17 @@ def parse_settings(form: Mapping[str, str], currency: str) -> SettingsForm:
         whole("reward_trigger_days", 1, 365, "Days after payment")
     else:
         values["reward_trigger_days"] = 0
+    if values.get("reward_trigger") == "event":
+        event = text("conversion_event")
+        if valid_event_type(event):
+            values["conversion_event"] = event
+        else:
+            errors["conversion_event"] = (
+                "Name the conversion event: lowercase words joined by '_' or '.', "
+                "like subscription_started."
+            )
+    else:
+        values["conversion_event"] = None
     choice("approval_mode", APPROVALS, "how referrals are approved")
     whole("approval_delay_hours", 0, 720, "Approval delay (hours)")
     whole("cap_per_day", 1, 10_000, "Rewards per advocate per day", blank=True)

@@ -5,6 +5,8 @@ stats of the people it touches."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ from shopify_app.models import (
     utcnow,
 )
 
-from . import revenue, rewards
+from . import conversions, revenue, rewards
 from .checks import evaluate_rules
 from .fraud import RuleResult
 from .states import (
@@ -60,6 +62,13 @@ def _audit(
     )
 
 
+def _order_of(session: Session, shop: Shop, referral: Referral) -> Order | Any:
+    """The referral's order, or for a conversion's referral what stands in for it."""
+    if referral.order_id:
+        return session.get(Order, referral.order_id)
+    return conversions.facts_for_referral(session, shop, referral)
+
+
 def staff_approve(
     session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str | None = None
 ) -> Reward:
@@ -88,7 +97,7 @@ def staff_void(
 def staff_recheck(session: Session, shop: Shop, referral: Referral, *, actor: str) -> list:
     """Run every fraud rule again on the referral's order (a new evaluation is stored next to
     the earlier ones); the referral's status is not changed by it."""
-    order = session.get(Order, referral.order_id) if referral.order_id else None
+    order = _order_of(session, shop, referral)
     if order is None:
         raise TransitionRefused(f"The order of referral #{referral.id} is no longer stored.")
     results = evaluate_rules(session, shop, referral, order)
@@ -235,7 +244,7 @@ def staff_unblock(session: Session, shop: Shop, referral: Referral, *, actor: st
         raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not blocked.")
     transition(session, shop, referral, "pending", actor=actor, cause="unblocked", reason=why)
     _audit(session, shop, referral, "referral.unblocked", actor, "blocked", why)
-    order = session.get(Order, referral.order_id) if referral.order_id else None
+    order = _order_of(session, shop, referral)
     if order is not None:
         advance(session, shop, referral, order)
     revenue.refresh(session, shop, referral_people(session, referral))
@@ -247,7 +256,7 @@ def staff_unvoid(session: Session, shop: Shop, referral: Referral, *, actor: str
     why = _require_reason(reason, "restored")
     if referral.status != "voided":
         raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not voided.")
-    order = session.get(Order, referral.order_id) if referral.order_id else None
+    order = _order_of(session, shop, referral)
     if order is not None and (
         order.cancelled_at is not None
         or (order.total_minor > 0 and order.refunded_minor >= order.total_minor)

@@ -137,24 +137,35 @@ def create_from_order(
     if not program.enabled and manual_advocate is None:
         _not_created(session, shop, order, "the referral program is switched off")
         return None
+    if program.reward_trigger == "event" and manual_advocate is None:
+        _not_created(
+            session,
+            shop,
+            order,
+            f"the program rewards the event {program.conversion_event}, not orders",
+        )
+        return None
     if order.redacted_at is not None:
         _not_created(session, shop, order, "the customer's data was erased at their request")
         return None
     advocate = session.get(Advocate, found.advocate_id)
     assert advocate is not None and advocate.shop_id == shop.id
-    return _insert_referral(session, shop, order, advocate, found, program, actor, reason)
+    return insert_referral(session, shop, order, advocate, found, program, actor, reason)
 
 
-def _insert_referral(
+def insert_referral(
     session: Session,
     shop: Shop,
-    order: Order,
+    order: Order | Any,
     advocate: Advocate,
     found: Attribution,
     program: Program,
     actor: str,
     reason: str | None,
 ) -> Referral | None:
+    """Make the referral of an attributed order (or of a conversion standing in for one,
+    `conversions.ConversionFacts`), once: check it with every rule and block it when one
+    says so. A referral the order already has is returned unchanged."""
     now = utcnow()
     new_id = insert_ignore(
         session,
@@ -207,9 +218,17 @@ def _insert_referral(
     return referral
 
 
-def _trigger_time(terms: dict[str, Any], order: Order, now: datetime) -> datetime | None:
-    """When the program's reward trigger is met for this order (None: not yet)."""
+def _trigger_time(terms: dict[str, Any], order: Order | Any, now: datetime) -> datetime | None:
+    """When the program's reward trigger is met for this order (None: not yet). A referral
+    made from a conversion event met its trigger when the event arrived; one made by staff
+    from an order under an event trigger waits for the order's payment."""
     trigger = terms.get("reward_trigger", "paid")
+    if trigger == "event":
+        return (
+            now
+            if getattr(order, "is_conversion", False) or (order.financial_status in PAID)
+            else None
+        )
     if trigger == "fulfilled":
         return now if order.fulfillment_status == "fulfilled" else None
     if order.financial_status not in PAID:
@@ -219,7 +238,7 @@ def _trigger_time(terms: dict[str, Any], order: Order, now: datetime) -> datetim
     return now
 
 
-def advance(session: Session, shop: Shop, referral: Referral, order: Order) -> None:
+def advance(session: Session, shop: Shop, referral: Referral, order: Order | Any) -> None:
     """Move the referral as far as the order's state allows."""
     if referral.status in ("blocked", "voided"):
         return
@@ -328,7 +347,8 @@ def transition(
     advocate = session.get(Advocate, referral.advocate_id)
     payload = {
         "referral_id": referral.id,
-        "order_id": referral.order_shopify_id,
+        # A conversion's referral has no order (models/conversion.py).
+        "order_id": referral.order_shopify_id if referral.order_shopify_id > 0 else None,
         "status": to_status,
         "cause": cause,
         "reason": reason,

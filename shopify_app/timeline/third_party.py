@@ -34,6 +34,16 @@ _SOURCE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _IDEMPOTENCY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
 
+def valid_event_type(event_type: object) -> bool:
+    """An event type third parties may use ("review.submitted", "subscription_started")."""
+    return isinstance(event_type, str) and _TYPE.fullmatch(event_type) is not None
+
+
+def valid_idempotency_key(key: object) -> bool:
+    """1 to 100 letters, digits or '_', '.', ':', '-'."""
+    return isinstance(key, str) and _IDEMPOTENCY.fullmatch(key) is not None
+
+
 class InvalidEvent(ValueError):
     """The event was refused; the message says why, in a sentence."""
 
@@ -75,14 +85,14 @@ def validate(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """The event's fields, checked; raises InvalidEvent naming the first problem."""
-    if not isinstance(event_type, str) or not _TYPE.fullmatch(event_type):
+    if not valid_event_type(event_type):
         raise InvalidEvent(
             "The type must be lowercase words joined by dots, like 'review.submitted'."
         )
     name = source_name.strip() if isinstance(source_name, str) else ""
     if not _SOURCE_NAME.fullmatch(name):
         raise InvalidEvent("The source name is required: 1 to 64 printable characters.")
-    if idempotency_key is not None and not _IDEMPOTENCY.fullmatch(idempotency_key):
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         raise InvalidEvent(
             "The idempotency key must be 1 to 100 letters, digits or '_', '.', ':', '-'."
         )

@@ -39,6 +39,7 @@ from tests.conftest import SHOP_A, SHOP_B
 from tests.erasure_scan import scan, scan_files
 from tests.helpers import id_token, proxy_query
 
+from .api_support import Api, make_key
 from .test_program_pages import get, post
 from .webhook_support import deliver, install, install_with_program, one, rows, run_jobs
 
@@ -171,6 +172,22 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     settle(live)
     zen_code = one(live.app, Advocate, Advocate.code.like("ZENOBIA-%")).code
 
+    # Her subscription system reports a conversion event naming her (G5, the public API).
+    api = Api(live, make_key(live, SHOP_A))
+    zen_id = one(live.app, Customer, Customer.shopify_id == zen.id).id
+    converted = api.post(
+        "/conversions",
+        {
+            "customer_id": zen_id,
+            "type": "subscription_started",
+            "event_id": "sub-zenobia-quillfeather",
+            "source": "Recharge",
+            "properties": {"contact": ZENOBIA["email"], "note": "Zenobia Quillfeather"},
+        },
+        headers={"Idempotency-Key": "conv-1"},
+    )
+    assert converted.status_code == 201, converted.text
+
     # Staff look her up and export her; and everyone.
     assert get(live, "/customers", q="zenobia").status_code == 200
     assert (
@@ -212,6 +229,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     found = scan(live.app, ZENOBIA_NEEDLES, directories=app_files(live))
     where = {f.where for f in found}
     assert {"customers.email", "email_messages.to_address", "webhook_deliveries.body"} <= where
+    assert {"conversions.properties", "conversions.event_id"} <= where
     assert where & {"stored_file_chunks.data", "file"}, "the exports list her"
     in_redis_before = [f for f in found if f.where == "redis"]
 
@@ -334,6 +352,20 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
             lines=[{"title": "Kettle", "price": "25.00"}],
         )
         settle(live)
+        api = Api(live, make_key(live, domain))  # the public API: a key, answers kept 24 h
+        known = api.post("/customers", {"email": email}, headers={"Idempotency-Key": "c-1"})
+        assert known.status_code == 200, known.text
+        converted = api.post(
+            "/conversions",
+            {
+                "customer_id": known.json()["id"],
+                "type": "subscription_started",
+                "event_id": f"sub-{first}",
+                "properties": {"contact": email},
+            },
+            headers={"Idempotency-Key": "v-1"},
+        )
+        assert converted.status_code == 201, converted.text
         assert (
             post(
                 live, "/customers/export", {"q": email, "request_key": "e"}, shop=domain
@@ -355,7 +387,15 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
     assert [j.status for j in rows(live.app, BulkJob)] == ["completed", "completed"]
     a_id = one(live.app, Shop, Shop.domain == SHOP_A).id
     held = rows_per_table(live.app, a_id)
-    for table in ("referral_clicks", "advocate_visits", "sync_runs", "staff_members"):
+    for table in (
+        "referral_clicks",
+        "advocate_visits",
+        "sync_runs",
+        "staff_members",
+        "api_keys",
+        "api_idempotent_requests",
+        "conversions",
+    ):
         assert held.get(table), f"the shop has no {table} to erase"
 
     live.state.uninstall(SHOP_A)

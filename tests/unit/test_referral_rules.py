@@ -309,3 +309,26 @@ def test_the_settings_form_explains_each_problem_on_its_field(field, value, mess
     form = parse_settings({**VALID_FORM, field: value}, "EUR")
     assert not form.valid
     assert message in form.errors[field]
+
+
+def test_a_custom_conversion_event_can_be_the_reward_trigger():
+    form = parse_settings(
+        {**VALID_FORM, "reward_trigger": "event", "conversion_event": " subscription_started "},
+        "EUR",
+    )
+    assert form.valid, form.errors
+    assert form.values["reward_trigger"] == "event"
+    assert form.values["conversion_event"] == "subscription_started"
+    assert form.values["reward_trigger_days"] == 0
+    # Another trigger forgets the event, so the program never holds a stale one.
+    other = parse_settings({**VALID_FORM, "conversion_event": "subscription_started"}, "EUR")
+    assert other.values["conversion_event"] is None
+
+
+@pytest.mark.parametrize("event", ["", "Subscription Started", "a;drop", "x" * 70])
+def test_an_event_trigger_needs_a_valid_event_type(event):
+    form = parse_settings(
+        {**VALID_FORM, "reward_trigger": "event", "conversion_event": event}, "EUR"
+    )
+    assert not form.valid
+    assert "Name the conversion event" in form.errors["conversion_event"]
