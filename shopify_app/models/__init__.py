@@ -10,6 +10,7 @@ from .email_message import EmailMessage
 from .email_suppression import EmailSuppression, SendQuota
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
+from .outgoing_webhook import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent
 from .redaction import Redaction
 from .referral import (
     Advocate,
@@ -49,6 +50,9 @@ __all__ = [
     "OAuthState",
     "Order",
     "OrderLineItem",
+    "OutgoingDelivery",
+    "OutgoingEndpoint",
+    "OutgoingEvent",
     "Program",
     "Referral",
     "ReferralClick",
