@@ -11,6 +11,7 @@ import re
 import threading
 
 import pytest
+from sqlalchemy import select
 
 from shopify_app.db import get_session
 from shopify_app.models import OutgoingDelivery, OutgoingEndpoint, Shop
@@ -128,7 +129,7 @@ def test_register_send_a_test_event_see_the_log_replay_rotate_disable_delete(sho
 
 def test_another_shops_endpoints_and_deliveries_are_404(shops):
     live = shops
-    register(live, "http://127.0.0.1:9/a")
+    register(live, "http://127.0.0.1:9/shop-a-private-hook")
     endpoint = one(live.app, OutgoingEndpoint)
     post(live, f"{PAGE}/{endpoint.id}/test", {})
     [sent] = rows(live.app, OutgoingDelivery)
@@ -136,7 +137,7 @@ def test_another_shops_endpoints_and_deliveries_are_404(shops):
         assert post(live, f"{PAGE}/{endpoint.id}/{action}", {}, shop=SHOP_B).status_code == 404
     assert post(live, f"{PAGE}/deliveries/{sent.id}/replay", {}, shop=SHOP_B).status_code == 404
     theirs = get(live, PAGE, shop=SHOP_B, endpoint=endpoint.id)
-    assert "127.0.0.1:9" not in theirs.text and "No deliveries yet." in theirs.text
+    assert "shop-a-private-hook" not in theirs.text and "No deliveries yet." in theirs.text
     assert len(rows(live.app, OutgoingDelivery)) == 1 and one(live.app, OutgoingEndpoint).enabled
 
 
@@ -191,7 +192,7 @@ def test_a_hanging_and_a_dead_endpoint_never_delay_a_healthy_one(shops, monkeypa
     with Receiver() as healthy, Receiver("hang") as hanging:
         with live.app.app_context():
             session = get_session()
-            shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+            shop = session.scalars(select(Shop).where(Shop.domain == SHOP_A)).one()
             ids = {}
             for name, url in (("hang", hanging.url), ("dead", dead_url()), ("ok", healthy.url)):
                 ids[name] = endpoints.register(
@@ -240,7 +241,7 @@ def test_a_hanging_endpoint_holds_a_worker_for_its_timeout_then_is_held_back(sho
     monkeypatch.setitem(live.app.config, "OUTGOING_READ_TIMEOUT_SECONDS", 0.5)
     with Receiver("hang") as hanging, live.app.app_context():
         session = get_session()
-        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        shop = session.scalars(select(Shop).where(Shop.domain == SHOP_A)).one()
         endpoint = endpoints.register(
             session,
             shop,
