@@ -98,11 +98,20 @@ def parse(url: str, *, allow_local: bool) -> tuple[str, str, int]:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
         raise UnsafeURL("the URL's port is not a number from 1 to 65535") from exc
-    try:
-        host.encode("idna")
-    except UnicodeError as exc:
-        raise UnsafeURL("the URL's host is not a valid name") from exc
+    if not _is_ip(host):
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError as exc:
+            raise UnsafeURL("the URL's host is not a valid name") from exc
     return scheme, host, port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def check(url: str, *, allow_local: bool) -> Target:

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
@@ -75,6 +75,9 @@ ENDPOINT_BACKOFF = (
     timedelta(hours=1),
 )
 DISABLE_AFTER = timedelta(days=3)
+# Finished deliveries, and events none of whose deliveries is pending, are kept this long
+# for the log and for replays.
+RETENTION = timedelta(days=30)
 EXCERPT_BYTES = 1024
 BATCH = 500
 BUDGET_SECONDS = 10.0
@@ -265,7 +268,7 @@ def send(url: str, msg_id: str, body: bytes, signing_with: list[str]) -> Outcome
 
 def _read_excerpt(response: httpx.Response) -> str:
     data = b""
-    for chunk in response.iter_raw():
+    for chunk in response.iter_bytes():
         data += chunk
         if len(data) >= EXCERPT_BYTES:
             break
@@ -419,4 +422,32 @@ def sweep(session: Session, now: datetime | None = None) -> dict[str, int]:
     for endpoint_id in endpoint_ids:
         jobs.enqueue_after_commit(session, jobs.DELIVER_OUTGOING, endpoint_id, retry=None)
     session.commit()
-    return {"expired": expired or 0, "drains": len(endpoint_ids)}
+    purged = purge(session, now)
+    return {"expired": expired or 0, "drains": len(endpoint_ids), "purged": purged}
+
+
+def purge(session: Session, now: datetime, limit: int = 5000) -> int:
+    """Forget finished deliveries older than `RETENTION`, and events left without any
+    delivery, a bounded batch per sweep. Returns how many deliveries went."""
+    cutoff = now - RETENTION
+    old = select(OutgoingDelivery.id).where(
+        OutgoingDelivery.status != "pending", OutgoingDelivery.created_at < cutoff
+    )
+    ids = session.scalars(old.limit(limit)).all()
+    if ids:
+        session.execute(delete(OutgoingDelivery).where(OutgoingDelivery.id.in_(ids)))
+        orphaned = (
+            select(OutgoingEvent.id)
+            .where(
+                OutgoingEvent.occurred_at < cutoff,
+                ~select(OutgoingDelivery.id)
+                .where(OutgoingDelivery.event_id == OutgoingEvent.id)
+                .exists(),
+            )
+            .limit(limit)
+        )
+        event_ids = session.scalars(orphaned).all()
+        if event_ids:
+            session.execute(delete(OutgoingEvent).where(OutgoingEvent.id.in_(event_ids)))
+    session.commit()
+    return len(ids)

@@ -312,7 +312,7 @@ def test_the_sweep_starts_due_retries_and_gives_up_on_deliveries_older_than_a_da
     held.retry_at = utcnow() + timedelta(minutes=5)  # b is held back after a failure
     session.commit()
     enqueued.clear()
-    assert delivery.sweep(session) == {"expired": 1, "drains": 1}
+    assert delivery.sweep(session) == {"expired": 1, "drains": 1, "purged": 0}
     session.refresh(old)
     assert old.status == "failed" and "not delivered within a day" in old.error
     assert enqueued.calls(jobs.DELIVER_OUTGOING) == [(endpoint.id,)]  # for `due`, not b's
@@ -477,3 +477,19 @@ def test_an_unsubscribe_emits_customer_unsubscribed(session, shop, subscribed):
     assert kind == "customer.unsubscribed"
     assert (data["channel"], data["previous_state"]) == ("email", "subscribed")
     assert data["customer"]["id"] == person.id
+
+
+def test_the_sweep_forgets_finished_deliveries_after_the_retention(session, shop):
+    register(session, shop, "http://127.0.0.1:9/a")
+    events.emit(session, shop, "reward.used", {"n": 1}, key="k1")
+    events.emit(session, shop, "reward.used", {"n": 2}, key="k2")
+    old, recent = deliveries(session, shop)
+    old.status = "succeeded"
+    old.created_at = utcnow() - delivery.RETENTION - timedelta(days=1)
+    old_event = session.get(OutgoingEvent, old.event_id)
+    old_event.occurred_at = old.created_at
+    recent.status = "failed"
+    session.commit()
+    assert delivery.sweep(session)["purged"] == 1
+    assert deliveries(session, shop) == [recent]
+    assert [data for _, data in emitted(session, shop)] == [{"n": 2}]
