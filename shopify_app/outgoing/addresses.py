@@ -59,11 +59,11 @@ def refusal(address: str) -> str | None:
         ip = ip.ipv4_mapped
     for test, name in (
         (ip.is_loopback, "loopback"),
-        (ip.is_private, "private"),
         (ip.is_link_local, "link-local"),
         (ip.is_multicast, "multicast"),
-        (ip.is_reserved, "reserved"),
         (ip.is_unspecified, "unspecified"),
+        (ip.is_reserved, "reserved"),
+        (ip.is_private, "private"),
     ):
         if test:
             return f"{address} is a {name} address"

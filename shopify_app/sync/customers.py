@@ -117,7 +117,7 @@ def upsert_customer(
                 session,
                 shop,
                 "customer.updated",
-                payloads.customer(customer),
+                {"customer": payloads.customer(customer)},
                 key=f"customer.updated:{shopify_id}:{updated_at.isoformat()}",
             )
 
