@@ -42,7 +42,7 @@ def _render(
     secret: endpoints.WithSecret | None = None,
     status: int = 200,
 ):
-    endpoint_filter = int_arg("endpoint")
+    endpoint_filter = int_arg("endpoint_id")
     state = request.args.get("status") or None
     deliveries, next_before = log.page(
         session, g.shop, endpoint_id=endpoint_filter, before=int_arg("before"), status=state

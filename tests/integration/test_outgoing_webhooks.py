@@ -136,7 +136,7 @@ def test_another_shops_endpoints_and_deliveries_are_404(shops):
     for action in ("rotate", "enable", "disable", "delete", "test"):
         assert post(live, f"{PAGE}/{endpoint.id}/{action}", {}, shop=SHOP_B).status_code == 404
     assert post(live, f"{PAGE}/deliveries/{sent.id}/replay", {}, shop=SHOP_B).status_code == 404
-    theirs = get(live, PAGE, shop=SHOP_B, endpoint=endpoint.id)
+    theirs = get(live, PAGE, shop=SHOP_B, endpoint_id=endpoint.id)
     assert "shop-a-private-hook" not in theirs.text and "No deliveries yet." in theirs.text
     assert len(rows(live.app, OutgoingDelivery)) == 1 and one(live.app, OutgoingEndpoint).enabled
 
