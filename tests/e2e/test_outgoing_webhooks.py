@@ -34,4 +34,5 @@ def test_register_an_endpoint_send_a_test_event_and_read_the_log(live, page, scr
         expect(row).to_contain_text("Succeeded")
         expect(row).to_contain_text("HTTP 200")
         expect(app.locator("#secret")).to_have_count(0)  # shown once
+        page.set_viewport_size({"width": 1280, "height": 1700})  # the whole page in the frame
         page.screenshot(path=str(screenshots_dir / "webhooks-log.png"), full_page=True)
