@@ -15,8 +15,9 @@ Isolation (a slow, hanging or dead endpoint never delays the others):
   per delivery; a success lets its backlog flow again.
 * **Short timeouts** (`OUTGOING_CONNECT_TIMEOUT_SECONDS`, `OUTGOING_READ_TIMEOUT_SECONDS`),
   no redirects followed, at most `EXCERPT_BYTES` of the answer read.
-* **Bounded jobs.** A drain sends at most `BATCH` deliveries or for `BUDGET_SECONDS`, then
-  re-enqueues itself at the back of the queue, so a busy endpoint takes turns with others.
+* **Bounded jobs.** A drain sends at most `BATCH` deliveries or for `BUDGET_SECONDS` (one
+  delivery when the endpoint answers slower than `SLOW_MS`), then re-enqueues itself at the
+  back of the queue, so a busy or slow endpoint takes turns with the others.
 
 Each delivery is retried on the Standard Webhooks schedule (`SCHEDULE`: 5 s, 5 min, 30 min,
 2 h, 5 h, 10 h, 10 h: eight attempts over about 27 hours), then `failed`. A delivery still
@@ -81,6 +82,10 @@ RETENTION = timedelta(days=30)
 EXCERPT_BYTES = 1024
 BATCH = 500
 BUDGET_SECONDS = 10.0
+# An answer slower than this ends the drain after it (re-enqueued at the back of the queue):
+# a slow endpoint with a backlog takes turns with the other endpoints' jobs instead of
+# keeping a worker to itself.
+SLOW_MS = 1000
 FETCH = 50
 USER_AGENT = "ReferralsApp-Webhooks/1.0"
 
@@ -203,7 +208,8 @@ def drain(session: Session, endpoint_id: int) -> str:
                     stop = True
                     break
                 sent += 1
-                if sent >= BATCH or time.monotonic() - started > BUDGET_SECONDS:
+                slow = (outcome.latency_ms or 0) > SLOW_MS
+                if slow or sent >= BATCH or time.monotonic() - started > BUDGET_SECONDS:
                     stop = True
                     break
     finally:

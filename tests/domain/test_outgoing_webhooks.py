@@ -493,3 +493,39 @@ def test_the_sweep_forgets_finished_deliveries_after_the_retention(session, shop
     assert delivery.sweep(session)["purged"] == 1
     assert deliveries(session, shop) == [recent]
     assert [data for _, data in emitted(session, shop)] == [{"n": 2}]
+
+
+def test_customers_redact_scrubs_the_customer_from_events_and_answers(session, shop, subscribed):
+    from shopify_app import compliance
+
+    person = factories.customer(
+        session, shop, first_name="Zelda", last_name="Quartermain", email="zq@example.com"
+    )
+    factories.program(session, shop)
+    advocates.join(session, shop, person, via="staff", actor="staff:1")
+    [sent] = deliveries(session, shop)
+    sent.response_excerpt = '{"seen": "zq@example.com"}'
+    session.commit()
+    compliance.redact_customer(
+        session, shop, {"customer": {"id": person.shopify_id, "email": "zq@example.com"}}
+    )
+    session.commit()
+    [(_, data)] = emitted(session, shop)
+    text = str(data) + str(deliveries(session, shop)[0].response_excerpt)
+    for needle in ("zq@example.com", "Zelda", "Quartermain"):
+        assert needle.lower() not in text.lower()
+
+
+def test_a_slow_endpoint_gives_the_worker_back_after_each_delivery(
+    session, shop, monkeypatch, enqueued
+):
+    endpoint = register(session, shop, "http://127.0.0.1:9/slow").endpoint
+    for n in range(3):
+        events.emit(session, shop, "reward.used", {"n": n}, key=f"k{n}")
+    session.commit()
+    slow = delivery.Outcome(True, 200, delivery.SLOW_MS + 500, "ok", None)
+    monkeypatch.setattr(delivery, "send", lambda *args: slow)
+    enqueued.clear()
+    assert delivery.drain(session, endpoint.id) == "sent 1, failed 0"
+    assert enqueued.calls(jobs.DELIVER_OUTGOING) == [(endpoint.id,)]  # its next turn
+    assert [d.status for d in deliveries(session, shop)] == ["succeeded", "pending", "pending"]
