@@ -198,12 +198,23 @@ def drain(session: Session, endpoint_id: int) -> str:
             batch = _due_batch(session, endpoint_id, utcnow())
             if not batch:
                 break
+            # The endpoint once per batch of at most FETCH: a rotation, a change or a
+            # disabling is seen within a batch; its address is checked for the batch too.
+            plan = _plan(session, endpoint_id, owner)
+            session.commit()  # no transaction open while the endpoint answers
+            if plan is None:  # disabled, deleted, or the lease was lost
+                break
+            target, signing_with, healthy = plan
             for due in batch:
-                outcome = attempt(session, endpoint_id, due, owner)
-                if outcome is None:  # the endpoint was disabled or deleted meanwhile
-                    stop = True
-                    break
-                if not outcome.ok:
+                if isinstance(target, Outcome):  # the address was refused
+                    outcome = target
+                else:
+                    outcome = send(target, due.public_id, due.body, signing_with)
+                if outcome.ok:
+                    _record_success(session, endpoint_id, due.delivery_id, outcome, owner, healthy)
+                    healthy = True
+                else:
+                    record(session, endpoint_id, due.delivery_id, outcome, owner)
                     failed += 1
                     stop = True
                     break
@@ -222,26 +233,64 @@ def drain(session: Session, endpoint_id: int) -> str:
     return f"sent {sent}, failed {failed}"
 
 
-def attempt(session: Session, endpoint_id: int, due: _Due, owner: str) -> Outcome | None:
-    """One attempt of one delivery, its outcome stored (with the endpoint's health)."""
+def _plan(
+    session: Session, endpoint_id: int, owner: str
+) -> tuple[addresses.Target | Outcome, list[str], bool] | None:
+    """(the checked address, or the refusal as an outcome; the signing secrets; whether the
+    endpoint's health record is clean), or None when the drain must stop."""
     endpoint = session.get(OutgoingEndpoint, endpoint_id, populate_existing=True)
-    if endpoint is None or not endpoint.enabled:
+    if endpoint is None or not endpoint.enabled or endpoint.lease_owner != owner:
         return None
-    url = endpoint.url
-    signing_with = signing_secrets(endpoint)
-    session.commit()  # no transaction open while the endpoint answers
-    outcome = send(url, due.public_id, due.body, signing_with)
-    record(session, endpoint_id, due.delivery_id, outcome, owner)
-    return outcome
-
-
-def send(url: str, msg_id: str, body: bytes, signing_with: list[str]) -> Outcome:
-    """POST `body` to `url`, signed, to the address checked just now (never a redirect)."""
-    cfg = current_app.config
+    healthy = not (endpoint.consecutive_failures or endpoint.failing_since or endpoint.retry_at)
+    allow_local = bool(current_app.config.get("OUTGOING_WEBHOOKS_ALLOW_LOCAL"))
     try:
-        target = addresses.check(url, allow_local=bool(cfg.get("OUTGOING_WEBHOOKS_ALLOW_LOCAL")))
+        target: addresses.Target | Outcome = addresses.check(endpoint.url, allow_local=allow_local)
     except addresses.UnsafeURL as exc:
-        return Outcome(False, None, None, None, f"refused: {exc}")
+        target = Outcome(False, None, None, None, f"refused: {exc}")
+    return target, signing_secrets(endpoint), healthy
+
+
+def _record_success(
+    session: Session,
+    endpoint_id: int,
+    delivery_id: int,
+    outcome: Outcome,
+    owner: str,
+    healthy: bool,
+) -> None:
+    """The common case in two UPDATEs and a commit (no read): the delivery succeeded, the
+    endpoint's last success and lease move on, its failure record is cleared if it had one."""
+    now = utcnow()
+    session.execute(
+        update(OutgoingDelivery)
+        .where(OutgoingDelivery.id == delivery_id)
+        .values(
+            status="succeeded",
+            attempts=OutgoingDelivery.attempts + 1,
+            last_attempt_at=now,
+            next_attempt_at=None,
+            response_status=outcome.status,
+            latency_ms=outcome.latency_ms,
+            response_excerpt=outcome.excerpt,
+            error=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    values: dict = {"last_success_at": now, "lease_until": now + lease_length(), "updated_at": now}
+    if not healthy:
+        values.update(consecutive_failures=0, failing_since=None, retry_at=None)
+    session.execute(
+        update(OutgoingEndpoint)
+        .where(OutgoingEndpoint.id == endpoint_id, OutgoingEndpoint.lease_owner == owner)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def send(target: addresses.Target, msg_id: str, body: bytes, signing_with: list[str]) -> Outcome:
+    """POST `body` to the checked address (never following a redirect), signed."""
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
