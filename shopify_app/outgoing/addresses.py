@@ -1,8 +1,9 @@
-"""Where an endpoint may point (SSRF): in production only `https://` URLs whose host
-resolves to public addresses; never a private, loopback, link-local, multicast, reserved or
+"""Where an endpoint may point (SSRF): in production only `https://` URLs whose host resolves
+to public addresses; never a private, loopback, link-local, multicast, reserved or
 unspecified one (IPv4, IPv6, and IPv4 inside IPv6). Checked when the URL is registered and
-again before every attempt, and the attempt connects to the address that was checked, so a
-name that resolves to something else a moment later (DNS rebinding) reaches nothing new.
+again when delivering (resolved afresh for each batch of attempts), and the attempts connect
+to the address that was checked, so a name that resolves to something else a moment later
+(DNS rebinding) reaches nothing new.
 
 Development and tests set `OUTGOING_WEBHOOKS_ALLOW_LOCAL` (docs/operations.md): `http://`
 and local addresses are then allowed, so a receiver on 127.0.0.1 works.
