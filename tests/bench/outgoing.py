@@ -39,9 +39,12 @@ with Receiver(sys.argv[1]) as receiver:
 """
 
 WORKER = """
+import logging
 from shopify_app import create_app
 from workers.worker import build_worker
-build_worker(create_app(), simple=True).work(burst=True, logging_level="WARNING")
+app = create_app()
+logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is not the bench
+build_worker(app, simple=True).work(burst=True, logging_level="WARNING")
 """
 
 
