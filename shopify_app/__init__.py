@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .admin.referrals import bp as referrals_bp
     from .admin.settings import bp as settings_bp
     from .admin.views import bp as admin_bp
+    from .admin.webhooks import bp as outgoing_webhooks_bp
     from .api.views import bp as api_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(outgoing_webhooks_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(advocates_bp)
     app.register_blueprint(emails_bp)

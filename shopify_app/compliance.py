@@ -29,6 +29,9 @@ from shopify_app.models import (
     OAuthState,
     Order,
     OrderLineItem,
+    OutgoingDelivery,
+    OutgoingEndpoint,
+    OutgoingEvent,
     Redaction,
     Refund,
     Shop,
@@ -72,6 +75,9 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
     personal_data.erase_shop(session, shop)
     storage().delete_shop(session, shop.id)
     for model in (
+        OutgoingDelivery,
+        OutgoingEvent,
+        OutgoingEndpoint,
         TimelineEvent,
         Conversion,
         IdempotentRequest,  # the API's stored answers (customers' data in them)
@@ -214,6 +220,19 @@ def redact_customer(
         ("reason", "user_errors", "error"),
         needles,
         ConsentRequest.shop_id == shop.id,
+    )
+    # Outgoing webhook events name the customer (and their code), and an endpoint's answer
+    # may quote them.
+    event_needles = needles | ({retired.old} if retired is not None else set())
+    scrub_columns(
+        session, OutgoingEvent, ("data",), event_needles, OutgoingEvent.shop_id == shop.id
+    )
+    scrub_columns(
+        session,
+        OutgoingDelivery,
+        ("response_excerpt", "error"),
+        needles,
+        OutgoingDelivery.shop_id == shop.id,
     )
     forget_suppressed(
         session, shop, [customer_data.get("email"), customer.email if customer else None]

@@ -67,6 +67,10 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "WORKER_HORSE_MAX_MEMORY_MB": (int, 1024, 64, 1_048_576),
     # How long a finished export stays downloadable before the periodic job deletes it.
     "EXPORT_RETENTION_HOURS": (int, 24, 1, 720),
+    # Outgoing webhooks (shopify_app/outgoing/delivery.py): how long an attempt waits for
+    # the merchant's endpoint to accept the connection, then for each read of its answer.
+    "OUTGOING_CONNECT_TIMEOUT_SECONDS": (float, 3, 0.1, 30),
+    "OUTGOING_READ_TIMEOUT_SECONDS": (float, 10, 0.1, 60),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}
@@ -184,6 +188,11 @@ def load_config(
         except (TypeError, ValueError):
             cfg[name] = raw  # validate_config reports it
     cfg["INITIAL_IMPORT"] = parse_bool(setting("INITIAL_IMPORT", "true", "true"))
+    # Outgoing webhook endpoints on http:// and on local or private addresses (a receiver on
+    # 127.0.0.1): development and tests only; production refuses to start with it.
+    cfg["OUTGOING_WEBHOOKS_ALLOW_LOCAL"] = parse_bool(
+        setting("OUTGOING_WEBHOOKS_ALLOW_LOCAL", "true", "false")
+    )
     for name, default in RATE_LIMITS.items():
         cfg[name] = setting(name, default, default)
     if not cfg["ENCRYPTION_KEY"] and local:
@@ -252,6 +261,11 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             problems.append("missing: " + ", ".join(missing))
         if cfg.get("SHOPIFY_API_KEY") == DEV_API_KEY:
             problems.append("SHOPIFY_API_KEY is the development default")
+        if cfg.get("OUTGOING_WEBHOOKS_ALLOW_LOCAL"):
+            problems.append(
+                "OUTGOING_WEBHOOKS_ALLOW_LOCAL lets webhook endpoints reach private networks: "
+                "development and tests only"
+            )
         if DEV_API_SECRET in (cfg.get("SHOPIFY_API_SECRET"), cfg.get("SHOPIFY_API_SECRET_OLD")):
             problems.append("SHOPIFY_API_SECRET is the development default")
         for name in (

@@ -35,6 +35,7 @@ RECONCILE_SHOP = "workers.sync_jobs.reconcile_shop"
 PROCESS_DELIVERY = "workers.webhook_jobs.process_delivery"
 DRAIN_INBOX = "workers.webhook_jobs.drain_inbox"
 WRITE_CONSENT = "workers.consent_jobs.write_consent"
+DELIVER_OUTGOING = "workers.outgoing_jobs.deliver_endpoint"
 
 JOB_NAMES = frozenset(
     {
@@ -51,6 +52,7 @@ JOB_NAMES = frozenset(
         PROCESS_DELIVERY,
         DRAIN_INBOX,
         WRITE_CONSENT,
+        DELIVER_OUTGOING,
     }
 )
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])

@@ -12,7 +12,7 @@ from rq.exceptions import StopRequested
 
 from shopify_app.jobs import redis_connection
 
-from . import bulk_jobs, maintenance, referral_jobs, sync_jobs, webhook_jobs
+from . import bulk_jobs, maintenance, outgoing_jobs, referral_jobs, sync_jobs, webhook_jobs
 from .outage import REDIS_ERRORS, Outage, redis_outage
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(referral_jobs.sweep_referral_work, interval_seconds=120),
     PeriodicJob(bulk_jobs.sweep_bulk_jobs, interval_seconds=60),
     PeriodicJob(bulk_jobs.expire_files, interval_seconds=900),
+    # Outgoing webhooks: the first retry is due 5 s after a failure, later ones minutes
+    # and hours after; this starts them (and any drain a lost enqueue never started).
+    PeriodicJob(outgoing_jobs.sweep_outgoing, interval_seconds=30),
 )
 
 

@@ -35,10 +35,13 @@ from shopify_app.timeline.events import record_event
 from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed, unsubscribe_url
 
-KINDS = ("reward", "invitation", "share", "signup_confirmation")
+KINDS = ("reward", "invitation", "share", "signup_confirmation", "webhook_disabled")
 MARKETING_KINDS = frozenset({"invitation", "share"})
 # Asked for by the recipient to give consent: sent whatever their marketing consent says.
 CONSENT_KINDS = frozenset({"signup_confirmation"})
+# Notices to the shop's staff (an outgoing webhook endpoint disabled): not a shopper's
+# email, so no shopper's marketing consent applies.
+STAFF_KINDS = frozenset({"webhook_disabled"})
 
 
 class Suppressed(ValueError):
@@ -99,7 +102,7 @@ def queue_email(
     marketing raises `Unsubscribed`; a share or invitation to a suppressed address raises
     `Suppressed`; its body gets the unsubscribe link."""
     now = utcnow()
-    if kind not in CONSENT_KINDS:
+    if kind not in CONSENT_KINDS | STAFF_KINDS:
         refusal = unsubscribed_reason(session, shop.id, customer_id=customer_id, address=to)
         if refusal is not None:
             raise Unsubscribed(refusal)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shopify_app.models import EmailMessage, utcnow
 from shopify_app.timeline.events import record_event
 
-from . import CONSENT_KINDS, MARKETING_KINDS, list_unsubscribe_headers, send_smtp
+from . import CONSENT_KINDS, MARKETING_KINDS, STAFF_KINDS, list_unsubscribe_headers, send_smtp
 from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed
 
@@ -59,7 +59,7 @@ def _reason_not_to_send(
     queued: the recipient may have unsubscribed, or withdrawn consent, since). Any kind to a
     customer unsubscribed from email marketing; shares and invitations also by the
     suppression list and the program's rules."""
-    if message.kind in CONSENT_KINDS:
+    if message.kind in CONSENT_KINDS | STAFF_KINDS:
         return None
     refusal = unsubscribed_reason(
         session, message.shop_id, customer_id=message.customer_id, address=message.to_address

@@ -12,6 +12,7 @@ from .email_message import EmailMessage
 from .email_suppression import EmailSuppression, SendQuota
 from .oauth_state import OAuthState
 from .order import Order, OrderLineItem, Refund
+from .outgoing_webhook import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent
 from .redaction import Redaction
 from .referral import (
     Advocate,
@@ -54,6 +55,9 @@ __all__ = [
     "OAuthState",
     "Order",
     "OrderLineItem",
+    "OutgoingDelivery",
+    "OutgoingEndpoint",
+    "OutgoingEvent",
     "Program",
     "Referral",
     "ReferralClick",

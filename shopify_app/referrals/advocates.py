@@ -14,6 +14,8 @@ from shopify_app.audit import record_audit
 from shopify_app.emails import Suppressed, queue_email, render
 from shopify_app.emails.suppression import is_suppressed
 from shopify_app.models import Advocate, Customer, EmailMessage, Shop, utcnow
+from shopify_app.outgoing import payloads
+from shopify_app.outgoing.events import emit
 from shopify_app.shopify.http import shop_url
 from shopify_app.timeline.events import record_event
 
@@ -103,6 +105,13 @@ def join(
         actor=actor,
         payload={"code": advocate.code, "via": via},
         dedupe_key=f"advocate:{advocate.id}:joined",
+    )
+    emit(
+        session,
+        shop,
+        "advocate.joined",
+        payloads.advocate(advocate, customer),
+        key=f"advocate.joined:{advocate.id}",
     )
     if actor.startswith("staff:"):
         record_audit(

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from shopify_app import jobs
 from shopify_app.db import insert_ignore
 from shopify_app.models import Advocate, Order, Referral, Reward, Shop, utcnow
+from shopify_app.outgoing import payloads
+from shopify_app.outgoing.events import emit
 from shopify_app.timeline.events import record_event
 
 from .codes import normalise_code, reward_code
@@ -95,12 +97,19 @@ def _event(session: Session, shop: Shop, reward: Reward, kind: str, **payload) -
     )
 
 
+def _emit(session: Session, shop: Shop, reward: Reward, event_type: str, key: str) -> None:
+    """The outgoing webhook event (`reward.issued`, `.used`, `.voided`), keyed so that a
+    retried job or a duplicate delivery is one event."""
+    emit(session, shop, event_type, payloads.reward(reward), key=f"{event_type}:{reward.id}:{key}")
+
+
 def mark_issued(session: Session, shop: Shop, reward: Reward, node_id: str) -> None:
     reward.discount_gid = node_id
     reward.status = "issued"
     reward.issued_at = utcnow()
     reward.last_error = None
     _event(session, shop, reward, "reward.issued", value=reward.value, kind_=reward.kind)
+    _emit(session, shop, reward, "reward.issued", reward.code)
 
 
 def redeemed_by(session: Session, shop: Shop, order: Order) -> list[tuple[Reward, int | None]]:
@@ -122,6 +131,7 @@ def redeemed_by(session: Session, shop: Shop, order: Order) -> list[tuple[Reward
             _event(
                 session, shop, reward, "reward.used", order=order.name, order_id=order.shopify_id
             )
+            _emit(session, shop, reward, "reward.used", str(order.shopify_id))
     return [(reward, customer_id) for reward, customer_id in found]
 
 
@@ -138,6 +148,7 @@ def void(session: Session, shop: Shop, reward: Reward, *, reason: str) -> None:
     reward.voided_at = utcnow()
     reward.void_reason = reason
     _event(session, shop, reward, "reward.voided", reason=reason)
+    _emit(session, shop, reward, "reward.voided", reward.code)
     if had_code:
         jobs.enqueue_after_commit(session, jobs.DEACTIVATE_REWARD_CODE, reward.id)
 
@@ -186,6 +197,7 @@ def reflect_discount(session: Session, shop: Shop, node_gid: str, status: str | 
             reward.voided_at = utcnow()
             reward.void_reason = "The code was deleted in Shopify."
             _event(session, shop, reward, "reward.voided", reason=reward.void_reason)
+            _emit(session, shop, reward, "reward.voided", reward.code)
         elif status == "EXPIRED":
             reward.status = "unused"
             _event(session, shop, reward, "reward.expired")

@@ -28,6 +28,8 @@ from shopify_app.models import (
     Shop,
     utcnow,
 )
+from shopify_app.outgoing import payloads
+from shopify_app.outgoing.events import emit
 from shopify_app.timeline.events import record_event
 
 from . import revenue, rewards
@@ -36,6 +38,13 @@ from .checks import evaluate_rules
 from .program import get_program, shop_currency, terms_of
 
 PAID = ("paid", "partially_refunded")
+# Statuses whose reaching is an outgoing webhook event (back to pending, by staff undoing a
+# block or a void, is none).
+OUTGOING_TRANSITIONS = {
+    "completed": "referral.completed",
+    "blocked": "referral.blocked",
+    "voided": "referral.voided",
+}
 
 
 class TransitionRefused(ValueError):
@@ -372,6 +381,17 @@ def transition(
             actor=actor,
             payload={**payload, "role": role},
             dedupe_key=f"referral-transition:{transition.id}:{role}",
+        )
+    outgoing = "referral.created" if from_status is None else OUTGOING_TRANSITIONS.get(to_status)
+    if outgoing is not None:
+        # Keyed by the transition: a duplicate delivery moves nothing, so it emits nothing;
+        # a referral voided, un-voided and voided again is two events.
+        emit(
+            session,
+            shop,
+            outgoing,
+            payloads.referral(referral, advocate, transition),
+            key=f"referral-transition:{transition.id}",
         )
 
 

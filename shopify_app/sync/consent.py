@@ -23,6 +23,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shopify_app.models import ConsentRequest, Customer, Shop, utcnow
+from shopify_app.outgoing import payloads
+from shopify_app.outgoing.events import emit, iso
 from shopify_app.timeline.events import record_event
 from shopify_app.values import clean_str, parse_timestamp
 
@@ -118,6 +120,8 @@ def apply_consent(
         first_default = stored_state is None and consent.state == "not_subscribed"
         if consent.state != stored_state and not first_default:
             _event(session, shop, customer, consent, previous=stored_state)
+            if consent.state == "unsubscribed" and not created:
+                _emit_unsubscribed(session, shop, customer, consent, previous=stored_state)
     elif change and consent.state != stored_state:
         _event(session, shop, customer, consent, previous=None, late=True)
     if change and newer and consent.state in ("unsubscribed", "subscribed") and not created:
@@ -170,6 +174,30 @@ def _event(
         payload=payload,
         dedupe_key=(
             f"customer:{customer.shopify_id}:consent:{consent.channel}:{consent.state}:"
+            f"{at.isoformat() if at else 'undated'}"
+        ),
+    )
+
+
+def _emit_unsubscribed(
+    session: Session, shop: Shop, customer: Customer, consent: Consent, *, previous: str | None
+) -> None:
+    """`customer.unsubscribed`, whoever unsubscribed them (staff on the customer page,
+    `customers.unsubscribe`, or the customer in Shopify); keyed like the timeline event, so
+    the same change seen again (its webhook, reconciliation) is one event."""
+    at = consent.updated_at
+    emit(
+        session,
+        shop,
+        "customer.unsubscribed",
+        {
+            "customer": payloads.customer_ref(customer),
+            "channel": consent.channel,
+            "previous_state": previous,
+            "at": iso(at),
+        },
+        key=(
+            f"customer.unsubscribed:{customer.id}:{consent.channel}:"
             f"{at.isoformat() if at else 'undated'}"
         ),
     )

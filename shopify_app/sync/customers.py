@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from shopify_app.db import get_or_insert
 from shopify_app.models import Customer, Shop
+from shopify_app.outgoing import payloads
+from shopify_app.outgoing.events import emit
 from shopify_app.timeline.events import record_event
 from shopify_app.values import clean_str, is_stale, normalize_email, parse_id, parse_timestamp
 
@@ -111,6 +113,13 @@ def upsert_customer(
                 source="shopify",
                 payload={"account_state": customer.account_state},
                 dedupe_key=f"customer:{shopify_id}:updated:{updated_at.isoformat()}",
+            )
+            emit(
+                session,
+                shop,
+                "customer.updated",
+                {"customer": payloads.customer(customer)},
+                key=f"customer.updated:{shopify_id}:{updated_at.isoformat()}",
             )
 
     for consent in consents:

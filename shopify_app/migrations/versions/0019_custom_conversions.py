@@ -1,7 +1,7 @@
 """custom conversion events (G5): programs.conversion_event and the conversions table
 
 Revision ID: 0019_custom_conversions
-Revises: 0017_public_api
+Revises: 0018_outgoing_webhooks
 Create Date: 2026-12-04 22:30:00
 
 A referral made from a conversion keeps `referrals.order_shopify_id` NOT NULL and unique per
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_custom_conversions"
-down_revision = "0017_public_api"
+down_revision = "0018_outgoing_webhooks"
 branch_labels = None
 depends_on = None
 
