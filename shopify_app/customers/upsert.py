@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audits
 from shopify_app.db import row_values
-from shopify_app.models import Customer, Shop
+from shopify_app.models import Customer, Shop, utcnow
+from shopify_app.outgoing import payloads as outgoing_payloads
+from shopify_app.outgoing.events import emit
 
 from . import attributes, signups
 
@@ -345,6 +347,17 @@ def upsert_customers(
             )
         results[step.index] = Upserted(target.customer, created, tuple(step.changed))
     record_audits(session, shop, audits)
+    now = utcnow().isoformat()
+    for step in steps:
+        customer = step.target.customer
+        if step.changed and step.target.created_by != step.index and customer is not None:
+            emit(
+                session,
+                shop,
+                "customer.updated",
+                {"customer": outgoing_payloads.customer(customer), "changed": step.changed},
+                key=f"customer.updated:api:{customer.id}:{now}:{step.index}",
+            )
     return results
 
 

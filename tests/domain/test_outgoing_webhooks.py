@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from shopify_app import jobs
 from shopify_app.customers import unsubscribe
+from shopify_app.customers import upsert as customer_upsert
 from shopify_app.models import (
     EmailMessage,
     OutgoingDelivery,
@@ -463,6 +464,21 @@ def test_a_customer_update_emits_once_per_change(session, shop, subscribed):
     assert data["customer"]["first_name"] == "Augusta"
     assert data["customer"]["shopify_id"] == 5001
     assert data["customer"]["tags"] == ["vip", "newsletter"]
+
+
+def test_an_api_update_emits_customer_updated_and_a_repeat_or_a_creation_does_not(
+    session, shop, subscribed
+):
+    body = {"email": "kai@example.com", "custom_attributes": {"tier": "gold"}}
+    made = customer_upsert.upsert_customer(session, shop, body, actor="api:Zapier")
+    assert made.created and emitted(session, shop) == []
+    customer_upsert.upsert_customer(session, shop, body, actor="api:Zapier")  # nothing changed
+    assert emitted(session, shop) == []
+    body["custom_attributes"] = {"tier": "platinum"}
+    customer_upsert.upsert_customer(session, shop, body, actor="api:Zapier")
+    [(kind, data)] = emitted(session, shop)
+    assert kind == "customer.updated" and data["changed"] == ["custom_attributes"]
+    assert data["customer"]["id"] == made.customer.id
 
 
 def test_an_unsubscribe_emits_customer_unsubscribed(session, shop, subscribed):
