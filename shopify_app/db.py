@@ -317,8 +317,12 @@ def get_or_insert(
 
 
 def row_values(draft: Any) -> dict[str, Any]:
-    """Every column of a new row built as a transient instance (its validators ran): what it
-    was given, else the column's default. For an insert written whole by Core."""
+    """Every column of a new row built as a transient instance: what it was given, its
+    derived columns (a model's `derive_columns`, which its flush events run for ORM
+    writes), else the column's default. For an insert written whole by Core."""
+    derive = getattr(draft, "derive_columns", None)
+    if derive is not None:
+        derive()
     table = draft.__table__
     filled = vars(draft)
     return {

@@ -288,11 +288,11 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     referee_revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     stats_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    def derive_listing_columns(self) -> None:
+    def derive_columns(self) -> None:
         """Keep the listing columns in step with what they are made of, on every write path
         that goes through the model (sync, joins, redaction, the seed): run once per row
         and flush (`before_insert` / `before_update`), not on every attribute set (a webhook
-        sets a dozen of them)."""
+        sets a dozen of them), and by `db.row_values` for a draft inserted by Core."""
         self.sort_name = name_sort_key(self.first_name, self.last_name, self.email)
         self.last_name_key = search_key(self.last_name, 255)
         self.email_key = search_key(self.email, 320)
@@ -313,7 +313,7 @@ class Customer(CustomerLabels, TimestampMixin, Base):
 @event.listens_for(Customer, "before_insert")
 @event.listens_for(Customer, "before_update")
 def _derive(_mapper: Any, _connection: Any, customer: Customer) -> None:
-    customer.derive_listing_columns()
+    customer.derive_columns()
 
 
 class CustomerCount(Base):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from shopify_app.models import Order, OrderLineItem, Refund, utcnow
+from shopify_app.customers import signups
+from shopify_app.models import Customer, Order, OrderLineItem, Refund, utcnow
 from shopify_app.sync import consent, customers, discounts, order_flow, orders
 
 from .. import factories, payloads
@@ -25,6 +26,39 @@ def test_a_new_customer_is_stored_with_its_fields_and_consent(session, shop):
     assert row.email_normalized == f"ada.lovelace+{cid}@example.com"
     assert row.email_marketing_state == "subscribed"
     assert queries.event_kinds(session, shop).count("customer.created") == 1
+
+
+def test_the_listing_columns_are_derived_on_every_write_path(session, shop):
+    """Core inserts of drafts (sync's get_or_insert, the storefront signup) and ORM
+    updates: the Customers page sorts and searches on these columns."""
+    cid = factories.next_id()
+    synced = customers.upsert_customer(
+        session, shop, payloads.customer(cid, first_name="Ada", last_name="Lovelace")
+    )
+    fresh = session.execute(
+        select(
+            Customer.sort_name, Customer.last_name_key, Customer.email_key, Customer.customer_since
+        ).where(Customer.id == synced.id)
+    ).one()
+    assert fresh.sort_name == "ada lovelace" and fresh.last_name_key == "lovelace"
+    assert fresh.email_key == f"ada.lovelace+{cid}@example.com"
+    assert fresh.customer_since == synced.shopify_created_at
+    signup = signups.sign_up(
+        session, shop, signups.parse_contact("Zed@Example.com", None), confirm_url="u"
+    )
+    record = session.execute(
+        select(Customer.sort_name, Customer.email_key, Customer.customer_since).where(
+            Customer.id == signup.customer_id
+        )
+    ).one()
+    assert record.email_key == "zed@example.com" and record.sort_name
+    assert record.customer_since is not None
+    customers.upsert_customer(
+        session, shop, payloads.customer(cid, updated=1, first_name="Ada", last_name="Byron")
+    )
+    session.flush()
+    session.expire(synced)
+    assert synced.last_name_key == "byron" and synced.sort_name == "ada byron"
 
 
 def test_a_newer_update_wins_and_an_older_one_is_ignored(session, shop):
