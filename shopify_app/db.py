@@ -155,6 +155,8 @@ def _note_writes(engine: Engine) -> None:
 
 
 def _is_read(statement: str, context) -> bool:
+    if context is not None and context.execution_options.get("reads_only"):
+        return True  # a compiled SELECT run as text (`CompiledText`), e.g. `WITH ... SELECT`
     compiled = getattr(context, "compiled", None)
     if compiled is not None and isinstance(compiled.statement, Select | CompoundSelect):
         return True
@@ -375,6 +377,7 @@ class CompiledText:
     defaults: tuple[tuple[str, Any], ...]  # the values of binds the statement carries itself
     bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
     result_processors: tuple[Callable[[Any], Any] | None, ...]
+    reads_only: bool  # a SELECT: a request that ran only these still ends read-only
 
     @classmethod
     def of(cls, statement: Any, dialect: Any) -> CompiledText:
@@ -396,6 +399,7 @@ class CompiledText:
             defaults=tuple(defaults),
             bind_processors=tuple(processors),
             result_processors=results,
+            reads_only=isinstance(statement, Select | CompoundSelect),
         )
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -404,7 +408,11 @@ class CompiledText:
             if name in values:
                 values[name] = process(values[name])
         args: Any = tuple(values[n] for n in self.positional) if self.positional else values
-        result = session.connection().exec_driver_sql(self.sql, args).all()
+        result = (
+            session.connection()
+            .exec_driver_sql(self.sql, args, execution_options={"reads_only": self.reads_only})
+            .all()
+        )
         processors = self.result_processors
         if not any(processors):
             return [tuple(row) for row in result]
