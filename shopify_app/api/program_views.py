@@ -10,6 +10,8 @@ reason; the guard commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import request
@@ -41,6 +43,31 @@ def _refused(exc: Exception, path: str | None = None) -> ApiError:
     return ApiError("validation_failed", message, [FieldError(path, message)] if path else [])
 
 
+@contextmanager
+def _answers(path: str | Callable[[Exception], str | None] | None = None) -> Iterator[None]:
+    """A service's `NotFound` as 404 and `Refused` as 422 with the field `path` names."""
+    try:
+        yield
+    except records.NotFound as exc:
+        raise not_found(str(exc)) from exc
+    except records.Refused as exc:
+        raise _refused(exc, path(exc) if callable(path) else path) from exc
+
+
+def _filtered_page(fetch: Callable[..., Any], as_dict: Callable[[Any], dict[str, Any]]):
+    """A page of referrals or rewards, by `status` and `advocate_id`."""
+    limit, before_id = page_args()
+    rows, more = fetch(
+        get_session(),
+        current_shop(),
+        status=request.args.get("status"),
+        advocate_id=_int_arg("advocate_id"),
+        before_id=before_id,
+        limit=limit,
+    )
+    return page([as_dict(r) for r in rows], more)
+
+
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     return int(value) if value is not None else None  # the spec has checked it is one
@@ -63,7 +90,7 @@ def list_advocates():
 @api_key_required("write")
 def join_advocate():
     body = json_body()
-    try:
+    with _answers("email" if "email" in body else "customer_id"):
         advocate, created = records.join_advocate(
             get_session(),
             current_shop(),
@@ -71,20 +98,14 @@ def join_advocate():
             email=body.get("email"),
             actor=api_actor(),
         )
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
-    except records.Refused as exc:
-        raise _refused(exc, "email" if "email" in body else "customer_id") from exc
     return as_json.advocate(advocate), 201 if created else 200
 
 
 @bp.get("/advocates/<int:advocate_id>")
 @api_key_required("read")
 def get_advocate(advocate_id: int):
-    try:
+    with _answers():
         return as_json.advocate(records.get_advocate(get_session(), current_shop(), advocate_id))
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
 
 
 # --- referrals -------------------------------------------------------------------------
@@ -93,25 +114,14 @@ def get_advocate(advocate_id: int):
 @bp.get("/referrals")
 @api_key_required("read")
 def list_referrals():
-    limit, before_id = page_args()
-    rows, more = records.list_referrals(
-        get_session(),
-        current_shop(),
-        status=request.args.get("status"),
-        advocate_id=_int_arg("advocate_id"),
-        before_id=before_id,
-        limit=limit,
-    )
-    return page([as_json.referral(r) for r in rows], more)
+    return _filtered_page(records.list_referrals, as_json.referral)
 
 
 @bp.get("/referrals/<int:referral_id>")
 @api_key_required("read")
 def get_referral(referral_id: int):
-    try:
+    with _answers():
         return as_json.referral(records.get_referral(get_session(), current_shop(), referral_id))
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
 
 
 @bp.post("/referrals")
@@ -121,7 +131,7 @@ def create_referral():
     if ("order_id" in body) == ("order_name" in body):
         raise _refused(ValueError("Give order_id or order_name (one of them)."), "order_id")
     dry_run = bool(body.get("dry_run"))
-    try:
+    with _answers():
         made = records.create_referral(
             get_session(),
             current_shop(),
@@ -133,10 +143,6 @@ def create_referral():
             dry_run=dry_run,
             actor=api_actor(),
         )
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
-    except records.Refused as exc:
-        raise _refused(exc) from exc
     return as_json.manual_referral(made), 200 if dry_run else 201
 
 
@@ -144,7 +150,7 @@ def create_referral():
 @api_key_required("write")
 def approve_referral(referral_id: int):
     body = json_body() or {}
-    try:
+    with _answers():
         record = records.approve_referral(
             get_session(),
             current_shop(),
@@ -152,10 +158,6 @@ def approve_referral(referral_id: int):
             actor=api_actor(),
             reason=(body.get("reason") or "").strip() or None,
         )
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
-    except records.Refused as exc:
-        raise _refused(exc) from exc
     return as_json.referral(record)
 
 
@@ -163,14 +165,10 @@ def approve_referral(referral_id: int):
 @api_key_required("write")
 def void_referral(referral_id: int):
     body = json_body()
-    try:
+    with _answers(lambda exc: "reason" if "Say why" in str(exc) else None):
         record = records.void_referral(
             get_session(), current_shop(), referral_id, actor=api_actor(), reason=body["reason"]
         )
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
-    except records.Refused as exc:
-        raise _refused(exc, "reason" if "Say why" in str(exc) else None) from exc
     return as_json.referral(record)
 
 
@@ -180,25 +178,14 @@ def void_referral(referral_id: int):
 @bp.get("/rewards")
 @api_key_required("read")
 def list_rewards():
-    limit, before_id = page_args()
-    rows, more = records.list_rewards(
-        get_session(),
-        current_shop(),
-        status=request.args.get("status"),
-        advocate_id=_int_arg("advocate_id"),
-        before_id=before_id,
-        limit=limit,
-    )
-    return page([as_json.reward(r) for r in rows], more)
+    return _filtered_page(records.list_rewards, as_json.reward)
 
 
 @bp.get("/rewards/<int:reward_id>")
 @api_key_required("read")
 def get_reward(reward_id: int):
-    try:
+    with _answers():
         return as_json.reward(records.get_reward(get_session(), current_shop(), reward_id))
-    except records.NotFound as exc:
-        raise not_found(str(exc)) from exc
 
 
 # --- conversions -----------------------------------------------------------------------
