@@ -12,7 +12,7 @@ EVENT_TYPES: dict[str, str] = {
     "reward.issued": "A reward code was created in Shopify",
     "reward.used": "An order redeemed a reward code",
     "reward.voided": "A reward was voided (its code deactivated)",
-    "customer.updated": "A customer's account changed in Shopify",
+    "customer.updated": "A customer's account changed in Shopify, or through the API",
     "customer.unsubscribed": "A customer unsubscribed from email or SMS marketing",
     "conversation.message_created": "A message was added to a conversation",
 }
