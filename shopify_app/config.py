@@ -71,6 +71,7 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # the merchant's endpoint to accept the connection, then for each read of its answer.
     "OUTGOING_CONNECT_TIMEOUT_SECONDS": (float, 3, 0.1, 30),
     "OUTGOING_READ_TIMEOUT_SECONDS": (float, 10, 0.1, 60),
+    "OUTGOING_TOTAL_TIMEOUT_SECONDS": (float, 20, 0.5, 120),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}

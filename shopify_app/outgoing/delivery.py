@@ -31,6 +31,7 @@ leaves the delivery pending, and it is sent again (receivers deduplicate by `web
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 import os
@@ -118,9 +119,7 @@ def envelope(event: OutgoingEvent) -> bytes:
 
 
 def lease_length() -> timedelta:
-    cfg = current_app.config
-    seconds = cfg["OUTGOING_CONNECT_TIMEOUT_SECONDS"] + cfg["OUTGOING_READ_TIMEOUT_SECONDS"]
-    return timedelta(seconds=seconds * 2 + 30)
+    return timedelta(seconds=current_app.config["OUTGOING_TOTAL_TIMEOUT_SECONDS"] * 2 + 30)
 
 
 def _take_lease(session: Session, endpoint_id: int, owner: str, now: datetime) -> bool:
@@ -295,7 +294,31 @@ def _record_success(
 
 
 def send(target: addresses.Target, msg_id: str, body: bytes, signing_with: list[str]) -> Outcome:
-    """POST `body` to the checked address (never following a redirect), signed."""
+    """POST `body` to the checked address (never following a redirect), signed, within
+    `OUTGOING_TOTAL_TIMEOUT_SECONDS` in all. httpx's timeouts are per read: an endpoint that
+    drips its answer a byte at a time, each within the read timeout, would hold the worker
+    for hours. So the exchange runs on a helper thread the worker waits for until the
+    deadline; past it the attempt is a timeout and the endpoint's connections are closed,
+    which ends the helper's read within one read timeout."""
+    client = _client(target)
+    total = float(current_app.config["OUTGOING_TOTAL_TIMEOUT_SECONDS"])
+    started = time.perf_counter()
+    future = _sender().submit(_exchange, client, target, msg_id, body, signing_with)
+    try:
+        return future.result(timeout=total)
+    except concurrent.futures.TimeoutError:
+        _drop_client(target)
+        latency = int((time.perf_counter() - started) * 1000)
+        return Outcome(False, None, latency, None, f"timeout (no full answer in {total:g} s)")
+
+
+def _exchange(
+    client: httpx.Client,
+    target: addresses.Target,
+    msg_id: str,
+    body: bytes,
+    signing_with: list[str],
+) -> Outcome:
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
@@ -303,7 +326,6 @@ def send(target: addresses.Target, msg_id: str, body: bytes, signing_with: list[
         **signing.headers(signing_with, msg_id, int(time.time()), body),
     }
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    client = _client(target)
     started = time.perf_counter()
     try:
         request = client.build_request(
@@ -324,6 +346,22 @@ def send(target: addresses.Target, msg_id: str, body: bytes, signing_with: list[
     ok = 200 <= response.status_code < 300
     error = None if ok else f"HTTP {response.status_code}"
     return Outcome(ok, response.status_code, latency, excerpt, error)
+
+
+_senders: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def _sender() -> concurrent.futures.ThreadPoolExecutor:
+    """This process's helper threads (threads do not cross a fork: one pool per pid). A few:
+    an abandoned exchange keeps its thread until its read ends."""
+    pid = os.getpid()
+    pool = _senders.get(pid)
+    if pool is None:
+        _senders.clear()
+        pool = _senders[pid] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="outgoing-send"
+        )
+    return pool
 
 
 def _read_excerpt(response: httpx.Response) -> str:
@@ -347,7 +385,7 @@ def _client(target: addresses.Target) -> httpx.Client:
     if _clients_pid != os.getpid():
         _clients.clear()  # connections do not cross a fork
         _clients_pid = os.getpid()
-    key = (target.scheme, target.host, target.ip, target.port)
+    key = _client_key(target)
     client = _clients.get(key)
     if client is not None:
         _clients.move_to_end(key)
@@ -366,6 +404,17 @@ def _client(target: addresses.Target) -> httpx.Client:
         _, old = _clients.popitem(last=False)
         old.close()
     return client
+
+
+def _client_key(target: addresses.Target) -> tuple:
+    return (target.scheme, target.host, target.ip, target.port)
+
+
+def _drop_client(target: addresses.Target) -> None:
+    """Close the endpoint's pooled connections (an exchange past its deadline is on one)."""
+    client = _clients.pop(_client_key(target), None)
+    if client is not None:
+        client.close()
 
 
 def record(

@@ -5,6 +5,9 @@ of failures (with the email), the sweep, SSRF at delivery time, and the domain's
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -545,3 +548,41 @@ def test_a_slow_endpoint_gives_the_worker_back_after_each_delivery(
     assert delivery.drain(session, endpoint.id) == "sent 1, failed 0"
     assert enqueued.calls(jobs.DELIVER_OUTGOING) == [(endpoint.id,)]  # its next turn
     assert [d.status for d in deliveries(session, shop)] == ["succeeded", "pending", "pending"]
+
+
+def test_an_endpoint_dripping_its_answer_holds_the_worker_only_until_the_total_deadline(
+    session, shop, monkeypatch
+):
+    """Each byte comes within the read timeout, so only the total deadline ends it; the
+    abandoned exchange's connection is closed right after, so its thread ends too."""
+    monkeypatch.setitem(current_app.config, "OUTGOING_TOTAL_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setitem(current_app.config, "OUTGOING_READ_TIMEOUT_SECONDS", 0.5)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    closed = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except OSError:
+            closed.set()  # the app hung up
+        finally:
+            conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    endpoint = register(session, shop, f"http://127.0.0.1:{port}/drip").endpoint
+    events.emit(session, shop, "reward.used", {"n": 1}, key="k1")
+    session.commit()
+    started = time.monotonic()
+    assert delivery.drain(session, endpoint.id) == "sent 0, failed 1"
+    assert time.monotonic() - started < 3
+    [attempt] = deliveries(session, shop)
+    assert attempt.error == "timeout (no full answer in 1 s)"
+    assert closed.wait(5), "the dripping connection was never closed"
+    listener.close()
