@@ -257,14 +257,16 @@ def redact_customer(
         event.payload = {k: v for k, v in (event.payload or {}).items() if k in AGGREGATE_KEYS}
         event.actor = None
     # A third party's conversion events: their properties go, and so does the sender's event
-    # id (it may name the person; each becomes unique by the row's own id, so no two collide).
+    # id (it may name the person; each becomes unique by the row's own id, so no two collide,
+    # in a form no sender's id can take: '/' is outside the API's event id pattern, so an id
+    # sent ahead of time cannot collide with it and make the erasure fail).
     # A retry of such an event then meets an erased customer and is refused.
     session.execute(
         update(Conversion)
         .where(Conversion.shop_id == shop.id, Conversion.customer_id == customer.id)
         .values(
             properties={},
-            event_id=literal("erased-") + cast(Conversion.id, String),
+            event_id=literal("erased/") + cast(Conversion.id, String),
         )
     )
     record_event(

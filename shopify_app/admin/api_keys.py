@@ -14,6 +14,13 @@ from .pages import render_outcome
 bp = Blueprint("api_keys", __name__)
 
 
+@bp.after_request
+def _never_cached(response):
+    """These pages show a secret once: no cache may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _render(session, *, message=None, problem=None, secret=None, form=None, status=200):
     return render_outcome(
         "admin/api_keys.html",

@@ -20,6 +20,13 @@ from .pages import int_arg, render_outcome
 bp = Blueprint("outgoing_webhooks", __name__, url_prefix="/settings/webhooks")
 
 
+@bp.after_request
+def _never_cached(response):
+    """These pages show a secret once: no cache may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _staff_email(session: Session) -> str:
     """The signed-in staff member's address, to suggest as the alert address."""
     user_id = str(g.get("staff_user_id") or "")

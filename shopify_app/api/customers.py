@@ -11,7 +11,7 @@ from shopify_app.customers import listing, upsert
 from shopify_app.db import get_session
 from shopify_app.models import Customer
 
-from . import representations
+from . import pagination, representations
 from .blueprint import bp
 from .errors import ApiError, FieldError, error_body, not_found
 from .guard import api_actor, api_key_required, current_shop, json_body
@@ -97,7 +97,7 @@ def list_customers():
         sort=sort,
         after=after,
     )
-    limit = int(args.get("limit") or DEFAULT_LIMIT)
+    limit = pagination.limit()
     session = get_session()
     page = listing.list_page(session, current_shop(), query, size=limit)
     ids = [c.id for c in page.customers]

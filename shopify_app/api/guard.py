@@ -138,8 +138,7 @@ def _run(view: Callable[..., Any], kwargs: dict[str, Any], scope: str) -> Respon
         rate = _rate_headers(key, shop)
         if scope not in key.scope_set:
             raise ApiError("forbidden", f"This key cannot {scope}: it has {key.scopes} access.")
-        if request.method != "HEAD":
-            spec.validate_request(request)
+        spec.validate_request(request)
         idempotency_key = request.headers.get(idempotency.HEADER)
         if request.method == "POST" and idempotency_key is not None:
             if not idempotency.KEY_RE.fullmatch(idempotency_key):
@@ -147,7 +146,7 @@ def _run(view: Callable[..., Any], kwargs: dict[str, Any], scope: str) -> Respon
                     idempotency.HEADER, "1 to 255 printable ASCII characters, no spaces."
                 )
             claimed = idempotency.claim(
-                session, shop, idempotency_key, idempotency.request_digest(request)
+                session, shop, idempotency_key, idempotency.request_digest(request, key.id)
             )
             if isinstance(claimed, Response):
                 claimed.headers.update(rate)

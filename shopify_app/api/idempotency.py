@@ -45,14 +45,18 @@ class Claim:
     owner: str
 
 
-def request_digest(request: Request) -> str:
+def request_digest(request: Request, api_key_id: int) -> str:
+    """The request as the key's first use remembers it: the API key that sent it, the method,
+    the path and the body (as JSON, key order aside). Another key of the same shop reusing an
+    Idempotency-Key is a different request (409), never handed the first key's answer."""
     body = request.get_data(cache=True)
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), canonical):
+    parts = (str(api_key_id).encode(), request.method.encode(), request.path.encode(), canonical)
+    for part in parts:
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 

@@ -16,13 +16,19 @@ from flask import request
 
 from .errors import ApiError, FieldError
 
+MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 MAX_CURSOR = 700
 
 
 def limit() -> int:
-    """The request's `limit` (the document bounds it: 1 to 100)."""
-    return int(request.args.get("limit") or DEFAULT_LIMIT)
+    """The request's `limit`: 1 to 100 (the document says so too; this holds whatever
+    reaches the view)."""
+    try:
+        asked = int(request.args.get("limit") or DEFAULT_LIMIT)
+    except ValueError:
+        asked = DEFAULT_LIMIT
+    return max(1, min(asked, MAX_LIMIT))
 
 
 def encode(values: list[Any]) -> str:

@@ -149,10 +149,19 @@ def _request_error(error: Exception) -> ApiError:
     return ApiError("invalid_request", str(error)[:300])
 
 
+class _HeadAsGet(FlaskOpenAPIRequest):
+    """A HEAD request checked as the GET it stands for (Flask runs the GET view for it)."""
+
+    @property
+    def method(self) -> str:
+        return "get"
+
+
 def validate_request(request: Request) -> None:
     """Raise `ApiError` (400/415/422, every field at fault named) unless the request is one
-    the document allows."""
-    errors = list(openapi().iter_request_errors(FlaskOpenAPIRequest(request)))
+    the document allows. A HEAD is checked as its GET: it runs the GET's view."""
+    wrapped = _HeadAsGet(request) if request.method == "HEAD" else FlaskOpenAPIRequest(request)
+    errors = list(openapi().iter_request_errors(wrapped))
     if not errors:
         return
     first = _request_error(errors[0])

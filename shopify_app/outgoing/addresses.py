@@ -56,8 +56,16 @@ def resolve(host: str, port: int) -> list[str]:
 def refusal(address: str) -> str | None:
     """Why a connection to `address` is refused (None: it is public)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        else:
+            # 6to4 (2002::/16) and Teredo (2001::/32) carry an IPv4 address the packets may
+            # reach where those tunnels route: it must be public too (Python calls the IPv6
+            # forms global whatever they embed).
+            for embedded in (ip.sixtofour, ip.teredo[1] if ip.teredo else None):
+                if embedded is not None and (inner := refusal(str(embedded))) is not None:
+                    return f"{address} embeds {inner}"
     for test, name in (
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),

@@ -240,6 +240,9 @@ def _plan(
     endpoint = session.get(OutgoingEndpoint, endpoint_id, populate_existing=True)
     if endpoint is None or not endpoint.enabled or endpoint.lease_owner != owner:
         return None
+    shop = session.get(Shop, endpoint.shop_id)
+    if shop is None or not shop.is_installed:
+        return None  # nothing leaves for a shop that uninstalled the app (kept if it returns)
     healthy = not (endpoint.consecutive_failures or endpoint.failing_since or endpoint.retry_at)
     allow_local = bool(current_app.config.get("OUTGOING_WEBHOOKS_ALLOW_LOCAL"))
     try:

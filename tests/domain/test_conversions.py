@@ -14,6 +14,7 @@ from shopify_app import compliance, jobs
 from shopify_app.models import Conversion, Customer, IdempotentRequest, utcnow
 from shopify_app.referrals import conversions, staff_actions, states
 from shopify_app.sync import order_flow
+from shopify_app.timeline import third_party
 
 from .. import factories
 from . import queries
@@ -303,7 +304,9 @@ def test_customers_redact_erases_a_conversions_properties_and_event_id(
 
     erased = session.get(Conversion, named.conversion_id)
     assert erased.properties == {}
-    assert erased.event_id == f"erased-{erased.id}"
+    assert erased.event_id == f"erased/{erased.id}"
+    # no sender can claim that id ahead of the erasure (it would make the redaction fail)
+    assert not third_party.valid_idempotency_key(erased.event_id)
     assert session.get(Conversion, other.conversion_id).properties == {"plan": "x"}
     # The same event sent again finds an erased customer: refused, nothing made.
     with pytest.raises(conversions.ConversionRefused, match="erased"):

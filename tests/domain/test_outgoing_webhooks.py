@@ -586,3 +586,15 @@ def test_an_endpoint_dripping_its_answer_holds_the_worker_only_until_the_total_d
     assert attempt.error == "timeout (no full answer in 1 s)"
     assert closed.wait(5), "the dripping connection was never closed"
     listener.close()
+
+
+def test_nothing_is_sent_for_a_shop_that_uninstalled_the_app(session, shop):
+    with Receiver() as receiver:
+        endpoint = register(session, shop, receiver.url).endpoint
+        events.emit(session, shop, "reward.used", {"n": 1}, key="k1")
+        shop.uninstalled_at = utcnow()
+        session.commit()
+        assert delivery.drain(session, endpoint.id) == "sent 0, failed 0"
+        assert receiver.count() == 0
+    [kept] = deliveries(session, shop)
+    assert kept.status == "pending"  # sent if the shop installs again, else erased by shop/redact

@@ -28,6 +28,7 @@ def test_a_key_is_made_shown_once_used_and_revoked(live):
     made = post(live, "/settings/api-keys", {"name": "Klaviyo sync", "access": "write"})
     assert made.status_code == 200
     secret = re.search(r'id="new-secret"[^>]*value="(rk_[^"]+)"', made.text).group(1)
+    assert made.headers["Cache-Control"] == "no-store"  # no cache keeps the secret
     again = get(live, "/settings/api-keys")
     assert secret not in again.text and "Klaviyo sync" in again.text
     assert "Never" in again.text  # not used yet

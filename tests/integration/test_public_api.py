@@ -352,6 +352,27 @@ def test_a_repeated_post_replays_the_first_answer_and_another_body_is_409(api):
     assert bad_key.status_code == 422 and set(paths_of(bad_key)) == {"Idempotency-Key"}
 
 
+def test_another_key_of_the_shop_never_gets_the_first_keys_answer(api):
+    key = {"Idempotency-Key": "shared-1"}
+    body = {"email": "ada@example.com"}
+    assert api.post("/customers", body, headers=key).status_code == 201
+    second = api_for(api.live, SHOP_A, name="Klaviyo")
+    answer = second.post("/customers", body, headers=key)
+    assert answer.status_code == 409 and "Idempotent-Replayed" not in answer.headers
+
+
+def test_head_is_checked_as_its_get_and_limits_stay_bounded(api):
+    for _ in range(3):
+        assert api.post("/customers", {"email": f"h{_}@example.com"}).status_code == 201
+    url = api.url("/customers")
+    huge = api.live.http.head(url, params={"limit": "100000000"}, headers=api.headers())
+    assert huge.status_code == 422
+    negative = api.live.http.head(url, params={"limit": "-1"}, headers=api.headers())
+    assert negative.status_code == 422
+    fine = api.live.http.head(url, params={"limit": "2"}, headers=api.headers())
+    assert fine.status_code == 200 and fine.content == b""
+
+
 def test_concurrent_repeats_run_once(api):
     body = {"customers": [{"email": f"c{i}@example.com"} for i in range(40)]}
     answers = []

@@ -100,3 +100,19 @@ def test_signatures_verify_with_the_reference_library_one_or_two_secrets():
         Webhook(old).verify(body, single)
     with pytest.raises(Exception, match="No matching signature"):
         Webhook(new).verify(body + b" ", single)
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("2002:7f00:1::1", "127.0.0.1 is a loopback"),  # 6to4 around loopback
+        ("2002:a9fe:a9fe::1", "169.254.169.254 is a link-local"),  # around cloud metadata
+        ("2002:0a00:0001::1", "10.0.0.1 is a private"),
+    ],
+)
+def test_6to4_addresses_that_embed_a_non_public_ipv4_are_refused(address, inner):
+    assert addresses.refusal(address) == f"{address} embeds {inner} address"
+
+
+def test_6to4_around_a_public_ipv4_is_public():
+    assert addresses.refusal("2002:0808:0808::1") is None
