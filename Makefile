@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# VERBOSE=1 shows the worker's and the scheduler's routine logs too (else in instance/logs/).
 dev: $(STAMP)
-	APP_ENV=development $(BIN)/referrals dev
+	APP_ENV=development $(BIN)/referrals dev $(if $(VERBOSE),--verbose,)
 
 # Delete what `make dev` keeps in instance/ (the app's database, embedded Redis and key, the
 # devstore's shops, orders, codes and mailbox): the next `make dev` starts both afresh.

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
@@ -204,9 +205,22 @@ def reset() -> None:
             click.echo(f"{name} is set: that server was not touched", err=True)
 
 
+QUIET_IN_DEV = ("worker", "scheduler")
+
+
 @main.command(with_appcontext=False)
-def dev() -> None:
-    """Migrate, then run web + worker + scheduler + devstore on embedded defaults."""
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show the worker's and the scheduler's routine logs here too (they go to files).",
+)
+def dev(verbose: bool) -> None:
+    """Migrate, then run web + worker + scheduler + devstore on embedded defaults.
+
+    The worker and the scheduler log every job at INFO (a sweep runs every 30 s): by default
+    their output goes to `instance/logs/<name>.log`, so the terminal keeps the admin URL, the
+    requests and anything that goes wrong in the web app or the devstore."""
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
     env.setdefault("SHOPIFY_APP_URL", DEFAULT_APP_URL)
@@ -224,8 +238,19 @@ def dev() -> None:
         redis_server = embedded_redis(app.config["INSTANCE_PATH"])
         env["REDIS_URL"] = f"unix://{redis_server.socket_file}"
     exe = [sys.executable, "-m", "shopify_app.cli"]
+    logs = Path(app.config["INSTANCE_PATH"]) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    outputs = {
+        name: None if verbose else open(logs / f"{name}.log", "a")  # noqa: SIM115 - kept open
+        for name in QUIET_IN_DEV
+    }
     procs = {
-        name: subprocess.Popen(exe + [name], env=env)
+        name: subprocess.Popen(
+            exe + [name],
+            env=env,
+            stdout=outputs.get(name),
+            stderr=subprocess.STDOUT if outputs.get(name) else None,
+        )
         for name in ("devstore", "web", "worker", "scheduler")
     }
     stopping = False
@@ -243,7 +268,13 @@ def dev() -> None:
         click.secho(
             "\n  Referrals is running. Open the app inside the local Shopify admin:\n\n"
             f"    {admin}/store/demo-shop/apps/{app.config['SHOPIFY_API_KEY']}\n\n"
-            f"  Other stores: {admin}/   ·   Stop with Ctrl-C\n",
+            f"  Other stores: {admin}/   ·   Stop with Ctrl-C\n"
+            + (
+                ""
+                if verbose
+                else f"  Worker and scheduler logs: {logs}/worker.log, scheduler.log "
+                "(`make dev VERBOSE=1` shows them here)\n"
+            ),
             fg="green",
         )
     try:
@@ -266,6 +297,9 @@ def dev() -> None:
                 proc.kill()
         if redis_server is not None:
             redis_server.shutdown()
+        for output in outputs.values():
+            if output is not None:
+                output.close()
     if not ready:
         raise SystemExit(1)
 

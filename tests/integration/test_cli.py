@@ -112,6 +112,15 @@ def test_dev_serves_the_app_in_the_admin_frame_and_stops_cleanly(tmp_path):
         proc = start_dev(env, log_path)
         try:
             serves_the_app_in_the_admin_frame(log_path, proc, app_port, devstore_port)
+            # the worker's routine logs go to a file the banner names, not to the terminal
+            worker_log = tmp_path / "instance" / "logs" / "worker.log"
+            assert f"{worker_log.parent}/worker.log" in log_path.read_text()
+            wait_until(
+                lambda: worker_log.exists() and "rq.worker" in worker_log.read_text(),
+                30,
+                "the worker's log file",
+            )
+            assert "rq.worker" not in log_path.read_text()
         finally:
             stop_dev(proc, log_path)
 
