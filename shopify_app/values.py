@@ -103,3 +103,18 @@ def money_text(minor: int | None, currency: str | None) -> str:
         return str(int(minor))
     whole, part = divmod(abs(int(minor)), 10**digits)  # integers: no Decimal per cell
     return f"{'-' if minor < 0 else ''}{whole}.{part:0{digits}d}"
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """A time as the public API and the outgoing webhooks carry it: UTC ISO 8601 with `Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def money_json(minor: int | None, currency: str | None) -> dict[str, str] | None:
+    """Money as the public API and the outgoing webhooks carry it: `{"amount": "12.50",
+    "currency": "EUR"}` (None without an amount or a currency)."""
+    if minor is None or not currency:
+        return None
+    return {"amount": money_text(minor, currency), "currency": currency}

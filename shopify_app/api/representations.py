@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from shopify_app.models import Customer, TimelineEvent
+from shopify_app.values import iso_utc as timestamp
 from shopify_app.values import money_text
-
-
-def timestamp(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def money(minor: int, currency: str) -> dict[str, str]:

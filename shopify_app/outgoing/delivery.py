@@ -49,9 +49,9 @@ from sqlalchemy.orm import Session
 from shopify_app import jobs
 from shopify_app.emails import queue_email, render
 from shopify_app.models import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent, Shop, utcnow
+from shopify_app.values import iso_utc as iso
 
 from . import addresses, endpoints, signing
-from .events import iso
 from .secrets_store import signing_secrets
 
 log = logging.getLogger(__name__)

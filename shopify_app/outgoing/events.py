@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -21,27 +19,10 @@ from sqlalchemy.orm import Session
 from shopify_app import jobs
 from shopify_app.db import insert_ignore
 from shopify_app.models import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent, Shop, utcnow
-from shopify_app.values import minor_units
 
 from .event_types import EVENT_TYPES, TEST_EVENT_TYPE
 
 MAX_DATA_BYTES = 64 * 1024
-
-
-def iso(moment: datetime | None) -> str | None:
-    """A timestamp as the payloads carry it: UTC ISO 8601 with `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def money(minor: int | None, currency: str | None) -> dict[str, str] | None:
-    """Money as the payloads carry it: `{"amount": "12.50", "currency": "EUR"}`."""
-    if minor is None or not currency:
-        return None
-    digits = minor_units(currency)
-    amount = Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
-    return {"amount": str(amount), "currency": currency}
 
 
 def new_public_id() -> str:

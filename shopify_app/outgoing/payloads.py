@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from shopify_app.models import Advocate, Customer, Referral, ReferralTransition, Reward
-
-from .events import iso, money
+from shopify_app.values import iso_utc as iso
+from shopify_app.values import money_json as money
 
 
 def customer_ref(customer: Customer | None) -> dict[str, Any] | None:

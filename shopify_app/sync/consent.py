@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from shopify_app.models import ConsentRequest, Customer, Shop, utcnow
 from shopify_app.outgoing import payloads
-from shopify_app.outgoing.events import emit, iso
+from shopify_app.outgoing.events import emit
 from shopify_app.timeline.events import record_event
 from shopify_app.values import clean_str, parse_timestamp
+from shopify_app.values import iso_utc as iso
 
 CHANNELS = ("email", "sms")
 PAYLOAD_KEYS = {"email": "email_marketing_consent", "sms": "sms_marketing_consent"}
