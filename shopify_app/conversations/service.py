@@ -306,13 +306,18 @@ def _announce_after_commit(
     staff: StaffMember | None,
 ) -> None:
     to_shopper = message.author != "note"
-    payload = message_json(message, for_shopper=to_shopper, staff=staff)
+    payload = message_json(message, for_shopper=False, staff=staff)
+    shopper_payload = message_json(message, for_shopper=True, staff=staff) if to_shopper else None
     shop_id, conversation_id, message_id = shop.id, conversation.id, message.id
     email_if_away = message.author == "staff"
 
     def announce() -> None:
         notify.publish_message(
-            payload, shop_id=shop_id, conversation_id=conversation_id, to_shopper=to_shopper
+            payload,
+            shop_id=shop_id,
+            conversation_id=conversation_id,
+            to_shopper=to_shopper,
+            shopper_json=shopper_payload,
         )
         if email_if_away and not notify.is_online(shop_id, conversation_id):
             notify.enqueue_reply_email(message_id)

@@ -26,6 +26,7 @@ class Realtime:
     content and timing are what counts) and who is online."""
 
     messages: list[tuple[dict[str, Any], int, int, bool]] = field(default_factory=list)
+    to_shopper: list[dict[str, Any] | None] = field(default_factory=list)
     online: set[int] = field(default_factory=set)
 
 
@@ -33,8 +34,9 @@ class Realtime:
 def realtime(monkeypatch) -> Realtime:
     seen = Realtime()
 
-    def publish_message(message, *, shop_id, conversation_id, to_shopper):
+    def publish_message(message, *, shop_id, conversation_id, to_shopper, shopper_json=None):
         seen.messages.append((message, shop_id, conversation_id, to_shopper))
+        seen.to_shopper.append(shopper_json if to_shopper else None)
 
     monkeypatch.setattr(notify, "publish_message", publish_message)
     monkeypatch.setattr(notify, "is_online", lambda _shop, conv: conv in seen.online)
@@ -207,7 +209,8 @@ def test_a_staff_reply_to_an_away_shopper_is_emailed_once_and_to_an_online_one_n
     assert conversation.unread_for_staff == 0
     session.commit()
     assert enqueued.calls(notify.SEND_REPLY_EMAIL) == [(away.id,)]
-    assert realtime.messages[-1][0]["staff_name"] == "Grace"  # first name only to the shopper
+    assert realtime.to_shopper[-1]["staff_name"] == "Grace"  # first name only to the shopper
+    assert realtime.messages[-1][0]["staff_name"] == "Grace Hopper"  # to staff
     realtime.online.add(conversation.id)
     service.post_message(
         session,
