@@ -321,12 +321,11 @@ class Hub:
         await self._pubsub.ping()
 
     async def _presence_heartbeat(self) -> None:
-        if self.shoppers:
+        shoppers = [_presence_triple(c) for c in self.shoppers]
+        for i in range(0, len(shoppers), SWEEP_BATCH):  # Redis runs a script alone: keep it short
             await self._heartbeat(
                 keys=[presence.INDEX_KEY],
-                args=presence.heartbeat_args(
-                    self.presence_ttl, (_presence_triple(c) for c in list(self.shoppers))
-                ),
+                args=presence.heartbeat_args(self.presence_ttl, shoppers[i : i + SWEEP_BATCH]),
             )
 
     async def _presence_sweep(self) -> None:
