@@ -500,6 +500,7 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
     got = sum(1 for c in clients for mid in c.received if mid in kill_ids)
     caught_up = sum(len(c.recovered & kill_ids) for c in clients)
     back_stats = percentiles(back)
+    ttl = load_config(server.env)["REALTIME_PRESENCE_TTL_SECONDS"]
     flickers = sum(
         1
         for c in clients
@@ -512,8 +513,8 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
         f"restarted in {restarted_in:.1f} s; all {len(clients):,} streams back "
         f"p50 {back_stats['p50'] / 1000:.1f} s · max {max(back):.1f} s | "
         f"**{kill_due - got} of {kill_due:,} receipts lost** ({caught_up:,} caught up "
-        f'from the store, the rest live); {flickers} "offline" seen by staff (the '
-        f"shoppers were back before their presence TTL) |"
+        f'from the store, the rest live); staff saw {flickers} "offline" events (a '
+        f"shopper's presence expires {ttl:g} s after its process's last heartbeat) |"
     )
     await close_all(clients)
     server.stop()
