@@ -49,10 +49,13 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 SWEEP_SECONDS = 0.5
 SWEEP_BATCH = 500
+PRESENCE_FLUSH_SECONDS = 0.02  # opened/closed shopper streams wait this long for company
+REDIS_POOL = 8
 CLIENT_QUEUE = 512  # frames waiting for a slow client before it is cut off (it catches up)
 SUBSCRIBE_TIMEOUT = 10.0
 CONTROL_CHANNEL = "rt:control"  # keeps the pub/sub connection subscribed with no clients
 RETRY_MS = 2000
+PUBSUB_CLIENT_NAME = "referrals-realtime-pubsub"  # in Redis' CLIENT LIST
 
 CORS_HEADERS = {
     # Bearer tokens in the URL, no cookies: any origin (a storefront's own domain, the admin's
@@ -112,10 +115,18 @@ class Hub:
         presence_grace: float,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ):
-        self.redis = aioredis.Redis.from_url(redis_url)
+        # Commands (presence scripts) share a small pool: a reconnect storm of thousands of
+        # streams queues for it rather than opening a Redis connection each.
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                redis_url, max_connections=REDIS_POOL, timeout=SUBSCRIBE_TIMEOUT
+            )
+        )
         # No transparent reconnect for the pub/sub connection: what was published while it
         # was down would be missed silently. A failure ends every stream instead (see above).
-        self._pubsub_redis = aioredis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0))
+        self._pubsub_redis = aioredis.Redis.from_url(
+            redis_url, retry=Retry(NoBackoff(), 0), client_name=PUBSUB_CLIENT_NAME
+        )
         self._last_pong = time.monotonic()
         self.presence_ttl = presence_ttl
         self.presence_grace = presence_grace
@@ -128,7 +139,10 @@ class Hub:
         # order (Redis confirms them in order), with the future of a join waiting for one.
         self._inflight: dict[str, deque[tuple[str, asyncio.Future | None]]] = {}
         self._tasks: list[asyncio.Task] = []
-        self._background: set[asyncio.Task] = set()
+        # Shopper streams opened / closed since the last flush (presence, in batches).
+        self._opened: dict[str, tuple[int, int, str]] = {}
+        self._closed: dict[str, tuple[int, int, str]] = {}
+        self._flush: asyncio.Task | None = None
         self._heartbeat = self.redis.register_script(presence.HEARTBEAT)
         self._close = self.redis.register_script(presence.CLOSE)
         self._sweep = self.redis.register_script(presence.SWEEP)
@@ -153,9 +167,13 @@ class Hub:
         # Let the streams end and their presence be given its grace (clients reconnect to
         # another process within it, so their shoppers do not flicker offline).
         for _ in range(50):
-            if not any(self.clients.values()) and not self._background:
+            if not any(self.clients.values()):
                 break
             await asyncio.sleep(0.05)
+        with contextlib.suppress(Exception):
+            await self._presence_flush()
+        if self._flush is not None:
+            self._flush.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -318,12 +336,11 @@ class Hub:
         await self._pubsub.ping()
 
     async def _presence_heartbeat(self) -> None:
-        if self.shoppers:
+        shoppers = [_presence_triple(c) for c in self.shoppers]
+        for i in range(0, len(shoppers), SWEEP_BATCH):  # Redis runs a script alone: keep it short
             await self._heartbeat(
                 keys=[presence.INDEX_KEY],
-                args=presence.heartbeat_args(
-                    self.presence_ttl, (_presence_triple(c) for c in list(self.shoppers))
-                ),
+                args=presence.heartbeat_args(self.presence_ttl, shoppers[i : i + SWEEP_BATCH]),
             )
 
     async def _presence_sweep(self) -> None:
@@ -332,29 +349,45 @@ class Hub:
 
     # -- presence of one connection --------------------------------------------------------
 
-    async def shopper_opened(self, client: Client) -> None:
-        await self._heartbeat(
-            keys=[presence.INDEX_KEY],
-            args=presence.heartbeat_args(self.presence_ttl, [_presence_triple(client)]),
-        )
+    def shopper_opened(self, client: Client) -> None:
+        """Register the stream with the next flush (a storm of streams is one script)."""
+        self._opened[client.id] = _presence_triple(client)
+        self._schedule_flush()
 
     def shopper_closed(self, client: Client) -> None:
-        """Give the closed connection its grace (in the background: the handler may be
-        cancelled, and the reply is not needed)."""
-        shop_id, conversation_id, connection_id = _presence_triple(client)
-        task = asyncio.create_task(
-            self._close(
-                keys=[presence.INDEX_KEY],
-                args=[repr(float(self.presence_grace)), shop_id, conversation_id, connection_id],
-            )
-        )
-        self._background.add(task)
-        task.add_done_callback(self._closed_done)
+        """Give the closed stream its grace with the next flush (the handler may be
+        cancelled: nothing to await here)."""
+        # Even when its opening was not flushed yet: the periodic heartbeat may have
+        # registered it (CLOSE changes only what is there).
+        self._opened.pop(client.id, None)
+        self._closed[client.id] = _presence_triple(client)
+        self._schedule_flush()
 
-    def _closed_done(self, task: asyncio.Task) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("presence close failed (the connection expires with its TTL)")
+    def _schedule_flush(self) -> None:
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        while self._opened or self._closed:  # including what came while a flush ran
+            await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+            try:
+                await self._presence_flush()
+            except Exception:  # the periodic heartbeat registers them; closes expire (TTL)
+                log.exception("presence flush failed")
+
+    async def _presence_flush(self) -> None:
+        opened, self._opened = list(self._opened.values()), {}
+        closed, self._closed = list(self._closed.values()), {}
+        for i in range(0, len(opened), SWEEP_BATCH):
+            await self._heartbeat(
+                keys=[presence.INDEX_KEY],
+                args=presence.heartbeat_args(self.presence_ttl, opened[i : i + SWEEP_BATCH]),
+            )
+        for i in range(0, len(closed), SWEEP_BATCH):
+            await self._close(
+                keys=[presence.INDEX_KEY],
+                args=presence.heartbeat_args(self.presence_grace, closed[i : i + SWEEP_BATCH]),
+            )
 
 
 def _presence_triple(client: Client) -> tuple[int, int, str]:
@@ -390,7 +423,7 @@ async def stream(request: web.Request, audience: str) -> web.StreamResponse:
     try:
         await response.prepare(request)
         if shopper:
-            await hub.shopper_opened(client)
+            hub.shopper_opened(client)
         await response.write(f"retry: {RETRY_MS}\n\n".encode() + sse_frame("ready", {}))
         while True:
             frame = await client.queue.get()
@@ -472,6 +505,7 @@ def serve(config: Mapping[str, Any], *, host: str, port: int, redis_url: str) ->
         access_log=None,
         handler_cancellation=True,  # a client that goes away cancels its stream at once
         shutdown_timeout=5,
+        backlog=4096,  # a reconnect storm (every stream of a restarted process at once)
         print=None,
         handle_signals=True,
     )
