@@ -60,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
     from .emails.views import bp as unsubscribe_bp
+    from .inbound.views import bp as inbound_bp
     from .portal.views import bp as portal_bp
     from .storefront.proxy import bp as proxy_bp
     from .storefront.views import bp as storefront_bp
@@ -81,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(api_keys_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(inbound_bp)
 
     rate_limits.init_app(app)
     app.after_request(add_security_headers)

@@ -1,0 +1,36 @@
+"""The inbound endpoint's request signature, as a mail provider's webhook signs:
+`X-Inbound-Timestamp: <unix seconds>` and `X-Inbound-Signature: v1=<hex HMAC-SHA256 of
+"<timestamp>.<raw body>" under INBOUND_EMAIL_SECRET>` (several `v1=` values, comma
+separated, during a rotation). A timestamp more than `TOLERANCE_SECONDS` away from now is
+refused, so a captured request cannot be replayed later."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+TIMESTAMP_HEADER = "X-Inbound-Timestamp"
+SIGNATURE_HEADER = "X-Inbound-Signature"
+TOLERANCE_SECONDS = 300
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"v1={digest.hexdigest()}"
+
+
+def refusal(
+    secret: str, *, timestamp: str | None, signature: str | None, body: bytes, now: float
+) -> str | None:
+    """Why the request is not the provider's (None: it is)."""
+    if not timestamp or not signature:
+        return "unsigned"
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        return "bad timestamp"
+    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        return "stale timestamp"
+    expected = sign(secret, timestamp, body)
+    offered = [value.strip() for value in signature.split(",") if value.strip()]
+    if not any(hmac.compare_digest(expected.encode(), value.encode()) for value in offered[:5]):
+        return "bad signature"
+    return None
