@@ -29,6 +29,8 @@ DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
 DEFAULT_APP_URL = "http://127.0.0.1:8080"
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
+DEFAULT_REALTIME_PORT = 8091
+DEFAULT_REALTIME_URL = f"http://127.0.0.1:{DEFAULT_REALTIME_PORT}"  # `referrals realtime`
 DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
 # Conversations' email loop (conversations/email_replies.py, inbound/): replies are sent from
 # reply+<conversation>.<signature>@INBOUND_EMAIL_DOMAIN, and the mail provider posts the
@@ -36,7 +38,6 @@ DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
 DEV_INBOUND_EMAIL_DOMAIN = "inbound.localhost"
 DEV_INBOUND_EMAIL_SECRET = "devstore-inbound-secret-not-for-production"  # noqa: S105
 MIN_INBOUND_SECRET_CHARS = 32
-DEFAULT_REALTIME_URL = "http://127.0.0.1:8091"
 
 SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
@@ -82,6 +83,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "OUTGOING_CONNECT_TIMEOUT_SECONDS": (float, 3, 0.1, 30),
     "OUTGOING_READ_TIMEOUT_SECONDS": (float, 10, 0.1, 60),
     "OUTGOING_TOTAL_TIMEOUT_SECONDS": (float, 20, 0.5, 120),
+    # The realtime process (shopify_app/realtime/server.py): the port it listens on; how long
+    # a shopper's connection counts as online without its process's heartbeat (a killed
+    # process's shoppers go offline after this); how long after a connection closes the
+    # shopper stays online, so that moving to another storefront page does not flicker.
+    "REALTIME_PORT": (int, DEFAULT_REALTIME_PORT, 1, 65535),
+    "REALTIME_PRESENCE_TTL_SECONDS": (float, 15, 1, 300),
+    "REALTIME_PRESENCE_GRACE_SECONDS": (float, 3, 0, 60),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}
@@ -185,9 +193,6 @@ def load_config(
         "MAIL_FROM": setting("MAIL_FROM", DEFAULT_MAIL_FROM, DEFAULT_MAIL_FROM),
         "INBOUND_EMAIL_DOMAIN": setting("INBOUND_EMAIL_DOMAIN", DEV_INBOUND_EMAIL_DOMAIN),
         "INBOUND_EMAIL_SECRET": setting("INBOUND_EMAIL_SECRET", DEV_INBOUND_EMAIL_SECRET),
-        # The realtime process's public URL, as the shopper's and the staff's browsers reach
-        # it (shopify_app/realtime; `referrals realtime` serves it).
-        "REALTIME_URL": setting("REALTIME_URL", DEFAULT_REALTIME_URL),
         # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
         "SHOPIFY_SHOP_URL": setting(
             "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"
@@ -200,6 +205,11 @@ def load_config(
             "APP_BRIDGE_URL", f"{devstore_url}/static/app-bridge.js", SHOPIFY_CDN_APP_BRIDGE
         ),
         "POLARIS_URL": setting("POLARIS_URL", SHOPIFY_CDN_POLARIS, SHOPIFY_CDN_POLARIS),
+        # The realtime process's public URL, as the browser (widget and admin) reaches it.
+        "REALTIME_URL": setting(
+            "REALTIME_URL",
+            f"http://127.0.0.1:{env.get('REALTIME_PORT') or DEFAULT_REALTIME_PORT}",
+        ),
     }
     for name, (kind, default, _low, _high) in NUMBERS.items():
         raw = setting(name, str(LOCAL_NUMBER_DEFAULTS.get(name, default)), str(default))
@@ -278,6 +288,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             # Conversations are always on: staff replies go out by email and come back here.
             "INBOUND_EMAIL_DOMAIN",
             "INBOUND_EMAIL_SECRET",
+            "REALTIME_URL",
         )
         missing = [name for name in required if not cfg.get(name)]
         if missing:
@@ -306,6 +317,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             "SHOPIFY_ADMIN_URL",
             "APP_BRIDGE_URL",
             "POLARIS_URL",
+            "REALTIME_URL",
         ):
             value = cfg.get(name) or ""
             if value and not value.startswith("https://"):
