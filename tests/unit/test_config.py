@@ -6,7 +6,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from shopify_app import create_app
-from shopify_app.config import DEV_API_SECRET, ConfigError, load_config, validate_config
+from shopify_app.config import (
+    DEV_API_SECRET,
+    DEV_INBOUND_EMAIL_SECRET,
+    ConfigError,
+    load_config,
+    validate_config,
+)
 
 GOOD_PRODUCTION = {
     "APP_ENV": "production",
@@ -18,6 +24,8 @@ GOOD_PRODUCTION = {
     "ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "SMTP_URL": "smtp://relay.example.com:587",
     "REALTIME_URL": "https://realtime.referrals.example.com",
+    "INBOUND_EMAIL_DOMAIN": "reply.referrals.example.com",
+    "INBOUND_EMAIL_SECRET": "x7Yq2-inbound-signing-secret-of-enough-length",
 }
 
 
