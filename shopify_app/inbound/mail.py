@@ -26,6 +26,12 @@ _ATTRIBUTION = re.compile(
     r"^(?:.{0,200}\s)?(?:wrote|kirjoitti|skrev|schrieb|a écrit)\s?:\s*$", re.IGNORECASE
 )
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+# The library's regexes backtrack badly on long hostile lines (20,000 characters of "On " took
+# 16 s): it reads at most `MAX_PARSED_CHARS` (the new text is at most the chat's 5,000
+# characters, so its attribution line comes before that), and a line longer than
+# `MAX_HEADER_LINE` (no "On … wrote:" line is) reaches it as a placeholder.
+MAX_PARSED_CHARS = 8000
+MAX_HEADER_LINE = 200
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
 
 
@@ -39,6 +45,9 @@ class InboundMail:
     text: str  # the new text, quotes stripped
     attachments: int
     automatic: bool  # an auto-reply or bounce (Auto-Submitted, Precedence: bulk …)
+    # The receiving provider's verdict (the topmost Authentication-Results, which it adds
+    # above any the sender wrote): a forged From of the shopper's domain fails DMARC.
+    dmarc_failed: bool = False
 
 
 def parse_mail(raw: bytes) -> InboundMail:
@@ -60,6 +69,7 @@ def parse_mail(raw: bytes) -> InboundMail:
         text=strip_quoted(_body_text(parsed)),
         attachments=sum(1 for _ in parsed.iter_attachments()) if parsed.is_multipart() else 0,
         automatic=_automatic(parsed),
+        dmarc_failed=_dmarc_failed(parsed),
     )
 
 
@@ -91,6 +101,11 @@ def _automatic(parsed: EmailMessage) -> bool:
         or precedence in ("bulk", "junk", "auto_reply")
         or bool(_header(parsed, "X-Autoreply") or _header(parsed, "X-Autorespond"))
     )
+
+
+def _dmarc_failed(parsed: EmailMessage) -> bool:
+    results = _all_values(parsed, "Authentication-Results")
+    return bool(results) and re.search(r"\bdmarc\s*=\s*fail\b", results[0], re.I) is not None
 
 
 def _body_text(parsed: EmailMessage) -> str:
@@ -145,15 +160,26 @@ def html_to_text(html: str) -> str:
 
 def strip_quoted(text: str) -> str:
     """The new text of a reply: what comes before the quoted thread."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_PARSED_CHARS]
+    long_lines: dict[str, str] = {}
+
+    def masked(index: int, line: str) -> str:
+        if len(line) <= MAX_HEADER_LINE:
+            return line
+        token = f"\x1a{index}\x1a"
+        long_lines[token] = line.strip()
+        return token
+
+    lines = [masked(i, line) for i, line in enumerate(text.split("\n"))]
     try:
-        reply = _PARSER.parse_reply(text=text)
+        reply = _PARSER.parse_reply(text="\n".join(lines)) or ""
     except Exception:  # noqa: BLE001 - a library's regex on hostile text: fall back to ours
-        reply = text
-    lines = reply.split("\n")
+        reply = "\n".join(lines)
+    lines = [long_lines.get(line.strip(), line) for line in reply.split("\n")]
     for index, line in enumerate(lines):
-        rest = [r for r in lines[index + 1 :] if r.strip()]
-        if _ATTRIBUTION.match(line.strip()) and all(r.lstrip().startswith(">") for r in rest):
+        if _ATTRIBUTION.match(line.strip()) and all(
+            not r.strip() or r.lstrip().startswith(">") for r in lines[index + 1 :]
+        ):
             lines = lines[:index]
             break
     while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith(">")):

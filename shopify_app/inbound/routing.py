@@ -39,6 +39,8 @@ def _dropped(reason: str) -> Outcome:
 def receive_mail(session: Session, mail: InboundMail, *, secret: str, domain: str) -> Outcome:
     if mail.automatic:
         return _dropped("an automatic reply (Auto-Submitted / Precedence)")
+    if mail.dmarc_failed:
+        return _dropped("the sender's domain failed DMARC at the mail provider")
     conversation, why_not = _conversation(session, mail, secret=secret, domain=domain)
     if conversation is None:
         return _dropped(why_not)

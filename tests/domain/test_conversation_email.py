@@ -436,6 +436,8 @@ def test_a_long_mail_is_cut_to_the_chats_limit(session, shop, quiet):
         ("Yes\n> quoted without attribution\n", "Yes"),
         ("Line one\n> a quote I answer\nmy answer\n", "Line one\n> a quote I answer\nmy answer"),
         ("Only text", "Only text"),
+        # a line longer than any attribution reaches the library as a placeholder, kept
+        ("On " * 300 + "\n\nOn Sat, Shop wrote:\n> x", ("On " * 300).strip()),
     ],
 )
 def test_quoted_text_is_stripped(text, expected):
