@@ -193,6 +193,9 @@ def load_config(
         "MAIL_FROM": setting("MAIL_FROM", DEFAULT_MAIL_FROM, DEFAULT_MAIL_FROM),
         "INBOUND_EMAIL_DOMAIN": setting("INBOUND_EMAIL_DOMAIN", DEV_INBOUND_EMAIL_DOMAIN),
         "INBOUND_EMAIL_SECRET": setting("INBOUND_EMAIL_SECRET", DEV_INBOUND_EMAIL_SECRET),
+        # The previous inbound secret, still accepted during a rotation: the reply addresses
+        # in mails already sent were signed with it.
+        "INBOUND_EMAIL_SECRET_OLD": setting("INBOUND_EMAIL_SECRET_OLD", "", ""),
         # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
         "SHOPIFY_SHOP_URL": setting(
             "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"
@@ -303,7 +306,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
         if DEV_API_SECRET in (cfg.get("SHOPIFY_API_SECRET"), cfg.get("SHOPIFY_API_SECRET_OLD")):
             problems.append("SHOPIFY_API_SECRET is the development default")
         inbound_secret = cfg.get("INBOUND_EMAIL_SECRET") or ""
-        if inbound_secret == DEV_INBOUND_EMAIL_SECRET:
+        if DEV_INBOUND_EMAIL_SECRET in (inbound_secret, cfg.get("INBOUND_EMAIL_SECRET_OLD")):
             problems.append("INBOUND_EMAIL_SECRET is the development default")
         elif inbound_secret and len(inbound_secret) < MIN_INBOUND_SECRET_CHARS:
             problems.append(

@@ -20,7 +20,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from email.utils import formataddr
+from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import select, update
@@ -58,9 +60,20 @@ def reply_address(conversation_id: int, *, secret: str, domain: str) -> str:
     return f"reply+{conversation_id}.{reply_signature(secret, conversation_id)}@{domain}"
 
 
-def conversation_id_from_address(address: str, *, secret: str, domain: str) -> int | None:
+def inbound_secrets(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secrets a reply address or an inbound request may be signed with: the current
+    one, and the previous one during a rotation."""
+    return tuple(
+        s for s in (config["INBOUND_EMAIL_SECRET"], config.get("INBOUND_EMAIL_SECRET_OLD")) if s
+    )
+
+
+def conversation_id_from_address(
+    address: str, *, secret: str | Sequence[str], domain: str
+) -> int | None:
     """The conversation a reply address names; None when the address is not a reply address
-    at `domain`. Raises `BadReplyToken` when it is one with a wrong signature."""
+    at `domain`. Raises `BadReplyToken` when it is one whose signature matches none of the
+    secrets."""
     local, at, host = address.strip().lower().rpartition("@")
     if not at or host != domain.lower():
         return None
@@ -70,8 +83,11 @@ def conversation_id_from_address(address: str, *, secret: str, domain: str) -> i
             raise BadReplyToken("malformed reply address")
         return None
     conversation_id = int(match.group(1))
-    expected = reply_signature(secret, conversation_id)
-    if not hmac.compare_digest(expected, match.group(2)):
+    offered = match.group(2)
+    keys = (secret,) if isinstance(secret, str) else tuple(secret)
+    # Every secret is compared (no early exit): the time taken says nothing of which matched.
+    matches = [hmac.compare_digest(reply_signature(key, conversation_id), offered) for key in keys]
+    if not any(matches):
         raise BadReplyToken("the reply address's signature does not match")
     return conversation_id
 

@@ -10,6 +10,7 @@ never attached to another thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -36,7 +37,9 @@ def _dropped(reason: str) -> Outcome:
     return Outcome("dropped", reason)
 
 
-def receive_mail(session: Session, mail: InboundMail, *, secret: str, domain: str) -> Outcome:
+def receive_mail(
+    session: Session, mail: InboundMail, *, secret: str | Sequence[str], domain: str
+) -> Outcome:
     if mail.automatic:
         return _dropped("an automatic reply (Auto-Submitted / Precedence)")
     if mail.dmarc_failed:
@@ -83,7 +86,7 @@ def receive_mail(session: Session, mail: InboundMail, *, secret: str, domain: st
 
 
 def _conversation(
-    session: Session, mail: InboundMail, *, secret: str, domain: str
+    session: Session, mail: InboundMail, *, secret: str | Sequence[str], domain: str
 ) -> tuple[Conversation | None, str]:
     named: set[int] = set()
     for address in mail.recipients:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 TIMESTAMP_HEADER = "X-Inbound-Timestamp"
 SIGNATURE_HEADER = "X-Inbound-Signature"
@@ -20,17 +21,25 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def refusal(
-    secret: str, *, timestamp: str | None, signature: str | None, body: bytes, now: float
+    secret: str | Sequence[str],
+    *,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
 ) -> str | None:
-    """Why the request is not the provider's (None: it is)."""
+    """Why the request is not the provider's (None: it is). `secret`: one, or the current
+    and the previous during a rotation."""
     if not timestamp or not signature:
         return "unsigned"
     if not timestamp.isdigit() or len(timestamp) > 12:
         return "bad timestamp"
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         return "stale timestamp"
-    expected = sign(secret, timestamp, body)
-    offered = [value.strip() for value in signature.split(",") if value.strip()]
-    if not any(hmac.compare_digest(expected.encode(), value.encode()) for value in offered[:5]):
+    keys = (secret,) if isinstance(secret, str) else tuple(secret)
+    expected = [sign(key, timestamp, body).encode() for key in keys]
+    offered = [value.strip().encode() for value in signature.split(",") if value.strip()][:5]
+    matches = [hmac.compare_digest(e, o) for e in expected for o in offered]
+    if not any(matches):
         return "bad signature"
     return None

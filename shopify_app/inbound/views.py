@@ -15,6 +15,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from shopify_app.conversations.email_replies import inbound_secrets
 from shopify_app.db import get_session
 
 from .mail import parse_mail
@@ -35,8 +36,9 @@ def inbound_email():
     body = request.stream.read(limit + 1)
     if len(body) > limit:
         return jsonify(error="The mail is larger than the inbound limit."), 413
+    keys = inbound_secrets(current_app.config)
     why = refusal(
-        current_app.config["INBOUND_EMAIL_SECRET"],
+        keys,
         timestamp=request.headers.get(TIMESTAMP_HEADER),
         signature=request.headers.get(SIGNATURE_HEADER),
         body=body,
@@ -52,7 +54,7 @@ def inbound_email():
     outcome = receive_mail(
         session,
         mail,
-        secret=current_app.config["INBOUND_EMAIL_SECRET"],
+        secret=keys,
         domain=current_app.config["INBOUND_EMAIL_DOMAIN"],
     )
     session.commit()

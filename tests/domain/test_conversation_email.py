@@ -240,6 +240,9 @@ def test_the_reply_address_is_signed_and_checked_in_constant_time():
     with pytest.raises(BadReplyToken):
         conversation_id_from_address(f"reply+42@{DOMAIN}", secret=SECRET, domain=DOMAIN)
     assert conversation_id_from_address(address, secret=SECRET, domain="other.example") is None
+    # a rotation: addresses in mails sent before it still name their conversation
+    rotated = ("the-new-inbound-secret-0123456789abcdef", SECRET)
+    assert conversation_id_from_address(address, secret=rotated, domain=DOMAIN) == 42
     assert conversation_id_from_address("ada@example.com", secret=SECRET, domain=DOMAIN) is None
 
 
