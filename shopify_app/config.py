@@ -30,6 +30,7 @@ DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
 DEFAULT_APP_URL = "http://127.0.0.1:8080"
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
 DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
+DEFAULT_REALTIME_URL = "http://127.0.0.1:8091"
 
 SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
@@ -86,6 +87,10 @@ RATE_LIMITS = {
     # email or phone number signed up (each email signup sends a confirmation email).
     "RATE_LIMIT_SIGNUP": "10 per hour",
     "RATE_LIMIT_SIGNUP_ADDRESS": "3 per hour;5 per day",
+    # The storefront chat (conversations/proxy_views.py), on top of the proxy's budget:
+    # conversations started per shopper address, messages sent per conversation.
+    "RATE_LIMIT_CHAT_START": "10 per hour",
+    "RATE_LIMIT_CHAT_MESSAGE": "20 per minute;300 per hour",
     # The public API (/api/v1): per API key, and per shop across all its keys.
     "RATE_LIMIT_API_KEY": "600 per minute",
     "RATE_LIMIT_API_SHOP": "1200 per minute",
@@ -169,6 +174,9 @@ def load_config(
         "ENCRYPTION_KEY": setting("ENCRYPTION_KEY"),
         "SMTP_URL": setting("SMTP_URL", DEFAULT_SMTP_URL),
         "MAIL_FROM": setting("MAIL_FROM", DEFAULT_MAIL_FROM, DEFAULT_MAIL_FROM),
+        # The realtime process's public URL, as the shopper's and the staff's browsers reach
+        # it (shopify_app/realtime; `referrals realtime` serves it).
+        "REALTIME_URL": setting("REALTIME_URL", DEFAULT_REALTIME_URL),
         # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
         "SHOPIFY_SHOP_URL": setting(
             "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"
