@@ -11,10 +11,11 @@ scoped by the token's shop, so another shop's conversation or saved reply is a 4
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
+from flask import Blueprint, abort, g, jsonify, render_template, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -24,16 +25,13 @@ from shopify_app.customers import detail as detail_cards
 from shopify_app.db import get_session
 from shopify_app.jobs import redis_connection
 from shopify_app.models import Conversation, SavedReply, StaffMember
-from shopify_app.realtime import presence
-from shopify_app.realtime.publish import publish_event
-from shopify_app.realtime.tokens import issue_realtime_token
 from shopify_app.referrals.program import shop_currency
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_timezone
 from shopify_app.timeline.labels import local_time
 from shopify_app.values import iso_utc
 
-from . import service
+from . import notify, service
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +97,8 @@ def online_ids(conversation_ids: list[int]) -> set[int]:
     cannot say (the list then shows where a reply would go by email, which is true then)."""
     if not conversation_ids:
         return set()
+    from shopify_app.realtime import presence
+
     try:
         return presence.online_among(redis_connection(), g.shop.id, conversation_ids)
     except redis.RedisError:
@@ -110,6 +110,15 @@ def list_params() -> tuple[str, str]:
     q = (request.args.get("q") or "").strip()[:SEARCH_CAP]
     view = request.args.get("view") or "all"
     return q, view if view in VIEWS else "all"
+
+
+def parse_moment(value: str | None) -> datetime | None:
+    """`before=` of the list: an ISO time as the JSON gives it (`last_message_at`)."""
+    try:
+        moment = datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
@@ -130,14 +139,13 @@ def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
 
 def load_list(session) -> tuple[list[Conversation], set[int], str, str]:
     q, view = list_params()
-    before = request.args.get("before", "")
     conversations = service.list_conversations(
         session,
         g.shop,
         q=q or None,
         view=view,
         staff=current_staff(session),
-        before=int(before) if before.isdigit() else None,
+        before=parse_moment(request.args.get("before")),
     )
     return conversations, online_ids([c.id for c in conversations]), q, view
 
@@ -242,7 +250,7 @@ def post_from_staff(conversation_id: int, author: str):
     what = "reply" if author == "staff" else "note"
     body = posted_text("body", service.MAX_BODY, what)
     client_id = (request.get_json(silent=True) or {}).get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
+    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > CLIENT_ID_CAP):
         abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
     try:
         message = service.post_message(
@@ -288,18 +296,14 @@ def mark_read(conversation_id: int):
 def typing(conversation_id: int):
     """Staff is typing: shown in the shopper's widget (never a note's text, only the fact)."""
     conversation = conversation_or_404(get_session(), conversation_id)
-    try:
-        publish_event(
-            redis_connection(),
-            shop_id=g.shop.id,
-            conversation_id=conversation.id,
-            event="typing",
-            data={"conversation_id": conversation.id, "author": "staff"},
-            to_shopper=True,
-            to_staff=False,
-        )
-    except redis.RedisError:
-        log.warning("typing not published for conversation %s", conversation.id)
+    notify.publish_event(
+        shop_id=g.shop.id,
+        conversation_id=conversation.id,
+        event="typing",
+        data={"conversation_id": conversation.id, "author": "staff"},
+        to_shopper=True,
+        to_staff=False,
+    )
     return "", 204
 
 
@@ -322,7 +326,11 @@ def create_saved_reply():
     body = posted_text("body", service.MAX_BODY, "saved reply")
     if not title or not body.strip():
         return problem(422, "A saved reply needs a title and a text.")
-    reply = service.save_reply(session, g.shop, title=title, body=body)
+    try:
+        reply = service.save_reply(session, g.shop, title=title, body=body)
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
     session.commit()
     return {"saved_reply": saved_reply_json(reply)}, 201
 
@@ -341,9 +349,11 @@ def delete_saved_reply(reply_id: int):
 @id_token_required
 def realtime_token():
     """A short-lived token for the realtime stream (`/events/staff`), against the ID token."""
+    from shopify_app.realtime.tokens import issue_realtime_token
+
     user_id = str(g.staff_user_id or "")
     token = issue_realtime_token(
-        current_app.config["SECRET_KEY"],
+        notify.realtime_secret(),
         shop_id=g.shop.id,
         audience="staff",
         staff_user_id=int(user_id) if user_id.isdigit() else None,
@@ -351,7 +361,6 @@ def realtime_token():
     )
     return {
         "token": token,
-        "url": current_app.config["REALTIME_URL"].rstrip("/"),
+        "url": notify.realtime_url().rstrip("/"),
         "expires_in": REALTIME_TOKEN_TTL,
     }
-
