@@ -1,0 +1,133 @@
+"""A staff member in the devstore admin frame answers a shopper from the inbox (issue 19,
+item 5): the conversation (started through the service, as the widget starts one) is in the
+list, unread; opening it reads it; Enter sends a reply, Shift+Enter makes a new line; a
+private note looks different; a saved reply is created, inserted and deleted; the customer's
+hub and "Find in Support". Screenshots at 1280 and 1440 px (nothing scrolls sideways), with
+Shopify's CDN unreachable, as in every browser test."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from shopify_app.conversations import service
+from shopify_app.db import get_session
+from shopify_app.models import Conversation, ConversationMessage, Shop
+from tests.conftest import SHOP_A
+from tests.integration.webhook_support import install, one, rows
+
+
+def start(live, email, name, *bodies):
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalars(select(Shop).where(Shop.domain == SHOP_A)).one()
+        conversation = service.start_conversation(session, shop, email=email, name=name)
+        for body in bodies:
+            service.post_message(
+                session, shop, conversation, author="shopper", body=body, channel="widget"
+            )
+        session.commit()
+        return conversation.id
+
+
+def no_sideways_scroll(page, app, name, screenshots_dir):
+    for width in (1280, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        scroll, client = app.locator("body").evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll <= client, f"sideways scrolling at {width} px"
+        app.locator("body").evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(screenshots_dir / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_dir):
+    install(live, SHOP_A)
+    start(live, "bob@example.com", None, "Do you ship to Finland?")
+    cid = start(
+        live,
+        "ada@example.com",
+        "Ada Lovelace",
+        "Hello! Where is my reward?",
+        "<b>My order was #1001</b>",
+    )
+
+    page.goto(live.admin_url("alpha-shop") + "/admin/conversations")
+    app = page.frame_locator("#app-frame")
+    row = app.locator(f"#conversation-{cid}")
+    expect(row).to_contain_text("ada@example.com")
+    expect(row).to_contain_text("Ada Lovelace")
+    expect(row.locator(".unread-count")).to_contain_text("2")
+    expect(row).to_contain_text("Not in the store: a reply goes to their email")
+    expect(app.locator("#conversations li").first).to_have_id(f"conversation-{cid}")
+    no_sideways_scroll(page, app, "inbox-list", screenshots_dir)
+
+    # Open it: the thread, read; HTML in a message is shown as text.
+    row.locator("a").click()
+    expect(app.locator("#thread-heading")).to_have_text("Ada Lovelace")
+    expect(app.locator("#messages .message.shopper").last).to_contain_text(
+        "<b>My order was #1001</b>"
+    )
+    expect(app.locator(f"#conversation-{cid} .unread-count")).to_have_count(0)
+    expect(app.locator("#thread-presence")).to_contain_text(
+        "your reply will be emailed to ada@example.com"
+    )
+    expect(app.locator("#hub-unknown")).to_be_visible()
+    expect(app.locator("#find-in-support")).to_have_attribute(
+        "href", re.compile(r"^/portal\?q=ada@example.com&")
+    )
+    assert one(live.app, Conversation, Conversation.id == cid).unread_for_staff == 0
+
+    # Shift+Enter is a new line; Enter sends.
+    composer = app.locator("#reply-body")
+    composer.click()
+    composer.type("Hi Ada,")
+    composer.press("Shift+Enter")
+    composer.type("your reward is on its way.")
+    composer.press("Enter")
+    staff = app.locator("#messages .message.staff")
+    expect(staff).to_have_count(1)
+    expect(staff.locator(".body")).to_have_text("Hi Ada,\nyour reward is on its way.")
+    expect(composer).to_have_value("")
+
+    # A private note: marked as such, never the shopper's.
+    composer.fill("Called her too; VIP customer.")
+    app.get_by_role("button", name="Add private note").click()
+    note = app.locator("#messages .message.note")
+    expect(note).to_have_count(1)
+    expect(note.locator(".author")).to_contain_text("Private note")
+
+    # Saved replies: create one, insert it, send it, delete it.
+    app.locator("#saved-replies summary").click()
+    app.get_by_label("Title").fill("Shipping to Finland")
+    app.get_by_label("Text").fill("We ship to Finland in 3-5 working days.")
+    app.get_by_role("button", name="Save reply").click()
+    saved = app.locator("#saved-reply-list button.insert", has_text="Shipping to Finland")
+    expect(saved).to_have_count(1)
+    saved.click()
+    expect(composer).to_have_value("We ship to Finland in 3-5 working days.")
+    app.get_by_role("button", name="Send", exact=True).click()
+    expect(staff).to_have_count(2)
+    no_sideways_scroll(page, app, "inbox-thread", screenshots_dir)
+    app.get_by_role("button", name="Delete saved reply Shipping to Finland").click()
+    expect(saved).to_have_count(0)
+    expect(app.locator("#no-saved-replies")).to_be_visible()
+
+    stored = rows(live.app, ConversationMessage, ConversationMessage.conversation_id == cid)
+    assert [(m.author, m.body) for m in stored][2:] == [
+        ("staff", "Hi Ada,\nyour reward is on its way."),
+        ("note", "Called her too; VIP customer."),
+        ("staff", "We ship to Finland in 3-5 working days."),
+    ]
+
+    # Search by message text, from the list.
+    app.locator("#inbox-q").fill("finland")
+    app.locator("#inbox-q").press("Enter")
+    expect(app.locator("#conversations li")).to_have_count(2)  # Bob's question, Ada's reply
+    app.locator("#inbox-q").fill("bob@")
+    app.locator("#inbox-q").press("Enter")
+    expect(app.locator("#conversations li")).to_have_count(1)
+    expect(app.locator("#conversations li")).to_contain_text("bob@example.com")
