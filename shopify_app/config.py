@@ -29,6 +29,8 @@ DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
 DEFAULT_APP_URL = "http://127.0.0.1:8080"
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
+DEFAULT_REALTIME_PORT = 8091
+DEFAULT_REALTIME_URL = f"http://127.0.0.1:{DEFAULT_REALTIME_PORT}"  # `referrals realtime`
 DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
 DEFAULT_REALTIME_URL = "http://127.0.0.1:8091"
 
@@ -73,6 +75,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "OUTGOING_CONNECT_TIMEOUT_SECONDS": (float, 3, 0.1, 30),
     "OUTGOING_READ_TIMEOUT_SECONDS": (float, 10, 0.1, 60),
     "OUTGOING_TOTAL_TIMEOUT_SECONDS": (float, 20, 0.5, 120),
+    # The realtime process (shopify_app/realtime/server.py): the port it listens on; how long
+    # a shopper's connection counts as online without its process's heartbeat (a killed
+    # process's shoppers go offline after this); how long after a connection closes the
+    # shopper stays online, so that moving to another storefront page does not flicker.
+    "REALTIME_PORT": (int, DEFAULT_REALTIME_PORT, 1, 65535),
+    "REALTIME_PRESENCE_TTL_SECONDS": (float, 15, 1, 300),
+    "REALTIME_PRESENCE_GRACE_SECONDS": (float, 3, 0, 60),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}
@@ -189,6 +198,11 @@ def load_config(
             "APP_BRIDGE_URL", f"{devstore_url}/static/app-bridge.js", SHOPIFY_CDN_APP_BRIDGE
         ),
         "POLARIS_URL": setting("POLARIS_URL", SHOPIFY_CDN_POLARIS, SHOPIFY_CDN_POLARIS),
+        # The realtime process's public URL, as the browser (widget and admin) reaches it.
+        "REALTIME_URL": setting(
+            "REALTIME_URL",
+            f"http://127.0.0.1:{env.get('REALTIME_PORT') or DEFAULT_REALTIME_PORT}",
+        ),
     }
     for name, (kind, default, _low, _high) in NUMBERS.items():
         raw = setting(name, str(LOCAL_NUMBER_DEFAULTS.get(name, default)), str(default))
@@ -264,6 +278,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             "REDIS_URL",
             "ENCRYPTION_KEY",
             "SMTP_URL",
+            "REALTIME_URL",
         )
         missing = [name for name in required if not cfg.get(name)]
         if missing:
@@ -283,6 +298,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             "SHOPIFY_ADMIN_URL",
             "APP_BRIDGE_URL",
             "POLARIS_URL",
+            "REALTIME_URL",
         ):
             value = cfg.get(name) or ""
             if value and not value.startswith("https://"):
