@@ -32,7 +32,6 @@ DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
 DEFAULT_REALTIME_PORT = 8091
 DEFAULT_REALTIME_URL = f"http://127.0.0.1:{DEFAULT_REALTIME_PORT}"  # `referrals realtime`
 DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
-DEFAULT_REALTIME_URL = "http://127.0.0.1:8091"
 
 SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
@@ -183,9 +182,6 @@ def load_config(
         "ENCRYPTION_KEY": setting("ENCRYPTION_KEY"),
         "SMTP_URL": setting("SMTP_URL", DEFAULT_SMTP_URL),
         "MAIL_FROM": setting("MAIL_FROM", DEFAULT_MAIL_FROM, DEFAULT_MAIL_FROM),
-        # The realtime process's public URL, as the shopper's and the staff's browsers reach
-        # it (shopify_app/realtime; `referrals realtime` serves it).
-        "REALTIME_URL": setting("REALTIME_URL", DEFAULT_REALTIME_URL),
         # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
         "SHOPIFY_SHOP_URL": setting(
             "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"

@@ -25,9 +25,11 @@ SEND_REPLY_EMAIL = "shopify_app.conversations.email_replies.send_reply_email"
 
 
 def realtime_secret() -> str:
-    """The key realtime tokens are signed with: the app's SECRET_KEY, the same in the web,
-    worker and realtime processes (the Shopify API secret where none is set)."""
-    return current_app.config.get("SECRET_KEY") or current_app.config["SHOPIFY_API_SECRET"]
+    """The key realtime tokens are signed with, the same in the web, worker and realtime
+    processes (`realtime.tokens.realtime_secret`)."""
+    from shopify_app.realtime.tokens import realtime_secret as configured
+
+    return configured(current_app.config)
 
 
 def realtime_url() -> str:
@@ -43,8 +45,15 @@ def shopper_realtime_token(shop_id: int, conversation_id: int) -> str:
 
 
 def publish_message(
-    message: dict[str, Any], *, shop_id: int, conversation_id: int, to_shopper: bool
+    message: dict[str, Any],
+    *,
+    shop_id: int,
+    conversation_id: int,
+    to_shopper: bool,
+    shopper_json: dict[str, Any] | None = None,
 ) -> None:
+    """`message` as staff read it to the shop's staff; `shopper_json` (the shopper's view)
+    to the conversation's shopper when `to_shopper` (never a note)."""
     from shopify_app.realtime import publish
 
     try:
@@ -54,6 +63,7 @@ def publish_message(
             shop_id=shop_id,
             conversation_id=conversation_id,
             to_shopper=to_shopper,
+            shopper_json=shopper_json,
         )
     except redis.RedisError as exc:
         log.warning("message %s stored, not announced (Redis): %s", message.get("id"), exc)

@@ -90,10 +90,16 @@ def start_conversation(
     name: str | None = None,
     customer: Customer | None = None,
     locale: str | None = None,
+    reuse: bool = True,
 ) -> Conversation:
-    """The shop's newest non-archived conversation for this email, else a new one. A
-    customer (proven by the caller: the app proxy's signed `logged_in_customer_id`) links
-    it; without an email given, theirs is used."""
+    """The shop's newest non-archived conversation for this email, else a new one.
+
+    `customer` is a customer the caller has proven (the app proxy's signed
+    `logged_in_customer_id`): only a thread already theirs is reused, and a new one is
+    linked to them; without an email given, theirs is used. Without a customer only a
+    thread linked to nobody is reused, and only with `reuse`: the storefront passes False
+    for an anonymous shopper, since typing someone's address must not open their thread.
+    """
     if customer is not None and customer.shop_id != shop.id:
         raise ValueError("customer of another shop")
     given = email.strip() if isinstance(email, str) else ""
@@ -102,25 +108,28 @@ def start_conversation(
     address = clean_email(email)
     name = " ".join(name.split())[:MAX_NAME] or None if isinstance(name, str) else None
     locale = locale if isinstance(locale, str) and LOCALE_RE.match(locale) else None
-    conversation = session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.shop_id == shop.id,
-            Conversation.email == address,
-            Conversation.archived_at.is_(None),
+    conversation = None
+    if reuse or customer is not None:
+        owner = (
+            Conversation.customer_id == customer.id
+            if customer is not None
+            else Conversation.customer_id.is_(None)
         )
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        .limit(1)
-    )
-    if conversation is not None and (
-        customer is not None
-        and conversation.customer_id is not None
-        and conversation.customer_id != customer.id
-    ):
-        conversation = None  # another customer's thread with this address stays theirs
+        conversation = session.scalar(
+            select(Conversation)
+            .where(
+                Conversation.shop_id == shop.id,
+                Conversation.email == address,
+                Conversation.archived_at.is_(None),
+                owner,
+            )
+            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
     if conversation is None:
         conversation = Conversation(
             shop_id=shop.id,
+            customer_id=customer.id if customer is not None else None,
             email=address,
             name=name,
             locale=locale,
@@ -133,12 +142,26 @@ def start_conversation(
     else:
         conversation.name = name or conversation.name
         conversation.locale = locale or conversation.locale
-    if customer is not None and conversation.customer_id is None:
-        conversation.customer_id = customer.id
-        session.flush()
-        _backfill_timeline(session, shop, conversation)
     session.flush()
     return conversation
+
+
+def link_customer(
+    session: Session, shop: Shop, conversation: Conversation, customer: Customer
+) -> bool:
+    """Link a conversation to a customer the caller has proven is its shopper (the widget
+    holding the thread's chat token, now logged in as them); its earlier messages go on
+    their timeline. False when it is already another customer's."""
+    if conversation.shop_id != shop.id or customer.shop_id != shop.id:
+        raise ValueError("conversation or customer of another shop")
+    if conversation.customer_id == customer.id:
+        return True
+    if conversation.customer_id is not None:
+        return False
+    conversation.customer_id = customer.id
+    session.flush()
+    _backfill_timeline(session, shop, conversation)
+    return True
 
 
 def _backfill_timeline(session: Session, shop: Shop, conversation: Conversation) -> None:
@@ -283,13 +306,18 @@ def _announce_after_commit(
     staff: StaffMember | None,
 ) -> None:
     to_shopper = message.author != "note"
-    payload = message_json(message, for_shopper=to_shopper, staff=staff)
+    payload = message_json(message, for_shopper=False, staff=staff)
+    shopper_payload = message_json(message, for_shopper=True, staff=staff) if to_shopper else None
     shop_id, conversation_id, message_id = shop.id, conversation.id, message.id
     email_if_away = message.author == "staff"
 
     def announce() -> None:
         notify.publish_message(
-            payload, shop_id=shop_id, conversation_id=conversation_id, to_shopper=to_shopper
+            payload,
+            shop_id=shop_id,
+            conversation_id=conversation_id,
+            to_shopper=to_shopper,
+            shopper_json=shopper_payload,
         )
         if email_if_away and not notify.is_online(shop_id, conversation_id):
             notify.enqueue_reply_email(message_id)

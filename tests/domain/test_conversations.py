@@ -26,6 +26,7 @@ class Realtime:
     content and timing are what counts) and who is online."""
 
     messages: list[tuple[dict[str, Any], int, int, bool]] = field(default_factory=list)
+    to_shopper: list[dict[str, Any] | None] = field(default_factory=list)
     online: set[int] = field(default_factory=set)
 
 
@@ -33,8 +34,9 @@ class Realtime:
 def realtime(monkeypatch) -> Realtime:
     seen = Realtime()
 
-    def publish_message(message, *, shop_id, conversation_id, to_shopper):
+    def publish_message(message, *, shop_id, conversation_id, to_shopper, shopper_json=None):
         seen.messages.append((message, shop_id, conversation_id, to_shopper))
+        seen.to_shopper.append(shopper_json if to_shopper else None)
 
     monkeypatch.setattr(notify, "publish_message", publish_message)
     monkeypatch.setattr(notify, "is_online", lambda _shop, conv: conv in seen.online)
@@ -77,12 +79,26 @@ def test_start_refuses_a_bad_email_and_takes_a_logged_in_customers_own(session, 
     assert (conversation.email, conversation.customer_id) == ("ada.l@example.com", ada.id)
 
 
-def test_a_customers_thread_is_not_handed_to_another_customer_with_the_address(session, shop):
+def test_a_customers_thread_is_reused_for_them_only(session, shop):
     ada = factories.customer(session, shop, email="shared@example.com")
     bob = factories.customer(session, shop, email="bob@example.com")
     adas = service.start_conversation(session, shop, email="shared@example.com", customer=ada)
+    again = service.start_conversation(session, shop, email="shared@example.com", customer=ada)
     bobs = service.start_conversation(session, shop, email="shared@example.com", customer=bob)
+    anonymous = service.start_conversation(session, shop, email="shared@example.com")
+    assert again.id == adas.id
     assert bobs.id != adas.id and bobs.customer_id == bob.id
+    assert anonymous.id not in (adas.id, bobs.id) and anonymous.customer_id is None
+
+
+def test_an_anonymous_start_without_reuse_never_opens_an_existing_thread(session, shop):
+    first = service.start_conversation(session, shop, email="ada@example.com")
+    second = service.start_conversation(session, shop, email="ada@example.com", reuse=False)
+    assert second.id != first.id
+    ada = factories.customer(session, shop, email="ada@example.com")
+    theirs = service.start_conversation(session, shop, email=None, customer=ada, reuse=False)
+    assert theirs.id not in (first.id, second.id)  # an anonymous thread is not given to them
+    assert service.start_conversation(session, shop, email=None, customer=ada).id == theirs.id
 
 
 def test_another_shops_customer_cannot_be_linked(session, shop):
@@ -193,7 +209,8 @@ def test_a_staff_reply_to_an_away_shopper_is_emailed_once_and_to_an_online_one_n
     assert conversation.unread_for_staff == 0
     session.commit()
     assert enqueued.calls(notify.SEND_REPLY_EMAIL) == [(away.id,)]
-    assert realtime.messages[-1][0]["staff_name"] == "Grace"  # first name only to the shopper
+    assert realtime.to_shopper[-1]["staff_name"] == "Grace"  # first name only to the shopper
+    assert realtime.messages[-1][0]["staff_name"] == "Grace Hopper"  # to staff
     realtime.online.add(conversation.id)
     service.post_message(
         session,
@@ -255,8 +272,8 @@ def test_messages_are_on_the_linked_customers_timeline_with_readable_sentences(
         session, shop, anonymous, author="shopper", body="Before login", channel="widget"
     )
     assert queries.events(session, shop) == []
-    linked = service.start_conversation(session, shop, email="ada@example.com", customer=ada)
-    assert linked.id == anonymous.id
+    assert service.link_customer(session, shop, anonymous, ada) is True
+    linked = anonymous
     service.post_message(
         session, shop, linked, author="staff", body="Hi Ada", channel="admin", staff=grace
     )
@@ -278,9 +295,11 @@ def test_messages_are_on_the_linked_customers_timeline_with_readable_sentences(
         "Grace Hopper replied in the conversation: “Hi Ada”",
         "Grace Hopper added a private note to the conversation: “asked twice”",
     ]
-    # linking again writes nothing twice
-    service.start_conversation(session, shop, email="ada@example.com", customer=ada)
+    # linking again writes nothing twice; another customer cannot take the thread
+    assert service.link_customer(session, shop, linked, ada) is True
+    assert service.link_customer(session, shop, linked, factories.customer(session, shop)) is False
     assert len(queries.events(session, shop)) == 3
+    assert linked.customer_id == ada.id
 
 
 def test_the_list_puts_unread_first_then_newest_and_filters(session, shop, realtime):
