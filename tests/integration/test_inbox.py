@@ -26,7 +26,7 @@ from shopify_app.models import (
 from shopify_app.realtime import presence
 from shopify_app.realtime.tokens import verify_realtime_token
 from tests.conftest import SHOP_A, SHOP_B
-from tests.helpers import id_token, unsigned_token
+from tests.helpers import id_token, proxy_query, unsigned_token
 
 from .test_program_pages import auth, get, referral_setup
 from .webhook_support import install, one, rows
@@ -166,9 +166,21 @@ def test_the_thread_shows_every_side_differently_and_html_as_text(shops):
     assert [m["id"] for m in after_first["messages"]] == [last]
 
 
+def widget(live, method, path, *, query=None, payload=None):
+    """The storefront widget's request through the app proxy, signed as Shopify signs it."""
+    params = proxy_query(SHOP_A, extra=query)
+    return live.http.request(method, f"{live.app_url}/proxy{path}", params=params, json=payload)
+
+
 def test_reply_and_note_are_stored_once_per_client_id_and_notes_stay_private(shops):
     live = shops
-    cid = start(live, SHOP_A, "ada@example.com", ("shopper", "Hello?"))
+    started = widget(live, "POST", "/chat/start", payload={"email": "ada@example.com"})
+    assert started.status_code == 201
+    cid, chat = started.json()["conversation_id"], started.json()["chat_token"]
+    asked = widget(
+        live, "POST", "/chat/messages", payload={"token": chat, "body": "Hello?", "client_id": "s1"}
+    )
+    assert asked.status_code == 201
     reply = send(live, f"/admin/conversations/{cid}/reply", {"body": "Hi Ada!", "client_id": "k1"})
     assert reply.status_code == 201
     message = reply.json()["message"]
@@ -184,16 +196,13 @@ def test_reply_and_note_are_stored_once_per_client_id_and_notes_stay_private(sho
     assert stored[1].staff_member_id is not None  # staff 501, known through the token exchange
     conversation = one(live.app, Conversation, Conversation.id == cid)
     assert conversation.last_message_preview == "Hi Ada!"  # a note never becomes the preview
-    # What the shopper reads: the same thread without the note.
-    with live.app.app_context():
-        session = get_session()
-        shop = session.get(Shop, conversation.shop_id)
-        shopper = [
-            service.message_json(m, for_shopper=True)
-            for m in service.messages_after(session, shop, conversation, 0, include_notes=False)
-        ]
-    assert [m["author"] for m in shopper] == ["shopper", "staff"]
-    assert "VIP" not in repr(shopper)
+    staff_view = get(live, f"/admin/conversations/{cid}/messages").json()["messages"]
+    assert [m["author"] for m in staff_view] == ["shopper", "staff", "note"]
+    # What the shopper's widget reads: the same thread without the note.
+    shopper = widget(live, "GET", "/chat/messages", query={"token": chat, "after": "0"})
+    assert shopper.status_code == 200
+    assert [m["author"] for m in shopper.json()["messages"]] == ["shopper", "staff"]
+    assert "VIP" not in shopper.text and "note" not in shopper.text
 
 
 def test_bad_replies_are_refused_with_a_clear_message_and_change_nothing(shops):
