@@ -105,6 +105,7 @@
       if (m.id > Number(t.dataset.lastId || 0)) t.dataset.lastId = m.id;
     }
     if (added.length) scrollToEnd();
+    if (added.some((m) => m.author === 'shopper')) hideTyping();
     return added;
   }
 
@@ -164,13 +165,19 @@
 
   let typingTimer = null;
 
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    const line = $('#typing');
+    if (line) line.textContent = '';
+  }
+
   function showTyping(conversationId) {
     const t = thread();
     const line = $('#typing');
     if (!t || !line || conversationId !== currentId()) return;
     line.textContent = t.dataset.shopper + ' is typing…';
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(() => { line.textContent = ''; }, TYPING_SHOWN_MS);
+    typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
   }
 
   // ---- composer ------------------------------------------------------------------------
@@ -220,7 +227,8 @@
       const data = await postJson(url, {body, client_id: pending.id});
       pending = null;
       if (currentId() === Number(t.dataset.conversationId)) {
-        area.value = '';
+        // Only what was sent goes: text typed while the send was on its way stays.
+        if (area.value === body) area.value = '';
         countChars();
         addMessages([data.message]);
         window.shopify?.toast?.show(kind === 'note' ? 'Note added' : 'Reply sent');

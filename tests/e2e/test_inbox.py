@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import redis
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from shopify_app.conversations import service
+from shopify_app.conversations import chat_tokens, notify, service
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, ConversationMessage, Shop
 from tests.conftest import SHOP_A
+from tests.helpers import proxy_query
+from tests.integration.realtime_support import Realtime, streams
 from tests.integration.webhook_support import install, one, rows
 
 
@@ -131,3 +135,103 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
     app.locator("#inbox-q").press("Enter")
     expect(app.locator("#conversations li")).to_have_count(1)
     expect(app.locator("#conversations li")).to_contain_text("bob@example.com")
+
+
+@pytest.fixture
+def realtime(live, redis_url, tmp_path):
+    """The realtime process (`referrals realtime`), signing with the app's secret, and the
+    app pointing browsers at it."""
+    server = Realtime(redis_url, tmp_path)
+    server.env["SHOPIFY_API_SECRET"] = live.app.config["SHOPIFY_API_SECRET"]
+    with live.app.app_context():
+        server.secret = notify.realtime_secret()
+    server.start()
+    previous = live.app.config["REALTIME_URL"]
+    live.app.config["REALTIME_URL"] = server.url
+    yield server
+    live.app.config["REALTIME_URL"] = previous
+    server.stop()
+
+
+def test_the_inbox_follows_the_conversation_live(live, page, realtime, screenshots_dir):
+    """Presence, shopper messages and typing arrive without a reload; staff typing and the
+    reply reach the shopper's stream; what was sent while the stream was down is caught up
+    on reconnect; the shopper leaves and the note about the email replaces "Online"."""
+    install(live, SHOP_A)
+    cid = start(live, "ada@example.com", "Ada Lovelace", "Hello?")
+    shop_id = one(live.app, Shop, Shop.domain == SHOP_A).id
+    with live.app.app_context():
+        chat = chat_tokens.issue_chat_token(
+            get_session().get(Shop, shop_id), one(live.app, Conversation, Conversation.id == cid)
+        )
+
+    page.goto(live.admin_url("alpha-shop") + f"/admin/conversations?c={cid}")
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#live-state")).to_contain_text("Live", timeout=15000)
+    presence = app.locator(f"#conversation-{cid} .presence")
+    expect(presence).to_contain_text("Not in the store")
+
+    with streams() as opened:
+        shopper = realtime.shopper(shop_id, cid)
+        opened.append(shopper)
+        shopper.wait_ready()
+        expect(presence).to_have_text("Online", timeout=15000)
+        expect(app.locator("#thread-presence")).to_contain_text("Online: your reply appears")
+
+        # The shopper types, then writes: both show without a reload.
+        signed = proxy_query(SHOP_A)
+        typing = live.http.post(
+            f"{live.app_url}/proxy/chat/typing", params=signed, json={"token": chat}
+        )
+        assert typing.status_code == 204
+        expect(app.locator("#typing")).to_have_text("Ada Lovelace is typing…")
+        sent = live.http.post(
+            f"{live.app_url}/proxy/chat/messages",
+            params=proxy_query(SHOP_A),
+            json={"token": chat, "body": "Is my reward coming?", "client_id": "w1"},
+        )
+        assert sent.status_code == 201
+        expect(app.locator("#messages .message.shopper").last).to_contain_text(
+            "Is my reward coming?", timeout=15000
+        )
+        expect(app.locator("#typing")).to_have_text("")  # the message ends the typing
+
+        # Staff types and replies: the shopper's stream hears both, never a note.
+        composer = app.locator("#reply-body")
+        composer.click()
+        composer.type("It is")
+        assert (
+            shopper.next(lambda e: e.event == "typing", timeout=15).data["conversation_id"] == cid
+        )
+        composer.fill("Yes, today.")
+        composer.press("Enter")
+        heard = shopper.next(lambda e: e.event == "message", timeout=15)
+        assert (heard.data["author"], heard.data["body"]) == ("staff", "Yes, today.")
+        composer.fill("Private: check the order")
+        app.get_by_role("button", name="Add private note").click()
+        expect(app.locator("#messages .message.note")).to_have_count(1)
+        page.screenshot(path=str(screenshots_dir / "inbox-live.png"), full_page=True)
+
+        # The stream drops; a message arrives meanwhile; the page catches up on reconnect.
+        realtime.stop()
+        expect(app.locator("#live-state")).to_contain_text("Reconnecting", timeout=15000)
+        start(live, "ada@example.com", "Ada Lovelace", "Sent while you were away")
+        realtime.redis = redis.Redis.from_url(realtime.env["REDIS_URL"])
+        realtime.start()
+        expect(app.locator("#messages .message.shopper").last).to_contain_text(
+            "Sent while you were away", timeout=40000
+        )
+        expect(app.locator("#live-state")).to_contain_text("Live")
+        shopper = realtime.shopper(shop_id, cid)
+        opened.append(shopper)
+        shopper.wait_ready()
+        expect(presence).to_have_text("Online", timeout=15000)
+        assert "Private: check the order" not in [e.data.get("body") for e in shopper.seen]
+
+        # The shopper closes the tab: the note about the email replaces "Online".
+        shopper.close()
+    expect(presence).to_contain_text("Not in the store", timeout=20000)
+    expect(app.locator("#thread-presence")).to_contain_text(
+        "your reply will be emailed to ada@example.com, the address given at the start"
+    )
+    page.screenshot(path=str(screenshots_dir / "inbox-shopper-left.png"), full_page=True)
