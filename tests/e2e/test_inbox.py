@@ -16,18 +16,28 @@ from sqlalchemy import select
 
 from shopify_app.conversations import chat_tokens, notify, service
 from shopify_app.db import get_session
-from shopify_app.models import Conversation, ConversationMessage, Shop
+from shopify_app.models import Conversation, ConversationMessage, Customer, Referral, Reward, Shop
 from tests.conftest import SHOP_A
 from tests.helpers import proxy_query
 from tests.integration.realtime_support import Realtime, streams
+from tests.integration.test_program_pages import referral_setup
 from tests.integration.webhook_support import install, one, rows
 
 
-def start(live, email, name, *bodies):
+def start(live, email, name, *bodies, customer=False):
+    """A conversation started as the widget starts one (`customer`: by the logged-in
+    customer with that email)."""
     with live.app.app_context():
         session = get_session()
         shop = session.scalars(select(Shop).where(Shop.domain == SHOP_A)).one()
-        conversation = service.start_conversation(session, shop, email=email, name=name)
+        linked = None
+        if customer:
+            linked = session.scalars(
+                select(Customer).where(Customer.shop_id == shop.id, Customer.email == email)
+            ).one()
+        conversation = service.start_conversation(
+            session, shop, email=email, name=name, customer=linked
+        )
         for body in bodies:
             service.post_message(
                 session, shop, conversation, author="shopper", body=body, channel="widget"
@@ -235,3 +245,37 @@ def test_the_inbox_follows_the_conversation_live(live, page, realtime, screensho
         "your reply will be emailed to ada@example.com, the address given at the start"
     )
     page.screenshot(path=str(screenshots_dir / "inbox-shopper-left.png"), full_page=True)
+
+
+def test_the_customers_hub_beside_the_thread_and_its_support_actions(live, page, screenshots_dir):
+    install(live, SHOP_A)
+    ada, advocate, _order = referral_setup(live)
+    cid = start(live, "ada.l@gmail.com", "Ada", "Where is my reward?", customer=True)
+    reward = one(live.app, Reward)
+    customer = one(live.app, Customer, Customer.email == "ada.l@gmail.com")
+    assert one(live.app, Referral, Referral.id == reward.referral_id).status == "completed"
+
+    page.goto(live.admin_url("alpha-shop") + f"/admin/conversations?c={cid}")
+    app = page.frame_locator("#app-frame")
+    hub = app.locator("#customer-hub")
+    expect(hub.locator("#hub-program")).to_contain_text(advocate.code)
+    expect(hub.locator("#hub-referrals")).to_contain_text("Completed")
+    expect(hub.locator(f"#hub-reward-{reward.id}")).to_contain_text(reward.code)
+    expect(hub.locator("#view-in-shopify")).to_have_attribute(
+        "href", f"shopify://admin/customers/{ada.id}"
+    )
+    no_sideways_scroll(page, app, "inbox-hub", screenshots_dir)
+
+    # Resend the reward email through Support's own action, staying in the inbox.
+    hub.get_by_role("button", name="Resend reward email").click()
+    expect(hub.locator(".resend-result")).to_have_text(
+        "Reward email sent again to ada.l@gmail.com."
+    )
+    expect(app.locator("#thread-heading")).to_have_text("Ada")
+
+    # Open in Support: the portal's page of that customer.
+    hub.get_by_role("link", name="Open in Support").click()
+    expect(app.locator("s-page")).to_have_attribute("heading", customer.display_name)
+    assert f"/portal/customers/{customer.id}" in app.locator("body").evaluate(
+        "() => location.pathname"
+    )
