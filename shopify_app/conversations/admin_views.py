@@ -25,6 +25,8 @@ from shopify_app.customers import detail as detail_cards
 from shopify_app.db import get_session
 from shopify_app.jobs import redis_connection
 from shopify_app.models import Conversation, SavedReply, StaffMember
+from shopify_app.realtime import presence
+from shopify_app.realtime.tokens import issue_realtime_token
 from shopify_app.referrals.program import shop_currency
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_timezone
@@ -46,6 +48,7 @@ VIEWS = {
     "archived": "Archived",
 }
 SEARCH_CAP = 200
+LIST_LIMIT = 50
 TITLE_CAP = 255
 CLIENT_ID_CAP = 64
 REALTIME_TOKEN_TTL = 300
@@ -97,8 +100,6 @@ def online_ids(conversation_ids: list[int]) -> set[int]:
     cannot say (the list then shows where a reply would go by email, which is true then)."""
     if not conversation_ids:
         return set()
-    from shopify_app.realtime import presence
-
     try:
         return presence.online_among(redis_connection(), g.shop.id, conversation_ids)
     except redis.RedisError:
@@ -145,6 +146,7 @@ def load_list(session) -> tuple[list[Conversation], set[int], str, str]:
         q=q or None,
         view=view,
         staff=current_staff(session),
+        limit=LIST_LIMIT,
         before=parse_moment(request.args.get("before")),
     )
     return conversations, online_ids([c.id for c in conversations]), q, view
@@ -190,6 +192,7 @@ def inbox():
         "view": view,
         "views": VIEWS,
         "selected_id": selected.id if selected else None,
+        "list_limit": LIST_LIMIT,
         "iso_utc": iso_utc,
         "local_time": lambda moment: local_time(moment, zone),
         "local_day": lambda moment: local_time(moment, zone).partition(",")[0],
@@ -201,7 +204,8 @@ def inbox():
         shown |= hub_context(session, selected)
         shown["messages"] = [service.message_json(m, for_shopper=False) for m in rows]
         shown["created"] = {m.id: m.created_at for m in rows}
-        shown["selected_online"] = selected.id in (online | online_ids([selected.id]))
+        listed = any(c.id == selected.id for c in conversations)
+        shown["selected_online"] = selected.id in (online if listed else online_ids([selected.id]))
     return render_template(
         "admin/conversations.html",
         selected=selected,
@@ -349,8 +353,6 @@ def delete_saved_reply(reply_id: int):
 @id_token_required
 def realtime_token():
     """A short-lived token for the realtime stream (`/events/staff`), against the ID token."""
-    from shopify_app.realtime.tokens import issue_realtime_token
-
     user_id = str(g.staff_user_id or "")
     token = issue_realtime_token(
         notify.realtime_secret(),
