@@ -57,13 +57,13 @@ HUB_ROWS = 5  # referrals and rewards beside the thread; "Open in Support" has t
 
 @bp.errorhandler(HTTPException)
 def json_error(error: HTTPException):
-    """The inbox's fetches read JSON, so its errors are JSON too; a document load (the page
-    itself) gets the app's readable error page."""
-    if request.accept_mimetypes.best == "application/json" or request.is_json:
-        return problem(error.code or 500, error.description or error.name)
-    return render_template(
-        "error.html", title=f"{error.code} {error.name}", message=error.description
-    ), error.code or 500
+    """The inbox's JSON endpoints answer errors as JSON (`{"error": sentence}`); the page
+    itself gets the app's readable error page."""
+    if request.endpoint == "conversations.inbox":
+        title = f"{error.code} {error.name}"
+        html = render_template("error.html", title=title, message=error.description)
+        return html, error.code or 500
+    return problem(error.code or 500, error.description or error.name)
 
 
 def problem(status: int, message: str):

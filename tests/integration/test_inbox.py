@@ -237,7 +237,9 @@ def test_another_shops_conversation_and_saved_reply_are_not_found(shops):
         saved_id = saved.id
     assert get(live, "/admin/conversations", c=theirs).status_code == 404
     assert get(live, "/admin/conversations", c="x1").status_code == 404
-    assert get(live, f"/admin/conversations/{theirs}/messages").status_code == 404
+    not_found = get(live, f"/admin/conversations/{theirs}/messages")
+    assert not_found.status_code == 404
+    assert not_found.json() == {"error": "No such conversation in this shop."}
     for action in ("reply", "note"):
         refused = send(live, f"/admin/conversations/{theirs}/{action}", {"body": "hi"})
         assert refused.status_code == 404 and refused.json()["error"]
