@@ -82,6 +82,9 @@ def receive_mail(
         )
     except MessageRefused as exc:
         return _dropped(exc.reason)
+    if message.conversation_id != conversation.id:
+        # The same Message-ID stored meanwhile by a concurrent request for another thread.
+        return _dropped("its Message-ID belongs to another conversation")
     return Outcome("accepted", "attached", conversation.id, message.id)
 
 
