@@ -158,7 +158,7 @@
           : 'Not in the store now: your reply will be emailed to ' + thread().dataset.email +
             ', the address given at the start of the chat.';
       } else {
-        el.textContent = online ? 'Online' : 'Not in the store: a reply goes to their email';
+        el.textContent = online ? 'Online' : 'Away: a reply goes by email';
       }
     });
   }

@@ -75,7 +75,7 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
     expect(row).to_contain_text("ada@example.com")
     expect(row).to_contain_text("Ada Lovelace")
     expect(row.locator(".unread-count")).to_contain_text("2")
-    expect(row).to_contain_text("Not in the store: a reply goes to their email")
+    expect(row).to_contain_text("Away: a reply goes by email")
     expect(app.locator("#conversations li").first).to_have_id(f"conversation-{cid}")
     no_sideways_scroll(page, app, "inbox-list", screenshots_dir)
 
@@ -179,7 +179,7 @@ def test_the_inbox_follows_the_conversation_live(live, page, realtime, screensho
     app = page.frame_locator("#app-frame")
     expect(app.locator("#live-state")).to_contain_text("Live", timeout=15000)
     presence = app.locator(f"#conversation-{cid} .presence")
-    expect(presence).to_contain_text("Not in the store")
+    expect(presence).to_contain_text("Away: a reply goes by email")
 
     with streams() as opened:
         shopper = realtime.shopper(shop_id, cid)
@@ -240,7 +240,7 @@ def test_the_inbox_follows_the_conversation_live(live, page, realtime, screensho
 
         # The shopper closes the tab: the note about the email replaces "Online".
         shopper.close()
-    expect(presence).to_contain_text("Not in the store", timeout=20000)
+    expect(presence).to_contain_text("Away: a reply goes by email", timeout=20000)
     expect(app.locator("#thread-presence")).to_contain_text(
         "your reply will be emailed to ada@example.com, the address given at the start"
     )

@@ -99,7 +99,7 @@ def test_the_list_shows_unread_first_with_email_name_preview_and_where_a_reply_g
     assert list_ids(page.text) == [unread, read]
     assert "ada@example.com" in page.text and "Ada Lovelace" in page.text
     assert "Where is my reward?" in page.text
-    assert "Not in the store: a reply goes to their email" in page.text
+    assert "Away: a reply goes by email" in page.text
     assert 'href="/admin/conversations?' in page.text or "/admin/conversations?" in page.text
     rows_json = get(live, "/admin/conversations.json").json()["conversations"]
     assert [r["id"] for r in rows_json] == [unread, read]
@@ -348,7 +348,7 @@ def test_presence_shows_online_and_then_where_the_reply_goes(shops):
     shopper_tab(live, "open", shop_id, cid)
     page = get(live, "/admin/conversations", c=cid)
     assert f'data-presence-for="{cid}">Online</span>' in page.text
-    assert f'data-presence-for="{other}">Not in the store' in page.text
+    assert f'data-presence-for="{other}">Away: a reply goes by email' in page.text
     assert "Online: your reply appears in their chat." in page.text
     rows_json = {
         r["id"]: r["online"] for r in get(live, "/admin/conversations.json").json()["conversations"]
