@@ -21,6 +21,7 @@ from flask import (
 
 from .app_config import RegisteredApp
 from .commerce import cancel_order, data, fulfill_order, refund_order
+from .mailbox import reply as send_mail_reply
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState
 
@@ -194,4 +195,26 @@ def admin_resource(handle: str, resource: str):
 def mailbox():
     box = current_app.extensions.get("devstore_mailbox")
     messages = list(reversed(box.messages)) if box is not None else []
-    return render_template("devstore/mailbox.html", messages=messages)
+    return render_template(
+        "devstore/mailbox.html", messages=messages, replied=request.args.get("replied")
+    )
+
+
+@bp.post("/mailbox/<mail_id>/reply")
+def mailbox_reply(mail_id: str):
+    """Answer a received message as the shopper's mail client and mail provider would:
+    the reply goes, signed, to the app's inbound endpoint."""
+    box = current_app.extensions.get("devstore_mailbox")
+    original = box.get(mail_id) if box is not None else None
+    if original is None or original.direction != "received":
+        abort(404)
+    text = (request.form.get("body") or "").strip()
+    if not text:
+        abort(400, "Write a reply first.")
+    app = registered_app()
+    if not app.inbound_email_url:
+        abort(409, "The app has no inbound email URL.")
+    sent = send_mail_reply(
+        box, original, text, inbound_url=app.inbound_email_url, secret=app.inbound_email_secret
+    )
+    return redirect(url_for("devstore_admin.mailbox", replied=sent.id) + f"#mail-{sent.id}")

@@ -57,10 +57,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .api.views import bp as api_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
+    from .conversations.admin_views import bp as conversations_bp
     from .conversations.proxy_views import bp as chat_proxy_bp
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
     from .emails.views import bp as unsubscribe_bp
+    from .inbound.views import bp as inbound_bp
     from .portal.views import bp as portal_bp
     from .storefront.proxy import bp as proxy_bp
     from .storefront.views import bp as storefront_bp
@@ -79,10 +81,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(proxy_bp)
     app.register_blueprint(chat_proxy_bp)
     app.register_blueprint(portal_bp)
+    app.register_blueprint(conversations_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(api_keys_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(inbound_bp)
 
     rate_limits.init_app(app)
     app.after_request(add_security_headers)

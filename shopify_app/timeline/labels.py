@@ -15,6 +15,7 @@ _EMAIL_KINDS = {
     "reward": "Reward email",
     "friend": "Friend offer email",
     "signup_confirmation": "Signup confirmation email",
+    "conversation_reply": "Chat reply email",
 }
 _EMAIL_STEPS = {
     "queued": "queued",
