@@ -76,17 +76,19 @@ def test_the_embed_is_off_after_install_and_the_deep_link_switches_it_on_only_wh
     assert "Chat with shoppers" in editor
     assert 'id="rc-chat"' not in storefront(client)  # not saved yet: still off
 
-    other_app = client.get(EDITOR.format(handle="alpha-shop"), query_string={
-        "context": "apps", "activateAppId": "another-app/chat"
-    }).get_data(as_text=True)
+    other_app = client.get(
+        EDITOR.format(handle="alpha-shop"),
+        query_string={"context": "apps", "activateAppId": "another-app/chat"},
+    ).get_data(as_text=True)
     assert 'id="editor-activating"' not in other_app
     assert not re.search(r'id="chat-enabled"\s+checked', other_app)
 
     switch(client)
     page = storefront(client)
     assert page.count('id="rc-chat"') == 1
-    assert re.search(r'<script src="/cdn/extensions/chat-embed/assets/chat.js\?v=\w+" defer>', page)
-    assert re.search(r'<link rel="stylesheet" href="/cdn/extensions/chat-embed/assets/chat.css', page)
+    assets = "/cdn/extensions/chat-embed/assets"
+    assert re.search(rf'<script src="{assets}/chat.js\?v=\w+" defer>', page)
+    assert re.search(rf'<link rel="stylesheet" href="{assets}/chat.css\?v=\w+"', page)
     attributes = chat_attributes(page)
     assert attributes["data-shop"] == SHOP_A
     assert attributes["data-proxy"] == f"/shops/{SHOP_A}/apps/referrals"
