@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .api.views import bp as api_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
+    from .conversations.proxy_views import bp as chat_proxy_bp
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
     from .emails.views import bp as unsubscribe_bp
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(customer_actions_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
+    app.register_blueprint(chat_proxy_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(unsubscribe_bp)

@@ -5,6 +5,7 @@ referrals seed           generate customers and program data for a shop
 referrals web            the web app (Flask's server; production uses gunicorn, see Procfile)
 referrals worker         an RQ worker
 referrals scheduler      the periodic-job scheduler (run exactly one)
+referrals realtime       the realtime process: chat streams (Server-Sent Events) over Redis
 referrals devstore       the local Shopify stand-in (its state kept in INSTANCE_PATH/devstore)
 referrals dev            all of the above on embedded defaults, printing the admin URL
 referrals reset          delete the local state of `dev`: the next one starts afresh
@@ -141,6 +142,33 @@ def scheduler() -> None:
 
 
 @main.command(with_appcontext=False)
+@click.option("--host", default=None, help="Default: 127.0.0.1 locally, 0.0.0.0 in production.")
+@click.option("--port", type=int, default=None, help="Default: REALTIME_PORT (8091).")
+def realtime(host: str | None, port: int | None) -> None:
+    """Serve the realtime streams (widget and inbox) from an asyncio process; run one or more
+    behind REALTIME_URL. It needs no database: the same secret and Redis as the app."""
+    from .config import load_config, validate_config
+    from .realtime.server import serve  # aiohttp loads only in the realtime process
+
+    config = load_config()
+    try:
+        validate_config(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    redis_url, embedded = config["REDIS_URL"], None
+    if not redis_url:  # local runs: the embedded Redis the app and the workers share
+        embedded = embedded_redis(config["INSTANCE_PATH"])  # kept: it owns the server
+        redis_url = f"unix://{embedded.socket_file}"
+    local = config["APP_ENV"] in ("development", "test")
+    serve(
+        config,
+        host=host or ("127.0.0.1" if local else "0.0.0.0"),  # noqa: S104 - behind the platform
+        port=port or int(config["REALTIME_PORT"]),
+        redis_url=redis_url,
+    )
+
+
+@main.command(with_appcontext=False)
 @click.option("--port", type=int, default=None)
 def devstore(port: int | None) -> None:
     """Serve the devstore (the local Shopify stand-in). It keeps its state in
@@ -205,7 +233,7 @@ def reset() -> None:
             click.echo(f"{name} is set: that server was not touched", err=True)
 
 
-QUIET_IN_DEV = ("worker", "scheduler")
+QUIET_IN_DEV = ("worker", "scheduler", "realtime")
 
 
 @main.command(with_appcontext=False)
@@ -213,14 +241,16 @@ QUIET_IN_DEV = ("worker", "scheduler")
     "--verbose",
     "-v",
     is_flag=True,
-    help="Show the worker's and the scheduler's routine logs here too (they go to files).",
+    help="Show the worker's, the scheduler's and the realtime process's routine logs here "
+    "too (they go to files).",
 )
 def dev(verbose: bool) -> None:
-    """Migrate, then run web + worker + scheduler + devstore on embedded defaults.
+    """Migrate, then run web + worker + scheduler + realtime + devstore on embedded defaults.
 
-    The worker and the scheduler log every job at INFO (a sweep runs every 30 s): by default
-    their output goes to `instance/logs/<name>.log`, so the terminal keeps the admin URL, the
-    requests and anything that goes wrong in the web app or the devstore."""
+    The worker and the scheduler log every job at INFO (a sweep runs every 30 s), the realtime
+    process its connections: by default their output goes to `instance/logs/<name>.log`, so
+    the terminal keeps the admin URL, the requests and anything that goes wrong in the web
+    app or the devstore."""
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
     env.setdefault("SHOPIFY_APP_URL", DEFAULT_APP_URL)
@@ -251,7 +281,7 @@ def dev(verbose: bool) -> None:
             stdout=outputs.get(name),
             stderr=subprocess.STDOUT if outputs.get(name) else None,
         )
-        for name in ("devstore", "web", "worker", "scheduler")
+        for name in ("devstore", "web", "worker", "scheduler", "realtime")
     }
     stopping = False
 
@@ -263,7 +293,9 @@ def dev(verbose: bool) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     admin = env["DEVSTORE_URL"].rstrip("/")
-    ready = _wait_until_listening([env["SHOPIFY_APP_URL"], admin], procs, timeout=60)
+    ready = _wait_until_listening(
+        [env["SHOPIFY_APP_URL"], admin, app.config["REALTIME_URL"]], procs, timeout=60
+    )
     if ready:
         click.secho(
             "\n  Referrals is running. Open the app inside the local Shopify admin:\n\n"
@@ -272,8 +304,8 @@ def dev(verbose: bool) -> None:
             + (
                 ""
                 if verbose
-                else f"  Worker and scheduler logs: {logs}/worker.log, scheduler.log "
-                "(`make dev VERBOSE=1` shows them here)\n"
+                else f"  Worker, scheduler and realtime logs: {logs}/worker.log, "
+                "scheduler.log, realtime.log (`make dev VERBOSE=1` shows them here)\n"
             ),
             fg="green",
         )

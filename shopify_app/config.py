@@ -29,6 +29,8 @@ DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
 DEFAULT_APP_URL = "http://127.0.0.1:8080"
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
+DEFAULT_REALTIME_PORT = 8091
+DEFAULT_REALTIME_URL = f"http://127.0.0.1:{DEFAULT_REALTIME_PORT}"  # `referrals realtime`
 DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
 
 SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
@@ -72,6 +74,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "OUTGOING_CONNECT_TIMEOUT_SECONDS": (float, 3, 0.1, 30),
     "OUTGOING_READ_TIMEOUT_SECONDS": (float, 10, 0.1, 60),
     "OUTGOING_TOTAL_TIMEOUT_SECONDS": (float, 20, 0.5, 120),
+    # The realtime process (shopify_app/realtime/server.py): the port it listens on; how long
+    # a shopper's connection counts as online without its process's heartbeat (a killed
+    # process's shoppers go offline after this); how long after a connection closes the
+    # shopper stays online, so that moving to another storefront page does not flicker.
+    "REALTIME_PORT": (int, DEFAULT_REALTIME_PORT, 1, 65535),
+    "REALTIME_PRESENCE_TTL_SECONDS": (float, 15, 1, 300),
+    "REALTIME_PRESENCE_GRACE_SECONDS": (float, 3, 0, 60),
 }
 # Where a number's local (development/test) default differs from production's.
 LOCAL_NUMBER_DEFAULTS: dict[str, float] = {"TRUSTED_PROXY_COUNT": 0}
@@ -86,6 +95,10 @@ RATE_LIMITS = {
     # email or phone number signed up (each email signup sends a confirmation email).
     "RATE_LIMIT_SIGNUP": "10 per hour",
     "RATE_LIMIT_SIGNUP_ADDRESS": "3 per hour;5 per day",
+    # The storefront chat (conversations/proxy_views.py), on top of the proxy's budget:
+    # conversations started per shopper address, messages sent per conversation.
+    "RATE_LIMIT_CHAT_START": "10 per hour",
+    "RATE_LIMIT_CHAT_MESSAGE": "20 per minute;300 per hour",
     # The public API (/api/v1): per API key, and per shop across all its keys.
     "RATE_LIMIT_API_KEY": "600 per minute",
     "RATE_LIMIT_API_SHOP": "1200 per minute",
@@ -181,6 +194,11 @@ def load_config(
             "APP_BRIDGE_URL", f"{devstore_url}/static/app-bridge.js", SHOPIFY_CDN_APP_BRIDGE
         ),
         "POLARIS_URL": setting("POLARIS_URL", SHOPIFY_CDN_POLARIS, SHOPIFY_CDN_POLARIS),
+        # The realtime process's public URL, as the browser (widget and admin) reaches it.
+        "REALTIME_URL": setting(
+            "REALTIME_URL",
+            f"http://127.0.0.1:{env.get('REALTIME_PORT') or DEFAULT_REALTIME_PORT}",
+        ),
     }
     for name, (kind, default, _low, _high) in NUMBERS.items():
         raw = setting(name, str(LOCAL_NUMBER_DEFAULTS.get(name, default)), str(default))
@@ -256,6 +274,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             "REDIS_URL",
             "ENCRYPTION_KEY",
             "SMTP_URL",
+            "REALTIME_URL",
         )
         missing = [name for name in required if not cfg.get(name)]
         if missing:
@@ -275,6 +294,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             "SHOPIFY_ADMIN_URL",
             "APP_BRIDGE_URL",
             "POLARIS_URL",
+            "REALTIME_URL",
         ):
             value = cfg.get(name) or ""
             if value and not value.startswith("https://"):

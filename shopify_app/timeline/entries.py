@@ -128,7 +128,9 @@ def entries_for(
     for event in events:
         payload: dict[str, Any] = event.payload or {}
         family = BY_KEY.get(event.family)
-        staff_name = name_of(event.actor) if name_of and event.family == "staff" else None
+        staff_name = (
+            name_of(event.actor) if name_of and event.family in ("staff", "conversation") else None
+        )
         email = emails.get(payload.get("email_id"))
         shared_to = email.to_address if email is not None and event.family == "program" else None
         entry = Entry(

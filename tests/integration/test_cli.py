@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect
 from shopify_app.cli import main
 from tests.support import free_port, wait_until
 
-DEFAULT_PORTS = (8025, 8080, 8081)  # what `make dev` uses: SMTP, app, devstore
+DEFAULT_PORTS = (8025, 8080, 8081, 8091)  # what `make dev` uses: SMTP, app, devstore, realtime
 
 
 def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
@@ -76,6 +76,7 @@ def dev_env(instance: Path) -> dict[str, str]:
         "SHOPIFY_APP_URL": f"http://127.0.0.1:{free_port()}",
         "DEVSTORE_URL": f"http://127.0.0.1:{free_port()}",
         "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "REALTIME_PORT": str(free_port()),
     }
 
 
@@ -121,6 +122,9 @@ def test_dev_serves_the_app_in_the_admin_frame_and_stops_cleanly(tmp_path):
                 "the worker's log file",
             )
             assert "rq.worker" not in log_path.read_text()
+            # the realtime process runs beside them, on the embedded Redis
+            health = httpx.get(f"http://127.0.0.1:{env['REALTIME_PORT']}/health", timeout=10)
+            assert health.json()["redis"] is True
         finally:
             stop_dev(proc, log_path)
 

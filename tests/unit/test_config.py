@@ -17,6 +17,7 @@ GOOD_PRODUCTION = {
     "REDIS_URL": "redis://cache:6379/0",
     "ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "SMTP_URL": "smtp://relay.example.com:587",
+    "REALTIME_URL": "https://realtime.referrals.example.com",
 }
 
 
@@ -44,6 +45,7 @@ def test_production_is_the_default_and_lists_every_missing_secret():
         "REDIS_URL",
         "SMTP_URL",
         "SHOPIFY_APP_URL",
+        "REALTIME_URL",
     ):
         assert name in message
 
