@@ -6,8 +6,9 @@
  * translated strings. It talks to the app through the app proxy (JSON, the chat token in the
  * body or `token=`: the proxy drops cookies, so the token lives in localStorage and the chat
  * continues on every page) and listens on the realtime process's event stream (SSE), which
- * only notifies: on every (re)connect the widget catches up with `after=<last id>` and drops
- * what it already has by id. Message text is only ever set with textContent.
+ * only notifies: on every (re)connect, once the stream says `ready`, the widget catches up
+ * with `after=<last id>` and drops what it already has by id; on `token_expired` (or a
+ * refused stream) it fetches a new realtime token. Message text is only ever textContent.
  */
 (function () {
   'use strict';
@@ -465,7 +466,8 @@
     if (!realtime.url || !realtime.token || !window.EventSource) return;
     var stream = new window.EventSource(realtime.url + '/events/shopper?token=' + encodeURIComponent(realtime.token));
     source = stream;
-    stream.addEventListener('open', function () {
+    // `ready`: the stream is subscribed, so what was sent before it is in the catch-up.
+    stream.addEventListener('ready', function () {
       retries = 0;
       text(status, '');
       catchUp(false);
@@ -476,15 +478,11 @@
     });
     stream.addEventListener('typing', function (event) {
       var data = parse(event.data) || {};
-      var from = data.author || data.from || data.side;
-      if (from !== 'shopper' && data.typing !== false) showTyping(data.staff_name || data.name);
-      else if (data.typing === false) hideTyping();
+      if (data.author !== 'shopper') showTyping(data.staff_name);
     });
-    // The stream says the token has expired: fetch a new one and reconnect.
-    ['expired', 'token_expired', 'reauthenticate'].forEach(function (name) {
-      stream.addEventListener(name, function () {
-        if (source === stream) refreshRealtime();
-      });
+    // The token has expired (the stream ends after this): fetch a new one and reconnect.
+    stream.addEventListener('token_expired', function () {
+      if (source === stream) refreshRealtime();
     });
     stream.addEventListener('error', function () {
       if (source !== stream) return;
