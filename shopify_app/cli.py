@@ -247,10 +247,10 @@ QUIET_IN_DEV = ("worker", "scheduler", "realtime")
 def dev(verbose: bool) -> None:
     """Migrate, then run web + worker + scheduler + realtime + devstore on embedded defaults.
 
-    The worker and the scheduler log every job at INFO (a sweep runs every 30 s), the realtime
-    process its connections: by default their output goes to `instance/logs/<name>.log`, so
-    the terminal keeps the admin URL, the requests and anything that goes wrong in the web
-    app or the devstore."""
+    The worker and the scheduler log every job at INFO (a sweep runs every 30 s): by default
+    their output (and the realtime process's) goes to `instance/logs/<name>.log`, so the
+    terminal keeps the admin URL, the requests and anything that goes wrong in the web app or
+    the devstore."""
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
     env.setdefault("SHOPIFY_APP_URL", DEFAULT_APP_URL)
