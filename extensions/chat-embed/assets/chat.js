@@ -359,7 +359,7 @@
         return;
       }
       stored.token = result.data.chat_token;
-      stored.email = email || cfg.customerEmail;
+      stored.email = email.toLowerCase() || cfg.customerEmail;
       stored.customerId = cfg.customerId;
       save();
       takeRealtime(result.data);
