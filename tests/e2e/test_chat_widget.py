@@ -206,3 +206,43 @@ def test_the_finnish_storefront_and_the_keyboard(store, browser, page, screensho
     expect(launcher).to_be_focused()
     expect(launcher).to_have_attribute("aria-expanded", "false")
     shopper.context.close()
+
+
+def test_the_widget_renews_its_realtime_token_when_the_stream_says_it_expired(
+    store, browser, page, monkeypatch
+):
+    """Realtime tokens last minutes; here two seconds, so the stream soon says
+    `token_expired`: the widget fetches a new token through the proxy, reconnects, and the
+    staff's next reply still arrives live."""
+    from shopify_app.conversations import notify
+    from shopify_app.realtime.tokens import issue_realtime_token
+
+    def short_lived(shop_id: int, conversation_id: int) -> str:
+        return issue_realtime_token(
+            notify.realtime_secret(),
+            shop_id=shop_id,
+            audience="shopper",
+            conversation_id=conversation_id,
+            ttl=2,
+        )
+
+    monkeypatch.setattr(notify, "shopper_realtime_token", short_lived)
+    live = store
+    enable_embed(live, page)
+    shopper = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    shopper.goto(live.devstore_url + STORE)
+    shopper.get_by_role("button", name="Chat with us").click()
+    dialog = shopper.get_by_role("dialog", name="Chat with us")
+    dialog.get_by_label("Your email").fill("ren@example.com")
+    dialog.get_by_role("button", name="Start chat").click()
+    expect(dialog.get_by_label("Message")).to_be_focused()
+
+    def renewal(request) -> bool:
+        return request.method == "POST" and request.url.endswith("/chat/realtime-token")
+
+    for _ in range(2):  # renewed, and renewed again when the new token expires
+        shopper.wait_for_event("request", predicate=renewal, timeout=30000)
+    staff_reply(live, "Still here after the renewal.")
+    expect(dialog.get_by_role("log")).to_contain_text("Still here after the renewal.")
+    expect(dialog.locator(".rc-chat__status")).to_be_empty()  # no "Reconnecting…" left
+    shopper.context.close()
