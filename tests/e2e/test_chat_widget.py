@@ -42,7 +42,7 @@ def store(live, realtime, monkeypatch):
     return live
 
 
-def enable_embed(live, page, screenshots_dir=None) -> None:
+def enable_embed(live, page, screenshots_dir=None, accent: str | None = None) -> None:
     page.goto(live.admin_url("alpha-shop") + "/settings")
     card = page.frame_locator("#app-frame").locator("#chat-embed-card")
     expect(card).to_contain_text("Shopify keeps the button hidden", timeout=15000)
@@ -54,6 +54,8 @@ def enable_embed(live, page, screenshots_dir=None) -> None:
     expect(page.get_by_label("On (shown on every storefront page)")).to_be_checked()
     if screenshots_dir:
         page.screenshot(path=str(screenshots_dir / "chat-embed-theme-editor.png"))
+    if accent:
+        page.get_by_label("Launcher and button colour").fill(accent)
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#editor-saved")).to_be_visible()
 
@@ -228,10 +230,13 @@ def test_the_widget_renews_its_realtime_token_when_the_stream_says_it_expired(
 
     monkeypatch.setattr(notify, "shopper_realtime_token", short_lived)
     live = store
-    enable_embed(live, page)
+    enable_embed(live, page, accent="#ffd700")  # a light accent: dark text on it
     shopper = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     shopper.goto(live.devstore_url + STORE)
-    shopper.get_by_role("button", name="Chat with us").click()
+    launcher = shopper.get_by_role("button", name="Chat with us")
+    expect(launcher).to_have_css("background-color", "rgb(255, 215, 0)")
+    expect(launcher).to_have_css("color", "rgb(26, 26, 26)")
+    launcher.click()
     dialog = shopper.get_by_role("dialog", name="Chat with us")
     dialog.get_by_label("Your email").fill("ren@example.com")
     dialog.get_by_role("button", name="Start chat").click()
@@ -245,4 +250,38 @@ def test_the_widget_renews_its_realtime_token_when_the_stream_says_it_expired(
     staff_reply(live, "Still here after the renewal.")
     expect(dialog.get_by_role("log")).to_contain_text("Still here after the renewal.")
     expect(dialog.locator(".rc-chat__status")).to_be_empty()  # no "Reconnecting…" left
+    shopper.context.close()
+
+
+def test_a_logged_in_customer_starts_without_typing_an_email(store, browser, page):
+    """The app proxy's signed `logged_in_customer_id` says who the shopper is: the widget
+    asks for nothing, and the conversation is the customer's."""
+    from devstore import commerce
+    from shopify_app.models import Customer
+    from tests.integration.webhook_support import run_jobs
+
+    live = store
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    for _ in range(3):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+    enable_embed(live, page)
+    shopper = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    shopper.goto(live.devstore_url + STORE)
+    shopper.get_by_label("Log in as a customer (email)").fill("ada@example.com")
+    shopper.get_by_role("button", name="Log in").click()
+    shopper.goto(live.devstore_url + STORE)
+    shopper.get_by_role("button", name="Chat with us").click()
+    dialog = shopper.get_by_role("dialog", name="Chat with us")
+    expect(dialog).to_contain_text("Signed in as ada@example.com")
+    assert dialog.get_by_label("Your email").count() == 0
+    start = dialog.get_by_role("button", name="Start chat")
+    expect(start).to_be_focused()
+    start.click()
+    dialog.get_by_label("Message").fill("Where is my order?")
+    dialog.get_by_label("Message").press("Enter")
+    expect(dialog.get_by_role("log")).to_contain_text("Where is my order?")
+    (conversation,) = rows(live.app, Conversation)
+    (customer,) = rows(live.app, Customer, Customer.shopify_id == ada.id)
+    assert (conversation.customer_id, conversation.email) == (customer.id, "ada@example.com")
     shopper.context.close()

@@ -93,3 +93,34 @@ def test_the_script_loads_nothing_from_elsewhere_and_shows_text_as_text():
     assigned = re.findall(r"\.innerHTML\s*=\s*([^;]+);", script, re.S)
     assert len(assigned) == 2 and all(v.lstrip().startswith("'<svg") for v in assigned)
     assert "eval(" not in script and "new Function" not in script
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_widgets_colours_meet_wcag_aa_contrast():
+    css = (EXTENSION / "assets" / "chat.css").read_text()
+    colours = dict(re.findall(r"--rc-([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+    text_pairs = [  # (text, background), 4.5:1 for text
+        ("text", "surface"),
+        ("muted", "surface"),
+        ("text", "bubble"),
+        ("muted", "bubble"),
+        ("error", "surface"),
+        ("on-accent", "accent"),
+    ]
+    for fg, bg in text_pairs:
+        assert contrast(colours[fg], colours[bg]) >= 4.5, (fg, bg)
+    badge = re.search(r"\.rc-chat__badge \{[^}]*background: (#\w{6});[^}]*color: (#\w{6})", css)
+    assert contrast(badge[1], badge[2]) >= 4.5
+    # Field borders and the focus ring against the page: 3:1 for UI components.
+    assert contrast(colours["border"], colours["surface"]) >= 3
+    assert contrast(colours["focus"], "#ffffff") >= 3

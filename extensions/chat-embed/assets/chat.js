@@ -525,8 +525,10 @@
       return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
     });
     var luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2];
-    // White text when it reads at 4.5:1 or better on the accent; otherwise near-black.
-    var onAccent = (1.05 / (luminance + 0.05)) >= 4.5 ? '#ffffff' : '#1a1a1a';
+    // Text on the accent: white or near-black (#1a1a1a), whichever contrasts more.
+    var onWhite = 1.05 / (luminance + 0.05);
+    var onDark = (luminance + 0.05) / 0.0603;
+    var onAccent = onWhite >= onDark ? '#ffffff' : '#1a1a1a';
     root.style.setProperty('--rc-accent', '#' + match[1]);
     root.style.setProperty('--rc-on-accent', onAccent);
   }
