@@ -111,7 +111,7 @@ def test_a_shopper_chats_from_the_storefront_live_both_ways(
     dialog.get_by_label("Your email").fill("Mia.Shopper@example.com")
     dialog.get_by_label("Your name (optional)").fill("Mia")
     dialog.get_by_role("button", name="Start chat").click()
-    message = dialog.get_by_label("Message")
+    message = dialog.get_by_label("Message", exact=True)
     expect(message).to_be_focused()
     expect(dialog).to_contain_text("If you leave, we reply to mia.shopper@example.com.")
 
@@ -147,7 +147,7 @@ def test_a_shopper_chats_from_the_storefront_live_both_ways(
     expect(dialog.get_by_role("log")).to_contain_text("Rinse it first.")
 
     # Closed, a reply shows on the launcher; a realtime outage loses nothing.
-    dialog.get_by_label("Message").press("Escape")
+    dialog.get_by_label("Message", exact=True).press("Escape")
     expect(dialog).to_be_hidden()
     realtime.kill()
     staff_reply(live, "Sent while the stream was down.")
@@ -187,7 +187,7 @@ def test_the_finnish_storefront_and_the_keyboard(store, browser, page, screensho
     shopper.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Aloita keskustelu")).to_be_focused()
     shopper.keyboard.press("Enter")
-    message = dialog.get_by_label("Viesti")
+    message = dialog.get_by_label("Viesti", exact=True)
     expect(message).to_be_focused()
     shopper.keyboard.type("Onko teekannu astianpesukoneen kestävä?")
     shopper.keyboard.press("Enter")
@@ -240,7 +240,7 @@ def test_the_widget_renews_its_realtime_token_when_the_stream_says_it_expired(
     dialog = shopper.get_by_role("dialog", name="Chat with us")
     dialog.get_by_label("Your email").fill("ren@example.com")
     dialog.get_by_role("button", name="Start chat").click()
-    expect(dialog.get_by_label("Message")).to_be_focused()
+    expect(dialog.get_by_label("Message", exact=True)).to_be_focused()
 
     def renewal(request) -> bool:
         return request.method == "POST" and request.url.endswith("/chat/realtime-token")
@@ -253,7 +253,7 @@ def test_the_widget_renews_its_realtime_token_when_the_stream_says_it_expired(
     shopper.context.close()
 
 
-def test_a_logged_in_customer_starts_without_typing_an_email(store, browser, page):
+def test_a_logged_in_customer_starts_without_typing_an_email(store, browser, page, screenshots_dir):
     """The app proxy's signed `logged_in_customer_id` says who the shopper is: the widget
     asks for nothing, and the conversation is the customer's."""
     from devstore import commerce
@@ -266,7 +266,7 @@ def test_a_logged_in_customer_starts_without_typing_an_email(store, browser, pag
         assert live.state.dispatcher.drain(15)
         run_jobs(live.app)
     enable_embed(live, page)
-    shopper = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    shopper = browser.new_context(viewport={"width": 375, "height": 667}).new_page()  # a phone
     shopper.goto(live.devstore_url + STORE)
     shopper.get_by_label("Log in as a customer (email)").fill("ada@example.com")
     shopper.get_by_role("button", name="Log in").click()
@@ -274,13 +274,14 @@ def test_a_logged_in_customer_starts_without_typing_an_email(store, browser, pag
     shopper.get_by_role("button", name="Chat with us").click()
     dialog = shopper.get_by_role("dialog", name="Chat with us")
     expect(dialog).to_contain_text("Signed in as ada@example.com")
-    assert dialog.get_by_label("Your email").count() == 0
+    expect(dialog.get_by_label("Your email")).to_be_hidden()
     start = dialog.get_by_role("button", name="Start chat")
     expect(start).to_be_focused()
     start.click()
-    dialog.get_by_label("Message").fill("Where is my order?")
-    dialog.get_by_label("Message").press("Enter")
+    dialog.get_by_label("Message", exact=True).fill("Where is my order?")
+    dialog.get_by_label("Message", exact=True).press("Enter")
     expect(dialog.get_by_role("log")).to_contain_text("Where is my order?")
+    shopper.screenshot(path=str(screenshots_dir / "chat-widget-open-phone.png"))
     (conversation,) = rows(live.app, Conversation)
     (customer,) = rows(live.app, Customer, Customer.shopify_id == ada.id)
     assert (conversation.customer_id, conversation.email) == (customer.id, "ada@example.com")

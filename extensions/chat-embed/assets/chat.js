@@ -111,14 +111,20 @@
   });
   var startError = el('p', 'rc-chat__error', { id: 'rc-chat-start-error', role: 'alert' });
   var startButton = text(el('button', 'rc-chat__button', { type: 'submit' }), t('start'));
+  // A logged-in customer is known to the app through the proxy: the fields stay hidden
+  // unless the app cannot use their account (then they give an email like anyone).
+  var fields = el('div', 'rc-chat__fields');
+  [emailLabel, emailInput, emailHelp, nameLabel, nameInput].forEach(function (node) {
+    fields.appendChild(node);
+  });
   if (cfg.customerId) {
     text(signedIn, t('signed_in_as', { email: cfg.customerEmail || cfg.customerName }));
     startForm.appendChild(signedIn);
-  } else {
-    [emailLabel, emailInput, emailHelp, nameLabel, nameInput].forEach(function (node) {
-      startForm.appendChild(node);
-    });
+    fields.hidden = true;
+    emailInput.value = cfg.customerEmail;
+    nameInput.value = cfg.customerName;
   }
+  startForm.appendChild(fields);
   startForm.appendChild(startError);
   startForm.appendChild(startButton);
   panel.appendChild(startForm);
@@ -126,7 +132,7 @@
   // The thread and the composer.
   var thread = el('div', 'rc-chat__thread');
   thread.hidden = true;
-  var log = el('ol', 'rc-chat__log', { role: 'log', 'aria-live': 'polite', 'aria-label': t('title') });
+  var log = el('ol', 'rc-chat__log', { role: 'log', 'aria-live': 'polite', 'aria-label': t('messages') });
   var empty = text(el('p', 'rc-chat__empty'), t('empty'));
   var typing = el('p', 'rc-chat__typing', { 'aria-live': 'polite' });
   var status = el('p', 'rc-chat__status', { role: 'status' });
@@ -175,7 +181,7 @@
   }
   function firstField() {
     if (!thread.hidden) return messageInput;
-    return cfg.customerId ? startButton : emailInput;
+    return fields.hidden ? startButton : emailInput;
   }
   launcher.addEventListener('click', function () {
     if (isOpen()) closePanel(); else openPanel(true);
@@ -340,8 +346,8 @@
 
   startForm.addEventListener('submit', function (event) {
     event.preventDefault();
-    var email = emailInput.value.trim();
-    if (!cfg.customerId && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    var email = fields.hidden ? '' : emailInput.value.trim();
+    if (!fields.hidden && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
       showError(startError, t('error_email'), emailInput);
       emailInput.focus();
       return;
@@ -351,10 +357,14 @@
     text(startButton, t('starting'));
     var body = { locale: cfg.locale };
     if (email) body.email = email;
-    if (nameInput.value.trim()) body.name = nameInput.value.trim();
+    if (!fields.hidden && nameInput.value.trim()) body.name = nameInput.value.trim();
     api('POST', '/chat/start', body).then(function (result) {
       if (!result.ok || !result.data.chat_token) {
         var invalid = result.status === 400 || result.status === 422;
+        if (invalid && fields.hidden) {
+          fields.hidden = false;
+          emailInput.focus();
+        }
         showError(startError, invalid ? t('error_email') : refusal(result.status), invalid ? emailInput : null);
         return;
       }
@@ -508,6 +518,21 @@
     }, retryLater);
   }
   window.addEventListener('pagehide', disconnect);
+  window.addEventListener('pageshow', function (event) {
+    if (event.persisted && stored.token) refreshRealtime(); // back from the back/forward cache
+  });
+  // A chat started (or ended) in another tab of this store.
+  window.addEventListener('storage', function (event) {
+    if (event.key !== storageKey) return;
+    var now = load();
+    if (now.token && now.token !== stored.token) {
+      stored = now;
+      showThread();
+      catchUp(true).then(connect);
+    } else if (!now.token && stored.token) {
+      showStart('');
+    }
+  });
 
   // ---- start ----
   if (stored.token) {
