@@ -286,3 +286,39 @@ def test_a_logged_in_customer_starts_without_typing_an_email(store, browser, pag
     (customer,) = rows(live.app, Customer, Customer.shopify_id == ada.id)
     assert (conversation.customer_id, conversation.email) == (customer.id, "ada@example.com")
     shopper.context.close()
+
+
+def test_a_chat_started_before_logging_in_becomes_the_customers(store, browser, page):
+    from devstore import commerce
+    from shopify_app.models import Customer
+    from tests.integration.webhook_support import run_jobs
+
+    live = store
+    ada = commerce.create_customer(live.state, SHOP_A, email="ada@example.com", first_name="Ada")
+    for _ in range(3):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+    enable_embed(live, page)
+    shopper = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    shopper.goto(live.devstore_url + STORE)
+    shopper.get_by_role("button", name="Chat with us").click()
+    dialog = shopper.get_by_role("dialog", name="Chat with us")
+    dialog.get_by_label("Your email").fill("ada@example.com")
+    dialog.get_by_role("button", name="Start chat").click()
+    dialog.get_by_label("Message", exact=True).fill("Before logging in")
+    dialog.get_by_label("Message", exact=True).press("Enter")
+    expect(dialog.get_by_role("log")).to_contain_text("Before logging in")
+    (conversation,) = rows(live.app, Conversation)
+    assert conversation.customer_id is None
+
+    shopper.get_by_label("Log in as a customer (email)").fill("ada@example.com")
+    shopper.get_by_role("button", name="Log in").click()
+    shopper.goto(live.devstore_url + STORE)
+    expect(dialog.get_by_role("log")).to_contain_text("Before logging in")
+    (customer,) = rows(live.app, Customer, Customer.shopify_id == ada.id)
+    (conversation,) = rows(live.app, Conversation)
+    assert conversation.customer_id == customer.id
+    dialog.get_by_label("Message", exact=True).fill("After logging in")
+    dialog.get_by_label("Message", exact=True).press("Enter")
+    expect(dialog.get_by_role("log").locator("li")).to_have_count(2)
+    shopper.context.close()

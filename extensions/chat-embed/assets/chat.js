@@ -534,10 +534,25 @@
     }
   });
 
+  // A shopper who chatted, then logged in: the app links the thread to their account (and
+  // answers with a new chat token; a thread of someone else's is not theirs: a new one).
+  function linkCustomer() {
+    return api('POST', '/chat/start', { token: stored.token, locale: cfg.locale }).then(function (result) {
+      if (!result.ok || !result.data.chat_token) return;
+      stored.token = result.data.chat_token;
+      stored.customerId = cfg.customerId;
+      stored.email = stored.email || cfg.customerEmail;
+      save();
+      takeRealtime(result.data);
+    }, function () { /* offline: linked on a later page */ });
+  }
+
   // ---- start ----
   if (stored.token) {
     showThread();
-    catchUp(true).then(connect);
+    (cfg.customerId && !stored.customerId ? linkCustomer() : Promise.resolve())
+      .then(function () { return catchUp(true); })
+      .then(connect);
   }
   if (stored.open) openPanel(false); else updateBadge();
 
