@@ -132,7 +132,10 @@
   // The thread and the composer.
   var thread = el('div', 'rc-chat__thread');
   thread.hidden = true;
-  var log = el('ol', 'rc-chat__log', { role: 'log', 'aria-live': 'polite', 'aria-label': t('messages') });
+  // Focusable, so a keyboard can scroll a long thread.
+  var log = el('ol', 'rc-chat__log', {
+    role: 'log', 'aria-live': 'polite', 'aria-label': t('messages'), tabindex: '0'
+  });
   var empty = text(el('p', 'rc-chat__empty'), t('empty'));
   var typing = el('p', 'rc-chat__typing', { 'aria-live': 'polite' });
   var status = el('p', 'rc-chat__status', { role: 'status' });
