@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.worker_overhead
 	$(BIN)/python -m tests.bench.customers_page
 	$(BIN)/python -m tests.bench.api
+	$(BIN)/python -m tests.bench.realtime
 
 chromium:
 	@scripts/ensure-chromium.sh

@@ -404,3 +404,26 @@ def test_a_chat_token_names_its_conversation_for_its_shop_only(session, shop):
     assert chat_tokens.verify_chat_token(other_purpose, shop) is None
     for junk in ("", None, "a.b.c", 42, "x" * 5000):
         assert chat_tokens.verify_chat_token(junk, shop) is None
+
+
+def test_a_concurrent_duplicate_send_finds_the_first_message(session, shop, realtime, monkeypatch):
+    """Two requests with one client id race: the second's lookup misses the first's row,
+    its insert meets the unique index, and it answers the first message."""
+    conversation = service.start_conversation(session, shop, email="ada@example.com")
+    first = service.post_message(
+        session, shop, conversation, author="shopper", body="hi", channel="widget", client_id="r"
+    )
+    looked_up = service._existing
+    misses = iter([True])
+
+    def racing(*args):
+        return None if next(misses, False) else looked_up(*args)
+
+    monkeypatch.setattr(service, "_existing", racing)
+    second = service.post_message(
+        session, shop, conversation, author="shopper", body="hi", channel="widget", client_id="r"
+    )
+    assert second.id == first.id
+    assert conversation.unread_for_staff == 1
+    session.commit()
+    assert len(service.messages_after(session, shop, conversation, include_notes=True)) == 1
