@@ -53,6 +53,7 @@ CLIENT_QUEUE = 512  # frames waiting for a slow client before it is cut off (it 
 SUBSCRIBE_TIMEOUT = 10.0
 CONTROL_CHANNEL = "rt:control"  # keeps the pub/sub connection subscribed with no clients
 RETRY_MS = 2000
+PUBSUB_CLIENT_NAME = "referrals-realtime-pubsub"  # in Redis' CLIENT LIST
 
 CORS_HEADERS = {
     # Bearer tokens in the URL, no cookies: any origin (a storefront's own domain, the admin's
@@ -115,7 +116,9 @@ class Hub:
         self.redis = aioredis.Redis.from_url(redis_url)
         # No transparent reconnect for the pub/sub connection: what was published while it
         # was down would be missed silently. A failure ends every stream instead (see above).
-        self._pubsub_redis = aioredis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0))
+        self._pubsub_redis = aioredis.Redis.from_url(
+            redis_url, retry=Retry(NoBackoff(), 0), client_name=PUBSUB_CLIENT_NAME
+        )
         self._last_pong = time.monotonic()
         self.presence_ttl = presence_ttl
         self.presence_grace = presence_grace
@@ -318,12 +321,11 @@ class Hub:
         await self._pubsub.ping()
 
     async def _presence_heartbeat(self) -> None:
-        if self.shoppers:
+        shoppers = [_presence_triple(c) for c in self.shoppers]
+        for i in range(0, len(shoppers), SWEEP_BATCH):  # Redis runs a script alone: keep it short
             await self._heartbeat(
                 keys=[presence.INDEX_KEY],
-                args=presence.heartbeat_args(
-                    self.presence_ttl, (_presence_triple(c) for c in list(self.shoppers))
-                ),
+                args=presence.heartbeat_args(self.presence_ttl, shoppers[i : i + SWEEP_BATCH]),
             )
 
     async def _presence_sweep(self) -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from shopify_app.realtime import presence, publish
+from shopify_app.realtime.server import PUBSUB_CLIENT_NAME
 from shopify_app.realtime.tokens import issue_realtime_token
 
 from ..support import wait_until
@@ -362,3 +363,28 @@ def test_health_reports_connections(realtime):
         stream.wait_ready()
         after = httpx.get(f"{realtime.url}/health", timeout=10).json()
         assert after["ok"] and after["connections"] >= 1
+
+
+def test_losing_redis_ends_every_stream_so_clients_reconnect_and_catch_up(realtime):
+    """What was published while the process had no Redis is lost to its streams: it ends
+    them (clients reconnect, then fetch `after=<last id>`) rather than go on silently."""
+    shop = new_shop()
+    with streams() as opened:
+        shopper = realtime.shopper(shop, 1)
+        staff = realtime.staff(shop)
+        opened += [shopper, staff]
+        for stream in opened:
+            stream.wait_ready()
+        for client in realtime.redis.client_list(_type="pubsub"):
+            if client["name"] == PUBSUB_CLIENT_NAME:  # only this process's (not RQ's)
+                realtime.redis.client_kill_filter(_id=client["id"])
+        for stream in (shopper, staff):
+            assert stream.ended.wait(30), "a stream outlived the Redis connection it relied on"
+        wait_until(realtime._healthy, 30, "the process to reconnect to Redis")
+        again = realtime.shopper(shop, 1)
+        opened.append(again)
+        again.wait_ready()
+        publish.publish_message(
+            realtime.redis, message(1, 1), shop_id=shop, conversation_id=1, to_shopper=True
+        )
+        again.next(is_event("message", id=1))
