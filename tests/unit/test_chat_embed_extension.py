@@ -72,17 +72,21 @@ def test_the_block_is_an_app_embed_whose_assets_exist():
 
 
 def test_every_string_the_block_translates_is_in_english_and_finnish():
-    english = json.loads((EXTENSION / "locales" / "en.default.json").read_text())["chat"]
-    finnish = json.loads((EXTENSION / "locales" / "fi.json").read_text())["chat"]
-    assert english.keys() == finnish.keys()
+    locales = {
+        p.name: json.loads(p.read_text())["chat"] for p in (EXTENSION / "locales").glob("*.json")
+    }
+    english = locales.pop("en.default.json")
+    assert "fi.json" in locales
     liquid = (EXTENSION / "blocks" / "chat.liquid").read_text()
     keys = re.search(r"assign strings = '([^']+)' \| split", liquid)[1].split(",")
     assert set(keys) == set(english)
     script = (EXTENSION / "assets" / "chat.js").read_text()
     used = set(re.findall(r"\bt\('(\w+)'", script))
     assert used <= set(keys), used - set(keys)
-    for key, text in english.items():  # the same placeholders in both languages
-        assert re.findall(r"{\w+}", text) == re.findall(r"{\w+}", finnish[key]), key
+    for name, strings in locales.items():
+        assert strings.keys() == english.keys(), name
+        for key, text in english.items():  # the same placeholders in every language
+            assert re.findall(r"{\w+}", text) == re.findall(r"{\w+}", strings[key]), (name, key)
 
 
 def test_the_script_loads_nothing_from_elsewhere_and_shows_text_as_text():
