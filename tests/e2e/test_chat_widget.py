@@ -154,6 +154,7 @@ def test_a_shopper_chats_from_the_storefront_live_both_ways(
     realtime.start()
     launcher = shopper.get_by_role("button", name="Chat with us, 1 new")
     expect(launcher).to_be_visible(timeout=20000)
+    shopper.screenshot(path=str(screenshots_dir / "chat-widget-closed-unread-en.png"))
     launcher.click()
     expect(dialog.get_by_role("log")).to_contain_text("Sent while the stream was down.")
     expect(dialog.get_by_role("log").locator("li")).to_have_count(3)
