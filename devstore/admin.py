@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 
+from . import theme
 from .app_config import RegisteredApp
 from .commerce import cancel_order, data, fulfill_order, refund_order
 from .mailbox import reply as send_mail_reply
@@ -180,6 +181,52 @@ def order_action(handle: str, order_id: int, action: str):
     elif action not in ("cancel", "refund", "fulfill"):
         abort(404)
     return redirect(url_for("devstore_admin.orders", handle=handle))
+
+
+@bp.route("/store/<handle>/themes/current/editor", methods=["GET", "POST"])
+def theme_editor(handle: str):
+    """The theme editor's Theme settings > App embeds: the merchant switches the installed
+    app's embeds on or off and sets their settings. `?context=apps&activateAppId=
+    <api_key>/<block handle>` (the deep link apps offer) opens it with that embed switched on,
+    not yet saved, as Shopify does: the merchant still presses Save."""
+    shop = shop_or_404(handle)
+    app = registered_app()
+    embeds = theme.app_embeds() if shop.installed else {}
+    if request.method == "POST":
+        with state().lock:
+            for block, embed in embeds.items():
+                current = shop.app_embeds.get(block) or theme.AppEmbedState()
+                fields = {
+                    s["id"]: request.form.get(f"{block}.{s['id']}", "")
+                    for s in embed.settings_schema
+                }
+                shop.app_embeds[block] = theme.AppEmbedState(
+                    enabled=request.form.get(f"{block}.enabled") == "on",
+                    settings={**current.settings, **embed.clean_settings(fields)},
+                )
+        state().changed()
+        return redirect(url_for("devstore_admin.theme_editor", handle=handle, saved=1))
+    app_id, _, activate = (request.args.get("activateAppId") or "").partition("/")
+    activating = activate if app_id in (app.api_key, app.handle) and activate in embeds else None
+    saved = {block: shop.app_embeds.get(block) or theme.AppEmbedState() for block in embeds}
+    rows = [
+        {
+            "handle": block,
+            "embed": embed,
+            "enabled": saved[block].enabled or block == activating,
+            "activating": block == activating,
+            "values": embed.settings(saved[block].settings),
+        }
+        for block, embed in embeds.items()
+    ]
+    return render_template(
+        "devstore/theme_editor.html",
+        shop=shop,
+        app=app,
+        rows=rows,
+        activating=activating,
+        saved=request.args.get("saved") == "1",
+    )
 
 
 @bp.get("/store/<handle>/<path:resource>")

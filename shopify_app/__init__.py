@@ -17,6 +17,7 @@ from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
 from .shopify import services
 from .staff import actor_label
+from .storefront.chat_embed import chat_embed_link
 from .values import money_text
 
 
@@ -107,6 +108,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "embedded_fields": embedded_fields,
             "request_key": lambda: secrets.token_hex(16),
             "actor_label": actor_label,
+            "chat_embed_link": chat_embed_link,
         }
 
     return app
