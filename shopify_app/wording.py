@@ -165,6 +165,14 @@ FIELDS = {
     "event_types": "Events",
     "previous_secret_valid_until": "Previous secret valid until",
     "shopify_id": "Shopify customer",
+    "via": "How",
+    "code": "Referral code",
+}
+JOINED_VIA = {
+    "storefront": "On the storefront",
+    "invitation": "From an invitation",
+    "staff": "Added by staff",
+    "api": "Through the API",
 }
 CHOICES = {
     "percentage": "Percentage",
@@ -220,6 +228,8 @@ def value_parts(key: str, value: Any, names: Names) -> list[Part]:
         return [Part("; ".join(items) if items else "—")]
     if key.endswith("_minor") and isinstance(value, int):
         return [Part(f"{money_text(value, names.currency)} {names.currency}")]
+    if key == "via" and isinstance(value, str):
+        return [Part(JOINED_VIA.get(value, value.replace("_", " ")))]
     if key == "status" and isinstance(value, str):
         return [Part(value.replace("_", " ").capitalize())]
     return [Part(plain_value(value))]

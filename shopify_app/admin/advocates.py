@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from sqlalchemy import select
 
+from shopify_app import wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Customer
@@ -42,6 +43,7 @@ def _render_advocates(session, *, message=None, problem=None, email="", status=2
         email=email,
         shop=g.shop,
         share_url=share_url,
+        joined_how=wording.JOINED_VIA,
     )
 
 

@@ -49,11 +49,7 @@ def audit_lines(session: Session, shop: Shop, entries: list[AuditEntry]) -> list
     lines = []
     for e in entries:
         subject = _subject(e, names, rewards, keys, endpoints)
-        about = (
-            names.customer(e.customer_id)
-            if e.customer_id and e.subject_type not in ("customer",)
-            else []
-        )
+        about = [] if _names_customer(subject, e.customer_id) else names.customer(e.customer_id)
         lines.append(
             AuditLine(
                 entry=e,
@@ -64,6 +60,14 @@ def audit_lines(session: Session, shop: Shop, entries: list[AuditEntry]) -> list
             )
         )
     return lines
+
+
+def _names_customer(subject: list[Part], customer_id: int | None) -> bool:
+    """Whether the subject already is the customer (an advocate, a customer), or there is none."""
+    return customer_id is None or any(
+        p.endpoint == "customers.detail" and p.args.get("customer_id") == customer_id
+        for p in subject
+    )
 
 
 def _by_id(session: Session, shop: Shop, model, column, wanted: set[int]) -> dict[int, str]:

@@ -17,6 +17,14 @@
   const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
     (el.className && typeof el.className === 'string' ? '.' + el.className.trim().replace(/\s+/g, '.') : '') +
     ` "${(el.innerText || el.value || '').trim().slice(0, 40)}"`;
+  if (doc.scrollWidth > doc.clientWidth) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const box = el.getBoundingClientRect();
+      if (box.width && box.right > doc.clientWidth + 1 && !clips(el, document.body)) {
+        problems.push(`${describe(el)} ends at ${Math.round(box.right)} px, the page at ${doc.clientWidth}`);
+      }
+    }
+  }
   const scrolling = [];
   for (const card of document.querySelectorAll('s-section')) {
     const right = card.getBoundingClientRect().right;

@@ -39,6 +39,14 @@ def _open(page, live, path: str):
     return app, frame
 
 
+def _whole_frame(page, frame) -> None:
+    """The admin's frame as tall as the app's page, so the screenshot shows all of it."""
+    height = frame.evaluate("() => document.documentElement.scrollHeight")
+    page.evaluate(
+        "(h) => { document.getElementById('app-frame').style.height = h + 'px'; }", height
+    )
+
+
 def test_every_admin_page_fits_its_width_without_sideways_scrolling(live, browser, screenshots_dir):
     story = seed(live)
     failures = []
@@ -48,6 +56,7 @@ def test_every_admin_page_fits_its_width_without_sideways_scrolling(live, browse
         try:
             for name, path in admin_pages(story).items():
                 _app, frame = _open(page, live, path)
+                _whole_frame(page, frame)
                 page.screenshot(
                     path=str(screenshots_dir / f"layout-{name}-{width}.png"), full_page=True
                 )
