@@ -138,7 +138,7 @@
       all.checked = n > 0 && n === boxes().length;
       all.indeterminate = n > 0 && n < boxes().length;
       // "All matching" is the default; ticking customers means "these".
-      const scope = root.querySelector(`input[name=scope][value=${n ? 'selected' : 'all'}]`);
+      const scope = root.querySelector(`#bulk input[type=radio][name=scope][value=${n ? 'selected' : 'all'}]`);
       if (scope && changed) scope.checked = true;
     };
     all.addEventListener('change', () => { boxes().forEach((b) => { b.checked = all.checked; }); count(); });
