@@ -14,13 +14,18 @@
     }
     return null;
   };
+  // Inside a closed <details> (not its summary): not shown until opened.
+  const folded = (el) => {
+    const d = el.parentElement && el.parentElement.closest('details:not([open])');
+    return Boolean(d) && !el.closest('summary');
+  };
   const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
     (el.className && typeof el.className === 'string' ? '.' + el.className.trim().replace(/\s+/g, '.') : '') +
     ` "${(el.innerText || el.value || '').trim().slice(0, 40)}"`;
   if (doc.scrollWidth > doc.clientWidth) {
     for (const el of document.body.querySelectorAll('*')) {
       const box = el.getBoundingClientRect();
-      if (box.width && box.right > doc.clientWidth + 1 && !clips(el, document.body)) {
+      if (box.width && box.right > doc.clientWidth + 1 && !clips(el, document.body) && !folded(el)) {
         problems.push(`${describe(el)} ends at ${Math.round(box.right)} px, the page at ${doc.clientWidth}`);
       }
     }
@@ -30,7 +35,7 @@
     const right = card.getBoundingClientRect().right;
     for (const el of card.querySelectorAll('*')) {
       const box = el.getBoundingClientRect();
-      if (!box.width || !box.height || el.closest('.visually-hidden')) continue;
+      if (!box.width || !box.height || el.closest('.visually-hidden') || folded(el)) continue;
       if (clips(el, card)) continue;
       if (box.right > right + 1) problems.push(`${describe(el)} ends at ${Math.round(box.right)} px, its card at ${Math.round(right)}`);
     }
