@@ -34,7 +34,6 @@ class Names:
     customers: dict[int, str] = field(default_factory=dict)  # customer id -> display name
     advocates: dict[int, tuple[int, str]] = field(default_factory=dict)  # id -> (customer, name)
     currency: str = "USD"
-    orders: dict[int, str] = field(default_factory=dict)  # order id -> "#1001"
 
     def customer(self, customer_id: Any) -> list[Part]:
         if not isinstance(customer_id, int):
@@ -174,6 +173,7 @@ JOINED_VIA = {
     "staff": "Added by staff",
     "api": "Through the API",
 }
+CHOICE_FIELDS = ("friend_kind", "reward_kind", "approval_mode", "reward_trigger")
 CHOICES = {
     "percentage": "Percentage",
     "fixed_amount": "Fixed amount",
@@ -228,6 +228,8 @@ def value_parts(key: str, value: Any, names: Names) -> list[Part]:
         return [Part("; ".join(items) if items else "—")]
     if key.endswith("_minor") and isinstance(value, int):
         return [Part(f"{money_text(value, names.currency)} {names.currency}")]
+    if key in CHOICE_FIELDS and isinstance(value, str):
+        return [Part(CHOICES.get(value, value.replace("_", " ")))]
     if key == "via" and isinstance(value, str):
         return [Part(JOINED_VIA.get(value, value.replace("_", " ")))]
     if key == "status" and isinstance(value, str):
@@ -244,7 +246,7 @@ def plain_value(value: Any) -> str:
     if isinstance(value, int | float | Decimal):
         return f"{value}"
     if isinstance(value, str):
-        return CHOICES.get(value, value)
+        return value
     if isinstance(value, list | tuple):
         return "; ".join(plain_value(v) for v in value) if value else "—"
     if isinstance(value, dict):

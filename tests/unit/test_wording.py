@@ -38,7 +38,7 @@ def test_every_recorded_action_and_rule_has_words():
         ({}, "—"),
         (["#1001", "#1002"], "#1001; #1002"),
         ({"shopify": ["member"]}, "Shopify: member"),
-        ("fixed_amount", "Fixed amount"),
+        ("manual", "manual"),  # a note, say: words of a choice only for its field
         (20, "20"),
     ],
 )
@@ -101,6 +101,8 @@ def test_changes_list_only_what_changed_with_names_and_money():
         "Friend minimum order": ("0.00 EUR", "50.00 EUR"),
         "Program on": ("No", "Yes"),
     }
+    [kind] = wording.changes({"reward_kind": "percentage"}, {"reward_kind": "fixed_amount"}, NAMES)
+    assert (text(kind.before), text(kind.after)) == ("Percentage", "Fixed amount")
     [added] = wording.changes(None, {"note": "ring"}, NAMES)
     assert (added.label, added.before, text(added.after)) == ("Note", None, "ring")
 
