@@ -214,6 +214,18 @@ def checkout(shop: str):
     return response
 
 
+@bp.get("/shops/<shop>/account/login")
+def login_form(shop: str):
+    """The store's login page (Shopify's `/account/login`), with the `return_url` it sends
+    the shopper back to once logged in."""
+    dev_shop = _shop_or_404(shop)
+    return render_template(
+        "devstore/login.html",
+        shop=dev_shop,
+        return_url=_safe_path(request.args.get("return_url") or f"/shops/{shop}/"),
+    )
+
+
 @bp.post("/shops/<shop>/account/login")
 def login(shop: str):
     """A stand-in for the store's customer accounts: log in as an existing customer."""
@@ -228,7 +240,9 @@ def login(shop: str):
         None,
     )
     response = redirect(
-        _safe_path(request.form.get("next")) if customer else request.referrer or "/"
+        _safe_path(request.form.get("next") or request.form.get("return_url"))
+        if customer
+        else request.referrer or "/"
     )
     if customer is not None:
         response.set_cookie(COOKIE_CUSTOMER, str(customer.id), httponly=True, samesite="Lax")

@@ -12,7 +12,7 @@ from flask import Flask, g, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from . import client_address, db, jobs, rate_limits, request_limits
+from . import client_address, db, jobs, rate_limits, request_limits, wording
 from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
 from .shopify import services
@@ -109,6 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "request_key": lambda: secrets.token_hex(16),
             "actor_label": actor_label,
             "chat_embed_link": chat_embed_link,
+            "action_text": wording.action_text,
         }
 
     return app

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import select
 
+from shopify_app import wording
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
@@ -17,7 +18,7 @@ from shopify_app.referrals import advocates, staff_actions
 from shopify_app.referrals.reward_email import NotSendable, queue_reward_email
 from shopify_app.values import money_text, normalize_email
 
-from . import details
+from . import audit_view, details, names
 from .search import search
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -48,6 +49,8 @@ def _render_referral(session, referral_id: int, *, message=None, problem=None, s
         render_template(
             "portal/referral.html",
             view=view,
+            names=_referral_names(session, view),
+            wording=wording,
             money_text=money_text,
             message=message,
             problem=problem,
@@ -56,6 +59,22 @@ def _render_referral(session, referral_id: int, *, message=None, problem=None, s
         ),
         status,
     )
+
+
+def _referral_names(session, view: details.ReferralView) -> wording.Names:
+    """The names behind the ids in the referral's evidence and history."""
+    customer_ids: set[int] = set()
+    advocate_ids: set[int] = {view.referral.advocate_id}
+    for check in view.checks:
+        for key in ("friend_customer_id", "advocate_customer_id"):
+            customer_ids.add((check.evidence or {}).get(key))
+    for t in view.transitions:
+        kind, _, detail = (t.cause or "").partition(":")
+        if kind == "reassigned":
+            advocate_ids |= {int(x) for x in detail.split("->") if x.isdigit()}
+    for c in (view.referral.attribution_evidence or {}).get("candidates", []):
+        advocate_ids.add(c.get("advocate_id"))
+    return names.load(session, g.shop, customer_ids=customer_ids, advocate_ids=advocate_ids)
 
 
 @bp.get("/referrals/<int:referral_id>")
@@ -135,7 +154,7 @@ def audit():
     ).all()
     return render_template(
         "portal/audit.html",
-        entries=entries,
+        lines=audit_view.audit_lines(session, g.shop, list(entries)),
         actors=sorted({a for a, _ in facets}),
         actions=sorted({b for _, b in facets}),
         actor=actor,

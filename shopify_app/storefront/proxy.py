@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request
 
@@ -44,6 +44,14 @@ def _path_prefix() -> str:
     prefix = request.args.get("path_prefix", "/apps/referrals")
     plain = re.fullmatch(r"(/[A-Za-z0-9_.-]+){1,6}", prefix) and ".." not in prefix
     return prefix if plain else "/apps/referrals"
+
+
+def login_url(path_prefix: str) -> str:
+    """The store's customer login, coming back to this page afterwards: the store serves the
+    app proxy at `<store root>/apps/<subpath>` and its login at `<store root>/account/login`
+    (Shopify redirects that to the new customer accounts when the store uses them)."""
+    root = path_prefix.rsplit("/apps/", 1)[0] if "/apps/" in path_prefix else ""
+    return f"{root}/account/login?{urlencode({'return_url': path_prefix})}"
 
 
 def _remember_device(session, shop: Shop, advocate) -> None:
@@ -101,6 +109,7 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200, 
         message=message,
         problem=problem,
         path_prefix=_path_prefix(),
+        login_url=login_url(_path_prefix()),
         token=_form_token(shop, customer),
         signup_token=_form_token(shop, customer, "signup"),
         via="invitation" if request.args.get("via") == "invitation" else "storefront",
