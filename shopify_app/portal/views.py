@@ -99,8 +99,63 @@ def resend(referral_id: int):
         )
     session.commit()
     return _render_referral(
-        session, referral_id, message=f"Reward email sent again to {message.to_address}."
+        session,
+        referral_id,
+        message=(
+            f"The reward email to {message.to_address} is queued to be sent again; "
+            "its delivery shows below."
+            if queued
+            else f"The reward email to {message.to_address} was already queued by this form."
+        ),
     )
+
+
+@bp.post("/referrals/<int:referral_id>/approve")
+@id_token_required
+def approve(referral_id: int):
+    """Who should get the reward? (D4): approve a pending referral here (a flagged one after
+    review, one in the manual approval queue); the reward is issued once."""
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()[:2000] or None
+    try:
+        reward = staff_actions.staff_approve(
+            session, g.shop, view.referral, actor=staff_actor(), reason=reason
+        )
+        session.commit()
+    except staff_actions.TransitionRefused as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=str(exc), status=422)
+    return _render_referral(
+        session,
+        referral_id,
+        message=f"Referral #{referral_id} approved; the reward {reward.code} is being created.",
+    )
+
+
+@bp.post("/referrals/<int:referral_id>/void")
+@id_token_required
+def void(referral_id: int):
+    """Void the referral here, with a reason; an unused reward is deactivated."""
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    try:
+        staff_actions.staff_void(
+            session,
+            g.shop,
+            view.referral,
+            actor=staff_actor(),
+            reason=(request.form.get("reason") or "")[:2000],
+        )
+        session.commit()
+    except staff_actions.TransitionRefused as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=str(exc), status=422)
+    return _render_referral(session, referral_id, message=f"Referral #{referral_id} voided.")
 
 
 @bp.get("/audit")
@@ -184,9 +239,14 @@ def reassign(referral_id: int):
     except staff_actions.TransitionRefused as exc:
         session.rollback()
         return _render_referral(session, referral_id, problem=str(exc), status=422)
-    message = f"Referral #{referral_id} now belongs to {advocate.code}." + (
-        f" Their reward {reward.code} is being issued." if reward else ""
-    )
+    status = view.referral.status
+    message = f"Referral #{referral_id} now belongs to {advocate.code}; the fraud rules ran again."
+    if reward:
+        message += f" Their reward {reward.code} is being created."
+    elif status == "blocked":
+        message += f" A rule blocks it now: {view.referral.status_reason}"
+    elif view.referral.flagged_at is not None:
+        message += " It is held for review."
     return _render_referral(session, referral_id, message=message)
 
 

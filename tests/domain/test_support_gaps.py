@@ -1,0 +1,248 @@
+"""Issue 21's support gaps in the engine: one story for a voided reward and only the actions
+that can succeed (item 3), reassigning re-runs the rules (item 5), and a "Flagged" outcome
+that holds a referral for review and issues its reward once on approval (item 10)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopify_app import jobs
+from shopify_app.models import AdvocateVisit, EmailMessage, utcnow
+from shopify_app.portal import details
+from shopify_app.referrals import queries as referral_queries
+from shopify_app.referrals import rewards, staff_actions, states
+from shopify_app.sync import order_flow
+
+from .. import factories
+from . import queries
+
+pytestmark = pytest.mark.program
+
+
+def _order(session, shop, advocate, **overrides):
+    payload = factories.order_payload(advocate.code, financial_status="paid", **overrides)
+    order_flow.apply_order(session, shop, payload)
+    [referral] = [
+        r for r in queries.referrals(session, shop) if r.order_shopify_id == payload["id"]
+    ]
+    return referral, payload
+
+
+# -- item 3: consistent states ------------------------------------------------------------
+
+
+def test_a_refunded_referral_tells_the_whole_reward_story_and_offers_no_unvoid(session, shop):
+    advocate = factories.advocate(session, shop)
+    referral, payload = _order(session, shop, advocate)
+    [reward] = queries.rewards(session, shop)
+    rewards.mark_issued(session, shop, reward, "gid://shopify/DiscountCodeNode/1")
+    owner_email = "ada.owner@example.com"
+    session.add(
+        EmailMessage(
+            shop_id=shop.id,
+            kind="reward",
+            to_address=owner_email,
+            subject="Your reward",
+            body_text="...",
+            status="sent",
+            sent_at=utcnow(),
+            reward_id=reward.id,
+            dedupe_key=f"reward:{reward.id}",
+        )
+    )
+    order_flow.apply_refund(session, shop, factories.refund_payload(payload["id"], "89.90"))
+    assert (referral.status, reward.status) == ("voided", "voided")
+
+    view = details.referral_view(session, shop, referral.id)
+    assert view.reward_status.startswith("No reward: the referral was voided.")
+    assert "refunded in full" in view.reward_status
+    assert f"Its reward {reward.code} had been issued on" in view.reward_status
+    assert f"emailed to {owner_email}" in view.reward_status
+    assert "deactivated in Shopify" in view.reward_status
+    assert not view.offers("unvoid") and "refunded" in view.actions["unvoid"]
+    assert not view.offers("approve") and not view.offers("void")
+    assert not view.offers("reassign")
+
+
+@pytest.mark.parametrize("start", ["pending", "completed", "blocked", "voided"])
+def test_every_offered_action_succeeds_and_every_refused_one_is_refused(session, shop, start):
+    owner = factories.customer(session, shop)
+    advocate = factories.advocate(session, shop, owner)
+    friend = factories.customer(session, shop)
+    order = factories.order(session, shop, friend)
+    referral = factories.referral(session, shop, advocate, order, status=start)
+    other = factories.advocate(session, shop)
+    calls = {
+        "approve": lambda: staff_actions.staff_approve(session, shop, referral, actor="staff:1"),
+        "void": lambda: staff_actions.staff_void(
+            session, shop, referral, actor="staff:1", reason="test"
+        ),
+        "unblock": lambda: staff_actions.staff_unblock(
+            session, shop, referral, actor="staff:1", reason="test"
+        ),
+        "unvoid": lambda: staff_actions.staff_unvoid(
+            session, shop, referral, actor="staff:1", reason="test"
+        ),
+        "reassign": lambda: staff_actions.staff_reassign(
+            session, shop, referral, other, actor="staff:1", reason="test"
+        ),
+    }
+    offered = staff_actions.offered_actions(session, shop, referral)
+    assert set(offered) == set(calls)
+    for action, refusal in offered.items():
+        savepoint = session.begin_nested()
+        if refusal is None:
+            calls[action]()
+        else:
+            with pytest.raises(states.TransitionRefused, match=refusal.split(";")[0][:20]):
+                calls[action]()
+        savepoint.rollback()
+        session.expire_all()
+
+
+def test_the_customer_page_and_the_referrals_page_name_a_reward_alike():
+    from shopify_app.referrals import vocabulary
+
+    assert vocabulary.reward_status("issued") == "Issued"
+    assert vocabulary.reward_status("unused") == "Expired"
+    assert vocabulary.email_status("failed") == "Not delivered"
+    assert vocabulary.referral_status("voided") == "Voided"
+
+
+# -- item 5: reassign re-evaluates ------------------------------------------------------------
+
+
+def test_reassigning_runs_the_rules_against_the_new_advocate(session, shop):
+    first = factories.advocate(session, shop)
+    referral, payload = _order(session, shop, first, email="bob.builder@example.com")
+    assert referral.status == "completed"
+    alias = factories.customer(session, shop, email="bob.builder@example.com")
+    second = factories.advocate(session, shop, alias)
+
+    staff_actions.staff_reassign(
+        session, shop, referral, second, actor="staff:1", reason="Bob says Bo sent him"
+    )
+
+    again = queries.checks(session, referral, 2)
+    assert again["self_referral.email"].evidence["advocate_email"] == "bob.builder@example.com"
+    assert again["self_referral.customer"].evidence["advocate_customer_id"] == alias.id
+    assert referral.status == "blocked"
+    assert "normalises to" in referral.status_reason
+    assert [r.status for r in queries.rewards(session, shop)] == ["voided"]  # none for Bo
+
+
+def test_reassigning_a_clean_referral_keeps_it_and_clears_the_suggestion(session, shop, enqueued):
+    first, second = factories.advocate(session, shop), factories.advocate(session, shop)
+    referral, _payload = _order(session, shop, first)
+    referral.attribution_evidence = {
+        **referral.attribution_evidence,
+        "candidates": [
+            {"code": first.code, "advocate_id": first.id, "method": "note_attribute"},
+            {"code": second.code, "advocate_id": second.id, "method": "discount_code"},
+        ],
+    }
+    assert details.referral_view(session, shop, referral.id).reassign_suggestion == second.code
+
+    new_reward = staff_actions.staff_reassign(
+        session, shop, referral, second, actor="staff:1", reason="disputed"
+    )
+
+    assert referral.status == "completed" and new_reward.advocate_id == second.id
+    assert (
+        queries.checks(session, referral, 2)["self_referral.customer"].evidence[
+            "advocate_customer_id"
+        ]
+        == second.customer_id
+    )
+    assert details.referral_view(session, shop, referral.id).reassign_suggestion == ""
+
+
+# -- item 10: Flagged, held for review, approved once ----------------------------------------
+
+
+def _similar_pair(session, shop):
+    owner = factories.customer(session, shop, email="ada.lovelace@gmail.com")
+    return factories.advocate(session, shop, owner)
+
+
+def test_a_similar_email_flags_the_referral_and_holds_its_reward(session, shop, enqueued):
+    advocate = _similar_pair(session, shop)
+    referral, _payload = _order(session, shop, advocate, email="ada.lovelace@yahoo.com")
+
+    assert referral.status == "pending" and referral.flagged_at is not None
+    assert "similar" in referral.flag_reason
+    assert queries.checks(session, referral)["similar_email"].outcome == "flag"
+    assert queries.rewards(session, shop) == []
+    assert states.complete_due(session, shop) == 0  # the scheduler does not complete it
+    assert [
+        r.referral.id for r in referral_queries.list_referrals(session, shop, status="flagged")[0]
+    ] == [referral.id]
+    assert referral_queries.status_counts(session, shop)["flagged"] == 1
+    assert "Held for review" in details.referral_view(session, shop, referral.id).reward_status
+    session.commit()
+    assert jobs.CREATE_REWARD_CODE not in enqueued.names()
+
+
+def test_approving_a_flagged_referral_issues_its_reward_exactly_once(session, shop, enqueued):
+    advocate = _similar_pair(session, shop)
+    referral, _payload = _order(session, shop, advocate, email="ada.lovelace@yahoo.com")
+
+    reward = staff_actions.staff_approve(session, shop, referral, actor="staff:1", reason="ok")
+    with pytest.raises(states.TransitionRefused):
+        staff_actions.staff_approve(session, shop, referral, actor="staff:1")
+    session.commit()
+
+    assert referral.status == "completed"
+    assert [r.id for r in queries.rewards(session, shop)] == [reward.id]
+    assert enqueued.calls(jobs.CREATE_REWARD_CODE) == [(reward.id,)]
+    assert referral_queries.status_counts(session, shop)["flagged"] == 0
+
+
+def test_voiding_a_flagged_referral_issues_nothing(session, shop, enqueued):
+    advocate = _similar_pair(session, shop)
+    referral, _payload = _order(session, shop, advocate, email="ada.lovelace@yahoo.com")
+    staff_actions.staff_void(session, shop, referral, actor="staff:1", reason="same person")
+    session.commit()
+    assert referral.status == "voided" and queries.rewards(session, shop) == []
+    assert jobs.CREATE_REWARD_CODE not in enqueued.names()
+
+
+def test_a_household_sharing_an_ip_is_flagged_not_blocked(session, shop):
+    advocate = factories.advocate(session, shop)
+    session.add(
+        AdvocateVisit(
+            shop_id=shop.id, advocate_id=advocate.id, ip="203.0.113.7", user_agent="Safari (Mac)"
+        )
+    )
+    session.flush()
+    referral, _payload = _order(session, shop, advocate)  # 203.0.113.7, Mozilla/5.0 (X11)
+
+    checks = queries.checks(session, referral)
+    assert checks["shared_ip"].outcome == "flag"
+    assert checks["self_referral.device"].outcome == "pass"
+    assert referral.status == "pending" and referral.flagged_at is not None
+
+
+def test_a_block_wins_over_a_flag(session, shop):
+    advocate = _similar_pair(session, shop)
+    session.add(
+        AdvocateVisit(
+            shop_id=shop.id,
+            advocate_id=advocate.id,
+            ip="203.0.113.7",
+            user_agent="Mozilla/5.0 (X11)",
+        )
+    )
+    session.flush()
+    referral, _payload = _order(session, shop, advocate, email="ada.lovelace@yahoo.com")
+    assert referral.status == "blocked" and referral.flagged_at is None
+
+
+def test_names_with_digits_or_far_apart_are_not_similar():
+    from shopify_app.referrals.fraud import similar_emails
+
+    assert similar_emails("customer-17@example.com", "customer-18@example.com") is None
+    assert similar_emails("ada@example.com", "ada@example.com") is None
+    assert similar_emails("adalovelace@x.com", "adalovelance@x.com") is not None
+    assert similar_emails("mary.smith@x.com", "john.smith@x.com") is None
+    assert similar_emails("ada.lovelace@gmail.com", "ada.lovelace@yahoo.com") is not None
