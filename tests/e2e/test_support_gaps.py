@@ -1,0 +1,64 @@
+"""Issue 21's support gaps in the browser, inside the devstore admin frame: a flagged
+referral found in the review queue on Referrals, approved from the portal's referral page
+(its reward issued), another voided there. Screenshots: support-flagged-queue.png,
+support-referral-flagged.png, support-referral-approved.png, support-referral-voided.png."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from devstore import commerce
+from shopify_app.models import Referral, Reward
+from tests.conftest import SHOP_A
+from tests.integration.test_program_pages import LINES, referral_setup, settle
+from tests.integration.webhook_support import install, one, rows
+
+
+@pytest.fixture
+def flagged(live):
+    """Ada (ada.l@gmail.com) refers ada.l@yahoo.com and ada.l@outlook.com: both flagged."""
+    install(live, SHOP_A)
+    _ada, advocate, _order = referral_setup(live, last_name="Lovelace")
+    for email in ("ada.l@yahoo.com", "ada.l@outlook.com"):
+        twin = commerce.create_customer(live.state, SHOP_A, email=email, first_name="Ada")
+        commerce.place_order(
+            live.state, SHOP_A, customer_id=twin.id, lines=LINES, discount_code=advocate.code
+        )
+    settle(live)
+    return live
+
+
+def test_review_queue_approve_and_void_from_the_portal(flagged, page, screenshots_dir):
+    live = flagged
+    first, second = sorted(
+        rows(live.app, Referral, Referral.flagged_at.is_not(None)), key=lambda r: r.id
+    )
+    page.goto(live.admin_url("alpha-shop") + "/referrals?status=flagged")
+    app = page.frame_locator("#app-frame")
+    table = app.locator("#referrals")
+    expect(table.locator("tbody tr")).to_have_count(2, timeout=15000)
+    expect(table).to_contain_text("Flagged")
+    page.screenshot(path=str(screenshots_dir / "support-flagged-queue.png"), full_page=True)
+
+    page.goto(live.admin_url("alpha-shop") + f"/portal/referrals/{first.id}")
+    expect(app.locator("#reward-status")).to_contain_text("Held for review", timeout=15000)
+    expect(app.locator("#referral-status")).to_have_text("Flagged")
+    page.screenshot(path=str(screenshots_dir / "support-referral-flagged.png"), full_page=True)
+    app.locator("#a-reason").fill("Her second address, checked")
+    app.get_by_role("button", name="Approve").click()
+    expect(app.locator("#result")).to_contain_text("approved", timeout=15000)
+    expect(app.locator("#referral-status")).to_have_text("Completed")
+    expect(app.locator("#approve-form")).to_have_count(0)
+    page.screenshot(path=str(screenshots_dir / "support-referral-approved.png"), full_page=True)
+    assert [r.referral_id for r in rows(live.app, Reward)].count(first.id) == 1
+
+    page.goto(live.admin_url("alpha-shop") + f"/portal/referrals/{second.id}")
+    expect(app.locator("#void-form")).to_be_visible(timeout=15000)
+    app.locator("#v-reason").fill("The same person twice")
+    app.get_by_role("button", name="Void").click()
+    expect(app.locator("#result")).to_contain_text("voided", timeout=15000)
+    expect(app.locator("#referral-status")).to_have_text("Voided")
+    page.screenshot(path=str(screenshots_dir / "support-referral-voided.png"), full_page=True)
+    assert one(live.app, Referral, Referral.id == second.id).status == "voided"
+    assert [r.referral_id for r in rows(live.app, Reward)].count(second.id) == 0

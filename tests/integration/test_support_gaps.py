@@ -1,0 +1,118 @@
+"""Issue 21's support gaps over HTTP, with real signed ID tokens: a flagged referral in the
+review queue, approved or voided from the portal's referral page (its reward issued once),
+only the actions that can succeed offered, and another shop's referral a 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstore import commerce
+from shopify_app.models import AuditEntry, Referral, Reward
+from tests.conftest import SHOP_A, SHOP_B
+
+from .test_program_pages import LINES, get, post, referral_setup, settle
+from .webhook_support import install, one, rows, run_jobs
+
+
+@pytest.fixture
+def flagged(live):
+    """Ada (ada.l@gmail.com) refers Bob (completed) and ada.l@yahoo.com (flagged)."""
+    install(live, SHOP_A)
+    _ada, advocate, _order = referral_setup(live, last_name="Lovelace")
+    twin = commerce.create_customer(live.state, SHOP_A, email="ada.l@yahoo.com", first_name="A")
+    commerce.place_order(
+        live.state, SHOP_A, customer_id=twin.id, lines=LINES, discount_code=advocate.code
+    )
+    settle(live)
+    referral = one(live.app, Referral, Referral.flagged_at.is_not(None))
+    return live, referral
+
+
+def test_a_flagged_referral_waits_in_the_review_queue(flagged):
+    live, referral = flagged
+    assert referral.status == "pending"
+    assert rows(live.app, Reward, Reward.referral_id == referral.id) == []
+    queue = get(live, "/referrals", status="flagged")
+    assert queue.status_code == 200
+    assert queue.text.count('<tr id="referral-') == 1 and f"referral-{referral.id}" in queue.text
+    assert "Flagged for review (1)" in queue.text and "similar to the advocate" in queue.text
+    page = get(live, f"/portal/referrals/{referral.id}")
+    assert "Held for review" in page.text and 'id="approve-form"' in page.text
+    assert "Flagged</span>" in page.text  # the similar_email check's outcome
+
+
+def test_approving_from_the_portal_issues_the_reward_once(flagged):
+    live, referral = flagged
+    url = f"/portal/referrals/{referral.id}/approve"
+    first = post(live, url, {"reason": "Her second address"})
+    again = post(live, url, {"reason": "double click"})
+    assert first.status_code == 200 and "approved" in first.text
+    assert again.status_code == 422 and "only pending referrals can be approved" in again.text
+    settle(live)
+    [reward] = rows(live.app, Reward, Reward.referral_id == referral.id)
+    assert reward.status == "issued"
+    assert one(live.app, Referral, Referral.id == referral.id).status == "completed"
+    [audit] = rows(
+        live.app,
+        AuditEntry,
+        AuditEntry.action == "referral.approved",
+        AuditEntry.subject_id == referral.id,
+    )
+    assert (audit.actor, audit.reason) == ("staff:501", "Her second address")
+    page = get(live, f"/portal/referrals/{referral.id}")
+    assert 'id="approve-form"' not in page.text and "Issued</span>" in page.text
+    assert get(live, "/referrals", status="flagged").text.count('<tr id="referral-') == 0
+
+
+def test_voiding_from_the_portal_needs_a_reason_and_issues_nothing(flagged):
+    live, referral = flagged
+    url = f"/portal/referrals/{referral.id}/void"
+    assert post(live, url, {"reason": " "}).status_code == 422
+    done = post(live, url, {"reason": "Same person, two addresses"})
+    assert done.status_code == 200 and "voided" in done.text
+    settle(live)
+    assert one(live.app, Referral, Referral.id == referral.id).status == "voided"
+    assert rows(live.app, Reward, Reward.referral_id == referral.id) == []
+    page = get(live, f"/portal/referrals/{referral.id}")
+    assert 'id="void-form"' not in page.text and "Un-void" in page.text  # order not refunded
+
+
+def test_another_shop_cannot_see_or_decide_the_referral(flagged):
+    live, referral = flagged
+    install(live, SHOP_B)
+    for path in ("approve", "void"):
+        refused = post(
+            live, f"/portal/referrals/{referral.id}/{path}", {"reason": "x"}, shop=SHOP_B
+        )
+        assert refused.status_code == 404
+    assert get(live, f"/portal/referrals/{referral.id}", shop=SHOP_B).status_code == 404
+    assert one(live.app, Referral, Referral.id == referral.id).status == "pending"
+    unsigned = live.http.post(
+        f"{live.app_url}/portal/referrals/{referral.id}/approve", data={"reason": "x"}
+    )
+    assert unsigned.status_code in (302, 400, 401)  # no shop, no token: refused
+    assert one(live.app, Referral, Referral.id == referral.id).status == "pending"
+
+
+def test_a_refunded_referral_explains_its_reward_and_offers_no_unvoid(live):
+    install(live, SHOP_A)
+    _ada, _advocate, order = referral_setup(live)
+    completed = one(live.app, Referral, Referral.status == "completed")
+    commerce.refund_order(live.state, SHOP_A, order.id, order.total)
+    settle(live)
+    run_jobs(live.app)
+    page = get(live, f"/portal/referrals/{completed.id}")
+    assert "No reward: the referral was voided." in page.text
+    assert "had been issued on" in page.text and "deactivated in Shopify" in page.text
+    assert "Un-void</button>" not in page.text and 'id="undo-refused"' in page.text
+    refused = post(live, f"/portal/referrals/{completed.id}/unvoid", {"reason": "please"})
+    assert refused.status_code == 422  # what the page no longer offers is refused anyway
+
+
+def test_resend_says_queued_as_its_row_does(live):
+    install(live, SHOP_A)
+    referral_setup(live)
+    completed = one(live.app, Referral, Referral.status == "completed")
+    done = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k9"})
+    assert done.status_code == 200
+    assert "queued to be sent again" in done.text and "Queued</span>" in done.text
