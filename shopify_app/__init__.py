@@ -95,6 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["referral_badge"] = vocabulary.referral_badge
     app.jinja_env.filters["reward_status"] = vocabulary.reward_status
     app.jinja_env.filters["email_status"] = vocabulary.email_status
+    app.jinja_env.filters["email_kind"] = vocabulary.email_kind
 
     @app.context_processor
     def embedded_context() -> dict[str, Any]:

@@ -103,6 +103,8 @@ class ReferralClick(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
     visitor_id: Mapped[str | None] = mapped_column(String(64))
+    # The share whose link was followed (`storefront.share.share_token`), when it was one.
+    share_token: Mapped[str | None] = mapped_column(String(16))
 
 
 class Referral(TimestampMixin, Base):

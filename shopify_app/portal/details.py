@@ -17,6 +17,7 @@ from shopify_app.models import (
     FraudCheck,
     Order,
     Referral,
+    ReferralClick,
     ReferralTransition,
     Reward,
     Shop,
@@ -275,3 +276,82 @@ def person_view_of(session: Session, shop: Shop, customer: Customer) -> PersonVi
             )
         ),
     )
+
+
+@dataclass
+class ShareRow:
+    """One share (D5, "did my friend get an email?"): the offer email to a friend, its
+    delivery, the clicks on its own link, and the friend's first order after it."""
+
+    message: EmailMessage
+    clicks: int
+    order_name: str | None
+    referral_id: int | None
+
+
+def shares_of(session: Session, shop: Shop, advocate: Advocate, limit: int = 100) -> list[ShareRow]:
+    from shopify_app.storefront.share import share_token
+
+    messages = list(
+        session.scalars(
+            select(EmailMessage)
+            .where(
+                EmailMessage.shop_id == shop.id,
+                EmailMessage.advocate_id == advocate.id,
+                EmailMessage.kind == "share",
+            )
+            .order_by(EmailMessage.id.desc())
+            .limit(limit)
+        )
+    )
+    if not messages:
+        return []
+    clicks = dict(
+        session.execute(
+            select(ReferralClick.share_token, func.count())
+            .where(
+                ReferralClick.shop_id == shop.id,
+                ReferralClick.advocate_id == advocate.id,
+                ReferralClick.share_token.is_not(None),
+            )
+            .group_by(ReferralClick.share_token)
+        ).all()
+    )
+    addresses = {m.to_address.lower() for m in messages}
+    # The friend's orders: customers by their (indexed) normalised email, then their orders.
+    orders = session.execute(
+        select(Customer.email_normalized, Order.name, Order.shopify_id, Order.shopify_created_at)
+        .join(Order, Order.customer_id == Customer.id)
+        .where(
+            Customer.shop_id == shop.id,
+            Customer.email_normalized.in_(addresses),
+            Order.shop_id == shop.id,
+        )
+        .order_by(Order.id)
+    ).all()
+    referrals = dict(
+        session.execute(
+            select(Referral.order_shopify_id, Referral.id).where(
+                Referral.shop_id == shop.id,
+                Referral.order_shopify_id.in_([o.shopify_id for o in orders]),
+            )
+        ).all()
+    )
+    rows = []
+    for message in messages:
+        after = [
+            o
+            for o in orders
+            if o.email_normalized == message.to_address.lower()
+            and (o.shopify_created_at is None or o.shopify_created_at >= message.created_at)
+        ]
+        first = after[0] if after else None
+        rows.append(
+            ShareRow(
+                message=message,
+                clicks=clicks.get(share_token(message.dedupe_key), 0),
+                order_name=first.name if first else None,
+                referral_id=referrals.get(first.shopify_id) if first else None,
+            )
+        )
+    return rows

@@ -34,10 +34,15 @@ def home():
 @bp.get("/customers/<int:customer_id>")
 @id_token_required
 def person(customer_id: int):
-    view = details.person_view(get_session(), g.shop, customer_id)
+    session = get_session()
+    view = details.person_view(session, g.shop, customer_id)
     if view is None:
         abort(404)
-    return render_template("portal/person.html", view=view, money_text=money_text)
+    tab = "shares" if request.args.get("tab") == "shares" else "overview"
+    shares = details.shares_of(session, g.shop, view.advocate) if view.advocate else []
+    return render_template(
+        "portal/person.html", view=view, money_text=money_text, tab=tab, shares=shares
+    )
 
 
 def _render_referral(session, referral_id: int, *, message=None, problem=None, status=200):

@@ -214,7 +214,7 @@ def _similar_email(rule: Rule, ctx: FraudContext) -> RuleResult:
         rule,
         False,
         f"The friend's email {ctx.friend.email} is similar to the advocate's "
-        f"({ctx.advocate.email}): {why}. Held for review."
+        f"({ctx.advocate.email}): {why}."
         if why
         else "The friend's email is not similar to the advocate's.",
         flag=why is not None,
@@ -234,7 +234,7 @@ def _shared_ip(rule: Rule, ctx: FraudContext) -> RuleResult:
         rule,
         False,
         f"The order came from an IP address the advocate also uses ({ip}), with another "
-        "browser: perhaps one household. Held for review."
+        "browser: perhaps one household."
         if shared
         else "The friend's IP address is not one the advocate uses with another browser.",
         flag=shared,

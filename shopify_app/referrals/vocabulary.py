@@ -41,6 +41,13 @@ def email_status(status: str | None) -> str:
     return EMAIL_STATUS.get(status or "", _text(status))
 
 
+def email_kind(kind: str | None) -> str:
+    """ "Referral offer email", "Reward email", ...: the timeline's names for them."""
+    from shopify_app.timeline.labels import _EMAIL_KINDS
+
+    return _EMAIL_KINDS.get(kind or "", f"{_text(kind)} email")
+
+
 def referral_status(referral: Any) -> str:
     """A referral's state in one word or two: a pending referral held for a person says so
     ("Flagged" for review, "Awaiting approval" in the manual approval queue)."""

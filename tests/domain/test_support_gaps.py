@@ -5,12 +5,14 @@ that holds a referral for review and issues its reward once on approval (item 10
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from shopify_app import jobs
-from shopify_app.models import AdvocateVisit, EmailMessage, utcnow
-from shopify_app.portal import details
+from shopify_app.models import AdvocateVisit, Customer, EmailMessage, utcnow
+from shopify_app.portal import details, search
+from shopify_app.referrals import clicks, rewards, staff_actions, states
 from shopify_app.referrals import queries as referral_queries
-from shopify_app.referrals import rewards, staff_actions, states
+from shopify_app.storefront import share
 from shopify_app.sync import order_flow
 
 from .. import factories
@@ -246,3 +248,59 @@ def test_names_with_digits_or_far_apart_are_not_similar():
     assert similar_emails("adalovelace@x.com", "adalovelance@x.com") is not None
     assert similar_emails("mary.smith@x.com", "john.smith@x.com") is None
     assert similar_emails("ada.lovelace@gmail.com", "ada.lovelace@yahoo.com") is not None
+
+
+# -- item 9: did my friend get an email? ---------------------------------------------------
+
+SHARE_LIMITS = share.ShareLimits(
+    per_advocate=50, per_recipient=5, recipient_days=30, per_ip=50, per_shop=1000
+)
+
+
+def test_search_finds_a_friend_who_is_no_customer_by_the_share_they_were_sent(session, shop):
+    advocate = factories.advocate(session, shop)
+    owner = session.get(Customer, advocate.customer_id)
+    friend = "zoe.stranger@example.net"
+    share.share_offer(session, shop, advocate, owner, [friend], ip=None, limits=SHARE_LIMITS)
+
+    found = search.search(session, shop, "  Zoe.Stranger@EXAMPLE.net ")
+    assert found.people == [] and not found.empty
+    [(message, by, by_customer)] = found.emails
+    assert (message.kind, message.to_address) == ("share", friend)
+    assert (by.id, by_customer.id) == (advocate.id, owner.id)
+    other = factories.shop(session)
+    assert search.search(session, other, friend).emails == []
+
+
+def test_the_shares_tab_lists_delivery_clicks_on_its_own_link_and_the_order(session, shop):
+    advocate = factories.advocate(session, shop)
+    owner = session.get(Customer, advocate.customer_id)
+    friends = ["una@example.net", "val@example.net"]
+    share.share_offer(session, shop, advocate, owner, friends, ip=None, limits=SHARE_LIMITS)
+    messages = {
+        m.to_address: m
+        for m in session.scalars(select(EmailMessage).where(EmailMessage.shop_id == shop.id))
+    }
+    tag = share.share_token(messages["una@example.net"].dedupe_key)
+    assert f"/r/{advocate.code}?s={tag}" in messages["una@example.net"].body_text
+    for visitor in ("1", "2"):
+        clicks.record_click(
+            session,
+            shop,
+            advocate,
+            ip=f"198.51.100.{visitor}",
+            user_agent="x",
+            visitor_id=visitor,
+            share_token=tag,
+        )
+    clicks.record_click(session, shop, advocate, ip="198.51.100.9", user_agent="x", visitor_id="9")
+    una = factories.customer(session, shop, email="una@example.net")
+    order = factories.order(session, shop, una)
+    referral = factories.referral(session, shop, advocate, order)
+
+    rows = {r.message.to_address: r for r in details.shares_of(session, shop, advocate)}
+    assert rows["una@example.net"].clicks == 2 and rows["val@example.net"].clicks == 0
+    assert rows["una@example.net"].order_name == order.name
+    assert rows["una@example.net"].referral_id == referral.id
+    assert rows["val@example.net"].order_name is None
+    assert details.shares_of(session, shop, factories.advocate(session, shop)) == []

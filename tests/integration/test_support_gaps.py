@@ -11,7 +11,7 @@ from shopify_app.models import AuditEntry, Referral, Reward
 from tests.conftest import SHOP_A, SHOP_B
 
 from .test_program_pages import LINES, get, post, referral_setup, settle
-from .webhook_support import install, one, rows, run_jobs
+from .webhook_support import install, install_with_program, one, rows, run_jobs
 
 
 @pytest.fixture
@@ -116,3 +116,36 @@ def test_resend_says_queued_as_its_row_does(live):
     done = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k9"})
     assert done.status_code == 200
     assert "queued to be sent again" in done.text and "Queued</span>" in done.text
+
+
+def test_did_my_friend_get_the_email_search_and_the_shares_tab(live):
+    """A shopper shares from the storefront page (signed app proxy) to a friend who is no
+    customer; the friend follows the link in the email; support finds the friend's address
+    and the advocate's Shares tab."""
+    import re
+
+    from shopify_app.models import Advocate, EmailMessage, ReferralClick
+
+    from .test_share_limits import advocates, share
+
+    install_with_program(live, SHOP_A)
+    [ben] = advocates(live, "Ben")
+    friend = "zoe.stranger@example.net"
+    assert share(live, ben, friend).status_code == 200
+    run_jobs(live.app)
+    message = one(live.app, EmailMessage, EmailMessage.kind == "share")
+    link = re.search(r"(/r/\S+\?s=[0-9a-f]{16})", message.body_text).group(1)
+    followed = live.http.get(f"{live.app_url}{link}", follow_redirects=False)
+    assert followed.status_code in (302, 303)
+    assert one(live.app, ReferralClick).share_token == link.rsplit("=", 1)[1]
+
+    found = get(live, "/portal", q=friend.upper())
+    assert found.status_code == 200 and 'id="emails-to"' in found.text
+    assert "Referral offer email" in found.text and "shared their offer" in found.text
+    advocate = one(live.app, Advocate)
+    tab = get(live, f"/portal/customers/{advocate.customer_id}", tab="shares")
+    assert tab.status_code == 200 and 'id="shares"' in tab.text
+    row = tab.text[tab.text.index(friend) :]
+    assert "Sent</span>" in row and '<td class="num">1</td>' in row and "Not yet" in row
+    install(live, SHOP_B)
+    assert 'id="emails-to"' not in get(live, "/portal", shop=SHOP_B, q=friend).text
