@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app import jobs
-from shopify_app.models import AdvocateVisit, Customer, EmailMessage, utcnow
+from shopify_app.models import AdvocateVisit, AuditEntry, Customer, EmailMessage, utcnow
 from shopify_app.portal import details, search
-from shopify_app.referrals import clicks, rewards, staff_actions, states
+from shopify_app.referrals import blocklist, clicks, rewards, staff_actions, states
 from shopify_app.referrals import queries as referral_queries
 from shopify_app.storefront import share
 from shopify_app.sync import order_flow
@@ -304,3 +304,57 @@ def test_the_shares_tab_lists_delivery_clicks_on_its_own_link_and_the_order(sess
     assert rows["una@example.net"].referral_id == referral.id
     assert rows["val@example.net"].order_name is None
     assert details.shares_of(session, shop, factories.advocate(session, shop)) == []
+
+
+# -- item 11: paste a blocklist ---------------------------------------------------------------
+
+PASTE = """*@spam.example
++358 40 123 4567, 198.51.100.0/24
+not an address
+*@SPAM.example
+ada@@example.com
+
+2001:db8::/32; +1 202 555 0143"""
+
+
+def test_a_pasted_list_says_what_became_of_each_line(session, shop):
+    blocklist.add_entry(session, shop, "ip", "198.51.100.7/24", note=None, actor="staff:1")
+    results = blocklist.add_many(session, shop, PASTE, note="spam wave", actor="staff:2")
+
+    assert [(r.line, r.outcome, r.kind) for r in results] == [
+        (1, "added", "email"),
+        (2, "added", "phone"),
+        (2, "already", "ip"),
+        (3, "invalid", None),
+        (4, "already", "email"),
+        (5, "invalid", "email"),
+        (7, "added", "ip"),
+        (7, "added", "phone"),
+    ]
+    assert results[1].value == "+358401234567" and results[4].message == "Repeats line 1."
+    listed = {(e.kind, e.value) for e in blocklist.entries_for(session, shop)}
+    assert ("email", "*@spam.example") in listed and ("ip", "2001:db8::/32") in listed
+    added = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.shop_id == shop.id, AuditEntry.action == "blocklist.added"
+        )
+    ).all()
+    assert len(added) == 1 + 4 and {a.actor for a in added[1:]} == {"staff:2"}
+
+    again = blocklist.add_many(session, shop, PASTE, note=None, actor="staff:2")
+    assert [r.outcome for r in again].count("added") == 0
+    assert len(blocklist.entries_for(session, shop)) == 5
+
+
+def test_a_forced_kind_and_a_list_too_long(session, shop):
+    [result] = blocklist.add_many(session, shop, "198.51.100.1", kind="phone", note=None, actor="s")
+    assert result.outcome == "invalid" and "phone" in result.message
+    with pytest.raises(blocklist.InvalidEntry, match="at most"):
+        blocklist.add_many(
+            session,
+            shop,
+            "\n".join(f"10.0.{i // 250}.{i % 250}" for i in range(1001)),
+            note=None,
+            actor="s",
+        )
+    assert blocklist.entries_for(session, shop) == []

@@ -62,3 +62,22 @@ def test_review_queue_approve_and_void_from_the_portal(flagged, page, screenshot
     page.screenshot(path=str(screenshots_dir / "support-referral-voided.png"), full_page=True)
     assert one(live.app, Referral, Referral.id == second.id).status == "voided"
     assert [r.referral_id for r in rows(live.app, Reward)].count(second.id) == 0
+
+
+def test_paste_a_blocklist_and_read_each_lines_result(live, page, screenshots_dir):
+    install(live, SHOP_A)
+    page.goto(live.admin_url("alpha-shop") + "/blocklist")
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#b-values")).to_be_visible(timeout=15000)
+    app.locator("#b-values").fill(
+        "*@spam.example\n+358 40 123 4567\nnot an address\n198.51.100.0/24\n*@SPAM.example"
+    )
+    app.locator("#b-note").fill("Spam wave in December")
+    app.get_by_role("button", name="Add all").click()
+    results = app.locator("#bulk-results")
+    expect(results.locator("tbody tr")).to_have_count(5, timeout=15000)
+    expect(results.locator("tr.added")).to_have_count(3)
+    expect(results.locator("tr.invalid")).to_contain_text("Not added")
+    expect(results.locator("tr.already")).to_contain_text("Repeats line 1.")
+    expect(app.locator("#blocklist tbody tr")).to_have_count(3)
+    page.screenshot(path=str(screenshots_dir / "support-blocklist-paste.png"), full_page=True)

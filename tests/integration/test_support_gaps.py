@@ -149,3 +149,25 @@ def test_did_my_friend_get_the_email_search_and_the_shares_tab(live):
     assert "Sent</span>" in row and '<td class="num">1</td>' in row and "Not yet" in row
     install(live, SHOP_B)
     assert 'id="emails-to"' not in get(live, "/portal", shop=SHOP_B, q=friend).text
+
+
+def test_pasting_a_blocklist_answers_line_by_line(live):
+    from shopify_app.models import BlocklistEntry
+
+    install(live, SHOP_A)
+    pasted = "*@spam.example\n+358 40 123 4567\nnonsense\n198.51.100.0/24\n*@spam.example"
+    page = post(live, "/blocklist/bulk", {"values": pasted, "kind": "detect", "note": "wave"})
+    assert page.status_code == 200 and 'id="bulk-results"' in page.text
+    assert "3 added, 1 already on the blocklist, 1 not valid." in page.text
+    assert page.text.count('<tr class="added">') == 3
+    assert page.text.count('<tr class="invalid">') == 1 and "Repeats line 1." in page.text
+    assert len(rows(live.app, BlocklistEntry)) == 3
+    audits = rows(live.app, AuditEntry, AuditEntry.action == "blocklist.added")
+    assert len(audits) == 3 and {a.actor for a in audits} == {"staff:501"}
+    again = post(live, "/blocklist/bulk", {"values": pasted, "kind": "detect"})
+    assert "0 added" in again.text and len(rows(live.app, BlocklistEntry)) == 3
+    assert post(live, "/blocklist/bulk", {"values": " \n "}).status_code == 422
+    install(live, SHOP_B)
+    post(live, "/blocklist/bulk", {"values": "*@spam.example"}, shop=SHOP_B)
+    assert len(rows(live.app, BlocklistEntry)) == 4  # B's own entry; A's untouched
+    assert get(live, "/blocklist", shop=SHOP_B).text.count('<tr id="entry-') == 1
