@@ -13,7 +13,7 @@ from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, AuditEntry, Customer, Order
-from shopify_app.referrals import advocates, staff_actions
+from shopify_app.referrals import advocates, offline_sales, staff_actions, vocabulary
 from shopify_app.referrals.reward_email import NotSendable, queue_reward_email
 from shopify_app.values import money_text, normalize_email
 
@@ -307,6 +307,65 @@ def create_referral():
         return _render_create(session, form, results=results)
     return _render_referral(
         session, referral.id, message=f"Referral #{referral.id} created: {referral.status}."
+    )
+
+
+@bp.post("/referrals/offline")
+@id_token_required
+def create_offline_referral():
+    """A referral for an offline sale (D7): the advocate, the friend (a customer of the
+    shop), the typed subtotal and the reason; checked by every rule and audited."""
+    session = get_session()
+    form = request.form
+    advocate = _advocate_by_code_or_email(session, (form.get("advocate") or "").strip()[:320])
+    email = normalize_email((form.get("friend") or "")[:320])
+    friend = (
+        session.scalar(
+            select(Customer)
+            .where(Customer.shop_id == g.shop.id, Customer.email_normalized == email)
+            .order_by(Customer.id)
+            .limit(1)
+        )
+        if email
+        else None
+    )
+    problem = None
+    if advocate is None:
+        problem = "No advocate with that code or email."
+    elif friend is None:
+        problem = (
+            "No customer with the friend's email. Add the friend as a customer in Shopify "
+            "first; the app picks them up within a minute."
+        )
+    if problem is None:
+        try:
+            referral = offline_sales.create_offline_referral(
+                session,
+                g.shop,
+                advocate,
+                friend,
+                subtotal=(form.get("subtotal") or "")[:32],
+                reason=(form.get("reason") or "")[:2000],
+                actor=staff_actor(),
+                request_key=form.get("request_key") or "",
+                force=form.get("force") == "on",
+            )
+            session.commit()
+        except offline_sales.TransitionRefused as exc:
+            session.rollback()
+            problem = str(exc)
+    if problem is not None:
+        return (
+            render_template(
+                "portal/create.html", form=None, offline=form, problem=problem, results=None
+            ),
+            422,
+        )
+    return _render_referral(
+        session,
+        referral.id,
+        message=f"Referral #{referral.id} created for the offline sale: "
+        f"{vocabulary.referral_status(referral).lower()}.",
     )
 
 

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from shopify_app import jobs
 from shopify_app.models import AdvocateVisit, AuditEntry, Customer, EmailMessage, utcnow
 from shopify_app.portal import details, search
-from shopify_app.referrals import blocklist, clicks, rewards, staff_actions, states
+from shopify_app.referrals import (
+    blocklist,
+    clicks,
+    offline_sales,
+    rewards,
+    staff_actions,
+    states,
+)
 from shopify_app.referrals import queries as referral_queries
 from shopify_app.storefront import share
 from shopify_app.sync import order_flow
@@ -358,3 +365,82 @@ def test_a_forced_kind_and_a_list_too_long(session, shop):
             actor="s",
         )
     assert blocklist.entries_for(session, shop) == []
+
+
+# -- item 12: a referral for an offline sale ------------------------------------------------
+
+
+def _offline(session, shop, advocate, friend, **overrides):
+    values = {
+        "subtotal": "49,90",
+        "reason": "Sold in the shop on 3 December",
+        "actor": "staff:7",
+        "request_key": f"k{factories.next_id()}",
+    }
+    return offline_sales.create_offline_referral(
+        session, shop, advocate, friend, **{**values, **overrides}
+    )
+
+
+def test_an_offline_sale_makes_an_audited_referral_and_one_reward(session, shop, enqueued):
+    advocate = factories.advocate(session, shop)
+    friend = factories.customer(session, shop)
+
+    referral = _offline(session, shop, advocate, friend, request_key="form1")
+    again = _offline(session, shop, advocate, friend, request_key="form1")  # a double submit
+    session.commit()
+
+    assert again.id == referral.id and len(queries.referrals(session, shop)) == 1
+    assert (referral.status, referral.attribution, referral.order_total_minor) == (
+        "completed",
+        "manual",
+        4990,
+    )
+    assert referral.order_shopify_id < 0 and referral.attribution_evidence["offline_sale"]
+    assert referral.friend_customer_id == friend.id
+    assert len(queries.checks(session, referral)) > 0  # every rule ran
+    [audit] = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.shop_id == shop.id, AuditEntry.action == "referral.created_offline"
+        )
+    ).all()
+    assert (audit.actor, audit.reason, audit.subject_id) == (
+        "staff:7",
+        "Sold in the shop on 3 December",
+        referral.id,
+    )
+    assert audit.after["subtotal"].startswith("49.90")
+    [reward] = queries.rewards(session, shop)
+    assert enqueued.calls(jobs.CREATE_REWARD_CODE) == [(reward.id,)]
+    # The sale is found again for the staff actions that re-read "the order".
+    staff_actions.staff_recheck(session, shop, referral, actor="staff:7")
+    assert len(queries.checks(session, referral, 2)) == len(queries.checks(session, referral))
+
+
+def test_an_offline_sale_is_checked_and_refused_without_a_reason_or_amount(session, shop):
+    owner = factories.customer(session, shop)
+    advocate = factories.advocate(session, shop, owner)
+    friend = factories.customer(session, shop)
+    for bad in ({"reason": " "}, {"subtotal": "0"}, {"subtotal": "abc"}, {"subtotal": "-5"}):
+        with pytest.raises(states.TransitionRefused):
+            _offline(session, shop, advocate, friend, **bad)
+    with pytest.raises(states.TransitionRefused, match="own friend"):
+        _offline(session, shop, advocate, owner)
+    other_shop = factories.shop(session)
+    stranger = factories.customer(session, other_shop)
+    with pytest.raises(states.TransitionRefused, match="another shop"):
+        _offline(session, shop, advocate, stranger)
+    assert queries.referrals(session, shop) == []
+
+    listed = factories.customer(session, shop, email="banned@spam.example")
+    blocklist.add_entry(session, shop, "email", "*@spam.example", note=None, actor="staff:1")
+    blocked = _offline(session, shop, advocate, listed)
+    assert blocked.status == "blocked" and "Blocklisted" in blocked.status_reason
+    forced = _offline(
+        session,
+        shop,
+        advocate,
+        factories.customer(session, shop, email="x@spam.example"),
+        force=True,
+    )
+    assert forced.status == "completed"

@@ -171,3 +171,36 @@ def test_pasting_a_blocklist_answers_line_by_line(live):
     post(live, "/blocklist/bulk", {"values": "*@spam.example"}, shop=SHOP_B)
     assert len(rows(live.app, BlocklistEntry)) == 4  # B's own entry; A's untouched
     assert get(live, "/blocklist", shop=SHOP_B).text.count('<tr id="entry-') == 1
+
+
+def test_an_offline_sale_from_the_portal_is_audited_and_rewarded_once(live):
+    install(live, SHOP_A)
+    _ada, advocate, _order = referral_setup(live)
+    commerce.create_customer(live.state, SHOP_A, email="cleo@example.com", first_name="Cleo")
+    settle(live)
+    form = {
+        "advocate": advocate.code,
+        "friend": "Cleo@example.com",
+        "subtotal": "49.90",
+        "reason": "Sold at the market stall",
+        "request_key": "offline1",
+    }
+    first = post(live, "/portal/referrals/offline", form)
+    again = post(live, "/portal/referrals/offline", form)  # a double click
+    assert first.status_code == again.status_code == 200
+    assert "created for the offline sale" in first.text
+    assert "An offline sale of 49.90 EUR, entered by staff" in first.text
+    settle(live)
+    [sale] = rows(live.app, Referral, Referral.order_shopify_id < 0)
+    assert (sale.status, sale.order_total_minor) == ("completed", 4990)
+    assert len(rows(live.app, Reward, Reward.referral_id == sale.id)) == 1
+    [audit] = rows(live.app, AuditEntry, AuditEntry.action == "referral.created_offline")
+    assert (audit.actor, audit.reason) == ("staff:501", "Sold at the market stall")
+    refused = post(live, "/portal/referrals/offline", {**form, "reason": "", "request_key": "k2"})
+    assert refused.status_code == 422 and "Say why" in refused.text
+    unknown = post(live, "/portal/referrals/offline", {**form, "friend": "nobody@example.com"})
+    assert unknown.status_code == 422 and "No customer with the friend" in unknown.text
+    install(live, SHOP_B)
+    other = post(live, "/portal/referrals/offline", {**form, "request_key": "k3"}, shop=SHOP_B)
+    assert other.status_code == 422  # Shop B knows neither the advocate nor the friend
+    assert len(rows(live.app, Referral, Referral.order_shopify_id < 0)) == 1
