@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import select
 
+from shopify_app import audit_undo
+from shopify_app.admin.pages import render_outcome
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
@@ -167,7 +169,35 @@ def void(referral_id: int):
 @id_token_required
 def audit():
     """Every staff and system action, newest first, filterable by who, what and when."""
+    return _render_audit(get_session())
+
+
+@bp.post("/audit/<int:entry_id>/undo")
+@id_token_required
+def undo_audit_entry(entry_id: int):
+    """Undo from the audit (D8): the entry's undo, with a reason, audited itself."""
     session = get_session()
+    try:
+        _own, done = audit_undo.undo(
+            session,
+            g.shop,
+            entry_id,
+            actor=staff_actor(),
+            reason=(request.form.get("reason") or "")[:2000],
+        )
+        session.commit()
+    except audit_undo.UndoRefused as exc:
+        session.rollback()
+        exists = session.scalar(
+            select(AuditEntry.id).where(AuditEntry.shop_id == g.shop.id, AuditEntry.id == entry_id)
+        )
+        if exists is None:
+            abort(404)
+        return _render_audit(session, problem=f"Not undone: {exc}", status=422)
+    return _render_audit(session, message=f"Undone: {done}")
+
+
+def _render_audit(session, *, message=None, problem=None, status=200):
     actor = request.args.get("actor", "")[:255]
     action = request.args.get("action", "")[:64]
     since = parse_day(request.args.get("from"))
@@ -193,8 +223,12 @@ def audit():
         .distinct()
         .limit(500)
     ).all()
-    return render_template(
+    return render_outcome(
         "portal/audit.html",
+        status,
+        message=message,
+        problem=problem,
+        undo_options=audit_undo.undo_options(session, g.shop, list(entries)),
         entries=entries,
         actors=sorted({a for a, _ in facets}),
         actions=sorted({b for _, b in facets}),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shopify_app import jobs
+from shopify_app import audit_undo, jobs
 from shopify_app.models import AdvocateVisit, AuditEntry, Customer, EmailMessage, utcnow
 from shopify_app.portal import details, search
 from shopify_app.referrals import (
@@ -444,3 +444,81 @@ def test_an_offline_sale_is_checked_and_refused_without_a_reason_or_amount(sessi
         force=True,
     )
     assert forced.status == "completed"
+
+
+# -- item 14: undo from the audit -------------------------------------------------------------
+
+
+def _entry(session, shop, action):
+    return session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.shop_id == shop.id, AuditEntry.action == action)
+        .order_by(AuditEntry.id.desc())
+    ).first()
+
+
+def test_a_void_is_undone_from_the_audit_once(session, shop, enqueued):
+    advocate = factories.advocate(session, shop)
+    referral, _payload = _order(session, shop, advocate)
+    staff_actions.staff_void(session, shop, referral, actor="staff:1", reason="duplicate")
+    voided = _entry(session, shop, "referral.voided")
+    assert audit_undo.undo_options(session, shop, [voided])[voided.id].label == "Un-void"
+
+    with pytest.raises(audit_undo.UndoRefused, match="Say why"):
+        audit_undo.undo(session, shop, voided.id, actor="staff:2", reason="")
+    own, done = audit_undo.undo(session, shop, voided.id, actor="staff:2", reason="checked")
+
+    assert referral.status == "completed" and "completed again" in done
+    assert own.action == "referral.unvoided" and own.after["undoes"] == voided.id
+    assert voided.undone_by_id == own.id
+    with pytest.raises(audit_undo.UndoRefused, match="undone already"):
+        audit_undo.undo(session, shop, voided.id, actor="staff:2", reason="again")
+    assert audit_undo.undo_options(session, shop, [voided]) == {}
+    # The un-void is itself undoable (void again), and is now the latest on the referral.
+    assert audit_undo.undo_options(session, shop, [own])[own.id].label == "Void again"
+
+
+def test_an_undo_is_offered_only_while_it_can_succeed(session, shop):
+    advocate = factories.advocate(session, shop)
+    referral, payload = _order(session, shop, advocate)
+    staff_actions.staff_void(session, shop, referral, actor="staff:1", reason="duplicate")
+    voided = _entry(session, shop, "referral.voided")
+    staff_actions.staff_recheck(session, shop, referral, actor="staff:1")  # changes nothing
+    assert voided.id in audit_undo.undo_options(session, shop, [voided])
+    order_flow.apply_refund(session, shop, factories.refund_payload(payload["id"], "89.90"))
+    assert audit_undo.undo_options(session, shop, [voided]) == {}  # refunded: no un-void
+    with pytest.raises(audit_undo.UndoRefused, match="refunded"):
+        audit_undo.undo(session, shop, voided.id, actor="staff:2", reason="please")
+    assert voided.undone_by_id is None
+
+    other = factories.shop(session)
+    with pytest.raises(audit_undo.UndoRefused, match="No such"):
+        audit_undo.undo(session, other, voided.id, actor="staff:2", reason="x")
+    rechecked = _entry(session, shop, "referral.rechecked")
+    assert audit_undo.undo_options(session, shop, [rechecked]) == {}
+
+
+def test_a_reassignment_is_given_back_and_a_later_action_stands_in_the_way(session, shop):
+    first, second = factories.advocate(session, shop), factories.advocate(session, shop)
+    referral, _payload = _order(session, shop, first)
+    staff_actions.staff_reassign(session, shop, referral, second, actor="staff:1", reason="x")
+    moved = _entry(session, shop, "referral.reassigned")
+    staff_actions.staff_void(session, shop, referral, actor="staff:1", reason="oops")
+    assert audit_undo.undo_options(session, shop, [moved]) == {}  # the void came later
+    voided = _entry(session, shop, "referral.voided")
+    audit_undo.undo(session, shop, voided.id, actor="staff:1", reason="undo the void")
+    unvoided = _entry(session, shop, "referral.unvoided")
+    assert audit_undo.undo_options(session, shop, [moved, unvoided]).keys() == {unvoided.id}
+
+
+def test_blocklist_additions_and_removals_are_undone(session, shop):
+    entry = blocklist.add_entry(session, shop, "email", "*@spam.example", note="n", actor="s:1")
+    added = _entry(session, shop, "blocklist.added")
+    assert audit_undo.undo_options(session, shop, [added])[added.id].needs_reason is False
+    _own, done = audit_undo.undo(session, shop, added.id, actor="staff:2", reason="")
+    assert "removed" in done and blocklist.entries_for(session, shop) == []
+    removed = _entry(session, shop, "blocklist.removed")
+    assert removed.subject_id == entry.id
+    audit_undo.undo(session, shop, removed.id, actor="staff:2", reason="")
+    [back] = blocklist.entries_for(session, shop)
+    assert (back.kind, back.value, back.note) == ("email", "*@spam.example", "n")

@@ -204,3 +204,33 @@ def test_an_offline_sale_from_the_portal_is_audited_and_rewarded_once(live):
     other = post(live, "/portal/referrals/offline", {**form, "request_key": "k3"}, shop=SHOP_B)
     assert other.status_code == 422  # Shop B knows neither the advocate nor the friend
     assert len(rows(live.app, Referral, Referral.order_shopify_id < 0)) == 1
+
+
+def test_undo_from_the_audit_page(live):
+    install(live, SHOP_A)
+    referral_setup(live)
+    completed = one(live.app, Referral, Referral.status == "completed")
+    post(live, f"/referrals/{completed.id}/void", {"reason": "Returned in store"})
+    voided = one(live.app, AuditEntry, AuditEntry.action == "referral.voided")
+    page = get(live, "/portal/audit")
+    row = page.text[page.text.index(f'<tr id="audit-{voided.id}"') :].split("</tr>")[0]
+    assert "Un-void</button>" in row and f"/portal/audit/{voided.id}/undo" in row
+
+    install(live, SHOP_B)
+    other = post(live, f"/portal/audit/{voided.id}/undo", {"reason": "x"}, shop=SHOP_B)
+    assert other.status_code == 404
+    assert one(live.app, Referral, Referral.id == completed.id).status == "voided"
+
+    url = f"/portal/audit/{voided.id}/undo"
+    assert post(live, url, {"reason": ""}).status_code == 422
+    done = post(live, url, {"reason": "The return was cancelled"})
+    again = post(live, url, {"reason": "double click"})
+    assert done.status_code == 200 and "Undone: Referral" in done.text
+    assert again.status_code == 422 and "undone already" in again.text
+    settle(live)
+    assert one(live.app, Referral, Referral.id == completed.id).status == "completed"
+    [unvoided] = rows(live.app, AuditEntry, AuditEntry.action == "referral.unvoided")
+    assert (unvoided.actor, unvoided.after["undoes"]) == ("staff:501", voided.id)
+    assert one(live.app, AuditEntry, AuditEntry.id == voided.id).undone_by_id == unvoided.id
+    issued = rows(live.app, Reward, Reward.referral_id == completed.id)
+    assert [r.status for r in issued] == ["issued"]  # given back once, with a new code
