@@ -23,6 +23,7 @@ from shopify_app.models import (
     Shop,
 )
 from shopify_app.referrals import staff_actions
+from shopify_app.storefront.share import share_token
 
 
 @dataclass
@@ -290,8 +291,6 @@ class ShareRow:
 
 
 def shares_of(session: Session, shop: Shop, advocate: Advocate, limit: int = 100) -> list[ShareRow]:
-    from shopify_app.storefront.share import share_token
-
     messages = list(
         session.scalars(
             select(EmailMessage)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopify_app.timeline.labels import _EMAIL_KINDS
+
 REWARD_STATUS = {
     "pending": "Being created",
     "issued": "Issued",  # a live code, not used yet
@@ -43,7 +45,6 @@ def email_status(status: str | None) -> str:
 
 def email_kind(kind: str | None) -> str:
     """ "Referral offer email", "Reward email", ...: the timeline's names for them."""
-    from shopify_app.timeline.labels import _EMAIL_KINDS
 
     return _EMAIL_KINDS.get(kind or "", f"{_text(kind)} email")
 

@@ -522,3 +522,20 @@ def test_blocklist_additions_and_removals_are_undone(session, shop):
     audit_undo.undo(session, shop, removed.id, actor="staff:2", reason="")
     [back] = blocklist.entries_for(session, shop)
     assert (back.kind, back.value, back.note) == ("email", "*@spam.example", "n")
+
+
+def test_the_timeline_offers_un_void_only_when_it_would_succeed(session, shop):
+    from shopify_app.timeline import entries
+
+    advocate = factories.advocate(session, shop)
+    staff_voided, _payload = _order(session, shop, advocate)
+    staff_actions.staff_void(session, shop, staff_voided, actor="staff:1", reason="duplicate")
+    refunded, payload = _order(session, shop, advocate)
+    order_flow.apply_refund(session, shop, factories.refund_payload(payload["id"], "89.90"))
+
+    offered = {
+        e.referral.id: e.undo
+        for e in entries.entries_for(session, shop, queries.events(session, shop))
+        if e.referral is not None and e.event.kind == "referral.voided"
+    }
+    assert offered == {staff_voided.id: "unvoid", refunded.id: None}
