@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from devstore import commerce
 from shopify_app.models import Referral, Reward
 from tests.conftest import SHOP_A
-from tests.integration.test_program_pages import LINES, referral_setup, settle
+from tests.integration.test_program_pages import LINES, post, referral_setup, settle
 from tests.integration.webhook_support import install, one, rows
 
 
@@ -73,7 +73,7 @@ def test_paste_a_blocklist_and_read_each_lines_result(live, page, screenshots_di
         "*@spam.example\n+358 40 123 4567\nnot an address\n198.51.100.0/24\n*@SPAM.example"
     )
     app.locator("#b-note").fill("Spam wave in December")
-    app.get_by_role("button", name="Add all").click()
+    app.get_by_role("button", name="Blocklist every line").click()
     results = app.locator("#bulk-results")
     expect(results.locator("tbody tr")).to_have_count(5, timeout=15000)
     expect(results.locator("tr.added")).to_have_count(3)
@@ -81,3 +81,20 @@ def test_paste_a_blocklist_and_read_each_lines_result(live, page, screenshots_di
     expect(results.locator("tr.already")).to_contain_text("Repeats line 1.")
     expect(app.locator("#blocklist tbody tr")).to_have_count(3)
     page.screenshot(path=str(screenshots_dir / "support-blocklist-paste.png"), full_page=True)
+
+
+def test_undo_a_void_from_the_audit_page(live, page, screenshots_dir):
+    install(live, SHOP_A)
+    referral_setup(live)
+    completed = one(live.app, Referral, Referral.status == "completed")
+    post(live, f"/referrals/{completed.id}/void", {"reason": "Returned in store"})
+    page.goto(live.admin_url("alpha-shop") + "/portal/audit")
+    app = page.frame_locator("#app-frame")
+    row = app.locator("#audit tbody tr", has_text="Returned in store")
+    expect(row.get_by_role("button", name="Un-void")).to_be_visible(timeout=15000)
+    page.screenshot(path=str(screenshots_dir / "support-audit-undo.png"), full_page=True)
+    row.get_by_label("Why undo this").fill("The return was cancelled")
+    row.get_by_role("button", name="Un-void").click()
+    expect(app.locator("#result")).to_contain_text("Undone", timeout=15000)
+    expect(row).to_contain_text("Undone")
+    assert one(live.app, Referral, Referral.id == completed.id).status == "completed"
