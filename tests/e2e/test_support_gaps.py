@@ -98,3 +98,24 @@ def test_undo_a_void_from_the_audit_page(live, page, screenshots_dir):
     expect(app.locator("#result")).to_contain_text("Undone", timeout=15000)
     expect(row).to_contain_text("Undone")
     assert one(live.app, Referral, Referral.id == completed.id).status == "completed"
+
+
+def test_did_my_friend_get_the_email(live, page, screenshots_dir):
+    from tests.integration.test_share_limits import advocates, share
+    from tests.integration.webhook_support import install_with_program, run_jobs
+
+    install_with_program(live, SHOP_A)
+    [ben] = advocates(live, "Ben")
+    assert share(live, ben, "zoe.stranger@example.net, yann@example.net").status_code == 200
+    run_jobs(live.app)
+    page.goto(live.admin_url("alpha-shop") + "/portal")
+    app = page.frame_locator("#app-frame")
+    app.locator("#q").fill("zoe.stranger@example.net")
+    app.get_by_role("button", name="Find").click()
+    expect(app.locator("#emails-to")).to_contain_text("Referral offer email", timeout=15000)
+    page.screenshot(path=str(screenshots_dir / "support-search-emailed.png"), full_page=True)
+    app.locator("#emails-to a").first.click()
+    expect(app.locator("#shares tbody tr")).to_have_count(2, timeout=15000)
+    expect(app.locator("#shares")).to_contain_text("zoe.stranger@example.net")
+    expect(app.locator("#shares")).to_contain_text("Not yet")
+    page.screenshot(path=str(screenshots_dir / "support-shares-tab.png"), full_page=True)
