@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
@@ -78,6 +78,27 @@ def _locked(session: Session, referral: Referral) -> Referral:
     return referral
 
 
+def _claim(session: Session, referral: Referral, refusal) -> None:
+    """Claim the referral in the state it was read in, by a conditional UPDATE: on SQLite,
+    which has no row locks, two requests may both have read it pending; only one UPDATE
+    matches, the other is refused with the reason the state it finds gives (`refusal`)."""
+    claimed = session.execute(
+        update(Referral)
+        .where(
+            Referral.id == referral.id,
+            Referral.status == referral.status,
+            Referral.advocate_id == referral.advocate_id,
+        )
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.refresh(referral)
+        raise TransitionRefused(
+            refusal(referral) or f"Referral #{referral.id} changed a moment ago; look again."
+        )
+
+
 def approve_refusal(referral: Referral) -> str | None:
     if referral.status != "pending":
         return (
@@ -145,6 +166,7 @@ def staff_approve(
     refused = approve_refusal(_locked(session, referral))
     if refused:
         raise TransitionRefused(refused)
+    _claim(session, referral, approve_refusal)
     reward = complete(session, shop, referral, actor=actor, cause="approved:staff", reason=reason)
     _audit(session, shop, referral, "referral.approved", actor, "pending", reason)
     revenue.refresh(session, shop, referral_people(session, referral))
@@ -159,6 +181,7 @@ def staff_void(
     refused = void_refusal(_locked(session, referral))
     if refused:
         raise TransitionRefused(refused)
+    _claim(session, referral, void_refusal)
     before = referral.status
     void(session, shop, referral, actor=actor, cause="staff", reason=reason.strip())
     _audit(session, shop, referral, "referral.voided", actor, before, reason.strip())
@@ -203,6 +226,7 @@ def staff_reassign(
     refused = reassign_refusal(session, shop, referral)
     if refused:
         raise TransitionRefused(refused)
+    _claim(session, referral, lambda r: reassign_refusal(session, shop, r))
     new_customer = session.get(Customer, to_advocate.customer_id)
     if new_customer is not None and new_customer.id == referral.friend_customer_id:
         raise TransitionRefused("The friend cannot be their own advocate.")
@@ -344,6 +368,7 @@ def staff_unblock(session: Session, shop: Shop, referral: Referral, *, actor: st
     refused = unblock_refusal(_locked(session, referral))
     if refused:
         raise TransitionRefused(refused)
+    _claim(session, referral, unblock_refusal)
     transition(session, shop, referral, "pending", actor=actor, cause="unblocked", reason=why)
     _audit(session, shop, referral, "referral.unblocked", actor, "blocked", why)
     order = _order_of(session, shop, referral)
@@ -359,6 +384,7 @@ def staff_unvoid(session: Session, shop: Shop, referral: Referral, *, actor: str
     refused = unvoid_refusal(session, shop, _locked(session, referral))
     if refused:
         raise TransitionRefused(refused)
+    _claim(session, referral, lambda r: unvoid_refusal(session, shop, r))
     order = _order_of(session, shop, referral)
     last_void = session.scalar(
         select(ReferralTransition)

@@ -10,7 +10,7 @@ from devstore import commerce
 from shopify_app.models import AuditEntry, Referral, Reward
 from tests.conftest import SHOP_A, SHOP_B
 
-from .test_program_pages import LINES, get, post, referral_setup, settle
+from .test_program_pages import LINES, auth, get, post, referral_setup, settle
 from .webhook_support import install, install_with_program, one, rows, run_jobs
 
 
@@ -234,3 +234,38 @@ def test_undo_from_the_audit_page(live):
     assert one(live.app, AuditEntry, AuditEntry.id == voided.id).undone_by_id == unvoided.id
     issued = rows(live.app, Reward, Reward.referral_id == completed.id)
     assert [r.status for r in issued] == ["issued"]  # given back once, with a new code
+
+
+def test_two_approvals_at_once_issue_one_reward(flagged):
+    """Two staff members click Approve on the same flagged referral at the same moment: the
+    row lock orders them, the second is refused, one reward exists."""
+    import threading
+
+    live, referral = flagged
+    url = f"/portal/referrals/{referral.id}/approve"
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def click(user_id: int) -> None:
+        start.wait()
+        answers.append(
+            live.http.post(
+                f"{live.app_url}{url}", data={"reason": "ok"}, headers=auth(SHOP_A, user_id)
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=click, args=(u,)) for u in (501, 502)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200, 422]
+    settle(live)
+    assert len(rows(live.app, Reward, Reward.referral_id == referral.id)) == 1
+    approvals = rows(
+        live.app,
+        AuditEntry,
+        AuditEntry.action == "referral.approved",
+        AuditEntry.subject_id == referral.id,
+    )
+    assert len(approvals) == 1
