@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from . import client_address, db, jobs, rate_limits, request_limits, wording
 from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
+from .referrals import vocabulary
 from .shopify import services
 from .staff import actor_label
 from .storefront.chat_embed import chat_embed_link
@@ -97,6 +98,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # `Context.call` (about 5 µs a cell on the Customers table).
     app.jinja_env.filters["money"] = money_text
     app.jinja_env.filters["day"] = day_text
+    app.jinja_env.filters["referral_status"] = vocabulary.referral_status
+    app.jinja_env.filters["referral_badge"] = vocabulary.referral_badge
+    app.jinja_env.filters["reward_status"] = vocabulary.reward_status
+    app.jinja_env.filters["email_status"] = vocabulary.email_status
+    app.jinja_env.filters["email_kind"] = vocabulary.email_kind
 
     @app.context_processor
     def embedded_context() -> dict[str, Any]:

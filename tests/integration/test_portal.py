@@ -82,7 +82,7 @@ def test_where_is_my_reward_and_resend_once_per_click(story):
     first = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k1"})
     again = post(live, f"/portal/referrals/{completed.id}/resend", {"request_key": "k1"})
     assert first.status_code == again.status_code == 200
-    assert "sent again to ada.l@gmail.com" in first.text
+    assert "reward email to ada.l@gmail.com is queued to be sent again" in first.text
     run_jobs(live.app)
     assert len(rows(live.app, EmailMessage, EmailMessage.reward_id == reward.id)) == 2
     assert len(live.devstore.extensions["devstore_mailbox"].to("ada.l@gmail.com")) == 2
