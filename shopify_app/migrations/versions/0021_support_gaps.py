@@ -2,7 +2,7 @@
 on one share's link
 
 Revision ID: 0021_support_gaps
-Revises: 0019_custom_conversions
+Revises: 0020_conversations
 Create Date: 2026-12-05 00:45:00
 
 Columns are added in place (no batch copy): `referrals` has children, and on SQLite a batch
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_support_gaps"
-down_revision = "0019_custom_conversions"
+down_revision = "0020_conversations"
 branch_labels = None
 depends_on = None
 
