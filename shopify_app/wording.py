@@ -78,7 +78,9 @@ ACTIONS = {
     "referral.created": "Created a referral by hand",
     "referral.created.forced": "Created a referral by hand, past the fraud rules",
     "referral.created_offline": "Recorded an offline sale and its referral",
-    "referral.created_offline.forced": "Recorded an offline sale and its referral, past the fraud rules",
+    "referral.created_offline.forced": (
+        "Recorded an offline sale and its referral, past the fraud rules"
+    ),
     "reward.email_resent": "Sent a reward email again",
     "email.suppressed": "Stopped all emails to an address",
     "email.unsuppressed": "Allowed emails to an address again",

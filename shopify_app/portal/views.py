@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import select
 
-from shopify_app import wording
-from shopify_app import audit_undo
+from shopify_app import audit_undo, wording
 from shopify_app.admin.pages import render_outcome
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
