@@ -102,6 +102,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["referral_badge"] = vocabulary.referral_badge
     app.jinja_env.filters["reward_status"] = vocabulary.reward_status
     app.jinja_env.filters["email_status"] = vocabulary.email_status
+    app.jinja_env.filters["email_badge"] = vocabulary.email_badge
+    app.jinja_env.filters["email_detail"] = vocabulary.email_detail
     app.jinja_env.filters["email_kind"] = vocabulary.email_kind
 
     @app.context_processor
