@@ -128,7 +128,7 @@ def _reply_address_shop(mail: InboundMail, keys: tuple[str, ...], domain: str) -
 def _delivery_report(body: bytes, *, shop_id: int | None):
     report = parse_report(body)
     if report is None:
-        log.warning("delivery report dropped: not a DSN or ARF report")
+        log.warning("delivery report dropped: not a delivery status notification")
         return jsonify(status="dropped", reason="not a delivery status notification"), 202
     session = get_session()
     outcome = record_report(session, report, shop_id=shop_id)
