@@ -155,6 +155,11 @@ def build_reply(original: ReceivedMail, text: str, *, now: datetime | None = Non
 
 
 REPORTING_MTA = "mx.devstore.local"
+SAID = {
+    "bounce": "could not be delivered: the recipient's server refused it",
+    "delay": "is delayed: the mail system keeps trying to deliver it",
+    "delivered": "was delivered",
+}
 REPORTS = {
     # kind: (Action, Status, Diagnostic-Code, the notification's subject)
     "bounce": (
@@ -210,7 +215,7 @@ def build_report(original: ReceivedMail, kind: str, *, now: datetime | None = No
         report.attach(
             MIMEText(
                 f"This is the mail system at host {REPORTING_MTA}.\n\n"
-                f"Your message to <{rcpt}> could not be delivered as you asked: {action}.\n"
+                f"Your message to <{rcpt}> {SAID[kind]}.\n"
             )
         )
         per_message = Message()
