@@ -251,11 +251,15 @@ async def catch_up(client: Client, store) -> None:
     async with _reading[client.shop]:
         tail = await asyncio.to_thread(store.lrange, STORE.format(shop=client.shop), len(known), -1)
         known.extend(json.loads(raw) for raw in tail)
-    for message in known:
-        if message["id"] > client.last_id and client.hears(message):
+    newest = client.last_id
+    for message in reversed(known):  # ids grow along the list: only the tail is new
+        if message["id"] <= client.last_id:
+            break
+        if client.hears(message):
             client.recovered.add(message["id"])
             client.received.setdefault(message["id"], float("nan"))
-    client.last_id = max([client.last_id, *client.recovered])
+            newest = max(newest, message["id"])
+    client.last_id = newest
 
 
 async def read_redis(client: Client, redis_url: str) -> None:
