@@ -388,3 +388,28 @@ def test_losing_redis_ends_every_stream_so_clients_reconnect_and_catch_up(realti
             realtime.redis, message(1, 1), shop_id=shop, conversation_id=1, to_shopper=True
         )
         again.next(is_event("message", id=1))
+
+
+def test_a_stopped_process_ends_its_streams_and_its_shoppers_go_offline(
+    realtime, redis_url, tmp_path
+):
+    """SIGTERM (a deploy): the streams end at once (clients reconnect elsewhere) and the
+    shoppers get the grace, then go offline unless they came back."""
+    shop = new_shop()
+    leaving = Realtime(redis_url, tmp_path, "leaving").start()
+    try:
+        with streams() as opened:
+            staff = realtime.staff(shop)
+            opened.append(staff)
+            staff.wait_ready()
+            tab = leaving.shopper(shop, 21)
+            opened.append(tab)
+            tab.wait_ready()
+            staff.next(is_event("presence", conversation_id=21, online=True))
+            leaving.stop()
+            assert leaving.proc is not None and leaving.proc.returncode == 0
+            assert tab.ended.wait(30)
+            staff.next(is_event("presence", conversation_id=21, online=False))
+            assert not presence.is_online(realtime.redis, shop, 21)
+    finally:
+        leaving.stop()
