@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
+import socket
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +25,10 @@ from .realtime_support import Realtime, SSEClient, streams
 
 pytestmark = pytest.mark.xdist_group("realtime")
 
-_ids = itertools.count(1000)
+# Pub/sub channels are global to a Redis server, whatever its database number: with a shared
+# REDIS_URL (make test-services) other xdist workers run on the same server, so this run's
+# shops take ids no other test uses.
+_ids = itertools.count(random.randrange(10**8, 2 * 10**9, 10**6))
 
 
 def new_shop() -> int:
@@ -375,9 +380,10 @@ def test_losing_redis_ends_every_stream_so_clients_reconnect_and_catch_up(realti
         opened += [shopper, staff]
         for stream in opened:
             stream.wait_ready()
-        for client in realtime.redis.client_list(_type="pubsub"):
-            if client["name"] == PUBSUB_CLIENT_NAME:  # only this process's (not RQ's)
-                realtime.redis.client_kill_filter(_id=client["id"])
+        name = f"{PUBSUB_CLIENT_NAME}-{socket.gethostname()}-{realtime.proc.pid}"
+        mine = [c for c in realtime.redis.client_list(_type="pubsub") if c["name"] == name]
+        assert len(mine) == 1  # this process's only (not RQ's, not another test run's)
+        realtime.redis.client_kill_filter(_id=mine[0]["id"])
         for stream in (shopper, staff):
             assert stream.ended.wait(30), "a stream outlived the Redis connection it relied on"
         wait_until(realtime._healthy, 30, "the process to reconnect to Redis")
