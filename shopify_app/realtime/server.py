@@ -343,12 +343,17 @@ class Hub:
         await self._pubsub.ping()
 
     async def _presence_heartbeat(self) -> None:
-        shoppers = [_presence_triple(c) for c in self.shoppers]
+        shoppers = list(self.shoppers)
         for i in range(0, len(shoppers), SWEEP_BATCH):  # Redis runs a script alone: keep it short
-            await self._heartbeat(
-                keys=[presence.INDEX_KEY],
-                args=presence.heartbeat_args(self.presence_ttl, shoppers[i : i + SWEEP_BATCH]),
-            )
+            # Only streams still open: one closed meanwhile has its grace, not a new TTL.
+            batch = [
+                _presence_triple(c) for c in shoppers[i : i + SWEEP_BATCH] if c in self.shoppers
+            ]
+            if batch:
+                await self._heartbeat(
+                    keys=[presence.INDEX_KEY],
+                    args=presence.heartbeat_args(self.presence_ttl, batch),
+                )
 
     async def _presence_sweep(self) -> None:
         while await self._sweep(keys=[presence.INDEX_KEY], args=[SWEEP_BATCH]) >= SWEEP_BATCH:
