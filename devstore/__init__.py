@@ -11,7 +11,12 @@ from pathlib import Path
 
 from flask import Flask
 
-from shopify_app.config import DEFAULT_APP_URL, DEV_API_KEY, DEV_API_SECRET
+from shopify_app.config import (
+    DEFAULT_APP_URL,
+    DEV_API_KEY,
+    DEV_API_SECRET,
+    DEV_INBOUND_EMAIL_SECRET,
+)
 
 from . import admin, graphql_api, oauth, storefront
 from .app_config import RegisteredApp, load_registered_app
@@ -42,6 +47,7 @@ def create_devstore(
         api_key=os.environ.get("SHOPIFY_API_KEY", DEV_API_KEY),
         api_secret=os.environ.get("SHOPIFY_API_SECRET", DEV_API_SECRET),
         app_url=os.environ.get("SHOPIFY_APP_URL", DEFAULT_APP_URL),
+        inbound_email_secret=os.environ.get("INBOUND_EMAIL_SECRET", DEV_INBOUND_EMAIL_SECRET),
     )
     mailbox = Mailbox()
     saved = store = None

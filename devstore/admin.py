@@ -19,8 +19,10 @@ from flask import (
     url_for,
 )
 
+from . import theme
 from .app_config import RegisteredApp
 from .commerce import cancel_order, data, fulfill_order, refund_order
+from .mailbox import reply as send_mail_reply
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState
 
@@ -181,6 +183,52 @@ def order_action(handle: str, order_id: int, action: str):
     return redirect(url_for("devstore_admin.orders", handle=handle))
 
 
+@bp.route("/store/<handle>/themes/current/editor", methods=["GET", "POST"])
+def theme_editor(handle: str):
+    """The theme editor's Theme settings > App embeds: the merchant switches the installed
+    app's embeds on or off and sets their settings. `?context=apps&activateAppId=
+    <api_key>/<block handle>` (the deep link apps offer) opens it with that embed switched on,
+    not yet saved, as Shopify does: the merchant still presses Save."""
+    shop = shop_or_404(handle)
+    app = registered_app()
+    embeds = theme.app_embeds() if shop.installed else {}
+    if request.method == "POST":
+        with state().lock:
+            for block, embed in embeds.items():
+                current = shop.app_embeds.get(block) or theme.AppEmbedState()
+                fields = {
+                    s["id"]: request.form.get(f"{block}.{s['id']}", "")
+                    for s in embed.settings_schema
+                }
+                shop.app_embeds[block] = theme.AppEmbedState(
+                    enabled=request.form.get(f"{block}.enabled") == "on",
+                    settings={**current.settings, **embed.clean_settings(fields)},
+                )
+        state().changed()
+        return redirect(url_for("devstore_admin.theme_editor", handle=handle, saved=1))
+    app_id, _, activate = (request.args.get("activateAppId") or "").partition("/")
+    activating = activate if app_id in (app.api_key, app.handle) and activate in embeds else None
+    saved = {block: shop.app_embeds.get(block) or theme.AppEmbedState() for block in embeds}
+    rows = [
+        {
+            "handle": block,
+            "embed": embed,
+            "enabled": saved[block].enabled or block == activating,
+            "activating": block == activating,
+            "values": embed.settings(saved[block].settings),
+        }
+        for block, embed in embeds.items()
+    ]
+    return render_template(
+        "devstore/theme_editor.html",
+        shop=shop,
+        app=app,
+        rows=rows,
+        activating=activating,
+        saved=request.args.get("saved") == "1",
+    )
+
+
 @bp.get("/store/<handle>/<path:resource>")
 def admin_resource(handle: str, resource: str):
     """Where `shopify://admin/...` navigation lands (customers, orders, ...)."""
@@ -194,4 +242,26 @@ def admin_resource(handle: str, resource: str):
 def mailbox():
     box = current_app.extensions.get("devstore_mailbox")
     messages = list(reversed(box.messages)) if box is not None else []
-    return render_template("devstore/mailbox.html", messages=messages)
+    return render_template(
+        "devstore/mailbox.html", messages=messages, replied=request.args.get("replied")
+    )
+
+
+@bp.post("/mailbox/<mail_id>/reply")
+def mailbox_reply(mail_id: str):
+    """Answer a received message as the shopper's mail client and mail provider would:
+    the reply goes, signed, to the app's inbound endpoint."""
+    box = current_app.extensions.get("devstore_mailbox")
+    original = box.get(mail_id) if box is not None else None
+    if original is None or original.direction != "received":
+        abort(404)
+    text = (request.form.get("body") or "").strip()
+    if not text:
+        abort(400, "Write a reply first.")
+    app = registered_app()
+    if not app.inbound_email_url:
+        abort(409, "The app has no inbound email URL.")
+    sent = send_mail_reply(
+        box, original, text, inbound_url=app.inbound_email_url, secret=app.inbound_email_secret
+    )
+    return redirect(url_for("devstore_admin.mailbox", replied=sent.id) + f"#mail-{sent.id}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shopify_app.config import DEV_INBOUND_EMAIL_SECRET
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,6 +26,10 @@ class RegisteredApp:
     webhook_subscriptions: tuple[dict, ...]
     app_proxy_url: str | None = None  # the app's proxy URL, pointed at this run's app
     app_proxy_subpath: str | None = None
+    # Where a mail provider posts the shoppers' mail for the app, and the secret it signs
+    # with (the devstore's mailbox replies through it).
+    inbound_email_url: str | None = None
+    inbound_email_secret: str = DEV_INBOUND_EMAIL_SECRET
 
     @property
     def origin(self) -> str:
@@ -32,7 +38,12 @@ class RegisteredApp:
 
 
 def load_registered_app(
-    *, api_key: str, api_secret: str, app_url: str, toml_path: Path | None = None
+    *,
+    api_key: str,
+    api_secret: str,
+    app_url: str,
+    toml_path: Path | None = None,
+    inbound_email_secret: str = DEV_INBOUND_EMAIL_SECRET,
 ) -> RegisteredApp:
     """Read `shopify.app.toml`; like `shopify app dev`, point its URLs at this run's app."""
     data = tomllib.loads((toml_path or PROJECT_ROOT / "shopify.app.toml").read_text())
@@ -57,4 +68,6 @@ def load_registered_app(
             proxy["url"].replace(declared, app_url, 1) if (proxy := data.get("app_proxy")) else None
         ),
         app_proxy_subpath=(data.get("app_proxy") or {}).get("subpath"),
+        inbound_email_url=f"{app_url}/inbound/email",
+        inbound_email_secret=inbound_email_secret,
     )

@@ -49,3 +49,10 @@ def sign_app_proxy(params: list[tuple[str, str]], secret: str) -> str:
         grouped.setdefault(key, []).append(value)
     message = "".join(sorted(f"{k}={','.join(v)}" for k, v in grouped.items()))
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_inbound_mail(secret: str, timestamp: str, body: bytes) -> str:
+    """A mail provider's inbound-webhook signature: `v1=` + hex HMAC-SHA256 of
+    `<timestamp>.<raw MIME>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()

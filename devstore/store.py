@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .cost import LeakyBucket
+from .theme import AppEmbedState
 
 
 def now() -> datetime:
@@ -72,6 +73,9 @@ class DevShop:
     staff: list[Staff] = field(default_factory=list)
     installed_scopes: str | None = None  # None: the app is not installed
     preinstalled: bool = False  # managed install already done when the devstore starts
+    # The theme's app embeds by block handle (theme editor > App embeds); none is on after
+    # install, as on Shopify, and uninstalling leaves them as they were (not rendered then).
+    app_embeds: dict[str, AppEmbedState] = field(default_factory=dict)
 
     @property
     def handle(self) -> str:

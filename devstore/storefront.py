@@ -1,7 +1,10 @@
 """The storefront of a devstore shop: `/discount/<CODE>` (as Shopify's shareable discount
 links: the code is kept for checkout, then the shopper is sent on to `redirect`), a cart and a
 checkout that places the order through `commerce.place_order`, with the discount code, the
-landing site, the `ref` note attribute, the shopper's IP and user agent, as Shopify would."""
+landing site, the `ref` note attribute, the shopper's IP and user agent, as Shopify would.
+Every storefront page ends with the app embeds the merchant has switched on (`theme.py`), in
+the page's language: the primary one (English) at `/shops/<shop>/`, Finnish at
+`/shops/<shop>/fi/`, as Shopify's language folders."""
 
 from __future__ import annotations
 
@@ -10,10 +13,21 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import httpx
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from markupsafe import Markup
 
-from . import commerce
+from . import commerce, theme
 from .signing import sign_app_proxy
+from .store import DevShop
 
 bp = Blueprint("devstore_storefront", __name__)
 
@@ -23,6 +37,11 @@ CATALOGUE = [
     {"title": "Oolong 50 g", "price": "18.50", "sku": "TEA-OOLONG", "product_id": 7003},
 ]
 COOKIE_CODE, COOKIE_LANDING = "ds_discount", "ds_landing"
+COOKIE_CUSTOMER = "ds_customer"
+# The shop's published languages: the primary first (served at the root, the others in their
+# folder), with their names in the language itself, for the switcher.
+LOCALES = {"en": "English", "fi": "Suomi"}
+PRIMARY_LOCALE = "en"
 
 
 def _state():
@@ -50,14 +69,79 @@ def discount_link(shop: str, code: str):
     return response
 
 
+def _logged_in_customer(shop: str) -> commerce.DevCustomer | None:
+    raw = request.cookies.get(COOKIE_CUSTOMER, "")
+    customer = commerce.data(_state(), shop).customers.get(int(raw)) if raw.isdigit() else None
+    return customer if customer is not None and not customer.deleted else None
+
+
+def root_url(shop: DevShop, locale: str) -> str:
+    """Liquid's `routes.root_url`: the store's root, in the language's folder unless primary."""
+    base = url_for("devstore_storefront.store", shop=shop.domain)
+    return base if locale == PRIMARY_LOCALE else base + locale
+
+
+def app_embeds_html(shop: DevShop, locale: str) -> Markup:
+    """The enabled app embeds of the shop's theme, rendered for this shopper and language."""
+    if not shop.installed or not any(state.enabled for state in shop.app_embeds.values()):
+        return Markup("")
+    customer = _logged_in_customer(shop.domain)
+    store_url = url_for("devstore_storefront.store", shop=shop.domain)
+    return theme.render_embeds(
+        shop.app_embeds,
+        shop={
+            "name": shop.name,
+            "permanent_domain": shop.domain,
+            "domain": shop.domain,
+            "email": shop.email,
+            "currency": shop.currency,
+            "url": request.host_url.rstrip("/") + store_url,
+        },
+        customer=(
+            {
+                "id": customer.id,
+                "email": customer.email,
+                "first_name": customer.first_name,
+                "last_name": customer.last_name,
+                "name": " ".join(p for p in (customer.first_name, customer.last_name) if p),
+            }
+            if customer
+            else None
+        ),
+        locale={
+            "iso_code": locale,
+            "primary": locale == PRIMARY_LOCALE,
+            "name": LOCALES[locale],
+            "endonym_name": LOCALES[locale],
+            "root_url": root_url(shop, locale),
+        },
+        root_url=root_url(shop, locale),
+        cdn=request.script_root + "/cdn",
+    )
+
+
+def _storefront_page(shop: DevShop, locale: str, **context):
+    return render_template(
+        "devstore/storefront.html",
+        shop=shop,
+        catalogue=CATALOGUE,
+        locale=locale,
+        locales=[(code, name, root_url(shop, code)) for code, name in LOCALES.items()],
+        app_embeds=app_embeds_html(shop, locale),
+        **context,
+    )
+
+
 @bp.get("/shops/<shop>/")
-def store(shop: str):
+@bp.get("/shops/<shop>/<locale>/")
+def store(shop: str, locale: str = PRIMARY_LOCALE):
     dev_shop = _shop_or_404(shop)
+    if locale not in LOCALES or (locale == PRIMARY_LOCALE and request.view_args.get("locale")):
+        abort(404)
     response = current_app.make_response(
-        render_template(
-            "devstore/storefront.html",
-            shop=dev_shop,
-            catalogue=CATALOGUE,
+        _storefront_page(
+            dev_shop,
+            locale,
             code=request.cookies.get(COOKIE_CODE),
             ref=request.args.get("ref", ""),
             placed=None,
@@ -66,6 +150,15 @@ def store(shop: str):
     if not request.cookies.get(COOKIE_LANDING):
         landing = request.full_path.split(f"/shops/{shop}", 1)[-1].rstrip("?") or "/"
         response.set_cookie(COOKIE_LANDING, landing[:500], httponly=True, samesite="Lax")
+    return response
+
+
+@bp.get("/cdn/extensions/<extension>/assets/<filename>")
+def extension_asset(extension: str, filename: str):
+    """The devstore's stand-in for Shopify's CDN: a theme app extension's asset."""
+    found = theme.load_extensions().get(extension) or abort(404)
+    response = send_from_directory(found.directory / "assets", filename, max_age=0)
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -107,10 +200,9 @@ def checkout(shop: str):
         user_agent=request.headers.get("User-Agent"),
     )
     response = current_app.make_response(
-        render_template(
-            "devstore/storefront.html",
-            shop=dev_shop,
-            catalogue=CATALOGUE,
+        _storefront_page(
+            dev_shop,
+            PRIMARY_LOCALE,
             code=None,
             ref="",
             placed=order,
@@ -122,7 +214,16 @@ def checkout(shop: str):
     return response
 
 
-COOKIE_CUSTOMER = "ds_customer"
+@bp.get("/shops/<shop>/account/login")
+def login_form(shop: str):
+    """The store's login page (Shopify's `/account/login`), with the `return_url` it sends
+    the shopper back to once logged in."""
+    dev_shop = _shop_or_404(shop)
+    return render_template(
+        "devstore/login.html",
+        shop=dev_shop,
+        return_url=_safe_path(request.args.get("return_url") or f"/shops/{shop}/"),
+    )
 
 
 @bp.post("/shops/<shop>/account/login")
@@ -139,7 +240,9 @@ def login(shop: str):
         None,
     )
     response = redirect(
-        _safe_path(request.form.get("next")) if customer else request.referrer or "/"
+        _safe_path(request.form.get("next") or request.form.get("return_url"))
+        if customer
+        else request.referrer or "/"
     )
     if customer is not None:
         response.set_cookie(COOKIE_CUSTOMER, str(customer.id), httponly=True, samesite="Lax")

@@ -12,11 +12,13 @@ from flask import Flask, g, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from . import client_address, db, jobs, rate_limits, request_limits
+from . import client_address, db, jobs, rate_limits, request_limits, wording
 from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
+from .referrals import vocabulary
 from .shopify import services
 from .staff import actor_label
+from .storefront.chat_embed import chat_embed_link
 from .values import money_text
 
 
@@ -57,9 +59,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .api.views import bp as api_bp
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
+    from .conversations.admin_views import bp as conversations_bp
+    from .conversations.proxy_views import bp as chat_proxy_bp
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
     from .emails.views import bp as unsubscribe_bp
+    from .inbound.views import bp as inbound_bp
     from .portal.views import bp as portal_bp
     from .storefront.proxy import bp as proxy_bp
     from .storefront.views import bp as storefront_bp
@@ -76,11 +81,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(customer_actions_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
+    app.register_blueprint(chat_proxy_bp)
     app.register_blueprint(portal_bp)
+    app.register_blueprint(conversations_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(api_keys_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(inbound_bp)
 
     rate_limits.init_app(app)
     app.after_request(add_security_headers)
@@ -90,6 +98,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # `Context.call` (about 5 µs a cell on the Customers table).
     app.jinja_env.filters["money"] = money_text
     app.jinja_env.filters["day"] = day_text
+    app.jinja_env.filters["referral_status"] = vocabulary.referral_status
+    app.jinja_env.filters["referral_badge"] = vocabulary.referral_badge
+    app.jinja_env.filters["reward_status"] = vocabulary.reward_status
+    app.jinja_env.filters["email_status"] = vocabulary.email_status
+    app.jinja_env.filters["email_kind"] = vocabulary.email_kind
 
     @app.context_processor
     def embedded_context() -> dict[str, Any]:
@@ -101,6 +114,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "embedded_fields": embedded_fields,
             "request_key": lambda: secrets.token_hex(16),
             "actor_label": actor_label,
+            "chat_embed_link": chat_embed_link,
+            "action_text": wording.action_text,
         }
 
     return app

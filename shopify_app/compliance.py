@@ -20,6 +20,8 @@ from shopify_app.models import (
     AuditEntry,
     BulkJob,
     ConsentRequest,
+    Conversation,
+    ConversationMessage,
     Conversion,
     Customer,
     CustomerCount,
@@ -34,6 +36,7 @@ from shopify_app.models import (
     OutgoingEvent,
     Redaction,
     Refund,
+    SavedReply,
     Shop,
     StaffMember,
     SyncRun,
@@ -79,6 +82,9 @@ def redact_shop(session: Session, shop: Shop, *, keep_delivery_id: int | None = 
         OutgoingEvent,
         OutgoingEndpoint,
         TimelineEvent,
+        ConversationMessage,
+        Conversation,
+        SavedReply,
         Conversion,
         IdempotentRequest,  # the API's stored answers (customers' data in them)
         ApiKey,
@@ -202,6 +208,7 @@ def redact_customer(
     retired = None
     if customer is not None:
         retired = personal_data.redact_customer(session, shop, customer.id, addresses)
+    _erase_conversations(session, shop, customer.id if customer else None, addresses)
     if shopify_id is not None:
         bulk.erase_exports_of(session, shop, storage(), {shopify_id})
     _remember(session, shop, "customer", {shopify_id} if shopify_id else set(), now)
@@ -280,6 +287,80 @@ def redact_customer(
         dedupe_key=f"customer:{shopify_id}:redacted",
     )
     return customer
+
+
+def _conversations_of(customer_id: int | None, addresses: set[str]):
+    """Their conversations: linked to them, or started with one of their addresses."""
+    mine = [Conversation.email.in_(sorted(addresses))] if addresses else []
+    if customer_id is not None:
+        mine.append(Conversation.customer_id == customer_id)
+    return or_(*mine) if mine else None
+
+
+def _erase_conversations(
+    session: Session, shop: Shop, customer_id: int | None, addresses: set[str]
+) -> None:
+    """The customer's conversations go whole, messages and staff notes with them: a chat is
+    the person's words (the shop keeps no anonymous remainder of it)."""
+    theirs = _conversations_of(customer_id, addresses)
+    if theirs is None:
+        return
+    ids = select(Conversation.id).where(Conversation.shop_id == shop.id, theirs)
+    session.execute(
+        delete(ConversationMessage).where(
+            ConversationMessage.shop_id == shop.id, ConversationMessage.conversation_id.in_(ids)
+        )
+    )
+    session.execute(delete(Conversation).where(Conversation.shop_id == shop.id, theirs))
+
+
+def conversation_data(
+    session: Session, shop: Shop, customer_id: int | None, emails: set[str]
+) -> list[dict[str, Any]]:
+    """Their conversations with every message, staff notes included (notes about a person
+    are their data too; the merchant decides what to hand over)."""
+    theirs = _conversations_of(customer_id, {e.lower() for e in emails if e})
+    if theirs is None:
+        return []
+    conversations = session.scalars(
+        select(Conversation)
+        .where(Conversation.shop_id == shop.id, theirs)
+        .order_by(Conversation.created_at, Conversation.id)
+    ).all()
+    messages: dict[int, list[ConversationMessage]] = {}
+    if conversations:
+        for message in session.scalars(
+            select(ConversationMessage)
+            .where(
+                ConversationMessage.shop_id == shop.id,
+                ConversationMessage.conversation_id.in_([c.id for c in conversations]),
+            )
+            .order_by(ConversationMessage.id)
+        ):
+            messages.setdefault(message.conversation_id, []).append(message)
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    return [
+        {
+            "id": c.id,
+            "email": c.email,
+            "name": c.name,
+            "locale": c.locale,
+            "status": c.status,
+            "created_at": iso(c.created_at),
+            "archived_at": iso(c.archived_at),
+            "messages": [
+                {
+                    "id": m.id,
+                    "author": m.author,
+                    "channel": m.channel,
+                    "body": m.body,
+                    "created_at": iso(m.created_at),
+                }
+                for m in messages.get(c.id, [])
+            ],
+        }
+        for c in conversations
+    ]
 
 
 def _forget_api_answers(session: Session, shop: Shop, needles: set[str]) -> None:
@@ -529,6 +610,9 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
                 .order_by(Conversion.occurred_at)
             )
         ],
+        "conversations": conversation_data(
+            session, shop, customer.id, {customer.email_normalized or ""}
+        ),
     }
 
 
@@ -583,6 +667,15 @@ def answer_data_request(
             "timeline": [],
             "note": "The app holds no data about this customer.",
         }
+        chats = conversation_data(
+            session, shop, None, {normalize_email(customer_info.get("email")) or ""}
+        )
+        if chats:
+            content["conversations"] = chats
+            content["note"] = (
+                "The app holds no Shopify customer with this id; it holds conversations "
+                "started with the same email (conversations)."
+            )
     if not erased:
         email, phone = signup_merge.addresses_of(customer_info)
         records = signup_merge.signup_records(session, shop, email, phone)

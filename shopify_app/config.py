@@ -32,6 +32,12 @@ DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"  # the devstore's mailbox
 DEFAULT_REALTIME_PORT = 8091
 DEFAULT_REALTIME_URL = f"http://127.0.0.1:{DEFAULT_REALTIME_PORT}"  # `referrals realtime`
 DEFAULT_MAIL_FROM = "Referrals <referrals@localhost>"
+# Conversations' email loop (conversations/email_replies.py, inbound/): replies are sent from
+# reply+<conversation>.<signature>@INBOUND_EMAIL_DOMAIN, and the mail provider posts the
+# shopper's answers to /inbound/email signed with INBOUND_EMAIL_SECRET.
+DEV_INBOUND_EMAIL_DOMAIN = "inbound.localhost"
+DEV_INBOUND_EMAIL_SECRET = "devstore-inbound-secret-not-for-production"  # noqa: S105
+MIN_INBOUND_SECRET_CHARS = 32
 
 SHOPIFY_CDN_APP_BRIDGE = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 SHOPIFY_CDN_POLARIS = "https://cdn.shopify.com/shopifycloud/polaris.js"
@@ -50,6 +56,9 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (client_address.py):
     # one platform router in production, none locally.
     "TRUSTED_PROXY_COUNT": (int, 1, 0, 5),
+    # The inbound mail endpoint's body cap (413 above it): raw MIME, attachments included
+    # (they are not stored, but a provider forwards them).
+    "INBOUND_EMAIL_MAX_BYTES": (int, 10 * 1_048_576, 65_536, 50 * 1_048_576),
     # The public API's body cap (413 above it): a batch of 100 customers with attributes.
     "API_MAX_BODY_BYTES": (int, 1_048_576, 65_536, 10 * 1_048_576),
     # Request body cap (413 above it); webhooks have WEBHOOK_MAX_BYTES instead.
@@ -95,6 +104,10 @@ RATE_LIMITS = {
     # email or phone number signed up (each email signup sends a confirmation email).
     "RATE_LIMIT_SIGNUP": "10 per hour",
     "RATE_LIMIT_SIGNUP_ADDRESS": "3 per hour;5 per day",
+    # The storefront chat (conversations/proxy_views.py), on top of the proxy's budget:
+    # conversations started per shopper address, messages sent per conversation.
+    "RATE_LIMIT_CHAT_START": "10 per hour",
+    "RATE_LIMIT_CHAT_MESSAGE": "20 per minute;300 per hour",
     # The public API (/api/v1): per API key, and per shop across all its keys.
     "RATE_LIMIT_API_KEY": "600 per minute",
     "RATE_LIMIT_API_SHOP": "1200 per minute",
@@ -178,6 +191,11 @@ def load_config(
         "ENCRYPTION_KEY": setting("ENCRYPTION_KEY"),
         "SMTP_URL": setting("SMTP_URL", DEFAULT_SMTP_URL),
         "MAIL_FROM": setting("MAIL_FROM", DEFAULT_MAIL_FROM, DEFAULT_MAIL_FROM),
+        "INBOUND_EMAIL_DOMAIN": setting("INBOUND_EMAIL_DOMAIN", DEV_INBOUND_EMAIL_DOMAIN),
+        "INBOUND_EMAIL_SECRET": setting("INBOUND_EMAIL_SECRET", DEV_INBOUND_EMAIL_SECRET),
+        # The previous inbound secret, still accepted during a rotation: the reply addresses
+        # in mails already sent were signed with it.
+        "INBOUND_EMAIL_SECRET_OLD": setting("INBOUND_EMAIL_SECRET_OLD", "", ""),
         # Where the app reaches a shop (token endpoint, GraphQL): {shop} is the myshopify domain.
         "SHOPIFY_SHOP_URL": setting(
             "SHOPIFY_SHOP_URL", f"{devstore_url}/shops/{{shop}}", "https://{shop}"
@@ -270,6 +288,9 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             "REDIS_URL",
             "ENCRYPTION_KEY",
             "SMTP_URL",
+            # Conversations are always on: staff replies go out by email and come back here.
+            "INBOUND_EMAIL_DOMAIN",
+            "INBOUND_EMAIL_SECRET",
             "REALTIME_URL",
         )
         missing = [name for name in required if not cfg.get(name)]
@@ -284,6 +305,15 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             )
         if DEV_API_SECRET in (cfg.get("SHOPIFY_API_SECRET"), cfg.get("SHOPIFY_API_SECRET_OLD")):
             problems.append("SHOPIFY_API_SECRET is the development default")
+        inbound_secret = cfg.get("INBOUND_EMAIL_SECRET") or ""
+        if DEV_INBOUND_EMAIL_SECRET in (inbound_secret, cfg.get("INBOUND_EMAIL_SECRET_OLD")):
+            problems.append("INBOUND_EMAIL_SECRET is the development default")
+        elif inbound_secret and len(inbound_secret) < MIN_INBOUND_SECRET_CHARS:
+            problems.append(
+                f"INBOUND_EMAIL_SECRET must be at least {MIN_INBOUND_SECRET_CHARS} characters"
+            )
+        if cfg.get("INBOUND_EMAIL_DOMAIN") == DEV_INBOUND_EMAIL_DOMAIN:
+            problems.append("INBOUND_EMAIL_DOMAIN is the development default")
         for name in (
             "SHOPIFY_APP_URL",
             "SHOPIFY_SHOP_URL",

@@ -5,9 +5,11 @@ library behind Flask-Limiter: its fixed-window strategy and Redis storage).
 |---|---|---|
 | `RATE_LIMIT_REFERRAL_LINK` | `/r/<code>` | client address |
 | `RATE_LIMIT_AUTH` | `/auth`, `/auth/callback` (the OAuth grant) | client address |
-| `RATE_LIMIT_PROXY` | `/proxy` and everything under it | the shopper's address |
+| `RATE_LIMIT_PROXY` | `/proxy` and everything under it (the chat too) | the shopper's address |
 | `RATE_LIMIT_SIGNUP` | `/proxy/subscribe` (also) | the shopper's address |
 | `RATE_LIMIT_SIGNUP_ADDRESS` | `/proxy/subscribe` (also) | the address signed up (a digest) |
+| `RATE_LIMIT_CHAT_START` | `/proxy/chat/start` (also), opening one | the shopper's address |
+| `RATE_LIMIT_CHAT_MESSAGE` | `/proxy/chat/messages` POST (also) | the conversation |
 | `RATE_LIMIT_API_KEY` | `/api/v1` (`api.limits`) | the API key |
 | `RATE_LIMIT_API_SHOP` | `/api/v1` (`api.limits`) | the API key's shop |
 
@@ -65,6 +67,8 @@ BUDGETS: dict[str, tuple[str, Callable[[], str] | None]] = {
     "proxy": ("RATE_LIMIT_PROXY", shopper_key),
     "signup": ("RATE_LIMIT_SIGNUP", shopper_key),
     "signup-address": ("RATE_LIMIT_SIGNUP_ADDRESS", None),
+    "chat-start": ("RATE_LIMIT_CHAT_START", shopper_key),
+    "chat-message": ("RATE_LIMIT_CHAT_MESSAGE", None),
     "api-key": ("RATE_LIMIT_API_KEY", None),
     "api-shop": ("RATE_LIMIT_API_SHOP", None),
 }
@@ -73,7 +77,7 @@ ENDPOINT_BUDGETS = {
     "auth.begin": "auth",
     "auth.callback": "auth",
 }
-BLUEPRINT_BUDGETS = {"proxy": "proxy"}
+BLUEPRINT_BUDGETS = {"proxy": "proxy", "chat_proxy": "proxy"}
 
 
 @dataclass(frozen=True)

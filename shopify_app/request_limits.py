@@ -1,5 +1,6 @@
 """What a request may carry: a body of at most `MAX_CONTENT_LENGTH` bytes (webhooks:
-`WEBHOOK_MAX_BYTES`, enforced by their view; the public API: `API_MAX_BODY_BYTES`), form
+`WEBHOOK_MAX_BYTES`, enforced by their view; inbound mail: `INBOUND_EMAIL_MAX_BYTES`, by
+its view; the public API: `API_MAX_BODY_BYTES`), form
 fields of at most `FORM_FIELD_MAX_CHARS` characters each, and at most `FORM_MAX_FIELDS` of
 them. Anything larger is a 413 before a view runs, so no handler, regex or database column
 ever sees an unbounded value.
@@ -25,6 +26,9 @@ def check_request_size() -> None:
         # The view reads one byte past its cap to tell an oversized chunked body (no
         # Content-Length) and answers its own plain 413; let that byte through.
         request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"] + 1
+        return
+    if request.blueprint == "inbound":  # raw MIME; the view reads one byte past its cap
+        request.max_content_length = current_app.config["INBOUND_EMAIL_MAX_BYTES"] + 1
         return
     if request.blueprint == "api":  # its own cap; a chunked body is cut off when read
         request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]

@@ -3,7 +3,8 @@
 The ID token carries only the staff member's id (`sub`). An online token exchange answers
 with `associated_user` (name, email); the app asks once a day per staff member, keeps the
 identity and throws the online token away (it acts with the shop's offline token). A
-failure never stands in the way of the request: the audit then shows `staff:<id>`.
+failure never stands in the way of the request: the audit then says "A staff member"
+(the export keeps `staff:<id>`).
 """
 
 from __future__ import annotations
@@ -81,10 +82,19 @@ def remember_staff(session: Session, shop: Shop, sub: str, id_token: str, tokens
 
 
 def actor_label(actor: str | None) -> str:
-    """`staff:501` -> "Ada Alpha (ada@alpha.example)" for the request's shop; other actors
-    (system, shopify, customer:…) as they are."""
-    if not actor or not actor.startswith("staff:"):
-        return actor or "—"
+    """Who acted, as a merchant reads it: `staff:501` -> "Ada Alpha (ada@alpha.example)" for
+    the request's shop ("A staff member" until the app knows the name), `system` -> "The
+    app", `api:Zapier` -> the API key's name; never the internal form."""
+    if not actor:
+        return "—"
+    if not actor.startswith("staff:"):
+        if actor.startswith("api:"):
+            return f"The API key “{actor[4:]}”"
+        if actor.startswith("customer:"):
+            return "The customer"
+        return {"system": "The app", "shopify": "Shopify", "staff": "A staff member"}.get(
+            actor, actor
+        )
     names = g.get("staff_names")
     if names is None:
         shop = g.get("shop")
@@ -95,4 +105,4 @@ def actor_label(actor: str | None) -> str:
             ):
                 names[f"staff:{member.user_id}"] = member.label
         g.staff_names = names
-    return names.get(actor, actor)
+    return names.get(actor, "A staff member")

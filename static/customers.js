@@ -1,6 +1,6 @@
 // The Customers pages: in-app navigation (search, filters, sorting, paging) by fetch, so
 // each view keeps App Bridge's ID token and the URL still holds the whole state; row
-// selection; progress of invitations and exports; CSV download; copy the referral link.
+// selection; progress of invitations and exports; CSV download (Copy buttons: forms.js).
 (function () {
   'use strict';
 
@@ -55,12 +55,6 @@
       event.preventDefault();
       saveDownload(download);
       return;
-    }
-    const copy = event.target.closest && event.target.closest('[data-copy]');
-    if (copy) {
-      navigator.clipboard?.writeText(copy.dataset.copy).then(
-        () => { copy.textContent = 'Copied'; window.shopify?.toast?.show('Referral link copied'); },
-        () => { copy.textContent = 'Select the link and copy it'; });
     }
   });
 
@@ -138,15 +132,18 @@
     table.dataset.ready = '1';
     const all = table.querySelector('[data-select-all]');
     const boxes = () => table.querySelectorAll('input[name=ids]');
-    const count = () => {
+    const count = (changed = true) => {
       const n = table.querySelectorAll('input[name=ids]:checked').length;
       root.querySelectorAll('[data-selected-count]').forEach((el) => { el.textContent = n; });
       all.checked = n > 0 && n === boxes().length;
       all.indeterminate = n > 0 && n < boxes().length;
+      // "All matching" is the default; ticking customers means "these".
+      const scope = root.querySelector(`#bulk input[type=radio][name=scope][value=${n ? 'selected' : 'all'}]`);
+      if (scope && changed) scope.checked = true;
     };
     all.addEventListener('change', () => { boxes().forEach((b) => { b.checked = all.checked; }); count(); });
     table.addEventListener('change', (e) => { if (e.target.name === 'ids') count(); });
-    count();
+    count(false);
   }
 
   function poll(root) {

@@ -61,3 +61,13 @@ document.addEventListener('submit', async (event) => {
     buttons.forEach((b) => { b.disabled = false; });
   }
 });
+
+// A Copy button (data-copy="text"), on every admin page: the referral link on Advocates and
+// on the customer page.
+document.addEventListener('click', (event) => {
+  const copy = event.target.closest && event.target.closest('[data-copy]');
+  if (!copy) return;
+  navigator.clipboard?.writeText(copy.dataset.copy).then(
+    () => { copy.textContent = 'Copied'; window.shopify?.toast?.show('Referral link copied'); },
+    () => { copy.textContent = 'Select the link and copy it'; });
+});

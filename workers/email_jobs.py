@@ -4,6 +4,7 @@ reward (`shopify_app.referrals.reward_email`). Their dotted paths are job names
 
 from __future__ import annotations
 
+from shopify_app.conversations.email_replies import compose_reply
 from shopify_app.db import get_session
 from shopify_app.emails import delivery
 from shopify_app.referrals.advocates import invitation_message_refusal
@@ -13,7 +14,10 @@ from shopify_app.referrals.reward_email import announce_reward
 def deliver_email(message_id: int) -> str:
     """Send a queued message; a failed send raises, so RQ retries it."""
     return delivery.deliver(
-        get_session(), message_id, invitation_refusal=invitation_message_refusal
+        get_session(),
+        message_id,
+        invitation_refusal=invitation_message_refusal,
+        compose=compose_reply,
     )
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from sqlalchemy import select
 
+from shopify_app import wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Customer
 from shopify_app.referrals import advocates, queries
+from shopify_app.storefront.views import share_url
 from shopify_app.values import normalize_email
 
 from .pages import int_arg, render_outcome
@@ -40,6 +42,8 @@ def _render_advocates(session, *, message=None, problem=None, email="", status=2
         next_before=next_before,
         email=email,
         shop=g.shop,
+        share_url=share_url,
+        joined_how=wording.JOINED_VIA,
     )
 
 

@@ -16,7 +16,7 @@ from .pages import render_outcome
 bp = Blueprint("blocklist", __name__)
 
 
-def _render_blocklist(session, *, message=None, problem=None, form=None, status=200):
+def _render_blocklist(session, *, message=None, problem=None, form=None, status=200, results=None):
     entries = session.scalars(
         select(BlocklistEntry)
         .where(BlocklistEntry.shop_id == g.shop.id)
@@ -29,6 +29,7 @@ def _render_blocklist(session, *, message=None, problem=None, form=None, status=
         problem=problem,
         form=form or {},
         entries=entries,
+        results=results,
     )
 
 
@@ -62,3 +63,35 @@ def remove_blocklist_entry(entry_id: int):
     session.commit()
     message = f"{entry.value} was removed from the blocklist." if entry else "Already removed."
     return _render_blocklist(session, message=message)
+
+
+@bp.post("/blocklist/bulk")
+@id_token_required
+def add_blocklist_entries():
+    """Paste a list (D6): every line is added or says why not."""
+    session = get_session()
+    kind = request.form.get("kind") or None
+    note = (request.form.get("note") or "").strip()[:2000] or None
+    try:
+        results = blocklist.add_many(
+            session,
+            g.shop,
+            (request.form.get("values") or "")[:200_000],
+            kind=None if kind == "detect" else kind,
+            note=note,
+            actor=staff_actor(),
+        )
+        session.commit()
+    except blocklist.InvalidEntry as exc:
+        session.rollback()
+        return _render_blocklist(session, problem=str(exc), form=request.form, status=422)
+    if not results:
+        return _render_blocklist(
+            session, problem="Paste at least one value.", form=request.form, status=422
+        )
+    counts = {o: sum(r.outcome == o for r in results) for o in ("added", "already", "invalid")}
+    message = (
+        f"{counts['added']} added, {counts['already']} already on the blocklist, "
+        f"{counts['invalid']} not valid."
+    )
+    return _render_blocklist(session, message=message, results=results)

@@ -1,6 +1,6 @@
 """One customer's data for download (E5): profile, consent, orders with their lines,
-referrals, rewards, emails and the whole timeline, as one JSON document or as a zip of CSV
-files (one per section).
+referrals, rewards, emails, conversations with their messages and the whole timeline, as
+one JSON document or as a zip of CSV files (one per section).
 
 Read in a few statements of plain columns through Core (no ORM instances: a 20,000-event
 timeline is one indexed range read as tuples), built in memory and returned as bytes. Dates
@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from shopify_app.models import (
     Advocate,
     ConsentRequest,
+    Conversation,
+    ConversationMessage,
     Customer,
     EmailMessage,
     Order,
@@ -103,6 +105,9 @@ REWARDS = (
     "voided_at",
 )
 EMAILS = ("id", "kind", "to_address", "subject", "status", "error", "created_at", "sent_at")
+CONVERSATIONS = ("id", "email", "name", "status", "created_at", "archived_at")
+# Every message, staff notes (author "note") included: the merchant's own record.
+MESSAGES = ("conversation_id", "id", "author", "channel", "body", "created_at")
 TIMELINE = ("id", "occurred_at", "source", "kind", "actor", "payload")
 COLUMNS = {
     "profile": PROFILE,
@@ -112,6 +117,8 @@ COLUMNS = {
     "referrals": REFERRALS,
     "rewards": REWARDS,
     "emails": EMAILS,
+    "conversations": CONVERSATIONS,
+    "messages": MESSAGES,
     "timeline": TIMELINE,
 }
 
@@ -136,6 +143,9 @@ class CustomerExport:
         lines: dict[int, list[dict[str, Any]]] = {}
         for line in self.sections["order_lines"]:
             lines.setdefault(line["order_id"], []).append(line)
+        said: dict[int, list[dict[str, Any]]] = {}
+        for message in self.sections["messages"]:
+            said.setdefault(message["conversation_id"], []).append(message)
         document = {
             "exported_at": self.exported_at,
             "profile": self.sections["profile"][0],
@@ -144,6 +154,9 @@ class CustomerExport:
             "referrals": self.sections["referrals"],
             "rewards": self.sections["rewards"],
             "emails": self.sections["emails"],
+            "conversations": [
+                {**c, "messages": said.get(c["id"], [])} for c in self.sections["conversations"]
+            ],
             "timeline": None,
         }
         head = json.dumps(document, default=_json_value, ensure_ascii=False)
@@ -305,6 +318,7 @@ def customer_export(session: Session, shop: Shop, customer_id: int) -> CustomerE
             else []
         ),
         "emails": _emails(session, shop, customer),
+        **_conversations(session, shop, customer),
         "timeline": _timeline(session, shop, customer),
     }
     return CustomerExport(customer.id, customer.shopify_id, utcnow(), sections)
@@ -367,3 +381,34 @@ def _emails(session: Session, shop: Shop, customer: Customer) -> list[dict[str, 
         .order_by(EmailMessage.id.desc()),
         EMAILS,
     )
+
+
+def _conversations(session: Session, shop: Shop, customer: Customer) -> dict[str, list[dict]]:
+    """Conversations linked to the customer or started with their address, oldest first,
+    and their messages."""
+    theirs = [Conversation.customer_id == customer.id]
+    if customer.email_normalized:
+        theirs.append(Conversation.email == customer.email_normalized)
+    conversations = _rows(
+        session,
+        select(*(getattr(Conversation, c) for c in CONVERSATIONS))
+        .where(Conversation.shop_id == shop.id, or_(*theirs))
+        .order_by(Conversation.id),
+        CONVERSATIONS,
+    )
+    ids = [c["id"] for c in conversations]
+    messages = (
+        _rows(
+            session,
+            select(*(getattr(ConversationMessage, c) for c in MESSAGES))
+            .where(
+                ConversationMessage.shop_id == shop.id,
+                ConversationMessage.conversation_id.in_(ids),
+            )
+            .order_by(ConversationMessage.conversation_id, ConversationMessage.id),
+            MESSAGES,
+        )
+        if ids
+        else []
+    )
+    return {"conversations": conversations, "messages": messages}

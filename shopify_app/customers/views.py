@@ -13,10 +13,11 @@ from flask import Blueprint, Response, abort, g, render_template, request, url_f
 from markupsafe import escape
 from sqlalchemy import select
 
-from shopify_app import app_url
+from shopify_app import app_url, wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session, unindexed
 from shopify_app.models import Customer
+from shopify_app.portal import names
 from shopify_app.referrals import advocates, revenue
 from shopify_app.referrals.program import shop_currency
 from shopify_app.shopify.services import shopify
@@ -180,6 +181,19 @@ def customer_or_404(customer_id: int) -> Customer:
     return customer
 
 
+def _names_in(session, shown) -> wording.Names:
+    """The names behind the ids in the timeline's fraud evidence and audit changes."""
+    customer_ids, advocate_ids = set(), set()
+    for entry in shown:
+        for check in entry.checks:
+            for key in ("friend_customer_id", "advocate_customer_id"):
+                customer_ids.add((check.evidence or {}).get(key))
+        if entry.audit is not None:
+            for side in (entry.audit.before or {}, entry.audit.after or {}):
+                advocate_ids.add(side.get("advocate_id"))
+    return names.load(session, g.shop, customer_ids=customer_ids, advocate_ids=advocate_ids)
+
+
 def render_detail(customer_id: int, *, message=None, problem=None, status=200):
     session = get_session()
     view = detail_cards.customer_detail(session, g.shop, customer_id)
@@ -188,11 +202,14 @@ def render_detail(customer_id: int, *, message=None, problem=None, status=200):
     zone = ensure_shop_timezone(session, g.shop, shopify())
     timeline_query = pages.parse_query(request.args)
     timeline = pages.timeline_page(session, g.shop, customer_id, timeline_query)
+    shown = entries.entries_for(session, g.shop, timeline.events, name_of=actor_label)
     html = render_template(
         "customers/detail.html",
         orders=detail_cards.order_summary(session, g.shop, customer_id),
         timeline=timeline,
-        entries=entries.entries_for(session, g.shop, timeline.events, name_of=actor_label),
+        entries=shown,
+        names=_names_in(session, shown),
+        wording=wording,
         timeline_sources=kinds.SOURCES,
         timeline_families=kinds.FAMILIES,
         zone=zone,

@@ -35,13 +35,24 @@ from shopify_app.timeline.events import record_event
 from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed, unsubscribe_url
 
-KINDS = ("reward", "invitation", "share", "signup_confirmation", "webhook_disabled")
+KINDS = (
+    "reward",
+    "invitation",
+    "share",
+    "signup_confirmation",
+    "webhook_disabled",
+    "conversation_reply",
+)
 MARKETING_KINDS = frozenset({"invitation", "share"})
 # Asked for by the recipient to give consent: sent whatever their marketing consent says.
 CONSENT_KINDS = frozenset({"signup_confirmation"})
 # Notices to the shop's staff (an outgoing webhook endpoint disabled): not a shopper's
 # email, so no shopper's marketing consent applies.
 STAFF_KINDS = frozenset({"webhook_disabled"})
+# A staff member's answer to the shopper's chat: asked for by the shopper.
+CONVERSATION_KINDS = frozenset({"conversation_reply"})
+# Sent whatever the recipient's marketing consent says.
+TRANSACTIONAL_KINDS = CONSENT_KINDS | STAFF_KINDS | CONVERSATION_KINDS
 
 
 class Suppressed(ValueError):
@@ -102,7 +113,7 @@ def queue_email(
     marketing raises `Unsubscribed`; a share or invitation to a suppressed address raises
     `Suppressed`; its body gets the unsubscribe link."""
     now = utcnow()
-    if kind not in CONSENT_KINDS | STAFF_KINDS:
+    if kind not in TRANSACTIONAL_KINDS:
         refusal = unsubscribed_reason(session, shop.id, customer_id=customer_id, address=to)
         if refusal is not None:
             raise Unsubscribed(refusal)
@@ -154,10 +165,16 @@ def queue_email(
 
 
 def send_smtp(
-    url: str, sender: str, message: EmailMessage, headers: dict[str, str] | None = None
+    url: str,
+    sender: str,
+    message: EmailMessage,
+    headers: dict[str, str] | None = None,
+    *,
+    html: str | None = None,
 ) -> None:
     """Send one message through the relay at `url` (smtp://, smtp+starttls://, smtps://,
-    with optional user:password@), with any extra `headers`."""
+    with optional user:password@), with any extra `headers` (a `Message-ID` among them
+    replaces the generated one) and an optional HTML alternative to the text."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host, port = parts.hostname or "127.0.0.1", parts.port
@@ -166,11 +183,14 @@ def send_smtp(
     mime["From"] = sender
     mime["To"] = message.to_address
     mime["Subject"] = message.subject
-    mime["Message-ID"] = make_msgid(domain="referrals.local")
+    headers = dict(headers or {})
+    mime["Message-ID"] = headers.pop("Message-ID", None) or make_msgid(domain="referrals.local")
     mime["X-Referrals-Email-Id"] = str(message.id)
-    for name, value in (headers or {}).items():
+    for name, value in headers.items():
         mime[name] = value
     mime.set_content(message.body_text)
+    if html is not None:
+        mime.add_alternative(html, subtype="html")
     if scheme == "smtps":
         client: smtplib.SMTP = smtplib.SMTP_SSL(
             host, port or 465, timeout=timeout, context=ssl.create_default_context()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
@@ -19,12 +20,26 @@ from sqlalchemy.orm import Session
 from shopify_app.models import EmailMessage, utcnow
 from shopify_app.timeline.events import record_event
 
-from . import CONSENT_KINDS, MARKETING_KINDS, STAFF_KINDS, list_unsubscribe_headers, send_smtp
+from . import MARKETING_KINDS, TRANSACTIONAL_KINDS, list_unsubscribe_headers, send_smtp
 from .marketing_consent import unsubscribed_reason
 from .suppression import is_suppressed
 
 Refusal = Callable[[Session, EmailMessage], str | None]
 """Why a queued invitation may no longer be sent (None: send it)."""
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What a kind of message carries beyond the stored text: its own From, headers
+    (Message-ID, threading) and an HTML part."""
+
+    sender: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    html: str | None = None
+
+
+Composer = Callable[[Session, EmailMessage], Composed | None]
+"""The extra parts of a message of a kind that has them (None: the plain message)."""
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +74,7 @@ def _reason_not_to_send(
     queued: the recipient may have unsubscribed, or withdrawn consent, since). Any kind to a
     customer unsubscribed from email marketing; shares and invitations also by the
     suppression list and the program's rules."""
-    if message.kind in CONSENT_KINDS | STAFF_KINDS:
+    if message.kind in TRANSACTIONAL_KINDS:
         return None
     refusal = unsubscribed_reason(
         session, message.shop_id, customer_id=message.customer_id, address=message.to_address
@@ -75,11 +90,18 @@ def _reason_not_to_send(
     return None
 
 
-def deliver(session: Session, message_id: int, *, invitation_refusal: Refusal) -> str:
+def deliver(
+    session: Session,
+    message_id: int,
+    *,
+    invitation_refusal: Refusal,
+    compose: Composer | None = None,
+) -> str:
     """Send a queued message; the outcome is kept on its row. A refusal or a network error
     is recorded and raised so RQ retries it; after `MAX_ATTEMPTS` it stays `failed`. A share
     or invitation the recipient may no longer get ends `suppressed`, with the reason (for an
-    invitation, `invitation_refusal` says whether the program still allows it)."""
+    invitation, `invitation_refusal` says whether the program still allows it). `compose`
+    adds a kind's own From, headers and HTML part (a chat reply's threading)."""
     if not _claim(session, message_id):
         current = session.get(EmailMessage, message_id)
         return f"not claimed ({current.status})" if current else "gone"
@@ -91,12 +113,14 @@ def deliver(session: Session, message_id: int, *, invitation_refusal: Refusal) -
         message.error = reason
         session.commit()
         return f"suppressed: {reason}"
+    composed = (compose(session, message) if compose is not None else None) or Composed()
     try:
         send_smtp(
             current_app.config["SMTP_URL"],
-            current_app.config["MAIL_FROM"],
+            composed.sender or current_app.config["MAIL_FROM"],
             message,
-            list_unsubscribe_headers(message),
+            {**list_unsubscribe_headers(message), **composed.headers},
+            html=composed.html,
         )
     except (smtplib.SMTPException, OSError) as exc:
         message.status = "failed"

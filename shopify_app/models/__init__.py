@@ -4,6 +4,7 @@ from .api import ApiKey, IdempotentRequest
 from .base import Base, utcnow
 from .bulk_job import BulkJob
 from .consent_request import ConsentRequest
+from .conversation import Conversation, ConversationMessage, SavedReply
 from .conversion import Conversion
 from .customer import Customer, CustomerCount
 from .data_request import DataRequest
@@ -43,6 +44,8 @@ __all__ = [
     "BlocklistEntry",
     "BulkJob",
     "ConsentRequest",
+    "Conversation",
+    "ConversationMessage",
     "Conversion",
     "Customer",
     "CustomerCount",
@@ -65,6 +68,7 @@ __all__ = [
     "Refund",
     "Redaction",
     "Reward",
+    "SavedReply",
     "SendQuota",
     "Shop",
     "SignupConfirmation",

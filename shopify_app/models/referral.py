@@ -103,6 +103,8 @@ class ReferralClick(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
     visitor_id: Mapped[str | None] = mapped_column(String(64))
+    # The share whose link was followed (`storefront.share.share_token`), when it was one.
+    share_token: Mapped[str | None] = mapped_column(String(16))
 
 
 class Referral(TimestampMixin, Base):
@@ -138,6 +140,10 @@ class Referral(TimestampMixin, Base):
     # When the reward may be issued (trigger met + approval delay); None: not yet known.
     approve_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     needs_manual_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Held for review by a rule's "flag" (a grey area): the referral stays pending and issues
+    # no reward until staff approve it. Set once, kept after the review for the history.
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    flag_reason: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -174,7 +180,7 @@ class FraudCheck(Base):
     evaluation: Mapped[int] = mapped_column(Integer, default=1)
     rule_id: Mapped[str] = mapped_column(String(64))
     rule_version: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(8))  # pass | block
+    outcome: Mapped[str] = mapped_column(String(8))  # pass | flag | block
     explanation: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -249,6 +255,8 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The entry that undid this one (`audit_undo`); set once, so an action is undone once.
+    undone_by_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class AdvocateVisit(Base):

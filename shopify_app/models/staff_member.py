@@ -29,4 +29,4 @@ class StaffMember(Base):
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         if name and self.email:
             return f"{name} ({self.email})"
-        return name or self.email or f"staff {self.user_id}"
+        return name or self.email or "A staff member"

@@ -17,10 +17,13 @@ from shopify_app.models import (
     FraudCheck,
     Order,
     Referral,
+    ReferralClick,
     ReferralTransition,
     Reward,
     Shop,
 )
+from shopify_app.referrals import staff_actions
+from shopify_app.storefront.share import share_token
 
 
 @dataclass
@@ -36,6 +39,14 @@ class ReferralView:
     reward: Reward | None
     reward_emails: list[EmailMessage]
     reward_status: str
+    # Each staff action with why it would be refused (None: offered), `offered_actions`.
+    actions: dict[str, str | None] = field(default_factory=dict)
+    # A suggestion for "give this referral to": another advocate whose code the order also
+    # carried, unless the referral was reassigned already (then the form starts empty).
+    reassign_suggestion: str = ""
+
+    def offers(self, action: str) -> bool:
+        return action in self.actions and self.actions[action] is None
 
 
 def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralView | None:
@@ -77,6 +88,22 @@ def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralVie
         if reward
         else []
     )
+    transitions = list(
+        session.scalars(
+            select(ReferralTransition)
+            .where(ReferralTransition.referral_id == referral.id)
+            .order_by(ReferralTransition.id)
+        )
+    )
+    reassigned = any(t.cause.startswith("reassigned:") for t in transitions)
+    suggestion = next(
+        (
+            c.get("code")
+            for c in (referral.attribution_evidence or {}).get("candidates", [])
+            if c.get("advocate_id") and c.get("advocate_id") != referral.advocate_id
+        ),
+        None,
+    )
     return ReferralView(
         referral=referral,
         advocate=advocate,
@@ -89,26 +116,49 @@ def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralVie
         order=session.get(Order, referral.order_id) if referral.order_id else None,
         checks=checks,
         earlier_evaluations=(latest or 1) - 1,
-        transitions=list(
-            session.scalars(
-                select(ReferralTransition)
-                .where(ReferralTransition.referral_id == referral.id)
-                .order_by(ReferralTransition.id)
-            )
-        ),
+        transitions=transitions,
         reward=reward,
         reward_emails=emails,
-        reward_status=where_is_the_reward(referral, reward),
+        reward_status=where_is_the_reward(referral, reward, emails),
+        actions=staff_actions.offered_actions(session, shop, referral),
+        reassign_suggestion="" if reassigned else (suggestion or ""),
     )
 
 
-def where_is_the_reward(referral: Referral, reward: Reward | None) -> str:
+def _voided_story(referral: Referral, reward: Reward | None, emails: list[EmailMessage]) -> str:
+    """A voided referral's reward, whole: was it issued, emailed, used, deactivated?"""
+    head = f"No reward: the referral was voided. {referral.status_reason or ''}".strip()
+    if reward is None or reward.issued_at is None:
+        return head
+    sent = [m for m in emails if m.status == "sent"]
+    story = f"{head} Its reward {reward.code} had been issued on {reward.issued_at:%Y-%m-%d}"
+    if sent:
+        last = sent[-1]
+        story += f" and emailed to {last.to_address} on {last.sent_at or last.created_at:%Y-%m-%d}"
+    if reward.status == "used":
+        return (
+            f"{story}; it was used on order {reward.used_order_shopify_id} before the void, "
+            "and a used code cannot be taken back."
+        )
+    if reward.last_error and reward.status == "voided":
+        return f"{story}; deactivating the code in Shopify failed: {reward.last_error}"
+    return f"{story}; the code was deactivated in Shopify, so it can no longer be used."
+
+
+def where_is_the_reward(
+    referral: Referral, reward: Reward | None, emails: list[EmailMessage] | None = None
+) -> str:
     """D3 in one sentence: the reward's state and why."""
     if referral.status == "blocked":
         return f"No reward: the referral was blocked. {referral.status_reason or ''}".strip()
-    if referral.status == "voided" and (reward is None or reward.status == "voided"):
-        return f"No reward: the referral was voided. {referral.status_reason or ''}".strip()
+    if referral.status == "voided":
+        return _voided_story(referral, reward, emails or [])
     if referral.status == "pending":
+        if referral.flagged_at is not None:
+            return (
+                f"Held for review: {referral.flag_reason or 'a rule flagged the referral.'} "
+                "Approve it to issue the reward, or void it."
+            )
         if referral.needs_manual_approval:
             return "Waiting for a staff member to approve the referral (manual approval)."
         if referral.approve_after is None:
@@ -227,3 +277,80 @@ def person_view_of(session: Session, shop: Shop, customer: Customer) -> PersonVi
             )
         ),
     )
+
+
+@dataclass
+class ShareRow:
+    """One share (D5, "did my friend get an email?"): the offer email to a friend, its
+    delivery, the clicks on its own link, and the friend's first order after it."""
+
+    message: EmailMessage
+    clicks: int
+    order_name: str | None
+    referral_id: int | None
+
+
+def shares_of(session: Session, shop: Shop, advocate: Advocate, limit: int = 100) -> list[ShareRow]:
+    messages = list(
+        session.scalars(
+            select(EmailMessage)
+            .where(
+                EmailMessage.shop_id == shop.id,
+                EmailMessage.advocate_id == advocate.id,
+                EmailMessage.kind == "share",
+            )
+            .order_by(EmailMessage.id.desc())
+            .limit(limit)
+        )
+    )
+    if not messages:
+        return []
+    clicks = dict(
+        session.execute(
+            select(ReferralClick.share_token, func.count())
+            .where(
+                ReferralClick.shop_id == shop.id,
+                ReferralClick.advocate_id == advocate.id,
+                ReferralClick.share_token.is_not(None),
+            )
+            .group_by(ReferralClick.share_token)
+        ).all()
+    )
+    addresses = {m.to_address.lower() for m in messages}
+    # The friend's orders: customers by their (indexed) normalised email, then their orders.
+    orders = session.execute(
+        select(Customer.email_normalized, Order.name, Order.shopify_id, Order.shopify_created_at)
+        .join(Order, Order.customer_id == Customer.id)
+        .where(
+            Customer.shop_id == shop.id,
+            Customer.email_normalized.in_(addresses),
+            Order.shop_id == shop.id,
+        )
+        .order_by(Order.id)
+    ).all()
+    referrals = dict(
+        session.execute(
+            select(Referral.order_shopify_id, Referral.id).where(
+                Referral.shop_id == shop.id,
+                Referral.order_shopify_id.in_([o.shopify_id for o in orders]),
+            )
+        ).all()
+    )
+    rows = []
+    for message in messages:
+        after = [
+            o
+            for o in orders
+            if o.email_normalized == message.to_address.lower()
+            and (o.shopify_created_at is None or o.shopify_created_at >= message.created_at)
+        ]
+        first = after[0] if after else None
+        rows.append(
+            ShareRow(
+                message=message,
+                clicks=clicks.get(share_token(message.dedupe_key), 0),
+                order_name=first.name if first else None,
+                referral_id=referrals.get(first.shopify_id) if first else None,
+            )
+        )
+    return rows

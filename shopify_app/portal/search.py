@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from shopify_app.models import Advocate, Customer, Order, Referral, Reward, Shop
+from shopify_app.models import (
+    Advocate,
+    Customer,
+    EmailMessage,
+    Order,
+    Referral,
+    Reward,
+    Shop,
+)
 from shopify_app.referrals.codes import normalise_code
 from shopify_app.referrals.identity import canonical_phone
 from shopify_app.values import normalize_email
@@ -21,10 +29,15 @@ class Results:
     people: list[tuple[Customer, str]] = field(default_factory=list)  # (customer, what matched)
     referrals: list[tuple[Referral, str]] = field(default_factory=list)
     rewards: list[tuple[Reward, str]] = field(default_factory=list)
+    # Emails the app sent to the address searched (D5): a friend who is not a customer is
+    # found by the share they were sent. Each with the advocate who sent it, if any.
+    emails: list[tuple[EmailMessage, Advocate | None, Customer | None]] = field(
+        default_factory=list
+    )
 
     @property
     def empty(self) -> bool:
-        return not (self.people or self.referrals or self.rewards)
+        return not (self.people or self.referrals or self.rewards or self.emails)
 
 
 def search(session: Session, shop: Shop, query: str) -> Results:
@@ -46,6 +59,7 @@ def search(session: Session, shop: Shop, query: str) -> Results:
             .limit(LIMIT)
         ):
             person(customer, f"email {customer.email}")
+        found.emails = emails_to(session, shop, email)
     if (code := normalise_code(text)) is not None:
         advocate = session.scalar(
             select(Advocate).where(Advocate.shop_id == shop.id, Advocate.code == code)
@@ -95,3 +109,22 @@ def search(session: Session, shop: Shop, query: str) -> Results:
         ):
             person(customer, f"name or email contains “{text}”")
     return found
+
+
+def emails_to(
+    session: Session, shop: Shop, address: str
+) -> list[tuple[EmailMessage, Advocate | None, Customer | None]]:
+    """Every email the app sent to `address` (lowercased), newest first, with the advocate
+    who shared it and that advocate's customer (index `ix_email_messages_shop_to`)."""
+    rows = session.execute(
+        select(EmailMessage, Advocate, Customer)
+        .outerjoin(
+            Advocate,
+            (Advocate.id == EmailMessage.advocate_id) & (Advocate.shop_id == shop.id),
+        )
+        .outerjoin(Customer, Customer.id == Advocate.customer_id)
+        .where(EmailMessage.shop_id == shop.id, EmailMessage.to_address == address)
+        .order_by(EmailMessage.id.desc())
+        .limit(LIMIT)
+    ).all()
+    return [(message, advocate, customer) for message, advocate, customer in rows]

@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import select
 
+from shopify_app import audit_undo, wording
+from shopify_app.admin.pages import render_outcome
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
 from shopify_app.models import Advocate, AuditEntry, Customer, Order
-from shopify_app.referrals import advocates, staff_actions
+from shopify_app.referrals import advocates, offline_sales, staff_actions, vocabulary
 from shopify_app.referrals.reward_email import NotSendable, queue_reward_email
 from shopify_app.values import money_text, normalize_email
 
-from . import details
+from . import audit_view, details, names
 from .search import search
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -34,10 +36,15 @@ def home():
 @bp.get("/customers/<int:customer_id>")
 @id_token_required
 def person(customer_id: int):
-    view = details.person_view(get_session(), g.shop, customer_id)
+    session = get_session()
+    view = details.person_view(session, g.shop, customer_id)
     if view is None:
         abort(404)
-    return render_template("portal/person.html", view=view, money_text=money_text)
+    tab = "shares" if request.args.get("tab") == "shares" else "overview"
+    shares = details.shares_of(session, g.shop, view.advocate) if view.advocate else []
+    return render_template(
+        "portal/person.html", view=view, money_text=money_text, tab=tab, shares=shares
+    )
 
 
 def _render_referral(session, referral_id: int, *, message=None, problem=None, status=200):
@@ -48,6 +55,8 @@ def _render_referral(session, referral_id: int, *, message=None, problem=None, s
         render_template(
             "portal/referral.html",
             view=view,
+            names=_referral_names(session, view),
+            wording=wording,
             money_text=money_text,
             message=message,
             problem=problem,
@@ -56,6 +65,22 @@ def _render_referral(session, referral_id: int, *, message=None, problem=None, s
         ),
         status,
     )
+
+
+def _referral_names(session, view: details.ReferralView) -> wording.Names:
+    """The names behind the ids in the referral's evidence and history."""
+    customer_ids: set[int] = set()
+    advocate_ids: set[int] = {view.referral.advocate_id}
+    for check in view.checks:
+        for key in ("friend_customer_id", "advocate_customer_id"):
+            customer_ids.add((check.evidence or {}).get(key))
+    for t in view.transitions:
+        kind, _, detail = (t.cause or "").partition(":")
+        if kind == "reassigned":
+            advocate_ids |= {int(x) for x in detail.split("->") if x.isdigit()}
+    for c in (view.referral.attribution_evidence or {}).get("candidates", []):
+        advocate_ids.add(c.get("advocate_id"))
+    return names.load(session, g.shop, customer_ids=customer_ids, advocate_ids=advocate_ids)
 
 
 @bp.get("/referrals/<int:referral_id>")
@@ -99,15 +124,98 @@ def resend(referral_id: int):
         )
     session.commit()
     return _render_referral(
-        session, referral_id, message=f"Reward email sent again to {message.to_address}."
+        session,
+        referral_id,
+        message=(
+            f"The reward email to {message.to_address} is queued to be sent again; "
+            "its delivery shows below."
+            if queued
+            else f"The reward email to {message.to_address} was already queued by this form."
+        ),
     )
+
+
+@bp.post("/referrals/<int:referral_id>/approve")
+@id_token_required
+def approve(referral_id: int):
+    """Who should get the reward? (D4): approve a pending referral here (a flagged one after
+    review, one in the manual approval queue); the reward is issued once."""
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()[:2000] or None
+    try:
+        reward = staff_actions.staff_approve(
+            session, g.shop, view.referral, actor=staff_actor(), reason=reason
+        )
+        session.commit()
+    except staff_actions.TransitionRefused as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=str(exc), status=422)
+    return _render_referral(
+        session,
+        referral_id,
+        message=f"Referral #{referral_id} approved; the reward {reward.code} is being created.",
+    )
+
+
+@bp.post("/referrals/<int:referral_id>/void")
+@id_token_required
+def void(referral_id: int):
+    """Void the referral here, with a reason; an unused reward is deactivated."""
+    session = get_session()
+    view = details.referral_view(session, g.shop, referral_id)
+    if view is None:
+        abort(404)
+    try:
+        staff_actions.staff_void(
+            session,
+            g.shop,
+            view.referral,
+            actor=staff_actor(),
+            reason=(request.form.get("reason") or "")[:2000],
+        )
+        session.commit()
+    except staff_actions.TransitionRefused as exc:
+        session.rollback()
+        return _render_referral(session, referral_id, problem=str(exc), status=422)
+    return _render_referral(session, referral_id, message=f"Referral #{referral_id} voided.")
 
 
 @bp.get("/audit")
 @id_token_required
 def audit():
     """Every staff and system action, newest first, filterable by who, what and when."""
+    return _render_audit(get_session())
+
+
+@bp.post("/audit/<int:entry_id>/undo")
+@id_token_required
+def undo_audit_entry(entry_id: int):
+    """Undo from the audit (D8): the entry's undo, with a reason, audited itself."""
     session = get_session()
+    try:
+        _own, done = audit_undo.undo(
+            session,
+            g.shop,
+            entry_id,
+            actor=staff_actor(),
+            reason=(request.form.get("reason") or "")[:2000],
+        )
+        session.commit()
+    except audit_undo.UndoRefused as exc:
+        session.rollback()
+        exists = session.scalar(
+            select(AuditEntry.id).where(AuditEntry.shop_id == g.shop.id, AuditEntry.id == entry_id)
+        )
+        if exists is None:
+            abort(404)
+        return _render_audit(session, problem=f"Not undone: {exc}", status=422)
+    return _render_audit(session, message=f"Undone: {done}")
+
+
+def _render_audit(session, *, message=None, problem=None, status=200):
     actor = request.args.get("actor", "")[:255]
     action = request.args.get("action", "")[:64]
     since = parse_day(request.args.get("from"))
@@ -133,9 +241,14 @@ def audit():
         .distinct()
         .limit(500)
     ).all()
-    return render_template(
+    return render_outcome(
         "portal/audit.html",
+        status,
+        message=message,
+        problem=problem,
+        undo_options=audit_undo.undo_options(session, g.shop, list(entries)),
         entries=entries,
+        lines=audit_view.audit_lines(session, g.shop, list(entries)),
         actors=sorted({a for a, _ in facets}),
         actions=sorted({b for _, b in facets}),
         actor=actor,
@@ -184,9 +297,14 @@ def reassign(referral_id: int):
     except staff_actions.TransitionRefused as exc:
         session.rollback()
         return _render_referral(session, referral_id, problem=str(exc), status=422)
-    message = f"Referral #{referral_id} now belongs to {advocate.code}." + (
-        f" Their reward {reward.code} is being issued." if reward else ""
-    )
+    status = view.referral.status
+    message = f"Referral #{referral_id} now belongs to {advocate.code}; the fraud rules ran again."
+    if reward:
+        message += f" Their reward {reward.code} is being created."
+    elif status == "blocked":
+        message += f" A rule blocks it now: {view.referral.status_reason}"
+    elif view.referral.flagged_at is not None:
+        message += " It is held for review."
     return _render_referral(session, referral_id, message=message)
 
 
@@ -242,6 +360,65 @@ def create_referral():
         return _render_create(session, form, results=results)
     return _render_referral(
         session, referral.id, message=f"Referral #{referral.id} created: {referral.status}."
+    )
+
+
+@bp.post("/referrals/offline")
+@id_token_required
+def create_offline_referral():
+    """A referral for an offline sale (D7): the advocate, the friend (a customer of the
+    shop), the typed subtotal and the reason; checked by every rule and audited."""
+    session = get_session()
+    form = request.form
+    advocate = _advocate_by_code_or_email(session, (form.get("advocate") or "").strip()[:320])
+    email = normalize_email((form.get("friend") or "")[:320])
+    friend = (
+        session.scalar(
+            select(Customer)
+            .where(Customer.shop_id == g.shop.id, Customer.email_normalized == email)
+            .order_by(Customer.id)
+            .limit(1)
+        )
+        if email
+        else None
+    )
+    problem = None
+    if advocate is None:
+        problem = "No advocate with that code or email."
+    elif friend is None:
+        problem = (
+            "No customer with the friend's email. Add the friend as a customer in Shopify "
+            "first; the app picks them up within a minute."
+        )
+    if problem is None:
+        try:
+            referral = offline_sales.create_offline_referral(
+                session,
+                g.shop,
+                advocate,
+                friend,
+                subtotal=(form.get("subtotal") or "")[:32],
+                reason=(form.get("reason") or "")[:2000],
+                actor=staff_actor(),
+                request_key=form.get("request_key") or "",
+                force=form.get("force") == "on",
+            )
+            session.commit()
+        except offline_sales.TransitionRefused as exc:
+            session.rollback()
+            problem = str(exc)
+    if problem is not None:
+        return (
+            render_template(
+                "portal/create.html", form=None, offline=form, problem=problem, results=None
+            ),
+            422,
+        )
+    return _render_referral(
+        session,
+        referral.id,
+        message=f"Referral #{referral.id} created for the offline sale: "
+        f"{vocabulary.referral_status(referral).lower()}.",
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
@@ -141,3 +142,127 @@ def remove_entry(
     )
     session.delete(entry)
     return entry
+
+
+MAX_PASTE_LINES = 1000
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """What one line of a pasted list became: `added`, `already` (on the list, or earlier
+    in the same paste) or `invalid` (nothing added; `message` says why)."""
+
+    line: int
+    text: str
+    outcome: str
+    kind: str | None
+    value: str | None
+    message: str
+
+
+def guess_kind(text: str) -> str | None:
+    """email (has an @), ip (an address or CIDR range), phone (international, +…)."""
+    if "@" in text:
+        return "email"
+    try:
+        ipaddress.ip_network(text, strict=False)
+        return "ip"
+    except ValueError:
+        pass
+    return "phone" if canonical_phone(text) is not None else None
+
+
+def paste_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, value) of a pasted list: one per line, or separated by commas or
+    semicolons; blank ones skipped. A phone may keep its spaces."""
+    found = []
+    for number, line in enumerate((text or "").splitlines(), 1):
+        for part in re.split(r"[,;]", line):
+            if part.strip():
+                found.append((number, part.strip()[:320]))
+    return found
+
+
+def add_many(
+    session: Session,
+    shop: Shop,
+    text: str,
+    *,
+    kind: str | None = None,
+    note: str | None,
+    actor: str,
+) -> list[LineResult]:
+    """Add every value of a pasted list (D6), each audited like a single add; `kind` None
+    detects each line's. Returns one result per value, in order. A value already listed is
+    not added again, so submitting the same paste twice adds nothing the second time."""
+    lines = paste_lines(text)
+    if len(lines) > MAX_PASTE_LINES:
+        raise InvalidEntry(
+            f"The list has {len(lines)} values; paste at most {MAX_PASTE_LINES} at a time."
+        )
+    if kind is not None and kind not in KINDS:
+        raise InvalidEntry(f"unknown blocklist kind {kind!r}")
+    results: list[LineResult] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, value in lines:
+        line_kind = kind or guess_kind(value)
+        if line_kind is None:
+            results.append(
+                LineResult(
+                    number,
+                    value,
+                    "invalid",
+                    None,
+                    None,
+                    "Not an email, a phone number in international form (+…) or an IP "
+                    "address or range.",
+                )
+            )
+            continue
+        try:
+            normalised = normalise_entry(line_kind, value)
+        except InvalidEntry as exc:
+            results.append(LineResult(number, value, "invalid", line_kind, None, f"{exc}."))
+            continue
+        if (line_kind, normalised) in seen:
+            results.append(
+                LineResult(
+                    number,
+                    value,
+                    "already",
+                    line_kind,
+                    normalised,
+                    f"Repeats line {seen[(line_kind, normalised)]}.",
+                )
+            )
+            continue
+        seen[(line_kind, normalised)] = number
+        if _existing(session, shop, line_kind, normalised) is not None:
+            results.append(
+                LineResult(
+                    number, value, "already", line_kind, normalised, "Already on the blocklist."
+                )
+            )
+            continue
+        try:
+            with session.begin_nested():
+                add_entry(session, shop, line_kind, normalised, note=note, actor=actor)
+        except IntegrityError:  # added by someone else a moment ago
+            results.append(
+                LineResult(
+                    number, value, "already", line_kind, normalised, "Already on the blocklist."
+                )
+            )
+            continue
+        results.append(LineResult(number, value, "added", line_kind, normalised, "Added."))
+    return results
+
+
+def _existing(session: Session, shop: Shop, kind: str, value: str) -> BlocklistEntry | None:
+    return session.scalar(
+        select(BlocklistEntry).where(
+            BlocklistEntry.shop_id == shop.id,
+            BlocklistEntry.kind == kind,
+            BlocklistEntry.value == value,
+        )
+    )

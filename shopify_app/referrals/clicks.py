@@ -33,6 +33,7 @@ def record_click(
     ip: str | None,
     user_agent: str | None,
     visitor_id: str,
+    share_token: str | None = None,
 ) -> bool:
     """Record the click unless this visitor's is already recorded today or the advocate's
     daily cap is reached; True when a row was added."""
@@ -61,6 +62,7 @@ def record_click(
             "ip": ip,
             "user_agent": user_agent,
             "visitor_id": visitor_id,
+            "share_token": share_token,
         },
         ["advocate_id", "day", "fingerprint"],
     )

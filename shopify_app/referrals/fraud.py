@@ -51,7 +51,7 @@ class FraudContext:
 class RuleResult:
     rule_id: str
     version: int
-    outcome: str  # pass | block
+    outcome: str  # pass | flag | block
     explanation: str
     evidence: dict[str, Any]
 
@@ -59,12 +59,17 @@ class RuleResult:
     def blocks(self) -> bool:
         return self.outcome == "block"
 
+    @property
+    def flags(self) -> bool:
+        """A grey area: the referral is held for a person to review, not blocked."""
+        return self.outcome == "flag"
 
-def _result(rule, blocked: bool, explanation: str, **evidence) -> RuleResult:
+
+def _result(rule, blocked: bool, explanation: str, *, flag: bool = False, **evidence) -> RuleResult:
     return RuleResult(
         rule.rule_id,
         rule.version,
-        "block" if blocked else "pass",
+        "block" if blocked else "flag" if flag else "pass",
         explanation,
         evidence,
     )
@@ -159,6 +164,82 @@ def _same_device(rule: Rule, ctx: FraudContext) -> RuleResult:
         friend_ip=friend[0],
         friend_user_agent=friend[1],
         advocate_devices=known,
+    )
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, stopping early once it exceeds `limit` (addresses are short)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def similar_emails(friend: str | None, advocate: str | None) -> str | None:
+    """Why two normalised addresses look like one person's (None: they do not, or they are
+    the same address, which `self_referral.email` blocks): the same name at another domain,
+    or names of letters only one letter apart at the same domain (`ada.lovelace` and
+    `ada.lovelance`). Names with digits are compared exactly: `customer-17` and
+    `customer-18` are not alike."""
+    if not friend or not advocate or friend == advocate:
+        return None
+    f_local, _, f_domain = friend.partition("@")
+    a_local, _, a_domain = advocate.partition("@")
+    # Gmail ignores dots (its canonical form drops them), other providers may not.
+    f_local, a_local = f_local.replace(".", ""), a_local.replace(".", "")
+    if f_local == a_local and len(f_local) >= 4:
+        return "the same name at another domain"
+    letters_only = not any(c.isdigit() for c in f_local + a_local)
+    if (
+        f_domain == a_domain
+        and letters_only
+        and min(len(f_local), len(a_local)) >= 6
+        and _edit_distance(f_local, a_local, 1) == 1
+    ):
+        return "names one letter apart at the same domain"
+    return None
+
+
+def _similar_email(rule: Rule, ctx: FraudContext) -> RuleResult:
+    friend, advocate = canonical_email(ctx.friend.email), canonical_email(ctx.advocate.email)
+    why = similar_emails(friend, advocate)
+    return _result(
+        rule,
+        False,
+        f"The friend's email {ctx.friend.email} is similar to the advocate's "
+        f"({ctx.advocate.email}): {why}."
+        if why
+        else "The friend's email is not similar to the advocate's.",
+        flag=why is not None,
+        friend_email=ctx.friend.email,
+        advocate_email=ctx.advocate.email,
+        similarity=why,
+    )
+
+
+def _shared_ip(rule: Rule, ctx: FraudContext) -> RuleResult:
+    """A household: the friend ordered from an IP address the advocate uses, with another
+    browser. The same IP and browser is `self_referral.device` (a block)."""
+    ip, agent = ctx.friend.ip, ctx.friend.user_agent
+    same_device = bool(ip and agent) and (ip, agent) in ctx.advocate_devices
+    shared = bool(ip) and not same_device and any(d[0] == ip for d in ctx.advocate_devices)
+    return _result(
+        rule,
+        False,
+        f"The order came from an IP address the advocate also uses ({ip}), with another "
+        "browser: perhaps one household."
+        if shared
+        else "The friend's IP address is not one the advocate uses with another browser.",
+        flag=shared,
+        friend_ip=ip,
+        advocate_ips=sorted({d[0] for d in ctx.advocate_devices if d[0]}),
     )
 
 
@@ -260,6 +341,8 @@ RULES: tuple[Rule, ...] = (
     Rule("cross_referral", 1, "Cross referral", _cross_referral),
     Rule("blocklist", 1, "Blocklist", _blocklist),
     Rule("caps", 1, "Per-advocate caps", _caps),
+    Rule("similar_email", 1, "Similar email (review)", _similar_email),
+    Rule("shared_ip", 1, "Shared IP address (review)", _shared_ip),
 )
 
 

@@ -23,7 +23,8 @@ from .codes import normalise_code
 STATUS_FILTERS = {
     "all": None,
     "pending": ("pending",),
-    "approval": ("pending",),  # waiting for staff (manual approval)
+    "approval": ("pending",),  # waiting for staff (manual approval, or flagged)
+    "flagged": ("pending",),  # held for review by a rule's flag (the review queue)
     "completed": ("completed",),
     "blocked": ("blocked",),
     "voided": ("voided",),
@@ -71,6 +72,8 @@ def list_referrals(
         query = query.where(Referral.status.in_(statuses))
     if status == "approval":
         query = query.where(Referral.needs_manual_approval.is_(True))
+    if status == "flagged":
+        query = query.where(Referral.flagged_at.is_not(None))
     text = search.strip()
     if text:
         code = normalise_code(text)
@@ -111,7 +114,19 @@ def status_counts(session: Session, shop: Shop) -> dict[str, int]:
         )
         or 0
     )
-    counts["all"] = sum(v for k, v in counts.items() if k != "approval")
+    counts["flagged"] = (
+        session.scalar(
+            select(func.count())
+            .select_from(Referral)
+            .where(
+                Referral.shop_id == shop.id,
+                Referral.status == "pending",
+                Referral.flagged_at.is_not(None),
+            )
+        )
+        or 0
+    )
+    counts["all"] = sum(v for k, v in counts.items() if k not in ("approval", "flagged"))
     return counts
 
 

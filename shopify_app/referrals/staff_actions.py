@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
@@ -31,6 +31,7 @@ from .states import (
     advance,
     complete,
     create_from_order,
+    flag,
     referral_for_order,
     referral_people,
     transition,
@@ -69,14 +70,103 @@ def _order_of(session: Session, shop: Shop, referral: Referral) -> Order | Any:
     return conversions.facts_for_referral(session, shop, referral)
 
 
+def _locked(session: Session, referral: Referral) -> Referral:
+    """The referral re-read under a row lock (PostgreSQL), so two staff clicking at once
+    act one after the other and the second sees what the first did."""
+    session.flush()
+    session.refresh(referral, with_for_update=True)
+    return referral
+
+
+def _claim(session: Session, referral: Referral, refusal) -> None:
+    """Claim the referral in the state it was read in, by a conditional UPDATE: on SQLite,
+    which has no row locks, two requests may both have read it pending; only one UPDATE
+    matches, the other is refused with the reason the state it finds gives (`refusal`)."""
+    claimed = session.execute(
+        update(Referral)
+        .where(
+            Referral.id == referral.id,
+            Referral.status == referral.status,
+            Referral.advocate_id == referral.advocate_id,
+        )
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.refresh(referral)
+        raise TransitionRefused(
+            refusal(referral) or f"Referral #{referral.id} changed a moment ago; look again."
+        )
+
+
+def approve_refusal(referral: Referral) -> str | None:
+    if referral.status != "pending":
+        return (
+            f"Referral #{referral.id} is {referral.status}; only pending referrals can be approved."
+        )
+    return None
+
+
+def void_refusal(referral: Referral) -> str | None:
+    if referral.status == "voided":
+        return f"Referral #{referral.id} is already voided."
+    return None
+
+
+def unblock_refusal(referral: Referral) -> str | None:
+    if referral.status != "blocked":
+        return f"Referral #{referral.id} is {referral.status}, not blocked."
+    return None
+
+
+def unvoid_refusal(session: Session, shop: Shop, referral: Referral) -> str | None:
+    """Why the void cannot be undone (None: it can): the same test `staff_unvoid` makes, so
+    a page offers Un-void only when it would succeed."""
+    if referral.status != "voided":
+        return f"Referral #{referral.id} is {referral.status}, not voided."
+    order = _order_of(session, shop, referral)
+    if order is not None and (
+        order.cancelled_at is not None
+        or (order.total_minor > 0 and order.refunded_minor >= order.total_minor)
+    ):
+        return f"Order {order.name} was cancelled or refunded in full."
+    return None
+
+
+def reassign_refusal(session: Session, shop: Shop, referral: Referral) -> str | None:
+    """Why the referral cannot be given to another advocate whoever they are (None: it can)."""
+    if referral.status == "voided":
+        return f"Referral #{referral.id} is voided; nothing to reassign."
+    old = rewards.reward_for(session, shop, referral)
+    if old is not None and old.status == "used":
+        return (
+            f"The reward {old.code} was already used on order {old.used_order_shopify_id}; "
+            "it cannot follow the referral."
+        )
+    return None
+
+
+def offered_actions(session: Session, shop: Shop, referral: Referral) -> dict[str, str | None]:
+    """Each staff action on the referral, with why it would be refused (None: it would
+    succeed). Pages offer only the actions whose value is None."""
+    return {
+        "approve": approve_refusal(referral),
+        "void": void_refusal(referral),
+        "unblock": unblock_refusal(referral),
+        "unvoid": unvoid_refusal(session, shop, referral),
+        "reassign": reassign_refusal(session, shop, referral),
+    }
+
+
 def staff_approve(
     session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str | None = None
 ) -> Reward:
-    """A staff member approves a pending referral (the manual approval queue, or early)."""
-    if referral.status != "pending":
-        raise TransitionRefused(
-            f"Referral #{referral.id} is {referral.status}; only pending referrals can be approved."
-        )
+    """A staff member approves a pending referral (the manual approval queue, the review of
+    a flagged one, or early). The reward is issued once, however often it is clicked."""
+    refused = approve_refusal(_locked(session, referral))
+    if refused:
+        raise TransitionRefused(refused)
+    _claim(session, referral, approve_refusal)
     reward = complete(session, shop, referral, actor=actor, cause="approved:staff", reason=reason)
     _audit(session, shop, referral, "referral.approved", actor, "pending", reason)
     revenue.refresh(session, shop, referral_people(session, referral))
@@ -88,6 +178,10 @@ def staff_void(
 ) -> None:
     if not (reason or "").strip():
         raise TransitionRefused("Say why the referral is voided.")
+    refused = void_refusal(_locked(session, referral))
+    if refused:
+        raise TransitionRefused(refused)
+    _claim(session, referral, void_refusal)
     before = referral.status
     void(session, shop, referral, actor=actor, cause="staff", reason=reason.strip())
     _audit(session, shop, referral, "referral.voided", actor, before, reason.strip())
@@ -116,24 +210,27 @@ def staff_reassign(
 ) -> Reward | None:
     """Give the referral to another advocate (a disputed attribution, a cross referral). The
     reward follows: an unused one is voided (its code deactivated) and the new advocate gets
-    their own. Reassigning back is the same action. Returns the new advocate's reward."""
+    their own. Reassigning back is the same action. Returns the new advocate's reward.
+
+    The fraud rules run again against the new advocate (a new evaluation): a block blocks
+    the referral as it would a new one (staff may un-block it, with a reason), a flag holds
+    a pending one for review; a pending referral's earlier flag, about the previous
+    advocate, no longer holds it."""
     if not (reason or "").strip():
         raise TransitionRefused("Say why the referral is reassigned.")
     if to_advocate.shop_id != shop.id:
         raise TransitionRefused("That advocate belongs to another shop.")
+    _locked(session, referral)
     if to_advocate.id == referral.advocate_id:
         raise TransitionRefused("The referral already belongs to that advocate.")
-    if referral.status == "voided":
-        raise TransitionRefused(f"Referral #{referral.id} is voided; nothing to reassign.")
+    refused = reassign_refusal(session, shop, referral)
+    if refused:
+        raise TransitionRefused(refused)
+    _claim(session, referral, lambda r: reassign_refusal(session, shop, r))
     new_customer = session.get(Customer, to_advocate.customer_id)
     if new_customer is not None and new_customer.id == referral.friend_customer_id:
         raise TransitionRefused("The friend cannot be their own advocate.")
     old = rewards.reward_for(session, shop, referral)
-    if old is not None and old.status == "used":
-        raise TransitionRefused(
-            f"The reward {old.code} was already used on order {old.used_order_shopify_id}; "
-            "it cannot follow the referral."
-        )
     before_advocate = referral.advocate_id
     people_before = referral_people(session, referral)
     if old is not None:
@@ -164,6 +261,7 @@ def staff_reassign(
         reason=reason.strip(),
         customer_id=to_advocate.customer_id,
     )
+    _reevaluate(session, shop, referral)
     new_reward = None
     if referral.status == "completed":
         earlier = rewards.reward_for(session, shop, referral)  # reassigned back to them
@@ -174,6 +272,33 @@ def staff_reassign(
         )
     revenue.refresh(session, shop, people_before | referral_people(session, referral))
     return new_reward
+
+
+def _reevaluate(session: Session, shop: Shop, referral: Referral) -> None:
+    """The checks of a reassigned referral, against its new advocate."""
+    order = _order_of(session, shop, referral)
+    if order is None:
+        return
+    results = evaluate_rules(session, shop, referral, order)
+    blocking = [r for r in results if r.blocks]
+    if blocking and referral.status in ("pending", "completed"):
+        transition(
+            session,
+            shop,
+            referral,
+            "blocked",
+            actor="system",
+            cause=f"rule:{blocking[0].rule_id}",
+            reason=blocking[0].explanation,
+        )
+        referral.needs_manual_approval = False
+        return
+    if referral.status != "pending":
+        return
+    referral.flagged_at = referral.flag_reason = None
+    referral.needs_manual_approval = False
+    flag(session, shop, referral, results)
+    advance(session, shop, referral, order)
 
 
 def staff_create(
@@ -240,8 +365,10 @@ def _require_reason(reason: str, what: str) -> str:
 def staff_unblock(session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str):
     """Undo a block: the referral is pending again and moves on as its order allows."""
     why = _require_reason(reason, "unblocked")
-    if referral.status != "blocked":
-        raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not blocked.")
+    refused = unblock_refusal(_locked(session, referral))
+    if refused:
+        raise TransitionRefused(refused)
+    _claim(session, referral, unblock_refusal)
     transition(session, shop, referral, "pending", actor=actor, cause="unblocked", reason=why)
     _audit(session, shop, referral, "referral.unblocked", actor, "blocked", why)
     order = _order_of(session, shop, referral)
@@ -254,14 +381,11 @@ def staff_unvoid(session: Session, shop: Shop, referral: Referral, *, actor: str
     """Undo a void: the referral returns to the status it had, and a completed one gets its
     reward back (a new code: the voided one was deactivated in Shopify)."""
     why = _require_reason(reason, "restored")
-    if referral.status != "voided":
-        raise TransitionRefused(f"Referral #{referral.id} is {referral.status}, not voided.")
+    refused = unvoid_refusal(session, shop, _locked(session, referral))
+    if refused:
+        raise TransitionRefused(refused)
+    _claim(session, referral, lambda r: unvoid_refusal(session, shop, r))
     order = _order_of(session, shop, referral)
-    if order is not None and (
-        order.cancelled_at is not None
-        or (order.total_minor > 0 and order.refunded_minor >= order.total_minor)
-    ):
-        raise TransitionRefused(f"Order {order.name} was cancelled or refunded in full.")
     last_void = session.scalar(
         select(ReferralTransition)
         .where(

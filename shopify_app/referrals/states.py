@@ -224,7 +224,32 @@ def insert_referral(
     if block is not None:
         cause, why = block
         transition(session, shop, referral, "blocked", actor="system", cause=cause, reason=why)
+    else:
+        flag(session, shop, referral, results)
     return referral
+
+
+def flag(session: Session, shop: Shop, referral: Referral, results: list) -> bool:
+    """Hold a pending referral for review when a rule flags it (a grey area: a similar email,
+    a household's shared IP address). It stays pending and issues no reward until staff
+    approve it; nothing else blocks it. A referral is flagged once; True when it was now."""
+    flagged = [r for r in results if r.flags]
+    if not flagged or referral.status != "pending" or referral.flagged_at is not None:
+        return False
+    why = " ".join(r.explanation for r in flagged)
+    referral.flagged_at = utcnow()
+    referral.flag_reason = why
+    referral.needs_manual_approval = True
+    transition(
+        session,
+        shop,
+        referral,
+        "pending",
+        actor="system",
+        cause=f"flagged:{flagged[0].rule_id}",
+        reason=why,
+    )
+    return True
 
 
 def _trigger_time(terms: dict[str, Any], order: Order | Any, now: datetime) -> datetime | None:
@@ -288,7 +313,7 @@ def complete_if_due(session: Session, shop: Shop, referral: Referral, now: datet
         return False
     if referral.approve_after > now:
         return False
-    if referral.terms.get("approval_mode") == "manual":
+    if referral.terms.get("approval_mode") == "manual" or referral.flagged_at is not None:
         referral.needs_manual_approval = True
         return False
     complete(session, shop, referral, actor="system", cause="approved:automatic")

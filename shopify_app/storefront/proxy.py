@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, Response, current_app, render_template, request
 
 from shopify_app import rate_limits
 from shopify_app.client_address import client_ip
@@ -25,45 +23,19 @@ from shopify_app.emails.suppression import canonical, masked
 from shopify_app.models import AdvocateVisit, Customer, Shop, utcnow
 from shopify_app.referrals import advocates
 from shopify_app.referrals.program import get_program, offer_text, shop_currency
-from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain
 from shopify_app.shopify.services import shopify
 from shopify_app.values import normalize_email
 
 from . import share
-from .proxy_signature import shopper_ip, signed_by_shopify
+from .proxy_signature import shopper_ip, verified_shop_and_customer
 from .share import ShareLimits, ShareResult, share_offer
 from .views import share_url
 
 bp = Blueprint("proxy", __name__)
 
-MAX_AGE_SECONDS = 3600
 FRIENDS_PER_SHARE = 5
 EXPIRED_FORM = "This form has expired; reload the page and try again."
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-
-
-def _verified_shop_and_customer() -> tuple[Shop, Customer | None, str | None]:
-    if not signed_by_shopify():
-        abort(401, "This page must be opened through the store.")
-    stamp = request.args.get("timestamp", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_AGE_SECONDS:
-        abort(401, "This link has expired; reload the page from the store.")
-    domain = request.args.get("shop", "")
-    if not is_valid_shop_domain(domain):
-        abort(400, "invalid shop")
-    session = get_session()
-    shop = session.scalar(select(Shop).where(Shop.domain == sanitize_shop_domain(domain)))
-    if shop is None or not shop.is_installed:
-        abort(404, "The referral program is not available in this store.")
-    customer_param = request.args.get("logged_in_customer_id", "")
-    customer = None
-    if customer_param.isdigit():
-        customer = session.scalar(
-            select(Customer).where(
-                Customer.shop_id == shop.id, Customer.shopify_id == int(customer_param)
-            )
-        )
-    return shop, customer, customer_param or None
 
 
 def _path_prefix() -> str:
@@ -72,6 +44,14 @@ def _path_prefix() -> str:
     prefix = request.args.get("path_prefix", "/apps/referrals")
     plain = re.fullmatch(r"(/[A-Za-z0-9_.-]+){1,6}", prefix) and ".." not in prefix
     return prefix if plain else "/apps/referrals"
+
+
+def login_url(path_prefix: str) -> str:
+    """The store's customer login, coming back to this page afterwards: the store serves the
+    app proxy at `<store root>/apps/<subpath>` and its login at `<store root>/account/login`
+    (Shopify redirects that to the new customer accounts when the store uses them)."""
+    root = path_prefix.rsplit("/apps/", 1)[0] if "/apps/" in path_prefix else ""
+    return f"{root}/account/login?{urlencode({'return_url': path_prefix})}"
 
 
 def _remember_device(session, shop: Shop, advocate) -> None:
@@ -129,6 +109,7 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200, 
         message=message,
         problem=problem,
         path_prefix=_path_prefix(),
+        login_url=login_url(_path_prefix()),
         token=_form_token(shop, customer),
         signup_token=_form_token(shop, customer, "signup"),
         via="invitation" if request.args.get("via") == "invitation" else "storefront",
@@ -140,13 +121,13 @@ def _page(shop, customer, logged_in, *, message=None, problem=None, status=200, 
 
 @bp.get("/proxy")
 def proxy_home():
-    shop, customer, logged_in = _verified_shop_and_customer()
+    shop, customer, logged_in = verified_shop_and_customer()
     return _page(shop, customer, logged_in)
 
 
 @bp.post("/proxy/join")
 def proxy_join():
-    shop, customer, logged_in = _verified_shop_and_customer()
+    shop, customer, logged_in = verified_shop_and_customer()
     if not _form_token_ok(shop, customer):
         return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
     if not get_program(get_session(), shop).enabled:
@@ -176,7 +157,7 @@ def proxy_join():
 def proxy_share():
     """The advocate sends the friend offer to friends' addresses: validated, rate-limited, and
     each friend's email logged (staff read it in "did my friend get an email?")."""
-    shop, customer, logged_in = _verified_shop_and_customer()
+    shop, customer, logged_in = verified_shop_and_customer()
     if not _form_token_ok(shop, customer):
         return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
     session = get_session()
@@ -256,7 +237,7 @@ def proxy_subscribe():
     """A shopper signs up for email or SMS marketing with the consent box ticked. The answer
     is the same whether the address was known or not; invalid input is refused with the
     reason; per shopper and per address the signups are rate limited (429 + Retry-After)."""
-    shop, customer, logged_in = _verified_shop_and_customer()
+    shop, customer, logged_in = verified_shop_and_customer()
     rate_limits.limit("signup")
     if not _form_token_ok(shop, customer, "signup"):
         return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
@@ -315,7 +296,7 @@ def _confirm_page(shop, *, token=None, message=None, outcome=None):
 def proxy_confirm_page():
     """The link in the confirmation email: a page with one button (a link scanner that
     opens the link confirms nothing)."""
-    shop, _customer, _logged_in = _verified_shop_and_customer()
+    shop, _customer, _logged_in = verified_shop_and_customer()
     token = request.args.get("token", "")
     _row, refused = signups.pending_confirmation(get_session(), shop, token)
     if refused is not None:
@@ -325,7 +306,7 @@ def proxy_confirm_page():
 
 @bp.post("/proxy/confirm")
 def proxy_confirm():
-    shop, _customer, _logged_in = _verified_shop_and_customer()
+    shop, _customer, _logged_in = verified_shop_and_customer()
     session = get_session()
     outcome = signups.confirm(session, shop, request.form.get("token", ""))
     session.commit()

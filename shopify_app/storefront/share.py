@@ -10,6 +10,7 @@ a savepoint that a refusal rolls back: a refused share counts nothing.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,13 @@ class _Refused(Exception):
 
 def _dedupe_key(advocate: Advocate, friend: str, day: str) -> str:
     return f"share:{advocate.id}:{friend}:{day}"
+
+
+def share_token(dedupe_key: str) -> str:
+    """The tag on one share's link (`/r/<code>?s=<tag>`), so a click counts for that share
+    (the portal's Shares tab). Derived from the message's dedupe key: nothing to store, and
+    the friend's address cannot be read back from it."""
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:16]
 
 
 def share_offer(
@@ -134,10 +142,10 @@ def _queue(session, shop, advocate, customer, friends, keys):
         "friend_name": safe_name(customer.first_name),
         "offer": offer_text(program, shop_currency(shop)),
         "code": advocate.code,
-        "link": share_url(advocate.code),
     }
-    subject, body = render("share", **context)
+    link = share_url(advocate.code)
     for friend in friends:
+        subject, body = render("share", **context, link=f"{link}?s={share_token(keys[friend])}")
         try:
             message, _ = queue_email(
                 session,

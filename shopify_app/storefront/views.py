@@ -6,6 +6,7 @@ program is off, lands on the shop without a discount, never on an error page.
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from shopify_app.shopify.http import shop_url
 bp = Blueprint("storefront", __name__)
 
 VISITOR_COOKIE = "ref_vid"
+SHARE_TAG = re.compile(r"[0-9a-f]{16}")  # `share.share_token`: which share's link was followed
 VISITOR_MAX_AGE = 60 * 60 * 24 * 90
 
 
@@ -51,7 +53,16 @@ def referral_link(code: str) -> Response:
     if not visitor or len(visitor) > 64:
         visitor = secrets.token_urlsafe(16)
     agent = (request.headers.get("User-Agent") or "")[:2000] or None
-    record_click(session, shop, advocate, ip=client_ip(), user_agent=agent, visitor_id=visitor)
+    tag = request.args.get("s", "")
+    record_click(
+        session,
+        shop,
+        advocate,
+        ip=client_ip(),
+        user_agent=agent,
+        visitor_id=visitor,
+        share_token=tag if SHARE_TAG.fullmatch(tag) else None,
+    )
     program = get_program(session, shop)
     session.commit()
     if program.enabled and advocate.friend_discount_status == "active":

@@ -24,6 +24,7 @@ from shopify_app.models import (
     Shop,
     TimelineEvent,
 )
+from shopify_app.referrals import staff_actions
 
 from .kinds import BY_KEY, SOURCES
 from .labels import describe
@@ -45,6 +46,16 @@ class Entry:
     checks: list[FraudCheck] = field(default_factory=list)
     audit: AuditEntry | None = None
     undo: str | None = None  # "unvoid" | "unblock", on the referral's portal page
+
+
+def _offered(session: Session, shop: Shop, referral: Referral, undo: str) -> str | None:
+    """`undo` when it would succeed now (a void of a refunded order cannot be undone)."""
+    refusal = (
+        staff_actions.unvoid_refusal(session, shop, referral)
+        if undo == "unvoid"
+        else staff_actions.unblock_refusal(referral)
+    )
+    return undo if refusal is None else None
 
 
 def _ids(events: list[TimelineEvent], key: str) -> set[int]:
@@ -128,7 +139,9 @@ def entries_for(
     for event in events:
         payload: dict[str, Any] = event.payload or {}
         family = BY_KEY.get(event.family)
-        staff_name = name_of(event.actor) if name_of and event.family == "staff" else None
+        staff_name = (
+            name_of(event.actor) if name_of and event.family in ("staff", "conversation") else None
+        )
         email = emails.get(payload.get("email_id"))
         shared_to = email.to_address if email is not None and event.family == "program" else None
         entry = Entry(
@@ -150,7 +163,7 @@ def entries_for(
             entry.checks = checks.get(payload.get("referral_id"), [])
             step = event.kind.partition(".")[2]
             if entry.referral is not None and entry.referral.status == step and step in UNDO:
-                entry.undo = UNDO[step]
+                entry.undo = _offered(session, shop, entry.referral, UNDO[step])
         audit_id = _audit_id(event)
         if audit_id is not None:
             entry.audit = audits.get(audit_id)
@@ -158,7 +171,7 @@ def entries_for(
             if subject and subject[0] == "referral" and entry.audit.action == "referral.voided":
                 referral = session.get(Referral, subject[1])
                 if referral is not None and referral.status == "voided":
-                    entry.undo = "unvoid"
+                    entry.undo = _offered(session, shop, referral, "unvoid")
                     entry.referral = referral
         entries.append(entry)
     return entries

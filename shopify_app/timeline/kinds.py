@@ -22,6 +22,7 @@ SOURCES: dict[str, str] = {
     "shopify": "Shopify",
     "app": "This app",
     "api": "Third parties",
+    "conversation": "Conversations",
 }
 
 FAMILIES: tuple[Family, ...] = (
@@ -34,6 +35,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("email", "app", "Emails"),
     Family("staff", "app", "Staff actions"),
     Family("api", "api", "Third-party events"),
+    Family("conversation", "conversation", "Conversations"),
 )
 BY_KEY = {f.key: f for f in FAMILIES}
 
@@ -48,6 +50,7 @@ _PREFIX_FAMILY = {
     "email": "email",
     "staff": "staff",
     "app": "staff",
+    "conversation": "conversation",
 }
 
 

@@ -15,6 +15,7 @@ _EMAIL_KINDS = {
     "reward": "Reward email",
     "friend": "Friend offer email",
     "signup_confirmation": "Signup confirmation email",
+    "conversation_reply": "Chat reply email",
 }
 _EMAIL_STEPS = {
     "queued": "queued",
@@ -195,6 +196,8 @@ def describe(
         if email_step == "not_sent":
             return _with(sentence, payload.get("reason"))
         return sentence
+    if family == "conversation":
+        return _conversation(step, payload, staff_name)
     if family in ("staff", "app"):
         action = _STAFF_ACTIONS.get(step, step.replace(".", " ").replace("_", " "))
         who = staff_name or ("Staff" if family == "staff" else "The app")
@@ -202,6 +205,25 @@ def describe(
             who = f"The API key “{event.actor[4:]}”"
         return f"{who} {action}"
     return kind.replace(".", " ").replace("_", " ").capitalize()
+
+
+_CHAT_CHANNELS = {"widget": "in the store's chat", "email": "by email", "admin": "in the admin"}
+
+
+def _conversation(step: str, payload: dict[str, Any], staff_name: str | None) -> str:
+    """A conversation's message: who wrote, where, and its first words (gone once the
+    customer's data is erased)."""
+    where = _CHAT_CHANNELS.get(str(payload.get("channel")), "in a conversation")
+    if step == "message_received":
+        sentence = f"Wrote to the store {where}"
+    elif step == "reply_sent":
+        sentence = f"{staff_name or 'Staff'} replied in the conversation"
+    elif step == "note_added":
+        sentence = f"{staff_name or 'Staff'} added a private note to the conversation"
+    else:
+        sentence = "Conversation updated"
+    excerpt = str(payload.get("excerpt") or "").strip()
+    return f"{sentence}: “{excerpt}”" if excerpt else sentence
 
 
 def _reason(reason: Any) -> str:

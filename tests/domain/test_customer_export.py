@@ -160,3 +160,42 @@ def test_an_erased_customer_offers_nothing(session, shop):
 def test_another_shops_customer_is_not_found(session, shop):
     person = factories.customer(session, factories.shop(session))
     assert data_export.customer_export(session, shop, person.id) is None
+
+
+def test_conversations_linked_or_started_with_their_address_with_every_message(
+    session, shop, monkeypatch
+):
+    from shopify_app.conversations import notify, service
+
+    monkeypatch.setattr(notify, "publish_message", lambda *a, **k: None)
+    person = factories.customer(session, shop, email="Chatty@Example.com")
+    linked = service.start_conversation(session, shop, email=None, customer=person)
+    by_address = service.start_conversation(session, shop, email="chatty@example.com")
+    stranger = service.start_conversation(session, shop, email="someone@example.com")
+    other_shop = factories.shop(session)
+    elsewhere = service.start_conversation(session, other_shop, email="chatty@example.com")
+    service.post_message(session, shop, linked, author="shopper", body="=1+1", channel="widget")
+    service.post_message(session, shop, linked, author="note", body="VIP", channel="admin")
+    service.post_message(session, shop, by_address, author="shopper", body="hi", channel="email")
+    for conversation in (stranger,):
+        service.post_message(
+            session, shop, conversation, author="shopper", body="x", channel="widget"
+        )
+    service.post_message(
+        session, other_shop, elsewhere, author="shopper", body="y", channel="widget"
+    )
+    export = data_export.customer_export(session, shop, person.id)
+    assert [c["id"] for c in export.sections["conversations"]] == [linked.id, by_address.id]
+    assert [
+        (m["conversation_id"], m["author"], m["body"]) for m in export.sections["messages"]
+    ] == [
+        (linked.id, "shopper", "=1+1"),
+        (linked.id, "note", "VIP"),
+        (by_address.id, "shopper", "hi"),
+    ]
+    document = json.loads(export.to_json())
+    assert [len(c["messages"]) for c in document["conversations"]] == [2, 1]
+    assert document["conversations"][0]["email"] == "chatty@example.com"
+    with zipfile.ZipFile(io.BytesIO(export.to_zip())) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("messages.csv").decode())))
+    assert rows[0]["body"] == "'=1+1"  # the formula guard

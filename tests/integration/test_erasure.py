@@ -25,6 +25,7 @@ from shopify_app.models import (
     Advocate,
     Base,
     BulkJob,
+    Conversation,
     Customer,
     EmailMessage,
     Order,
@@ -87,6 +88,37 @@ def storefront(live, action, customer_id, data=None):
         params=proxy_query(SHOP_A, customer_id),
         data={**(data or {}), "token": token},
     )
+
+
+def chat(live, shop, customer_id, text, *, email=None, note=None, saved_reply=None):
+    """A shopper chats from the storefront widget (logged in when `customer_id`), and staff
+    write a private note in the thread and keep a saved reply."""
+    url = f"{live.app_url}/proxy/chat"
+    body = {"email": email} if email else {}
+    started = live.http.post(f"{url}/start", params=proxy_query(shop, customer_id), json=body)
+    assert started.status_code == 201, started.text
+    token = started.json()["chat_token"]
+    sent = live.http.post(
+        f"{url}/messages",
+        params=proxy_query(shop, customer_id),
+        json={"token": token, "body": text, "client_id": "c1"},
+    )
+    assert sent.status_code == 201, sent.text
+    with live.app.app_context():
+        from shopify_app.conversations import service
+
+        session = get_session()
+        shop_row = session.scalar(select(Shop).where(Shop.domain == shop))
+        conversation = service.get_conversation(
+            session, shop_row, started.json()["conversation_id"]
+        )
+        if note:
+            service.post_message(
+                session, shop_row, conversation, author="note", body=note, channel="admin"
+            )
+        if saved_reply:
+            service.save_reply(session, shop_row, title="Greeting", body=saved_reply)
+        session.commit()
 
 
 def rows_per_table(app, shop_id) -> dict[str, int]:
@@ -172,6 +204,13 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     settle(live)
     zen_code = one(live.app, Advocate, Advocate.code.like("ZENOBIA-%")).code
 
+    # She chats from the storefront, logged in and (earlier, from another device) not; staff
+    # note who she is in the thread.
+    chat(live, SHOP_A, zen.id, "Hi, Zenobia Quillfeather here: my parcel?", note="Zenobia is a VIP")
+    chat(live, SHOP_A, None, "Anyone there? +358407654321", email=ZENOBIA["email"])
+    # Someone else chats too: that stays.
+    chat(live, SHOP_A, None, "Do you ship to Oulu?", email="other.shopper@example.net")
+
     # Her subscription system reports a conversion event naming her (G5, the public API).
     api = Api(live, make_key(live, SHOP_A))
     zen_id = one(live.app, Customer, Customer.shopify_id == zen.id).id
@@ -230,6 +269,7 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
     where = {f.where for f in found}
     assert {"customers.email", "email_messages.to_address", "webhook_deliveries.body"} <= where
     assert {"conversions.properties", "conversions.event_id"} <= where
+    assert {"conversations.email", "conversation_messages.body", "timeline_events.payload"} <= where
     assert where & {"stored_file_chunks.data", "file"}, "the exports list her"
     in_redis_before = [f for f in found if f.where == "redis"]
 
@@ -255,6 +295,8 @@ def test_customers_redact_leaves_nothing_that_identifies_the_customer(live):
 
     found = scan(live.app, ZENOBIA_NEEDLES, directories=app_files(live))
     assert found == [], "\n".join(map(str, found))
+    [kept] = rows(live.app, Conversation)
+    assert kept.email == "other.shopper@example.net"
     # Even before the erasure, RQ's record of the email job that failed for good named the
     # message, not her (the relay's reply is on the message's row).
     assert in_redis_before == []
@@ -366,6 +408,14 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
             headers={"Idempotency-Key": "v-1"},
         )
         assert converted.status_code == 201, converted.text
+        chat(
+            live,
+            domain,
+            customer.id,
+            f"Hello from {first} {last}",
+            note=f"{first} called",
+            saved_reply=f"Thanks for shopping at {domain}!",
+        )
         assert (
             post(
                 live, "/customers/export", {"q": email, "request_key": "e"}, shop=domain
@@ -395,6 +445,9 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
         "api_keys",
         "api_idempotent_requests",
         "conversions",
+        "conversations",
+        "conversation_messages",
+        "saved_replies",
     ):
         assert held.get(table), f"the shop has no {table} to erase"
 
@@ -450,6 +503,9 @@ def test_shop_redact_leaves_only_the_bare_shop_row(live):
         "staff_members.email",
         "stored_file_chunks.data",
         "bulk_jobs.params",
+        "conversations.email",
+        "conversation_messages.body",
+        "saved_replies.body",
     }
 
 

@@ -325,6 +325,8 @@ def test_the_blocklist_page_adds_removes_audits_and_the_rules_use_it(shop):
         live, "/blocklist", {"kind": "email", "value": "*@Spam.test", "note": "fraud ring"}
     )
     assert added.status_code == 200 and "*@spam.test is on the blocklist" in added.text
+    # "Added" names the staff member (staff 501 is Ada Alpha), never `staff:501`.
+    assert "Ada Alpha (ada@alpha.example)" in added.text and "staff:501" not in added.text
     twice = post(live, "/blocklist", {"kind": "email", "value": "*@spam.test"})
     assert twice.status_code == 200 and len(rows(live.app, BlocklistEntry)) == 1
 

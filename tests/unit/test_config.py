@@ -6,7 +6,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from shopify_app import create_app
-from shopify_app.config import DEV_API_SECRET, ConfigError, load_config, validate_config
+from shopify_app.config import (
+    DEV_API_SECRET,
+    DEV_INBOUND_EMAIL_SECRET,
+    ConfigError,
+    load_config,
+    validate_config,
+)
 
 GOOD_PRODUCTION = {
     "APP_ENV": "production",
@@ -18,6 +24,8 @@ GOOD_PRODUCTION = {
     "ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "SMTP_URL": "smtp://relay.example.com:587",
     "REALTIME_URL": "https://realtime.referrals.example.com",
+    "INBOUND_EMAIL_DOMAIN": "reply.referrals.example.com",
+    "INBOUND_EMAIL_SECRET": "x7Yq2-inbound-signing-secret-of-enough-length",
 }
 
 
@@ -46,8 +54,22 @@ def test_production_is_the_default_and_lists_every_missing_secret():
         "SMTP_URL",
         "SHOPIFY_APP_URL",
         "REALTIME_URL",
+        "INBOUND_EMAIL_DOMAIN",
+        "INBOUND_EMAIL_SECRET",
     ):
         assert name in message
+
+
+def test_production_refuses_the_development_or_a_short_inbound_email_secret():
+    assert "INBOUND_EMAIL_SECRET is the development default" in problems(
+        {**GOOD_PRODUCTION, "INBOUND_EMAIL_SECRET": DEV_INBOUND_EMAIL_SECRET}
+    )
+    assert "INBOUND_EMAIL_SECRET must be at least 32 characters" in problems(
+        {**GOOD_PRODUCTION, "INBOUND_EMAIL_SECRET": "short"}
+    )
+    assert "INBOUND_EMAIL_DOMAIN is the development default" in problems(
+        {**GOOD_PRODUCTION, "INBOUND_EMAIL_DOMAIN": "inbound.localhost"}
+    )
 
 
 def test_production_refuses_development_default_secret():

@@ -1,0 +1,1 @@
+"""Conversations (issue 19): the storefront chat, its messages and the staff's inbox."""

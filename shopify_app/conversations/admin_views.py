@@ -1,0 +1,368 @@
+"""The staff inbox (issue 19, item 5): the conversation list, the thread and the customer's
+hub beside it, inside the embedded admin.
+
+The page is rendered whole on the server (list, thread, hub); `static/inbox.js` sends
+replies and notes as JSON, follows the realtime stream and catches up through the thread's
+JSON (`after=<last id>`). Every route is `@id_token_required`: fetches carry App Bridge's
+bearer token (no cookie, so a forged cross-site form carries nothing), and every lookup is
+scoped by the token's shop, so another shop's conversation or saved reply is a 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from flask import Blueprint, abort, g, jsonify, render_template, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from shopify_app.auth.embedded import id_token_required
+from shopify_app.customers import attributes
+from shopify_app.customers import detail as detail_cards
+from shopify_app.db import get_session
+from shopify_app.jobs import redis_connection
+from shopify_app.models import Conversation, SavedReply, StaffMember
+from shopify_app.realtime import presence
+from shopify_app.realtime.tokens import issue_realtime_token
+from shopify_app.referrals.program import shop_currency
+from shopify_app.shopify.services import shopify
+from shopify_app.shops import ensure_shop_timezone
+from shopify_app.timeline.labels import local_time
+from shopify_app.values import iso_utc
+
+from . import notify, service
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("conversations", __name__, url_prefix="/admin")
+
+VIEWS = {
+    "all": "All",
+    "mine": "Assigned to me",
+    "unassigned": "Unassigned",
+    "active": "Active",
+    "inactive": "Inactive",
+    "archived": "Archived",
+}
+SEARCH_CAP = 200
+LIST_LIMIT = 50
+TITLE_CAP = 255
+CLIENT_ID_CAP = 64
+REALTIME_TOKEN_TTL = 300
+HUB_ROWS = 5  # referrals and rewards beside the thread; "Open in Support" has them all
+
+
+@bp.errorhandler(HTTPException)
+def json_error(error: HTTPException):
+    """The inbox's JSON endpoints answer errors as JSON (`{"error": sentence}`); the page
+    itself gets the app's readable error page."""
+    if request.endpoint == "conversations.inbox":
+        title = f"{error.code} {error.name}"
+        html = render_template("error.html", title=title, message=error.description)
+        return html, error.code or 500
+    return problem(error.code or 500, error.description or error.name)
+
+
+def problem(status: int, message: str):
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def conversation_or_404(session, conversation_id: int) -> Conversation:
+    conversation = session.scalar(
+        select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.shop_id == g.shop.id
+        )
+    )
+    if conversation is None:
+        abort(404, "No such conversation in this shop.")
+    return conversation
+
+
+def current_staff(session) -> StaffMember | None:
+    """The staff member of the ID token, when the app knows them (`staff.remember_staff`)."""
+    user_id = str(g.get("staff_user_id") or "")
+    if not user_id.isdigit():
+        return None
+    return session.scalar(
+        select(StaffMember).where(
+            StaffMember.shop_id == g.shop.id, StaffMember.user_id == int(user_id)
+        )
+    )
+
+
+def online_ids(conversation_ids: list[int]) -> set[int]:
+    """Which of these conversations' shoppers have the store open now; none when Redis
+    cannot say (the list then shows where a reply would go by email, which is true then)."""
+    if not conversation_ids:
+        return set()
+    try:
+        return presence.online_among(redis_connection(), g.shop.id, conversation_ids)
+    except redis.RedisError:
+        log.warning("presence unavailable for shop %s", g.shop.id, exc_info=True)
+        return set()
+
+
+def list_params() -> tuple[str, str]:
+    q = (request.args.get("q") or "").strip()[:SEARCH_CAP]
+    view = request.args.get("view") or "all"
+    return q, view if view in VIEWS else "all"
+
+
+def parse_moment(value: str | None) -> datetime | None:
+    """`before=` of the list: an ISO time as the JSON gives it (`last_message_at`)."""
+    try:
+        moment = datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "email": conversation.email,
+        "name": conversation.name,
+        "customer_id": conversation.customer_id,
+        "status": conversation.status,
+        "archived": conversation.archived_at is not None,
+        "assigned_staff_id": conversation.assigned_staff_id,
+        "preview": conversation.last_message_preview,
+        "last_message_at": iso_utc(conversation.last_message_at),
+        "unread": conversation.unread_for_staff,
+        "online": conversation.id in online,
+    }
+
+
+def load_list(session) -> tuple[list[Conversation], set[int], str, str]:
+    q, view = list_params()
+    conversations = service.list_conversations(
+        session,
+        g.shop,
+        q=q or None,
+        view=view,
+        staff=current_staff(session),
+        limit=LIST_LIMIT,
+        before=parse_moment(request.args.get("before")),
+    )
+    return conversations, online_ids([c.id for c in conversations]), q, view
+
+
+def hub_context(session, conversation: Conversation) -> dict[str, Any]:
+    """The customer's hub beside the thread, from the Customers page's own cards."""
+    if conversation.customer_id is None:
+        return {"customer": None}
+    view = detail_cards.customer_detail(session, g.shop, conversation.customer_id)
+    if view is None:
+        return {"customer": None}
+    return {
+        "customer": view.customer,
+        "c": view.customer,
+        "advocate": view.advocate,
+        "referrals": view.referrals[:HUB_ROWS],
+        "friends": view.friends,
+        "rewards": view.rewards[:HUB_ROWS],
+        "activity_limit": detail_cards.ACTIVITY_LIMIT,
+        "referral_count": len(view.referrals),
+        "reward_count": len(view.rewards),
+        "orders": detail_cards.order_summary(session, g.shop, view.customer.id),
+        "custom_attributes": attributes.shown(view.customer.custom_attributes),
+        "currency": shop_currency(g.shop),
+    }
+
+
+@bp.get("/conversations")
+@id_token_required
+def inbox():
+    session = get_session()
+    conversations, online, q, view = load_list(session)
+    raw = request.args.get("c", "")
+    if raw and not raw.isdigit():
+        abort(404, "No such conversation in this shop.")
+    selected = conversation_or_404(session, int(raw)) if raw else None
+    zone = ensure_shop_timezone(session, g.shop, shopify())
+    shown: dict[str, Any] = {
+        "conversations": conversations,
+        "online": online,
+        "q": q,
+        "view": view,
+        "views": VIEWS,
+        "selected_id": selected.id if selected else None,
+        "list_limit": LIST_LIMIT,
+        "iso_utc": iso_utc,
+        "local_time": lambda moment: local_time(moment, zone),
+        "local_day": lambda moment: local_time(moment, zone).partition(",")[0],
+    }
+    if request.args.get("fragment") == "list":
+        return render_template("admin/conversations_list.html", **shown)
+    if selected is not None:
+        rows = service.messages_after(session, g.shop, selected, 0, include_notes=True)
+        shown |= hub_context(session, selected)
+        shown["messages"] = [service.message_json(m, for_shopper=False) for m in rows]
+        shown["created"] = {m.id: m.created_at for m in rows}
+        listed = any(c.id == selected.id for c in conversations)
+        shown["selected_online"] = selected.id in (online if listed else online_ids([selected.id]))
+    return render_template(
+        "admin/conversations.html",
+        selected=selected,
+        saved_replies=service.list_saved_replies(session, g.shop),
+        max_body=service.MAX_BODY,
+        timezone=zone.key,
+        **shown,
+    )
+
+
+@bp.get("/conversations.json")
+@id_token_required
+def list_json():
+    conversations, online, _q, _view = load_list(get_session())
+    return {"conversations": [row_json(c, online) for c in conversations]}
+
+
+@bp.get("/conversations/<int:conversation_id>/messages")
+@id_token_required
+def thread_json(conversation_id: int):
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    after = request.args.get("after", "0")
+    messages = service.messages_after(
+        session, g.shop, conversation, int(after) if after.isdigit() else 0, include_notes=True
+    )
+    return {
+        "conversation": row_json(conversation, online_ids([conversation.id])),
+        "messages": [service.message_json(m, for_shopper=False) for m in messages],
+    }
+
+
+def posted_text(field: str, cap: int, what: str) -> str:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get(field), str):
+        abort(400, f'Send JSON with the {what} as "{field}".')
+    text = data[field]
+    if len(text) > cap:
+        abort(413, f"The {what} is {len(text):,} characters long; the most is {cap:,}.")
+    return text
+
+
+def post_from_staff(conversation_id: int, author: str):
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    what = "reply" if author == "staff" else "note"
+    body = posted_text("body", service.MAX_BODY, what)
+    client_id = (request.get_json(silent=True) or {}).get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > CLIENT_ID_CAP):
+        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    try:
+        message = service.post_message(
+            session,
+            g.shop,
+            conversation,
+            author=author,
+            body=body,
+            channel="admin",
+            staff=current_staff(session),
+            client_id=client_id or None,
+        )
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return {"message": service.message_json(message, for_shopper=False)}, 201
+
+
+@bp.post("/conversations/<int:conversation_id>/reply")
+@id_token_required
+def reply(conversation_id: int):
+    return post_from_staff(conversation_id, "staff")
+
+
+@bp.post("/conversations/<int:conversation_id>/note")
+@id_token_required
+def note(conversation_id: int):
+    return post_from_staff(conversation_id, "note")
+
+
+@bp.post("/conversations/<int:conversation_id>/read")
+@id_token_required
+def mark_read(conversation_id: int):
+    session = get_session()
+    service.mark_read(session, g.shop, conversation_or_404(session, conversation_id))
+    session.commit()
+    return "", 204
+
+
+@bp.post("/conversations/<int:conversation_id>/typing")
+@id_token_required
+def typing(conversation_id: int):
+    """Staff is typing: shown in the shopper's widget (never a note's text, only the fact)."""
+    conversation = conversation_or_404(get_session(), conversation_id)
+    notify.publish_event(
+        shop_id=g.shop.id,
+        conversation_id=conversation.id,
+        event="typing",
+        data={"conversation_id": conversation.id, "author": "staff"},
+        to_shopper=True,
+        to_staff=False,
+    )
+    return "", 204
+
+
+def saved_reply_json(reply: SavedReply) -> dict[str, Any]:
+    return {"id": reply.id, "title": reply.title, "body": reply.body}
+
+
+@bp.get("/saved-replies")
+@id_token_required
+def saved_replies():
+    replies = service.list_saved_replies(get_session(), g.shop)
+    return {"saved_replies": [saved_reply_json(r) for r in replies]}
+
+
+@bp.post("/saved-replies")
+@id_token_required
+def create_saved_reply():
+    session = get_session()
+    title = posted_text("title", TITLE_CAP, "title").strip()
+    body = posted_text("body", service.MAX_BODY, "saved reply")
+    if not title or not body.strip():
+        return problem(422, "A saved reply needs a title and a text.")
+    try:
+        reply = service.save_reply(session, g.shop, title=title, body=body)
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    session.commit()
+    return {"saved_reply": saved_reply_json(reply)}, 201
+
+
+@bp.delete("/saved-replies/<int:reply_id>")
+@id_token_required
+def delete_saved_reply(reply_id: int):
+    session = get_session()
+    if not service.delete_saved_reply(session, g.shop, reply_id):
+        abort(404, "No such saved reply in this shop.")
+    session.commit()
+    return "", 204
+
+
+@bp.post("/realtime-token")
+@id_token_required
+def realtime_token():
+    """A short-lived token for the realtime stream (`/events/staff`), against the ID token."""
+    user_id = str(g.staff_user_id or "")
+    token = issue_realtime_token(
+        notify.realtime_secret(),
+        shop_id=g.shop.id,
+        audience="staff",
+        staff_user_id=int(user_id) if user_id.isdigit() else None,
+        ttl=REALTIME_TOKEN_TTL,
+    )
+    return {
+        "token": token,
+        "url": notify.realtime_url().rstrip("/"),
+        "expires_in": REALTIME_TOKEN_TTL,
+    }

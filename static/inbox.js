@@ -1,0 +1,520 @@
+// The staff inbox (templates/admin/conversations.html): switch conversations and views in
+// place, send replies and private notes as JSON, saved replies, and live updates from the
+// realtime stream. The stream only notifies: after every (re)connect and every `message`
+// event the thread catches up through its JSON (`after=<last id>`), so nothing is lost
+// while a connection is down. Message text is always set with textContent (HTML in a
+// message shows as text).
+(function () {
+  'use strict';
+
+  const TYPING_EVERY_MS = 3000;
+  const TYPING_SHOWN_MS = 6000;
+  const RECONNECT_MAX_MS = 30000;
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const inbox = () => $('#inbox');
+  const thread = () => $('#thread[data-conversation-id]');
+
+  function currentId() {
+    const t = thread();
+    return t ? Number(t.dataset.conversationId) : null;
+  }
+
+  function timeText(iso) {
+    const zone = inbox()?.dataset.timezone || undefined;
+    try {
+      return new Intl.DateTimeFormat('en-GB', {
+        timeZone: zone, day: 'numeric', month: 'short', year: 'numeric',
+        hour: '2-digit', minute: '2-digit', hour12: false,
+      }).format(new Date(iso));
+    } catch (error) {
+      return new Date(iso).toLocaleString();
+    }
+  }
+
+  async function json(url, options) {
+    const response = await fetch(url, Object.assign({headers: {Accept: 'application/json'}}, options));
+    let body = null;
+    if (response.status !== 204) {
+      try { body = await response.json(); } catch (error) { body = null; }
+    }
+    if (!response.ok) {
+      const reason = (body && body.error) || 'the server answered ' + response.status;
+      const failure = new Error(reason);
+      failure.status = response.status;
+      throw failure;
+    }
+    return body;
+  }
+
+  function postJson(url, data, method) {
+    return json(url, {
+      method: method || 'POST',
+      headers: {'Content-Type': 'application/json', Accept: 'application/json'},
+      body: JSON.stringify(data || {}),
+    });
+  }
+
+  // ---- the thread ----------------------------------------------------------------------
+
+  function authorLabel(m) {
+    const t = thread();
+    if (m.author === 'shopper') return t.dataset.shopper;
+    if (m.author === 'staff') return m.staff_name || 'Staff';
+    if (m.author === 'note') return 'Private note' + (m.staff_name ? ' · ' + m.staff_name : '');
+    return 'Notice';
+  }
+
+  function messageElement(m) {
+    const li = document.createElement('li');
+    li.className = 'message ' + m.author;
+    li.id = 'message-' + m.id;
+    li.dataset.id = m.id;
+    const meta = document.createElement('p');
+    meta.className = 'meta';
+    const author = document.createElement('span');
+    author.className = 'author';
+    author.textContent = authorLabel(m);
+    const time = document.createElement('time');
+    time.dateTime = m.created_at;
+    time.textContent = timeText(m.created_at);
+    meta.append(author, ' · ', time);
+    if (m.channel === 'email') meta.append(' · by email');
+    const body = document.createElement('p');
+    body.className = 'body';
+    body.textContent = m.body;
+    li.append(meta, body);
+    return li;
+  }
+
+  function scrollToEnd() {
+    const list = $('#messages');
+    if (list) list.scrollTop = list.scrollHeight;
+  }
+
+  function addMessages(messages) {
+    const t = thread();
+    const list = $('#messages');
+    if (!t || !list) return [];
+    const added = [];
+    for (const m of messages) {
+      if (m.conversation_id && Number(m.conversation_id) !== currentId()) continue;
+      if (document.getElementById('message-' + m.id)) continue;
+      list.appendChild(messageElement(m));
+      added.push(m);
+      if (m.id > Number(t.dataset.lastId || 0)) t.dataset.lastId = m.id;
+    }
+    if (added.length) scrollToEnd();
+    if (added.some((m) => m.author === 'shopper')) hideTyping();
+    return added;
+  }
+
+  let catching = null;
+  let catchAgain = false;
+
+  // Everything after the last message shown; a second call while one runs runs once more after it.
+  async function catchUp() {
+    if (catching) { catchAgain = true; return catching; }
+    const t = thread();
+    if (!t) return null;
+    const id = currentId();
+    catching = (async () => {
+      try {
+        do {
+          catchAgain = false;
+          const url = new URL(t.dataset.messagesUrl, location.href);
+          url.searchParams.set('after', t.dataset.lastId || '0');
+          const data = await json(url);
+          if (currentId() !== id) return;
+          const added = addMessages(data.messages);
+          showPresence(id, data.conversation.online);
+          if (added.some((m) => m.author === 'shopper')) markRead();
+        } while (catchAgain);
+      } catch (error) {
+        liveState('Could not load new messages: ' + error.message + '.', true);
+      } finally {
+        catching = null;
+      }
+    })();
+    return catching;
+  }
+
+  function markRead() {
+    const t = thread();
+    if (!t || document.visibilityState === 'hidden') return;
+    json(t.dataset.readUrl, {method: 'POST'}).then(() => {
+      const row = document.getElementById('conversation-' + t.dataset.conversationId);
+      row?.classList.remove('unread');
+      row?.querySelector('.unread-count')?.remove();
+    }).catch(() => {});
+  }
+
+  function showPresence(conversationId, online) {
+    document.querySelectorAll('[data-presence-for="' + conversationId + '"]').forEach((el) => {
+      el.classList.toggle('online', !!online);
+      if (el.id === 'thread-presence') {
+        el.textContent = online
+          ? 'Online: your reply appears in their chat.'
+          : 'Not in the store now: your reply will be emailed to ' + thread().dataset.email +
+            ', the address given at the start of the chat.';
+      } else {
+        el.textContent = online ? 'Online' : 'Away: a reply goes by email';
+      }
+    });
+  }
+
+  let typingTimer = null;
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    const line = $('#typing');
+    if (line) line.textContent = '';
+  }
+
+  function showTyping(conversationId) {
+    const t = thread();
+    const line = $('#typing');
+    if (!t || !line || conversationId !== currentId()) return;
+    line.textContent = t.dataset.shopper + ' is typing…';
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
+  }
+
+  // ---- composer ------------------------------------------------------------------------
+
+  let lastTypingSent = 0;
+  // A send keeps its client_id until it succeeds or the text changes: a retry after a lost
+  // answer is the same message, not a second one.
+  let pending = null;
+
+  function clientId() {
+    if (window.crypto?.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function composerError(text) {
+    const box = $('#composer-error');
+    if (!box) return;
+    box.hidden = !text;
+    box.textContent = text || '';
+  }
+
+  function countChars() {
+    const t = thread();
+    const area = $('#reply-body');
+    const counter = $('#char-count');
+    if (!t || !area || !counter) return;
+    const max = Number(t.dataset.maxBody);
+    const n = area.value.length;
+    counter.textContent = n > max * 0.8 ? n.toLocaleString() + ' / ' + max.toLocaleString() + ' characters' : '';
+    counter.classList.toggle('over', n > max);
+  }
+
+  async function send(kind) {
+    const t = thread();
+    const area = $('#reply-body');
+    if (!t || !area) return;
+    const body = area.value;
+    if (!body.trim()) { composerError(kind === 'note' ? 'Write the note first.' : 'Write a reply first.'); return; }
+    const key = kind + '\u0000' + body;
+    if (!pending || pending.key !== key) pending = {key, id: clientId()};
+    const buttons = [$('#send-reply'), $('#add-note')];
+    if (buttons.some((b) => b && b.disabled)) return;
+    buttons.forEach((b) => { if (b) b.disabled = true; });
+    composerError('');
+    try {
+      const url = kind === 'note' ? t.dataset.noteUrl : t.dataset.replyUrl;
+      const data = await postJson(url, {body, client_id: pending.id});
+      pending = null;
+      if (currentId() === Number(t.dataset.conversationId)) {
+        // Only what was sent goes: text typed while the send was on its way stays.
+        if (area.value === body) area.value = '';
+        countChars();
+        addMessages([data.message]);
+        window.shopify?.toast?.show(kind === 'note' ? 'Note added' : 'Reply sent');
+      }
+      scheduleListRefresh();
+    } catch (error) {
+      composerError((kind === 'note' ? 'Note not added: ' : 'Not sent: ') + error.message);
+    } finally {
+      buttons.forEach((b) => { if (b) b.disabled = false; });
+      area.focus();
+    }
+  }
+
+  function typed() {
+    countChars();
+    const t = thread();
+    const now = Date.now();
+    if (!t || now - lastTypingSent < TYPING_EVERY_MS || !$('#reply-body').value.trim()) return;
+    lastTypingSent = now;
+    json(t.dataset.typingUrl, {method: 'POST'}).catch(() => {});
+  }
+
+  function insertAtCursor(area, text) {
+    const start = area.selectionStart ?? area.value.length;
+    const end = area.selectionEnd ?? area.value.length;
+    area.value = area.value.slice(0, start) + text + area.value.slice(end);
+    area.selectionStart = area.selectionEnd = start + text.length;
+    area.focus();
+    countChars();
+  }
+
+  // ---- saved replies -------------------------------------------------------------------
+
+  function savedItem(reply) {
+    const li = document.createElement('li');
+    li.dataset.id = reply.id;
+    const insert = document.createElement('button');
+    insert.type = 'button';
+    insert.className = 'link insert';
+    insert.dataset.body = reply.body;
+    insert.textContent = reply.title;
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'link delete';
+    remove.dataset.delete = inbox().dataset.savedUrl + '/' + reply.id;
+    remove.setAttribute('aria-label', 'Delete saved reply ' + reply.title);
+    remove.textContent = 'Delete';
+    li.append(insert, ' ', remove);
+    return li;
+  }
+
+  function savedEmpty() {
+    const none = $('#no-saved-replies');
+    if (none) none.hidden = !!$('#saved-reply-list li');
+  }
+
+  async function saveReply(form) {
+    const error = $('#saved-error');
+    const title = form.elements.title.value.trim();
+    const body = form.elements.body.value;
+    if (!title || !body.trim()) {
+      error.hidden = false;
+      error.textContent = 'Give the saved reply a title and a text.';
+      return;
+    }
+    try {
+      const data = await postJson(inbox().dataset.savedUrl, {title, body});
+      $('#saved-reply-list').appendChild(savedItem(data.saved_reply));
+      form.reset();
+      error.hidden = true;
+      savedEmpty();
+      window.shopify?.toast?.show('Saved reply added');
+    } catch (failure) {
+      error.hidden = false;
+      error.textContent = 'Not saved: ' + failure.message;
+    }
+  }
+
+  // ---- the support action beside the thread --------------------------------------------
+
+  // "Resend reward email" posts to the Support portal's own action (same endpoint, same
+  // guard) and shows its answer's result line here instead of leaving the inbox.
+  async function resend(form) {
+    const result = form.parentElement.querySelector('.resend-result');
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      const response = await fetch(form.action, {method: 'POST', body: new FormData(form), headers: {Accept: 'text/html'}});
+      const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+      const line = page.querySelector('#result');
+      result.textContent = line ? line.textContent.trim() : 'The server answered ' + response.status + '.';
+      result.classList.toggle('error', !response.ok);
+    } catch (error) {
+      result.textContent = 'Not sent: ' + error.message + '.';
+      result.classList.add('error');
+    } finally {
+      result.hidden = false;
+      button.disabled = false;
+    }
+  }
+
+  // ---- navigation inside the inbox ----------------------------------------------------
+
+  async function navigate(url, push) {
+    const main = $('main');
+    main.setAttribute('aria-busy', 'true');
+    try {
+      const response = await fetch(url, {headers: {Accept: 'text/html'}});
+      if (!response.ok) throw new Error('the server answered ' + response.status);
+      const fresh = window.showPage(await response.text());
+      if (!fresh) throw new Error('unexpected answer');
+      if (push) history.pushState({}, '', window.pageAddress(url));
+      opened();
+    } catch (error) {
+      liveState('Could not open this view: ' + error.message + '.', true);
+    } finally {
+      $('main')?.removeAttribute('aria-busy');
+    }
+  }
+
+  let listTimer = null;
+  let listLoading = false;
+
+  function scheduleListRefresh() {
+    clearTimeout(listTimer);
+    listTimer = setTimeout(refreshList, 250);
+  }
+
+  async function refreshList() {
+    const box = $('#conversation-list');
+    if (!box || listLoading) return;
+    listLoading = true;
+    try {
+      const response = await fetch(inbox().dataset.listUrl, {headers: {Accept: 'text/html'}});
+      if (response.ok) box.innerHTML = await response.text();
+    } catch (error) {
+      liveState('Could not refresh the list: ' + error.message + '.', true);
+    } finally {
+      listLoading = false;
+    }
+  }
+
+  // A thread was shown (first load or after navigating): read it, start at its end.
+  function opened() {
+    pending = null;
+    scrollToEnd();
+    countChars();
+    if (thread()) markRead();
+    liveState(liveText);
+  }
+
+  // ---- the realtime stream -------------------------------------------------------------
+
+  let source = null;
+  let retryMs = 1000;
+  let retryTimer = null;
+  let liveText = 'Connecting for live updates…';
+
+  function liveState(text, isError) {
+    if (!isError) liveText = text;
+    const line = $('#live-state');
+    if (!line) return;
+    line.textContent = text;
+    line.classList.toggle('error', !!isError);
+  }
+
+  function parse(event) {
+    try { return JSON.parse(event.data); } catch (error) { return null; }
+  }
+
+  function conversationOf(data) {
+    if (!data) return null;
+    const id = data.conversation_id ?? data.message?.conversation_id;
+    return id == null ? null : Number(id);
+  }
+
+  async function connect() {
+    clearTimeout(retryTimer);
+    if (source) { source.close(); source = null; }
+    let grant;
+    try {
+      grant = await json(inbox().dataset.tokenUrl, {method: 'POST'});
+    } catch (error) {
+      return reconnectLater('Live updates are off: ' + error.message + '.');
+    }
+    if (!grant.url) return liveState('Live updates are not configured; reload to see new messages.', true);
+    const stream = new EventSource(grant.url + '/events/staff?token=' + encodeURIComponent(grant.token));
+    source = stream;
+    stream.addEventListener('open', () => {
+      retryMs = 1000;
+      liveState('Live: new messages appear as they arrive.');
+      catchUp();
+      scheduleListRefresh();
+    });
+    stream.addEventListener('message', (event) => {
+      const id = conversationOf(parse(event));
+      if (id !== null && id === currentId()) catchUp();
+      scheduleListRefresh();
+    });
+    stream.addEventListener('conversation', () => scheduleListRefresh());
+    stream.addEventListener('presence', (event) => {
+      const data = parse(event);
+      const id = conversationOf(data);
+      if (id !== null) showPresence(id, data.online);
+    });
+    stream.addEventListener('typing', (event) => {
+      const data = parse(event);
+      const id = conversationOf(data);
+      if (id !== null && (data.author || 'shopper') === 'shopper') showTyping(id);
+    });
+    // A dropped connection, or a token that expired: a new token, then catch up on open.
+    stream.addEventListener('error', () => {
+      if (source !== stream) return;
+      stream.close();
+      source = null;
+      reconnectLater('Reconnecting for live updates…');
+    });
+  }
+
+  function reconnectLater(text) {
+    liveState(text, true);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
+  }
+
+  // ---- events --------------------------------------------------------------------------
+
+  document.addEventListener('click', (event) => {
+    const target = event.target;
+    if (!(target instanceof Element) || !inbox()) return;
+    const link = target.closest('a[data-inbox-nav]');
+    if (link && !event.metaKey && !event.ctrlKey && !event.shiftKey && event.button === 0) {
+      event.preventDefault();
+      navigate(link.href, true);
+      return;
+    }
+    if (target.closest('#add-note')) { send('note'); return; }
+    const insert = target.closest('button.insert');
+    if (insert && $('#reply-body')) { insertAtCursor($('#reply-body'), insert.dataset.body); return; }
+    const remove = target.closest('button.delete[data-delete]');
+    if (remove) {
+      json(remove.dataset.delete, {method: 'DELETE'}).then(() => {
+        remove.closest('li').remove();
+        savedEmpty();
+      }).catch((error) => {
+        const box = $('#saved-error');
+        box.hidden = false;
+        box.textContent = 'Not deleted: ' + error.message;
+      });
+    }
+  });
+
+  document.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !inbox()) return;
+    if (form.id === 'composer') { event.preventDefault(); send('reply'); }
+    else if (form.id === 'saved-reply-form') { event.preventDefault(); saveReply(form); }
+    else if (form.matches('form[data-resend]')) { event.preventDefault(); resend(form); }
+    else if (form.id === 'inbox-search') {
+      event.preventDefault();
+      const url = new URL(form.getAttribute('action') || '', location.href);
+      for (const [k, v] of new FormData(form)) if (v !== '') url.searchParams.set(k, v);
+      navigate(url.toString(), true);
+    }
+  }, true);
+
+  document.addEventListener('keydown', (event) => {
+    if (event.target.id !== 'reply-body' || event.key !== 'Enter') return;
+    if (event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    send('reply');
+  });
+
+  document.addEventListener('input', (event) => {
+    if (event.target.id === 'reply-body') typed();
+  });
+
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && thread()) catchUp();
+  });
+
+  window.addEventListener('popstate', () => { if (inbox()) navigate(location.href, false); });
+
+  if (inbox()) {
+    opened();
+    connect();
+  }
+})();
