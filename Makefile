@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.customers_page
 	$(BIN)/python -m tests.bench.api
 	$(BIN)/python -m tests.bench.realtime
+	$(BIN)/python -m tests.bench.conversations
 
 chromium:
 	@scripts/ensure-chromium.sh

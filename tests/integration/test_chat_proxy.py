@@ -19,6 +19,7 @@ from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import proxy_query
 from tests.support import wait_until
 
+from .test_program_pages import get
 from .webhook_support import install, one, rows, run_jobs
 
 
@@ -203,6 +204,14 @@ def test_the_logged_in_customer_is_linked_and_their_messages_are_on_their_timeli
     again = start(store, customer=ada.id)
     assert again["conversation_id"] == started["conversation_id"]
     assert [m["body"] for m in again["messages"]] == ["Hi"]
+    # Staff read it on her timeline, HTML as text.
+    assert send(store, started["chat_token"], "<b>bold</b> ask", customer=ada.id).status_code == 201
+    staff_reply(store, started["conversation_id"], "Answered")
+    page = get(store, f"/customers/{conversation.customer_id}")
+    assert page.status_code == 200
+    assert "Wrote to the store in the store&#39;s chat" in page.text
+    assert "&lt;b&gt;bold&lt;/b&gt; ask" in page.text and "<b>bold</b>" not in page.text
+    assert "Grace Hopper replied in the conversation" in page.text
 
 
 def test_a_linked_thread_answers_only_its_customer(store):
