@@ -69,16 +69,18 @@ return came_online
 """
 )
 
-# KEYS: index. ARGV: grace, shop, conversation, connection. A closed connection still counts
-# for `grace` seconds (only if it is still there: the sweeper may have taken it already).
+# KEYS: index. ARGV: grace, then shop, conversation, connection for each closed connection.
+# A closed connection still counts for `grace` seconds (only if it is still there: the
+# sweeper may have taken it already).
 CLOSE = (
     _NOW
     + """
-local shop, conv, conn = ARGV[2], ARGV[3], ARGV[4]
-local key = 'rt:presence:' .. shop .. ':' .. conv
 local until_ = now + tonumber(ARGV[1])
-redis.call('ZADD', key, 'XX', until_, conn)
-redis.call('ZADD', KEYS[1], 'XX', until_, shop .. ':' .. conv .. ':' .. conn)
+for i = 2, #ARGV, 3 do
+  local shop, conv, conn = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call('ZADD', 'rt:presence:' .. shop .. ':' .. conv, 'XX', until_, conn)
+  redis.call('ZADD', KEYS[1], 'XX', until_, shop .. ':' .. conv .. ':' .. conn)
+end
 return 1
 """
 )
@@ -150,9 +152,10 @@ def online_among(redis: redis_lib.Redis, shop_id: int, conversation_ids: Iterabl
     return {ids[int(p) - 1] for p in positions}
 
 
-def heartbeat_args(ttl: float, connections: Iterable[tuple[int, int, str]]) -> list[str]:
-    """ARGV for HEARTBEAT from (shop_id, conversation_id, connection_id) triples."""
-    args = [repr(float(ttl))]
+def heartbeat_args(seconds: float, connections: Iterable[tuple[int, int, str]]) -> list[str]:
+    """ARGV for HEARTBEAT (the TTL) or CLOSE (the grace) from (shop_id, conversation_id,
+    connection_id) triples."""
+    args = [repr(float(seconds))]
     for shop_id, conversation_id, connection_id in connections:
         args += [str(int(shop_id)), str(int(conversation_id)), connection_id]
     return args

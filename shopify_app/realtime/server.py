@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 SWEEP_SECONDS = 0.5
 SWEEP_BATCH = 500
+PRESENCE_FLUSH_SECONDS = 0.05  # opened/closed shopper streams reach Redis in batches this often
+REDIS_POOL = 8
 CLIENT_QUEUE = 512  # frames waiting for a slow client before it is cut off (it catches up)
 SUBSCRIBE_TIMEOUT = 10.0
 CONTROL_CHANNEL = "rt:control"  # keeps the pub/sub connection subscribed with no clients
@@ -113,7 +115,13 @@ class Hub:
         presence_grace: float,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ):
-        self.redis = aioredis.Redis.from_url(redis_url)
+        # Commands (presence scripts) share a small pool: a reconnect storm of thousands of
+        # streams queues for it rather than opening a Redis connection each.
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                redis_url, max_connections=REDIS_POOL, timeout=SUBSCRIBE_TIMEOUT
+            )
+        )
         # No transparent reconnect for the pub/sub connection: what was published while it
         # was down would be missed silently. A failure ends every stream instead (see above).
         self._pubsub_redis = aioredis.Redis.from_url(
@@ -131,7 +139,9 @@ class Hub:
         # order (Redis confirms them in order), with the future of a join waiting for one.
         self._inflight: dict[str, deque[tuple[str, asyncio.Future | None]]] = {}
         self._tasks: list[asyncio.Task] = []
-        self._background: set[asyncio.Task] = set()
+        # Shopper streams opened / closed since the last flush (presence, in batches).
+        self._opened: dict[str, tuple[int, int, str]] = {}
+        self._closed: dict[str, tuple[int, int, str]] = {}
         self._heartbeat = self.redis.register_script(presence.HEARTBEAT)
         self._close = self.redis.register_script(presence.CLOSE)
         self._sweep = self.redis.register_script(presence.SWEEP)
@@ -146,6 +156,9 @@ class Hub:
                 self._every(self.presence_ttl / 3, self._presence_heartbeat), name="presence-hb"
             ),
             asyncio.create_task(self._every(SWEEP_SECONDS, self._presence_sweep), name="sweep"),
+            asyncio.create_task(
+                self._every(PRESENCE_FLUSH_SECONDS, self._presence_flush), name="presence"
+            ),
             asyncio.create_task(self._every(10.0, self._unsubscribe_idle), name="unsubscribe"),
         ]
 
@@ -156,9 +169,11 @@ class Hub:
         # Let the streams end and their presence be given its grace (clients reconnect to
         # another process within it, so their shoppers do not flicker offline).
         for _ in range(50):
-            if not any(self.clients.values()) and not self._background:
+            if not any(self.clients.values()):
                 break
             await asyncio.sleep(0.05)
+        with contextlib.suppress(Exception):
+            await self._presence_flush()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -334,29 +349,31 @@ class Hub:
 
     # -- presence of one connection --------------------------------------------------------
 
-    async def shopper_opened(self, client: Client) -> None:
-        await self._heartbeat(
-            keys=[presence.INDEX_KEY],
-            args=presence.heartbeat_args(self.presence_ttl, [_presence_triple(client)]),
-        )
+    def shopper_opened(self, client: Client) -> None:
+        """Register the stream with the next flush (at most PRESENCE_FLUSH_SECONDS away)."""
+        self._opened[client.id] = _presence_triple(client)
 
     def shopper_closed(self, client: Client) -> None:
-        """Give the closed connection its grace (in the background: the handler may be
-        cancelled, and the reply is not needed)."""
-        shop_id, conversation_id, connection_id = _presence_triple(client)
-        task = asyncio.create_task(
-            self._close(
-                keys=[presence.INDEX_KEY],
-                args=[repr(float(self.presence_grace)), shop_id, conversation_id, connection_id],
-            )
-        )
-        self._background.add(task)
-        task.add_done_callback(self._closed_done)
+        """Give the closed stream its grace with the next flush (the handler may be
+        cancelled: nothing to await here)."""
+        # Even when its opening was not flushed yet: the periodic heartbeat may have
+        # registered it (CLOSE changes only what is there).
+        self._opened.pop(client.id, None)
+        self._closed[client.id] = _presence_triple(client)
 
-    def _closed_done(self, task: asyncio.Task) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("presence close failed (the connection expires with its TTL)")
+    async def _presence_flush(self) -> None:
+        opened, self._opened = list(self._opened.values()), {}
+        closed, self._closed = list(self._closed.values()), {}
+        for i in range(0, len(opened), SWEEP_BATCH):
+            await self._heartbeat(
+                keys=[presence.INDEX_KEY],
+                args=presence.heartbeat_args(self.presence_ttl, opened[i : i + SWEEP_BATCH]),
+            )
+        for i in range(0, len(closed), SWEEP_BATCH):
+            await self._close(
+                keys=[presence.INDEX_KEY],
+                args=presence.heartbeat_args(self.presence_grace, closed[i : i + SWEEP_BATCH]),
+            )
 
 
 def _presence_triple(client: Client) -> tuple[int, int, str]:
@@ -392,7 +409,7 @@ async def stream(request: web.Request, audience: str) -> web.StreamResponse:
     try:
         await response.prepare(request)
         if shopper:
-            await hub.shopper_opened(client)
+            hub.shopper_opened(client)
         await response.write(f"retry: {RETRY_MS}\n\n".encode() + sse_frame("ready", {}))
         while True:
             frame = await client.queue.get()
@@ -474,6 +491,7 @@ def serve(config: Mapping[str, Any], *, host: str, port: int, redis_url: str) ->
         access_log=None,
         handler_cancellation=True,  # a client that goes away cancels its stream at once
         shutdown_timeout=5,
+        backlog=4096,  # a reconnect storm (every stream of a restarted process at once)
         print=None,
         handle_signals=True,
     )
