@@ -140,10 +140,12 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
     # Search by message text, from the list.
     app.locator("#inbox-q").fill("finland")
     app.locator("#inbox-q").press("Enter")
+    expect(app.locator("#inbox")).to_have_attribute("data-list-url", re.compile("q=finland"))
     # Bob's question, Ada's reply
     expect(app.locator("#conversations li")).to_have_count(2, timeout=15000)
     app.locator("#inbox-q").fill("bob@")
     app.locator("#inbox-q").press("Enter")
+    expect(app.locator("#inbox")).to_have_attribute("data-list-url", re.compile("q=bob@"))
     expect(app.locator("#conversations li")).to_have_count(1, timeout=15000)
     expect(app.locator("#conversations li")).to_contain_text("bob@example.com")
 
