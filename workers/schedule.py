@@ -12,7 +12,15 @@ from rq.exceptions import StopRequested
 
 from shopify_app.jobs import redis_connection
 
-from . import bulk_jobs, maintenance, outgoing_jobs, referral_jobs, sync_jobs, webhook_jobs
+from . import (
+    bulk_jobs,
+    conversation_jobs,
+    maintenance,
+    outgoing_jobs,
+    referral_jobs,
+    sync_jobs,
+    webhook_jobs,
+)
 from .outage import REDIS_ERRORS, Outage, redis_outage
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # Outgoing webhooks: the first retry is due 5 s after a failure, later ones minutes
     # and hours after; this starts them (and any drain a lost enqueue never started).
     PeriodicJob(outgoing_jobs.sweep_outgoing, interval_seconds=30),
+    # A staff reply owed an email whose job was lost with Redis or a killed process.
+    PeriodicJob(conversation_jobs.sweep_reply_emails, interval_seconds=120),
 )
 
 

@@ -10,7 +10,7 @@ stored messages (`messages_after`).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, or_, select
@@ -263,6 +263,9 @@ def post_message(
         return found
     text = clean_body(body)
     now = utcnow()
+    # Decided now and stored with the reply, so an email owed is never only in memory: a
+    # lost enqueue is found again by `reply_emails_owed`.
+    email_due = author == "staff" and not notify.is_online(shop.id, conversation.id)
     message = ConversationMessage(
         shop_id=shop.id,
         conversation_id=conversation.id,
@@ -272,6 +275,7 @@ def post_message(
         channel=channel,
         client_id=client_id,
         email_message_id=email_message_id,
+        email_due=email_due,
         created_at=now,
     )
     try:
@@ -309,7 +313,7 @@ def _announce_after_commit(
     payload = message_json(message, for_shopper=False, staff=staff)
     shopper_payload = message_json(message, for_shopper=True, staff=staff) if to_shopper else None
     shop_id, conversation_id, message_id = shop.id, conversation.id, message.id
-    email_if_away = message.author == "staff"
+    email_due = message.email_due
 
     def announce() -> None:
         notify.publish_message(
@@ -319,10 +323,37 @@ def _announce_after_commit(
             to_shopper=to_shopper,
             shopper_json=shopper_payload,
         )
-        if email_if_away and not notify.is_online(shop_id, conversation_id):
+        if email_due:
             notify.enqueue_reply_email(message_id)
 
     jobs.after_commit(session, announce)
+
+
+def reply_emails_owed(
+    session: Session,
+    *,
+    older_than: timedelta = timedelta(minutes=2),
+    within: timedelta = timedelta(days=2),
+    limit: int = 500,
+) -> list[int]:
+    """Staff replies owed an email whose job never ran (Redis lost it, or the process died
+    between the commit and the enqueue): due, no Message-ID yet, posted more than
+    `older_than` ago (the job has had its chance) and less than `within` ago (an email days
+    late helps no one)."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(ConversationMessage.id)
+            .where(
+                ConversationMessage.email_due.is_(True),
+                ConversationMessage.email_message_id.is_(None),
+                ConversationMessage.created_at < now - older_than,
+                ConversationMessage.created_at > now - within,
+            )
+            .order_by(ConversationMessage.id)
+            .limit(limit)
+        )
+    )
 
 
 def mark_read(session: Session, shop: Shop, conversation: Conversation) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -62,6 +62,9 @@ class ConversationMessage(Base):
     channel: Mapped[str] = mapped_column(String(16))  # widget | email | admin
     client_id: Mapped[str | None] = mapped_column(String(64))
     email_message_id: Mapped[str | None] = mapped_column(String(255))
+    # A staff reply the shopper was not online to see: owed an email until the reply-email
+    # job sets `email_message_id` (the sweeper re-enqueues one whose job was lost).
+    email_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 SWEEP_SECONDS = 0.5
 SWEEP_BATCH = 500
-PRESENCE_FLUSH_SECONDS = 0.05  # opened/closed shopper streams reach Redis in batches this often
+PRESENCE_FLUSH_SECONDS = 0.02  # opened/closed shopper streams wait this long for company
 REDIS_POOL = 8
 CLIENT_QUEUE = 512  # frames waiting for a slow client before it is cut off (it catches up)
 SUBSCRIBE_TIMEOUT = 10.0
@@ -142,6 +142,7 @@ class Hub:
         # Shopper streams opened / closed since the last flush (presence, in batches).
         self._opened: dict[str, tuple[int, int, str]] = {}
         self._closed: dict[str, tuple[int, int, str]] = {}
+        self._flush: asyncio.Task | None = None
         self._heartbeat = self.redis.register_script(presence.HEARTBEAT)
         self._close = self.redis.register_script(presence.CLOSE)
         self._sweep = self.redis.register_script(presence.SWEEP)
@@ -156,9 +157,6 @@ class Hub:
                 self._every(self.presence_ttl / 3, self._presence_heartbeat), name="presence-hb"
             ),
             asyncio.create_task(self._every(SWEEP_SECONDS, self._presence_sweep), name="sweep"),
-            asyncio.create_task(
-                self._every(PRESENCE_FLUSH_SECONDS, self._presence_flush), name="presence"
-            ),
             asyncio.create_task(self._every(10.0, self._unsubscribe_idle), name="unsubscribe"),
         ]
 
@@ -174,6 +172,8 @@ class Hub:
             await asyncio.sleep(0.05)
         with contextlib.suppress(Exception):
             await self._presence_flush()
+        if self._flush is not None:
+            self._flush.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -350,8 +350,9 @@ class Hub:
     # -- presence of one connection --------------------------------------------------------
 
     def shopper_opened(self, client: Client) -> None:
-        """Register the stream with the next flush (at most PRESENCE_FLUSH_SECONDS away)."""
+        """Register the stream with the next flush (a storm of streams is one script)."""
         self._opened[client.id] = _presence_triple(client)
+        self._schedule_flush()
 
     def shopper_closed(self, client: Client) -> None:
         """Give the closed stream its grace with the next flush (the handler may be
@@ -360,6 +361,19 @@ class Hub:
         # registered it (CLOSE changes only what is there).
         self._opened.pop(client.id, None)
         self._closed[client.id] = _presence_triple(client)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        while self._opened or self._closed:  # including what came while a flush ran
+            await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+            try:
+                await self._presence_flush()
+            except Exception:  # the periodic heartbeat registers them; closes expire (TTL)
+                log.exception("presence flush failed")
 
     async def _presence_flush(self) -> None:
         opened, self._opened = list(self._opened.values()), {}

@@ -136,7 +136,9 @@ class Client:
     recovered: set[int] = field(default_factory=set)  # ids caught up from the store
     last_id: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    ready_at: float = 0.0
+    ready_at: float = 0.0  # when the stream last said `ready` (before catching up)
+    caught_up_at: float = 0.0
+    connecting_at: float = 0.0
     stop: bool = False
     task: asyncio.Task | None = None
     writer: asyncio.StreamWriter | None = None
@@ -177,6 +179,7 @@ async def read_sse(client: Client, server: Server, *, reconnect: bool, store: re
         )
         path = f"/events/shopper?token={quote(token)}"
     while not client.stop:
+        client.connecting_at = time.time()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         except OSError:
@@ -229,9 +232,10 @@ async def on_frame(client: Client, frame: bytes, store: redis.Redis | None) -> N
         body = json.loads(data)
         client.presence.append((body["conversation_id"], body["online"], now))
     elif event == b"ready":
+        client.ready_at = now
         if store is not None:  # after=<last id>, 0 for a client that has seen nothing yet
             await catch_up(client, store)
-        client.ready_at = now
+        client.caught_up_at = time.time()
         client.ready.set()
 
 
@@ -466,11 +470,12 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
     for client in closing:
         client.stop = False
         client.ready.clear()
-    opened_at = {}
     for client in closing:
-        opened_at[(client.shop, client.conversation)] = time.time()
         client.task = asyncio.create_task(read_sse(client, server, reconnect=True, store=store))
         await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in closing)), 60)
+    # from the moment each client began to connect
+    opened_at = {(c.shop, c.conversation): c.connecting_at for c in closing}
     online = await presence_delays(staff_of, opened_at, online=True, timeout=60)
     for label, delays, due_n in (
         ("offline", offline, len(closed_at)),
@@ -494,6 +499,7 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
     await publisher
     await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 120)
     back = [c.ready_at - killed_at for c in clients]
+    caught = [c.caught_up_at - killed_at for c in clients]
     await settle(clients, kill_plan, timeout=60)
     kill_ids = {m["id"] for m in kill_plan}
     kill_due = expected_receipts(clients, kill_plan)
@@ -510,8 +516,9 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
     )
     out.append(
         f"| kill -9 + restart during {args.rate:g} msg/s ({len(kill_plan):,} messages) | "
-        f"restarted in {restarted_in:.1f} s; all {len(clients):,} streams back "
-        f"p50 {back_stats['p50'] / 1000:.1f} s · max {max(back):.1f} s | "
+        f"restarted in {restarted_in:.1f} s; all {len(clients):,} streams `ready` again "
+        f"p50 {back_stats['p50'] / 1000:.1f} s · max {max(back):.1f} s after the kill, "
+        f"caught up (this process reading the store) max {max(caught):.1f} s | "
         f"**{kill_due - got} of {kill_due:,} receipts lost** ({caught_up:,} caught up "
         f'from the store, the rest live); staff saw {flickers} "offline" events (a '
         f"shopper's presence expires {ttl:g} s after its process's last heartbeat) |"

@@ -427,3 +427,45 @@ def test_a_concurrent_duplicate_send_finds_the_first_message(session, shop, real
     assert conversation.unread_for_staff == 1
     session.commit()
     assert len(service.messages_after(session, shop, conversation, include_notes=True)) == 1
+
+
+def test_an_owed_reply_email_is_stored_with_the_reply_and_found_again_if_lost(
+    session, shop, realtime
+):
+    from datetime import timedelta
+
+    from shopify_app.models import utcnow
+
+    grace = staff_member(session, shop)
+    away = service.start_conversation(session, shop, email="away@example.com")
+    here = service.start_conversation(session, shop, email="here@example.com")
+    realtime.online.add(here.id)
+    owed = service.post_message(
+        session, shop, away, author="staff", body="Hi", channel="admin", staff=grace
+    )
+    seen = service.post_message(
+        session, shop, here, author="staff", body="Hi", channel="admin", staff=grace
+    )
+    note = service.post_message(session, shop, away, author="note", body="n", channel="admin")
+    shopper = service.post_message(
+        session, shop, away, author="shopper", body="?", channel="widget"
+    )
+    assert (owed.email_due, seen.email_due, note.email_due, shopper.email_due) == (
+        True,
+        False,
+        False,
+        False,
+    )
+    session.commit()
+    assert service.reply_emails_owed(session) == []  # its job has had no chance yet
+    for message in (owed, seen, note, shopper):
+        message.created_at = utcnow() - timedelta(minutes=5)
+    session.flush()
+    assert service.reply_emails_owed(session) == [owed.id]
+    owed.email_message_id = "<sent@mail.example>"  # what the job sets when it queues it
+    session.flush()
+    assert service.reply_emails_owed(session) == []
+    owed.email_message_id = None
+    owed.created_at = utcnow() - timedelta(days=3)  # too late to help
+    session.flush()
+    assert service.reply_emails_owed(session) == []

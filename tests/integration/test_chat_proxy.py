@@ -348,3 +348,22 @@ def test_a_flood_from_one_shopper_is_limited_429(store):
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.json()["error"]
     assert len(rows(store.app, ConversationMessage)) == budget
+
+
+def test_a_reply_email_whose_job_was_lost_is_enqueued_again_by_the_sweeper(store):
+    from datetime import timedelta
+
+    from shopify_app.models import utcnow
+    from workers.conversation_jobs import sweep_reply_emails
+
+    started = start(store)
+    reply_id = staff_reply(store, started["conversation_id"], "We are back!")
+    queue = Queue("default", connection=store.app.extensions["redis"].connection())
+    queue.empty()  # Redis lost it
+    with store.app.app_context():
+        assert sweep_reply_emails() == 0  # too early: its job may still be on its way
+        session = get_session()
+        session.get(ConversationMessage, reply_id).created_at = utcnow() - timedelta(minutes=3)
+        session.commit()
+        assert sweep_reply_emails() == 1
+    assert [(j.func_name, j.args) for j in queue.jobs] == [(notify.SEND_REPLY_EMAIL, (reply_id,))]

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=True),
         sa.Column("email_message_id", sa.String(length=255), nullable=True),
+        sa.Column("email_due", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
