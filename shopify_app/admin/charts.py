@@ -38,8 +38,8 @@ def bar_chart(
     fmt: Callable[[float], str] = lambda v: f"{v:,.0f}",
     css_class: str = "",
 ) -> Markup:
-    """One bar per day, a y axis at 0, half and the top, and the first, middle and last
-    dates under the x axis."""
+    """One bar per day, grid lines at 0, half and the top (labelled at 0 and the top), and
+    the first, middle and last dates under the x axis."""
     n = max(len(values), 1)
     top = nice_ceiling(max(values, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -59,10 +59,11 @@ def bar_chart(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#e3e3e3" stroke-width="1"/>'
         )
-        parts.append(
-            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="#616161">{escape(fmt(top * fraction))}</text>'
-        )
+        if fraction != 0.5:  # half of a count axis may not be a whole number: no label
+            parts.append(
+                f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                f'font-size="11" fill="#616161">{escape(fmt(top * fraction))}</text>'
+            )
     for i, (day, value) in enumerate(zip(days, values, strict=True)):
         h = plot_h * (value / top) if value > 0 else 0
         x = LEFT + i * slot + (slot - bar_w) / 2

@@ -66,7 +66,7 @@ def _charts(metrics: dashboard.Metrics) -> list[dict[str, object]]:
     for key, title, values, fmt in (
         ("referrals", "Referrals", metrics.referrals, None),
         ("completed", "Completed referrals", metrics.completed, None),
-        ("revenue", "Referral revenue", metrics.revenue_minor, money),
+        ("revenue", f"Referral revenue ({metrics.currency})", metrics.revenue_minor, money),
         ("clicks", "Link clicks", metrics.clicks, None),
         ("shares", "Shares", metrics.shares, None),
     ):
