@@ -16,6 +16,8 @@ from tests.helpers import id_token
 
 from .webhook_support import install
 
+WRONG_SECRET = "not-the-app-secret-0123456789abcdef"
+
 
 def auth(shop=SHOP_A):
     return {"Authorization": f"Bearer {id_token(shop)}"}
@@ -202,9 +204,7 @@ def test_import_progress_needs_a_valid_id_token(live):
     install(live, SHOP_A)
     forged = live.http.get(
         f"{live.app_url}/import/progress",
-        headers={
-            "Authorization": f"Bearer {id_token(SHOP_A, secret='not-the-secret-0123456789abcdef0123')}"
-        },
+        headers={"Authorization": f"Bearer {id_token(SHOP_A, secret=WRONG_SECRET)}"},
     )
     assert forged.status_code == 401 and forged.json()["error"] == "invalid_session"
     bare = live.http.get(f"{live.app_url}/import/progress")
