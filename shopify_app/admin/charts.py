@@ -9,8 +9,8 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 10, 24
+WIDTH, HEIGHT = 640, 200
+LEFT, RIGHT, TOP, BOTTOM = 64, 10, 12, 28
 
 
 def nice_ceiling(value: float) -> float:
@@ -46,6 +46,7 @@ def bar_chart(
     slot = plot_w / n
     bar_w = max(slot * 0.72, 1.0)
     uid = escape(key)
+    empty = "None in this period" if not any(v > 0 for v in values) else None
     parts = [
         f'<svg class="chart {escape(css_class)}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="chart-{uid}-title chart-{uid}-desc" '
@@ -59,10 +60,10 @@ def bar_chart(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#e3e3e3" stroke-width="1"/>'
         )
-        if fraction != 0.5:  # half of a count axis may not be a whole number: no label
+        if fraction == 0 or (fraction == 1 and empty is None):  # half may not be whole
             parts.append(
                 f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                f'font-size="11" fill="#616161">{escape(fmt(top * fraction))}</text>'
+                f'font-size="14" fill="#616161">{escape(fmt(top * fraction))}</text>'
             )
     for i, (day, value) in enumerate(zip(days, values, strict=True)):
         h = plot_h * (value / top) if value > 0 else 0
@@ -81,7 +82,12 @@ def bar_chart(
                 anchor = "middle"
             parts.append(
                 f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}" '
-                f'font-size="11" fill="#616161">{escape(days[i].strftime("%b %-d"))}</text>'
+                f'font-size="14" fill="#616161">{escape(days[i].strftime("%b %-d"))}</text>'
             )
+    if empty:
+        parts.append(
+            f'<text class="empty" x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2 + 4:.1f}" '
+            f'text-anchor="middle" font-size="17" fill="#616161">{empty}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text and attribute above is escaped
