@@ -28,7 +28,7 @@ def home():
     zone = ZoneInfo(valid_timezone(g.shop.iana_timezone) or "UTC")
     period = dashboard.parse_period(request.args, zone)
     currency = shop_currency(g.shop)
-    metrics = dashboard.compute(session, g.shop, period, zone, currency)
+    metrics = dashboard.compute(session, g.shop, period, currency)
     data_requests = session.scalars(
         select(DataRequest)
         .where(DataRequest.shop_id == g.shop.id)

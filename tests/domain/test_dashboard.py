@@ -108,7 +108,7 @@ def shops(session):
 
 def numbers(session, shop, **args) -> dashboard.Metrics:
     period = dashboard.parse_period(args, HELSINKI, now=NOW)
-    return dashboard.compute(session, shop, period, HELSINKI, "EUR")
+    return dashboard.compute(session, shop, period, "EUR")
 
 
 def test_last_7_days(session, shops):
@@ -232,3 +232,16 @@ def test_import_progress_sentences(session):
     done = dashboard.import_progress(run)
     assert done["done"] is True and done["finished_at"] == "2026-12-05T12:00:00Z"
     assert done["text"] == "Imported 1,200 customers and 1 order on 2026-12-05 12:00 UTC."
+
+
+def test_days_follow_a_half_hour_zone_exactly(session):
+    """India is UTC+05:30: 18:15 UTC is 23:45 that day, 18:45 UTC is 00:15 the next."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    shop = factories.shop(session, iana_timezone="Asia/Kolkata")
+    s = Seeder(session, shop)
+    s.click(datetime(2026, 12, 3, 18, 15, tzinfo=UTC))
+    s.click(datetime(2026, 12, 3, 18, 45, tzinfo=UTC))
+    session.flush()
+    period = dashboard.parse_period({"period": "7d"}, kolkata, now=NOW)
+    clicks = dashboard.compute(session, shop, period, "INR").clicks
+    assert clicks[-3:] == [1, 1, 0]  # Dec 3, Dec 4, Dec 5
