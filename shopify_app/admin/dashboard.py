@@ -276,7 +276,11 @@ def import_progress(run: SyncRun | None) -> dict[str, object]:
             f"{_count(run.orders_synced, 'order')} on {when}."
         )
     else:
-        text = f"The import did not finish: {run.error or 'unknown error'}. It will be retried."
+        text = (
+            "The import of your store's existing customers and orders did not finish. "
+            "New ones still arrive as Shopify sends them."
+        )
+        body["error"] = run.error  # for engineers: the page keeps it in a disclosure
     body["text"] = text
     return body
 

@@ -245,3 +245,11 @@ def test_days_follow_a_half_hour_zone_exactly(session):
     period = dashboard.parse_period({"period": "7d"}, kolkata, now=NOW)
     clicks = dashboard.compute(session, shop, period, "INR").clicks
     assert clicks[-3:] == [1, 1, 0]  # Dec 3, Dec 4, Dec 5
+
+
+def test_a_failed_import_is_said_plainly_with_the_detail_kept_apart(session):
+    shop = factories.shop(session)
+    run = SyncRun(shop_id=shop.id, kind="import", status="failed", error="bulk operation FAILED")
+    progress = dashboard.import_progress(run)
+    assert progress["done"] is True and "did not finish" in progress["text"]
+    assert "bulk operation" not in progress["text"] and progress["error"] == "bulk operation FAILED"
