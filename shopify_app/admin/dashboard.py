@@ -20,13 +20,13 @@ Definitions (the page says them too):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shopify_app.models import (
@@ -39,6 +39,7 @@ from shopify_app.models import (
     SyncRun,
     utcnow,
 )
+from shopify_app.models.base import UTCDateTime
 
 PRESETS = {"7d": 7, "30d": 30, "90d": 90}
 DEFAULT_PRESET = "30d"
@@ -145,57 +146,71 @@ class Metrics:
         }
 
 
-def _per_day(session: Session, period: Period, base: Select, column) -> list[int]:
-    """`base` (one aggregate, filtered to the shop) for each day of the period, in one
-    statement: a scalar subquery per day over `column`'s index range."""
-    days = [
-        base.where(column >= lo, column < hi).scalar_subquery()
-        for lo, hi in pairwise(period.bounds)
-    ]
-    return [int(value or 0) for value in session.execute(select(*days)).one()]
+def _bases() -> dict[str, tuple[Select, object]]:
+    """Each metric's aggregate, filtered to the shop (`shop_id`), and its time column."""
+    shop = bindparam("shop_id")
+    count = select(func.count())
+    completed = (Referral.shop_id == shop, Referral.status == "completed")
+    return {
+        "referrals": (
+            count.select_from(Referral).where(Referral.shop_id == shop),
+            Referral.created_at,
+        ),
+        "completed": (count.select_from(Referral).where(*completed), Referral.completed_at),
+        "revenue": (
+            select(func.sum(Order.total_minor - Order.refunded_minor))
+            .select_from(Referral)
+            .join(Order, Order.id == Referral.order_id)
+            .where(*completed),
+            Referral.completed_at,
+        ),
+        "clicks": (
+            count.select_from(ReferralClick).where(ReferralClick.shop_id == shop),
+            ReferralClick.clicked_at,
+        ),
+        "shares": (
+            count.select_from(EmailMessage).where(
+                EmailMessage.shop_id == shop, EmailMessage.kind == "share"
+            ),
+            EmailMessage.created_at,
+        ),
+    }
+
+
+@functools.lru_cache(maxsize=128)
+def _statement(metric: str, days: int) -> Select:
+    """One row: `metric` for each of `days` days, a scalar subquery per day over the index
+    range between bounds `b<i>` and `b<i+1>`. Built once per metric and length, since
+    building a year's 366 subqueries costs more than running them."""
+    base, column = _bases()[metric]
+    bounds = [bindparam(f"b{i}", type_=UTCDateTime()) for i in range(days + 1)]
+    return select(
+        *(
+            base.where(column >= bounds[i], column < bounds[i + 1]).scalar_subquery()
+            for i in range(days)
+        )
+    )
 
 
 def compute(session: Session, shop: Shop, period: Period, currency: str) -> Metrics:
     """The shop's numbers for `period`: five statements, each on its own index."""
-    metrics = Metrics(period=period, currency=currency)
-    count = select(func.count())
-    metrics.referrals = _per_day(
-        session,
-        period,
-        count.select_from(Referral).where(Referral.shop_id == shop.id),
-        Referral.created_at,
+    params: dict[str, object] = {f"b{i}": bound for i, bound in enumerate(period.bounds)}
+    params["shop_id"] = shop.id
+    days = len(period.bounds) - 1
+
+    def per_day(metric: str) -> list[int]:
+        row = session.execute(_statement(metric, days), params).one()
+        return [int(value or 0) for value in row]
+
+    return Metrics(
+        period=period,
+        currency=currency,
+        referrals=per_day("referrals"),
+        completed=per_day("completed"),
+        revenue_minor=per_day("revenue"),
+        clicks=per_day("clicks"),
+        shares=per_day("shares"),
     )
-    completed = (Referral.shop_id == shop.id, Referral.status == "completed")
-    metrics.completed = _per_day(
-        session,
-        period,
-        count.select_from(Referral).where(*completed),
-        Referral.completed_at,
-    )
-    metrics.revenue_minor = _per_day(
-        session,
-        period,
-        select(func.sum(Order.total_minor - Order.refunded_minor))
-        .select_from(Referral)
-        .join(Order, Order.id == Referral.order_id)
-        .where(*completed),
-        Referral.completed_at,
-    )
-    metrics.clicks = _per_day(
-        session,
-        period,
-        count.select_from(ReferralClick).where(ReferralClick.shop_id == shop.id),
-        ReferralClick.clicked_at,
-    )
-    metrics.shares = _per_day(
-        session,
-        period,
-        count.select_from(EmailMessage).where(
-            EmailMessage.shop_id == shop.id, EmailMessage.kind == "share"
-        ),
-        EmailMessage.created_at,
-    )
-    return metrics
 
 
 def program_enabled(session: Session, shop: Shop) -> bool | None:
