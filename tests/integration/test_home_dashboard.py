@@ -249,3 +249,39 @@ def test_referral_rows_of_the_other_shop_stay_out_of_the_daily_table(live):
     assert metric(page, "referrals") == "0" and metric(page, "clicks") == "0"
     with live.app.app_context():
         assert get_session().scalar(select(Referral.id).limit(1)) is not None
+
+
+def test_reconciliation_runs_are_reported_in_words(live):
+    install(live, SHOP_A)
+    assert "No check has run yet." in get(live, "/").text
+    now = utcnow()
+    with live.app.app_context():
+        session = get_session()
+        shop = shop_row(session, SHOP_A)
+        for minutes, status, orders, error in (
+            (45, "completed", 0, None),
+            (30, "failed", 0, "ReadTimeout: the read operation timed out"),
+            (15, "completed", 3, None),
+        ):
+            session.add(
+                SyncRun(
+                    shop_id=shop.id,
+                    kind="reconcile",
+                    status=status,
+                    orders_recovered=orders,
+                    error=error,
+                    started_at=now - timedelta(minutes=minutes),
+                    finished_at=now - timedelta(minutes=minutes - 1),
+                )
+            )
+        session.commit()
+    page = get(live, "/").text
+    start = page.index('id="reconcile-report"')
+    report = page[start : page.index("</table>", start)]
+    rows = report.split("<tr>")[2:]  # newest first
+    assert "Recovered 3 orders and 0 customers that Shopify's notifications missed" in rows[0]
+    assert "Did not finish" in rows[1] and "The next check covers this time again." in rows[1]
+    technical = rows[1][rows[1].index('<details class="technical">') :]
+    assert "ReadTimeout" in technical  # the engineers' form, kept apart
+    assert "ReadTimeout" not in rows[1][: rows[1].index('<details class="technical">')]
+    assert "Nothing was missing" in rows[2]
