@@ -177,11 +177,13 @@ def _bases() -> dict[str, tuple[Select, object]]:
     }
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=32)
 def _statement(metric: str, days: int) -> Select:
     """One row: `metric` for each of `days` days, a scalar subquery per day over the index
     range between bounds `b<i>` and `b<i+1>`. Built once per metric and length, since
-    building a year's 366 subqueries costs more than running them."""
+    building a year's 366 subqueries costs more than running them. Few are kept (the three
+    presets' fifteen and some custom lengths): a long one is thousands of objects for the
+    garbage collector to walk (docs/performance.md, 2026-12-04)."""
     base, column = _bases()[metric]
     bounds = [bindparam(f"b{i}", type_=UTCDateTime()) for i in range(days + 1)]
     return select(
