@@ -43,7 +43,9 @@ from shopify_app.models.base import UTCDateTime
 
 PRESETS = {"7d": 7, "30d": 30, "90d": 90}
 DEFAULT_PRESET = "30d"
-MAX_CUSTOM_DAYS = 366
+# A year of per-day subqueries took PostgreSQL seconds on the 1M-customer bench (90 days:
+# ~70 ms); longer ranges would need weekly buckets (docs/performance.md, 2026-12-05).
+MAX_CUSTOM_DAYS = 92
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def _bases() -> dict[str, tuple[Select, object]]:
 def _statement(metric: str, days: int) -> Select:
     """One row: `metric` for each of `days` days, a scalar subquery per day over the index
     range between bounds `b<i>` and `b<i+1>`. Built once per metric and length, since
-    building a year's 366 subqueries costs more than running them. Few are kept (the three
+    building a 92-day range's subqueries costs more than running them. Few are kept (the three
     presets' fifteen and some custom lengths): a long one is thousands of objects for the
     garbage collector to walk (docs/performance.md, 2026-12-04)."""
     base, column = _bases()[metric]

@@ -82,7 +82,9 @@ def test_the_dashboard_at_admin_widths(live, browser, screenshots_dir, width):
         expect(app.locator("#totals")).to_be_visible(timeout=15000)
         expect(app.locator("[data-metric=completed]")).not_to_have_text("0")
         expect(app.locator("svg.chart")).to_have_count(5)
-        expect(app.locator("#reconcile-report")).to_contain_text("Recovered 2 orders and 1 customer")
+        expect(app.locator("#reconcile-report")).to_contain_text(
+            "Recovered 2 orders and 1 customer"
+        )
         frame = page.frame(name="app-iframe")
         overflow = frame.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
