@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.api
 	$(BIN)/python -m tests.bench.realtime
 	$(BIN)/python -m tests.bench.conversations
+	$(BIN)/python -m tests.bench.inbox
 
 chromium:
 	@scripts/ensure-chromium.sh

@@ -7,8 +7,9 @@ import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request, url_for
+from flask import Flask, g, render_template, request, send_from_directory, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -90,6 +91,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(inbound_bp)
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for it at the root whatever the page says; without it every page
+        # opened on its own logs a 404.
+        return send_from_directory(app.static_folder, "favicon.ico", max_age=86400)
+
     rate_limits.init_app(app)
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_http_error)
@@ -112,6 +119,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "api_key": app.config["SHOPIFY_API_KEY"],
             "app_bridge_url": app.config["APP_BRIDGE_URL"],
             "polaris_url": app.config["POLARIS_URL"],
+            "polaris_origin": url_origin(app.config["POLARIS_URL"]),
             "app_url": app_url,
             "embedded_fields": embedded_fields,
             "request_key": lambda: secrets.token_hex(16),
@@ -132,6 +140,12 @@ def app_url(endpoint: str, **values: Any) -> str:
         if request.args.get("host"):
             values.setdefault("host", request.args["host"])
     return url_for(endpoint, **values)
+
+
+def url_origin(url: str | None) -> str | None:
+    """`https://cdn.shopify.com` for a script's URL (to preconnect to); None if relative."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def day_text(moment: datetime | date | None) -> str:

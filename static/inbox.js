@@ -332,20 +332,27 @@
 
   // ---- navigation inside the inbox ----------------------------------------------------
 
+  let navigation = 0;
+
+  // The page for `url` in place of this one. Only the latest navigation shows: a search
+  // typed while the previous one loads must not be overwritten by the older answer.
   async function navigate(url, push) {
+    const ticket = ++navigation;
     const main = $('main');
     main.setAttribute('aria-busy', 'true');
     try {
       const response = await fetch(url, {headers: {Accept: 'text/html'}});
       if (!response.ok) throw new Error('the server answered ' + response.status);
-      const fresh = window.showPage(await response.text());
+      const html = await response.text();
+      if (ticket !== navigation) return;
+      const fresh = window.showPage(html);
       if (!fresh) throw new Error('unexpected answer');
       if (push) history.pushState({}, '', window.pageAddress(url));
       opened();
     } catch (error) {
-      liveState('Could not open this view: ' + error.message + '.', true);
+      if (ticket === navigation) liveState('Could not open this view: ' + error.message + '.', true);
     } finally {
-      $('main')?.removeAttribute('aria-busy');
+      if (ticket === navigation) $('main')?.removeAttribute('aria-busy');
     }
   }
 

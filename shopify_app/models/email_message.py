@@ -22,6 +22,7 @@ class EmailMessage(TimestampMixin, Base):
         UniqueConstraint("shop_id", "dedupe_key"),
         Index("ix_email_messages_shop_customer", "shop_id", "customer_id"),
         Index("ix_email_messages_shop_to", "shop_id", "to_address"),
+        Index("ix_email_messages_shop_kind_created", "shop_id", "kind", "created_at"),  # shares
         Index("ix_email_messages_message_id_header", "message_id_header"),
     )
 

@@ -27,7 +27,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -55,7 +57,12 @@ CLIENT_QUEUE = 512  # frames waiting for a slow client before it is cut off (it 
 SUBSCRIBE_TIMEOUT = 10.0
 CONTROL_CHANNEL = "rt:control"  # keeps the pub/sub connection subscribed with no clients
 RETRY_MS = 2000
-PUBSUB_CLIENT_NAME = "referrals-realtime-pubsub"  # in Redis' CLIENT LIST
+PUBSUB_CLIENT_NAME = "referrals-realtime-pubsub"  # in Redis' CLIENT LIST, with host and pid
+
+
+def pubsub_client_name() -> str:
+    return f"{PUBSUB_CLIENT_NAME}-{socket.gethostname()}-{os.getpid()}".replace(" ", "_")
+
 
 CORS_HEADERS = {
     # Bearer tokens in the URL, no cookies: any origin (a storefront's own domain, the admin's
@@ -125,7 +132,7 @@ class Hub:
         # No transparent reconnect for the pub/sub connection: what was published while it
         # was down would be missed silently. A failure ends every stream instead (see above).
         self._pubsub_redis = aioredis.Redis.from_url(
-            redis_url, retry=Retry(NoBackoff(), 0), client_name=PUBSUB_CLIENT_NAME
+            redis_url, retry=Retry(NoBackoff(), 0), client_name=pubsub_client_name()
         )
         self._last_pong = time.monotonic()
         self.presence_ttl = presence_ttl
@@ -336,12 +343,17 @@ class Hub:
         await self._pubsub.ping()
 
     async def _presence_heartbeat(self) -> None:
-        shoppers = [_presence_triple(c) for c in self.shoppers]
+        shoppers = list(self.shoppers)
         for i in range(0, len(shoppers), SWEEP_BATCH):  # Redis runs a script alone: keep it short
-            await self._heartbeat(
-                keys=[presence.INDEX_KEY],
-                args=presence.heartbeat_args(self.presence_ttl, shoppers[i : i + SWEEP_BATCH]),
-            )
+            # Only streams still open: one closed meanwhile has its grace, not a new TTL.
+            batch = [
+                _presence_triple(c) for c in shoppers[i : i + SWEEP_BATCH] if c in self.shoppers
+            ]
+            if batch:
+                await self._heartbeat(
+                    keys=[presence.INDEX_KEY],
+                    args=presence.heartbeat_args(self.presence_ttl, batch),
+                )
 
     async def _presence_sweep(self) -> None:
         while await self._sweep(keys=[presence.INDEX_KEY], args=[SWEEP_BATCH]) >= SWEEP_BATCH:

@@ -251,11 +251,15 @@ async def catch_up(client: Client, store) -> None:
     async with _reading[client.shop]:
         tail = await asyncio.to_thread(store.lrange, STORE.format(shop=client.shop), len(known), -1)
         known.extend(json.loads(raw) for raw in tail)
-    for message in known:
-        if message["id"] > client.last_id and client.hears(message):
+    newest = client.last_id
+    for message in reversed(known):  # ids grow along the list: only the tail is new
+        if message["id"] <= client.last_id:
+            break
+        if client.hears(message):
             client.recovered.add(message["id"])
             client.received.setdefault(message["id"], float("nan"))
-    client.last_id = max([client.last_id, *client.recovered])
+            newest = max(newest, message["id"])
+    client.last_id = newest
 
 
 async def read_redis(client: Client, redis_url: str) -> None:
@@ -491,7 +495,10 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
     # kill and restart while messages flow
     kill_plan = make_plan(clients, int(args.rate * 10), count + 1, seed=3)
     publisher = asyncio.create_task(publish_plan(redis_url, kill_plan, args.rate))
-    await asyncio.sleep(3)
+    first_quarter = {m["id"] for m in kill_plan[: len(kill_plan) // 4]}
+    while not any(mid in first_quarter for c in clients for mid in c.received):
+        await asyncio.sleep(0.05)  # the publisher is running: a first message arrived
+    await asyncio.sleep(len(kill_plan) / 4 / args.rate)  # then a quarter of the plan
     killed_at = time.time()
     server.kill()
     server.start()
@@ -520,7 +527,7 @@ async def bench(args, redis_url: str, workdir: str) -> list[str]:
         f"p50 {back_stats['p50'] / 1000:.1f} s · max {max(back):.1f} s after the kill, "
         f"caught up (this process reading the store) max {max(caught):.1f} s | "
         f"**{kill_due - got} of {kill_due:,} receipts lost** ({caught_up:,} caught up "
-        f'from the store, the rest live); staff saw {flickers} "offline" events (a '
+        f'from the store, {got - caught_up:,} live); staff saw {flickers} "offline" events (a '
         f"shopper's presence expires {ttl:g} s after its process's last heartbeat) |"
     )
     await close_all(clients)

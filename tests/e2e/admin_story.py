@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from devstore import commerce
 from shopify_app.models import Advocate, Customer, Referral
 from tests.conftest import SHOP_A
+from tests.integration.test_inbox import start as start_conversation
 from tests.integration.test_program_pages import LINES, get, post, referral_setup, settle
 from tests.integration.webhook_support import install, one, rows, run_jobs
 
@@ -22,6 +23,7 @@ class Story:
     reassigned: Referral  # completed, given from Ada to Ben
     blocked: Referral  # Ada's own alias: self-referral rule
     blocklisted: Referral  # Eve, on the blocklist
+    conversation: int  # Ada's chat, with a staff reply and a private note
 
 
 def seed(live) -> Story:
@@ -65,12 +67,23 @@ def seed(live) -> Story:
     by_rule = {r.status_reason.startswith("Blocklisted"): r for r in blocked}
     ben = one(live.app, Customer, Customer.email == "ben@example.com")
     assert get(live, "/portal/audit").status_code == 200
+    conversation = start_conversation(
+        live,
+        SHOP_A,
+        "ada.l@gmail.com",
+        ("shopper", "Where is my reward? <b>bold</b>"),
+        ("staff", "It was emailed to you on Monday."),
+        ("note", "Checked the reward log"),
+        name="Ada",
+        customer_email="ada.l@gmail.com",
+    )
     return Story(
         ada=ada,
         ben=ben,
         reassigned=completed,
         blocked=by_rule[False],
         blocklisted=by_rule[True],
+        conversation=conversation,
     )
 
 
@@ -83,6 +96,7 @@ def admin_pages(story: Story) -> dict[str, str]:
         "customer-ben": f"/customers/{story.ben.id}",
         "referrals": "/referrals",
         "referrals-blocked": "/referrals?status=blocked",
+        "referrals-flagged": "/referrals?status=flagged",
         "existing-customers": "/referrals/existing-customers",
         "advocates": "/advocates",
         "support": "/portal",
@@ -97,4 +111,6 @@ def admin_pages(story: Story) -> dict[str, str]:
         "settings": "/settings",
         "webhooks": "/settings/webhooks",
         "api-keys": "/settings/api-keys",
+        "conversations": "/admin/conversations",
+        "conversation-ada": f"/admin/conversations?c={story.conversation}",
     }

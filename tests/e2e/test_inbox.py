@@ -72,7 +72,7 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
     page.goto(live.admin_url("alpha-shop") + "/admin/conversations")
     app = page.frame_locator("#app-frame")
     row = app.locator(f"#conversation-{cid}")
-    expect(row).to_contain_text("ada@example.com")
+    expect(row).to_contain_text("ada@example.com", timeout=15000)
     expect(row).to_contain_text("Ada Lovelace")
     expect(row.locator(".unread-count")).to_contain_text("2")
     expect(row).to_contain_text("Away: a reply goes by email")
@@ -81,7 +81,7 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
 
     # Open it: the thread, read; HTML in a message is shown as text.
     row.locator("a").click()
-    expect(app.locator("#thread-heading")).to_have_text("Ada Lovelace")
+    expect(app.locator("#thread-heading")).to_have_text("Ada Lovelace", timeout=15000)
     expect(app.locator("#messages .message.shopper").last).to_contain_text(
         "<b>My order was #1001</b>"
     )
@@ -140,10 +140,13 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
     # Search by message text, from the list.
     app.locator("#inbox-q").fill("finland")
     app.locator("#inbox-q").press("Enter")
-    expect(app.locator("#conversations li")).to_have_count(2)  # Bob's question, Ada's reply
+    expect(app.locator("#inbox")).to_have_attribute("data-list-url", re.compile("q=finland"))
+    # Bob's question, Ada's reply
+    expect(app.locator("#conversations li")).to_have_count(2, timeout=15000)
     app.locator("#inbox-q").fill("bob@")
     app.locator("#inbox-q").press("Enter")
-    expect(app.locator("#conversations li")).to_have_count(1)
+    expect(app.locator("#inbox")).to_have_attribute("data-list-url", re.compile("q=bob@"))
+    expect(app.locator("#conversations li")).to_have_count(1, timeout=15000)
     expect(app.locator("#conversations li")).to_contain_text("bob@example.com")
 
 
@@ -258,7 +261,7 @@ def test_the_customers_hub_beside_the_thread_and_its_support_actions(live, page,
     page.goto(live.admin_url("alpha-shop") + f"/admin/conversations?c={cid}")
     app = page.frame_locator("#app-frame")
     hub = app.locator("#customer-hub")
-    expect(hub.locator("#hub-program")).to_contain_text(advocate.code)
+    expect(hub.locator("#hub-program")).to_contain_text(advocate.code, timeout=15000)
     expect(hub.locator("#hub-referrals")).to_contain_text("Completed")
     expect(hub.locator(f"#hub-reward-{reward.id}")).to_contain_text(reward.code)
     expect(hub.locator("#view-in-shopify")).to_have_attribute(
@@ -268,8 +271,8 @@ def test_the_customers_hub_beside_the_thread_and_its_support_actions(live, page,
 
     # Resend the reward email through Support's own action, staying in the inbox.
     hub.get_by_role("button", name="Resend reward email").click()
-    expect(hub.locator(".resend-result")).to_have_text(
-        "Reward email sent again to ada.l@gmail.com."
+    expect(hub.locator(".resend-result")).to_contain_text(
+        "The reward email to ada.l@gmail.com is queued to be sent again"
     )
     expect(app.locator("#thread-heading")).to_have_text("Ada")
 

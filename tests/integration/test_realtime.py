@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
+import socket
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +25,10 @@ from .realtime_support import Realtime, SSEClient, streams
 
 pytestmark = pytest.mark.xdist_group("realtime")
 
-_ids = itertools.count(1000)
+# Pub/sub channels are global to a Redis server, whatever its database number: with a shared
+# REDIS_URL (make test-services) other xdist workers run on the same server, so this run's
+# shops take ids no other test uses.
+_ids = itertools.count(random.randrange(10**8, 2 * 10**9, 10**6))
 
 
 def new_shop() -> int:
@@ -375,9 +380,10 @@ def test_losing_redis_ends_every_stream_so_clients_reconnect_and_catch_up(realti
         opened += [shopper, staff]
         for stream in opened:
             stream.wait_ready()
-        for client in realtime.redis.client_list(_type="pubsub"):
-            if client["name"] == PUBSUB_CLIENT_NAME:  # only this process's (not RQ's)
-                realtime.redis.client_kill_filter(_id=client["id"])
+        name = f"{PUBSUB_CLIENT_NAME}-{socket.gethostname()}-{realtime.proc.pid}"
+        mine = [c for c in realtime.redis.client_list(_type="pubsub") if c["name"] == name]
+        assert len(mine) == 1  # this process's only (not RQ's, not another test run's)
+        realtime.redis.client_kill_filter(_id=mine[0]["id"])
         for stream in (shopper, staff):
             assert stream.ended.wait(30), "a stream outlived the Redis connection it relied on"
         wait_until(realtime._healthy, 30, "the process to reconnect to Redis")
@@ -388,3 +394,28 @@ def test_losing_redis_ends_every_stream_so_clients_reconnect_and_catch_up(realti
             realtime.redis, message(1, 1), shop_id=shop, conversation_id=1, to_shopper=True
         )
         again.next(is_event("message", id=1))
+
+
+def test_a_stopped_process_ends_its_streams_and_its_shoppers_go_offline(
+    realtime, redis_url, tmp_path
+):
+    """SIGTERM (a deploy): the streams end at once (clients reconnect elsewhere) and the
+    shoppers get the grace, then go offline unless they came back."""
+    shop = new_shop()
+    leaving = Realtime(redis_url, tmp_path, "leaving").start()
+    try:
+        with streams() as opened:
+            staff = realtime.staff(shop)
+            opened.append(staff)
+            staff.wait_ready()
+            tab = leaving.shopper(shop, 21)
+            opened.append(tab)
+            tab.wait_ready()
+            staff.next(is_event("presence", conversation_id=21, online=True))
+            leaving.stop()
+            assert leaving.proc is not None and leaving.proc.returncode == 0
+            assert tab.ended.wait(30)
+            staff.next(is_event("presence", conversation_id=21, online=False))
+            assert not presence.is_online(realtime.redis, shop, 21)
+    finally:
+        leaving.stop()

@@ -2,7 +2,7 @@
 and what the mail system later reported about it (delivered / bounced / complained)
 
 Revision ID: 0022_delivery_status
-Revises: 0021_support_gaps
+Revises: 0022_dashboard
 Create Date: 2026-12-05 01:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_delivery_status"
-down_revision = "0021_support_gaps"
+down_revision = "0022_dashboard"
 branch_labels = None
 depends_on = None
 
