@@ -19,6 +19,7 @@ from shopify_app.emails import queue_email
 from shopify_app.models import EmailMessage, EmailSuppression, Shop
 from tests.conftest import SHOP_A, SHOP_B
 
+from .test_program_pages import get
 from .webhook_support import install, rows, run_jobs
 
 DOMAIN = "inbound.localhost"
@@ -377,3 +378,24 @@ def test_the_devstore_mailbox_bounce_and_spam_buttons_run_the_loop(live):
         ).status_code
         == 404
     )
+
+
+def test_the_emails_page_filters_and_words_the_reported_states(live):
+    bounced = sent_email(live, SHOP_A, "ada@example.com", key="reward:1")
+    delivered = sent_email(live, SHOP_A, "bob@example.com", key="reward:2")
+    post(live, dsn(bounced))
+    post(live, dsn(delivered, DELIVERED))
+    page = get(live, "/emails", status="bounced")
+    assert page.status_code == 200
+    assert f'id="email-{bounced.id}"' in page.text and f'id="email-{delivered.id}"' not in page.text
+    row = page.text[page.text.index(f'id="email-{bounced.id}"') :]
+    assert '<span class="badge failed">Bounced</span>' in row
+    assert "The address does not exist (5.1.1;" in row
+    assert f"from {bounced.sender}".replace("<", "&lt;").replace(">", "&gt;") in row
+    shown = get(live, "/emails", status="delivered").text
+    assert (
+        f'id="email-{delivered.id}"' in shown and '<span class="badge completed">Delivered' in shown
+    )
+    # Another shop's staff see none of it.
+    install(live, SHOP_B)
+    assert f'id="email-{bounced.id}"' not in get(live, "/emails", shop=SHOP_B).text
