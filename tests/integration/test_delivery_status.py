@@ -18,6 +18,7 @@ from shopify_app.db import get_session
 from shopify_app.emails import queue_email
 from shopify_app.models import EmailMessage, EmailSuppression, Shop
 from tests.conftest import SHOP_A, SHOP_B
+from tests.support import app_like, close_app
 
 from .test_program_pages import get
 from .webhook_support import install, rows, run_jobs
@@ -399,3 +400,24 @@ def test_the_emails_page_filters_and_words_the_reported_states(live):
     # Another shop's staff see none of it.
     install(live, SHOP_B)
     assert f'id="email-{bounced.id}"' not in get(live, "/emails", shop=SHOP_B).text
+
+
+def test_during_a_rotation_the_previous_secret_still_signs(live):
+    message = sent_email(live, SHOP_A, "ada@example.com")
+    rotated = app_like(
+        live.app,
+        INBOUND_EMAIL_SECRET="the-new-inbound-secret-0123456789abcdef",
+        INBOUND_EMAIL_SECRET_OLD=DEV_INBOUND_EMAIL_SECRET,
+    )
+    try:
+        client = rotated.test_client()
+        body = dsn(message, DELIVERED)
+        old = client.post("/inbound/delivery-status", data=body, headers=signed_headers(body))
+        assert old.status_code == 200 and old.json["status"] == "recorded"
+        stranger = signed_headers(body, secret="not-the-inbound-secret-at-all-000")
+        assert (
+            client.post("/inbound/delivery-status", data=body, headers=stranger).status_code == 401
+        )
+    finally:
+        close_app(rotated)
+    assert email(live, message.id).delivery_status == "delivered"
