@@ -1,7 +1,7 @@
 """delivery status (issue 21, D3): the Message-ID and sender of each email the app sends,
 and what the mail system later reported about it (delivered / bounced / complained)
 
-Revision ID: 0022_delivery_status
+Revision ID: 0023_delivery_status
 Revises: 0022_dashboard
 Create Date: 2026-12-05 01:45:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022_delivery_status"
+revision = "0023_delivery_status"
 down_revision = "0022_dashboard"
 branch_labels = None
 depends_on = None
