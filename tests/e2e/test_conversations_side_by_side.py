@@ -97,7 +97,7 @@ def test_a_shopper_and_a_staff_member_side_by_side(live, browser, page, realtime
     composer = staff.locator("#reply-body")
     composer.click()
     composer.press_sequentially("Yes, both")
-    expect(widget).to_contain_text("is typing…", timeout=LIVE)
+    expect(widget).to_contain_text("Ada is typing…", timeout=LIVE)  # the replies' first name
     snap("4-staff-typing")
     composer.press_sequentially(": 40 in stock, and we ship to Finland.")
     composer.press("Enter")
