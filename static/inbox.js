@@ -226,6 +226,8 @@
       const url = kind === 'note' ? t.dataset.noteUrl : t.dataset.replyUrl;
       const data = await postJson(url, {body, client_id: pending.id});
       pending = null;
+      // A reply ends "typing" in the shopper's chat: the next keystroke says so again.
+      if (kind !== 'note') lastTypingSent = 0;
       if (currentId() === Number(t.dataset.conversationId)) {
         // Only what was sent goes: text typed while the send was on its way stays.
         if (area.value === body) area.value = '';

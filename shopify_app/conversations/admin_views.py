@@ -298,13 +298,17 @@ def mark_read(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/typing")
 @id_token_required
 def typing(conversation_id: int):
-    """Staff is typing: shown in the shopper's widget (never a note's text, only the fact)."""
-    conversation = conversation_or_404(get_session(), conversation_id)
+    """Staff is typing: shown in the shopper's widget (never a note's text, only the fact),
+    under the first name the shopper sees on the replies."""
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    staff = current_staff(session)
+    first_name = ((staff.first_name if staff else None) or "").strip() or None
     notify.publish_event(
         shop_id=g.shop.id,
         conversation_id=conversation.id,
         event="typing",
-        data={"conversation_id": conversation.id, "author": "staff"},
+        data={"conversation_id": conversation.id, "author": "staff", "staff_name": first_name},
         to_shopper=True,
         to_staff=False,
     )

@@ -48,3 +48,12 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def realtime(live, redis_url, tmp_path):
+    """The realtime process for one test (`conversations_support.realtime_for`)."""
+    from tests.e2e.conversations_support import realtime_for
+
+    with realtime_for(live, redis_url, tmp_path) as server:
+        yield server

@@ -15,6 +15,7 @@ from shopify_app.conversations import service
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, ConversationMessage, Shop
 from tests.conftest import SHOP_A
+from tests.e2e.conversations_support import enable_embed
 from tests.helpers import API_SECRET
 from tests.integration.realtime_support import Realtime
 from tests.integration.webhook_support import install, rows
@@ -40,24 +41,6 @@ def store(live, realtime, monkeypatch):
     monkeypatch.setitem(live.app.config, "REALTIME_URL", realtime.url)
     install(live, SHOP_A)
     return live
-
-
-def enable_embed(live, page, screenshots_dir=None, accent: str | None = None) -> None:
-    page.goto(live.admin_url("alpha-shop") + "/settings")
-    card = page.frame_locator("#app-frame").locator("#chat-embed-card")
-    expect(card).to_contain_text("Shopify keeps the button hidden", timeout=15000)
-    if screenshots_dir:
-        card.scroll_into_view_if_needed()
-        page.screenshot(path=str(screenshots_dir / "chat-embed-settings-card.png"))
-    card.get_by_role("link", name="Turn on the chat in the theme editor").click()
-    expect(page.locator("#editor-activating")).to_be_visible()
-    expect(page.get_by_label("On (shown on every storefront page)")).to_be_checked()
-    if screenshots_dir:
-        page.screenshot(path=str(screenshots_dir / "chat-embed-theme-editor.png"))
-    if accent:
-        page.get_by_label("Launcher and button colour").fill(accent)
-    page.get_by_role("button", name="Save").click()
-    expect(page.locator("#editor-saved")).to_be_visible()
 
 
 def staff_reply(live, body: str) -> None:

@@ -5,31 +5,14 @@ staff member's open thread live (the realtime process), marked "by email"."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from shopify_app.conversations import notify, service
+from shopify_app.conversations import service
 from shopify_app.db import get_session
 from shopify_app.models import ConversationMessage, EmailMessage, Shop
 from tests.conftest import SHOP_A
-from tests.integration.realtime_support import Realtime
 from tests.integration.webhook_support import install, one, rows, run_jobs
-
-
-@pytest.fixture
-def realtime(live, redis_url, tmp_path):
-    """`referrals realtime` signing with the app's secret; the app points browsers at it."""
-    server = Realtime(redis_url, tmp_path)
-    server.env["SHOPIFY_API_SECRET"] = live.app.config["SHOPIFY_API_SECRET"]
-    with live.app.app_context():
-        server.secret = notify.realtime_secret()
-    server.start()
-    previous = live.app.config["REALTIME_URL"]
-    live.app.config["REALTIME_URL"] = server.url
-    yield server
-    live.app.config["REALTIME_URL"] = previous
-    server.stop()
 
 
 def test_a_reply_by_email_and_its_answer_from_the_mailbox(

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import redis
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from shopify_app.conversations import chat_tokens, notify, service
+from shopify_app.conversations import chat_tokens, service
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, ConversationMessage, Customer, Referral, Reward, Shop
 from tests.conftest import SHOP_A
 from tests.helpers import proxy_query
-from tests.integration.realtime_support import Realtime, streams
+from tests.integration.realtime_support import streams
 from tests.integration.test_program_pages import referral_setup
 from tests.integration.webhook_support import install, one, rows
 
@@ -148,22 +147,6 @@ def test_staff_reply_add_a_note_and_use_a_saved_reply(live, page, screenshots_di
     expect(app.locator("#inbox")).to_have_attribute("data-list-url", re.compile("q=bob@"))
     expect(app.locator("#conversations li")).to_have_count(1, timeout=15000)
     expect(app.locator("#conversations li")).to_contain_text("bob@example.com")
-
-
-@pytest.fixture
-def realtime(live, redis_url, tmp_path):
-    """The realtime process (`referrals realtime`), signing with the app's secret, and the
-    app pointing browsers at it."""
-    server = Realtime(redis_url, tmp_path)
-    server.env["SHOPIFY_API_SECRET"] = live.app.config["SHOPIFY_API_SECRET"]
-    with live.app.app_context():
-        server.secret = notify.realtime_secret()
-    server.start()
-    previous = live.app.config["REALTIME_URL"]
-    live.app.config["REALTIME_URL"] = server.url
-    yield server
-    live.app.config["REALTIME_URL"] = previous
-    server.stop()
 
 
 def test_the_inbox_follows_the_conversation_live(live, page, realtime, screenshots_dir):

@@ -5,6 +5,7 @@ the shopper reads."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -391,10 +392,8 @@ def test_the_customers_hub_sits_beside_the_thread_with_the_support_actions(shops
         data={"request_key": "inbox1"},
         headers=auth(),
     )
-    assert (
-        resent.status_code == 200
-        and "The reward email to ada.l@gmail.com is queued to be sent again" in resent.text
-    )
+    assert resent.status_code == 200
+    assert "The reward email to ada.l@gmail.com is queued to be sent again" in resent.text
     # The conversation is on Ada's timeline.
     events = rows(live.app, TimelineEvent, TimelineEvent.customer_id == customer.id)
     assert "conversation.message_received" in [e.kind for e in events]
@@ -416,3 +415,32 @@ def test_the_inbox_is_in_the_apps_navigation(shops):
     assert re.search(
         r'<s-link href="/admin/conversations\?[^"]*">Conversations</s-link>', home.text
     )
+
+
+def test_staff_typing_reaches_the_shopper_under_the_first_name_the_replies_carry(shops):
+    """The widget says "Ada is typing…" and then shows Ada's reply, not the shop's name
+    and then a person's."""
+    live = shops
+    cid = start(live, SHOP_A, "mia@example.com", ("shopper", "Hello?"))
+    shop_id = one(live.app, Shop, Shop.domain == SHOP_A).id
+    with live.app.app_context():
+        listener = redis_connection().pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(f"rt:{shop_id}:conv:{cid}")
+    try:
+        assert send(live, f"/admin/conversations/{cid}/typing", {}).status_code == 204
+        heard = None
+        for _ in range(50):  # the subscribe confirmation reads as None first
+            heard = listener.get_message(timeout=1)
+            if heard is not None:
+                break
+    finally:
+        listener.close()
+    assert heard is not None
+    typing = json.loads(heard["data"])
+    reply = send(live, f"/admin/conversations/{cid}/reply", {"body": "Hi!", "client_id": "t1"})
+    with live.app.app_context():
+        stored = get_session().get(ConversationMessage, reply.json()["message"]["id"])
+        shown = service.message_json(stored, for_shopper=True)
+    assert typing["event"] == "typing"
+    assert typing["data"]["author"] == "staff"
+    assert typing["data"]["staff_name"] == shown["staff_name"] is not None

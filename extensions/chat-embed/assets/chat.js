@@ -416,6 +416,8 @@
       addMessage(result.data.message);
       markSeen();
       pending = null;
+      // The message ended "typing" on the staff's side: the next keystroke says so again.
+      typingSentAt = 0;
       if (messageInput.value === body) messageInput.value = '';
     }, function () {
       showError(sendError, t('error_network'));
