@@ -102,30 +102,13 @@ def status_counts(session: Session, shop: Shop) -> dict[str, int]:
             .group_by(Referral.status)
         ).all()
     )
-    counts["approval"] = (
-        session.scalar(
-            select(func.count())
-            .select_from(Referral)
-            .where(
-                Referral.shop_id == shop.id,
-                Referral.status == "pending",
-                Referral.needs_manual_approval.is_(True),
-            )
-        )
-        or 0
-    )
-    counts["flagged"] = (
-        session.scalar(
-            select(func.count())
-            .select_from(Referral)
-            .where(
-                Referral.shop_id == shop.id,
-                Referral.status == "pending",
-                Referral.flagged_at.is_not(None),
-            )
-        )
-        or 0
-    )
+    held = session.execute(
+        select(
+            func.count().filter(Referral.needs_manual_approval.is_(True)),
+            func.count().filter(Referral.flagged_at.is_not(None)),
+        ).where(Referral.shop_id == shop.id, Referral.status == "pending")
+    ).one()
+    counts["approval"], counts["flagged"] = held[0] or 0, held[1] or 0
     counts["all"] = sum(v for k, v in counts.items() if k not in ("approval", "flagged"))
     return counts
 
