@@ -59,8 +59,8 @@ bench: $(STAMP)
 # new entries in shopify_app/translations/<lang>/LC_MESSAGES/messages.po (the app compiles them
 # when it starts; tests/test_i18n.py fails on a missing, fuzzy or untranslated message).
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -k _l -o instance/messages.pot .
-	$(BIN)/pybabel update -i instance/messages.pot -d shopify_app/translations --no-location --omit-header --no-fuzzy-matching
+	mkdir -p instance && $(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -k _l -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d shopify_app/translations --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 
 chromium:
 	@scripts/ensure-chromium.sh

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -200,6 +201,66 @@ def compile_catalogues(target: Path) -> Path:
     return target
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark, do not translate yet")
+    return message
+
+
+# Words the code keeps in English (they are data too: CSV exports, the API, filters in URLs)
+# and pages show through the `t` filter; marked here so `make translations` extracts them.
+VOCABULARY = (
+    N_("Member"),
+    N_("Guest"),
+    N_("Joined"),
+    N_("Not joined"),
+    N_("Subscribed"),
+    N_("Not subscribed"),
+    N_("Unsubscribed"),
+    N_("Email marketing"),
+    N_("SMS marketing"),
+    N_("Shopify status"),
+    N_("Program"),
+    N_("Referrals"),
+    N_("Has successful referrals"),
+    N_("No successful referrals"),
+    N_("Name"),
+    N_("Customer since"),
+    N_("Successful referrals"),
+    N_("Referrer revenue"),
+    N_("Referee revenue"),
+    # shopify_app/referrals/vocabulary.py (the referral, reward and email states)
+    N_("Being created"),
+    N_("Issued"),
+    N_("Used"),
+    N_("Expired"),
+    N_("Voided"),
+    N_("Queued"),
+    N_("Sending"),
+    N_("Sent"),
+    N_("Not delivered"),
+    N_("Not sent"),
+    N_("Pending"),
+    N_("Completed"),
+    N_("Blocked"),
+    N_("Flagged"),
+    N_("Awaiting approval"),
+)
+
+
+def translated(words: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A vocabulary filter whose English word is shown in the page's language."""
+
+    def in_language(value: Any) -> str:
+        return translate_word(words(value))
+
+    return in_language
+
+
+def translate_word(word: str | None) -> str:
+    """The `t` filter: a vocabulary word from the code in the page's language (plain text,
+    escaped by the template like any value)."""
+    return gettext(word) if word else ""
+
+
 def init_app(app: Flask) -> None:
     compiled = compile_catalogues(Path(app.instance_path) / "translations")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
@@ -211,6 +272,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["day"] = day_text
     app.jinja_env.filters["integer"] = integer_text
     app.jinja_env.filters["long_day"] = long_day_text
+    app.jinja_env.filters["t"] = translate_word
 
 
 def percent_text(value: int) -> str:
