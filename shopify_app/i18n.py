@@ -181,7 +181,7 @@ def email_locale(session: Any, shop: Any, customer: Any | None) -> str:
         chosen = supported(locale)
         if chosen:
             return chosen
-    return current_app.config.get("DEFAULT_LOCALE") or DEFAULT_LOCALE
+    return DEFAULT_LOCALE
 
 
 def compile_catalogues(target: Path) -> Path:
@@ -243,6 +243,17 @@ VOCABULARY = (
     N_("Blocked"),
     N_("Flagged"),
     N_("Awaiting approval"),
+    # the Referrals page's tabs and attribution words, the Advocates page's ways of joining
+    N_("All"),
+    N_("Flagged for review"),
+    N_("by discount code"),
+    N_("by referral link"),
+    N_("created by staff"),
+    N_("by conversion event"),
+    N_("On the storefront"),
+    N_("From an invitation"),
+    N_("Added by staff"),
+    N_("Through the API"),
 )
 
 
