@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, send_from_directory
 
 from shopify_app.config import (
     DEFAULT_APP_URL,
@@ -78,6 +78,11 @@ def create_devstore(
     app.register_blueprint(graphql_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(storefront.bp)
+    app.add_url_rule(
+        "/favicon.ico",
+        "favicon",
+        lambda: send_from_directory(app.static_folder, "favicon.ico", max_age=86400),
+    )
     if store is not None:
         state.dispatcher.restore(undelivered)
         graphql_api.resume_bulk_operations(state)

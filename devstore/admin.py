@@ -22,7 +22,9 @@ from flask import (
 from . import theme
 from .app_config import RegisteredApp
 from .commerce import cancel_order, data, fulfill_order, refund_order
+from .mailbox import REPORTS
 from .mailbox import reply as send_mail_reply
+from .mailbox import report as send_delivery_report
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState
 
@@ -263,5 +265,30 @@ def mailbox_reply(mail_id: str):
         abort(409, "The app has no inbound email URL.")
     sent = send_mail_reply(
         box, original, text, inbound_url=app.inbound_email_url, secret=app.inbound_email_secret
+    )
+    return redirect(url_for("devstore_admin.mailbox", replied=sent.id) + f"#mail-{sent.id}")
+
+
+@bp.post("/mailbox/<mail_id>/report")
+def mailbox_report(mail_id: str):
+    """Bounce a received message, or mark it as spam, as the recipient's mail system
+    would: the delivery status notification goes, signed, to the app's delivery status
+    endpoint."""
+    box = current_app.extensions.get("devstore_mailbox")
+    original = box.get(mail_id) if box is not None else None
+    if original is None or original.direction != "received":
+        abort(404)
+    kind = request.form.get("kind", "")
+    if kind not in (*REPORTS, "complaint"):
+        abort(400, "Choose bounce, delay, delivered or complaint.")
+    app = registered_app()
+    if not app.inbound_email_url:
+        abort(409, "The app has no inbound email URL.")
+    sent = send_delivery_report(
+        box,
+        original,
+        kind,
+        report_url=app.inbound_email_url.rpartition("/inbound/")[0] + "/inbound/delivery-status",
+        secret=app.inbound_email_secret,
     )
     return redirect(url_for("devstore_admin.mailbox", replied=sent.id) + f"#mail-{sent.id}")

@@ -5,6 +5,11 @@ A received message can be answered (`reply`): the devstore builds the reply a ma
 would (In-Reply-To, References, the original quoted below) and, as a mail provider's
 inbound route does, posts its raw MIME to the app's inbound endpoint signed with the
 inbound secret. The reply is kept in the mailbox too, as sent mail, with the app's answer.
+
+A received message can also be bounced or marked as spam (`report`): the devstore writes
+the delivery status notification a mail system would send to the envelope sender (an RFC
+3464 DSN, or an RFC 5965 ARF complaint from the recipient's provider) and posts it, signed
+the same way, to the app's delivery status endpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 import httpx
@@ -36,7 +43,7 @@ class ReceivedMail:
     headers: dict[str, str]
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    direction: str = "received"  # received | sent (a reply from the mailbox)
+    direction: str = "received"  # received | sent (a reply or a report from the mailbox)
     delivery: str = ""  # a sent reply: what the app's inbound endpoint answered
 
 
@@ -147,23 +154,124 @@ def build_reply(original: ReceivedMail, text: str, *, now: datetime | None = Non
     return mime
 
 
-def reply(
+REPORTING_MTA = "mx.devstore.local"
+SAID = {
+    "bounce": "could not be delivered: the recipient's server refused it",
+    "delay": "is delayed: the mail system keeps trying to deliver it",
+    "delivered": "was delivered",
+}
+REPORTS = {
+    # kind: (Action, Status, Diagnostic-Code, the notification's subject)
+    "bounce": (
+        "failed",
+        "5.1.1",
+        "smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: "
+        "User unknown in virtual mailbox table",
+        "Undelivered Mail Returned to Sender",
+    ),
+    "delay": (
+        "delayed",
+        "4.2.2",
+        "smtp; 452 4.2.2 <{rcpt}>: Mailbox full, try again later",
+        "Delayed Mail (still being retried)",
+    ),
+    "delivered": ("delivered", "2.0.0", "smtp; 250 2.0.0 OK", "Successful Mail Delivery Report"),
+}
+
+
+def _original_headers_text(original: ReceivedMail) -> str:
+    return "".join(f"{name}: {value}\n" for name, value in original.headers.items())
+
+
+def build_report(original: ReceivedMail, kind: str, *, now: datetime | None = None) -> Message:
+    """The notification a mail system sends to `original`'s envelope sender: a DSN
+    (`bounce`, `delay`, `delivered`) or an ARF complaint (`complaint`), with the original's
+    headers as its third part."""
+    now = now or datetime.now(UTC)
+    rcpt = original.recipients[0] if original.recipients else "unknown@devstore.local"
+    if kind == "complaint":
+        report = MIMEMultipart("report", report_type="feedback-report")
+        report["From"] = f"abuse@{rcpt.rpartition('@')[2] or 'devstore.local'}"
+        report["Subject"] = f"Abuse report: {original.subject}"
+        report.attach(MIMEText("This is an email abuse report: the recipient marked it as spam.\n"))
+        feedback = Message()
+        feedback["Content-Type"] = "message/feedback-report"
+        feedback.set_payload(
+            "Feedback-Type: abuse\n"
+            "User-Agent: devstore-feedback/1.0\n"
+            "Version: 1\n"
+            f"Original-Mail-From: <{original.mail_from}>\n"
+            f"Original-Rcpt-To: <{rcpt}>\n"
+            f"Arrival-Date: {format_datetime(original.received_at)}\n"
+            f"Reported-Domain: {original.mail_from.rpartition('@')[2]}\n"
+        )
+        report.attach(feedback)
+    else:
+        action, status, diagnostic, subject = REPORTS[kind]
+        report = MIMEMultipart("report", report_type="delivery-status")
+        report["From"] = f"Mail Delivery System <MAILER-DAEMON@{REPORTING_MTA}>"
+        report["Subject"] = subject
+        report["Auto-Submitted"] = "auto-replied"
+        report.attach(
+            MIMEText(
+                f"This is the mail system at host {REPORTING_MTA}.\n\n"
+                f"Your message to <{rcpt}> {SAID[kind]}.\n"
+            )
+        )
+        per_message = Message()
+        per_message["Reporting-MTA"] = f"dns; {REPORTING_MTA}"
+        per_message["Arrival-Date"] = format_datetime(original.received_at)
+        per_recipient = Message()
+        per_recipient["Final-Recipient"] = f"rfc822; {rcpt}"
+        per_recipient["Original-Recipient"] = f"rfc822; {rcpt}"
+        per_recipient["Action"] = action
+        per_recipient["Status"] = status
+        per_recipient["Remote-MTA"] = f"dns; {rcpt.rpartition('@')[2]}"
+        per_recipient["Diagnostic-Code"] = diagnostic.format(rcpt=rcpt)
+        status_part = Message()
+        status_part["Content-Type"] = "message/delivery-status"
+        status_part.set_payload([per_message, per_recipient])
+        report.attach(status_part)
+    report["To"] = original.mail_from
+    report["Date"] = format_datetime(now)
+    report["Message-ID"] = make_msgid(domain=REPORTING_MTA)
+    report.attach(MIMEText(_original_headers_text(original), "rfc822-headers"))
+    return report
+
+
+def report(
     mailbox: Mailbox,
     original: ReceivedMail,
-    text: str,
+    kind: str,
     *,
-    inbound_url: str,
+    report_url: str,
     secret: str,
     timeout: float = 10,
 ) -> ReceivedMail:
-    """Send a reply to `original` through the app's inbound endpoint; keep it as sent mail
-    with the endpoint's answer."""
-    mime = build_reply(original, text)
+    """Send the app a delivery status notification about `original` (kind: bounce, delay,
+    delivered or complaint); keep it as sent mail with the endpoint's answer."""
+    mime = build_report(original, kind)
     raw = mime.as_bytes()
+    delivery = _post_signed(raw, url=report_url, secret=secret, timeout=timeout)
+    sent = ReceivedMail(
+        mail_from=str(mime["From"]),
+        recipients=[str(mime["To"])],
+        subject=str(mime["Subject"]),
+        text=mime.get_payload(0).get_payload(),
+        headers={k: str(v) for k, v in mime.items()},
+        direction="sent",
+        delivery=delivery,
+    )
+    mailbox.keep_sent(sent)
+    return sent
+
+
+def _post_signed(raw: bytes, *, url: str, secret: str, timeout: float) -> str:
+    """Post raw MIME as a mail provider's inbound route does; what the app answered."""
     timestamp = str(int(time.time()))
     try:
         answer = httpx.post(
-            inbound_url,
+            url,
             content=raw,
             headers={
                 "Content-Type": "message/rfc822",
@@ -178,9 +286,24 @@ def reply(
             data = {}
         outcome = data.get("status") or data.get("error") or answer.reason_phrase
         reason = data.get("reason")
-        delivery = f"{answer.status_code} {outcome}" + (f": {reason}" if reason else "")
+        return f"{answer.status_code} {outcome}" + (f": {reason}" if reason else "")
     except httpx.HTTPError as exc:
-        delivery = f"not delivered: {type(exc).__name__}"
+        return f"not delivered: {type(exc).__name__}"
+
+
+def reply(
+    mailbox: Mailbox,
+    original: ReceivedMail,
+    text: str,
+    *,
+    inbound_url: str,
+    secret: str,
+    timeout: float = 10,
+) -> ReceivedMail:
+    """Send a reply to `original` through the app's inbound endpoint; keep it as sent mail
+    with the endpoint's answer."""
+    mime = build_reply(original, text)
+    delivery = _post_signed(mime.as_bytes(), url=inbound_url, secret=secret, timeout=timeout)
     sent = ReceivedMail(
         mail_from=str(mime["From"]),
         recipients=[str(mime["To"])],

@@ -6,8 +6,9 @@ import logging
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request, url_for
+from flask import Flask, g, render_template, request, send_from_directory, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -88,6 +89,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(inbound_bp)
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for it at the root whatever the page says; without it every page
+        # opened on its own logs a 404.
+        return send_from_directory(app.static_folder, "favicon.ico", max_age=86400)
+
     rate_limits.init_app(app)
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_http_error)
@@ -99,6 +106,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["referral_badge"] = vocabulary.referral_badge
     app.jinja_env.filters["reward_status"] = i18n.translated(vocabulary.reward_status)
     app.jinja_env.filters["email_status"] = i18n.translated(vocabulary.email_status)
+    app.jinja_env.filters["email_badge"] = vocabulary.email_badge
+    app.jinja_env.filters["email_detail"] = vocabulary.email_detail
     app.jinja_env.filters["email_kind"] = i18n.translated(vocabulary.email_kind)
 
     @app.context_processor
@@ -107,6 +116,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "api_key": app.config["SHOPIFY_API_KEY"],
             "app_bridge_url": app.config["APP_BRIDGE_URL"],
             "polaris_url": app.config["POLARIS_URL"],
+            "polaris_origin": url_origin(app.config["POLARIS_URL"]),
             "app_url": app_url,
             "embedded_fields": embedded_fields,
             "request_key": lambda: secrets.token_hex(16),
@@ -131,6 +141,12 @@ def app_url(endpoint: str, **values: Any) -> str:
     if locale := i18n.locale_param():
         values.setdefault("locale", locale)
     return url_for(endpoint, **values)
+
+
+def url_origin(url: str | None) -> str | None:
+    """`https://cdn.shopify.com` for a script's URL (to preconnect to); None if relative."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def embedded_fields() -> Markup:

@@ -34,6 +34,8 @@ def _render_emails(session, *, message=None, problem=None, form=None, status=200
     )
     if state in ("queued", "sent", "failed", "suppressed"):
         query = query.where(EmailMessage.status == state)
+    elif state in ("delivered", "bounced", "complained"):
+        query = query.where(EmailMessage.delivery_status == state)
     before = int_arg("before")
     if before is not None:
         query = query.where(EmailMessage.id < before)

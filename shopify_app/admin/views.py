@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, g, render_template
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
 
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
-from shopify_app.models import DataRequest, SyncRun
+from shopify_app.models import DataRequest
+from shopify_app.referrals.program import shop_currency
 from shopify_app.shopify.services import shopify
-from shopify_app.shops import load_shop_profile
+from shopify_app.shops import load_shop_profile, valid_timezone
 from shopify_app.sync.importer import latest_run
+from shopify_app.values import money_text
+
+from . import charts, dashboard
 
 bp = Blueprint("admin", __name__)
 
@@ -18,37 +23,82 @@ bp = Blueprint("admin", __name__)
 @bp.get("/")
 @id_token_required
 def home():
-    profile = load_shop_profile(get_session(), g.shop, shopify())
-    required = {s.strip() for s in current_app.config["SCOPES"].split(",") if s.strip()}
-    missing_scopes = sorted(required - g.shop.scope_set)
-    data_requests = (
-        get_session()
-        .scalars(
-            select(DataRequest)
-            .where(DataRequest.shop_id == g.shop.id)
-            .order_by(DataRequest.requested_at.desc())
-            .limit(20)
-        )
-        .all()
-    )
     session = get_session()
-    completed_reconcile = session.scalar(
-        select(SyncRun)
-        .where(
-            SyncRun.shop_id == g.shop.id, SyncRun.kind == "reconcile", SyncRun.status == "completed"
-        )
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-        .limit(1)
-    )
+    profile = load_shop_profile(session, g.shop, shopify())
+    zone = ZoneInfo(valid_timezone(g.shop.iana_timezone) or "UTC")
+    period = dashboard.parse_period(request.args, zone)
+    currency = shop_currency(g.shop)
+    metrics = dashboard.compute(session, g.shop, period, currency)
+    data_requests = session.scalars(
+        select(DataRequest)
+        .where(DataRequest.shop_id == g.shop.id)
+        .order_by(DataRequest.requested_at.desc())
+        .limit(20)
+    ).all()
+    import_run = latest_run(session, g.shop, "import")
     return render_template(
         "admin/home.html",
-        import_run=latest_run(session, g.shop, "import"),
-        reconcile_run=completed_reconcile,
+        import_run=import_run,
+        import_progress=dashboard.import_progress(import_run),
+        reconcile_runs=dashboard.reconcile_runs(session, g.shop),
+        program_enabled=dashboard.program_enabled(session, g.shop),
+        metrics=metrics,
+        totals=metrics.totals(),
+        charts=_charts(metrics),
+        period=period,
+        presets=dashboard.PRESETS,
         profile=profile,
         shop=g.shop,
-        missing_scopes=missing_scopes,
+        missing=dashboard.missing_permissions(current_app.config["SCOPES"], g.shop.scope_set),
         data_requests=data_requests,
     )
+
+
+def _charts(metrics: dashboard.Metrics) -> list[dict[str, object]]:
+    """One chart per metric with its title, total and accessible description."""
+    days = metrics.period.days
+    span = f"{days[0].isoformat()} to {days[-1].isoformat()}"
+
+    def money(value: float) -> str:
+        return money_text(int(value), metrics.currency)
+
+    out = []
+    for key, title, values, fmt in (
+        ("referrals", "Referrals", metrics.referrals, None),
+        ("completed", "Completed referrals", metrics.completed, None),
+        ("revenue", f"Referral revenue ({metrics.currency})", metrics.revenue_minor, money),
+        ("clicks", "Link clicks", metrics.clicks, None),
+        ("shares", "Shares", metrics.shares, None),
+    ):
+        fmt = fmt or (lambda v: f"{v:,.0f}")
+        total = sum(values)
+        best = max(range(len(values)), key=lambda i: values[i]) if total else None
+        description = f"{title} per day, {span}: {fmt(total)} in all" + (
+            f"; the most, {fmt(values[best])}, on {days[best].isoformat()}."
+            if best is not None
+            else "."
+        )
+        out.append(
+            {
+                "key": key,
+                "title": title,
+                "total": fmt(total),
+                "svg": charts.bar_chart(
+                    key, days, values, title=f"{title} per day", description=description, fmt=fmt
+                ),
+            }
+        )
+    return out
+
+
+@bp.get("/import/progress")
+@id_token_required
+def import_progress():
+    """The import's progress for the Home page's poll (a fetch, so App Bridge's token)."""
+    body = dashboard.import_progress(latest_run(get_session(), g.shop, "import"))
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/privacy/data-requests/<int:request_id>")

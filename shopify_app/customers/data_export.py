@@ -104,7 +104,18 @@ REWARDS = (
     "used_at",
     "voided_at",
 )
-EMAILS = ("id", "kind", "to_address", "subject", "status", "error", "created_at", "sent_at")
+EMAILS = (
+    "id",
+    "kind",
+    "to_address",
+    "subject",
+    "status",
+    "error",
+    "created_at",
+    "sent_at",
+    "delivery_status",
+    "delivery_detail",
+)
 CONVERSATIONS = ("id", "email", "name", "status", "created_at", "archived_at")
 # Every message, staff notes (author "note") included: the merchant's own record.
 MESSAGES = ("conversation_id", "id", "author", "channel", "body", "created_at")

@@ -8,10 +8,12 @@ message's row and on the customer's timeline.
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import and_, or_, update
@@ -114,14 +116,21 @@ def deliver(
         session.commit()
         return f"suppressed: {reason}"
     composed = (compose(session, message) if compose is not None else None) or Composed()
+    sender = composed.sender or current_app.config["MAIL_FROM"]
+    headers = {**list_unsubscribe_headers(message), **composed.headers}
+    # The Message-ID is stored before the first attempt and reused by a retry: a delivery
+    # status notification that names it finds this row even if the worker dies after the
+    # relay took the mail.
+    message_id = composed.headers.get("Message-ID") or message.message_id_header
+    if message_id is None:
+        message_id = new_message_id(parseaddr(sender)[1])
+    if message.message_id_header != message_id or message.sender != sender[:320]:
+        message.message_id_header = message_id
+        message.sender = sender[:320]
+        session.commit()
+    headers["Message-ID"] = message_id
     try:
-        send_smtp(
-            current_app.config["SMTP_URL"],
-            composed.sender or current_app.config["MAIL_FROM"],
-            message,
-            {**list_unsubscribe_headers(message), **composed.headers},
-            html=composed.html,
-        )
+        send_smtp(current_app.config["SMTP_URL"], sender, message, headers, html=composed.html)
     except (smtplib.SMTPException, OSError) as exc:
         message.status = "failed"
         message.error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -163,6 +172,13 @@ def deliver(
         )
     session.commit()
     return "sent"
+
+
+def new_message_id(sender_address: str) -> str:
+    """A Message-ID nobody can guess (128 random bits) at the sender's domain: a delivery
+    status notification is matched to its email by it."""
+    domain = sender_address.rpartition("@")[2].strip().lower() or "referrals.local"
+    return f"<{secrets.token_hex(16)}@{domain}>"
 
 
 class EmailNotDelivered(RuntimeError):

@@ -29,8 +29,14 @@ from shopify_app.values import normalize_email
 KEY_PURPOSE = "referrals/unsubscribe-link/v1"
 TOKEN_CONTEXT = b"unsubscribe"
 TOKEN_MAX_LENGTH = 700
-REASONS = {"unsubscribed": "unsubscribed by the recipient", "staff": "added by staff"}
-SOURCES = ("one_click", "link", "staff")
+REASONS = {
+    "unsubscribed": "unsubscribed by the recipient",
+    "staff": "added by staff",
+    "bounced": "the address bounced (the mail system reported it undeliverable)",
+    "complained": "the recipient marked an email as spam",
+}
+# bounce / complaint: a delivery status notification (`shopify_app.inbound.delivery_status`)
+SOURCES = ("one_click", "link", "staff", "bounce", "complaint")
 
 
 class NotAnAddress(ValueError):
@@ -169,7 +175,7 @@ def suppress(
             reason=note,
             customer_id=customers[0] if customers else None,
         )
-    else:
+    elif reason == "unsubscribed":  # a bounce or complaint is on the email's own event
         for customer_id in customers:
             record_event(
                 session,

@@ -89,6 +89,7 @@ class ReferralClick(Base):
     __tablename__ = "referral_clicks"
     __table_args__ = (
         Index("ix_referral_clicks_shop_advocate_time", "shop_id", "advocate_id", "clicked_at"),
+        Index("ix_referral_clicks_shop_time", "shop_id", "clicked_at"),  # the dashboard
         UniqueConstraint(
             "advocate_id", "day", "fingerprint", name="uq_referral_clicks_visitor_day"
         ),
@@ -117,6 +118,9 @@ class Referral(TimestampMixin, Base):
         Index("ix_referrals_shop_advocate", "shop_id", "advocate_id"),
         Index("ix_referrals_shop_friend", "shop_id", "friend_customer_id"),
         Index("ix_referrals_shop_status_approve_after", "shop_id", "status", "approve_after"),
+        # The Home dashboard's periods (admin/dashboard.py).
+        Index("ix_referrals_shop_created", "shop_id", "created_at"),
+        Index("ix_referrals_shop_completed", "shop_id", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -145,6 +145,21 @@ def _voided_story(referral: Referral, reward: Reward | None, emails: list[EmailM
     return f"{story}; the code was deactivated in Shopify, so it can no longer be used."
 
 
+def _last_email_story(emails: list[EmailMessage]) -> str:
+    """The latest reward email, when the mail system said it did not arrive."""
+    last = emails[-1] if emails else None
+    if (
+        last is None
+        or last.status != "sent"
+        or last.delivery_status not in ("bounced", "complained")
+    ):
+        return ""
+    if last.delivery_status == "complained":
+        return f" The reward email to {last.to_address} was marked as spam by the recipient."
+    detail = last.delivery_detail or ""
+    return f" The reward email to {last.to_address} bounced: {detail[:1].lower()}{detail[1:]}"
+
+
 def where_is_the_reward(
     referral: Referral, reward: Reward | None, emails: list[EmailMessage] | None = None
 ) -> str:
@@ -174,8 +189,10 @@ def where_is_the_reward(
             else "Completed; the reward code is being created in Shopify."
         )
     if reward.status == "issued":
-        return f"Issued: code {reward.code}, not used yet" + (
-            f", expires {reward.expires_at:%Y-%m-%d}." if reward.expires_at else "."
+        return (
+            f"Issued: code {reward.code}, not used yet"
+            + (f", expires {reward.expires_at:%Y-%m-%d}." if reward.expires_at else ".")
+            + _last_email_story(emails or [])
         )
     if reward.status == "used":
         return f"Used: code {reward.code} was redeemed on order {reward.used_order_shopify_id}."

@@ -158,6 +158,7 @@ def redact_customer(
             body_text="",
             subject="(redacted)",
             error=None,
+            delivery_detail=None,  # a bounce's diagnostic quotes the address
             # the key of a share names the friend's address
             dedupe_key=literal("redacted:") + cast(EmailMessage.id, String),
         )

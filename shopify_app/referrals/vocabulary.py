@@ -22,7 +22,12 @@ EMAIL_STATUS = {
     "sent": "Sent",
     "failed": "Not delivered",
     "suppressed": "Not sent",
+    # What the mail system reported after "Sent" (a delivery status notification, D3).
+    "delivered": "Delivered",
+    "bounced": "Bounced",
+    "complained": "Complained",
 }
+_EMAIL_BADGES = {"sent": "completed", "delivered": "completed", "bounced": "failed"}
 REFERRAL_STATUS = {
     "pending": "Pending",
     "completed": "Completed",
@@ -39,8 +44,32 @@ def reward_status(status: str | None) -> str:
     return REWARD_STATUS.get(status or "", _text(status))
 
 
-def email_status(status: str | None) -> str:
-    return EMAIL_STATUS.get(status or "", _text(status))
+def email_state(message: Any) -> str:
+    """A stored email's state key: its sending status, or, once sent, what the mail system
+    reported (delivered / bounced / complained)."""
+    if isinstance(message, str) or message is None:
+        return message or ""
+    if message.status == "sent" and getattr(message, "delivery_status", None):
+        return message.delivery_status
+    return message.status
+
+
+def email_status(status: Any) -> str:
+    """The word for an email's state: given the stored email (or its state key)."""
+    state = email_state(status)
+    return EMAIL_STATUS.get(state, _text(state))
+
+
+def email_badge(message: Any) -> str:
+    state = email_state(message)
+    return _EMAIL_BADGES.get(state, "failed" if state == "complained" else state)
+
+
+def email_detail(message: Any) -> str:
+    """Why it reads so, in words: a bounce's diagnostic, a complaint, a send's error."""
+    if email_state(message) in ("bounced", "complained"):
+        return message.delivery_detail or ""
+    return message.error or ""
 
 
 def email_kind(kind: str | None) -> str:

@@ -22,6 +22,9 @@ _EMAIL_STEPS = {
     "sent": "sent",
     "failed": "not delivered",
     "not_sent": "not sent",
+    "delivered": "delivered",
+    "bounced": "bounced",
+    "complained": "marked as spam by the recipient",
 }
 _CONSENT_STATES = {
     "subscribed": "subscribed",

@@ -139,7 +139,7 @@ def test_reconciliation_recovers_what_dropped_webhooks_missed_and_reports_it(liv
         },
     )
     text = " ".join(page.text.split())
-    assert "1 order and 1 customer recovered that webhooks missed" in text
+    assert "Recovered 1 order and 1 customer that Shopify's notifications missed" in text
     with live.app.app_context():
         again = sync_jobs.reconcile_shop(shop_id(live.app, SHOP_A))
     assert again == {"customers_recovered": 0, "orders_recovered": 0}

@@ -36,7 +36,7 @@ def test_fetch_with_a_valid_token_is_served(live):
     assert response.status_code == 200
     assert "Alpha Shop" in response.text
     assert "<title>Referrals · Alpha Shop</title>" in response.text
-    assert response.text.count("<script>") == 1  # the import refresher, once, in the body
+    assert response.text.count("<script>") == 1  # one inline script: the Polaris loader
 
 
 def test_document_load_without_token_goes_to_the_bounce_page(live):

@@ -391,7 +391,10 @@ def test_the_customers_hub_sits_beside_the_thread_with_the_support_actions(shops
         data={"request_key": "inbox1"},
         headers=auth(),
     )
-    assert resent.status_code == 200 and "The reward email to ada.l@gmail.com is queued to be sent again" in resent.text
+    assert (
+        resent.status_code == 200
+        and "The reward email to ada.l@gmail.com is queued to be sent again" in resent.text
+    )
     # The conversation is on Ada's timeline.
     events = rows(live.app, TimelineEvent, TimelineEvent.customer_id == customer.id)
     assert "conversation.message_received" in [e.kind for e in events]
