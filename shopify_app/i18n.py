@@ -2,8 +2,8 @@
 
 Adding a language is adding a catalogue: `shopify_app/translations/<lang>/LC_MESSAGES/
 messages.po` (`make translations` extracts the marked messages and updates every catalogue).
-The app compiles the .po files into `instance/translations/` when it is built (only those
-whose .mo is older), so a fresh clone needs no manual step and no binary file is committed.
+The app compiles the .po files in memory when it is built (`CompiledDomain`), so a fresh
+clone needs no build step, and no .mo file is committed or written.
 
 Which language a request speaks:
 - the admin (embedded in Shopify): Shopify's `locale` query parameter (`fi`, `fi-FI`), kept on
@@ -16,21 +16,21 @@ English is the default and the language of the source strings.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from babel import support
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Flask, current_app, has_app_context, has_request_context, request
-from flask_babel import Babel, get_locale, gettext
+from flask_babel import Babel, Domain, get_locale, gettext
 from markupsafe import escape
 
 from .values import minor_units, money_text
@@ -184,23 +184,6 @@ def email_locale(session: Any, shop: Any, customer: Any | None) -> str:
     return DEFAULT_LOCALE
 
 
-def compile_catalogues(target: Path) -> Path:
-    """Compile every `translations/<lang>/LC_MESSAGES/messages.po` into `target` (only when
-    its .mo is missing or older); atomic, so parallel processes may race harmlessly."""
-    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
-        mo = target / po.relative_to(TRANSLATIONS).with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        mo.parent.mkdir(parents=True, exist_ok=True)
-        with po.open("rb") as handle:
-            catalog = read_po(handle, locale=po.parent.parent.name)
-        fd, temporary = tempfile.mkstemp(dir=mo.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            write_mo(out, catalog, use_fuzzy=False)
-        os.replace(temporary, mo)
-    return target
-
-
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark, do not translate yet")
     return message
 
@@ -272,12 +255,28 @@ def translate_word(word: str | None) -> str:
     return gettext(word) if word else ""
 
 
+class CompiledDomain(Domain):
+    """Flask-Babel's message domain, with every catalogue compiled in memory from its .po
+    when the app is built: no .mo file is written or shipped, nothing to forget to compile."""
+
+    def __init__(self) -> None:
+        super().__init__(domain="messages")
+        self.cache = {(DEFAULT_LOCALE, "messages"): support.Translations()}
+        for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+            language = po.parent.parent.name
+            with po.open("rb") as handle:
+                catalog = read_po(handle, locale=language)
+            compiled = BytesIO()
+            write_mo(compiled, catalog, use_fuzzy=False)
+            compiled.seek(0)
+            self.cache[(language, "messages")] = support.Translations(compiled)
+
+
 def init_app(app: Flask) -> None:
-    compiled = compile_catalogues(Path(app.instance_path) / "translations")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     app.extensions["i18n_locales"] = available_locales()
-    Babel(app, locale_selector=select_locale)
+    babel = Babel(app, locale_selector=select_locale)
+    babel.domain_instance = CompiledDomain()  # a cached_property of Flask-Babel's
     app.jinja_env.filters["money"] = number_text
     app.jinja_env.filters["amount"] = amount_text
     app.jinja_env.filters["day"] = day_text
