@@ -60,7 +60,7 @@ bench: $(STAMP)
 # when it starts; tests/test_i18n.py fails on a missing, fuzzy or untranslated message).
 translations: $(STAMP)
 	mkdir -p instance && $(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -k _l -o instance/messages.pot .
-	$(BIN)/pybabel update -i instance/messages.pot -d shopify_app/translations --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel update -i instance/messages.pot -d shopify_app/translations --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --no-wrap
 
 chromium:
 	@scripts/ensure-chromium.sh
