@@ -49,6 +49,7 @@ def test_the_admin_speaks_finnish_with_shopifys_locale(live, customer_with_refer
     assert "12,50\xa0€" in html  # money, Finnish format
     assert "<td>24.11.2026</td>" in html  # a date, Finnish format
     assert "Order total" not in html and "2026-11-24" not in html
+    assert re.search(r"Liittyi \d{1,2}\.\d{1,2}\.\d{4}<", html)  # the hub's date, shop's zone
     # Every app link keeps the language, like shop/host/embedded.
     links = re.findall(r'href="(/[^"]*)"', html)
     app_links = [u for u in links if u.startswith(("/customers", "/portal", "/settings"))]
