@@ -59,6 +59,9 @@ def test_the_admin_speaks_finnish_with_shopifys_locale(live, customer_with_refer
     assert ">Shopify-tila</th>" in listing
     assert "7.3.2026" in listing  # customer since
     assert '<input type="hidden" name="locale" value="fi">' in listing  # the search form keeps it
+    filtered = get(live, "/customers", locale="fi", shop=SHOP_A, program="joined").text
+    assert "Ohjelma: Liittynyt" in filtered  # the filter's chip
+    assert "1</strong> asiakas vastaa hakua" in filtered
 
 
 def test_the_admin_stays_english_without_a_locale_or_with_an_unknown_one(
