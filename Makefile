@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 TEST_WORKERS ?= 3
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
 
-.PHONY: dev reset test test-fast test-services lint bench chromium contract-deps clean
+.PHONY: dev reset test test-fast test-services lint bench chromium contract-deps clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.realtime
 	$(BIN)/python -m tests.bench.conversations
 	$(BIN)/python -m tests.bench.inbox
+
+# Extract the marked messages (babel.cfg) and merge them into every catalogue; translate the
+# new entries in shopify_app/translations/<lang>/LC_MESSAGES/messages.po (the app compiles them
+# when it starts; tests/test_i18n.py fails on a missing, fuzzy or untranslated message).
+translations: $(STAMP)
+	mkdir -p instance && $(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -k _l -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d shopify_app/translations --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --no-wrap
 
 chromium:
 	@scripts/ensure-chromium.sh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import time
 from decimal import Decimal, InvalidOperation
@@ -63,6 +64,9 @@ def shop_home(handle: str):
     )
 
 
+LOCALE_RE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
+
+
 @bp.get("/store/<handle>/apps/<api_key>")
 @bp.get("/store/<handle>/apps/<api_key>/<path:subpath>")
 def app_frame(handle: str, api_key: str, subpath: str = ""):
@@ -79,7 +83,10 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         "id_token": sign_id_token(
             shop=shop.domain, api_key=app.api_key, secret=app.api_secret, user_id=staff.id
         ),
-        "locale": "en",
+        # the staff member's admin language, as Shopify passes it (`?locale=fi` here)
+        "locale": request.args.get("locale", "en")
+        if LOCALE_RE.fullmatch(request.args.get("locale", "en"))
+        else "en",
         "session": secrets.token_hex(16),
         "shop": shop.domain,
         "timestamp": str(int(time.time())),

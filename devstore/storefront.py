@@ -251,18 +251,25 @@ def login(shop: str):
 
 @bp.route("/shops/<shop>/apps/<subpath>", methods=["GET", "POST"])
 @bp.route("/shops/<shop>/apps/<subpath>/<path:rest>", methods=["GET", "POST"])
-def app_proxy(shop: str, subpath: str, rest: str = ""):
+@bp.route("/shops/<shop>/<locale>/apps/<subpath>", methods=["GET", "POST"])
+@bp.route("/shops/<shop>/<locale>/apps/<subpath>/<path:rest>", methods=["GET", "POST"])
+def app_proxy(shop: str, subpath: str, rest: str = "", locale: str = PRIMARY_LOCALE):
     """Shopify's app proxy: forward to the app's proxy URL with the signed query Shopify adds
-    (shop, logged_in_customer_id, path_prefix, timestamp, signature)."""
+    (shop, logged_in_customer_id, path_prefix, timestamp, signature). On a language folder
+    (`/fi/apps/...`) the signed path_prefix carries it, and the browser's Accept-Language
+    goes along, as Shopify forwards the shopper's headers."""
     _shop_or_404(shop)
     registered = current_app.extensions["devstore_app"]
     if not registered.app_proxy_url or subpath != registered.app_proxy_subpath:
         abort(404)
+    if locale not in LOCALES or (locale == PRIMARY_LOCALE and request.view_args.get("locale")):
+        abort(404)
+    folder = "" if locale == PRIMARY_LOCALE else f"/{locale}"
     params = [(k, v) for k, v in request.args.items(multi=True)]
     params += [
         ("shop", shop),
         ("logged_in_customer_id", request.cookies.get(COOKIE_CUSTOMER, "")),
-        ("path_prefix", f"/shops/{shop}/apps/{subpath}"),
+        ("path_prefix", f"/shops/{shop}{folder}/apps/{subpath}"),
         ("timestamp", str(int(time.time()))),
     ]
     params.append(("signature", sign_app_proxy(params, registered.api_secret)))
@@ -275,6 +282,7 @@ def app_proxy(shop: str, subpath: str, rest: str = ""):
         headers={
             "Content-Type": request.headers.get("Content-Type", ""),
             "User-Agent": request.headers.get("User-Agent", ""),
+            "Accept-Language": request.headers.get("Accept-Language", ""),
             "X-Forwarded-For": request.remote_addr or "",
         },
         timeout=10,

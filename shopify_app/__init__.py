@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,14 +12,13 @@ from flask import Flask, g, render_template, request, send_from_directory, url_f
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from . import client_address, db, jobs, rate_limits, request_limits, wording
+from . import client_address, db, i18n, jobs, rate_limits, request_limits, wording
 from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
 from .referrals import vocabulary
 from .shopify import services
 from .staff import actor_label
 from .storefront.chat_embed import chat_embed_link
-from .values import money_text
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -103,15 +101,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Filters, not context globals: Jinja calls a filter directly, a global through
     # `Context.call` (about 5 µs a cell on the Customers table).
-    app.jinja_env.filters["money"] = money_text
-    app.jinja_env.filters["day"] = day_text
-    app.jinja_env.filters["referral_status"] = vocabulary.referral_status
+    i18n.init_app(app)  # the `money`, `amount`, `day` and `integer` filters, per language
+    app.jinja_env.filters["referral_status"] = i18n.translated(vocabulary.referral_status)
     app.jinja_env.filters["referral_badge"] = vocabulary.referral_badge
-    app.jinja_env.filters["reward_status"] = vocabulary.reward_status
-    app.jinja_env.filters["email_status"] = vocabulary.email_status
+    app.jinja_env.filters["reward_status"] = i18n.translated(vocabulary.reward_status)
+    app.jinja_env.filters["email_status"] = i18n.translated(vocabulary.email_status)
     app.jinja_env.filters["email_badge"] = vocabulary.email_badge
     app.jinja_env.filters["email_detail"] = vocabulary.email_detail
-    app.jinja_env.filters["email_kind"] = vocabulary.email_kind
+    app.jinja_env.filters["email_kind"] = i18n.translated(vocabulary.email_kind)
 
     @app.context_processor
     def embedded_context() -> dict[str, Any]:
@@ -126,19 +123,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "actor_label": actor_label,
             "chat_embed_link": chat_embed_link,
             "action_text": wording.action_text,
+            "current_locale": i18n.current_locale,
         }
 
     return app
 
 
 def app_url(endpoint: str, **values: Any) -> str:
-    """`url_for` that keeps the embedded context (`shop`, `host`, `embedded=1`) on links."""
+    """`url_for` that keeps the embedded context (`shop`, `host`, `embedded=1`) and Shopify's
+    `locale` (when not English) on links."""
     shop = g.get("shop_domain")
     if shop:
         values.setdefault("shop", shop)
         values.setdefault("embedded", "1")
         if request.args.get("host"):
             values.setdefault("host", request.args["host"])
+    if locale := i18n.locale_param():
+        values.setdefault("locale", locale)
     return url_for(endpoint, **values)
 
 
@@ -148,20 +149,13 @@ def url_origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def day_text(moment: datetime | date | None) -> str:
-    """A date as the admin shows it: 2026-12-01."""
-    if moment is None:
-        return ""
-    # date.isoformat is several times faster than strftime, once per row on the Customers table
-    return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
-
-
 def embedded_fields() -> Markup:
     """Hidden inputs that keep the embedded context on a GET form (a GET form's action
     loses its own query string), so the search lands back inside the admin."""
     fields = {"shop": g.get("shop_domain"), "embedded": "1" if g.get("shop_domain") else None}
     if request.args.get("host"):
         fields["host"] = request.args["host"]
+    fields["locale"] = i18n.locale_param()
     return Markup("").join(
         Markup('<input type="hidden" name="{}" value="{}">').format(k, v)
         for k, v in fields.items()

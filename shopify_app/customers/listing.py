@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import (
     and_,
     bindparam,
@@ -144,9 +145,10 @@ class ListQuery:
         return dict(self.filters)
 
     def chips(self) -> list[tuple[str, str, str]]:
-        """The applied filters as (category, value, label), for removable chips."""
+        """The applied filters as (category, value, label), for removable chips; the label in
+        the page's language (the words are in `i18n.VOCABULARY`)."""
         return [
-            (key, value, f"{CATEGORY[key].label}: {CATEGORY[key].values[value]}")
+            (key, value, f"{gettext(CATEGORY[key].label)}: {gettext(CATEGORY[key].values[value])}")
             for key, values in self.filters
             for value in values
         ]

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
@@ -51,10 +53,10 @@ TOKEN_MAX_LENGTH = 200
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 SIGNUP_ROWS = "shopify_id IS NULL"
 
-CONSENT_TEXT = {
-    "email": "Yes, email me news and offers from {shop}. I can unsubscribe at any time.",
-    "sms": (
-        "Yes, text me news and offers from {shop} at this number. Message frequency varies; "
+CONSENT_TEXT = {  # recorded with the signup in the language the shopper read it in
+    "email": _l("Yes, email me news and offers from %(shop)s. I can unsubscribe at any time."),
+    "sms": _l(
+        "Yes, text me news and offers from %(shop)s at this number. Message frequency varies; "
         "I can opt out at any time."
     ),
 }
@@ -78,32 +80,32 @@ class Signup:
 
 
 def consent_text(channel: Channel, shop: Shop) -> str:
-    return CONSENT_TEXT[channel].format(shop=" ".join((shop.name or shop.domain).split()))
+    return str(CONSENT_TEXT[channel]) % {"shop": " ".join((shop.name or shop.domain).split())}
 
 
 def parse_contact(email: str | None, phone: str | None) -> Contact:
     """The one address a signup form gave, validated and normalised."""
     email, phone = (email or "").strip(), (phone or "").strip()
     if email and phone:
-        raise InvalidContact("Enter an email address or a phone number, not both.")
+        raise InvalidContact(_("Enter an email address or a phone number, not both."))
     if email:
         address = normalize_email(email)
         if address is None or len(address) > 320 or not EMAIL_RE.match(address):
-            raise InvalidContact("That is not an email address.")
+            raise InvalidContact(_("That is not an email address."))
         return Contact("email", address)
     if phone:
         if len(phone) > 32:
-            raise InvalidContact("That is not a phone number.")
+            raise InvalidContact(_("That is not a phone number."))
         number = canonical_phone(phone)
         if number is None:
             reason = (
-                "Enter the phone number with its country code, like +1 613 555 0123."
+                _("Enter the phone number with its country code, like +1 613 555 0123.")
                 if not phone.startswith(("+", "00"))
-                else "That is not a phone number."
+                else _("That is not a phone number.")
             )
             raise InvalidContact(reason)
         return Contact("sms", number)
-    raise InvalidContact("Enter an email address or a phone number.")
+    raise InvalidContact(_("Enter an email address or a phone number."))
 
 
 def address_key(shop: Shop, contact: Contact) -> str:

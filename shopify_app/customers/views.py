@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import escape
 from sqlalchemy import select
 
 from shopify_app import app_url, wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session, unindexed
+from shopify_app.i18n import integer_text
 from shopify_app.models import Customer
 from shopify_app.portal import names
 from shopify_app.referrals import advocates, revenue
@@ -92,10 +94,13 @@ def _start(kind: str, scope: str):
         try:
             ids = sorted({int(i) for i in raw})
         except ValueError:
-            return _render_list(problem="The selection was not understood.", status=422)
+            return _render_list(problem=_("The selection was not understood."), status=422)
         if len(ids) > bulk.MAX_SELECTED:
             return _render_list(
-                problem=f"Select at most {bulk.MAX_SELECTED} customers, or choose all matching.",
+                problem=_(
+                    "Select at most %(num)s customers, or choose all matching.",
+                    num=bulk.MAX_SELECTED,
+                ),
                 status=422,
             )
         owned = set(
@@ -107,7 +112,7 @@ def _start(kind: str, scope: str):
         )
         params = {"ids": [i for i in ids if i in owned]}
         if kind == "invite" and raw and not params["ids"]:
-            return _render_list(problem="None of the selected customers exist.", status=422)
+            return _render_list(problem=_("None of the selected customers exist."), status=422)
     try:
         job, created = bulk.start_job(
             session,
@@ -121,8 +126,14 @@ def _start(kind: str, scope: str):
     except bulk.BulkRefused as exc:
         session.rollback()
         return _render_list(problem=str(exc), status=422)
-    what = "Sending invitations to" if kind == "invite" else "Exporting"
-    message = f"{what} {job.total:,} customer(s)." if created else "Already started."
+    count = integer_text(job.total)
+    message = (
+        _("Already started.")
+        if not created
+        else _("Sending invitations to %(count)s customer(s).", count=count)
+        if kind == "invite"
+        else _("Exporting %(count)s customer(s).", count=count)
+    )
     return _render_list(message=message, job=job)
 
 

@@ -24,6 +24,7 @@ from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -83,9 +84,12 @@ def list_unsubscribe_headers(message: EmailMessage) -> dict[str, str]:
     }
 
 
-def render(template: str, **context) -> tuple[str, str]:
+def render(template: str, *, locale: str | None = None, **context) -> tuple[str, str]:
     """(subject, text body) from `templates/emails/<template>.txt`: its first line is
-    `Subject: …`."""
+    `Subject: …`. In `locale` when given (the recipient's language), else the request's."""
+    if locale is not None:
+        with force_locale(locale):
+            return render(template, **context)
     text = render_template(f"emails/{template}.txt", **context)
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):

@@ -13,6 +13,7 @@ from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.emails import Suppressed, queue_email, render
 from shopify_app.emails.suppression import is_suppressed
+from shopify_app.i18n import email_locale
 from shopify_app.models import Advocate, Customer, EmailMessage, Shop, utcnow
 from shopify_app.outgoing import payloads
 from shopify_app.outgoing.events import emit
@@ -228,7 +229,12 @@ def invite(
     if refusal is not None:
         raise refusal
     subject, body = render(
-        "invitation", shop=shop, customer=customer, offer=offer, join_url=join_url
+        "invitation",
+        locale=email_locale(session, shop, customer),
+        shop=shop,
+        customer=customer,
+        offer=offer,
+        join_url=join_url,
     )
     try:
         _message, queued = queue_email(

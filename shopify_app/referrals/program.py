@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
 from shopify_app.db import get_or_insert
+from shopify_app.i18n import Discount
 from shopify_app.models import Program, Shop
 from shopify_app.timeline.third_party import valid_event_type
 from shopify_app.values import minor_units, money_text
@@ -195,8 +196,6 @@ def update_program(
     return program, changed
 
 
-def offer_text(program: Program, currency: str) -> str:
-    """The friend offer in words: "15% off", "10.00 EUR off"."""
-    if program.friend_kind == "percentage":
-        return f"{program.friend_value}% off"
-    return f"{money_text(program.friend_value, currency)} {currency} off"
+def offer_text(program: Program, currency: str) -> Discount:
+    """The friend offer in words: "15% off", "10.00 EUR off" (in the language it is shown in)."""
+    return Discount(program.friend_kind, program.friend_value, currency)

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 
 from shopify_app.emails import queue_email, render
 from shopify_app.emails.marketing_consent import unsubscribed_reason
+from shopify_app.i18n import Discount, email_locale
 from shopify_app.models import Advocate, Customer, EmailMessage, Reward, Shop, utcnow
 from shopify_app.timeline.events import record_event
-from shopify_app.values import money_text
 
 from .program import shop_currency
 
@@ -18,10 +18,8 @@ class NotSendable(ValueError):
     """The email cannot be sent; the message says why."""
 
 
-def describe_value(kind: str, value: int, currency: str) -> str:
-    return (
-        f"{value}% off" if kind == "percentage" else f"{money_text(value, currency)} {currency} off"
-    )
+def describe_value(kind: str, value: int, currency: str) -> Discount:
+    return Discount(kind, value, currency)
 
 
 def queue_reward_email(
@@ -41,6 +39,7 @@ def queue_reward_email(
         raise NotSendable(refusal)
     subject, body = render(
         "reward",
+        locale=email_locale(session, shop, customer),
         shop=shop,
         customer=customer,
         reward=reward,

@@ -14,6 +14,9 @@ import re
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from shopify_app import rate_limits
 from shopify_app.client_address import client_ip
@@ -34,7 +37,7 @@ from .views import share_url
 bp = Blueprint("proxy", __name__)
 
 FRIENDS_PER_SHARE = 5
-EXPIRED_FORM = "This form has expired; reload the page and try again."
+EXPIRED_FORM = _l("This form has expired; reload the page and try again.")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
@@ -131,12 +134,12 @@ def proxy_join():
     if not _form_token_ok(shop, customer):
         return _page(shop, customer, logged_in, problem=EXPIRED_FORM, status=403)
     if not get_program(get_session(), shop).enabled:
-        return _page(shop, customer, logged_in, problem="The program is not open.", status=409)
+        return _page(shop, customer, logged_in, problem=_("The program is not open."), status=409)
     if customer is None:
         problem = (
-            "Log in to your account to join."
+            _("Log in to your account to join.")
             if not logged_in
-            else ("Your account is being set up; try again in a minute.")
+            else _("Your account is being set up; try again in a minute.")
         )
         return _page(shop, customer, logged_in, problem=problem, status=409)
     session = get_session()
@@ -149,7 +152,7 @@ def proxy_join():
     except advocates.JoinRefused as exc:
         session.rollback()
         return _page(shop, customer, logged_in, problem=str(exc).capitalize() + ".", status=409)
-    message = "You're in! Share your link with friends." if created else None
+    message = _("You're in! Share your link with friends.") if created else None
     return _page(shop, customer, logged_in, message=message)
 
 
@@ -163,15 +166,15 @@ def proxy_share():
     session = get_session()
     advocate = advocates.advocate_for_customer(session, shop, customer.id) if customer else None
     if advocate is None:
-        return _page(shop, customer, logged_in, problem="Join the program first.", status=409)
+        return _page(shop, customer, logged_in, problem=_("Join the program first."), status=409)
     raw = re.split(r"[,\s;]+", request.form.get("emails", "").strip())
     wanted = [e for e in (x.strip() for x in raw) if e]
     bad = [e for e in wanted if not EMAIL_RE.match(e)]
     if not wanted or bad:
         problem = (
-            "Enter one or more email addresses."
+            _("Enter one or more email addresses.")
             if not wanted
-            else "These are not email addresses: " + ", ".join(bad[:5])
+            else _("These are not email addresses: %(list)s", list=", ".join(bad[:5]))
         )
         return _page(shop, customer, logged_in, problem=problem, status=422)
     friends = list(dict.fromkeys(normalize_email(e) for e in wanted))
@@ -180,12 +183,12 @@ def proxy_share():
             shop,
             customer,
             logged_in,
-            problem=f"Share with up to {FRIENDS_PER_SHARE} friends at a time.",
+            problem=_("Share with up to %(num)d friends at a time.", num=FRIENDS_PER_SHARE),
             status=422,
         )
     own = normalize_email(customer.email)
     if own in friends or canonical(own or "") in {canonical(f) for f in friends}:
-        return _page(shop, customer, logged_in, problem="That's your own address.", status=422)
+        return _page(shop, customer, logged_in, problem=_("That's your own address."), status=422)
     limits = ShareLimits.from_config(current_app.config)
     result = share_offer(
         session, shop, advocate, customer, _one_per_mailbox(friends), ip=_share_ip(), limits=limits
@@ -215,20 +218,23 @@ def _share_outcome(result: ShareResult, limits: ShareLimits) -> dict:
     """What the page says after a share, and its status."""
     if result.refused is not None:
         problem = {
-            "advocate": f"You can share with {limits.per_advocate} friends a day; "
-            "try again tomorrow.",
-            "ip": "Too many friends were invited from your network today; try again tomorrow.",
-            "shop": "The store has sent all the invitations it can today; try again tomorrow.",
+            "advocate": ngettext(
+                "You can share with %(num)d friend a day; try again tomorrow.",
+                "You can share with %(num)d friends a day; try again tomorrow.",
+                limits.per_advocate,
+            ),
+            "ip": _("Too many friends were invited from your network today; try again tomorrow."),
+            "shop": _("The store has sent all the invitations it can today; try again tomorrow."),
         }[result.refused]
         return {"problem": problem, "status": 429}
     left_out = [f"{address} {share.SKIPPED[code]}" for address, code in result.skipped.items()]
     count = len(result.sent)
     if not count:
         status = 429 if "recipient_limit" in result.skipped.values() else 422
-        return {"problem": "Not sent: " + "; ".join(left_out) + ".", "status": status}
-    message = f"Sent to {count} friend{'' if count == 1 else 's'}."
+        return {"problem": _("Not sent: %(list)s.", list="; ".join(left_out)), "status": status}
+    message = ngettext("Sent to %(num)d friend.", "Sent to %(num)d friends.", count)
     if left_out:
-        message += " Not sent: " + "; ".join(left_out) + "."
+        message += " " + _("Not sent: %(list)s.", list="; ".join(left_out))
     return {"message": message}
 
 
@@ -247,8 +253,11 @@ def proxy_subscribe():
     except signups.InvalidContact as exc:
         return _page(shop, customer, logged_in, problem=str(exc), status=422, signup=given)
     if request.form.get("consent") != "yes":
-        what = "emails" if contact.channel == "email" else "texts"
-        problem = f"Tick the box to agree to receive {what} from the store."
+        problem = (
+            _("Tick the box to agree to receive emails from the store.")
+            if contact.channel == "email"
+            else _("Tick the box to agree to receive texts from the store.")
+        )
         return _page(shop, customer, logged_in, problem=problem, status=422, signup=given)
     rate_limits.limit("signup-address", signups.address_key(shop, contact))
     session = get_session()
@@ -256,11 +265,14 @@ def proxy_subscribe():
     session.commit()
     if contact.channel == "email":
         message = (
-            f"Almost done: we sent a link to {masked(contact.address)}. "
-            "Open it to confirm your subscription."
+            _("Almost done: we sent a link to %(address)s.", address=masked(contact.address))
+            + " "
+            + _("Open it to confirm your subscription.")
         )
     else:
-        message = f"Thanks! Your signup for texts at {contact.address} is recorded."
+        message = _(
+            "Thanks! Your signup for texts at %(number)s is recorded.", number=contact.address
+        )
     return _page(shop, customer, logged_in, message=message)
 
 
@@ -273,9 +285,9 @@ def _storefront_url(shop: Shop) -> str:
 
 
 CONFIRM_PROBLEMS = {
-    "invalid": ("This link is not valid for this store.", 404),
-    "used": ("This link was already used.", 410),
-    "expired": ("This link has expired; sign up again to get a new one.", 410),
+    "invalid": (_l("This link is not valid for this store."), 404),
+    "used": (_l("This link was already used."), 410),
+    "expired": (_l("This link has expired; sign up again to get a new one."), 410),
 }
 
 
@@ -312,5 +324,7 @@ def proxy_confirm():
     session.commit()
     if outcome in ("confirmed", "already"):
         name = " ".join((shop.name or shop.domain).split())
-        return _confirm_page(shop, message=f"You are subscribed to emails from {name}.")
+        return _confirm_page(
+            shop, message=_("You are subscribed to emails from %(shop)s.", shop=name)
+        )
     return _confirm_page(shop, outcome=outcome)

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,8 +30,8 @@ from shopify_app.timeline.events import record_event
 from .views import share_url
 
 SKIPPED = {
-    "suppressed": "does not want emails from this store",
-    "recipient_limit": "has had enough invitations from this store for now",
+    "suppressed": _l("does not want emails from this store"),
+    "recipient_limit": _l("has had enough invitations from this store for now"),
 }
 
 

@@ -6,6 +6,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+
+from shopify_app.i18n import current_locale
 from shopify_app.models import TimelineEvent
 from shopify_app.values import money_text
 
@@ -85,8 +88,14 @@ _SIMPLE = {
 
 
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    """A moment as the shop reads it: "4 Dec 2026, 22:03" in the shop's time zone."""
+    """A moment as the shop reads it: "4 Dec 2026, 22:03" in the shop's time zone (in Finnish
+    "4.12.2026, 22.03": the page's language; the date is always before the first comma)."""
     local = moment.astimezone(zone)
+    locale = current_locale()
+    if locale != "en":
+        return format_datetime(
+            local, "d.M.yyyy, HH.mm" if locale == "fi" else "medium", locale=locale
+        )
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 

@@ -1,0 +1,95 @@
+"""Emails in the recipient's language (G3): the reward email to a shopper who chatted in
+Finnish on the storefront is Finnish (words, date and money formats); to anyone else it stays
+in English, word for word as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from shopify_app.i18n import email_locale
+from shopify_app.models import Conversation
+from shopify_app.referrals import reward_email
+
+from .. import factories
+
+
+@pytest.fixture
+def shop(session):
+    shop = factories.shop(session, currency="EUR", name="Kahvila")
+    factories.program(session, shop)
+    return shop
+
+
+def _reward(session, shop, customer):
+    advocate = factories.advocate(session, shop, customer)
+    order = factories.order(session, shop, currency="EUR")
+    referral = factories.referral(session, shop, advocate, order, status="completed")
+    return factories.reward(
+        session,
+        shop,
+        referral,
+        kind="fixed_amount",
+        value=1250,
+        currency="EUR",
+        code="KIITOS-1",
+        expires_at=datetime(2027, 3, 7, 12, tzinfo=UTC),
+    )
+
+
+def _chatted_in(session, shop, customer, locale):
+    session.add(
+        Conversation(
+            shop_id=shop.id,
+            customer_id=customer.id,
+            email=customer.email,
+            locale=locale,
+            last_message_preview="",
+        )
+    )
+    session.flush()
+
+
+def test_a_finnish_shopper_gets_the_reward_email_in_finnish(session, shop):
+    aino = factories.customer(session, shop, first_name="Aino", email="aino@example.com")
+    _chatted_in(session, shop, aino, "fi-FI")
+    message, queued = reward_email.queue_reward_email(
+        session, shop, _reward(session, shop, aino), dedupe_key="t1"
+    )
+    assert queued
+    assert message.subject == "Palkintosi kaupasta Kahvila: 12,50 € alennus"  # one line: spaces
+    assert message.body_text.startswith("Hei Aino,\n")
+    assert "Palkintosi: 12,50\xa0€ alennus seuraavasta tilauksestasi." in message.body_text
+    assert "Koodisi: KIITOS-1" in message.body_text
+    assert "Käytä se viimeistään 7. maaliskuuta 2027." in message.body_text
+    assert "Thank you" not in message.body_text
+
+
+def test_anyone_else_gets_it_in_english_as_before(session, shop):
+    ada = factories.customer(session, shop, first_name=None, email="ada@example.com")
+    message, _ = reward_email.queue_reward_email(
+        session, shop, _reward(session, shop, ada), dedupe_key="t2"
+    )
+    assert message.subject == "Your reward from Kahvila: 12.50 EUR off"
+    assert message.body_text == (
+        "Hi there,\n\n"
+        "A friend you referred to Kahvila just placed their order. Thank you!\n\n"
+        "Your reward: 12.50 EUR off your next order.\n"
+        "Your code: KIITOS-1\n"
+        "Use it before 07 March 2027.\n\n"
+        "The code works once, for you only: enter it at checkout.\n\n"
+        "Kahvila"
+    )
+
+
+def test_the_email_language_is_the_shoppers_own_and_falls_back_to_english(session, shop):
+    aino = factories.customer(session, shop)
+    other = factories.customer(session, shop)
+    _chatted_in(session, shop, aino, "fi")
+    _chatted_in(session, shop, other, "sv-SE")  # no Swedish catalogue
+    assert email_locale(session, shop, aino) == "fi"
+    assert email_locale(session, shop, other) == "en"
+    assert email_locale(session, shop, None) == "en"
+    elsewhere = factories.shop(session)  # the same customer id in another shop says nothing
+    assert email_locale(session, elsewhere, aino) == "en"

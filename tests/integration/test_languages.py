@@ -1,0 +1,138 @@
+"""Pages in the admin's and the shopper's language (G3): Shopify's `locale` parameter turns
+the admin Finnish (navigation, table headers, dates and money in Finnish formats) and stays on
+every link; the storefront page follows the store's language folder, then Accept-Language;
+without either everything stays in English as before."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from shopify_app.db import get_session
+from shopify_app.models import Shop
+from tests import factories
+from tests.conftest import SHOP_A
+from tests.helpers import proxy_query
+
+from .test_program_pages import get
+from .webhook_support import install, install_with_program
+
+
+@pytest.fixture
+def customer_with_referral(live):
+    install(live, SHOP_A)
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        ada = factories.customer(
+            session, shop, first_name="Ada", customer_since=datetime(2026, 3, 7, tzinfo=UTC)
+        )
+        advocate = factories.advocate(session, shop, ada)
+        order = factories.order(session, shop, currency="EUR", total_minor=1250)
+        factories.referral(
+            session, shop, advocate, order, created_at=datetime(2026, 11, 24, 9, tzinfo=UTC)
+        )
+        session.commit()
+        return ada.id
+
+
+def test_the_admin_speaks_finnish_with_shopifys_locale(live, customer_with_referral):
+    page = get(live, f"/customers/{customer_with_referral}", locale="fi-FI", shop=SHOP_A)
+    assert page.status_code == 200
+    html = page.text
+    assert '<html lang="fi">' in html
+    assert ">Asiakkaat</s-link>" in html and ">Asetukset</s-link>" in html  # navigation
+    assert '<th scope="col" class="num">Tilauksen summa</th>' in html  # a table header
+    assert "12,50\xa0€" in html  # money, Finnish format
+    assert "<td>24.11.2026</td>" in html  # a date, Finnish format
+    assert "Order total" not in html and "2026-11-24" not in html
+    assert re.search(r"Liittyi \d{1,2}\.\d{1,2}\.\d{4}<", html)  # the hub's date, shop's zone
+    # Every app link keeps the language, like shop/host/embedded.
+    links = re.findall(r'href="(/[^"]*)"', html)
+    app_links = [u for u in links if u.startswith(("/customers", "/portal", "/settings"))]
+    assert app_links and all("locale=fi" in u for u in app_links)
+
+    listing = get(live, "/customers", locale="fi", shop=SHOP_A).text
+    assert ">Shopify-tila</th>" in listing
+    assert "7.3.2026" in listing  # customer since
+    assert '<input type="hidden" name="locale" value="fi">' in listing  # the search form keeps it
+    filtered = get(live, "/customers", locale="fi", shop=SHOP_A, program="joined").text
+    assert "Ohjelma: Liittynyt" in filtered  # the filter's chip
+    assert "1</strong> asiakas vastaa hakua" in filtered
+
+
+def test_the_admin_stays_english_without_a_locale_or_with_an_unknown_one(
+    live, customer_with_referral
+):
+    for params in ({}, {"locale": "en-US"}, {"locale": "xx"}, {"locale": "<script>"}):
+        html = get(live, f"/customers/{customer_with_referral}", shop=SHOP_A, **params).text
+        assert '<html lang="en">' in html
+        assert ">Customers</s-link>" in html
+        assert '<th scope="col" class="num">Order total</th>' in html
+        assert "12.50 EUR" in html
+        assert "<td>2026-11-24</td>" in html
+        assert "locale=" not in html
+
+
+def storefront(live, prefix="/apps/referrals", headers=None):
+    query = proxy_query(SHOP_A)
+    query["path_prefix"] = prefix  # as Shopify signs it on a store's language folder
+    signed = _resign(query)
+    return live.http.get(f"{live.app_url}/proxy", params=signed, headers=headers or {})
+
+
+def _resign(query):
+    import hashlib
+    import hmac
+
+    from tests.helpers import API_SECRET
+
+    params = {k: v for k, v in query.items() if k != "signature"}
+    message = "".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["signature"] = hmac.new(
+        API_SECRET.encode(), message.encode(), hashlib.sha256
+    ).hexdigest()
+    return params
+
+
+def test_the_storefront_page_follows_the_stores_language(live):
+    install_with_program(live, SHOP_A)
+    finnish = storefront(live, f"/shops/{SHOP_A}/fi/apps/referrals")
+    assert finnish.status_code == 200
+    assert '<html lang="fi">' in finnish.text
+    assert "Suosittele kauppaa" in finnish.text
+    assert "15\xa0% alennus" in finnish.text  # the friend offer, worded in Finnish
+    assert "Tilaa uutiset ja tarjoukset" in finnish.text
+    assert f'href="/shops/{SHOP_A}/fi/account/login' in finnish.text  # login keeps the folder
+
+    browser = storefront(live, headers={"Accept-Language": "fi-FI,fi;q=0.9,en;q=0.5"})
+    assert "Suosittele kauppaa" in browser.text
+
+    english = storefront(live, headers={"Accept-Language": "de-DE,en;q=0.5"})
+    assert '<html lang="en">' in english.text
+    assert "Refer a friend to" in english.text and "15% off" in english.text
+
+
+def test_a_language_folder_outside_the_signature_changes_nothing(live):
+    """`path_prefix` is signed: a shopper cannot smuggle one in."""
+    install_with_program(live, SHOP_A)
+    query = proxy_query(SHOP_A)
+    query["path_prefix"] = f"/shops/{SHOP_A}/fi/apps/referrals"  # after signing
+    response = live.http.get(f"{live.app_url}/proxy", params=query)
+    assert response.status_code in (401, 403)
+
+
+def test_the_devstores_finnish_storefront_reaches_the_app_in_finnish(live):
+    """Through the devstore's app proxy, as Shopify proxies a language folder."""
+    install_with_program(live, SHOP_A)
+    store = f"{live.devstore_url}/shops/{SHOP_A}"
+    finnish = live.http.get(f"{store}/fi/apps/referrals")
+    assert finnish.status_code == 200
+    assert "Suosittele kauppaa" in finnish.text
+    assert f'action="/shops/{SHOP_A}/fi/apps/referrals/subscribe"' in finnish.text
+    english = live.http.get(f"{store}/apps/referrals")
+    assert "Refer a friend to" in english.text
+    assert live.http.get(f"{store}/xx/apps/referrals").status_code == 404
