@@ -78,16 +78,16 @@ def test_export_csv_on_its_default_exports_all_matching(live, page):
     app = page.frame_locator("#app-frame")
     expect(app.get_by_role("radio", name="All 3 matching")).to_be_checked(timeout=15000)
     app.get_by_role("button", name="Export CSV").click()
-    [job] = wait_until(lambda: rows(live.app, BulkJob), 15, "the export to start")
+    [job] = wait_until(lambda: rows(live.app, BulkJob), 30, "the export to start")
     assert (job.kind, job.total) == ("export", 3)
     run_jobs(live.app)
     expect(app.get_by_text("Download CSV (3 customers)")).to_be_visible(timeout=15000)
     # Ticking a customer means "these"; unticking goes back to all.
     box = app.locator("#customers input[name=ids]").first
     box.check()
-    expect(app.get_by_role("radio", name="Selected (1)")).to_be_checked()
+    expect(app.get_by_role("radio", name="Selected (1)")).to_be_checked(timeout=15000)
     box.uncheck()
-    expect(app.get_by_role("radio", name="All 3 matching")).to_be_checked()
+    expect(app.get_by_role("radio", name="All 3 matching")).to_be_checked(timeout=15000)
 
 
 def test_log_in_to_your_account_is_a_link_to_the_store_login_and_back(
