@@ -346,14 +346,12 @@ def reply_emails_owed(
       job never ran (Redis lost it, or the process died between the commit and the enqueue);
     - or sent while the shopper counted as online, but not reported seen by their widget
       (`mark_seen`) `unseen_after` since: a widget in a background tab, a tab closed within
-      the presence grace. The email's Message-ID is the once-only mark for both."""
+      the presence grace.
+    Never one the shopper has since seen in the chat. The email's Message-ID is the
+    once-only mark for both."""
     now = utcnow()
     seen_up_to = func.coalesce(Conversation.shopper_seen_message_id, 0)
-    unseen = and_(
-        ConversationMessage.author == "staff",
-        ConversationMessage.created_at < now - unseen_after,
-        seen_up_to < ConversationMessage.id,
-    )
+    unseen = ConversationMessage.created_at < now - unseen_after
     lost = and_(
         ConversationMessage.email_due.is_(True),
         ConversationMessage.created_at < now - older_than,
@@ -372,6 +370,7 @@ def reply_emails_owed(
                 ConversationMessage.author == "staff",
                 ConversationMessage.email_message_id.is_(None),
                 ConversationMessage.created_at > now - within,
+                seen_up_to < ConversationMessage.id,  # seen in the chat: no email owed
                 or_(lost, unseen),
             )
             .order_by(ConversationMessage.id)

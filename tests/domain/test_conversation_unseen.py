@@ -160,3 +160,19 @@ def test_seen_is_only_for_the_shops_own_conversation_and_its_messages(session, s
     age(session, their_reply, 10)
     age(session, my_reply, 10)
     assert owed(session) == [their_reply.id, my_reply.id]
+
+
+def test_an_offline_reply_whose_job_was_lost_but_then_seen_is_not_emailed(session, shop, online):
+    conversation = service.start_conversation(session, shop, email="away@example.com")
+    answer = reply(session, shop, conversation)
+    assert answer.email_due is True
+    session.commit()
+    age(session, answer, 3)
+    assert owed(session) == [answer.id]  # its job was lost: enqueued again
+    online.add(conversation.id)  # they came back and read it in the chat
+    assert service.mark_seen(session, shop, conversation, answer.id) is True
+    session.commit()
+    assert owed(session) == []
+    assert queue_reply_email(session, answer.id).startswith("not sent")
+    session.commit()
+    assert emails(session) == 0

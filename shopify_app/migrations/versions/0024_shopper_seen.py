@@ -21,6 +21,14 @@ def upgrade() -> None:
     op.add_column(
         "conversations", sa.Column("shopper_seen_message_id", sa.Integer(), nullable=True)
     )
+    # Replies sent before the widget reported what it saw count as seen: otherwise the first
+    # sweep after the upgrade would email every reply of the last two days sent to a shopper
+    # who was online.
+    op.execute(
+        "UPDATE conversations SET shopper_seen_message_id = ("
+        " SELECT MAX(m.id) FROM conversation_messages m"
+        " WHERE m.conversation_id = conversations.id)"
+    )
 
 
 def downgrade() -> None:
