@@ -379,10 +379,6 @@ def reply_emails_owed(
     )
 
 
-def seen_by_shopper(conversation: Conversation, message: ConversationMessage) -> bool:
-    return (conversation.shopper_seen_message_id or 0) >= message.id
-
-
 def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_id: Any) -> bool:
     """The shopper's widget had the conversation on screen up to `message_id` (one of its
     own messages, not a note: a shopper cannot learn a note's id, nor name another
