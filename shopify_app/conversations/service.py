@@ -390,7 +390,7 @@ def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_
         wanted = int(message_id)
     except (TypeError, ValueError):
         return False
-    if isinstance(message_id, bool) or not 0 < wanted < 2**62:
+    if isinstance(message_id, bool) or not 0 < wanted < 2**31:  # the id column is 32-bit
         return False
     exists = session.scalar(
         select(ConversationMessage.id).where(
