@@ -65,6 +65,9 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "MAX_CONTENT_LENGTH": (int, 1_048_576, 65_536, 50 * 1_048_576),
     # The longest value any form field may carry (413 above it; request_limits.py).
     "FORM_FIELD_MAX_CHARS": (int, 4000, 256, 100_000),
+    # A staff reply the shopper's widget has not reported seen this many minutes after it was
+    # sent goes by email (the sweeper, workers/conversation_jobs.py), as if they were offline.
+    "CONVERSATION_UNSEEN_EMAIL_MINUTES": (int, 5, 1, 1440),
     # Share by email from the storefront (storefront/share.py): emails a day per advocate,
     # per recipient across all advocates in a block of days, per client IP a day, per shop a day.
     "SHARE_LIMIT_PER_ADVOCATE": (int, 20, 1, 1000),

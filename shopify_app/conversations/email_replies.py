@@ -127,6 +127,11 @@ def queue_reply_email(session: Session, message_id: int) -> str:
         return "gone"
     if not conversation.email:
         return "not sent: the conversation has no email"
+    if (
+        message.email_message_id is None
+        and (conversation.shopper_seen_message_id or 0) >= message.id
+    ):
+        return "not sent: the shopper has seen it in the chat"
     domain = current_app.config["INBOUND_EMAIL_DOMAIN"]
     # One Message-ID per reply, whichever of two concurrent jobs sets it first.
     session.execute(

@@ -196,8 +196,26 @@ def send():
     except service.MessageRefused as refused:
         session.rollback()
         return _error(refused.status, refused.reason)
+    # Written from the open chat: everything before it was on their screen.
+    service.mark_seen(session, shop, conversation, message.id)
     session.commit()
     return _json({"message": service.message_json(message, for_shopper=True)}, 201)
+
+
+@bp.post("/proxy/chat/seen")
+def seen():
+    """The widget had the chat open, on a visible page, up to `message_id`: a staff reply up
+    to there is not emailed (`service.reply_emails_owed`). 404 for a message not in this
+    conversation."""
+    shop, customer, _logged_in = verified_shop_and_customer()
+    data = _body()
+    conversation = _conversation(shop, customer, data.get("token"))
+    session = get_session()
+    if not service.mark_seen(session, shop, conversation, data.get("message_id")):
+        session.rollback()
+        return _error(404, "No such message in this chat.")
+    session.commit()
+    return Response(status=204)
 
 
 @bp.post("/proxy/chat/typing")

@@ -3,7 +3,9 @@ and read state, saved replies.
 
 A message is stored first; only once the transaction commits is it announced on the
 realtime channel and, for a staff reply the shopper is not online to read, handed to the
-reply-email job (`notify.py`). Clients that missed an announcement catch up from the
+reply-email job (`notify.py`). A reply sent while they were online but that their widget
+never reported seen (`mark_seen`) is emailed by the sweeper after a delay
+(`reply_emails_owed`). Clients that missed an announcement catch up from the
 stored messages (`messages_after`).
 """
 
@@ -13,7 +15,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -333,27 +335,89 @@ def reply_emails_owed(
     session: Session,
     *,
     older_than: timedelta = timedelta(minutes=2),
+    unseen_after: timedelta = timedelta(minutes=5),
     within: timedelta = timedelta(days=2),
     limit: int = 500,
 ) -> list[int]:
-    """Staff replies owed an email whose job never ran (Redis lost it, or the process died
-    between the commit and the enqueue): due, no Message-ID yet, posted more than
-    `older_than` ago (the job has had its chance) and less than `within` ago (an email days
-    late helps no one)."""
+    """Staff replies owed an email and not emailed yet (no Message-ID), posted less than
+    `within` ago (an email days late helps no one):
+
+    - due when sent (the shopper was offline) and posted more than `older_than` ago: their
+      job never ran (Redis lost it, or the process died between the commit and the enqueue);
+    - or sent while the shopper counted as online, but not reported seen by their widget
+      (`mark_seen`) `unseen_after` since: a widget in a background tab, a tab closed within
+      the presence grace.
+    Never one the shopper has since seen in the chat. The email's Message-ID is the
+    once-only mark for both."""
     now = utcnow()
+    seen_up_to = func.coalesce(Conversation.shopper_seen_message_id, 0)
+    unseen = ConversationMessage.created_at < now - unseen_after
+    lost = and_(
+        ConversationMessage.email_due.is_(True),
+        ConversationMessage.created_at < now - older_than,
+    )
     return list(
         session.scalars(
             select(ConversationMessage.id)
+            .join(
+                Conversation,
+                and_(
+                    Conversation.id == ConversationMessage.conversation_id,
+                    Conversation.shop_id == ConversationMessage.shop_id,
+                ),
+            )
             .where(
-                ConversationMessage.email_due.is_(True),
+                ConversationMessage.author == "staff",
                 ConversationMessage.email_message_id.is_(None),
-                ConversationMessage.created_at < now - older_than,
                 ConversationMessage.created_at > now - within,
+                seen_up_to < ConversationMessage.id,  # seen in the chat: no email owed
+                or_(lost, unseen),
             )
             .order_by(ConversationMessage.id)
             .limit(limit)
         )
     )
+
+
+def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_id: Any) -> bool:
+    """The shopper's widget had the conversation on screen up to `message_id` (one of its
+    own messages, not a note: a shopper cannot learn a note's id, nor name another
+    thread's message). Moves only forward: a late or replayed report of an older message
+    changes nothing. False when the message is not this conversation's."""
+    if conversation.shop_id != shop.id:
+        raise MessageRefused("No such conversation.", 404)
+    try:
+        wanted = int(message_id)
+    except (TypeError, ValueError):
+        return False
+    if isinstance(message_id, bool) or not 0 < wanted < 2**31:  # the id column is 32-bit
+        return False
+    exists = session.scalar(
+        select(ConversationMessage.id).where(
+            ConversationMessage.shop_id == shop.id,
+            ConversationMessage.conversation_id == conversation.id,
+            ConversationMessage.id == wanted,
+            ConversationMessage.author != "note",
+        )
+    )
+    if exists is None:
+        return False
+    # One statement, so two concurrent reports cannot move it backwards.
+    session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation.id,
+            Conversation.shop_id == shop.id,
+            or_(
+                Conversation.shopper_seen_message_id.is_(None),
+                Conversation.shopper_seen_message_id < wanted,
+            ),
+        )
+        .values(shopper_seen_message_id=wanted, shopper_seen_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(conversation, ["shopper_seen_message_id", "shopper_seen_at"])
+    return True
 
 
 def mark_read(session: Session, shop: Shop, conversation: Conversation) -> None:

@@ -37,6 +37,10 @@ class Conversation(TimestampMixin, Base):
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
     unread_for_staff: Mapped[int] = mapped_column(Integer, default=0)
     shopper_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The newest message the shopper's widget reported on screen (chat open, page visible):
+    # only moves forward. A staff reply after it, unseen past CONVERSATION_UNSEEN_EMAIL_MINUTES,
+    # is emailed.
+    shopper_seen_message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ConversationMessage(Base):

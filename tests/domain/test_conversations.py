@@ -436,6 +436,7 @@ def test_an_owed_reply_email_is_stored_with_the_reply_and_found_again_if_lost(
 
     from shopify_app.models import utcnow
 
+    later = timedelta(hours=1)  # not yet the unseen-reply rule (test_conversation_unseen.py)
     grace = staff_member(session, shop)
     away = service.start_conversation(session, shop, email="away@example.com")
     here = service.start_conversation(session, shop, email="here@example.com")
@@ -457,15 +458,17 @@ def test_an_owed_reply_email_is_stored_with_the_reply_and_found_again_if_lost(
         False,
     )
     session.commit()
-    assert service.reply_emails_owed(session) == []  # its job has had no chance yet
+    assert (
+        service.reply_emails_owed(session, unseen_after=later) == []
+    )  # its job has had no chance yet
     for message in (owed, seen, note, shopper):
         message.created_at = utcnow() - timedelta(minutes=5)
     session.flush()
-    assert service.reply_emails_owed(session) == [owed.id]
+    assert service.reply_emails_owed(session, unseen_after=later) == [owed.id]
     owed.email_message_id = "<sent@mail.example>"  # what the job sets when it queues it
     session.flush()
-    assert service.reply_emails_owed(session) == []
+    assert service.reply_emails_owed(session, unseen_after=later) == []
     owed.email_message_id = None
     owed.created_at = utcnow() - timedelta(days=3)  # too late to help
     session.flush()
-    assert service.reply_emails_owed(session) == []
+    assert service.reply_emails_owed(session, unseen_after=later) == []

@@ -19,6 +19,7 @@ from tests.e2e.conversations_support import enable_embed
 from tests.helpers import API_SECRET
 from tests.integration.realtime_support import Realtime
 from tests.integration.webhook_support import install, rows
+from tests.support import wait_until
 
 pytestmark = pytest.mark.xdist_group("realtime")
 
@@ -52,6 +53,10 @@ def staff_reply(live, body: str) -> None:
             session, shop, conversation, author="staff", body=body, channel="admin"
         )
         session.commit()
+
+
+def seen_up_to(live) -> int | None:
+    return rows(live.app, Conversation)[0].shopper_seen_message_id
 
 
 def staff_typing(live) -> None:
@@ -122,6 +127,9 @@ def test_a_shopper_chats_from_the_storefront_live_both_ways(
     assert shopper.evaluate("window.pwned") is None
     expect(dialog).not_to_contain_text("is typing")
     shopper.screenshot(path=str(screenshots_dir / "chat-widget-open-en.png"))
+    # The open chat on a visible page tells the app the reply was seen: no email for it.
+    answered = max(m.id for m in rows(live.app, ConversationMessage))
+    wait_until(lambda: seen_up_to(live) == answered, what="the reply reported seen")
 
     # The next page: the same chat (the token is in localStorage), still open, no duplicates.
     shopper.goto(live.devstore_url + STORE + "?page=2")
@@ -138,9 +146,12 @@ def test_a_shopper_chats_from_the_storefront_live_both_ways(
     launcher = shopper.get_by_role("button", name="Chat with us, 1 new")
     expect(launcher).to_be_visible(timeout=20000)
     shopper.screenshot(path=str(screenshots_dir / "chat-widget-closed-unread-en.png"))
+    assert seen_up_to(live) == answered  # arrived while closed: not seen yet
     launcher.click()
     expect(dialog.get_by_role("log")).to_contain_text("Sent while the stream was down.")
     expect(dialog.get_by_role("log").locator("li")).to_have_count(3)
+    latest = max(m.id for m in rows(live.app, ConversationMessage))
+    wait_until(lambda: seen_up_to(live) == latest, what="the reply seen once opened")
     shopper.context.close()
 
 

@@ -367,3 +367,82 @@ def test_a_reply_email_whose_job_was_lost_is_enqueued_again_by_the_sweeper(store
         session.commit()
         assert sweep_reply_emails() == 1
     assert [(j.func_name, j.args) for j in queue.jobs] == [(notify.SEND_REPLY_EMAIL, (reply_id,))]
+
+
+def seen(live, token, message_id, *, shop=SHOP_A, customer=None):
+    body = {"token": token, "message_id": message_id}
+    return chat(live, "POST", "seen", shop=shop, customer=customer, json=body)
+
+
+def seen_up_to(live, conversation_id):
+    return one(live.app, Conversation, Conversation.id == conversation_id).shopper_seen_message_id
+
+
+def test_the_widget_reports_what_the_shopper_saw_and_an_unseen_reply_is_emailed_once(store):
+    from datetime import timedelta
+
+    from shopify_app.models import utcnow
+    from workers.conversation_jobs import sweep_reply_emails
+
+    started = start(store)
+    token, conversation_id = started["chat_token"], started["conversation_id"]
+    queue = Queue("default", connection=store.app.extensions["redis"].connection())
+    queue.empty()
+    # The shopper counts as online (a widget open in a background tab): no email at once.
+    with store.app.app_context():
+        from shopify_app.jobs import redis_connection
+        from shopify_app.realtime import presence
+
+        args = presence.heartbeat_args(60, [(shop_row(store).id, conversation_id, "tab-1")])
+        redis_connection().register_script(presence.HEARTBEAT)(keys=[presence.INDEX_KEY], args=args)
+    first = staff_reply(store, conversation_id, "Seen on screen")
+    second = staff_reply(store, conversation_id, "Never seen")
+    assert queue.jobs == []  # online: nothing emailed at once
+    answer = seen(store, token, first)
+    assert answer.status_code == 204, answer.text
+    assert seen_up_to(store, conversation_id) == first
+    with store.app.app_context():
+        session = get_session()
+        for message_id in (first, second):
+            session.get(ConversationMessage, message_id).created_at = utcnow() - timedelta(
+                minutes=store.app.config["CONVERSATION_UNSEEN_EMAIL_MINUTES"] + 1
+            )
+        session.commit()
+        assert sweep_reply_emails() == 1
+    assert [(j.func_name, j.args) for j in queue.jobs] == [(notify.SEND_REPLY_EMAIL, (second,))]
+
+
+def test_seen_refuses_unsigned_stale_tokens_and_other_shops_conversations(store):
+    started = start(store)
+    token, conversation_id = started["chat_token"], started["conversation_id"]
+    reply_id = staff_reply(store, conversation_id, "Hello")
+    url = f"{store.app_url}/proxy/chat/seen"
+    unsigned = store.http.post(url, params={"shop": SHOP_A}, json={"token": token, "message_id": 1})
+    assert unsigned.status_code == 401
+    stale_request = proxy_query(SHOP_A, timestamp=1_000_000_000)
+    body = {"token": token, "message_id": reply_id}
+    assert store.http.post(url, params=stale_request, json=body).status_code == 401
+    with store.app.app_context():
+        shop = shop_row(store)
+        stale = chat_tokens.issue_chat_token(shop, one(store.app, Conversation), now=1_000_000_000)
+    for bad in ("", "garbage", token + "x", stale):
+        assert seen(store, bad, reply_id).status_code == 401
+    assert seen(store, token, reply_id, shop=SHOP_B).status_code == 401  # A's token at B
+    # A token signed for SHOP_B naming SHOP_A's conversation id: nothing there.
+    other = shop_row(store, SHOP_B)
+    with store.app.app_context():
+        forged_for_b = chat_tokens.issue_chat_token(
+            other, Conversation(id=conversation_id, shop_id=other.id)
+        )
+    assert seen(store, forged_for_b, reply_id, shop=SHOP_B).status_code == 404
+    # Another conversation's message, a note, nonsense: 404, and nothing moves.
+    elsewhere = start(store, email="someone@example.com")
+    theirs = staff_reply(store, elsewhere["conversation_id"], "Not yours")
+    note = staff_reply(store, conversation_id, "private", author="note")
+    for bad in (theirs, note, 10**12, "x", None):
+        assert seen(store, token, bad).status_code == 404
+    assert seen_up_to(store, conversation_id) is None
+    later = staff_reply(store, conversation_id, "And another thing")
+    assert seen(store, token, later).status_code == 204
+    assert seen(store, token, reply_id).status_code == 204  # a late report: no step back
+    assert seen_up_to(store, conversation_id) == later

@@ -136,3 +136,47 @@ def test_customer_filters_backfill_existing_rows_and_fold_back_down(tmp_path):
     segments, counts = segments_and_counts()
     assert segments == [3, 0, 0, 2] and counts == {3: 1, 0: 2, 2: 1}
     engine.dispose()
+
+
+def test_shopper_seen_counts_replies_sent_before_it_as_seen(tmp_path):
+    """0024: a reply sent before the widget reported what it saw is not emailed by the first
+    sweep after the upgrade (every conversation's newest message counts as seen)."""
+    url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    upgrade(url, "0023_delivery_status")
+    engine = create_engine(url)
+    now = {"now": "2026-01-01"}
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO shops (id, domain, scopes, created_at, updated_at) "
+                "VALUES (1, 'a', '', :now, :now)"
+            ),
+            now,
+        )
+        for conversation_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (id, shop_id, email, status, last_message_at, "
+                    "last_message_preview, unread_for_staff, created_at, updated_at) "
+                    "VALUES (:id, 1, 'a@b.co', 'active', :now, '', 0, :now, :now)"
+                ),
+                {"id": conversation_id, **now},
+            )
+        for message_id in (5, 9):
+            conn.execute(
+                text(
+                    "INSERT INTO conversation_messages (id, shop_id, conversation_id, author, "
+                    "body, channel, email_due, created_at) VALUES (:id, 1, 1, 'staff', 'x', "
+                    "'admin', 0, :now)"
+                ),
+                {"id": message_id, **now},
+            )
+    upgrade(url)
+    with engine.connect() as conn:
+        seen = conn.execute(
+            text("SELECT id, shopper_seen_message_id FROM conversations ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in seen] == [(1, 9), (2, None)]
+    downgrade(url, "0023_delivery_status")
+    upgrade(url)
+    engine.dispose()

@@ -31,6 +31,7 @@
   var MAX_BODY = 5000;
   var TYPING_EVERY = 3000;
   var TYPING_SHOWN = 6000;
+  var SEEN_DEBOUNCE = 1000;
   var storageKey = 'rc-chat:' + cfg.shop;
 
   function t(key, vars) {
@@ -298,12 +299,32 @@
     }
     return count;
   }
+  function visible() {
+    return document.visibilityState ? document.visibilityState === 'visible' : !document.hidden;
+  }
+  // Seen = the chat open on a visible page. The server hears of it too (debounced): a staff
+  // reply it never hears was seen goes to the shopper's email after a few minutes.
   function markSeen() {
+    if (!isOpen() || !visible()) { updateBadge(); return; }
     if (lastId > (stored.seenId || 0)) {
       stored.seenId = lastId;
       save();
     }
     updateBadge();
+    reportSeen();
+  }
+  var seenTimer = null;
+  function reportSeen() {
+    clearTimeout(seenTimer);
+    seenTimer = setTimeout(function () {
+      var upTo = stored.seenId || 0;
+      if (!stored.token || upTo <= (stored.reportedId || 0) || !isOpen() || !visible()) return;
+      api('POST', '/chat/seen', { token: stored.token, message_id: upTo }).then(function (result) {
+        if (!result.ok) return; // an expired chat is handled by the next catch-up
+        stored.reportedId = Math.max(stored.reportedId || 0, upTo);
+        save();
+      }, function () { /* offline: the next sighting tries again */ });
+    }, SEEN_DEBOUNCE);
   }
   function updateBadge() {
     var count = isOpen() ? 0 : unreadCount();
@@ -312,7 +333,7 @@
     launcher.setAttribute('aria-label', count ? t('launcher_unread', { count: count }) : t('launcher'));
   }
   document.addEventListener('visibilitychange', function () {
-    if (!document.hidden && isOpen()) markSeen();
+    if (visible() && isOpen()) markSeen();
   });
 
   var typingTimer = null;
