@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .products import DevProduct, default_products
 from .store import DevStoreState, Sequence, now
 
 _ids = Sequence(1_000_001)  # Shopify's ids are unique across resources; so are these
@@ -133,6 +134,7 @@ class ShopData:
     customers: dict[int, DevCustomer] = field(default_factory=dict)
     orders: dict[int, DevOrder] = field(default_factory=dict)
     discounts: dict[int, DevDiscount] = field(default_factory=dict)
+    products: dict[int, DevProduct] = field(default_factory=default_products)
     order_numbers: Sequence = field(default_factory=lambda: Sequence(1001))
 
 

@@ -31,10 +31,11 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from . import bulk, commerce
+from . import bulk, commerce, products
 from .bulk import DevBulkOperation
 from .commerce import DevCustomer, DevDiscount, DevOrder, ShopData
 from .mailbox import Mailbox, ReceivedMail
+from .products import DevProduct
 from .store import DevShop, DevStoreState, IssuedRefreshToken, IssuedToken, Sequence
 from .webhooks import Delivery, WebhookDispatcher
 
@@ -55,6 +56,8 @@ class SavedShopData:
     customers: list[DevCustomer] = field(default_factory=list)
     orders: list[DevOrder] = field(default_factory=list)
     discounts: list[DevDiscount] = field(default_factory=list)
+    # None in a snapshot from before products existed: the demo catalogue.
+    products: list[DevProduct] | None = None
 
 
 @dataclass
@@ -105,7 +108,10 @@ def take(state: DevStoreState, mailbox: Mailbox, dispatcher: WebhookDispatcher) 
         customers = list(data.customers.values())
         orders = list(data.orders.values())
         discounts = list(data.discounts.values())
-        saved[domain] = SavedShopData(data.order_numbers.peek(), customers, orders, discounts)
+        catalogue = list(data.products.values())
+        saved[domain] = SavedShopData(
+            data.order_numbers.peek(), customers, orders, discounts, catalogue
+        )
     with mailbox.lock:
         messages = list(mailbox.messages)
     deliveries = [
@@ -141,6 +147,11 @@ def restore(
             customers={c.id: c for c in saved.customers},
             orders={o.id: o for o in saved.orders},
             discounts={d.id: d for d in saved.discounts},
+            products=(
+                {p.id: p for p in saved.products}
+                if saved.products is not None
+                else products.default_products()
+            ),
             order_numbers=Sequence(saved.next_order_number),
         )
     state.bulk_operations.update(snapshot.bulk_operations)

@@ -80,11 +80,26 @@
     time.textContent = timeText(m.created_at);
     meta.append(author, ' · ', time);
     if (m.channel === 'email') meta.append(' · by email');
+    li.classList.add('kind-' + (m.kind || 'text'));
+    li.append(meta, renderBody(m));
+    return li;
+  }
+
+  function textBody(m) {
     const body = document.createElement('p');
     body.className = 'body';
     body.textContent = m.body;
-    li.append(meta, body);
-    return li;
+    return body;
+  }
+
+  // How a message's content shows, by its kind ("text", "cart", "product", "discount",
+  // "image"); a kind without a renderer shows its `body` sentence. Text only through
+  // textContent: payloads come from shoppers and other systems.
+  const BODY_RENDERERS = {text: textBody};
+
+  function renderBody(m) {
+    const render = BODY_RENDERERS[m.kind] || textBody;
+    try { return render(m); } catch (error) { return textBody(m); }
   }
 
   function scrollToEnd() {

@@ -40,6 +40,9 @@ PREVIEW_CHARS = 200
 EXCERPT_CHARS = 140  # of a message, on the customer's timeline
 AUTHORS = ("shopper", "staff", "note", "system")
 CHANNELS = ("widget", "email", "admin")
+# What a message carries: "text", a storefront "cart" event (staff only), a "product" link, a
+# "discount" code or an "image" (the last three sent by staff). Its facts are in `payload`.
+MESSAGE_KINDS = ("text", "cart", "product", "discount", "image")
 VIEWS = ("all", "mine", "unassigned", "active", "inactive", "archived")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -248,6 +251,8 @@ def post_message(
     staff: StaffMember | None = None,
     client_id: str | None = None,
     email_message_id: str | None = None,
+    kind: str = "text",
+    payload: dict[str, Any] | None = None,
 ) -> ConversationMessage:
     """Store one message (or return the one already stored under the same `client_id` or
     `email_message_id`: a retried send is one message). Raises MessageRefused for an empty
@@ -256,6 +261,8 @@ def post_message(
         raise MessageRefused("No such conversation.", 404)
     if author not in AUTHORS or channel not in CHANNELS:
         raise ValueError(f"unknown author {author!r} or channel {channel!r}")
+    if kind not in MESSAGE_KINDS or (kind == "text") != (payload is None):
+        raise ValueError(f"message kind {kind!r} with payload {payload!r}")
     if staff is not None and staff.shop_id != shop.id:
         raise ValueError("staff member of another shop")
     client_id = (client_id or "").strip()[:64] or None
@@ -274,6 +281,8 @@ def post_message(
         author=author,
         staff_member_id=staff.id if staff is not None else None,
         body=text,
+        kind=kind,
+        payload=payload,
         channel=channel,
         client_id=client_id,
         email_message_id=email_message_id,
@@ -554,6 +563,8 @@ def message_json(
         "conversation_id": message.conversation_id,
         "author": message.author,
         "body": message.body,
+        "kind": message.kind or "text",
+        "payload": message.payload,
         "channel": message.channel,
         "created_at": iso_utc(message.created_at),
         "staff_name": staff_name,

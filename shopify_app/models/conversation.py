@@ -4,8 +4,9 @@ widget, email or the admin."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -63,6 +64,11 @@ class ConversationMessage(Base):
         ForeignKey("staff_members.id", ondelete="SET NULL")
     )
     body: Mapped[str] = mapped_column(Text)
+    # "text", or what else the message carries (MESSAGE_KINDS in conversations.service): its
+    # facts are in `payload`, `body` is the sentence shown where the kind is not understood
+    # (emails, previews, the timeline).
+    kind: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     channel: Mapped[str] = mapped_column(String(16))  # widget | email | admin
     client_id: Mapped[str | None] = mapped_column(String(64))
     email_message_id: Mapped[str | None] = mapped_column(String(255))

@@ -249,6 +249,19 @@
     return message.staff_name || cfg.shopName || t('store');
   }
 
+  function textBody(message) {
+    return text(el('p', 'rc-chat__body'), String(message.body == null ? '' : message.body));
+  }
+
+  // How a message's content shows, by its kind ("text", "product", "discount", "image"); a
+  // kind without a renderer shows its `body` sentence. Text only through textContent.
+  var BODY_RENDERERS = { text: textBody };
+
+  function renderBody(message) {
+    var render = BODY_RENDERERS[message.kind] || textBody;
+    try { return render(message); } catch (e) { return textBody(message); }
+  }
+
   // Adds the message unless it is already shown; true when it was new.
   function addMessage(message) {
     if (!message || typeof message.id !== 'number' || seen[message.id]) return false;
@@ -259,7 +272,8 @@
     var item = el('li', 'rc-chat__message rc-chat__message--' + (mine ? 'mine' : message.author === 'system' ? 'system' : 'theirs'));
     item.setAttribute('data-id', String(message.id));
     var who = text(el('span', 'rc-chat__who'), authorName(message));
-    var bubble = text(el('p', 'rc-chat__body'), String(message.body == null ? '' : message.body));
+    item.className += ' rc-chat__message--kind-' + (message.kind || 'text');
+    var bubble = renderBody(message);
     item.appendChild(who);
     item.appendChild(bubble);
     if (message.created_at) {
