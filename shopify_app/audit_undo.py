@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from shopify_app.i18n import N_, status_word, stored
 from shopify_app.models import Advocate, AuditEntry, BlocklistEntry, Referral, Shop
 from shopify_app.referrals import blocklist, rewards, staff_actions
 from shopify_app.referrals.states import TransitionRefused
@@ -30,16 +32,17 @@ class UndoOption:
 
 # The referral actions with an undo, and the undo's button. All but these two are undone
 # by voiding the referral (its unused reward deactivated).
+UNDO_REASON = stored(N_("Undo of an action on %(at)s UTC"))
 _REFERRAL_UNDO = {
-    "referral.voided": "Un-void",
-    "referral.reassigned": "Give it back",
-    "referral.unvoided": "Void again",
-    "referral.approved": "Void the referral",
-    "referral.unblocked": "Void the referral",
-    "referral.created": "Void the referral",
-    "referral.created.forced": "Void the referral",
-    "referral.created_offline": "Void the referral",
-    "referral.created_offline.forced": "Void the referral",
+    "referral.voided": N_("Un-void"),
+    "referral.reassigned": N_("Give it back"),
+    "referral.unvoided": N_("Void again"),
+    "referral.approved": N_("Void the referral"),
+    "referral.unblocked": N_("Void the referral"),
+    "referral.created": N_("Void the referral"),
+    "referral.created.forced": N_("Void the referral"),
+    "referral.created_offline": N_("Void the referral"),
+    "referral.created_offline.forced": N_("Void the referral"),
 }
 # Audited actions that change nothing about their subject: they never stand in the way.
 _NO_CHANGE = ("referral.rechecked",)
@@ -72,19 +75,19 @@ def _referral(session: Session, shop: Shop, entry: AuditEntry) -> Referral | Non
 def _refusal(session: Session, shop: Shop, entry: AuditEntry, latest: int | None) -> str | None:
     """Why `entry` cannot be undone now (None: it can)."""
     if entry.undone_by_id is not None:
-        return "It was undone already."
+        return _("It was undone already.")
     if entry.action == "blocklist.added":
         found = session.scalar(
             select(BlocklistEntry).where(
                 BlocklistEntry.shop_id == shop.id, BlocklistEntry.id == entry.subject_id
             )
         )
-        return None if found is not None else "The entry is no longer on the blocklist."
+        return None if found is not None else _("The entry is no longer on the blocklist.")
     if entry.action == "blocklist.removed":
         before = entry.before or {}
         kind, value = before.get("kind"), before.get("value")
         if kind not in blocklist.KINDS or not value:
-            return "The removed entry is not recorded."
+            return _("The removed entry is not recorded.")
         exists = session.scalar(
             select(BlocklistEntry.id).where(
                 BlocklistEntry.shop_id == shop.id,
@@ -92,14 +95,14 @@ def _refusal(session: Session, shop: Shop, entry: AuditEntry, latest: int | None
                 BlocklistEntry.value == value,
             )
         )
-        return None if exists is None else "It is on the blocklist again."
+        return None if exists is None else _("It is on the blocklist again.")
     if entry.action not in _REFERRAL_UNDO:
-        return "This action has no undo."
+        return _("This action has no undo.")
     if latest is not None and latest != entry.id:
         return "A later action changed the referral; undo that one first."
     referral = _referral(session, shop, entry)
     if referral is None:
-        return "The referral no longer exists."
+        return _("The referral no longer exists.")
     if entry.action == "referral.voided":
         return staff_actions.unvoid_refusal(session, shop, referral)
     if entry.action == "referral.reassigned":
@@ -110,9 +113,9 @@ def _refusal(session: Session, shop: Shop, entry: AuditEntry, latest: int | None
             )
         )
         if before is None:
-            return "The previous advocate no longer exists."
+            return _("The previous advocate no longer exists.")
         if referral.advocate_id != (entry.after or {}).get("advocate_id"):
-            return "The referral belongs to another advocate now."
+            return _("The referral belongs to another advocate now.")
         return staff_actions.reassign_refusal(session, shop, referral)
     # The rest are undone by voiding the referral; a used reward cannot be taken back.
     refused = staff_actions.void_refusal(referral)
@@ -120,7 +123,9 @@ def _refusal(session: Session, shop: Shop, entry: AuditEntry, latest: int | None
         return refused
     reward = rewards.reward_for(session, shop, referral)
     if reward is not None and reward.status == "used":
-        return f"Its reward {reward.code} was used already; voiding cannot take it back."
+        return _(
+            "Its reward %(code)s was used already; voiding cannot take it back.", code=reward.code
+        )
     return None
 
 
@@ -139,10 +144,10 @@ def undo_options(session: Session, shop: Shop, entries: list[AuditEntry]) -> dic
 
 def _option(entry: AuditEntry) -> UndoOption:
     if entry.action == "blocklist.added":
-        return UndoOption("Remove from the blocklist", needs_reason=False)
+        return UndoOption(_("Remove from the blocklist"), needs_reason=False)
     if entry.action == "blocklist.removed":
-        return UndoOption("Add back to the blocklist", needs_reason=False)
-    return UndoOption(_REFERRAL_UNDO[entry.action], needs_reason=True)
+        return UndoOption(_("Add back to the blocklist"), needs_reason=False)
+    return UndoOption(_(_REFERRAL_UNDO[entry.action]), needs_reason=True)
 
 
 def undo(
@@ -156,15 +161,15 @@ def undo(
         .with_for_update()
     )
     if entry is None:
-        raise UndoRefused("No such audit entry.")
+        raise UndoRefused(_("No such audit entry."))
     latest = _latest_ids(session, shop, [entry]).get((entry.subject_type, entry.subject_id))
     refused = _refusal(session, shop, entry, latest)
     if refused:
         raise UndoRefused(refused)
     why = (reason or "").strip()
     if _option(entry).needs_reason and not why:
-        raise UndoRefused("Say why the action is undone.")
-    why = why or f"Undo of an action on {entry.at:%Y-%m-%d %H:%M} UTC"
+        raise UndoRefused(_("Say why the action is undone."))
+    why = why or UNDO_REASON % {"at": f"{entry.at:%Y-%m-%d %H:%M}"}
     before_max = session.scalar(
         select(func.max(AuditEntry.id)).where(AuditEntry.shop_id == shop.id)
     )
@@ -189,7 +194,7 @@ def undo(
     ).rowcount
     if claimed != 1:  # undone by a concurrent click
         savepoint.rollback()
-        raise UndoRefused("It was undone already.")
+        raise UndoRefused(_("It was undone already."))
     savepoint.commit()
     session.refresh(entry)
     return own, done
@@ -210,11 +215,15 @@ def _perform(session: Session, shop: Shop, entry: AuditEntry, *, actor: str, rea
     assert referral is not None
     if entry.action == "referral.voided":
         staff_actions.staff_unvoid(session, shop, referral, actor=actor, reason=reason)
-        return f"Referral #{referral.id} is {referral.status} again."
+        return _(
+            "Referral #%(id)s is %(status)s again.",
+            id=referral.id,
+            status=status_word(referral.status),
+        )
     if entry.action == "referral.reassigned":
         advocate = session.get(Advocate, (entry.before or {})["advocate_id"])
         assert advocate is not None
         staff_actions.staff_reassign(session, shop, referral, advocate, actor=actor, reason=reason)
-        return f"Referral #{referral.id} belongs to {advocate.code} again."
+        return _("Referral #%(id)s belongs to %(code)s again.", id=referral.id, code=advocate.code)
     staff_actions.staff_void(session, shop, referral, actor=actor, reason=reason)
-    return f"Referral #{referral.id} was voided."
+    return _("Referral #%(id)s was voided.", id=referral.id)

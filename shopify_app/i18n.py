@@ -240,6 +240,72 @@ VOCABULARY = (
 )
 
 
+# English sentences the app keeps in the database (a fraud rule's explanation, a referral's
+# reason, a reward's void reason): stored in English, as the API, exports and the history
+# give them, and shown in the page's language by `stored_text` (the `stored` filter).
+_STORED: dict[str, re.Pattern[str] | None] = {}
+_NAMED = re.compile(r"%\((\w+)\)s")
+_SENTENCE_BREAK = re.compile(r"(?<=[.;]) ")
+
+
+def stored(message: str) -> str:
+    """Register an English sentence (mark it with N_ too, for extraction) that is written to
+    the database, with `%(name)s` placeholders filled in; returns it unchanged."""
+    if message not in _STORED:
+        _STORED[message] = _sentence_pattern(message) if _NAMED.search(message) else None
+    return message
+
+
+def _sentence_pattern(message: str) -> re.Pattern[str]:
+    out, pos = [], 0
+    for found in _NAMED.finditer(message):
+        out.append(re.escape(message[pos : found.start()]))
+        out.append(f"(?P<{found.group(1)}>.+?)")
+        pos = found.end()
+    out.append(re.escape(message[pos:]))
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+def _match_stored(text: str, *, nested: bool = True) -> str | None:
+    if text in _STORED:
+        return gettext(text)
+    for message, pattern in _STORED.items():
+        found = pattern.match(text) if pattern is not None else None
+        if found:
+            values = found.groupdict()
+            if nested:  # a placeholder may hold stored sentences too ("Blocklisted: a; b")
+                values = {k: _stored_value(v) for k, v in values.items()}
+            return gettext(message, **values)
+    return None
+
+
+def _stored_value(value: str) -> str:
+    pieces = value.split("; ")
+    shown = [_match_stored(piece, nested=False) for piece in pieces]
+    return "; ".join(s if s is not None else p for s, p in zip(shown, pieces, strict=True))
+
+
+def stored_text(text: Any) -> str:
+    """A sentence read from the database, in the page's language when it is one the app
+    wrote (`stored`): matched against the English messages, placeholders carried over. Several
+    such sentences joined with spaces are translated one by one. Anything else (a reason staff
+    typed) is shown as it is."""
+    if text is None:
+        return ""
+    text = str(text)
+    if not text or current_locale() == DEFAULT_LOCALE:
+        return text
+    whole = _match_stored(text)
+    if whole is not None:
+        return whole
+    pieces = _SENTENCE_BREAK.split(text)
+    if len(pieces) > 1:
+        shown = [_match_stored(piece) for piece in pieces]
+        if any(s is not None for s in shown):
+            return " ".join(s if s is not None else p for s, p in zip(shown, pieces, strict=True))
+    return text
+
+
 def translated(words: Callable[[Any], str]) -> Callable[[Any], str]:
     """A vocabulary filter whose English word is shown in the page's language."""
 
@@ -247,6 +313,14 @@ def translated(words: Callable[[Any], str]) -> Callable[[Any], str]:
         return translate_word(words(value))
 
     return in_language
+
+
+def status_word(status: str | None) -> str:
+    """A state inside a sentence: "pending" in English (the stored word), "odottaa" in Finnish
+    (the vocabulary's word, lowercase)."""
+    if not status:
+        return ""
+    return gettext(status.replace("_", " ").capitalize()).lower()
 
 
 def translate_word(word: str | None) -> str:
@@ -283,6 +357,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["integer"] = integer_text
     app.jinja_env.filters["long_day"] = long_day_text
     app.jinja_env.filters["t"] = translate_word
+    app.jinja_env.filters["stored"] = stored_text
 
 
 def percent_text(value: int) -> str:

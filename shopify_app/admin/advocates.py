@@ -4,6 +4,7 @@ invitation, the customer found by email."""
 from __future__ import annotations
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shopify_app import wording
@@ -62,13 +63,15 @@ def add_advocate():
     normalised = normalize_email(email)
     if normalised is None:
         return _render_advocates(
-            session, problem="Enter the customer's email address.", email=email, status=422
+            session, problem=_("Enter the customer's email address."), email=email, status=422
         )
     customer = _customer_by_email(session, email)
     if customer is None:
         return _render_advocates(
             session,
-            problem=f"No customer with the email {email} has been synced from Shopify.",
+            problem=_(
+                "No customer with the email %(email)s has been synced from Shopify.", email=email
+            ),
             email=email,
             status=422,
         )
@@ -90,7 +93,9 @@ def invite_customer():
     customer = _customer_by_email(session, email)
     if customer is None:
         return _render_advocates(
-            session, problem=f"No customer with the email {email or '(empty)'}.", status=422
+            session,
+            problem=_("No customer with the email %(email)s.", email=email or _("(empty)")),
+            status=422,
         )
     try:
         message = advocates.staff_invite(session, g.shop, customer, actor=staff_actor())

@@ -4,6 +4,7 @@ revoke one. Every change is audited with the staff member as the actor."""
 from __future__ import annotations
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 
 from shopify_app.api import keys
 from shopify_app.auth.embedded import id_token_required, staff_actor
@@ -57,7 +58,9 @@ def create_api_key():
         return _render(session, problem=str(exc), form=request.form, status=422)
     return _render(
         session,
-        message=f"Key “{made.key.name}” created. Copy it now: it is not shown again.",
+        message=_(
+            "Key “%(name)s” created. Copy it now: it is not shown again.", name=made.key.name
+        ),
         secret=made.secret,
     )
 
@@ -69,6 +72,9 @@ def revoke_api_key(key_id: int):
     key = keys.revoke_key(session, g.shop, key_id, actor=staff_actor())
     if key is None:
         session.rollback()
-        return _render(session, problem="No such key.", status=404)
+        return _render(session, problem=_("No such key."), status=404)
     session.commit()
-    return _render(session, message=f"Key “{key.name}” is revoked: requests with it are refused.")
+    return _render(
+        session,
+        message=_("Key “%(name)s” is revoked: requests with it are refused.", name=key.name),
+    )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shopify_app.auth.embedded import id_token_required, staff_actor
@@ -52,7 +53,9 @@ def add_blocklist_entry():
     except blocklist.InvalidEntry as exc:
         session.rollback()
         return _render_blocklist(session, problem=str(exc), form=request.form, status=422)
-    return _render_blocklist(session, message=f"{entry.value} is on the blocklist.")
+    return _render_blocklist(
+        session, message=_("%(value)s is on the blocklist.", value=entry.value)
+    )
 
 
 @bp.post("/blocklist/<int:entry_id>/remove")
@@ -61,7 +64,11 @@ def remove_blocklist_entry(entry_id: int):
     session = get_session()
     entry = blocklist.remove_entry(session, g.shop, entry_id, actor=staff_actor())
     session.commit()
-    message = f"{entry.value} was removed from the blocklist." if entry else "Already removed."
+    message = (
+        _("%(value)s was removed from the blocklist.", value=entry.value)
+        if entry
+        else _("Already removed.")
+    )
     return _render_blocklist(session, message=message)
 
 
@@ -87,11 +94,11 @@ def add_blocklist_entries():
         return _render_blocklist(session, problem=str(exc), form=request.form, status=422)
     if not results:
         return _render_blocklist(
-            session, problem="Paste at least one value.", form=request.form, status=422
+            session, problem=_("Paste at least one value."), form=request.form, status=422
         )
     counts = {o: sum(r.outcome == o for r in results) for o in ("added", "already", "invalid")}
-    message = (
-        f"{counts['added']} added, {counts['already']} already on the blocklist, "
-        f"{counts['invalid']} not valid."
+    message = _(
+        "%(added)s added, %(already)s already on the blocklist, %(invalid)s not valid.",
+        **counts,
     )
     return _render_blocklist(session, message=message, results=results)

@@ -4,6 +4,7 @@ shop's suppression list, which staff add to and remove from."""
 from __future__ import annotations
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shopify_app.auth.embedded import id_token_required, staff_actor
@@ -75,10 +76,14 @@ def add_suppression():
         session.commit()
     except suppression.NotAnAddress:
         session.rollback()
-        problem = f"{email or '(empty)'} is not an email address."
+        problem = _("%(email)s is not an email address.", email=email or _("(empty)"))
         return _render_emails(session, problem=problem, form=request.form, status=422)
-    done = "is now on" if added else "was already on"
-    return _render_emails(session, message=f"{entry.email} {done} the suppression list.")
+    message = (
+        _("%(email)s is now on the suppression list.", email=entry.email)
+        if added
+        else _("%(email)s was already on the suppression list.", email=entry.email)
+    )
+    return _render_emails(session, message=message)
 
 
 @bp.post("/emails/suppressions/<int:entry_id>/remove")
@@ -88,6 +93,8 @@ def remove_suppression(entry_id: int):
     entry = suppression.remove(session, g.shop, entry_id, actor=staff_actor())
     session.commit()
     message = (
-        f"{entry.email} may get shares and invitations again." if entry else "Already removed."
+        _("%(email)s may get shares and invitations again.", email=entry.email)
+        if entry
+        else _("Already removed.")
     )
     return _render_emails(session, message=message)

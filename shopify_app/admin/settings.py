@@ -4,6 +4,7 @@ every advocate's code in Shopify up to date (a job)."""
 from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from shopify_app import jobs
@@ -73,7 +74,7 @@ def settings():
             saved=saved,
             currency=currency,
             advocate_count=advocate_count,
-            toast="Settings saved" if saved else None,
+            toast=_("Settings saved") if saved else None,
         ),
         status,
     )

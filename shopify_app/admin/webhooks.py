@@ -5,6 +5,7 @@ with replay. The work is in `shopify_app.outgoing`."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -105,7 +106,9 @@ def register_endpoint():
     except EndpointRefused as exc:
         session.rollback()
         return _render(session, problem=str(exc), form=request.form, status=422)
-    return _render(session, message=f"{created.endpoint.url} will receive events.", secret=created)
+    return _render(
+        session, message=_("%(url)s will receive events.", url=created.endpoint.url), secret=created
+    )
 
 
 @bp.post("/<int:endpoint_id>/rotate")
@@ -117,7 +120,7 @@ def rotate_secret(endpoint_id: int):
     session.commit()
     return _render(
         session,
-        message="A new signing secret was made; the previous one also signs for 24 hours.",
+        message=_("A new signing secret was made; the previous one also signs for 24 hours."),
         secret=rotated,
     )
 
@@ -134,7 +137,7 @@ def enable_endpoint(endpoint_id: int):
         return _render(session, problem=str(exc), status=422)
     events.schedule_endpoint(session, endpoint.id)  # what waited goes out now
     session.commit()
-    return _render(session, message=f"{endpoint.url} is enabled.")
+    return _render(session, message=_("%(url)s is enabled.", url=endpoint.url))
 
 
 @bp.post("/<int:endpoint_id>/disable")
@@ -144,7 +147,9 @@ def disable_endpoint(endpoint_id: int):
     endpoint = _endpoint_or_404(session, endpoint_id)
     endpoints.disable(session, g.shop, endpoint, actor=staff_actor(), reason="Disabled by staff.")
     session.commit()
-    return _render(session, message=f"{endpoint.url} is disabled: nothing is sent to it.")
+    return _render(
+        session, message=_("%(url)s is disabled: nothing is sent to it.", url=endpoint.url)
+    )
 
 
 @bp.post("/<int:endpoint_id>/delete")
@@ -155,7 +160,7 @@ def delete_endpoint(endpoint_id: int):
     url = endpoint.url
     endpoints.delete(session, g.shop, endpoint, actor=staff_actor())
     session.commit()
-    return _render(session, message=f"{url} was deleted, with its delivery log.")
+    return _render(session, message=_("%(url)s was deleted, with its delivery log.", url=url))
 
 
 @bp.post("/<int:endpoint_id>/test")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -96,22 +97,26 @@ def _subject(
     if kind == "advocate":
         return names.advocate(sid)
     if kind == "program":
-        return [Part("Program settings", "settings.settings")]
+        return [Part(_("Program settings"), "settings.settings")]
     if kind == "bulk_job":
-        return [Part("Customers", "customers.index")]
+        return [Part(_("Customers"), "customers.index")]
     if kind == "reward":
         code = rewards.get(sid or 0)
-        return [Part(f"Reward code {code}" if code else "A reward")]
+        return [Part(_("Reward code %(code)s", code=code) if code else _("A reward"))]
     if kind == "blocklist_entry":
         value = recorded.get("value")
-        return [Part(f"“{value}”" if value else "A blocklist entry", "blocklist.blocklist")]
+        return [Part(f"“{value}”" if value else _("A blocklist entry"), "blocklist.blocklist")]
     if kind == "email_suppression":
         address = recorded.get("email")
-        return [Part(f"{address}" if address else "An address", "emails.emails")]
+        return [Part(f"{address}" if address else _("An address"), "emails.emails")]
     if kind == "api_key":
         name = keys.get(sid or 0) or recorded.get("name")
-        return [Part(f"API key “{name}”" if name else "An API key", "api_keys.api_keys")]
+        return [
+            Part(
+                _("API key “%(name)s”", name=name) if name else _("An API key"), "api_keys.api_keys"
+            )
+        ]
     if kind == "webhook_endpoint":
         url = endpoints.get(sid or 0) or recorded.get("url")
-        return [Part(url or "A webhook endpoint", "outgoing_webhooks.webhooks")]
+        return [Part(url or _("A webhook endpoint"), "outgoing_webhooks.webhooks")]
     return [Part(kind.replace("_", " ").capitalize())]

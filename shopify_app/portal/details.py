@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from shopify_app.db import unindexed
+from shopify_app.i18n import N_, stored_text
 from shopify_app.models import (
     Advocate,
     Customer,
@@ -125,24 +127,52 @@ def referral_view(session: Session, shop: Shop, referral_id: int) -> ReferralVie
     )
 
 
+def _day(moment) -> str:
+    return f"{moment:%Y-%m-%d}"
+
+
 def _voided_story(referral: Referral, reward: Reward | None, emails: list[EmailMessage]) -> str:
     """A voided referral's reward, whole: was it issued, emailed, used, deactivated?"""
-    head = f"No reward: the referral was voided. {referral.status_reason or ''}".strip()
+    reason = stored_text(referral.status_reason)
+    head = (_("No reward: the referral was voided.") + f" {reason}").strip()
     if reward is None or reward.issued_at is None:
         return head
     sent = [m for m in emails if m.status == "sent"]
-    story = f"{head} Its reward {reward.code} had been issued on {reward.issued_at:%Y-%m-%d}"
     if sent:
         last = sent[-1]
-        story += f" and emailed to {last.to_address} on {last.sent_at or last.created_at:%Y-%m-%d}"
+        story = _(
+            "%(head)s Its reward %(code)s had been issued on %(issued)s and emailed to "
+            "%(address)s on %(sent)s",
+            head=head,
+            code=reward.code,
+            issued=_day(reward.issued_at),
+            address=last.to_address,
+            sent=_day(last.sent_at or last.created_at),
+        )
+    else:
+        story = _(
+            "%(head)s Its reward %(code)s had been issued on %(issued)s",
+            head=head,
+            code=reward.code,
+            issued=_day(reward.issued_at),
+        )
     if reward.status == "used":
-        return (
-            f"{story}; it was used on order {reward.used_order_shopify_id} before the void, "
-            "and a used code cannot be taken back."
+        return _(
+            "%(story)s; it was used on order %(order)s before the void, "
+            "and a used code cannot be taken back.",
+            story=story,
+            order=reward.used_order_shopify_id,
         )
     if reward.last_error and reward.status == "voided":
-        return f"{story}; deactivating the code in Shopify failed: {reward.last_error}"
-    return f"{story}; the code was deactivated in Shopify, so it can no longer be used."
+        return _(
+            "%(story)s; deactivating the code in Shopify failed: %(error)s",
+            story=story,
+            error=reward.last_error,
+        )
+    return _(
+        "%(story)s; the code was deactivated in Shopify, so it can no longer be used.",
+        story=story,
+    )
 
 
 def _last_email_story(emails: list[EmailMessage]) -> str:
@@ -155,9 +185,24 @@ def _last_email_story(emails: list[EmailMessage]) -> str:
     ):
         return ""
     if last.delivery_status == "complained":
-        return f" The reward email to {last.to_address} was marked as spam by the recipient."
+        return " " + _(
+            "The reward email to %(address)s was marked as spam by the recipient.",
+            address=last.to_address,
+        )
     detail = last.delivery_detail or ""
-    return f" The reward email to {last.to_address} bounced: {detail[:1].lower()}{detail[1:]}"
+    return " " + _(
+        "The reward email to %(address)s bounced: %(detail)s",
+        address=last.to_address,
+        detail=f"{detail[:1].lower()}{detail[1:]}",
+    )
+
+
+_TRIGGERS = {
+    "paid": N_("Waiting for the friend's order to be paid."),
+    "fulfilled": N_("Waiting for the friend's order to be fulfilled."),
+    "days_after_paid": N_("Waiting for the friend's order to be days after paid."),
+    "event": N_("Waiting for the friend's order to be event."),
+}
 
 
 def where_is_the_reward(
@@ -165,40 +210,65 @@ def where_is_the_reward(
 ) -> str:
     """D3 in one sentence: the reward's state and why."""
     if referral.status == "blocked":
-        return f"No reward: the referral was blocked. {referral.status_reason or ''}".strip()
+        reason = stored_text(referral.status_reason)
+        return (_("No reward: the referral was blocked.") + f" {reason}").strip()
     if referral.status == "voided":
         return _voided_story(referral, reward, emails or [])
     if referral.status == "pending":
         if referral.flagged_at is not None:
-            return (
-                f"Held for review: {referral.flag_reason or 'a rule flagged the referral.'} "
-                "Approve it to issue the reward, or void it."
+            return _(
+                "Held for review: %(why)s Approve it to issue the reward, or void it.",
+                why=stored_text(referral.flag_reason) or _("a rule flagged the referral."),
             )
         if referral.needs_manual_approval:
-            return "Waiting for a staff member to approve the referral (manual approval)."
+            return _("Waiting for a staff member to approve the referral (manual approval).")
         if referral.approve_after is None:
             trigger = (referral.terms or {}).get("reward_trigger", "paid")
+            if trigger in _TRIGGERS:
+                return _(_TRIGGERS[trigger])
             return f"Waiting for the friend's order to be {trigger.replace('_', ' ')}."
-        return f"Pending approval until {referral.approve_after:%Y-%m-%d %H:%M UTC}."
+        return _(
+            "Pending approval until %(moment)s.",
+            moment=f"{referral.approve_after:%Y-%m-%d %H:%M UTC}",
+        )
     if reward is None:
-        return "Completed; the reward is being created."
+        return _("Completed; the reward is being created.")
     if reward.status == "pending":
         return (
-            f"Completed; the reward code could not be created in Shopify yet: {reward.last_error}"
+            _(
+                "Completed; the reward code could not be created in Shopify yet: %(error)s",
+                error=reward.last_error,
+            )
             if reward.last_error
-            else "Completed; the reward code is being created in Shopify."
+            else _("Completed; the reward code is being created in Shopify.")
         )
     if reward.status == "issued":
-        return (
-            f"Issued: code {reward.code}, not used yet"
-            + (f", expires {reward.expires_at:%Y-%m-%d}." if reward.expires_at else ".")
-            + _last_email_story(emails or [])
+        issued = (
+            _(
+                "Issued: code %(code)s, not used yet, expires %(expires)s.",
+                code=reward.code,
+                expires=_day(reward.expires_at),
+            )
+            if reward.expires_at
+            else _("Issued: code %(code)s, not used yet.", code=reward.code)
         )
+        return issued + _last_email_story(emails or [])
     if reward.status == "used":
-        return f"Used: code {reward.code} was redeemed on order {reward.used_order_shopify_id}."
+        return _(
+            "Used: code %(code)s was redeemed on order %(order)s.",
+            code=reward.code,
+            order=reward.used_order_shopify_id,
+        )
     if reward.status == "unused":
-        return f"Expired unused: code {reward.code} ended {reward.expires_at:%Y-%m-%d}."
-    return f"Voided: {reward.void_reason or 'the referral was voided'}."
+        return _(
+            "Expired unused: code %(code)s ended %(ended)s.",
+            code=reward.code,
+            ended=_day(reward.expires_at),
+        )
+    return _(
+        "Voided: %(why)s.",
+        why=stored_text(reward.void_reason) or _("the referral was voided"),
+    )
 
 
 @dataclass

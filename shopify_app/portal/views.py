@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, g, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shopify_app import audit_undo, wording
@@ -14,6 +15,7 @@ from shopify_app.admin.pages import render_outcome
 from shopify_app.audit import record_audit
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
+from shopify_app.i18n import stored_text, translate_word
 from shopify_app.models import Advocate, AuditEntry, Customer, Order
 from shopify_app.referrals import advocates, offline_sales, staff_actions, vocabulary
 from shopify_app.referrals.reward_email import NotSendable, queue_reward_email
@@ -75,7 +77,7 @@ def _referral_names(session, view: details.ReferralView) -> wording.Names:
         for key in ("friend_customer_id", "advocate_customer_id"):
             customer_ids.add((check.evidence or {}).get(key))
     for t in view.transitions:
-        kind, _, detail = (t.cause or "").partition(":")
+        kind, _sep, detail = (t.cause or "").partition(":")
         if kind == "reassigned":
             advocate_ids |= {int(x) for x in detail.split("->") if x.isdigit()}
     for c in (view.referral.attribution_evidence or {}).get("candidates", []):
@@ -100,7 +102,7 @@ def resend(referral_id: int):
         abort(404)
     if view.reward is None:
         return _render_referral(
-            session, referral_id, problem="There is no reward to resend.", status=422
+            session, referral_id, problem=_("There is no reward to resend."), status=422
         )
     key = "".join(c for c in request.form.get("request_key", "") if c.isalnum())[:32]
     key = key or secrets.token_hex(8)
@@ -110,7 +112,9 @@ def resend(referral_id: int):
         )
     except NotSendable as exc:
         session.rollback()
-        return _render_referral(session, referral_id, problem=f"Not sent: {exc}.", status=422)
+        return _render_referral(
+            session, referral_id, problem=_("Not sent: %(exc)s.", exc=exc), status=422
+        )
     if queued:
         record_audit(
             session,
@@ -127,10 +131,16 @@ def resend(referral_id: int):
         session,
         referral_id,
         message=(
-            f"The reward email to {message.to_address} is queued to be sent again; "
-            "its delivery shows below."
+            _(
+                "The reward email to %(address)s is queued to be sent again; "
+                "its delivery shows below.",
+                address=message.to_address,
+            )
             if queued
-            else f"The reward email to {message.to_address} was already queued by this form."
+            else _(
+                "The reward email to %(address)s was already queued by this form.",
+                address=message.to_address,
+            )
         ),
     )
 
@@ -211,8 +221,8 @@ def undo_audit_entry(entry_id: int):
         )
         if exists is None:
             abort(404)
-        return _render_audit(session, problem=f"Not undone: {exc}", status=422)
-    return _render_audit(session, message=f"Undone: {done}")
+        return _render_audit(session, problem=_("Not undone: %(exc)s", exc=exc), status=422)
+    return _render_audit(session, message=_("Undone: %(done)s", done=done))
 
 
 def _render_audit(session, *, message=None, problem=None, status=200):
@@ -250,7 +260,7 @@ def _render_audit(session, *, message=None, problem=None, status=200):
         entries=entries,
         lines=audit_view.audit_lines(session, g.shop, list(entries)),
         actors=sorted({a for a, _ in facets}),
-        actions=sorted({b for _, b in facets}),
+        actions=sorted({b for _a, b in facets}),
         actor=actor,
         action=action,
         since=request.args.get("from", "") if since else "",
@@ -281,7 +291,7 @@ def reassign(referral_id: int):
         return _render_referral(
             session,
             referral_id,
-            problem=f"No advocate with the code or email {target!r}.",
+            problem=_("No advocate with the code or email %(target)s.", target=repr(target)),
             status=422,
         )
     try:
@@ -298,13 +308,19 @@ def reassign(referral_id: int):
         session.rollback()
         return _render_referral(session, referral_id, problem=str(exc), status=422)
     status = view.referral.status
-    message = f"Referral #{referral_id} now belongs to {advocate.code}; the fraud rules ran again."
+    message = _(
+        "Referral #%(id)s now belongs to %(code)s; the fraud rules ran again.",
+        id=referral_id,
+        code=advocate.code,
+    )
     if reward:
-        message += f" Their reward {reward.code} is being created."
+        message += _(" Their reward %(code)s is being created.", code=reward.code)
     elif status == "blocked":
-        message += f" A rule blocks it now: {view.referral.status_reason}"
+        message += _(
+            " A rule blocks it now: %(reason)s", reason=stored_text(view.referral.status_reason)
+        )
     elif view.referral.flagged_at is not None:
-        message += " It is held for review."
+        message += _(" It is held for review.")
     return _render_referral(session, referral_id, message=message)
 
 
@@ -335,9 +351,9 @@ def create_referral():
     order = session.scalar(select(Order).where(Order.shop_id == g.shop.id, Order.name == name))
     problem = None
     if advocate is None:
-        problem = "No advocate with that code or email."
+        problem = _("No advocate with that code or email.")
     elif order is None:
-        problem = f"No order {name} has been synced from Shopify."
+        problem = _("No order %(name)s has been synced from Shopify.", name=name)
     if problem:
         return _render_create(session, form, problem=problem, status=422)
     check_only = form.get("action") == "check"
@@ -384,9 +400,9 @@ def create_offline_referral():
     )
     problem = None
     if advocate is None:
-        problem = "No advocate with that code or email."
+        problem = _("No advocate with that code or email.")
     elif friend is None:
-        problem = (
+        problem = _(
             "No customer with the friend's email. Add the friend as a customer in Shopify "
             "first; the app picks them up within a minute."
         )
@@ -417,8 +433,11 @@ def create_offline_referral():
     return _render_referral(
         session,
         referral.id,
-        message=f"Referral #{referral.id} created for the offline sale: "
-        f"{vocabulary.referral_status(referral).lower()}.",
+        message=_(
+            "Referral #%(id)s created for the offline sale: %(status)s.",
+            id=referral.id,
+            status=translate_word(vocabulary.referral_status(referral)).lower(),
+        ),
     )
 
 

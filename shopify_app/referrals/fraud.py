@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopify_app.i18n import N_, stored
+
 from .blocklist import Hit
 from .identity import canonical_address, canonical_email, canonical_phone
 
@@ -86,14 +88,70 @@ class Rule:
         return self.check(self, ctx)
 
 
+# The explanations, stored in English with each check (`stored`: pages show them translated).
+_T = {
+    key: stored(message)
+    for key, message in {
+        "own_account": N_("The friend is the advocate's own customer account."),
+        "other_customer": N_("The friend is a different customer from the advocate."),
+        "same_email": N_(
+            "Friend email %(email)s normalises to %(normalised)s = the advocate's "
+            "(%(advocate_email)s)."
+        ),
+        "other_email": N_("The friend's email differs from the advocate's once normalised."),
+        "same_phone": N_("Friend phone %(phone)s is the advocate's number (%(advocate_phone)s)."),
+        "other_phone": N_("The friend's phone differs from the advocate's (or one is missing)."),
+        "same_address": N_("The order ships to an address the advocate uses (%(address)s)."),
+        "other_address": N_("The order ships to an address the advocate has not used."),
+        "same_device": N_(
+            "The order came from the advocate's own device (IP %(ip)s, same browser)."
+        ),
+        "other_device": N_(
+            "The order came from a different IP address and browser than the advocate's."
+        ),
+        "same_name": N_("the same name at another domain"),
+        "one_letter": N_("names one letter apart at the same domain"),
+        "similar_email": N_(
+            "The friend's email %(email)s is similar to the advocate's (%(advocate_email)s): "
+            "%(why)s."
+        ),
+        "not_similar": N_("The friend's email is not similar to the advocate's."),
+        "shared_ip": N_(
+            "The order came from an IP address the advocate also uses (%(ip)s), with another "
+            "browser: perhaps one household."
+        ),
+        "not_shared_ip": N_(
+            "The friend's IP address is not one the advocate uses with another browser."
+        ),
+        "existing_accepted": N_("The program accepts existing customers as friends."),
+        "ordered_before": N_("The friend had already ordered (%(orders)s)."),
+        "email_ordered_before": N_(
+            "The friend's email %(email)s belongs to a customer who had already ordered "
+            "(%(orders)s)."
+        ),
+        "new_customer": N_("The friend had not ordered before."),
+        "already_referred": N_("The friend was already referred (referral #%(referral)s)."),
+        "not_referred": N_("The friend has not been referred before."),
+        "cross_referral": N_(
+            "Cross referral: the friend referred this advocate (referral #%(referral)s)."
+        ),
+        "no_cross_referral": N_("The friend has not referred this advocate."),
+        "blocklisted": N_("Blocklisted: %(hits)s"),
+        "blocklist_hit": N_("%(matched)s matches %(kind)s %(pattern)s"),
+        "not_blocklisted": N_("Nothing about the friend is on the blocklist."),
+        "cap_day": N_("The advocate reached the cap of %(cap)s referrals per day."),
+        "cap_total": N_("The advocate reached the cap of %(cap)s referrals in total."),
+        "within_caps": N_("The advocate is within the program's caps."),
+    }.items()
+}
+
+
 def _same_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
     same = ctx.friend.customer_id is not None and ctx.friend.customer_id == ctx.advocate.customer_id
     return _result(
         rule,
         same,
-        "The friend is the advocate's own customer account."
-        if same
-        else "The friend is a different customer from the advocate.",
+        _T["own_account"] if same else _T["other_customer"],
         friend_customer_id=ctx.friend.customer_id,
         advocate_customer_id=ctx.advocate.customer_id,
     )
@@ -103,12 +161,13 @@ def _same_email(rule: Rule, ctx: FraudContext) -> RuleResult:
     friend, advocate = canonical_email(ctx.friend.email), canonical_email(ctx.advocate.email)
     same = friend is not None and friend == advocate
     if same:
-        text = (
-            f"Friend email {ctx.friend.email} normalises to {friend} = the advocate's "
-            f"({ctx.advocate.email})."
-        )
+        text = _T["same_email"] % {
+            "email": ctx.friend.email,
+            "normalised": friend,
+            "advocate_email": ctx.advocate.email,
+        }
     else:
-        text = "The friend's email differs from the advocate's once normalised."
+        text = _T["other_email"]
     return _result(
         rule,
         same,
@@ -126,9 +185,9 @@ def _same_phone(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         same,
-        f"Friend phone {ctx.friend.phone} is the advocate's number ({advocate})."
+        _T["same_phone"] % {"phone": ctx.friend.phone, "advocate_phone": advocate}
         if same
-        else "The friend's phone differs from the advocate's (or one is missing).",
+        else _T["other_phone"],
         friend_phone=ctx.friend.phone,
         friend_e164=friend,
         advocate_phone=ctx.advocate.phone,
@@ -143,9 +202,7 @@ def _same_address(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         same,
-        f"The order ships to an address the advocate uses ({friend})."
-        if same
-        else "The order ships to an address the advocate has not used.",
+        _T["same_address"] % {"address": friend} if same else _T["other_address"],
         friend_address=friend,
         advocate_addresses=own,
     )
@@ -158,9 +215,7 @@ def _same_device(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         same,
-        f"The order came from the advocate's own device (IP {friend[0]}, same browser)."
-        if same
-        else "The order came from a different IP address and browser than the advocate's.",
+        _T["same_device"] % {"ip": friend[0]} if same else _T["other_device"],
         friend_ip=friend[0],
         friend_user_agent=friend[1],
         advocate_devices=known,
@@ -195,7 +250,7 @@ def similar_emails(friend: str | None, advocate: str | None) -> str | None:
     # Gmail ignores dots (its canonical form drops them), other providers may not.
     f_local, a_local = f_local.replace(".", ""), a_local.replace(".", "")
     if f_local == a_local and len(f_local) >= 4:
-        return "the same name at another domain"
+        return _T["same_name"]
     letters_only = not any(c.isdigit() for c in f_local + a_local)
     if (
         f_domain == a_domain
@@ -203,7 +258,7 @@ def similar_emails(friend: str | None, advocate: str | None) -> str | None:
         and min(len(f_local), len(a_local)) >= 6
         and _edit_distance(f_local, a_local, 1) == 1
     ):
-        return "names one letter apart at the same domain"
+        return _T["one_letter"]
     return None
 
 
@@ -213,10 +268,10 @@ def _similar_email(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         False,
-        f"The friend's email {ctx.friend.email} is similar to the advocate's "
-        f"({ctx.advocate.email}): {why}."
+        _T["similar_email"]
+        % {"email": ctx.friend.email, "advocate_email": ctx.advocate.email, "why": why}
         if why
-        else "The friend's email is not similar to the advocate's.",
+        else _T["not_similar"],
         flag=why is not None,
         friend_email=ctx.friend.email,
         advocate_email=ctx.advocate.email,
@@ -233,10 +288,7 @@ def _shared_ip(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         False,
-        f"The order came from an IP address the advocate also uses ({ip}), with another "
-        "browser: perhaps one household."
-        if shared
-        else "The friend's IP address is not one the advocate uses with another browser.",
+        _T["shared_ip"] % {"ip": ip} if shared else _T["not_shared_ip"],
         flag=shared,
         friend_ip=ip,
         advocate_ips=sorted({d[0] for d in ctx.advocate_devices if d[0]}),
@@ -250,16 +302,16 @@ def _existing_customer(rule: Rule, ctx: FraudContext) -> RuleResult:
     own, by_email = ctx.friend_prior_orders, ctx.friend_prior_orders_by_email
     existing = ctx.new_customers_only and bool(own or by_email)
     if not ctx.new_customers_only:
-        text = "The program accepts existing customers as friends."
+        text = _T["existing_accepted"]
     elif own:
-        text = f"The friend had already ordered ({', '.join(own[:5])})."
+        text = _T["ordered_before"] % {"orders": ", ".join(own[:5])}
     elif existing:
-        text = (
-            f"The friend's email {ctx.friend.email} belongs to a customer who had already "
-            f"ordered ({', '.join(by_email[:5])})."
-        )
+        text = _T["email_ordered_before"] % {
+            "email": ctx.friend.email,
+            "orders": ", ".join(by_email[:5]),
+        }
     else:
-        text = "The friend had not ordered before."
+        text = _T["new_customer"]
     return _result(
         rule,
         existing,
@@ -276,9 +328,9 @@ def _already_referred(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         bool(others),
-        f"The friend was already referred (referral #{others[0]['referral_id']})."
+        _T["already_referred"] % {"referral": others[0]["referral_id"]}
         if others
-        else "The friend has not been referred before.",
+        else _T["not_referred"],
         other_referrals=others[:10],
     )
 
@@ -288,9 +340,9 @@ def _cross_referral(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         reverse is not None,
-        f"Cross referral: the friend referred this advocate (referral #{reverse['referral_id']})."
+        _T["cross_referral"] % {"referral": reverse["referral_id"]}
         if reverse
-        else "The friend has not referred this advocate.",
+        else _T["no_cross_referral"],
         reverse_referral=reverse,
     )
 
@@ -300,9 +352,15 @@ def _blocklist(rule: Rule, ctx: FraudContext) -> RuleResult:
     return _result(
         rule,
         bool(hits),
-        "Blocklisted: " + "; ".join(f"{h.matched} matches {h.kind} {h.pattern}" for h in hits)
+        _T["blocklisted"]
+        % {
+            "hits": "; ".join(
+                _T["blocklist_hit"] % {"matched": h.matched, "kind": h.kind, "pattern": h.pattern}
+                for h in hits
+            )
+        }
         if hits
-        else "Nothing about the friend is on the blocklist.",
+        else _T["not_blocklisted"],
         hits=[
             {"entry_id": h.entry_id, "kind": h.kind, "pattern": h.pattern, "matched": h.matched}
             for h in hits
@@ -314,11 +372,11 @@ def _caps(rule: Rule, ctx: FraudContext) -> RuleResult:
     over_day = ctx.cap_per_day is not None and ctx.advocate_referrals_today >= ctx.cap_per_day
     over_total = ctx.cap_total is not None and ctx.advocate_referrals_total >= ctx.cap_total
     if over_day:
-        text = f"The advocate reached the cap of {ctx.cap_per_day} referrals per day."
+        text = _T["cap_day"] % {"cap": ctx.cap_per_day}
     elif over_total:
-        text = f"The advocate reached the cap of {ctx.cap_total} referrals in total."
+        text = _T["cap_total"] % {"cap": ctx.cap_total}
     else:
-        text = "The advocate is within the program's caps."
+        text = _T["within_caps"]
     return _result(
         rule,
         over_day or over_total,
@@ -331,18 +389,18 @@ def _caps(rule: Rule, ctx: FraudContext) -> RuleResult:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("self_referral.customer", 1, "Same customer", _same_customer),
-    Rule("self_referral.email", 1, "Same email (normalised)", _same_email),
-    Rule("self_referral.phone", 1, "Same phone", _same_phone),
-    Rule("self_referral.address", 1, "Same shipping address", _same_address),
-    Rule("self_referral.device", 1, "Same IP and browser", _same_device),
-    Rule("existing_customer", 2, "Existing customer", _existing_customer),
-    Rule("friend_already_referred", 1, "Friend already referred", _already_referred),
-    Rule("cross_referral", 1, "Cross referral", _cross_referral),
-    Rule("blocklist", 1, "Blocklist", _blocklist),
-    Rule("caps", 1, "Per-advocate caps", _caps),
-    Rule("similar_email", 1, "Similar email (review)", _similar_email),
-    Rule("shared_ip", 1, "Shared IP address (review)", _shared_ip),
+    Rule("self_referral.customer", 1, N_("Same customer"), _same_customer),
+    Rule("self_referral.email", 1, N_("Same email (normalised)"), _same_email),
+    Rule("self_referral.phone", 1, N_("Same phone"), _same_phone),
+    Rule("self_referral.address", 1, N_("Same shipping address"), _same_address),
+    Rule("self_referral.device", 1, N_("Same IP and browser"), _same_device),
+    Rule("existing_customer", 2, N_("Existing customer"), _existing_customer),
+    Rule("friend_already_referred", 1, N_("Friend already referred"), _already_referred),
+    Rule("cross_referral", 1, N_("Cross referral"), _cross_referral),
+    Rule("blocklist", 1, N_("Blocklist"), _blocklist),
+    Rule("caps", 1, N_("Per-advocate caps"), _caps),
+    Rule("similar_email", 1, N_("Similar email (review)"), _similar_email),
+    Rule("shared_ip", 1, N_("Shared IP address (review)"), _shared_ip),
 )
 
 

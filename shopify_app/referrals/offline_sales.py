@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,11 +42,16 @@ def parse_subtotal(text: str, currency: str) -> int:
         value = Decimal(0)
     if not value.is_finite() or value <= 0 or value > MAX_SUBTOTAL:
         raise TransitionRefused(
-            f"Type the sale's subtotal as a positive amount in {currency}, like 49.90."
+            _(
+                "Type the sale's subtotal as a positive amount in %(currency)s, like 49.90.",
+                currency=currency,
+            )
         )
     minor = to_minor(cleaned, currency)
     if minor <= 0:
-        raise TransitionRefused(f"The subtotal is less than the smallest unit of {currency}.")
+        raise TransitionRefused(
+            _("The subtotal is less than the smallest unit of %(currency)s.", currency=currency)
+        )
     return minor
 
 
@@ -66,16 +72,16 @@ def create_offline_referral(
     subtotal and the reason. The caller commits."""
     why = (reason or "").strip()
     if not why:
-        raise TransitionRefused("Say why the referral is created for an offline sale.")
+        raise TransitionRefused(_("Say why the referral is created for an offline sale."))
     if advocate.shop_id != shop.id or friend.shop_id != shop.id:
-        raise TransitionRefused("That advocate or friend belongs to another shop.")
+        raise TransitionRefused(_("That advocate or friend belongs to another shop."))
     if friend.id == advocate.customer_id:
-        raise TransitionRefused("The advocate cannot be their own friend.")
+        raise TransitionRefused(_("The advocate cannot be their own friend."))
     if friend.redacted_at is not None:
-        raise TransitionRefused("The friend's data was erased at their request.")
+        raise TransitionRefused(_("The friend's data was erased at their request."))
     key = re.sub(r"[^A-Za-z0-9]", "", request_key or "")[:64]
     if not key:
-        raise TransitionRefused("The form has expired; open it again.")
+        raise TransitionRefused(_("The form has expired; open it again."))
     event_id = f"offline-sale:{key}"
     earlier = _sale(session, shop, event_id)
     if earlier is not None and earlier.referral_id is not None:

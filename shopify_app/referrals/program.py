@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -98,12 +99,12 @@ def parse_settings(form: Mapping[str, str], currency: str) -> SettingsForm:
     def text(name: str) -> str:
         return (form.get(name) or "").strip()
 
-    def choice(name: str, options: tuple[str, ...], label: str) -> None:
+    def choice(name: str, options: tuple[str, ...], problem: str) -> None:
         value = text(name)
         if value in options:
             values[name] = value
         else:
-            errors[name] = f"Choose {label}."
+            errors[name] = problem
 
     def whole(name: str, low: int, high: int, label: str, *, blank: bool = False) -> None:
         value = text(name)
@@ -111,15 +112,20 @@ def parse_settings(form: Mapping[str, str], currency: str) -> SettingsForm:
             values[name] = None
             return
         if not value.isdigit() or not low <= int(value) <= high:
-            errors[name] = f"{label} must be a whole number from {low} to {high}."
+            errors[name] = _(
+                "%(label)s must be a whole number from %(low)s to %(high)s.",
+                label=label,
+                low=low,
+                high=high,
+            )
         else:
             values[name] = int(value)
 
-    def offer(prefix: str, label: str) -> None:
-        choice(f"{prefix}_kind", KINDS, f"how the {label} is given")
+    def offer(prefix: str, kind_problem: str, percentage: str, amount_problem: str) -> None:
+        choice(f"{prefix}_kind", KINDS, kind_problem)
         raw = text(f"{prefix}_value")
         if values.get(f"{prefix}_kind") == "percentage":
-            whole(f"{prefix}_value", 1, 100, f"The {label} percentage")
+            whole(f"{prefix}_value", 1, 100, percentage)
         elif values.get(f"{prefix}_kind") == "fixed_amount":
             try:
                 amount = _money(raw, currency)
@@ -127,26 +133,45 @@ def parse_settings(form: Mapping[str, str], currency: str) -> SettingsForm:
                     raise InvalidOperation
                 values[f"{prefix}_value"] = amount
             except InvalidOperation:
-                errors[f"{prefix}_value"] = (
-                    f"The {label} amount must be a positive amount in {currency}, "
-                    f"like {money_text(1000, currency)}."
-                )
+                errors[f"{prefix}_value"] = amount_problem
 
+    example = money_text(1000, currency)
     values["enabled"] = form.get("enabled") in ("on", "1", "true")
-    offer("friend", "friend discount")
+    offer(
+        "friend",
+        _("Choose how the friend discount is given."),
+        _("The friend discount percentage"),
+        _(
+            "The friend discount amount must be a positive amount in %(currency)s, "
+            "like %(example)s.",
+            currency=currency,
+            example=example,
+        ),
+    )
     try:
         values["friend_min_subtotal_minor"] = _money(text("friend_min_subtotal") or "0", currency)
     except InvalidOperation:
-        errors["friend_min_subtotal"] = (
-            f"The minimum order subtotal must be an amount in {currency} (0 for none)."
+        errors["friend_min_subtotal"] = _(
+            "The minimum order subtotal must be an amount in %(currency)s (0 for none).",
+            currency=currency,
         )
     values["friend_once_per_customer"] = form.get("friend_once_per_customer") in ("on", "1")
     values["friend_new_customers_only"] = form.get("friend_new_customers_only") in ("on", "1")
-    offer("reward", "advocate reward")
-    whole("reward_expiry_days", 0, 3650, "Reward expiry (days, 0 for never)")
-    choice("reward_trigger", TRIGGERS, "when the reward is given")
+    offer(
+        "reward",
+        _("Choose how the advocate reward is given."),
+        _("The advocate reward percentage"),
+        _(
+            "The advocate reward amount must be a positive amount in %(currency)s, "
+            "like %(example)s.",
+            currency=currency,
+            example=example,
+        ),
+    )
+    whole("reward_expiry_days", 0, 3650, _("Reward expiry (days, 0 for never)"))
+    choice("reward_trigger", TRIGGERS, _("Choose when the reward is given."))
     if values.get("reward_trigger") == "days_after_paid":
-        whole("reward_trigger_days", 1, 365, "Days after payment")
+        whole("reward_trigger_days", 1, 365, _("Days after payment"))
     else:
         values["reward_trigger_days"] = 0
     if values.get("reward_trigger") == "event":
@@ -154,16 +179,16 @@ def parse_settings(form: Mapping[str, str], currency: str) -> SettingsForm:
         if valid_event_type(event):
             values["conversion_event"] = event
         else:
-            errors["conversion_event"] = (
+            errors["conversion_event"] = _(
                 "Name the conversion event: lowercase words joined by '_' or '.', "
                 "like subscription_started."
             )
     else:
         values["conversion_event"] = None
-    choice("approval_mode", APPROVALS, "how referrals are approved")
-    whole("approval_delay_hours", 0, 720, "Approval delay (hours)")
-    whole("cap_per_day", 1, 10_000, "Rewards per advocate per day", blank=True)
-    whole("cap_total", 1, 1_000_000, "Rewards per advocate in total", blank=True)
+    choice("approval_mode", APPROVALS, _("Choose how referrals are approved."))
+    whole("approval_delay_hours", 0, 720, _("Approval delay (hours)"))
+    whole("cap_per_day", 1, 10_000, _("Rewards per advocate per day"), blank=True)
+    whole("cap_total", 1, 1_000_000, _("Rewards per advocate in total"), blank=True)
     return SettingsForm(values, errors)
 
 

@@ -11,12 +11,16 @@ from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.db import insert_ignore
+from shopify_app.i18n import N_, stored
 from shopify_app.models import Advocate, Order, Referral, Reward, Shop, utcnow
 from shopify_app.outgoing import payloads
 from shopify_app.outgoing.events import emit
 from shopify_app.timeline.events import record_event
 
 from .codes import normalise_code, reward_code
+
+FRIEND_CODE_INACTIVE = stored(N_("The friend code is no longer active in Shopify."))
+CODE_DELETED = stored(N_("The code was deleted in Shopify."))
 
 
 def reward_for(session: Session, shop: Shop, referral: Referral) -> Reward | None:
@@ -184,7 +188,7 @@ def reflect_discount(session: Session, shop: Shop, node_gid: str, status: str | 
             advocate.friend_discount_error = "The friend code was deleted in Shopify."
         elif status == "EXPIRED":
             advocate.friend_discount_status = "inactive"
-            advocate.friend_discount_error = "The friend code is no longer active in Shopify."
+            advocate.friend_discount_error = FRIEND_CODE_INACTIVE
         elif status == "ACTIVE" and advocate.friend_discount_status == "inactive":
             advocate.friend_discount_status = "active"
             advocate.friend_discount_error = None
@@ -195,7 +199,7 @@ def reflect_discount(session: Session, shop: Shop, node_gid: str, status: str | 
         if status == "DELETED":
             reward.status = "voided"
             reward.voided_at = utcnow()
-            reward.void_reason = "The code was deleted in Shopify."
+            reward.void_reason = CODE_DELETED
             _event(session, shop, reward, "reward.voided", reason=reward.void_reason)
             _emit(session, shop, reward, "reward.voided", reward.code)
         elif status == "EXPIRED":

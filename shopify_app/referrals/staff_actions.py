@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.audit import record_audit
+from shopify_app.i18n import N_, status_word, stored
 from shopify_app.models import (
     Advocate,
     Customer,
@@ -95,27 +98,34 @@ def _claim(session: Session, referral: Referral, refusal) -> None:
     if claimed != 1:
         session.refresh(referral)
         raise TransitionRefused(
-            refusal(referral) or f"Referral #{referral.id} changed a moment ago; look again."
+            refusal(referral)
+            or _("Referral #%(id)s changed a moment ago; look again.", id=referral.id)
         )
 
 
 def approve_refusal(referral: Referral) -> str | None:
     if referral.status != "pending":
-        return (
-            f"Referral #{referral.id} is {referral.status}; only pending referrals can be approved."
+        return _(
+            "Referral #%(id)s is %(status)s; only pending referrals can be approved.",
+            id=referral.id,
+            status=status_word(referral.status),
         )
     return None
 
 
 def void_refusal(referral: Referral) -> str | None:
     if referral.status == "voided":
-        return f"Referral #{referral.id} is already voided."
+        return _("Referral #%(id)s is already voided.", id=referral.id)
     return None
 
 
 def unblock_refusal(referral: Referral) -> str | None:
     if referral.status != "blocked":
-        return f"Referral #{referral.id} is {referral.status}, not blocked."
+        return _(
+            "Referral #%(id)s is %(status)s, not blocked.",
+            id=referral.id,
+            status=status_word(referral.status),
+        )
     return None
 
 
@@ -123,25 +133,31 @@ def unvoid_refusal(session: Session, shop: Shop, referral: Referral) -> str | No
     """Why the void cannot be undone (None: it can): the same test `staff_unvoid` makes, so
     a page offers Un-void only when it would succeed."""
     if referral.status != "voided":
-        return f"Referral #{referral.id} is {referral.status}, not voided."
+        return _(
+            "Referral #%(id)s is %(status)s, not voided.",
+            id=referral.id,
+            status=status_word(referral.status),
+        )
     order = _order_of(session, shop, referral)
     if order is not None and (
         order.cancelled_at is not None
         or (order.total_minor > 0 and order.refunded_minor >= order.total_minor)
     ):
-        return f"Order {order.name} was cancelled or refunded in full."
+        return _("Order %(order)s was cancelled or refunded in full.", order=order.name)
     return None
 
 
 def reassign_refusal(session: Session, shop: Shop, referral: Referral) -> str | None:
     """Why the referral cannot be given to another advocate whoever they are (None: it can)."""
     if referral.status == "voided":
-        return f"Referral #{referral.id} is voided; nothing to reassign."
+        return _("Referral #%(id)s is voided; nothing to reassign.", id=referral.id)
     old = rewards.reward_for(session, shop, referral)
     if old is not None and old.status == "used":
-        return (
-            f"The reward {old.code} was already used on order {old.used_order_shopify_id}; "
-            "it cannot follow the referral."
+        return _(
+            "The reward %(code)s was already used on order %(order)s; "
+            "it cannot follow the referral.",
+            code=old.code,
+            order=old.used_order_shopify_id,
         )
     return None
 
@@ -177,7 +193,7 @@ def staff_void(
     session: Session, shop: Shop, referral: Referral, *, actor: str, reason: str
 ) -> None:
     if not (reason or "").strip():
-        raise TransitionRefused("Say why the referral is voided.")
+        raise TransitionRefused(_("Say why the referral is voided."))
     refused = void_refusal(_locked(session, referral))
     if refused:
         raise TransitionRefused(refused)
@@ -193,7 +209,9 @@ def staff_recheck(session: Session, shop: Shop, referral: Referral, *, actor: st
     the earlier ones); the referral's status is not changed by it."""
     order = _order_of(session, shop, referral)
     if order is None:
-        raise TransitionRefused(f"The order of referral #{referral.id} is no longer stored.")
+        raise TransitionRefused(
+            _("The order of referral #%(id)s is no longer stored.", id=referral.id)
+        )
     results = evaluate_rules(session, shop, referral, order)
     _audit(session, shop, referral, "referral.rechecked", actor, referral.status, None)
     return results
@@ -217,31 +235,31 @@ def staff_reassign(
     a pending one for review; a pending referral's earlier flag, about the previous
     advocate, no longer holds it."""
     if not (reason or "").strip():
-        raise TransitionRefused("Say why the referral is reassigned.")
+        raise TransitionRefused(_("Say why the referral is reassigned."))
     if to_advocate.shop_id != shop.id:
-        raise TransitionRefused("That advocate belongs to another shop.")
+        raise TransitionRefused(_("That advocate belongs to another shop."))
     _locked(session, referral)
     if to_advocate.id == referral.advocate_id:
-        raise TransitionRefused("The referral already belongs to that advocate.")
+        raise TransitionRefused(_("The referral already belongs to that advocate."))
     refused = reassign_refusal(session, shop, referral)
     if refused:
         raise TransitionRefused(refused)
     _claim(session, referral, lambda r: reassign_refusal(session, shop, r))
     new_customer = session.get(Customer, to_advocate.customer_id)
     if new_customer is not None and new_customer.id == referral.friend_customer_id:
-        raise TransitionRefused("The friend cannot be their own advocate.")
+        raise TransitionRefused(_("The friend cannot be their own advocate."))
     old = rewards.reward_for(session, shop, referral)
     before_advocate = referral.advocate_id
     people_before = referral_people(session, referral)
     if old is not None:
-        rewards.void(session, shop, old, reason=f"Referral reassigned: {reason.strip()}")
+        rewards.void(session, shop, old, reason=REASSIGNED % {"reason": reason.strip()})
     referral.advocate_id = to_advocate.id
     session.add(
         ReferralTransition(
             shop_id=shop.id,
             referral_id=referral.id,
-            from_status=referral.status,
-            to_status=referral.status,
+            from_status=status_word(referral.status),
+            to_status=status_word(referral.status),
             actor=actor,
             cause=f"reassigned:{before_advocate}->{to_advocate.id}",
             reason=reason.strip(),
@@ -316,13 +334,13 @@ def staff_create(
     `manual`, checked by every rule. A block stands unless `force` (with the reason, audited).
     With `dry_run` nothing is kept: the answer is which rules would block."""
     if not (reason or "").strip():
-        raise TransitionRefused("Say why the referral is created by hand.")
+        raise TransitionRefused(_("Say why the referral is created by hand."))
     if referral_for_order(session, shop, order.shopify_id) is not None:
-        raise TransitionRefused(f"Order {order.name} already has a referral.")
+        raise TransitionRefused(_("Order %(order)s already has a referral.", order=order.name))
     if order.customer_id is not None and order.customer_id == advocate.customer_id:
-        raise TransitionRefused("The advocate placed this order themself.")
+        raise TransitionRefused(_("The advocate placed this order themself."))
     if order.redacted_at is not None:
-        raise TransitionRefused("The customer's data on this order was erased at their request.")
+        raise TransitionRefused(_("The customer's data on this order was erased at their request."))
     savepoint = session.begin_nested()
     referral = create_from_order(
         session, shop, order, manual_advocate=advocate, actor=actor, reason=reason.strip()
@@ -356,9 +374,16 @@ def staff_create(
     return referral, results
 
 
+REASSIGNED = stored(N_("Referral reassigned: %(reason)s"))
+_WHY = {
+    "unblocked": _l("Say why the referral is unblocked."),
+    "restored": _l("Say why the referral is restored."),
+}
+
+
 def _require_reason(reason: str, what: str) -> str:
     if not (reason or "").strip():
-        raise TransitionRefused(f"Say why the referral is {what}.")
+        raise TransitionRefused(str(_WHY[what]))
     return reason.strip()
 
 

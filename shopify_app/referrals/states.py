@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopify_app.db import insert_ignore
+from shopify_app.i18n import N_, stored
 from shopify_app.models import (
     Advocate,
     Order,
@@ -49,6 +50,14 @@ OUTGOING_TRANSITIONS = {
 
 class TransitionRefused(ValueError):
     """The referral cannot make that move; the message says why."""
+
+
+# Reasons kept with the referral (in English; pages show them translated: `stored`).
+_REASONS = {
+    "currency": stored(N_("The order is in %(order)s; the program pays in %(program)s.")),
+    "cancelled": stored(N_("Order %(order)s was cancelled.")),
+    "refunded": stored(N_("Order %(order)s was refunded in full.")),
+}
 
 
 def referral_for_order(session: Session, shop: Shop, order_shopify_id: int) -> Referral | None:
@@ -217,7 +226,7 @@ def insert_referral(
     if order.currency != shop_currency(shop) and shop.currency:
         block = (
             "currency",
-            f"The order is in {order.currency}; the program pays in {shop.currency}.",
+            _REASONS["currency"] % {"order": order.currency, "program": shop.currency},
         )
     elif blocking:
         block = (f"rule:{blocking[0].rule_id}", blocking[0].explanation)
@@ -283,7 +292,7 @@ def advance(session: Session, shop: Shop, referral: Referral, order: Order | Any
             referral,
             actor="shopify",
             cause="order_cancelled",
-            reason=f"Order {order.name} was cancelled.",
+            reason=_REASONS["cancelled"] % {"order": order.name},
         )
         return
     if order.total_minor > 0 and order.refunded_minor >= order.total_minor:
@@ -293,7 +302,7 @@ def advance(session: Session, shop: Shop, referral: Referral, order: Order | Any
             referral,
             actor="shopify",
             cause="order_refunded",
-            reason=f"Order {order.name} was refunded in full.",
+            reason=_REASONS["refunded"] % {"order": order.name},
         )
         return
     if referral.status != "pending":
