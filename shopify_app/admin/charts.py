@@ -7,10 +7,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 
+from babel.dates import format_date
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
+
+from shopify_app.i18n import DEFAULT_LOCALE, current_locale, day_text, integer_text
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 64, 10, 12, 28
+
+
+def whole_number(value: float) -> str:
+    """A count on an axis or in a total: "1,234" in English, "1 234" in Finnish."""
+    if current_locale() == DEFAULT_LOCALE:
+        return f"{value:,.0f}"
+    return integer_text(round(value))
+
+
+def day_mark(day: date) -> str:
+    """A date under the x axis: "Dec 5" in English, "5.12." in Finnish."""
+    locale = current_locale()
+    if locale == DEFAULT_LOCALE:
+        return day.strftime("%b %-d")
+    return format_date(day, "d.M." if locale == "fi" else "MMM d", locale=locale)
 
 
 def nice_ceiling(value: float) -> float:
@@ -35,7 +54,7 @@ def bar_chart(
     *,
     title: str,
     description: str,
-    fmt: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    fmt: Callable[[float], str] | None = None,
     css_class: str = "",
 ) -> Markup:
     """One bar per day, grid lines at 0, half and the top (labelled at 0 and the top), and
@@ -46,7 +65,8 @@ def bar_chart(
     slot = plot_w / n
     bar_w = max(slot * 0.72, 1.0)
     uid = escape(key)
-    empty = "None in this period" if not any(v > 0 for v in values) else None
+    fmt = fmt or whole_number
+    empty = _("None in this period") if not any(v > 0 for v in values) else None
     parts = [
         f'<svg class="chart {escape(css_class)}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="chart-{uid}-title chart-{uid}-desc" '
@@ -70,7 +90,7 @@ def bar_chart(
         x = LEFT + i * slot + (slot - bar_w) / 2
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" '
-            f'height="{h:.1f}" fill="#2c6ecb"><title>{escape(day.isoformat())}: '
+            f'height="{h:.1f}" fill="#2c6ecb"><title>{escape(day_text(day))}: '
             f"{escape(fmt(value))}</title></rect>"
         )
     if days:
@@ -82,7 +102,7 @@ def bar_chart(
                 anchor = "middle"
             parts.append(
                 f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}" '
-                f'font-size="14" fill="#616161">{escape(days[i].strftime("%b %-d"))}</text>'
+                f'font-size="14" fill="#616161">{escape(day_mark(days[i]))}</text>'
             )
     if empty:
         parts.append(

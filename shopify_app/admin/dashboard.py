@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from shopify_app.i18n import N_, day_text, integer_text
 from shopify_app.models import (
     EmailMessage,
     Order,
@@ -66,8 +69,10 @@ class Period:
     @property
     def label(self) -> str:
         if self.key in PRESETS:
-            return f"Last {PRESETS[self.key]} days"
-        return f"{self.first_day.isoformat()} to {self.last_day.isoformat()}"
+            return _("Last %(days)s days", days=PRESETS[self.key])
+        return _(
+            "%(first)s to %(last)s", first=day_text(self.first_day), last=day_text(self.last_day)
+        )
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -104,13 +109,13 @@ def parse_period(args: Mapping[str, str], zone: ZoneInfo, now: datetime | None =
         first, last = _parse_day(args.get("from")), _parse_day(args.get("to"))
         error = None
         if first is None or last is None:
-            error = "Enter both dates of the custom range as YYYY-MM-DD."
+            error = _("Enter both dates of the custom range as YYYY-MM-DD.")
         elif first > last:
-            error = "The custom range starts after it ends."
+            error = _("The custom range starts after it ends.")
         elif (last - first).days + 1 > MAX_CUSTOM_DAYS:
-            error = f"A custom range can be at most {MAX_CUSTOM_DAYS} days."
+            error = _("A custom range can be at most %(days)s days.", days=MAX_CUSTOM_DAYS)
         elif first > today:
-            error = "The custom range starts in the future."
+            error = _("The custom range starts in the future.")
         if error is None:
             return _period("custom", first, min(last, today), zone)
         key = DEFAULT_PRESET
@@ -235,12 +240,12 @@ def reconcile_runs(session: Session, shop: Shop, limit: int = 5) -> list[SyncRun
 
 
 SCOPE_NAMES = {
-    "read_customers": "see your customers",
-    "write_customers": "update your customers (their marketing consent)",
-    "read_orders": "see your orders (to find referrals)",
-    "read_discounts": "see discount codes",
-    "write_discounts": "create friends' discounts and advocates' rewards",
-    "write_app_proxy": "show the referral page on your storefront",
+    "read_customers": N_("see your customers"),
+    "write_customers": N_("update your customers (their marketing consent)"),
+    "read_orders": N_("see your orders (to find referrals)"),
+    "read_discounts": N_("see discount codes"),
+    "write_discounts": N_("create friends' discounts and advocates' rewards"),
+    "write_app_proxy": N_("show the referral page on your storefront"),
 }
 
 
@@ -251,7 +256,11 @@ def missing_permissions(required: str, granted: set[str]) -> list[tuple[str, str
     have = set(granted) | {
         "read_" + s.removeprefix("write_") for s in granted if s.startswith("write_")
     }
-    return [(s, SCOPE_NAMES.get(s, s.replace("_", " "))) for s in wanted if s not in have]
+    return [
+        (s, _(SCOPE_NAMES[s]) if s in SCOPE_NAMES else s.replace("_", " "))
+        for s in wanted
+        if s not in have
+    ]
 
 
 def import_progress(run: SyncRun | None) -> dict[str, object]:
@@ -261,7 +270,7 @@ def import_progress(run: SyncRun | None) -> dict[str, object]:
         return {
             "status": "none",
             "done": True,
-            "text": "Customers and orders arrive as Shopify sends them.",
+            "text": _("Customers and orders arrive as Shopify sends them."),
         }
     body: dict[str, object] = {
         "status": run.status,
@@ -276,26 +285,59 @@ def import_progress(run: SyncRun | None) -> dict[str, object]:
     }
     if run.status == "running":
         if run.phase is None or run.bulk_operation_gid is None:
-            text = "Getting ready to import your store's customers and orders…"
+            text = _("Getting ready to import your store's customers and orders…")
         else:
-            done = (
-                f"{_count(run.customers_synced, 'customer')} and "
-                f"{_count(run.orders_synced, 'order')} imported so far"
-            )
-            reading = (
-                f"; Shopify has gathered {_count(run.objects_seen, 'record')} for this step"
-                if run.objects_seen
-                else ""
-            )
-            text = f"Importing your store's {run.phase}… {done}{reading}."
+            values = {
+                "customers": _customers(run.customers_synced),
+                "orders": _orders(run.orders_synced),
+                "records": _records(run.objects_seen),
+            }
+            phase = run.phase
+            if run.objects_seen:
+                text = (
+                    _(
+                        "Importing your store's customers… %(customers)s and %(orders)s "
+                        "imported so far; Shopify has gathered %(records)s for this step.",
+                        **values,
+                    )
+                    if phase == "customers"
+                    else _(
+                        "Importing your store's orders… %(customers)s and %(orders)s "
+                        "imported so far; Shopify has gathered %(records)s for this step.",
+                        **values,
+                    )
+                    if phase == "orders"
+                    else f"Importing your store's {phase}… {values['customers']} and "
+                    f"{values['orders']} imported so far; Shopify has gathered "
+                    f"{values['records']} for this step."
+                )
+            else:
+                text = (
+                    _(
+                        "Importing your store's customers… %(customers)s and %(orders)s "
+                        "imported so far.",
+                        **values,
+                    )
+                    if phase == "customers"
+                    else _(
+                        "Importing your store's orders… %(customers)s and %(orders)s "
+                        "imported so far.",
+                        **values,
+                    )
+                    if phase == "orders"
+                    else f"Importing your store's {phase}… {values['customers']} and "
+                    f"{values['orders']} imported so far."
+                )
     elif run.status == "completed":
         when = run.finished_at.strftime("%Y-%m-%d %H:%M UTC") if run.finished_at else ""
-        text = (
-            f"Imported {_count(run.customers_synced, 'customer')} and "
-            f"{_count(run.orders_synced, 'order')} on {when}."
+        text = _(
+            "Imported %(customers)s and %(orders)s on %(when)s.",
+            customers=_customers(run.customers_synced),
+            orders=_orders(run.orders_synced),
+            when=when,
         )
     else:
-        text = (
+        text = _(
             "The import of your store's existing customers and orders did not finish. "
             "New ones still arrive as Shopify sends them."
         )
@@ -304,6 +346,13 @@ def import_progress(run: SyncRun | None) -> dict[str, object]:
     return body
 
 
-def _count(n: int, noun: str) -> str:
-    n = n or 0
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+def _customers(n: int | None) -> str:
+    return ngettext("%(num)s customer", "%(num)s customers", n or 0, num=integer_text(n or 0))
+
+
+def _orders(n: int | None) -> str:
+    return ngettext("%(num)s order", "%(num)s orders", n or 0, num=integer_text(n or 0))
+
+
+def _records(n: int | None) -> str:
+    return ngettext("%(num)s record", "%(num)s records", n or 0, num=integer_text(n or 0))

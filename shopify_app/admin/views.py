@@ -4,16 +4,17 @@ import json
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.db import get_session
+from shopify_app.i18n import day_text, number_text
 from shopify_app.models import DataRequest
 from shopify_app.referrals.program import shop_currency
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import load_shop_profile, valid_timezone
 from shopify_app.sync.importer import latest_run
-from shopify_app.values import money_text
 
 from . import charts, dashboard
 
@@ -57,26 +58,43 @@ def home():
 def _charts(metrics: dashboard.Metrics) -> list[dict[str, object]]:
     """One chart per metric with its title, total and accessible description."""
     days = metrics.period.days
-    span = f"{days[0].isoformat()} to {days[-1].isoformat()}"
+    span = _("%(first)s to %(last)s", first=day_text(days[0]), last=day_text(days[-1]))
 
     def money(value: float) -> str:
-        return money_text(int(value), metrics.currency)
+        return number_text(int(value), metrics.currency)
 
     out = []
     for key, title, values, fmt in (
-        ("referrals", "Referrals", metrics.referrals, None),
-        ("completed", "Completed referrals", metrics.completed, None),
-        ("revenue", f"Referral revenue ({metrics.currency})", metrics.revenue_minor, money),
-        ("clicks", "Link clicks", metrics.clicks, None),
-        ("shares", "Shares", metrics.shares, None),
+        ("referrals", _("Referrals"), metrics.referrals, None),
+        ("completed", _("Completed referrals"), metrics.completed, None),
+        (
+            "revenue",
+            _("Referral revenue (%(currency)s)", currency=metrics.currency),
+            metrics.revenue_minor,
+            money,
+        ),
+        ("clicks", _("Link clicks"), metrics.clicks, None),
+        ("shares", _("Shares"), metrics.shares, None),
     ):
-        fmt = fmt or (lambda v: f"{v:,.0f}")
+        fmt = fmt or charts.whole_number
         total = sum(values)
         best = max(range(len(values)), key=lambda i: values[i]) if total else None
-        description = f"{title} per day, {span}: {fmt(total)} in all" + (
-            f"; the most, {fmt(values[best])}, on {days[best].isoformat()}."
+        description = (
+            _(
+                "%(title)s per day, %(span)s: %(total)s in all; the most, %(best)s, on %(day)s.",
+                title=title,
+                span=span,
+                total=fmt(total),
+                best=fmt(values[best]),
+                day=day_text(days[best]),
+            )
             if best is not None
-            else "."
+            else _(
+                "%(title)s per day, %(span)s: %(total)s in all.",
+                title=title,
+                span=span,
+                total=fmt(total),
+            )
         )
         out.append(
             {
@@ -84,7 +102,12 @@ def _charts(metrics: dashboard.Metrics) -> list[dict[str, object]]:
                 "title": title,
                 "total": fmt(total),
                 "svg": charts.bar_chart(
-                    key, days, values, title=f"{title} per day", description=description, fmt=fmt
+                    key,
+                    days,
+                    values,
+                    title=_("%(title)s per day", title=title),
+                    description=description,
+                    fmt=fmt,
                 ),
             }
         )

@@ -20,12 +20,14 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Numeric, String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.db import insert_ignore, int_param
+from shopify_app.i18n import N_
 from shopify_app.models import Advocate, BulkJob, Customer, Redaction, Shop, utcnow
 from shopify_app.models.customer import BUCKET_LABELS, BUCKET_NAMES, MARKETING_BUCKETS
 from shopify_app.referrals import advocates
@@ -42,13 +44,13 @@ MAX_SELECTED = 500
 STALE_AFTER = timedelta(minutes=3)
 MAX_ATTEMPTS = 5
 SKIP_LABELS = {
-    "joined": "already joined",
-    "no_email": "no email address",
-    "no_consent": "no email marketing consent",
-    "unsubscribed": "unsubscribed from email marketing",
-    "suppressed": "on the suppression list",
-    "erased": "erased or deleted",
-    "invited_today": "already invited today",
+    "joined": N_("already joined"),
+    "no_email": N_("no email address"),
+    "no_consent": N_("no email marketing consent"),
+    "unsubscribed": N_("unsubscribed from email marketing"),
+    "suppressed": N_("on the suppression list"),
+    "erased": N_("erased or deleted"),
+    "invited_today": N_("already invited today"),
 }
 EXPORT_HEADER = (
     "Name",
@@ -95,13 +97,15 @@ def start_job(
     """Store the job (or find the one this request key already made) and run it after
     commit. Returns (job, newly started)."""
     if kind not in KINDS:
-        raise BulkRefused(f"unknown job {kind}")
+        raise BulkRefused(_("unknown job %(kind)s", kind=kind))
     ids = params.get("ids")
     if ids is not None:
         if not ids:
-            raise BulkRefused("select at least one customer, or choose all that match")
+            raise BulkRefused(_("select at least one customer, or choose all that match"))
         if len(ids) > MAX_SELECTED:
-            raise BulkRefused(f"select at most {MAX_SELECTED} customers, or choose all")
+            raise BulkRefused(
+                _("select at most %(count)s customers, or choose all", count=MAX_SELECTED)
+            )
     total = len(ids) if ids is not None else listing.count_matching(session, shop, params)
     now = utcnow()
     key = (request_key or secrets.token_hex(16))[:64]

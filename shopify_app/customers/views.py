@@ -17,7 +17,7 @@ from sqlalchemy import select
 from shopify_app import app_url, wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session, unindexed
-from shopify_app.i18n import integer_text
+from shopify_app.i18n import integer_text, stored_text
 from shopify_app.models import Customer
 from shopify_app.portal import names
 from shopify_app.referrals import advocates, revenue
@@ -263,7 +263,9 @@ def join(customer_id: int):
         session.commit()
     except advocates.JoinRefused as exc:
         session.rollback()
-        return render_detail(customer.id, problem=f"Not joined: {exc}.", status=422)
+        return render_detail(
+            customer.id, problem=_("Not joined: %(reason)s.", reason=exc), status=422
+        )
     return render_detail(customer.id, message=message)
 
 
@@ -277,5 +279,9 @@ def invite_one(customer_id: int):
         session.commit()
     except advocates.InvitationRefused as exc:
         session.rollback()
-        return render_detail(customer.id, problem=f"Not invited: {exc}.", status=422)
+        return render_detail(
+            customer.id,
+            problem=_("Not invited: %(reason)s.", reason=stored_text(str(exc))),
+            status=422,
+        )
     return render_detail(customer.id, message=message)

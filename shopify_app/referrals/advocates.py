@@ -5,6 +5,7 @@ shareable friend code in Shopify, created by a job after commit."""
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from shopify_app import jobs
 from shopify_app.audit import record_audit
 from shopify_app.emails import Suppressed, queue_email, render
 from shopify_app.emails.suppression import is_suppressed
-from shopify_app.i18n import email_locale
+from shopify_app.i18n import N_, email_locale, stored
 from shopify_app.models import Advocate, Customer, EmailMessage, Shop, utcnow
 from shopify_app.outgoing import payloads
 from shopify_app.outgoing.events import emit
@@ -62,16 +63,16 @@ def join(
     Returns (advocate, newly joined). The friend code is created in Shopify after commit.
     """
     if customer.shop_id != shop.id:
-        raise JoinRefused("that customer belongs to another shop")
+        raise JoinRefused(_("that customer belongs to another shop"))
     if via not in JOIN_CHANNELS:
-        raise JoinRefused(f"unknown way to join: {via}")
+        raise JoinRefused(_("unknown way to join: %(via)s", via=via))
     existing = advocate_for_customer(session, shop, customer.id)
     if existing is not None:
         return existing, False
     if customer.redacted_at is not None:
-        raise JoinRefused("this customer's data was erased at their request")
+        raise JoinRefused(_("this customer's data was erased at their request"))
     if customer.deleted_at is not None:
-        raise JoinRefused("this customer was deleted in Shopify")
+        raise JoinRefused(_("this customer was deleted in Shopify"))
     for _attempt in range(5):
         code = advocate_code(customer.first_name)
         if _code_in_use(session, code):
@@ -94,7 +95,7 @@ def join(
             continue  # the code was taken meanwhile, in this shop or another: draw again
         break
     else:  # pragma: no cover - 30**8 codes per prefix
-        raise JoinRefused("could not draw a unique referral code")
+        raise JoinRefused(_("could not draw a unique referral code"))
     customer.program_joined = True
     record_event(
         session,
@@ -154,8 +155,16 @@ def staff_join(session: Session, shop: Shop, customer: Customer, *, actor: str) 
     JoinRefused with the reason)."""
     advocate, created = join(session, shop, customer, via="staff", actor=actor)
     if created:
-        return f"{customer.display_name} joined with the code {advocate.code}."
-    return f"{customer.display_name} had already joined (code {advocate.code})."
+        return _(
+            "%(display_name)s joined with the code %(code)s.",
+            display_name=customer.display_name,
+            code=advocate.code,
+        )
+    return _(
+        "%(display_name)s had already joined (code %(code)s).",
+        display_name=customer.display_name,
+        code=advocate.code,
+    )
 
 
 def staff_invite(session: Session, shop: Shop, customer: Customer, *, actor: str) -> str:
@@ -163,8 +172,25 @@ def staff_invite(session: Session, shop: Shop, customer: Customer, *, actor: str
     InvitationRefused with the reason)."""
     join_url, offer = invitation_terms(session, shop)
     if invite(session, shop, customer, actor=actor, join_url=join_url, offer=offer):
-        return f"Invitation sent to {customer.email}."
-    return f"{customer.email} was already invited today."
+        return _("Invitation sent to %(email)s.", email=customer.email)
+    return _("%(email)s was already invited today.", email=customer.email)
+
+
+# Why an invitation is refused: kept in English with a queued email that is not sent, and
+# shown in the page's language (`stored`).
+_REFUSALS = {
+    key: stored(message)
+    for key, message in {
+        "erased": N_("this customer's data was erased or deleted"),
+        "no_email": N_("has no email address"),
+        "unsubscribed": N_("unsubscribed from email marketing"),
+        "no_consent": N_("has not consented to email marketing (Shopify: %(state)s)"),
+        "suppressed": N_("unsubscribed from the program's emails (on the suppression list)"),
+        "joined": N_("already joined the program"),
+        "gone": N_("the customer is gone"),
+        "not_sent": N_("not sent: %(reason)s"),
+    }.items()
+}
 
 
 class InvitationRefused(ValueError):
@@ -188,21 +214,17 @@ def invitation_refusal(
     """Why the customer may not get an invitation now, or None. Asked when it is queued and
     again when the job sends it (consent or the suppression list may change in between)."""
     if customer.redacted_at is not None or customer.deleted_at is not None:
-        return InvitationRefused("this customer's data was erased or deleted", "erased")
+        return InvitationRefused(_REFUSALS["erased"], "erased")
     if not customer.email:
-        return InvitationRefused("has no email address", "no_email")
+        return InvitationRefused(_REFUSALS["no_email"], "no_email")
     state = customer.email_marketing_state
     if state in REFUSED_STATES:
-        return InvitationRefused("unsubscribed from email marketing", "unsubscribed")
+        return InvitationRefused(_REFUSALS["unsubscribed"], "unsubscribed")
     if state not in CONSENTED:
         shown = (state or "unknown").replace("_", " ")
-        return InvitationRefused(
-            f"has not consented to email marketing (Shopify: {shown})", "no_consent"
-        )
+        return InvitationRefused(_REFUSALS["no_consent"] % {"state": shown}, "no_consent")
     if is_suppressed(session, shop.id, customer.email):  # last: the only one that reads
-        return InvitationRefused(
-            "unsubscribed from the program's emails (on the suppression list)", "suppressed"
-        )
+        return InvitationRefused(_REFUSALS["suppressed"], "suppressed")
     return None
 
 
@@ -211,9 +233,9 @@ def invitation_message_refusal(session: Session, message: EmailMessage) -> str |
     customer = session.get(Customer, message.customer_id) if message.customer_id else None
     shop = session.get(Shop, message.shop_id)
     if customer is None or shop is None:
-        return "the customer is gone"
+        return _REFUSALS["gone"]
     refusal = invitation_refusal(session, shop, customer)
-    return None if refusal is None else f"not sent: {refusal}"
+    return None if refusal is None else _REFUSALS["not_sent"] % {"reason": refusal}
 
 
 def invite(
@@ -224,7 +246,7 @@ def invite(
     members, the erased, those without an email, the suppressed and everyone without that
     consent are refused with the reason (`InvitationRefused.code`)."""
     if customer.program_joined:  # set by join() with the advocate row, in its transaction
-        raise InvitationRefused("already joined the program", "joined")
+        raise InvitationRefused(_REFUSALS["joined"], "joined")
     refusal = invitation_refusal(session, shop, customer)
     if refusal is not None:
         raise refusal
