@@ -12,7 +12,7 @@ from flask import Flask, g, render_template, request, send_from_directory, url_f
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from . import client_address, db, i18n, jobs, rate_limits, request_limits, wording
+from . import client_address, db, i18n, jobs, js_messages, rate_limits, request_limits, wording
 from .api import errors as api_errors
 from .config import PROJECT_ROOT, load_config, validate_config
 from .referrals import vocabulary
@@ -124,6 +124,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "chat_embed_link": chat_embed_link,
             "action_text": wording.action_text,
             "current_locale": i18n.current_locale,
+            "js_messages": js_messages.js_messages,
         }
 
     return app

@@ -20,20 +20,20 @@
   async function navigate(url, push) {
     const main = document.querySelector('main');
     main.setAttribute('aria-busy', 'true');
-    const timer = setTimeout(() => status('Loading…'), 150);
+    const timer = setTimeout(() => status(t('Loading…')), 150);
     try {
       const response = await fetch(url, {headers: {Accept: 'text/html'}});
-      if (!response.ok) throw new Error('the server answered ' + response.status);
+      if (!response.ok) throw new Error(t('the server answered %(status)s', {status: response.status}));
       const fresh = window.showPage(await response.text());
-      if (!fresh) throw new Error('unexpected answer');
+      if (!fresh) throw new Error(t('unexpected answer'));
       if (push) history.pushState({}, '', window.pageAddress(url));
       fresh.querySelector('h1, [data-focus], #summary')?.focus?.();
     } catch (error) {
-      const box = status('Could not load this view: ' + error.message + '. ', true);
+      const box = status(t('Could not load this view: %(error)s.', {error: error.message}) + ' ', true);
       const retry = document.createElement('button');
       retry.type = 'button';
       retry.className = 'secondary';
-      retry.textContent = 'Try again';
+      retry.textContent = t('Try again');
       retry.addEventListener('click', () => navigate(url, push));
       box.appendChild(retry);
     } finally {
@@ -83,7 +83,7 @@
     if (!all && !form.querySelector('input[name=ids]:checked')) {
       event.preventDefault();
       event.stopImmediatePropagation();
-      status('Select customers first, or choose “All matching”.', true);
+      status(t('Select customers first, or choose “All matching”.'), true);
     }
   }, true);
 
@@ -107,10 +107,10 @@
 
   async function saveDownload(link) {
     const label = link.textContent;
-    link.textContent = 'Downloading…';
+    link.textContent = t('Downloading…');
     try {
       const response = await fetch(link.href);
-      if (!response.ok) throw new Error('the server answered ' + response.status);
+      if (!response.ok) throw new Error(t('the server answered %(status)s', {status: response.status}));
       const blob = await response.blob();
       const name = /filename="?([^";]+)"?/.exec(response.headers.get('Content-Disposition') || '')?.[1] || 'customers.csv';
       const a = document.createElement('a');
@@ -122,7 +122,7 @@
       link.textContent = label;
     } catch (error) {
       link.textContent = label;
-      status('Could not download the export: ' + error.message, true);
+      status(t('Could not download the export: %(error)s', {error: error.message}), true);
     }
   }
 

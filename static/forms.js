@@ -55,7 +55,7 @@ document.addEventListener('submit', async (event) => {
     const note = form.querySelector('.form-error') || form.appendChild(document.createElement('p'));
     note.className = 'form-error';
     note.setAttribute('role', 'alert');
-    note.textContent = 'Could not save: ' + error.message + '. Try again.';
+    note.textContent = t('Could not save: %(error)s. Try again.', {error: error.message});
   } finally {
     delete form.dataset.busy;
     buttons.forEach((b) => { b.disabled = false; });
@@ -68,6 +68,6 @@ document.addEventListener('click', (event) => {
   const copy = event.target.closest && event.target.closest('[data-copy]');
   if (!copy) return;
   navigator.clipboard?.writeText(copy.dataset.copy).then(
-    () => { copy.textContent = 'Copied'; window.shopify?.toast?.show('Referral link copied'); },
-    () => { copy.textContent = 'Select the link and copy it'; });
+    () => { copy.textContent = t('Copied'); window.shopify?.toast?.show(t('Referral link copied')); },
+    () => { copy.textContent = t('Select the link and copy it'); });
 });

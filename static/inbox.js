@@ -23,7 +23,7 @@
   function timeText(iso) {
     const zone = inbox()?.dataset.timezone || undefined;
     try {
-      return new Intl.DateTimeFormat('en-GB', {
+      return new Intl.DateTimeFormat(window.t.locale, {
         timeZone: zone, day: 'numeric', month: 'short', year: 'numeric',
         hour: '2-digit', minute: '2-digit', hour12: false,
       }).format(new Date(iso));
@@ -39,7 +39,7 @@
       try { body = await response.json(); } catch (error) { body = null; }
     }
     if (!response.ok) {
-      const reason = (body && body.error) || 'the server answered ' + response.status;
+      const reason = (body && body.error) || window.t('the server answered %(status)s', {status: response.status});
       const failure = new Error(reason);
       failure.status = response.status;
       throw failure;
@@ -60,9 +60,9 @@
   function authorLabel(m) {
     const t = thread();
     if (m.author === 'shopper') return t.dataset.shopper;
-    if (m.author === 'staff') return m.staff_name || 'Staff';
-    if (m.author === 'note') return 'Private note' + (m.staff_name ? ' · ' + m.staff_name : '');
-    return 'Notice';
+    if (m.author === 'staff') return m.staff_name || window.t('Staff');
+    if (m.author === 'note') return m.staff_name ? window.t('Private note · %(name)s', {name: m.staff_name}) : window.t('Private note');
+    return window.t('Notice');
   }
 
   function messageElement(m) {
@@ -146,7 +146,7 @@
           if (added.some((m) => m.author === 'shopper')) markRead();
         } while (catchAgain);
       } catch (error) {
-        liveState('Could not load new messages: ' + error.message + '.', true);
+        liveState(window.t('Could not load new messages: %(error)s.', {error: error.message}), true);
       } finally {
         catching = null;
       }
@@ -169,11 +169,11 @@
       el.classList.toggle('online', !!online);
       if (el.id === 'thread-presence') {
         el.textContent = online
-          ? 'Online: your reply appears in their chat.'
-          : 'Not in the store now: your reply will be emailed to ' + thread().dataset.email +
-            ', the address given at the start of the chat.';
+          ? window.t('Online: your reply appears in their chat.')
+          : window.t('Not in the store now: your reply will be emailed to %(email)s, the address given at the start of the chat.',
+            {email: thread().dataset.email});
       } else {
-        el.textContent = online ? 'Online' : 'Away: a reply goes by email';
+        el.textContent = online ? window.t('Online') : window.t('Away: a reply goes by email');
       }
     });
   }
@@ -190,7 +190,7 @@
     const t = thread();
     const line = $('#typing');
     if (!t || !line || conversationId !== currentId()) return;
-    line.textContent = t.dataset.shopper + ' is typing…';
+    line.textContent = window.t('%(name)s is typing…', {name: t.dataset.shopper});
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
   }
@@ -221,7 +221,7 @@
     if (!t || !area || !counter) return;
     const max = Number(t.dataset.maxBody);
     const n = area.value.length;
-    counter.textContent = n > max * 0.8 ? n.toLocaleString() + ' / ' + max.toLocaleString() + ' characters' : '';
+    counter.textContent = n > max * 0.8 ? window.t('%(count)s / %(max)s characters', {count: n.toLocaleString(window.t.locale), max: max.toLocaleString(window.t.locale)}) : '';
     counter.classList.toggle('over', n > max);
   }
 
@@ -230,7 +230,7 @@
     const area = $('#reply-body');
     if (!t || !area) return;
     const body = area.value;
-    if (!body.trim()) { composerError(kind === 'note' ? 'Write the note first.' : 'Write a reply first.'); return; }
+    if (!body.trim()) { composerError(kind === 'note' ? window.t('Write the note first.') : window.t('Write a reply first.')); return; }
     const key = kind + '\u0000' + body;
     if (!pending || pending.key !== key) pending = {key, id: clientId()};
     const buttons = [$('#send-reply'), $('#add-note')];
@@ -248,11 +248,11 @@
         if (area.value === body) area.value = '';
         countChars();
         addMessages([data.message]);
-        window.shopify?.toast?.show(kind === 'note' ? 'Note added' : 'Reply sent');
+        window.shopify?.toast?.show(kind === 'note' ? window.t('Note added') : window.t('Reply sent'));
       }
       scheduleListRefresh();
     } catch (error) {
-      composerError((kind === 'note' ? 'Note not added: ' : 'Not sent: ') + error.message);
+      composerError(window.t(kind === 'note' ? 'Note not added: %(error)s' : 'Not sent: %(error)s', {error: error.message}));
     } finally {
       buttons.forEach((b) => { if (b) b.disabled = false; });
       area.focus();
@@ -291,8 +291,8 @@
     remove.type = 'button';
     remove.className = 'link delete';
     remove.dataset.delete = inbox().dataset.savedUrl + '/' + reply.id;
-    remove.setAttribute('aria-label', 'Delete saved reply ' + reply.title);
-    remove.textContent = 'Delete';
+    remove.setAttribute('aria-label', window.t('Delete saved reply %(title)s', {title: reply.title}));
+    remove.textContent = window.t('Delete');
     li.append(insert, ' ', remove);
     return li;
   }
@@ -308,7 +308,7 @@
     const body = form.elements.body.value;
     if (!title || !body.trim()) {
       error.hidden = false;
-      error.textContent = 'Give the saved reply a title and a text.';
+      error.textContent = window.t('Give the saved reply a title and a text.');
       return;
     }
     try {
@@ -317,10 +317,10 @@
       form.reset();
       error.hidden = true;
       savedEmpty();
-      window.shopify?.toast?.show('Saved reply added');
+      window.shopify?.toast?.show(window.t('Saved reply added'));
     } catch (failure) {
       error.hidden = false;
-      error.textContent = 'Not saved: ' + failure.message;
+      error.textContent = window.t('Not saved: %(error)s', {error: failure.message});
     }
   }
 
@@ -336,10 +336,10 @@
       const response = await fetch(form.action, {method: 'POST', body: new FormData(form), headers: {Accept: 'text/html'}});
       const page = new DOMParser().parseFromString(await response.text(), 'text/html');
       const line = page.querySelector('#result');
-      result.textContent = line ? line.textContent.trim() : 'The server answered ' + response.status + '.';
+      result.textContent = line ? line.textContent.trim() : window.t('The server answered %(status)s.', {status: response.status});
       result.classList.toggle('error', !response.ok);
     } catch (error) {
-      result.textContent = 'Not sent: ' + error.message + '.';
+      result.textContent = window.t('Not sent: %(error)s.', {error: error.message});
       result.classList.add('error');
     } finally {
       result.hidden = false;
@@ -359,15 +359,15 @@
     main.setAttribute('aria-busy', 'true');
     try {
       const response = await fetch(url, {headers: {Accept: 'text/html'}});
-      if (!response.ok) throw new Error('the server answered ' + response.status);
+      if (!response.ok) throw new Error(window.t('the server answered %(status)s', {status: response.status}));
       const html = await response.text();
       if (ticket !== navigation) return;
       const fresh = window.showPage(html);
-      if (!fresh) throw new Error('unexpected answer');
+      if (!fresh) throw new Error(window.t('unexpected answer'));
       if (push) history.pushState({}, '', window.pageAddress(url));
       opened();
     } catch (error) {
-      if (ticket === navigation) liveState('Could not open this view: ' + error.message + '.', true);
+      if (ticket === navigation) liveState(window.t('Could not open this view: %(error)s.', {error: error.message}), true);
     } finally {
       if (ticket === navigation) $('main')?.removeAttribute('aria-busy');
     }
@@ -389,7 +389,7 @@
       const response = await fetch(inbox().dataset.listUrl, {headers: {Accept: 'text/html'}});
       if (response.ok) box.innerHTML = await response.text();
     } catch (error) {
-      liveState('Could not refresh the list: ' + error.message + '.', true);
+      liveState(window.t('Could not refresh the list: %(error)s.', {error: error.message}), true);
     } finally {
       listLoading = false;
     }
@@ -409,7 +409,7 @@
   let source = null;
   let retryMs = 1000;
   let retryTimer = null;
-  let liveText = 'Connecting for live updates…';
+  let liveText = window.t('Connecting for live updates…');
 
   function liveState(text, isError) {
     if (!isError) liveText = text;
@@ -436,14 +436,14 @@
     try {
       grant = await json(inbox().dataset.tokenUrl, {method: 'POST'});
     } catch (error) {
-      return reconnectLater('Live updates are off: ' + error.message + '.');
+      return reconnectLater(window.t('Live updates are off: %(error)s.', {error: error.message}));
     }
-    if (!grant.url) return liveState('Live updates are not configured; reload to see new messages.', true);
+    if (!grant.url) return liveState(window.t('Live updates are not configured; reload to see new messages.'), true);
     const stream = new EventSource(grant.url + '/events/staff?token=' + encodeURIComponent(grant.token));
     source = stream;
     stream.addEventListener('open', () => {
       retryMs = 1000;
-      liveState('Live: new messages appear as they arrive.');
+      liveState(window.t('Live: new messages appear as they arrive.'));
       catchUp();
       scheduleListRefresh();
     });
@@ -468,7 +468,7 @@
       if (source !== stream) return;
       stream.close();
       source = null;
-      reconnectLater('Reconnecting for live updates…');
+      reconnectLater(window.t('Reconnecting for live updates…'));
     });
   }
 
@@ -501,7 +501,7 @@
       }).catch((error) => {
         const box = $('#saved-error');
         box.hidden = false;
-        box.textContent = 'Not deleted: ' + error.message;
+        box.textContent = window.t('Not deleted: %(error)s', {error: error.message});
       });
     }
   });
