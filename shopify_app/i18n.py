@@ -221,6 +221,9 @@ VOCABULARY = (
     N_("Sent"),
     N_("Not delivered"),
     N_("Not sent"),
+    N_("Delivered"),
+    N_("Bounced"),
+    N_("Complained"),
     N_("Pending"),
     N_("Completed"),
     N_("Blocked"),
@@ -306,6 +309,26 @@ def stored_text(text: Any) -> str:
     return text
 
 
+# How a referral was attributed (`Referral.attribution`), as a page names it.
+ATTRIBUTION_WORDS = {
+    "discount_code": N_("discount code"),
+    "link": N_("link"),
+    "note_attribute": N_("note attribute"),
+    "landing_site": N_("landing site"),
+    "conversion": N_("conversion"),
+    "manual": N_("manual"),
+}
+
+
+def attribution_word(value: str | None) -> str:
+    """`discount_code` -> "discount code" (in English the key in words, as before)."""
+    if not value:
+        return ""
+    if value in ATTRIBUTION_WORDS and current_locale() != DEFAULT_LOCALE:
+        return gettext(ATTRIBUTION_WORDS[value])
+    return value.replace("_", " ")
+
+
 def translated(words: Callable[[Any], str]) -> Callable[[Any], str]:
     """A vocabulary filter whose English word is shown in the page's language."""
 
@@ -358,6 +381,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["long_day"] = long_day_text
     app.jinja_env.filters["t"] = translate_word
     app.jinja_env.filters["stored"] = stored_text
+    app.jinja_env.filters["status_word"] = status_word
+    app.jinja_env.filters["attribution_word"] = attribution_word
 
 
 def percent_text(value: int) -> str:

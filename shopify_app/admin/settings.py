@@ -7,9 +7,10 @@ from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from shopify_app import jobs
+from shopify_app import jobs, wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
+from shopify_app.i18n import DEFAULT_LOCALE, current_locale
 from shopify_app.models import Advocate
 from shopify_app.referrals.program import (
     FRIEND_CODE_FIELDS,
@@ -36,6 +37,14 @@ def _settings_form_values(program, currency: str) -> dict[str, str]:
     for key in ("enabled", "friend_once_per_customer", "friend_new_customers_only"):
         form[key] = "on" if values[key] else ""
     return form
+
+
+def _saved_text(saved: list[str]) -> str:
+    """The changed fields: their names in English (as before), their labels in another
+    language."""
+    if current_locale() == DEFAULT_LOCALE:
+        return ", ".join(name.replace("_", " ") for name in saved)
+    return ", ".join(wording.field_label(name) for name in saved)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -75,6 +84,7 @@ def settings():
             currency=currency,
             advocate_count=advocate_count,
             toast=_("Settings saved") if saved else None,
+            saved_text=_saved_text(saved or []),
         ),
         status,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.db import get_session
+from shopify_app.i18n import N_, stored
 from shopify_app.models import StaffMember, utcnow
 from shopify_app.outgoing import endpoints, events, log
 from shopify_app.outgoing.endpoints import EndpointRefused
@@ -18,6 +19,7 @@ from shopify_app.outgoing.event_types import EVENT_TYPES
 
 from .pages import int_arg, render_outcome
 
+DISABLED_BY_STAFF = stored(N_("Disabled by staff."))
 bp = Blueprint("outgoing_webhooks", __name__, url_prefix="/settings/webhooks")
 
 
@@ -145,7 +147,7 @@ def enable_endpoint(endpoint_id: int):
 def disable_endpoint(endpoint_id: int):
     session = get_session()
     endpoint = _endpoint_or_404(session, endpoint_id)
-    endpoints.disable(session, g.shop, endpoint, actor=staff_actor(), reason="Disabled by staff.")
+    endpoints.disable(session, g.shop, endpoint, actor=staff_actor(), reason=DISABLED_BY_STAFF)
     session.commit()
     return _render(
         session, message=_("%(url)s is disabled: nothing is sent to it.", url=endpoint.url)

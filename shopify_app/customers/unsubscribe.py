@@ -16,17 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.audit import record_audit
+from shopify_app.i18n import N_
 from shopify_app.models import ConsentRequest, Customer, Shop, utcnow
 from shopify_app.sync.consent import Consent, apply_consent
 
 from .consent_requests import add_request, pending_request, request_by_key
 
 CHANNELS = ("email", "sms")
-LABELS = {"email": "email marketing", "sms": "SMS marketing"}
+LABELS = {"email": N_("email marketing"), "sms": N_("SMS marketing")}
 TARGET = "unsubscribed"
 MAX_REASON = 500
 
@@ -59,15 +61,15 @@ def request_unsubscribe(
     job (after the caller commits). Raises UnsubscribeRefused (erased or deleted customer,
     no channel, no reason)."""
     if customer.redacted_at is not None:
-        raise UnsubscribeRefused("this customer's data was erased")
+        raise UnsubscribeRefused(_("this customer's data was erased"))
     if customer.deleted_at is not None:
-        raise UnsubscribeRefused("this customer was deleted in Shopify")
+        raise UnsubscribeRefused(_("this customer was deleted in Shopify"))
     chosen = [c for c in CHANNELS if c in set(channels)]
     if not chosen:
-        raise UnsubscribeRefused("choose email marketing, SMS marketing or both")
+        raise UnsubscribeRefused(_("choose email marketing, SMS marketing or both"))
     reason = " ".join((reason or "").split())[:MAX_REASON]
     if not reason:
-        raise UnsubscribeRefused("say why (the reason is kept in the audit trail)")
+        raise UnsubscribeRefused(_("say why (the reason is kept in the audit trail)"))
     request_key = (request_key or "")[:48] or f"{actor}:{utcnow().isoformat()}"
     session.flush()
     session.refresh(customer, with_for_update=True)  # two staff at once: one after the other
@@ -89,15 +91,15 @@ def _request_channel(
     request_key: str,
     outcome: UnsubscribeOutcome,
 ) -> str:
-    label = LABELS[channel]
+    label = _(LABELS[channel])
     key = f"{request_key}:{channel}"
     if request_by_key(session, shop, key) is not None:
-        return f"Already requested: {label}."  # a double click
+        return _("Already requested: %(label)s.", label=label)  # a double click
     if pending_request(session, shop, customer.id, channel) is not None:
-        return f"Already being unsubscribed from {label}."
+        return _("Already being unsubscribed from %(label)s.", label=label)
     state = getattr(customer, f"{channel}_marketing_state")
     if state == TARGET:
-        return f"Already unsubscribed from {label}: nothing to do."
+        return _("Already unsubscribed from %(label)s: nothing to do.", label=label)
     previous_at = getattr(customer, f"{channel}_marketing_consent_updated_at")
     at = utcnow()
     if previous_at is not None and at <= previous_at:  # Shopify's clock ahead of ours
@@ -119,7 +121,7 @@ def _request_channel(
         consent_updated_at=at,
     )
     if not add_request(session, request):  # the same click, committed a moment ago
-        return f"Already requested: {label}."
+        return _("Already requested: %(label)s.", label=label)
     apply_consent(
         session,
         shop,
@@ -147,4 +149,4 @@ def _request_channel(
             session, jobs.WRITE_CONSENT, request.id, job_id=f"consent-request-{request.id}"
         )
     outcome.requested.append(request)
-    return f"Unsubscribed from {label}; Shopify is being updated."
+    return _("Unsubscribed from %(label)s; Shopify is being updated.", label=label)

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.emails import queue_email, render
+from shopify_app.i18n import N_, stored
 from shopify_app.models import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent, Shop, utcnow
 from shopify_app.values import iso_utc as iso
 
@@ -470,13 +471,18 @@ def record(
     session.commit()
 
 
+FAILING_REASON = stored(
+    N_("Every delivery has failed since %(since)s; the app stopped sending to it.")
+)
+
+
 def disable_failing(session: Session, endpoint: OutgoingEndpoint, now: datetime) -> None:
     """Disable an endpoint that has only failed for `DISABLE_AFTER`, and email its alert
     address (once per disabling)."""
     shop = session.get(Shop, endpoint.shop_id)
     assert shop is not None and endpoint.failing_since is not None
     since = endpoint.failing_since.strftime("%Y-%m-%d %H:%M UTC")
-    reason = f"Every delivery has failed since {since}; the app stopped sending to it."
+    reason = FAILING_REASON % {"since": since}
     if not endpoints.disable(session, shop, endpoint, actor="system", reason=reason):
         return
     _email_disabled(session, shop, endpoint, since)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -58,21 +59,26 @@ def search(session: Session, shop: Shop, query: str) -> Results:
             .where(Customer.shop_id == shop.id, Customer.email_normalized == email)
             .limit(LIMIT)
         ):
-            person(customer, f"email {customer.email}")
+            person(customer, _("email %(email)s", email=customer.email))
         found.emails = emails_to(session, shop, email)
     if (code := normalise_code(text)) is not None:
         advocate = session.scalar(
             select(Advocate).where(Advocate.shop_id == shop.id, Advocate.code == code)
         )
         if advocate is not None:
-            person(session.get(Customer, advocate.customer_id), f"referral code {code}")
+            person(
+                session.get(Customer, advocate.customer_id), _("referral code %(code)s", code=code)
+            )
         reward = session.scalar(
             select(Reward).where(Reward.shop_id == shop.id, Reward.code == code)
         )
         if reward is not None:
-            found.rewards.append((reward, f"reward code {code}"))
+            found.rewards.append((reward, _("reward code %(code)s", code=code)))
             owner = session.get(Advocate, reward.advocate_id)
-            person(session.get(Customer, owner.customer_id) if owner else None, f"reward {code}")
+            person(
+                session.get(Customer, owner.customer_id) if owner else None,
+                _("reward %(code)s", code=code),
+            )
     name = text if text.startswith("#") else f"#{text}"
     if name[1:].isdigit():
         order = session.scalar(select(Order).where(Order.shop_id == shop.id, Order.name == name))
@@ -83,16 +89,16 @@ def search(session: Session, shop: Shop, query: str) -> Results:
                 )
             )
             if referral is not None:
-                found.referrals.append((referral, f"order {name}"))
+                found.referrals.append((referral, _("order %(order)s", order=name)))
             if order.customer_id is not None:
-                person(session.get(Customer, order.customer_id), f"order {name}")
+                person(session.get(Customer, order.customer_id), _("order %(order)s", order=name))
     if (phone := canonical_phone(text)) is not None:
         for customer in session.scalars(
             select(Customer)
             .where(Customer.shop_id == shop.id, Customer.phone == phone)
             .limit(LIMIT)
         ):
-            person(customer, f"phone {phone}")
+            person(customer, _("phone %(phone)s", phone=phone))
     if "@" not in text and len(text) >= 2:
         needle = f"%{text.lower()}%"
         full_name = func.lower(
@@ -107,7 +113,7 @@ def search(session: Session, shop: Shop, query: str) -> Results:
             .order_by(Customer.id)
             .limit(LIMIT)
         ):
-            person(customer, f"name or email contains “{text}”")
+            person(customer, _("name or email contains “%(text)s”", text=text))
     return found
 
 
