@@ -347,12 +347,12 @@ def import_progress(run: SyncRun | None) -> dict[str, object]:
 
 
 def _customers(n: int | None) -> str:
-    return ngettext("%(num)s customer", "%(num)s customers", n or 0, num=integer_text(n or 0))
+    return ngettext("%(count)s customer", "%(count)s customers", n or 0, count=integer_text(n or 0))
 
 
 def _orders(n: int | None) -> str:
-    return ngettext("%(num)s order", "%(num)s orders", n or 0, num=integer_text(n or 0))
+    return ngettext("%(count)s order", "%(count)s orders", n or 0, count=integer_text(n or 0))
 
 
 def _records(n: int | None) -> str:
-    return ngettext("%(num)s record", "%(num)s records", n or 0, num=integer_text(n or 0))
+    return ngettext("%(count)s record", "%(count)s records", n or 0, count=integer_text(n or 0))
