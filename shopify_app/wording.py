@@ -19,7 +19,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from shopify_app.i18n import N_, amount_text
+from shopify_app.i18n import N_, amount_text, stored_text
 from shopify_app.referrals.fraud import RULES
 
 
@@ -155,6 +155,8 @@ FIELDS = {
     "friend_ip": N_("Friend's IP address"),
     "friend_user_agent": N_("Friend's browser"),
     "advocate_devices": N_("Advocate's devices"),
+    "advocate_ips": N_("Advocate's IP addresses"),
+    "similarity": N_("Similarity"),
     "new_customers_only": N_("New customers only"),
     "prior_orders": N_("Friend's earlier orders"),
     "prior_orders_by_email": N_("Earlier orders with the friend's email"),
@@ -248,6 +250,8 @@ def value_parts(key: str, value: Any, names: Names) -> list[Part]:
         return [Part(_(JOINED_VIA[value]) if value in JOINED_VIA else value.replace("_", " "))]
     if key == "status" and isinstance(value, str):
         return [Part(_(value.replace("_", " ").capitalize()))]
+    if key == "similarity" and isinstance(value, str):
+        return [Part(stored_text(value))]
     return [Part(plain_value(value))]
 
 

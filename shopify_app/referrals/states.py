@@ -57,6 +57,10 @@ _REASONS = {
     "currency": stored(N_("The order is in %(order)s; the program pays in %(program)s.")),
     "cancelled": stored(N_("Order %(order)s was cancelled.")),
     "refunded": stored(N_("Order %(order)s was refunded in full.")),
+    "unknown_code": stored(N_("no advocate has the referral code it carries")),
+    "off": stored(N_("the referral program is switched off")),
+    "event": stored(N_("the program rewards the event %(event)s, not orders")),
+    "erased": stored(N_("the customer's data was erased at their request")),
 }
 
 
@@ -149,22 +153,22 @@ def create_from_order(
     )
     if found is None:
         if referral_signals(order):
-            _not_created(session, shop, order, "no advocate has the referral code it carries")
+            _not_created(session, shop, order, _REASONS["unknown_code"])
         return None
     program = get_program(session, shop)
     if not program.enabled and manual_advocate is None:
-        _not_created(session, shop, order, "the referral program is switched off")
+        _not_created(session, shop, order, _REASONS["off"])
         return None
     if program.reward_trigger == "event" and manual_advocate is None:
         _not_created(
             session,
             shop,
             order,
-            f"the program rewards the event {program.conversion_event}, not orders",
+            _REASONS["event"] % {"event": program.conversion_event},
         )
         return None
     if order.redacted_at is not None:
-        _not_created(session, shop, order, "the customer's data was erased at their request")
+        _not_created(session, shop, order, _REASONS["erased"])
         return None
     advocate = session.get(Advocate, found.advocate_id)
     assert advocate is not None and advocate.shop_id == shop.id

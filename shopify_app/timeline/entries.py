@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from shopify_app.db import unindexed
+from shopify_app.i18n import N_
 from shopify_app.models import (
     AuditEntry,
     EmailMessage,
@@ -152,7 +153,7 @@ def entries_for(
                 if event.source == "api" and event.source_name
                 else SOURCES.get(event.source, event.source)
             ),
-            family_label=family.label if family else "Other",
+            family_label=family.label if family else N_("Other"),
         )
         if event.family == "order":
             entry.order = orders.get(payload.get("order_id"))

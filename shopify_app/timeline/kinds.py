@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shopify_app.i18n import N_
+
 
 @dataclass(frozen=True)
 class Family:
@@ -20,22 +22,22 @@ class Family:
 
 SOURCES: dict[str, str] = {
     "shopify": "Shopify",
-    "app": "This app",
-    "api": "Third parties",
-    "conversation": "Conversations",
+    "app": N_("This app"),
+    "api": N_("Third parties"),
+    "conversation": N_("Conversations"),
 }
 
 FAMILIES: tuple[Family, ...] = (
-    Family("order", "shopify", "Orders"),
-    Family("account", "shopify", "Account"),
-    Family("consent", "shopify", "Marketing consent"),
-    Family("program", "app", "Program"),
-    Family("referral", "app", "Referrals"),
-    Family("reward", "app", "Rewards"),
-    Family("email", "app", "Emails"),
-    Family("staff", "app", "Staff actions"),
-    Family("api", "api", "Third-party events"),
-    Family("conversation", "conversation", "Conversations"),
+    Family("order", "shopify", N_("Orders")),
+    Family("account", "shopify", N_("Account")),
+    Family("consent", "shopify", N_("Marketing consent")),
+    Family("program", "app", N_("Program")),
+    Family("referral", "app", N_("Referrals")),
+    Family("reward", "app", N_("Rewards")),
+    Family("email", "app", N_("Emails")),
+    Family("staff", "app", N_("Staff actions")),
+    Family("api", "api", N_("Third-party events")),
+    Family("conversation", "conversation", N_("Conversations")),
 )
 BY_KEY = {f.key: f for f in FAMILIES}
 

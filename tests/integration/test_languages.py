@@ -17,7 +17,7 @@ from tests import factories
 from tests.conftest import SHOP_A
 from tests.helpers import proxy_query
 
-from .test_program_pages import get
+from .test_program_pages import get, post
 from .webhook_support import install, install_with_program
 
 
@@ -136,3 +136,149 @@ def test_the_devstores_finnish_storefront_reaches_the_app_in_finnish(live):
     english = live.http.get(f"{store}/apps/referrals")
     assert "Refer a friend to" in english.text
     assert live.http.get(f"{store}/xx/apps/referrals").status_code == 404
+
+
+# ---- sentences built in Python, the scripts' sentences, the API reference (issue 21, G3) ----
+
+BAD_SETTINGS = {
+    "enabled": "on",
+    "friend_kind": "percentage",
+    "friend_value": "0",
+    "friend_min_subtotal": "0",
+    "reward_kind": "fixed_amount",
+    "reward_value": "ten",
+    "reward_expiry_days": "60",
+    "reward_trigger": "sometime",
+    "approval_mode": "auto",
+    "approval_delay_hours": "0",
+}
+
+
+def test_settings_validation_errors_in_finnish_and_english(live):
+    install(live, SHOP_A)
+    finnish = post(live, "/settings", BAD_SETTINGS, locale="fi")
+    assert finnish.status_code == 422
+    assert "3 kenttää vaatii huomiota:" in finnish.text
+    assert "Ystävän alennuksen prosentti: anna kokonaisluku väliltä 1–100." in finnish.text
+    assert "Suosittelijan palkinnon on oltava positiivinen summa valuutassa" in finnish.text
+    assert "Valitse, milloin palkinto annetaan." in finnish.text
+    assert "must be a whole number" not in finnish.text and "fields need" not in finnish.text
+
+    english = post(live, "/settings", BAD_SETTINGS)
+    assert english.status_code == 422
+    assert "3 fields need attention:" in english.text
+    assert "The friend discount percentage must be a whole number from 1 to 100." in english.text
+    assert "The advocate reward amount must be a positive amount in" in english.text
+    assert "Choose when the reward is given." in english.text
+
+
+def html_text(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(html)
+
+
+def _blocked_self_referral(live) -> tuple[int, int]:
+    """The advocate's own order: a referral blocked by a fraud rule, its explanation stored
+    in English, and the customer's timeline (order placed, referral blocked)."""
+    from shopify_app.sync import order_flow
+
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        owner = factories.customer(session, shop, first_name="Aino")
+        advocate = factories.advocate(session, shop, owner)
+        order_flow.apply_order(
+            session,
+            shop,
+            factories.order_payload(
+                advocate.code, cid=owner.shopify_id, financial_status="paid", currency="EUR"
+            ),
+        )
+        session.commit()
+        from shopify_app.models import Referral
+
+        referral = session.scalar(select(Referral).where(Referral.shop_id == shop.id))
+        assert referral.status_reason == "The friend is the advocate's own customer account."
+        return owner.id, referral.id
+
+
+def test_stored_sentences_fraud_explanations_and_the_timeline_in_finnish(live):
+    install_with_program(live, SHOP_A)
+    customer_id, referral_id = _blocked_self_referral(live)
+
+    page = html_text(get(live, f"/customers/{customer_id}", locale="fi").text)
+    assert "Suosittelu estettiin: ystävä on suosittelijan oma asiakastili." in page
+    assert re.search(r"Tilaus #\d+ tehtiin, summa [\d\xa0,]+\xa0€", page)
+    assert "Ajat aikavyöhykkeellä" in page
+    assert "own customer account" not in page and "Referral blocked" not in page
+    for english_word in ("This app", "The app, automatically", "Undo: unblock", "Staff actions"):
+        assert english_word not in page
+
+    english = html_text(get(live, f"/customers/{customer_id}").text)
+    assert "Referral blocked: the friend is the advocate's own customer account." in english
+    assert re.search(r"Order #\d+ placed for [\d.,]+ EUR", english)
+
+    referral = html_text(get(live, f"/portal/referrals/{referral_id}", locale="fi").text)
+    assert "Ystävä on suosittelijan oma asiakastili." in referral  # the rule's explanation
+    assert "Ei palkintoa: suosittelu estettiin." in referral
+    assert "Sama asiakas" in referral  # the rule's title
+    assert "Estetty väärinkäyttösäännöllä ”Sama asiakas”" in referral  # the history line
+    english = html_text(get(live, f"/portal/referrals/{referral_id}").text)
+    assert "No reward: the referral was blocked. The friend is the advocate's own" in english
+    assert "Blocked by the fraud rule “Same customer”" in english
+
+
+def test_the_audit_page_in_finnish(live):
+    install(live, SHOP_A)
+    from .test_program_pages import SETTINGS
+
+    assert post(live, "/settings", SETTINGS, locale="fi").status_code == 200
+    audit = get(live, "/portal/audit", locale="fi").text
+    assert "Muutti suositteluohjelman asetuksia" in audit
+    assert "Ohjelma käytössä" in audit  # a field of the change
+    assert "Ohjelman asetukset" in audit  # the subject
+    assert "Changed the referral program" not in audit
+    english = html_text(get(live, "/portal/audit").text)
+    assert "Changed the referral program's settings" in english and "Program on" in english
+
+
+def test_the_home_dashboard_in_finnish(live):
+    install_with_program(live, SHOP_A)
+    home = get(live, "/", locale="fi").text
+    assert "Viimeiset 30 päivää" in home
+    assert "Suosittelut päivittäin" in home  # a chart's title
+    assert "Ei yhtään tällä jaksolla" in home  # an empty chart
+    assert "per day" not in home and "None in this period" not in home
+    bad = get(live, "/", locale="fi", period="custom", **{"from": "x", "to": "y"}).text
+    assert "Anna mukautetun jakson molemmat päivät muodossa VVVV-KK-PP." in bad
+    english = get(live, "/").text
+    assert "Last 30 days" in english and "Referrals per day" in english
+
+
+def test_the_scripts_sentences_come_with_a_finnish_page_only(live):
+    import html as html_module
+    import json
+
+    install(live, SHOP_A)
+    finnish = get(live, "/customers", locale="fi").text
+    found = re.search(r'<script type="application/json" id="i18n">(.*?)</script>', finnish)
+    assert found, "a Finnish page carries its scripts' sentences"
+    messages = json.loads(html_module.unescape(found.group(1)))
+    assert messages["Copied"] == "Kopioitu"
+    assert messages["Could not load this view: %(error)s."] == (
+        "Näkymää ei voitu ladata: %(error)s."
+    )
+    assert messages["%(name)s is typing…"] == "%(name)s kirjoittaa…"
+    assert "/static/i18n.js" in finnish
+    english = get(live, "/customers").text
+    assert 'id="i18n"' not in english and "/static/i18n.js" in english
+
+
+def test_the_api_reference_in_finnish(live):
+    finnish = live.http.get(f"{live.app_url}/api/v1/docs", params={"locale": "fi"}).text
+    assert '<html lang="fi">' in finnish
+    assert "<h3>Parametrit</h3>" in finnish and "<h3>Vastaukset</h3>" in finnish
+    assert "vaatii luku- ja kirjoitusavaimen" in finnish
+    english = live.http.get(f"{live.app_url}/api/v1/docs").text
+    assert "<h3>Parameters</h3>" in english and "needs a read-and-write key" in english
