@@ -229,6 +229,7 @@ VOCABULARY = (
     N_("Blocked"),
     N_("Flagged"),
     N_("Awaiting approval"),
+    N_("New"),
     # the Referrals page's tabs and attribution words, the Advocates page's ways of joining
     N_("All"),
     N_("Flagged for review"),

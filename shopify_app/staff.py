@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import httpx
 from flask import current_app, g
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,12 +90,14 @@ def actor_label(actor: str | None) -> str:
         return "—"
     if not actor.startswith("staff:"):
         if actor.startswith("api:"):
-            return f"The API key “{actor[4:]}”"
+            return _("The API key “%(name)s”", name=actor[4:])
         if actor.startswith("customer:"):
-            return "The customer"
-        return {"system": "The app", "shopify": "Shopify", "staff": "A staff member"}.get(
-            actor, actor
-        )
+            return _("The customer")
+        if actor == "system":
+            return _("The app")
+        if actor == "staff":
+            return _("A staff member")
+        return actor
     names = g.get("staff_names")
     if names is None:
         shop = g.get("shop")
@@ -105,4 +108,4 @@ def actor_label(actor: str | None) -> str:
             ):
                 names[f"staff:{member.user_id}"] = member.label
         g.staff_names = names
-    return names.get(actor, "A staff member")
+    return names[actor] if actor in names else _("A staff member")

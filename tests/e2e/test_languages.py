@@ -53,3 +53,74 @@ def test_a_finnish_merchant_and_a_finnish_shopper(live, page, screenshots_dir):
     expect(page.get_by_role("heading", name="Suosittele kauppaa")).to_be_visible()
     expect(page.get_by_role("button", name="Tilaa sähköpostiin")).to_be_visible()
     page.screenshot(path=str(screenshots_dir / "fi-storefront-1280.png"), full_page=True)
+
+
+def _finnish(path: str) -> str:
+    return path + ("&" if "?" in path else "?") + "locale=fi"
+
+
+def test_the_inbox_and_the_admin_scripts_speak_finnish(live, page, screenshots_dir):
+    """Text the scripts write (static/inbox.js, forms.js) comes from the catalogue through
+    static/i18n.js: the composer's errors, the character count, the note's author, Copy."""
+    import re
+
+    from tests.e2e.admin_story import seed
+
+    story = seed(live)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(
+        live.admin_url("alpha-shop") + _finnish(f"/admin/conversations?c={story.conversation}")
+    )
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#reply-body")).to_be_visible(timeout=15000)
+    # The live line: the script replaces the page's sentence with its own, in Finnish.
+    expect(app.locator("#live-state")).to_have_text(
+        re.compile(r"Reaaliaikai|Yhdistetään"), timeout=15000
+    )
+    app.locator("#send-reply").click()
+    expect(app.locator("#composer-error")).to_have_text("Kirjoita ensin vastaus.")
+    app.locator("#add-note").click()
+    expect(app.locator("#composer-error")).to_have_text("Kirjoita ensin muistiinpano.")
+    max_body = int(app.locator("#thread").get_attribute("data-max-body"))
+    app.locator("#reply-body").fill("a" * (max_body - 10))
+    expect(app.locator("#char-count")).to_contain_text("merkkiä")
+    expect(app.locator("#reply-body")).to_have_attribute(
+        "placeholder", re.compile(r"^Vastaa: .*Enter lähettää")
+    )
+    page.screenshot(path=str(screenshots_dir / "fi-inbox-1280.png"), full_page=True)
+
+    page.goto(live.admin_url("alpha-shop") + _finnish("/advocates"))
+    copy = app.locator("[data-copy]").first
+    expect(copy).to_be_visible(timeout=15000)
+    copy.click()
+    expect(copy).to_have_text(re.compile(r"^(Kopioitu|Valitse linkki ja kopioi se)$"))
+
+
+FINNISH_WIDTHS = (800, 1280)
+
+
+def test_finnish_admin_pages_fit_their_width(live, browser, screenshots_dir):
+    """Finnish words are long: every admin page in Finnish at a narrow and a common width,
+    nothing scrolling sideways or sticking out of its card (the same check as
+    test_admin_layout.py), with a screenshot of each."""
+    from tests.e2e.admin_story import admin_pages, seed
+    from tests.e2e.test_admin_layout import OVERFLOW, _open, _whole_frame
+
+    story = seed(live)
+    failures = []
+    for width in FINNISH_WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        try:
+            for name, path in admin_pages(story).items():
+                _app, frame = _open(page, live, _finnish(path))
+                assert frame.evaluate("() => document.documentElement.lang") == "fi", name
+                _whole_frame(page, frame)
+                page.screenshot(
+                    path=str(screenshots_dir / f"fi-layout-{name}-{width}.png"), full_page=True
+                )
+                found = frame.evaluate(OVERFLOW)
+                failures += [f"{name} at {width} px: {p}" for p in found["problems"]]
+        finally:
+            context.close()
+    assert not failures, "\n".join(failures)
