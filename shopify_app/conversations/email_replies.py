@@ -25,18 +25,19 @@ from email.utils import formataddr
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shopify_app.db import get_session
 from shopify_app.emails import queue_email, render
 from shopify_app.emails.delivery import Composed
+from shopify_app.i18n import DEFAULT_LOCALE, supported
 from shopify_app.models import Conversation, ConversationMessage, EmailMessage, Shop
 
 REPLY_KIND = "conversation_reply"
 DEDUPE_PREFIX = "conversation_reply:"
 SIGNATURE_CHARS = 20  # hex digits: 80 bits
-LOCALES = ("en", "fi")
 # References keeps the thread's first mail and its latest ones (RFC 5322 § 3.6.4 lets a
 # client trim the middle): a long chat does not grow the header without bound.
 MAX_REFERENCES = 10
@@ -97,8 +98,8 @@ def new_message_id(domain: str) -> str:
 
 
 def locale_of(conversation: Conversation) -> str:
-    lang = (conversation.locale or "").replace("_", "-").split("-")[0].lower()
-    return lang if lang in LOCALES else "en"
+    """The language the shopper chatted in, when the app has a catalogue for it; else English."""
+    return supported(conversation.locale) or DEFAULT_LOCALE
 
 
 def shop_display_name(shop: Shop) -> str:
@@ -145,7 +146,7 @@ def queue_reply_email(session: Session, message_id: int) -> str:
     )
     session.refresh(message)
     locale = locale_of(conversation)
-    subject, body = render(f"conversation_reply_{locale}", **_context(session, shop, message))
+    subject, body = render("conversation_reply", locale=locale, **_context(session, shop, message))
     _email, queued = queue_email(
         session,
         shop,
@@ -194,11 +195,12 @@ def compose_reply(session: Session, email: EmailMessage) -> Composed | None:
         headers["References"] = " ".join(kept)
     conversation = session.get(Conversation, message.conversation_id)
     locale = locale_of(conversation) if conversation is not None else "en"
-    html = render_template(
-        "emails/conversation_reply.html",
-        locale=locale,
-        **_context(session, shop, message),
-    )
+    with force_locale(locale):
+        html = render_template(
+            "emails/conversation_reply.html",
+            locale=locale,
+            **_context(session, shop, message),
+        )
     return Composed(
         sender=formataddr((shop_display_name(shop), address)), headers=headers, html=html
     )
