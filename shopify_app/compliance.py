@@ -253,6 +253,7 @@ def redact_customer(
         return None
     customer.email = customer.email_normalized = customer.phone = None
     customer.first_name = customer.last_name = None
+    customer.locale = None
     customer.tags = ""
     customer.custom_attributes = None
     customer.redacted_at = customer.redacted_at or now
@@ -551,6 +552,7 @@ def customer_data(session: Session, shop: Shop, customer: Customer) -> dict[str,
             "phone": customer.phone,
             "first_name": customer.first_name,
             "last_name": customer.last_name,
+            "locale": customer.locale,
             "account_state": customer.account_state,
             "tags": customer.tags,
             "custom_attributes": customer.custom_attributes or {},

@@ -160,14 +160,19 @@ def integer_text(value: int | None) -> str:
 
 
 def email_locale(session: Any, shop: Any, customer: Any | None) -> str:
-    """The language of an email to `customer`: the language they last chatted in on the
-    storefront (the widget sends Shopify's `request.locale`), else the app's default. The app
-    does not yet store Shopify's customer `locale` nor the shop's primary locale."""
+    """The language of an email to `customer`: the one they last bought in (Shopify's
+    `customer_locale` on their orders, kept as `Customer.locale`), else the one they last
+    chatted in on the storefront (the widget sends Shopify's `request.locale`), else English.
+    The shop's primary locale is not known to the app (Shopify's `shopLocales` needs the
+    `read_locales` scope, which the app does not ask for)."""
     from sqlalchemy import select
 
     from .models import Conversation
 
     if customer is not None:
+        chosen = supported(getattr(customer, "locale", None))
+        if chosen:
+            return chosen
         locale = session.scalar(
             select(Conversation.locale)
             .where(

@@ -118,3 +118,15 @@ def money_json(minor: int | None, currency: str | None) -> dict[str, str] | None
     if minor is None or not currency:
         return None
     return {"amount": money_text(minor, currency), "currency": currency}
+
+
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
+
+
+def customer_locale(value: Any) -> str | None:
+    """An order's `customer_locale` ("fi", "fi-FI", "en-US") when it is a language tag; None
+    for anything else (a payload field is untrusted text)."""
+    if not isinstance(value, str) or len(value) > 35:
+        return None
+    value = value.strip()
+    return value if _LOCALE_TAG.fullmatch(value) else None

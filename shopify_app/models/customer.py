@@ -248,6 +248,9 @@ class Customer(CustomerLabels, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
+    # The language the customer last bought in (the order's `customer_locale`, "fi" or
+    # "fi-FI"): what the app's emails to them are written in (i18n.email_locale).
+    locale: Mapped[str | None] = mapped_column(String(35))
     # Shopify's CustomerState: disabled (no account), invited, enabled (account), declined.
     account_state: Mapped[str | None] = mapped_column(String(16))
     # Marketing consent, lower-case as in Shopify's payloads, with the opt-in level and the

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from shopify_app.db import get_or_insert, insert_ignore
 from shopify_app.models import Customer, Order, OrderLineItem, Refund, Shop
 from shopify_app.timeline.events import record_event
-from shopify_app.values import clean_str, is_stale, parse_id, parse_timestamp, to_minor
+from shopify_app.values import (
+    clean_str,
+    customer_locale,
+    is_stale,
+    parse_id,
+    parse_timestamp,
+    to_minor,
+)
 
 from .customers import upsert_customer
 
@@ -147,6 +154,9 @@ def _apply_order_fields(
         order.customer_shopify_id = customer.shopify_id
         if customer.redacted_at is not None and order.redacted_at is None:
             order.redacted_at = customer.redacted_at
+        locale = customer_locale(payload.get("customer_locale"))
+        if locale and customer.redacted_at is None:
+            customer.locale = locale
     if order.redacted_at is None:
         if present("email") or present("contact_email"):
             order.email = clean_str(payload.get("email") or payload.get("contact_email"), 320)

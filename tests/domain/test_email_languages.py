@@ -93,3 +93,47 @@ def test_the_email_language_is_the_shoppers_own_and_falls_back_to_english(sessio
     assert email_locale(session, shop, None) == "en"
     elsewhere = factories.shop(session)  # the same customer id in another shop says nothing
     assert email_locale(session, elsewhere, aino) == "en"
+
+
+def test_the_language_the_customer_bought_in_comes_first(session, shop):
+    """Shopify's `customer_locale` on an order is kept as the customer's language and picked
+    before the chat's; a tag that is not a language is ignored; erasure forgets it."""
+    from shopify_app.compliance import redact_customer
+    from shopify_app.sync import orders
+
+    aino = factories.customer(session, shop, first_name="Aino", email="aino@example.com")
+    _chatted_in(session, shop, aino, "en-GB")
+    assert email_locale(session, shop, aino) == "en"
+    orders.upsert_order(
+        session,
+        shop,
+        factories.order_payload(
+            cid=aino.shopify_id, customer_locale="fi-FI", email="aino@example.com"
+        ),
+    )
+    session.refresh(aino)
+    assert aino.locale == "fi-FI"
+    assert email_locale(session, shop, aino) == "fi"
+    message, _ = reward_email.queue_reward_email(
+        session, shop, _reward(session, shop, aino), dedupe_key="t3"
+    )
+    assert message.body_text.startswith("Hei ")  # the order's customer is "Ada" now
+
+    orders.upsert_order(
+        session,
+        shop,
+        factories.order_payload(cid=aino.shopify_id, customer_locale="<script>"),
+    )
+    session.refresh(aino)
+    assert aino.locale == "fi-FI"  # not a language tag: kept as it was
+
+    other = factories.customer(session, shop)
+    orders.upsert_order(
+        session, shop, factories.order_payload(cid=other.shopify_id, customer_locale="sv-SE")
+    )
+    session.refresh(other)
+    assert other.locale == "sv-SE" and email_locale(session, shop, other) == "en"
+
+    redact_customer(session, shop, {"customer": {"id": aino.shopify_id}, "orders_to_redact": []})
+    session.refresh(aino)
+    assert aino.locale is None
