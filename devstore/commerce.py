@@ -76,6 +76,7 @@ class DevOrder:
     referring_site: str | None = None
     browser_ip: str | None = None
     user_agent: str | None = None
+    customer_locale: str | None = None  # the storefront language the order was placed in
     financial_status: str = "paid"
     fulfillment_status: str | None = None
     cancelled_at: datetime | None = None
@@ -262,6 +263,7 @@ def order_json(o: DevOrder, shop: ShopData) -> dict[str, Any]:
         "referring_site": o.referring_site,
         "browser_ip": o.browser_ip,
         "client_details": {"browser_ip": o.browser_ip, "user_agent": o.user_agent},
+        "customer_locale": o.customer_locale,
         "line_items": [
             {
                 "id": li.id,
@@ -398,6 +400,7 @@ def place_order(
     browser_ip: str | None = None,
     user_agent: str | None = None,
     financial_status: str = "paid",
+    customer_locale: str | None = None,
 ) -> DevOrder:
     """Check out: apply the discount code if it is usable, then create (and pay) the order.
 
@@ -432,6 +435,7 @@ def place_order(
         referring_site=referring_site,
         browser_ip=browser_ip,
         user_agent=user_agent,
+        customer_locale=customer_locale,
         financial_status=financial_status,
     )
     discount = find_discount(shop, discount_code) if discount_code else None

@@ -185,6 +185,7 @@ def order_node(o: DevOrder, shop: ShopData, bulk: bool = False, domain: str = ""
         "cancelledAt": iso(o.cancelled_at),
         "cancelReason": o.cancel_reason,
         "clientIp": o.browser_ip,
+        "customerLocale": o.customer_locale,
         "processedAt": iso(o.created_at),
         "createdAt": iso(o.created_at),
         "updatedAt": iso(o.updated_at),

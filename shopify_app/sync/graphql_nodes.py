@@ -19,7 +19,7 @@ CUSTOMER_FIELDS = """
 
 ORDER_FIELDS = """
   id name email currencyCode createdAt updatedAt processedAt cancelledAt cancelReason
-  displayFinancialStatus displayFulfillmentStatus clientIp discountCodes
+  displayFinancialStatus displayFulfillmentStatus clientIp customerLocale discountCodes
   customAttributes { key value }
   totalPriceSet { shopMoney { amount } } subtotalPriceSet { shopMoney { amount } }
   totalDiscountsSet { shopMoney { amount } }
@@ -103,6 +103,8 @@ def order_payload(node: dict[str, Any], line_items: list[dict[str, Any]] | None)
         payload["fulfillment_status"] = None if status == "unfulfilled" else status
     if "clientIp" in node:
         payload["browser_ip"] = node["clientIp"]
+    if node.get("customerLocale"):
+        payload["customer_locale"] = node["customerLocale"]
     for key, rest in (
         ("totalPriceSet", "total_price"),
         ("subtotalPriceSet", "subtotal_price"),

@@ -282,3 +282,18 @@ def test_the_api_reference_in_finnish(live):
     assert "vaatii luku- ja kirjoitusavaimen" in finnish
     english = live.http.get(f"{live.app_url}/api/v1/docs").text
     assert "<h3>Parameters</h3>" in english and "needs a read-and-write key" in english
+
+
+def test_the_language_a_customer_bought_in_reaches_the_app(live):
+    """Shopify's `customer_locale` on the order webhook is kept as the customer's language."""
+    from devstore import commerce
+    from shopify_app.models import Customer
+
+    from .test_program_pages import LINES, settle
+    from .webhook_support import one
+
+    install(live, SHOP_A)
+    aino = commerce.create_customer(live.state, SHOP_A, email="aino@example.com")
+    commerce.place_order(live.state, SHOP_A, customer_id=aino.id, lines=LINES, customer_locale="fi")
+    settle(live)
+    assert one(live.app, Customer).locale == "fi"
