@@ -213,7 +213,7 @@ def describe(
         if step == "joined":
             via = payload.get("via")
             if via:
-                return _("Joined the referral program (%(via)s)", via=via)
+                return _("Joined the referral program (%(via)s)", via=_joined_via(via))
             return _("Joined the referral program")
         if step == "shared":
             if shared_to:
@@ -273,6 +273,21 @@ def describe(
             who = _("The API key “%(name)s”", name=event.actor[4:])
         return _("%(who)s %(action)s", who=who, action=action)
     return kind.replace(".", " ").replace("_", " ").capitalize()
+
+
+_JOINED_VIA = {
+    "storefront": N_("On the storefront"),
+    "invitation": N_("From an invitation"),
+    "staff": N_("Added by staff"),
+    "api": N_("Through the API"),
+}
+
+
+def _joined_via(via: Any) -> str:
+    """How they joined: the stored word in English (as before), in words in another language."""
+    if current_locale() == "en" or str(via) not in _JOINED_VIA:
+        return str(via)
+    return _(_JOINED_VIA[str(via)]).lower()
 
 
 def _state(value: Any) -> str | None:
