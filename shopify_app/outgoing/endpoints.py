@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -61,9 +62,9 @@ def clean_event_types(chosen: list[str]) -> list[str]:
     types = [t for t in EVENT_TYPES if t in set(chosen)]
     unknown = sorted(set(chosen) - set(EVENT_TYPES))
     if unknown:
-        raise EndpointRefused(f"unknown event type: {', '.join(unknown)[:200]}")
+        raise EndpointRefused(_("unknown event type: %(types)s", types=", ".join(unknown)[:200]))
     if not types:
-        raise EndpointRefused("choose at least one event type")
+        raise EndpointRefused(_("choose at least one event type"))
     return types
 
 
@@ -81,13 +82,15 @@ def register(
     types = clean_event_types(event_types)
     email = normalize_email(alert_email)
     if not email:
-        raise EndpointRefused("enter the email address to alert when the endpoint fails")
+        raise EndpointRefused(_("enter the email address to alert when the endpoint fails"))
     try:
         target = addresses.check(url, allow_local=allow_local())
     except addresses.UnsafeURL as exc:
         raise EndpointRefused(str(exc)) from exc
     if len(list_endpoints(session, shop)) >= MAX_ENDPOINTS_PER_SHOP:
-        raise EndpointRefused(f"a shop may have at most {MAX_ENDPOINTS_PER_SHOP} endpoints")
+        raise EndpointRefused(
+            _("a shop may have at most %(max)s endpoints", max=MAX_ENDPOINTS_PER_SHOP)
+        )
     secret = signing.new_secret()
     endpoint = OutgoingEndpoint(
         shop_id=shop.id,

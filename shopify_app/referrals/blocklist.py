@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,19 +31,28 @@ def normalise_entry(kind: str, value: str) -> str:
     if kind == "email":
         pattern = text.lower()
         if pattern.count("@") != 1 or not re.fullmatch(r"[a-z0-9.!#$%&'*+/=?^_`{|}~@-]+", pattern):
-            raise InvalidEntry(f"{value!r} is not an email address or pattern like *@example.com")
+            raise InvalidEntry(
+                _(
+                    "%(value)s is not an email address or pattern like *@example.com",
+                    value=repr(value),
+                )
+            )
         return pattern
     if kind == "phone":
         phone = canonical_phone(text)
         if phone is None:
-            raise InvalidEntry(f"{value!r} is not a phone number in international form (+…)")
+            raise InvalidEntry(
+                _("%(value)s is not a phone number in international form (+…)", value=repr(value))
+            )
         return phone
     if kind == "ip":
         try:
             return str(ipaddress.ip_network(text, strict=False))
         except ValueError as exc:
-            raise InvalidEntry(f"{value!r} is not an IP address or CIDR range") from exc
-    raise InvalidEntry(f"unknown blocklist kind {kind!r}")
+            raise InvalidEntry(
+                _("%(value)s is not an IP address or CIDR range", value=repr(value))
+            ) from exc
+    raise InvalidEntry(_("unknown blocklist kind %(kind)s", kind=repr(kind)))
 
 
 @dataclass(frozen=True)
@@ -198,10 +208,14 @@ def add_many(
     lines = paste_lines(text)
     if len(lines) > MAX_PASTE_LINES:
         raise InvalidEntry(
-            f"The list has {len(lines)} values; paste at most {MAX_PASTE_LINES} at a time."
+            _(
+                "The list has %(count)s values; paste at most %(max)s at a time.",
+                count=len(lines),
+                max=MAX_PASTE_LINES,
+            )
         )
     if kind is not None and kind not in KINDS:
-        raise InvalidEntry(f"unknown blocklist kind {kind!r}")
+        raise InvalidEntry(_("unknown blocklist kind %(kind)s", kind=repr(kind)))
     results: list[LineResult] = []
     seen: dict[tuple[str, str], int] = {}
     for number, value in lines:
