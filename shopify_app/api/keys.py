@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,11 +55,11 @@ def create_key(session: Session, shop: Shop, *, name: str, access: str, actor: s
     """A new key for `shop` with `access` "read" or "write"; audited. The caller commits."""
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidKeyRequest("Give the key a name, like the app that will use it.")
+        raise InvalidKeyRequest(_("Give the key a name, like the app that will use it."))
     if len(name) > NAME_MAX:
-        raise InvalidKeyRequest(f"The name is longer than {NAME_MAX} characters.")
+        raise InvalidKeyRequest(_("The name is longer than %(max)s characters.", max=NAME_MAX))
     if access not in SCOPE_SETS:
-        raise InvalidKeyRequest("Choose read or read and write access.")
+        raise InvalidKeyRequest(_("Choose read or read and write access."))
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     secret = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
