@@ -15,6 +15,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -66,12 +67,12 @@ def clean_body(body: Any) -> str:
     """The text as stored: line ends normalised, NULs (PostgreSQL refuses them) dropped,
     outer blank space trimmed. Refused when empty or over MAX_BODY characters."""
     if not isinstance(body, str):
-        raise MessageRefused("Write a message first.", 422)
+        raise MessageRefused(_("Write a message first."), 422)
     text = body.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
     if not text:
-        raise MessageRefused("Write a message first.", 422)
+        raise MessageRefused(_("Write a message first."), 422)
     if len(text) > MAX_BODY:
-        raise MessageRefused(f"Messages are limited to {MAX_BODY} characters.", 413)
+        raise MessageRefused(_("Messages are limited to %(max)s characters.", max=MAX_BODY), 413)
     return text
 
 
@@ -83,7 +84,7 @@ def _one_line(text: str, limit: int) -> str:
 def clean_email(email: Any) -> str:
     text = email.strip().lower() if isinstance(email, str) else ""
     if len(text) > 320 or not EMAIL_RE.match(text):
-        raise MessageRefused("Enter a valid email address.", 422)
+        raise MessageRefused(_("Enter a valid email address."), 422)
     return text
 
 
@@ -258,7 +259,7 @@ def post_message(
     `email_message_id`: a retried send is one message). Raises MessageRefused for an empty
     or over-long body."""
     if conversation.shop_id != shop.id:
-        raise MessageRefused("No such conversation.", 404)
+        raise MessageRefused(_("No such conversation."), 404)
     if author not in AUTHORS or channel not in CHANNELS:
         raise ValueError(f"unknown author {author!r} or channel {channel!r}")
     if kind not in MESSAGE_KINDS or (kind == "text") != (payload is None):
@@ -394,7 +395,7 @@ def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_
     thread's message). Moves only forward: a late or replayed report of an older message
     changes nothing. False when the message is not this conversation's."""
     if conversation.shop_id != shop.id:
-        raise MessageRefused("No such conversation.", 404)
+        raise MessageRefused(_("No such conversation."), 404)
     try:
         wanted = int(message_id)
     except (TypeError, ValueError):
@@ -432,7 +433,7 @@ def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_
 def mark_read(session: Session, shop: Shop, conversation: Conversation) -> None:
     """Staff have read everything in the conversation."""
     if conversation.shop_id != shop.id:
-        raise MessageRefused("No such conversation.", 404)
+        raise MessageRefused(_("No such conversation."), 404)
     conversation.unread_for_staff = 0
     session.flush()
 
@@ -587,7 +588,7 @@ def save_reply(
     """Create a saved reply, or change the shop's `reply_id` (LookupError if it has none)."""
     name = " ".join(title.split())[:255] if isinstance(title, str) else ""
     if not name:
-        raise MessageRefused("Give the saved reply a title.", 422)
+        raise MessageRefused(_("Give the saved reply a title."), 422)
     text = clean_body(body)
     if reply_id is None:
         reply = SavedReply(shop_id=shop.id, title=name, body=text)
