@@ -275,6 +275,31 @@ def _sentence_pattern(message: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.S)
 
 
+# The modules that register stored sentences (`stored(...)` at import): loaded before the
+# first match, so a process that never ran the code that writes a sentence still reads it.
+_STORED_IN = (
+    "shopify_app.referrals.fraud",
+    "shopify_app.referrals.states",
+    "shopify_app.referrals.staff_actions",
+    "shopify_app.referrals.rewards",
+    "shopify_app.referrals.advocates",
+    "shopify_app.audit_undo",
+    "shopify_app.outgoing.delivery",
+    "shopify_app.admin.webhooks",
+)
+_loaded = False
+
+
+def _load_stored() -> None:
+    global _loaded
+    if not _loaded:
+        import importlib
+
+        for module in _STORED_IN:
+            importlib.import_module(module)
+        _loaded = True
+
+
 def _match_stored(text: str, *, nested: bool = True) -> str | None:
     if text in _STORED:
         return gettext(text)
@@ -284,6 +309,8 @@ def _match_stored(text: str, *, nested: bool = True) -> str | None:
             values = found.groupdict()
             if nested:  # a placeholder may hold stored sentences too ("Blocklisted: a; b")
                 values = {k: _stored_value(v) for k, v in values.items()}
+            else:  # or a stored word ("… matches email …")
+                values = {k: gettext(v) if v in _STORED else v for k, v in values.items()}
             return gettext(message, **values)
     return None
 
@@ -304,6 +331,7 @@ def stored_text(text: Any) -> str:
     text = str(text)
     if not text or current_locale() == DEFAULT_LOCALE:
         return text
+    _load_stored()
     whole = _match_stored(text)
     if whole is not None:
         return whole

@@ -139,6 +139,10 @@ _T = {
         "blocklisted": N_("Blocklisted: %(hits)s"),
         "blocklist_hit": N_("%(matched)s matches %(kind)s %(pattern)s"),
         "not_blocklisted": N_("Nothing about the friend is on the blocklist."),
+        # a blocklist entry's kind, inside "… matches email *@spam.test"
+        "kind_email": N_("email"),
+        "kind_phone": N_("phone"),
+        "kind_ip": N_("ip"),
         "cap_day": N_("The advocate reached the cap of %(cap)s referrals per day."),
         "cap_total": N_("The advocate reached the cap of %(cap)s referrals in total."),
         "within_caps": N_("The advocate is within the program's caps."),
