@@ -283,6 +283,7 @@ _STORED_IN = (
     "shopify_app.referrals.staff_actions",
     "shopify_app.referrals.rewards",
     "shopify_app.referrals.advocates",
+    "shopify_app.referrals.conversions",
     "shopify_app.audit_undo",
     "shopify_app.outgoing.delivery",
     "shopify_app.admin.webhooks",

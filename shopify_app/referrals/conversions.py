@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopify_app.db import insert_ignore
+from shopify_app.i18n import N_, stored
 from shopify_app.models import Advocate, Conversion, Customer, Order, Referral, Shop, utcnow
 from shopify_app.timeline import third_party
 from shopify_app.timeline.events import record_event
@@ -100,6 +101,15 @@ class ConversionFacts:
     financial_status: str = "paid"
     fulfillment_status: str | None = None
     processed_at: datetime | None = None
+
+
+# Outcomes kept with the conversion and on the timeline (in English; pages: `stored`).
+_OUTCOMES = {
+    "off": stored(N_("The referral program is switched off.")),
+    "not_attributed": stored(
+        N_("Neither the event nor the customer's recent orders carry an advocate's code.")
+    ),
+}
 
 
 def _text(properties: dict[str, Any], name: str) -> str | None:
@@ -364,7 +374,7 @@ def _run_engine(
         _outcome(session, shop, conversion, "not_trigger", f"The program rewards {trigger}.")
         return
     if not program.enabled:
-        _outcome(session, shop, conversion, "program_off", "The referral program is switched off.")
+        _outcome(session, shop, conversion, "program_off", _OUTCOMES["off"])
         return
     facts = _facts(conversion, customer, shop)
     found = _attribute(session, shop, facts)
@@ -374,7 +384,7 @@ def _run_engine(
             shop,
             conversion,
             "not_attributed",
-            "Neither the event nor the customer's recent orders carry an advocate's code.",
+            _OUTCOMES["not_attributed"],
         )
         return
     advocate = session.get(Advocate, found.advocate_id)
