@@ -63,6 +63,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "API_MAX_BODY_BYTES": (int, 1_048_576, 65_536, 10 * 1_048_576),
     # Request body cap (413 above it); webhooks have WEBHOOK_MAX_BYTES instead.
     "MAX_CONTENT_LENGTH": (int, 1_048_576, 65_536, 50 * 1_048_576),
+    # Images staff send in a conversation (conversations/images.py): the upload's cap (413
+    # above it), the most pixels one may declare (422 above it: a decompression bomb), the
+    # longest side kept (larger ones are scaled down), how long a signed image URL opens it.
+    "CHAT_IMAGE_MAX_BYTES": (int, 5 * 1_048_576, 65_536, 50 * 1_048_576),
+    "CHAT_IMAGE_MAX_PIXELS": (int, 40_000_000, 1_000_000, 80_000_000),
+    "CHAT_IMAGE_MAX_SIDE": (int, 2048, 256, 8192),
+    "CHAT_IMAGE_URL_TTL_SECONDS": (int, 3600, 60, 7 * 86400),
     # The longest value any form field may carry (413 above it; request_limits.py).
     "FORM_FIELD_MAX_CHARS": (int, 4000, 256, 100_000),
     # A staff reply the shopper's widget has not reported seen this many minutes after it was

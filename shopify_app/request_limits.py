@@ -1,6 +1,7 @@
 """What a request may carry: a body of at most `MAX_CONTENT_LENGTH` bytes (webhooks:
 `WEBHOOK_MAX_BYTES`, enforced by their view; inbound mail: `INBOUND_EMAIL_MAX_BYTES`, by
-its view; the public API: `API_MAX_BODY_BYTES`), form
+its view; the public API: `API_MAX_BODY_BYTES`; a chat image: `CHAT_IMAGE_MAX_BYTES`, by its
+view), form
 fields of at most `FORM_FIELD_MAX_CHARS` characters each, and at most `FORM_MAX_FIELDS` of
 them. Anything larger is a 413 before a view runs, so no handler, regex or database column
 ever sees an unbounded value.
@@ -12,6 +13,8 @@ from flask import Flask, abort, current_app, request
 
 FORM_MAX_FIELDS = 1000
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CHAT_IMAGE_ENDPOINT = "conversations.upload_image"
+MULTIPART_SLACK = 16_384  # the part headers, the boundaries and a client_id field
 
 
 def init_app(app: Flask) -> None:
@@ -29,6 +32,11 @@ def check_request_size() -> None:
         return
     if request.blueprint == "inbound":  # raw MIME; the view reads one byte past its cap
         request.max_content_length = current_app.config["INBOUND_EMAIL_MAX_BYTES"] + 1
+        return
+    if request.endpoint == CHAT_IMAGE_ENDPOINT:
+        # An image upload: its own cap plus the multipart framing; the view refuses a larger
+        # Content-Length unread, and Werkzeug cuts off a chunked body past it.
+        request.max_content_length = current_app.config["CHAT_IMAGE_MAX_BYTES"] + MULTIPART_SLACK
         return
     if request.blueprint == "api":  # its own cap; a chunked body is cut off when read
         request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]

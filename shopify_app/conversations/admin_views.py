@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shopify_app.auth.embedded import id_token_required
 from shopify_app.customers import attributes
@@ -28,12 +28,14 @@ from shopify_app.models import Conversation, SavedReply, StaffMember
 from shopify_app.realtime import presence
 from shopify_app.realtime.tokens import issue_realtime_token
 from shopify_app.referrals.program import shop_currency
+from shopify_app.request_limits import MULTIPART_SLACK
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_timezone
+from shopify_app.storage import storage
 from shopify_app.timeline.labels import local_time
 from shopify_app.values import iso_utc
 
-from . import notify, service
+from . import images, notify, service
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +286,52 @@ def reply(conversation_id: int):
 @id_token_required
 def note(conversation_id: int):
     return post_from_staff(conversation_id, "note")
+
+
+@bp.post("/conversations/<int:conversation_id>/images")
+@id_token_required
+def upload_image(conversation_id: int):
+    """Staff send an image (multipart, the file in "image", optionally "client_id"). The
+    body is capped before it is read (`request_limits`); what the file is, is decided by
+    its content (`images.clean_image`)."""
+    cap = current_app.config["CHAT_IMAGE_MAX_BYTES"]
+    if (request.content_length or 0) > cap + MULTIPART_SLACK:
+        return problem(413, images.too_large(cap))
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    if request.mimetype != "multipart/form-data":
+        return problem(415, 'Send the image as multipart/form-data, in the field "image".')
+    try:
+        upload = request.files.get("image")
+        client_id = request.form.get("client_id")
+    except RequestEntityTooLarge:
+        return problem(413, images.too_large(cap))
+    if upload is None:
+        return problem(400, 'Send the image as multipart/form-data, in the field "image".')
+    if client_id is not None and len(client_id) > CLIENT_ID_CAP:
+        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    data = upload.stream.read(cap + 1)
+    if len(data) > cap:
+        return problem(413, images.too_large(cap))
+    if not data:
+        return problem(422, "The image file is empty.")
+    try:
+        message = images.send_image(
+            session,
+            g.shop,
+            conversation,
+            data,
+            store=storage(),
+            staff=current_staff(session),
+            client_id=client_id or None,
+            max_pixels=current_app.config["CHAT_IMAGE_MAX_PIXELS"],
+            max_side=current_app.config["CHAT_IMAGE_MAX_SIDE"],
+        )
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return {"message": service.message_json(message, for_shopper=False)}, 201
 
 
 @bp.post("/conversations/<int:conversation_id>/read")

@@ -8,7 +8,8 @@ widget proves which conversation is its own with the chat token `/chat/start` ga
 linked to a customer answers only while that customer is the one logged in.
 
 Errors are JSON `{"error": sentence}`: 401 unsigned/stale request or token, 403 an image or
-file, 404 a conversation that is gone, 413 a body over `service.MAX_BODY`, 422 bad input,
+file (only staff send images) or a message of another kind than text, 415 an upload instead
+of JSON, 404 a conversation that is gone, 413 a body over `service.MAX_BODY`, 422 bad input,
 429 (with Retry-After) a flood.
 """
 
@@ -29,9 +30,21 @@ from . import chat_tokens, notify, service
 
 bp = Blueprint("chat_proxy", __name__)
 
-ATTACHMENT_FIELDS = ("image", "images", "attachment", "attachments", "file", "files")
+ATTACHMENT_FIELDS = (
+    "image",
+    "images",
+    "image_url",
+    "file_id",
+    "attachment",
+    "attachments",
+    "file",
+    "files",
+)
 DATA_URI = re.compile(r"(?i)\bdata:[a-z0-9.+-]+/[a-z0-9.+-]+[;,]")
-NO_IMAGES = "Images and files cannot be sent in this chat."
+NO_IMAGES = "Only the shop's staff can send images."
+NOT_TEXT = "Only text can be sent in this chat."
+# Bodies that are an upload, not the widget's JSON: refused as images whatever their bytes.
+UPLOAD_TYPES = ("multipart/form-data", "application/octet-stream")
 EXPIRED_CHAT = "This chat has expired; start a new one."
 
 
@@ -60,17 +73,24 @@ bp.register_error_handler(HTTPException, _http_error)
 
 
 def _body() -> dict[str, Any]:
-    """The POST's JSON object. A file part or a file-like field anywhere is refused (403):
-    the shopper cannot send images, whatever the client."""
+    """The POST's JSON object. The shopper cannot send images or files, whatever the
+    client: a file part or a file-like field is refused (403), a body that is an upload
+    (multipart, an image, raw bytes) too (415), and so is a message of another kind than
+    text or one carrying a payload (403). Nothing is stored for any of them."""
     if request.files or any(request.form.get(k) for k in ATTACHMENT_FIELDS):
         abort(403, NO_IMAGES)
+    if request.mimetype in UPLOAD_TYPES or request.mimetype.startswith("image/"):
+        abort(415, NO_IMAGES)
     if request.mimetype != "application/json":
         abort(415, "Send JSON.")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400, "The body must be a JSON object.")
-    if any(data.get(k) for k in ATTACHMENT_FIELDS):
+    kind = data.get("kind")
+    if any(data.get(k) for k in ATTACHMENT_FIELDS) or kind == "image":
         abort(403, NO_IMAGES)
+    if kind not in (None, "text") or data.get("payload") is not None:
+        abort(403, NOT_TEXT)
     return data
 
 

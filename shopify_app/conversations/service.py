@@ -240,6 +240,16 @@ def _existing(
     return None
 
 
+def sent_before(
+    session: Session, shop: Shop, conversation: Conversation, client_id: str | None
+) -> ConversationMessage | None:
+    """The message already stored under this `client_id` (a retried send), or None."""
+    client_id = (client_id or "").strip()[:64] or None
+    if conversation.shop_id != shop.id or client_id is None:
+        return None
+    return _existing(session, shop, conversation, client_id, None)
+
+
 def post_message(
     session: Session,
     shop: Shop,
@@ -558,7 +568,7 @@ def message_json(
         else:
             full = " ".join(p for p in (member.first_name, member.last_name) if p)
             staff_name = full or member.email or None
-    return {
+    shown = {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "author": message.author,
@@ -569,6 +579,12 @@ def message_json(
         "created_at": iso_utc(message.created_at),
         "staff_name": staff_name,
     }
+    if message.kind == "image":
+        from .images import image_url_for  # images imports this module
+
+        # Signed now, expiring: every fetch of the messages hands out a fresh one.
+        shown["image_url"] = image_url_for(message.shop_id, message.payload)
+    return shown
 
 
 def list_saved_replies(session: Session, shop: Shop) -> list[SavedReply]:
