@@ -15,6 +15,7 @@ FORM_MAX_FIELDS = 1000
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CHAT_IMAGE_ENDPOINT = "conversations.upload_image"
 MULTIPART_SLACK = 16_384  # the part headers, the boundaries and a client_id field
+MULTIPART_READ_ROOM = 256 * 1024
 
 
 def init_app(app: Flask) -> None:
@@ -37,6 +38,8 @@ def check_request_size() -> None:
         # An image upload: its own cap plus the multipart framing; the view refuses a larger
         # Content-Length unread, and Werkzeug cuts off a chunked body past it.
         request.max_content_length = current_app.config["CHAT_IMAGE_MAX_BYTES"] + MULTIPART_SLACK
+        # Werkzeug's multipart parser holds each read (64 KiB) against this, file parts too.
+        request.max_form_memory_size = MULTIPART_READ_ROOM
         return
     if request.blueprint == "api":  # its own cap; a chunked body is cut off when read
         request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]

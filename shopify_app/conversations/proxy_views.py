@@ -86,10 +86,11 @@ def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400, "The body must be a JSON object.")
-    kind = data.get("kind")
-    if any(data.get(k) for k in ATTACHMENT_FIELDS) or kind == "image":
+    kind, payload = data.get("kind"), data.get("payload")
+    inner = payload if isinstance(payload, dict) else {}
+    if kind == "image" or any(data.get(k) or inner.get(k) for k in ATTACHMENT_FIELDS):
         abort(403, NO_IMAGES)
-    if kind not in (None, "text") or data.get("payload") is not None:
+    if kind not in (None, "text") or payload is not None:
         abort(403, NOT_TEXT)
     return data
 
