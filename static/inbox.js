@@ -97,6 +97,27 @@
   // textContent: payloads come from shoppers and other systems.
   const BODY_RENDERERS = {text: textBody};
 
+  // An image staff sent: the signed URL the server gave with the message; a click opens it
+  // full size in a new tab. Without a URL (signing failed) its sentence shows instead.
+  BODY_RENDERERS.image = function imageBody(m) {
+    if (!m.image_url) return textBody(m);
+    const body = document.createElement('p');
+    body.className = 'body image';
+    const link = document.createElement('a');
+    link.href = m.image_url;
+    link.target = '_blank';
+    link.rel = 'noopener noreferrer';
+    link.title = 'Open the image in full size in a new tab';
+    const img = document.createElement('img');
+    img.src = m.image_url;
+    img.alt = 'Image from ' + (m.staff_name || 'Staff');
+    img.loading = 'lazy';
+    if (m.payload?.width && m.payload?.height) { img.width = m.payload.width; img.height = m.payload.height; }
+    link.append(img);
+    body.append(link);
+    return body;
+  };
+
   function renderBody(m) {
     const render = BODY_RENDERERS[m.kind] || textBody;
     try { return render(m); } catch (error) { return textBody(m); }
@@ -256,6 +277,79 @@
     } finally {
       buttons.forEach((b) => { if (b) b.disabled = false; });
       area.focus();
+    }
+  }
+
+  // ---- images ----------------------------------------------------------------------------
+
+  const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+  let imagePending = null; // {key, id}: the same file picked again after a failure reuses its client_id
+
+  // POST the file as multipart with XHR (fetch reports no upload progress), carrying the
+  // ID token App Bridge gives; the server's answer decides (type by content, size cap).
+  function postImage(url, form, progress) {
+    return new Promise((resolve, reject) => {
+      const start = (token) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', url);
+        xhr.setRequestHeader('Accept', 'application/json');
+        if (token) xhr.setRequestHeader('Authorization', 'Bearer ' + token);
+        xhr.upload.onprogress = (event) => {
+          if (event.lengthComputable) progress(Math.round(100 * event.loaded / event.total));
+        };
+        xhr.onload = () => {
+          let body = null;
+          try { body = JSON.parse(xhr.responseText); } catch (error) { body = null; }
+          if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
+          const failure = new Error((body && body.error) || 'the server answered ' + xhr.status);
+          failure.status = xhr.status;
+          reject(failure);
+        };
+        xhr.onerror = () => reject(new Error('the upload did not reach the server'));
+        xhr.send(form);
+      };
+      const bridge = window.shopify?.idToken;
+      if (bridge) bridge().then(start, reject); else start(null);
+    });
+  }
+
+  async function sendImage(file) {
+    const t = thread();
+    const button = $('#send-image');
+    const bar = $('#image-progress');
+    if (!t || !file || (button && button.disabled)) return;
+    composerError('');
+    if (file.type && !IMAGE_TYPES.includes(file.type)) {
+      composerError('Not sent: only PNG, JPEG, WebP or GIF images can be sent.');
+      return;
+    }
+    const max = Number(t.dataset.imageMaxBytes || 0);
+    if (max && file.size > max) {
+      composerError('Not sent: images can be at most ' + (max / 1048576).toLocaleString() + ' MB.');
+      return;
+    }
+    const key = [file.name, file.size, file.lastModified].join('\u0000');
+    if (!imagePending || imagePending.key !== key) imagePending = {key, id: clientId()};
+    const form = new FormData();
+    form.append('client_id', imagePending.id);
+    form.append('image', file, file.name || 'image');
+    if (button) button.disabled = true;
+    if (bar) { bar.hidden = false; bar.value = 0; }
+    try {
+      const data = await postImage(t.dataset.imageUrl, form, (n) => { if (bar) bar.value = n; });
+      imagePending = null;
+      if (currentId() === Number(t.dataset.conversationId)) {
+        addMessages([data.message]);
+        window.shopify?.toast?.show('Image sent');
+      }
+      scheduleListRefresh();
+    } catch (error) {
+      composerError('Image not sent: ' + error.message);
+    } finally {
+      if (button) button.disabled = false;
+      if (bar) bar.hidden = true;
+      const input = $('#image-input');
+      if (input) input.value = '';
     }
   }
 
@@ -491,6 +585,7 @@
       return;
     }
     if (target.closest('#add-note')) { send('note'); return; }
+    if (target.closest('#send-image')) { $('#image-input')?.click(); return; }
     const insert = target.closest('button.insert');
     if (insert && $('#reply-body')) { insertAtCursor($('#reply-body'), insert.dataset.body); return; }
     const remove = target.closest('button.delete[data-delete]');
@@ -530,6 +625,23 @@
   document.addEventListener('input', (event) => {
     if (event.target.id === 'reply-body') typed();
   });
+
+  // An image in the thread takes its height once loaded: keep the newest message in view.
+  document.addEventListener('load', (event) => {
+    if (event.target instanceof HTMLImageElement && event.target.closest('#messages')) scrollToEnd();
+  }, true);
+
+  document.addEventListener('change', (event) => {
+    if (event.target.id === 'image-input') sendImage(event.target.files?.[0]);
+  });
+
+  // An image dropped on the composer is sent as if chosen with the Image button.
+  ['dragover', 'drop'].forEach((type) => document.addEventListener(type, (event) => {
+    const composer = event.target instanceof Element && event.target.closest('#composer');
+    if (!composer || !event.dataTransfer || !Array.from(event.dataTransfer.types || []).includes('Files')) return;
+    event.preventDefault();
+    if (type === 'drop') sendImage(event.dataTransfer.files[0]);
+  }));
 
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible' && thread()) catchUp();

@@ -213,6 +213,7 @@ def inbox():
         selected=selected,
         saved_replies=service.list_saved_replies(session, g.shop),
         max_body=service.MAX_BODY,
+        image_max_bytes=current_app.config["CHAT_IMAGE_MAX_BYTES"],
         timezone=zone.key,
         **shown,
     )

@@ -257,6 +257,20 @@
   // kind without a renderer shows its `body` sentence. Text only through textContent.
   var BODY_RENDERERS = { text: textBody };
 
+  // An image staff sent: the app's signed, expiring URL (fresh on every fetch of the
+  // messages); a click opens it full size in a new tab.
+  BODY_RENDERERS.image = function (message) {
+    var url = String(message.image_url || '');
+    if (!/^https?:/i.test(url)) return textBody(message);
+    var link = el('a', 'rc-chat__image', { href: url, target: '_blank', rel: 'noopener noreferrer', title: t('image_open') });
+    var img = el('img', '', { src: url, alt: t('image_alt', { name: authorName(message) }), loading: 'lazy' });
+    var size = message.payload || {};
+    if (size.width > 0 && size.height > 0) { img.width = size.width; img.height = size.height; }
+    img.addEventListener('load', function () { log.scrollTop = log.scrollHeight; });
+    link.appendChild(img);
+    return link;
+  };
+
   function renderBody(message) {
     var render = BODY_RENDERERS[message.kind] || textBody;
     try { return render(message); } catch (e) { return textBody(message); }
