@@ -476,3 +476,24 @@ def test_a_shopper_message_is_never_given_an_image(shops):
                 kind="image",
             )
         session.rollback()
+
+
+def test_the_inbox_page_shows_an_image_message_with_its_signed_url(shops):
+    """The thread rendered on the server (a reload, another staff member opening it) shows
+    the image too, with its alt text and a link opening it full size."""
+    live = shops
+    cid, _token = start_chat(live)
+    sent = upload(live, cid, make.png()).json()["message"]
+    page = live.http.get(f"{live.app_url}/admin/conversations", params={"c": cid}, headers=auth())
+    assert page.status_code == 200
+    html = page.text
+    path = f"/files/chat-images/{sent['payload']['file_id']}?shop="
+    assert f'<img src="{live.app_url}{path}' in html
+    assert "&amp;exp=" in html and "&amp;sig=" in html  # escaped in the attribute
+    assert 'alt="Image from ' in html and 'width="40" height="30"' in html
+    assert 'target="_blank" rel="noopener noreferrer"' in html
+    assert (
+        'id="send-image"' in html and 'accept="image/png,image/jpeg,image/webp,image/gif"' in html
+    )
+    src = html.split('<img src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert fetch(live, src).status_code == 200
