@@ -18,7 +18,7 @@ from PIL import Image
 from devstore.store import shopify_shop_id
 from shopify_app.conversations import images, service
 from shopify_app.db import get_session
-from shopify_app.models import Conversation, ConversationMessage, Shop, StoredFile
+from shopify_app.models import Conversation, ConversationMessage, EmailMessage, Shop, StoredFile
 from shopify_app.storage import storage
 from tests import chat_images as make
 from tests.conftest import SHOP_A, SHOP_B
@@ -497,3 +497,16 @@ def test_the_inbox_page_shows_an_image_message_with_its_signed_url(shops):
     )
     src = html.split('<img src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     assert fetch(live, src).status_code == 200
+
+
+def test_an_image_sent_while_the_shopper_is_away_is_emailed_as_a_pointer_to_the_chat(shops):
+    """The reply email carries no image (its URL expires): it says one was sent, and where."""
+    live = shops
+    cid, _token = start_chat(live)
+    upload(live, cid, make.jpeg_with_gps(), content_type="image/jpeg")
+    assert one(live.app, ConversationMessage).email_due is True  # nobody in the store
+    run_jobs(live.app)
+    email = one(live.app, EmailMessage, EmailMessage.kind == "conversation_reply")
+    assert email.to_address == SHOPPER
+    assert "Sent an image: open the chat in the store to see it." in email.body_text
+    assert "files/chat-images" not in email.body_text
