@@ -356,6 +356,8 @@ def conversation_data(
                     "author": m.author,
                     "channel": m.channel,
                     "body": m.body,
+                    "kind": m.kind or "text",
+                    "payload": m.payload,  # an image: its size and type, not its bytes
                     "created_at": iso(m.created_at),
                 }
                 for m in messages.get(c.id, [])
