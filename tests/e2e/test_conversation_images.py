@@ -7,7 +7,7 @@ chat embed, a staff member in the devstore's admin frame on Conversations, again
    button: it shows in the thread at once, upright, and in the shopper's widget live.
 2. The shopper clicks it: the full-size image opens in a new tab, without its metadata.
 3. Staff pick a text file named like a PNG, then an SVG: the composer says why, inline,
-   and nothing is sent.
+   and nothing is sent. A GIF dropped on the composer is sent like a chosen one.
 4. The shopper's widget has no image button, and an upload made from their page straight to
    the chat's endpoints (through Shopify's app proxy) is refused; nothing is stored.
 5. The shopper reloads later: the image is still there, under a fresh URL.
@@ -147,6 +147,22 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     expect(error).to_contain_text("only PNG, JPEG, WebP or GIF images can be sent")
     expect(staff.locator("#messages .message.staff")).to_have_count(1)
 
+    # A GIF dropped on the composer goes as if chosen with the button.
+    frame = page.frame(name="app-iframe")
+    dropped = frame.evaluate_handle(
+        """(gif) => {
+            const bytes = Uint8Array.from(atob(gif), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], 'wave.gif', {type: 'image/gif'}));
+            return transfer;
+        }""",
+        base64.b64encode(make.gif((120, 80))).decode(),
+    )
+    staff.locator("#reply-body").dispatch_event("drop", {"dataTransfer": dropped})
+    expect(staff.locator("#messages .message.staff img")).to_have_count(2, timeout=LIVE)
+    expect(shown).to_have_count(2, timeout=LIVE)
+    expect(error).to_be_hidden()
+
     # 4. The shopper has no image button, and their page cannot upload one by hand.
     expect(widget.locator("input[type=file]")).to_have_count(0)
     expect(widget.get_by_role("button", name=re.compile("image|photo|attach", re.I))).to_have_count(
@@ -180,21 +196,21 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     )
     refusal = "Only the shop's staff can send images."
     assert attempts == [[403, refusal], [415, refusal], [403, refusal]], attempts
-    assert [m.author for m in rows(live.app, ConversationMessage)] == ["shopper", "staff"]
-    assert len(rows(live.app, StoredFile)) == 1
+    assert [m.author for m in rows(live.app, ConversationMessage)] == ["shopper", "staff", "staff"]
+    assert len(rows(live.app, StoredFile)) == 2
     snap("4-shopper-has-no-image-button")
 
     # 5. Later, a new page: the image is there under a fresh URL.
-    first_url = shown.get_attribute("src")
+    first_url = shown.first.get_attribute("src")
     shopper.reload()
     widget = shopper.get_by_role("dialog", name="Chat with us")
     again = widget.get_by_role("log").locator(".rc-chat__message--theirs img")
-    expect(again).to_have_count(1, timeout=LIVE)
+    expect(again).to_have_count(2, timeout=LIVE)
     shopper.wait_for_function(
         "() => { const i = document.querySelector('.rc-chat__message--theirs img');"
         " return i && i.complete && i.naturalWidth > 0; }",
         timeout=LIVE,
     )
-    assert again.get_attribute("src").split("?")[0] == first_url.split("?")[0]
+    assert again.first.get_attribute("src").split("?")[0] == first_url.split("?")[0]
     snap("5-after-reload")
     shopper_context.close()
