@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -18,7 +19,14 @@ from PIL import Image
 from devstore.store import shopify_shop_id
 from shopify_app.conversations import images, service
 from shopify_app.db import get_session
-from shopify_app.models import Conversation, ConversationMessage, EmailMessage, Shop, StoredFile
+from shopify_app.models import (
+    Conversation,
+    ConversationMessage,
+    EmailMessage,
+    Shop,
+    StoredFile,
+    utcnow,
+)
 from shopify_app.storage import storage
 from tests import chat_images as make
 from tests.conftest import SHOP_A, SHOP_B
@@ -510,3 +518,47 @@ def test_an_image_sent_while_the_shopper_is_away_is_emailed_as_a_pointer_to_the_
     assert email.to_address == SHOPPER
     assert "Sent an image: open the chat in the store to see it." in email.body_text
     assert "files/chat-images" not in email.body_text
+
+
+def test_an_upload_whose_message_never_committed_is_expired_and_a_sent_one_is_kept(shops):
+    live = shops
+    cid, _token = start_chat(live)
+    sent = upload(live, cid, make.png()).json()["message"]
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        clean = images.clean_image(make.png(), max_pixels=1_000_000, max_side=256)
+        abandoned = images.store_image(storage(), shop, cid, clean)
+        assert storage().get(session, shop.id, abandoned.id, "chat-images/") is None  # unseen
+        assert storage().expire(session, now=utcnow() + timedelta(hours=23)) == 0
+        assert storage().expire(session, now=utcnow() + images.ABANDONED_AFTER) == 1
+        session.commit()
+    (kept,) = rows(live.app, StoredFile)
+    assert kept.id == sent["payload"]["file_id"] and kept.expires_at is None
+
+
+def test_a_concurrent_duplicate_keeps_one_file(shops, monkeypatch):
+    """Two uploads under one client_id that both pass the early check (in flight together):
+    the message is stored once and the loser's file is deleted in its own transaction."""
+    live = shops
+    cid, _token = start_chat(live)
+    first = upload(live, cid, make.png(), client_id="same").json()["message"]
+    monkeypatch.setattr(service, "sent_before", lambda *args: None)  # as if not there yet
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        message = images.send_image(
+            session,
+            shop,
+            service.get_conversation(session, shop, cid),
+            make.gif(),
+            store=storage(),
+            staff=None,
+            client_id="same",
+            max_pixels=1_000_000,
+            max_side=256,
+        )
+        session.commit()
+        assert message.id == first["id"]
+    (kept,) = rows(live.app, StoredFile)
+    assert kept.id == first["payload"]["file_id"]
