@@ -320,12 +320,12 @@
     if (!t || !file || (button && button.disabled)) return;
     composerError('');
     if (file.type && !IMAGE_TYPES.includes(file.type)) {
-      composerError('Not sent: only PNG, JPEG, WebP or GIF images can be sent.');
+      composerError('Image not sent: only PNG, JPEG, WebP or GIF images can be sent.');
       return;
     }
     const max = Number(t.dataset.imageMaxBytes || 0);
     if (max && file.size > max) {
-      composerError('Not sent: images can be at most ' + (max / 1048576).toLocaleString() + ' MB.');
+      composerError('Image not sent: images can be at most ' + (max / 1048576).toLocaleString() + ' MB.');
       return;
     }
     const key = [file.name, file.size, file.lastModified].join('\u0000');
