@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from shopify_app import rate_limits
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, Customer, Shop, utcnow
+from shopify_app.request_limits import is_upload
 from shopify_app.storefront.proxy_signature import verified_shop_and_customer
 
 from . import chat_tokens, notify, service
@@ -43,8 +44,6 @@ ATTACHMENT_FIELDS = (
 DATA_URI = re.compile(r"(?i)\bdata:[a-z0-9.+-]+/[a-z0-9.+-]+[;,]")
 NO_IMAGES = "Only the shop's staff can send images."
 NOT_TEXT = "Only text can be sent in this chat."
-# Bodies that are an upload, not the widget's JSON: refused as images whatever their bytes.
-UPLOAD_TYPES = ("multipart/form-data", "application/octet-stream")
 EXPIRED_CHAT = "This chat has expired; start a new one."
 
 
@@ -74,13 +73,16 @@ bp.register_error_handler(HTTPException, _http_error)
 
 def _body() -> dict[str, Any]:
     """The POST's JSON object. The shopper cannot send images or files, whatever the
-    client: a file part or a file-like field is refused (403), a body that is an upload
-    (multipart, an image, raw bytes) too (415), and so is a message of another kind than
-    text or one carrying a payload (403). Nothing is stored for any of them."""
-    if request.files or any(request.form.get(k) for k in ATTACHMENT_FIELDS):
+    client, and nothing is stored for any attempt: a form with files (multipart) or a
+    file-like field is refused (403), raw bytes or an image as the body (415), both before
+    a byte of the body is read (`request_limits` lets uploads through to here unread); so is
+    a message of another kind than text or one carrying a payload (403)."""
+    if request.mimetype == "multipart/form-data":
         abort(403, NO_IMAGES)
-    if request.mimetype in UPLOAD_TYPES or request.mimetype.startswith("image/"):
+    if is_upload(request.mimetype):
         abort(415, NO_IMAGES)
+    if any(request.form.get(k) for k in ATTACHMENT_FIELDS):
+        abort(403, NO_IMAGES)
     if request.mimetype != "application/json":
         abort(415, "Send JSON.")
     data = request.get_json(silent=True)

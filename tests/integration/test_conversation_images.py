@@ -423,7 +423,7 @@ def test_the_shopper_cannot_send_an_image_by_any_route(shops):
         data={"token": token, "body": "look"},
         files={"other": ("", b"", "application/octet-stream")},
     )
-    assert bare_multipart.status_code in (403, 415) and bare_multipart.json() == refusal
+    assert bare_multipart.status_code == 403 and bare_multipart.json() == refusal
     octets = chat(
         live,
         "POST",
@@ -432,6 +432,25 @@ def test_the_shopper_cannot_send_an_image_by_any_route(shops):
         headers={"Content-Type": "application/octet-stream"},
     )
     assert octets.status_code == 415 and octets.json() == refusal
+
+    # A real photo's size, over the app's 1 MiB body cap: the same answer, unread.
+    photo = make.jpeg((2400, 1600)) + b"\x00" * 3_000_000
+    big = chat(
+        live,
+        "POST",
+        "messages",
+        data={"token": token},
+        files={"image": ("big.jpg", photo, "image/jpeg")},
+    )
+    assert big.status_code == 403 and big.json() == refusal
+    big_raw = chat(live, "POST", "messages", content=photo, headers={"Content-Type": "image/jpeg"})
+    assert big_raw.status_code == 415 and big_raw.json() == refusal
+    unsigned = live.http.post(
+        f"{live.app_url}/proxy/chat/messages",
+        params={"shop": SHOP_A},
+        files={"image": ("big.jpg", photo, "image/jpeg")},
+    )
+    assert unsigned.status_code == 401
 
     def send(**extra):
         payload = {"token": token, "body": "look at this", "client_id": "c1", **extra}
