@@ -163,6 +163,27 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     expect(shown).to_have_count(2, timeout=LIVE)
     expect(error).to_be_hidden()
 
+    # A larger photo on a slow connection: the progress bar shows while it goes up.
+    slow = tmp_path / "IMG_2042.jpg"
+    Image.effect_noise((1000, 800), 60).convert("RGB").save(slow, "JPEG", quality=95)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 50, "downloadThroughput": -1, "uploadThroughput": 100_000},
+    )
+    progress = staff.locator("#image-progress")
+    staff.locator("#image-input").set_input_files(str(slow))
+    expect(progress).to_be_visible(timeout=LIVE)
+    page.screenshot(path=str(screenshots_dir / "images-3-uploading-staff.png"))
+    expect(progress).to_be_hidden(timeout=LIVE)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    expect(staff.locator("#messages .message.staff img")).to_have_count(3, timeout=LIVE)
+    expect(shown).to_have_count(3, timeout=LIVE)
+
     # 4. The shopper has no image button, and their page cannot upload one by hand.
     expect(widget.locator("input[type=file]")).to_have_count(0)
     expect(widget.get_by_role("button", name=re.compile("image|photo|attach", re.I))).to_have_count(
@@ -196,8 +217,9 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     )
     refusal = "Only the shop's staff can send images."
     assert attempts == [[403, refusal], [415, refusal], [403, refusal]], attempts
-    assert [m.author for m in rows(live.app, ConversationMessage)] == ["shopper", "staff", "staff"]
-    assert len(rows(live.app, StoredFile)) == 2
+    authors = [m.author for m in rows(live.app, ConversationMessage)]
+    assert authors == ["shopper", "staff", "staff", "staff"]
+    assert len(rows(live.app, StoredFile)) == 3
     snap("4-shopper-has-no-image-button")
 
     # 5. Later, a new page: the image is there under a fresh URL.
@@ -205,7 +227,7 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     shopper.reload()
     widget = shopper.get_by_role("dialog", name="Chat with us")
     again = widget.get_by_role("log").locator(".rc-chat__message--theirs img")
-    expect(again).to_have_count(2, timeout=LIVE)
+    expect(again).to_have_count(3, timeout=LIVE)
     shopper.wait_for_function(
         "() => { const i = document.querySelector('.rc-chat__message--theirs img');"
         " return i && i.complete && i.naturalWidth > 0; }",
