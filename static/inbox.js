@@ -347,6 +347,91 @@
     }
   }
 
+  // ---- the conversation's details: assignee, status, archive (issue 20) ---------------
+
+  const detailsForm = () => $('#conversation-details');
+
+  function detailsResult(text, isError) {
+    const line = $('#details-result');
+    if (!line) return;
+    line.hidden = !text;
+    line.textContent = text || '';
+    line.classList.toggle('error', !!isError);
+    line.classList.toggle('muted', !isError);
+    line.setAttribute('role', isError ? 'alert' : 'status');
+  }
+
+  // The header as the server says the conversation now is (an answer, or a "conversation"
+  // event from another staff member's inbox).
+  function applyDetails(d) {
+    const form = detailsForm();
+    if (!form || !d) return;
+    const select = $('#assignee');
+    select.querySelectorAll('option[data-no-permission]').forEach((o) => o.remove());
+    const wanted = d.assigned_staff_id == null ? '' : String(d.assigned_staff_id);
+    if (wanted && ![...select.options].some((o) => o.value === wanted)) {
+      const extra = document.createElement('option');
+      extra.value = wanted;
+      extra.dataset.noPermission = '1';
+      extra.textContent = (d.assigned_staff_name || 'A staff member') + ' (no chat permission)';
+      select.appendChild(extra);
+    }
+    select.value = wanted;
+    $('#conversation-status').value = d.status;
+    const toggle = $('#archive-toggle');
+    toggle.dataset.archived = d.archived ? '1' : '';
+    toggle.textContent = d.archived ? 'Restore' : 'Archive';
+    const badge = $('#thread-badge');
+    if (badge) {
+      badge.textContent = d.archived ? 'Archived' : d.status === 'inactive' ? 'Inactive' : '';
+      badge.hidden = !badge.textContent;
+    }
+  }
+
+  async function changeDetails(what, url, data, done) {
+    const form = detailsForm();
+    const controls = [$('#assignee'), $('#conversation-status'), $('#archive-toggle')];
+    controls.forEach((c) => { c.disabled = true; });
+    detailsResult('');
+    try {
+      const answer = await postJson(url, data);
+      applyDetails(answer.conversation);
+      detailsResult(done(answer.conversation));
+      scheduleListRefresh();
+    } catch (error) {
+      detailsResult(what + ' not changed: ' + error.message, true);
+      // Back to what the server has.
+      try { applyDetails((await json(thread().dataset.messagesUrl + '?after=' + (thread().dataset.lastId || 0))).details); } catch (ignored) { /* the error stays shown */ }
+    } finally {
+      if (detailsForm() === form) controls.forEach((c) => { c.disabled = false; });
+    }
+  }
+
+  function assignChosen() {
+    const select = $('#assignee');
+    const value = select.value;
+    changeDetails('Assignment', detailsForm().dataset.assignUrl, {staff_id: value ? Number(value) : null},
+      (d) => d.assigned_staff_id == null ? 'Unassigned.' : 'Assigned to ' + d.assigned_staff_name + '.');
+  }
+
+  function statusChosen() {
+    changeDetails('Status', detailsForm().dataset.statusUrl, {status: $('#conversation-status').value},
+      (d) => d.status === 'inactive' ? 'Marked inactive.' : 'Marked active.');
+  }
+
+  function archiveToggled() {
+    const archived = !!$('#archive-toggle').dataset.archived;
+    const form = detailsForm();
+    changeDetails('Archive', archived ? form.dataset.restoreUrl : form.dataset.archiveUrl, {},
+      (d) => d.archived
+        ? 'Archived: it shows only under Archived and in search, until the shopper writes again.'
+        : 'Restored to the inbox.');
+  }
+
+  function detailsEvent(data) {
+    if (data && Number(data.conversation_id) === currentId()) applyDetails(data);
+  }
+
   // ---- navigation inside the inbox ----------------------------------------------------
 
   let navigation = 0;
@@ -452,7 +537,10 @@
       if (id !== null && id === currentId()) catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('conversation', () => scheduleListRefresh());
+    stream.addEventListener('conversation', (event) => {
+      detailsEvent(parse(event));
+      scheduleListRefresh();
+    });
     stream.addEventListener('presence', (event) => {
       const data = parse(event);
       const id = conversationOf(data);
@@ -491,6 +579,7 @@
       return;
     }
     if (target.closest('#add-note')) { send('note'); return; }
+    if (target.closest('#archive-toggle')) { archiveToggled(); return; }
     const insert = target.closest('button.insert');
     if (insert && $('#reply-body')) { insertAtCursor($('#reply-body'), insert.dataset.body); return; }
     const remove = target.closest('button.delete[data-delete]');
@@ -525,6 +614,11 @@
     if (event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
     send('reply');
+  });
+
+  document.addEventListener('change', (event) => {
+    if (event.target.id === 'assignee') assignChosen();
+    else if (event.target.id === 'conversation-status') statusChosen();
   });
 
   document.addEventListener('input', (event) => {

@@ -571,6 +571,30 @@ def message_json(
     }
 
 
+def may_chat(staff: StaffMember | None) -> bool:
+    """Whether this staff member may chat with shoppers (be assigned conversations): the
+    account owner always, others once the owner granted it in Settings."""
+    return staff is not None and bool(staff.account_owner or staff.chat_permission)
+
+
+def chat_staff(session: Session, shop: Shop) -> list[StaffMember]:
+    """The shop's staff who may chat, by name. Only those who have opened the app are known:
+    Shopify gives apps no staff list outside Plus (shopify-platform.md § 11.5)."""
+    return list(
+        session.scalars(
+            select(StaffMember)
+            .where(
+                StaffMember.shop_id == shop.id,
+                or_(StaffMember.account_owner.is_(True), StaffMember.chat_permission.is_(True)),
+            )
+            .order_by(
+                func.lower(func.coalesce(StaffMember.first_name, StaffMember.email, "")),
+                StaffMember.id,
+            )
+        )
+    )
+
+
 def list_saved_replies(session: Session, shop: Shop) -> list[SavedReply]:
     return list(
         session.scalars(
