@@ -316,12 +316,11 @@ def test_every_endpoint_needs_a_valid_id_token(shops):
             headers={"Authorization": "Bearer not-a-token"},
         )
         assert answer.status_code == 401
+    wrong_secret = "not-the-apps-secret-but-long-enough-32b"
     forged = live.http.post(
         f"{live.app_url}/settings/chat-staff",
         data={"listed": "1", "chat": "1"},
-        headers={
-            "Authorization": f"Bearer {id_token(SHOP_A, user_id=OWNER, secret='not-the-apps-secret-but-long-enough-32b')}"
-        },
+        headers={"Authorization": f"Bearer {id_token(SHOP_A, user_id=OWNER, secret=wrong_secret)}"},
     )
     assert forged.status_code == 401
     row = conversation(live, cid)
