@@ -98,7 +98,8 @@ def test_a_staff_member_who_is_not_the_owner_sees_it_read_only_and_is_refused(sh
     ids = opened_app(live, OWNER, SAM, KIM)
     page = get(live, "/settings", SAM)
     card = page.text[page.text.index('id="chat-staff-card"') :]
-    assert "Only the shop owner can change who can chat with shoppers" in card
+    assert "Only the shop owner can change who can chat with shoppers." in card
+    assert "Ask them to tick your name here." in card
     assert 'id="chat-staff-save"' not in card and "<fieldset disabled>" in card
     refused = grant(live, ids[SAM], ids[KIM], listed=[ids[SAM], ids[KIM]], user_id=SAM)
     assert refused.status_code == 403
