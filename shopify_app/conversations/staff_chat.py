@@ -80,7 +80,8 @@ def set_chat_permission(
         action="staff.chat_permission_granted" if allowed else "staff.chat_permission_withdrawn",
         subject_type="staff_member",
         subject_id=staff.id,
-        before={"chat_permission": not allowed},
+        # "staff" the same on both sides: who it is, not a change (the Audit page's subject)
+        before={"chat_permission": not allowed, "staff": staff.label},
         after={"chat_permission": allowed, "staff": staff.label},
     )
     return True
@@ -174,8 +175,8 @@ def assign(
             conversation,
             actor=actor,
             action="conversation.unassigned",
-            field="assigned_staff_id",
-            before=previous.id,
+            field="assigned_to",
+            before=previous.label,
             after=None,
             sentence=f"unassigned the conversation (it was {previous.name}'s)",
         )
@@ -198,9 +199,9 @@ def assign(
         conversation,
         actor=actor,
         action="conversation.assigned",
-        field="assigned_staff_id",
-        before=previous.id if previous is not None else None,
-        after=staff.id,
+        field="assigned_to",
+        before=previous.label if previous is not None else None,
+        after=staff.label,
         sentence=f"assigned the conversation to {staff.name}",
     )
     return True

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shopify_app.conversations import notify, service, staff_chat
 from shopify_app.models import AuditEntry, StaffMember, TimelineEvent
+from shopify_app.timeline.labels import describe
 
 from .. import factories
 from .test_conversations import staff_member
@@ -60,8 +61,8 @@ def test_the_owner_always_may_chat_others_once_granted(session, shop, team):
         "staff_member",
         sam.id,
     )
-    assert entry.before == {"chat_permission": False}
-    assert entry.after["chat_permission"] is True and "Sam Support" in entry.after["staff"]
+    assert entry.before == {"chat_permission": False, "staff": sam.label}
+    assert entry.after == {"chat_permission": True, "staff": "Sam Support (sam@x.example)"}
     # Granting again changes and records nothing; withdrawing is recorded.
     assert not staff_chat.set_chat_permission(session, shop, owner, sam.id, True)
     assert staff_chat.set_chat_permission(session, shop, owner, str(sam.id), False)
@@ -125,9 +126,9 @@ def test_assign_only_to_staff_who_may_chat(session, shop, team, announced):
     assert not staff_chat.assign(session, shop, thread, "staff:1", None)
     actions = [(a.action, a.before, a.after) for a in audits(session, shop)[1:]]
     assert actions == [
-        ("conversation.assigned", {"assigned_staff_id": None}, {"assigned_staff_id": sam.id}),
-        ("conversation.assigned", {"assigned_staff_id": sam.id}, {"assigned_staff_id": owner.id}),
-        ("conversation.unassigned", {"assigned_staff_id": owner.id}, {"assigned_staff_id": None}),
+        ("conversation.assigned", {"assigned_to": None}, {"assigned_to": sam.label}),
+        ("conversation.assigned", {"assigned_to": sam.label}, {"assigned_to": owner.label}),
+        ("conversation.unassigned", {"assigned_to": owner.label}, {"assigned_to": None}),
     ]
     assert announced == []  # nothing committed yet
     session.commit()
@@ -227,6 +228,10 @@ def test_changes_to_a_customers_conversation_go_on_their_timeline(session, shop,
         "staff.conversation.archived",
     ]
     assert events[0].payload["reason"] == "assigned the conversation to Ada Alpha"
+    assert describe(events[0], staff_name="Ada Alpha") == (
+        "Ada Alpha assigned the conversation to Ada Alpha"
+    )
+    assert describe(events[1], staff_name=None) == "Staff archived the conversation"
 
 
 def test_a_refreshed_identity_keeps_the_chat_permission(session, shop, team, domain_app):

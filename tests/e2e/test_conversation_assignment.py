@@ -5,7 +5,8 @@ with a real `referrals realtime` process:
    knows them; the owner, Ada, ticks Sam in Settings › Who can chat with shoppers.
 2. Ada opens the conversation: "Assigned to" offers Ada and Sam, not Kim; she assigns it to
    Sam (Sam's inbox, open on "Assigned to me" in another window, shows it without a reload),
-   unassigns it, assigns it again, sets it inactive and archives it.
+   unassigns it; meanwhile Sam's permission is withdrawn elsewhere and choosing him is
+   refused inline; granted again, she assigns it again, sets it inactive and archives it.
 3. Archived, it is gone from "All" but under "Archived" and found by search, marked
    Archived; Ada restores it.
 4. Sam, in his own window, sees Settings read-only.
@@ -18,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from shopify_app.conversations import service
+from shopify_app.conversations import service, staff_chat
 from shopify_app.db import get_session
 from shopify_app.models import AuditEntry, Conversation, Shop, StaffMember
 from tests.conftest import SHOP_A
@@ -39,6 +40,23 @@ def start(live, email, name, body) -> int:
         )
         session.commit()
         return conversation.id
+
+
+def permit(live, user_id: int, allowed: bool) -> None:
+    """The owner changes a permission in another tab (the service the Settings card uses)."""
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalars(select(Shop).where(Shop.domain == SHOP_A)).one()
+        owner = session.scalars(
+            select(StaffMember).where(StaffMember.shop_id == shop.id, StaffMember.user_id == 501)
+        ).one()
+        member = session.scalars(
+            select(StaffMember).where(
+                StaffMember.shop_id == shop.id, StaffMember.user_id == user_id
+            )
+        ).one()
+        assert staff_chat.set_chat_permission(session, shop, owner, member.id, allowed)
+        session.commit()
 
 
 def test_owner_grants_assigns_archives_and_sam_sees_it_as_his(
@@ -117,6 +135,19 @@ def test_owner_grants_assigns_archives_and_sam_sees_it_as_his(
     expect(result).to_have_text("Unassigned.", timeout=LIVE)
     expect(app.locator(f"#conversation-{cid} .assignee")).to_have_count(0, timeout=LIVE)
     expect(sam_app.locator(f"#conversation-{cid}")).to_have_count(0, timeout=LIVE)
+    # Meanwhile the owner withdraws Sam's permission elsewhere: choosing him is refused
+    # inline, and the select goes back to what is stored.
+    permit(live, 502, False)
+    assignee.select_option(label="Sam Support")
+    expect(result).to_have_text(
+        "Assignment not changed: Sam Support does not have the chat permission: the shop owner "
+        "can grant it in Settings.",
+        timeout=LIVE,
+    )
+    expect(result).to_have_class("details-result error")
+    expect(assignee).to_have_value("")
+    snap("3-refused")
+    permit(live, 502, True)
     assignee.select_option(label="Sam Support")
     expect(result).to_have_text("Assigned to Sam Support.", timeout=LIVE)
 
@@ -162,6 +193,8 @@ def test_owner_grants_assigns_archives_and_sam_sees_it_as_his(
         "staff.chat_permission_granted",
         "conversation.assigned",
         "conversation.unassigned",
+        "staff.chat_permission_withdrawn",
+        "staff.chat_permission_granted",
         "conversation.assigned",
         "conversation.status_changed",
         "conversation.archived",

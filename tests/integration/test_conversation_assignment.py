@@ -353,3 +353,18 @@ def test_the_devstore_admin_opens_as_the_chosen_staff_member(shops):
     assert get(live, "/admin/conversations", SAM).status_code == 200
     sam = one(live.app, StaffMember, StaffMember.user_id == SAM)
     assert (sam.first_name, sam.account_owner) == ("Sam", False)
+
+
+def test_the_audit_page_says_who_assigned_and_who_may_chat_in_words(shops):
+    live = shops
+    ids = opened_app(live, OWNER, SAM)
+    grant(live, ids[SAM], listed=[ids[SAM]])
+    cid = start(live, SHOP_A, "mia@example.com", ("shopper", "Hello"))
+    post_json(live, f"/admin/conversations/{cid}/assign", {"staff_id": ids[SAM]})
+    post_json(live, f"/admin/conversations/{cid}/archive")
+    page = get(live, "/portal/audit").text
+    assert "Allowed a staff member to chat with shoppers" in page
+    assert "Sam Support (sam@alpha.example)" in page
+    assert "Assigned a conversation" in page and "Archived a conversation" in page
+    assert "Assigned to" in page and "assigned_staff_id" not in page.split("<details")[0]
+    assert f"c={cid}" in page  # the subject links to the conversation
