@@ -363,11 +363,21 @@
 
   // The header as the server says the conversation now is (an answer, or a "conversation"
   // event from another staff member's inbox).
-  function applyDetails(d) {
+  function applyDetails(d, chatStaff) {
     const form = detailsForm();
     if (!form || !d) return;
     const select = $('#assignee');
     select.querySelectorAll('option[data-no-permission]').forEach((o) => o.remove());
+    if (chatStaff) {
+      // Who may chat now (a permission may have changed since the page was rendered).
+      [...select.options].slice(1).forEach((o) => o.remove());
+      for (const member of chatStaff) {
+        const option = document.createElement('option');
+        option.value = String(member.id);
+        option.textContent = member.name;
+        select.appendChild(option);
+      }
+    }
     const wanted = d.assigned_staff_id == null ? '' : String(d.assigned_staff_id);
     if (wanted && ![...select.options].some((o) => o.value === wanted)) {
       const extra = document.createElement('option');
@@ -401,7 +411,10 @@
     } catch (error) {
       detailsResult(what + ' not changed: ' + error.message, true);
       // Back to what the server has.
-      try { applyDetails((await json(thread().dataset.messagesUrl + '?after=' + (thread().dataset.lastId || 0))).details); } catch (ignored) { /* the error stays shown */ }
+      try {
+        const now = await json(thread().dataset.messagesUrl + '?after=' + (thread().dataset.lastId || 0));
+        applyDetails(now.details, now.chat_staff);
+      } catch (ignored) { /* the error stays shown */ }
     } finally {
       if (detailsForm() === form) controls.forEach((c) => { c.disabled = false; });
     }

@@ -248,6 +248,7 @@ def thread_json(conversation_id: int):
     return {
         "conversation": row_json(conversation, online_ids([conversation.id]), staff_names(session)),
         "details": staff_chat.details_json(session, conversation),
+        "chat_staff": [{"id": s.id, "name": s.name} for s in service.chat_staff(session, g.shop)],
         "messages": [service.message_json(m, for_shopper=False) for m in messages],
     }
 

@@ -146,8 +146,16 @@ def test_owner_grants_assigns_archives_and_sam_sees_it_as_his(
     )
     expect(result).to_have_class("details-result error")
     expect(assignee).to_have_value("")
+    expect(options).to_have_text(["Unassigned", "Ada Alpha"])  # Sam no longer offered
     snap("3-refused")
     permit(live, 502, True)
+    page.reload()  # the page offers who may chat as it is rendered
+    app = page.frame_locator("#app-frame")
+    app.locator(f"#conversation-{cid} a").click()
+    assignee, result = app.locator("#assignee"), app.locator("#details-result")
+    expect(assignee.locator("option")).to_have_text(
+        ["Unassigned", "Ada Alpha", "Sam Support"], timeout=LIVE
+    )
     assignee.select_option(label="Sam Support")
     expect(result).to_have_text("Assigned to Sam Support.", timeout=LIVE)
 

@@ -171,6 +171,12 @@ def test_assign_to_permitted_staff_unassign_and_refusals(shops):
         },
     }
     assert post_json(live, url, {"staff_id": ids[SAM]}).json()["changed"] is False
+    thread = get(live, f"/admin/conversations/{cid}/messages").json()
+    assert thread["chat_staff"] == [
+        {"id": ids[OWNER], "name": "Ada Alpha"},
+        {"id": ids[SAM], "name": "Sam Support"},
+    ]
+    assert thread["details"]["assigned_staff_name"] == "Sam Support"
     listed = get(live, "/admin/conversations.json").json()["conversations"]
     assert listed[0]["assigned_staff_name"] == "Sam Support"
     assert "Assigned to Sam Support" in get(live, "/admin/conversations").text
