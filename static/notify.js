@@ -46,6 +46,7 @@
 
   function setState(name, text) {
     state = {name, text};
+    script.dataset.state = name;  // what a test (or a curious developer) can wait on
     for (const fn of stateListeners) {
       try { fn(state); } catch (error) { console.error(error); }
     }
