@@ -46,5 +46,6 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("assignee_notified_message_id")
         batch_op.drop_column("unread_since_message_id")
-    with op.batch_alter_table("shops", schema=None) as batch_op:
-        batch_op.drop_column("unread_email_minutes")
+    # Not a batch (a copy of the table): triggers on other tables name `shops`, and SQLite
+    # (3.35+) drops a column in place.
+    op.drop_column("shops", "unread_email_minutes")
