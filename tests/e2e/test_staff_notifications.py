@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-from shopify_app.models import Conversation
+from shopify_app.conversations import service
+from shopify_app.db import get_session
+from shopify_app.models import Conversation, Shop
 from tests.conftest import SHOP_A
 from tests.e2e.conversations_support import enable_embed
 from tests.integration.webhook_support import install, rows
@@ -64,6 +67,34 @@ STUBS = """
   }
 })();
 """
+
+
+def add_cart_event(live) -> None:
+    """A storefront cart event in the conversation, stored and announced as the cart's
+    endpoint does (author "system", kind "cart")."""
+    with live.app.app_context():
+        session = get_session()
+        (conversation,) = session.scalars(select(Conversation)).all()
+        shop = session.get(Shop, conversation.shop_id)
+        service.post_message(
+            session,
+            shop,
+            conversation,
+            author="system",
+            body="Added Teapot to the cart (subtotal 49.00 EUR)",
+            channel="widget",
+            kind="cart",
+            payload={
+                "event": "added",
+                "product_title": "Teapot",
+                "quantity": 1,
+                "currency": "EUR",
+                "subtotal": "49.00",
+                "lines": [{"title": "Teapot", "quantity": 1}],
+                "occurred_at": "2026-12-05T03:00:00Z",
+            },
+        )
+        session.commit()
 
 
 def app_frame(page):
@@ -242,6 +273,15 @@ def test_without_app_bridges_toast_the_page_shows_its_own(
         timeout=LIVE
     )
     page.screenshot(path=str(screenshots_dir / "staff-notify-5-page-toast.png"))
+    # A cart event never toasts: after one, the shopper's next message is the only new toast.
+    region.get_by_role("button", name="Dismiss").click()
+    expect(app.locator("#staff-toasts .staff-toast")).to_have_count(0)
+    add_cart_event(live)
+    message.fill("Also, two cups please.")
+    message.press("Enter")
+    expect(app.locator("#staff-toasts .staff-toast")).to_have_count(1, timeout=LIVE)
+    link = app.locator("#staff-toasts .staff-toast a")
+    expect(link).to_have_text("New message from Mia <b>Bold</b>: Also, two cups please.")
     link.click()
     expect(app.locator("#thread-heading")).to_have_text("Mia <b>Bold</b>", timeout=LIVE)
     shopper_context.close()
