@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 from shopify_app.auth.embedded import embedded_admin_url
 from shopify_app.emails import queue_email, render
 from shopify_app.emails.names import safe_name
-from shopify_app.models import Conversation, ConversationMessage, Shop, StaffMember, utcnow
+from shopify_app.models import (
+    Conversation,
+    ConversationMessage,
+    EmailMessage,
+    Shop,
+    StaffMember,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +254,28 @@ def email_assignee(session: Session, due: Due, now: datetime | None = None) -> b
         dedupe_key=f"{EMAIL_KIND}:{conversation.id}:{due.since_message_id}",
     )
     return True
+
+
+def erase_emails_about(session: Session, shop: Shop, conversation_ids: list[int]) -> None:
+    """A shopper's erasure (customers/redact): the assignee emails about their conversations
+    quote their name, address and words, so they are emptied (and never sent, if still
+    queued), as the erasure empties the emails sent to the shopper."""
+    if not conversation_ids:
+        return
+    about = [EmailMessage.dedupe_key.like(f"{EMAIL_KIND}:{int(cid)}:%") for cid in conversation_ids]
+    erased = (EmailMessage.shop_id == shop.id, EmailMessage.kind == EMAIL_KIND, or_(*about))
+    session.execute(
+        update(EmailMessage)
+        .where(*erased, EmailMessage.status != "sent")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(EmailMessage)
+        .where(*erased)
+        .values(subject="(redacted)", body_text="", error=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def sweep_unread_emails(session: Session, now: datetime | None = None) -> int:

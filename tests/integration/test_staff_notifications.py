@@ -15,14 +15,16 @@ from sqlalchemy import select
 from shopify_app.conversations import staff_alerts
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, ConversationMessage, EmailMessage, Shop, StaffMember
+from tests import payloads
 from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import id_token
 from workers import conversation_jobs
 from workers.schedule import PERIODIC_JOBS
 
+from .test_conversation_privacy import ADA_EMAIL, chat, seed
 from .test_inbox import start
 from .test_program_pages import auth, get
-from .webhook_support import install
+from .webhook_support import deliver, install, run_jobs
 
 NAV = re.compile(r'<s-link [^>]*data-nav="conversations"[^>]*>([^<]*)</s-link>')
 
@@ -228,3 +230,33 @@ def test_a_read_conversation_is_not_emailed_about(shops):
         assert conversation_jobs.sweep_unread_emails() == 1
     [email] = unread_emails(live)
     assert f"/admin/conversations?c={other}" in email.body_text
+
+
+def test_the_shoppers_erasure_empties_the_assignees_email_about_her_chat(live):
+    """customers/redact: the email quoting her chat to the assignee is emptied (and never
+    sent if still queued); an email about someone else's chat stays."""
+    seed(live, SHOP_A)
+    hers = chat(live, SHOP_A, "Please call me on 040 123 4567", email=ADA_EMAIL)
+    theirs = chat(live, SHOP_A, "Not hers", email="someone@example.com")
+    with live.app.app_context():
+        session = get_session()
+        shop = shop_row(session, SHOP_A)
+        member = StaffMember(shop_id=shop.id, user_id=777, first_name="Grace", email="g@x.example")
+        session.add(member)
+        session.flush()
+        for cid in (hers, theirs):
+            session.get(Conversation, cid).assigned_staff_id = member.id
+            for message in session.scalars(
+                select(ConversationMessage).where(ConversationMessage.conversation_id == cid)
+            ):
+                message.created_at = message.created_at - timedelta(minutes=30)
+        session.commit()
+        assert conversation_jobs.sweep_unread_emails() == 2
+    deliver(live, SHOP_A, "customers/redact", payloads.customers_redact(SHOP_A))
+    run_jobs(live.app)
+    by_key = {e.dedupe_key.split(":")[1]: e for e in unread_emails(live)}
+    erased, kept = by_key[str(hers)], by_key[str(theirs)]
+    assert (erased.subject, erased.body_text) == ("(redacted)", "")
+    assert erased.status in ("cancelled", "sent")
+    assert "040 123 4567" not in erased.body_text and ADA_EMAIL not in erased.body_text
+    assert "Not hers" in kept.body_text
