@@ -285,3 +285,24 @@ def test_without_app_bridges_toast_the_page_shows_its_own(
     link.click()
     expect(app.locator("#thread-heading")).to_have_text("Mia <b>Bold</b>", timeout=LIVE)
     shopper_context.close()
+
+
+@pytest.mark.parametrize(
+    ("stub", "says"),
+    [
+        (
+            "window.Notification = class { static permission = 'denied';"
+            " static requestPermission() { return Promise.resolve('denied'); } };",
+            "The browser does not allow notifications here",
+        ),
+        ("delete window.Notification;", "This browser cannot show desktop notifications"),
+    ],
+    ids=["denied", "unsupported"],
+)
+def test_desktop_notifications_denied_or_unsupported_are_said_in_words(live, page, stub, says):
+    install(live, SHOP_A)
+    page.context.add_init_script(stub)
+    page.goto(live.admin_url("alpha-shop") + "/settings")
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#desktop-notify-state")).to_contain_text(says, timeout=LIVE)
+    expect(app.get_by_role("button", name="Turn on desktop notifications")).to_be_hidden()
