@@ -9,7 +9,6 @@
 
   const TYPING_EVERY_MS = 3000;
   const TYPING_SHOWN_MS = 6000;
-  const RECONNECT_MAX_MS = 30000;
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   const inbox = () => $('#inbox');
@@ -442,7 +441,8 @@
   }
 
   function detailsEvent(data) {
-    if (data && Number(data.conversation_id) === currentId()) applyDetails(data);
+    // A read mark announces only {conversation_id, unread}: no details to show.
+    if (data && 'status' in data && Number(data.conversation_id) === currentId()) applyDetails(data);
   }
 
   // ---- navigation inside the inbox ----------------------------------------------------
@@ -503,10 +503,9 @@
   }
 
   // ---- the realtime stream -------------------------------------------------------------
+  // The page's one stream is notify.js's (`window.staffStream`, loaded on every app page):
+  // the inbox follows it rather than opening a second connection.
 
-  let source = null;
-  let retryMs = 1000;
-  let retryTimer = null;
   let liveText = 'Connecting for live updates…';
 
   function liveState(text, isError) {
@@ -517,67 +516,37 @@
     line.classList.toggle('error', !!isError);
   }
 
-  function parse(event) {
-    try { return JSON.parse(event.data); } catch (error) { return null; }
-  }
-
   function conversationOf(data) {
     if (!data) return null;
     const id = data.conversation_id ?? data.message?.conversation_id;
     return id == null ? null : Number(id);
   }
 
-  async function connect() {
-    clearTimeout(retryTimer);
-    if (source) { source.close(); source = null; }
-    let grant;
-    try {
-      grant = await json(inbox().dataset.tokenUrl, {method: 'POST'});
-    } catch (error) {
-      return reconnectLater('Live updates are off: ' + error.message + '.');
-    }
-    if (!grant.url) return liveState('Live updates are not configured; reload to see new messages.', true);
-    const stream = new EventSource(grant.url + '/events/staff?token=' + encodeURIComponent(grant.token));
-    source = stream;
-    stream.addEventListener('open', () => {
-      retryMs = 1000;
-      liveState('Live: new messages appear as they arrive.');
+  function follow(stream) {
+    stream.onState((state) => liveState(state.text, state.name === 'error'));
+    stream.on('open', () => {
+      if (!inbox()) return;
       catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('message', (event) => {
-      const id = conversationOf(parse(event));
+    stream.on('message', (data) => {
+      if (!inbox()) return;
+      const id = conversationOf(data);
       if (id !== null && id === currentId()) catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('conversation', (event) => {
-      detailsEvent(parse(event));
-      scheduleListRefresh();
+    stream.on('conversation', (data) => {
+      detailsEvent(data);
+      if (inbox()) scheduleListRefresh();
     });
-    stream.addEventListener('presence', (event) => {
-      const data = parse(event);
+    stream.on('presence', (data) => {
       const id = conversationOf(data);
       if (id !== null) showPresence(id, data.online);
     });
-    stream.addEventListener('typing', (event) => {
-      const data = parse(event);
+    stream.on('typing', (data) => {
       const id = conversationOf(data);
       if (id !== null && (data.author || 'shopper') === 'shopper') showTyping(id);
     });
-    // A dropped connection, or a token that expired: a new token, then catch up on open.
-    stream.addEventListener('error', () => {
-      if (source !== stream) return;
-      stream.close();
-      source = null;
-      reconnectLater('Reconnecting for live updates…');
-    });
-  }
-
-  function reconnectLater(text) {
-    liveState(text, true);
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
   }
 
   // ---- events --------------------------------------------------------------------------
@@ -646,6 +615,7 @@
 
   if (inbox()) {
     opened();
-    connect();
+    if (window.staffStream) follow(window.staffStream);
+    else liveState('Live updates are off: reload the page to see new messages.', true);
   }
 })();

@@ -19,6 +19,7 @@ _EMAIL_KINDS = {
     "friend": "Friend offer email",
     "signup_confirmation": "Signup confirmation email",
     "conversation_reply": "Chat reply email",
+    "conversation_unread": "Unread chat email to staff",
 }
 _EMAIL_STEPS = {
     "queued": "queued",
