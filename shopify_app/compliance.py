@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.conversations import images as chat_images
+from shopify_app.conversations import staff_alerts
 from shopify_app.customers import bulk
 from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
@@ -307,7 +308,9 @@ def _erase_conversations(
     if theirs is None:
         return
     ids = select(Conversation.id).where(Conversation.shop_id == shop.id, theirs)
-    chat_images.delete_conversation_images(session, storage(), shop.id, list(session.scalars(ids)))
+    erased = list(session.scalars(ids))
+    chat_images.delete_conversation_images(session, storage(), shop.id, erased)
+    staff_alerts.erase_emails_about(session, shop, erased)
     session.execute(
         delete(ConversationMessage).where(
             ConversationMessage.shop_id == shop.id, ConversationMessage.conversation_id.in_(ids)
