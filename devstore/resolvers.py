@@ -213,7 +213,7 @@ def discount_summary(d: DevDiscount, currency: str) -> str:
     if d.percentage is not None:
         value = f"{Decimal(str(d.percentage)) * 100:.2f}".rstrip("0").rstrip(".") + "%"
     else:
-        value = f"{money(d.amount or Decimal('0'))} {currency}"
+        value = f"{money(Decimal(str(d.amount or 0)))} {currency}"
     parts = [f"{value} off entire order"]
     if d.minimum_subtotal is not None:
         parts.append(f"Minimum purchase of {money(d.minimum_subtotal)} {currency}")
