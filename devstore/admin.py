@@ -24,9 +24,9 @@ from . import theme
 from .app_config import RegisteredApp
 from .commerce import cancel_order, data, fulfill_order, refund_order
 from .mailbox import REPORTS
-from .products import ONLINE_STORE_PUBLICATION_ID, PUBLICATIONS
 from .mailbox import reply as send_mail_reply
 from .mailbox import report as send_delivery_report
+from .products import ONLINE_STORE_PUBLICATION_ID, PUBLICATIONS
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState
 

@@ -101,7 +101,9 @@ query ChatDiscount($code: String!) {{
 
 ACTIVE_CODES_QUERY = f"""
 query ChatDiscounts {{
-  codeDiscountNodes(first: {CODES_LIMIT}, query: "status:active") {{ nodes {{ {DISCOUNT_FIELDS} }} }}
+  codeDiscountNodes(first: {CODES_LIMIT}, query: "status:active") {{
+    nodes {{ {DISCOUNT_FIELDS} }}
+  }}
 }}
 """
 
@@ -184,9 +186,7 @@ def _read(session: Session, shop: Shop, query: str, variables: dict | None = Non
         ) from exc
     except GraphQLError as exc:
         log.warning("catalog read refused for %s: %s", shop.domain, exc)
-        raise MessageRefused(
-            "Shopify refused the app's request; nothing was sent.", 502
-        ) from exc
+        raise MessageRefused("Shopify refused the app's request; nothing was sent.", 502) from exc
     except ShopifyError as exc:
         log.warning("catalog read failed for %s: %s", shop.domain, exc)
         raise MessageRefused("Shopify could not be reached; nothing was sent.", 502) from exc
@@ -451,8 +451,7 @@ def send_discount(
         raise MessageRefused(f"{typed} expired{when}, so a shopper could not use it.", 422)
     if status == "SCHEDULED":
         raise MessageRefused(
-            f"{typed} starts on {_day(basic.get('startsAt'))}, so a shopper could not use it "
-            "yet.",
+            f"{typed} starts on {_day(basic.get('startsAt'))}, so a shopper could not use it yet.",
             422,
         )
     if status != "ACTIVE":

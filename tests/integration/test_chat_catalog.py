@@ -22,12 +22,15 @@ from tests.conftest import SHOP_A, SHOP_B
 from tests.helpers import id_token, unsigned_token
 
 from .test_inbox import send, start
-from .test_program_pages import auth, get
+from .test_program_pages import get
 from .webhook_support import install, rows
 
 CREATE_CODE = """
 mutation($input: DiscountCodeBasicInput!) {
-  discountCodeBasicCreate(basicCodeDiscount: $input) { codeDiscountNode { id } userErrors { message } }
+  discountCodeBasicCreate(basicCodeDiscount: $input) {
+    codeDiscountNode { id }
+    userErrors { message }
+  }
 }
 """
 
@@ -128,7 +131,8 @@ def test_staff_send_the_teapot_with_its_online_store_link(shops):
 def test_a_numeric_product_id_is_accepted_and_bad_ids_refused(shops):
     live = shops
     cid = start(live, SHOP_A, "ada@example.com", ("shopper", "Tea?"))
-    assert send(live, f"/admin/conversations/{cid}/product", {"product_id": "7001"}).status_code == 201
+    sent = send(live, f"/admin/conversations/{cid}/product", {"product_id": "7001"})
+    assert sent.status_code == 201
     for bad in (None, "", "gid://shopify/Customer/7001", "7001; drop", True, ["7001"], -3):
         answer = send(live, f"/admin/conversations/{cid}/product", {"product_id": bad})
         assert answer.status_code == 422, bad
@@ -308,7 +312,9 @@ def test_shopify_throttling_or_failing_is_503_or_502_and_nothing_is_stored(shops
     live.state.graphql_faults = ["503", "503", "503"]
     down = send(live, path, {"product_id": "7002", "client_id": "t-1"})
     assert down.status_code == 503
-    assert down.json()["error"] == "Shopify did not answer; nothing was sent. Try again in a moment."
+    assert down.json()["error"] == (
+        "Shopify did not answer; nothing was sent. Try again in a moment."
+    )
     assert messages(live) == []
     # The same client_id once Shopify answers again: sent once.
     assert send(live, path, {"product_id": "7002", "client_id": "t-1"}).status_code == 201

@@ -93,9 +93,7 @@ def test_product_fields_and_online_store_url_only_when_active_and_published(live
         id="gid://shopify/Product/7005",
     )
     assert one["product"] == {"title": "Shop mug", "publishedOnPublication": True}
-    assert run(live, 'query { product(id: "gid://shopify/Product/1") { id } }') == {
-        "product": None
-    }
+    assert run(live, 'query { product(id: "gid://shopify/Product/1") { id } }') == {"product": None}
 
 
 def test_product_search_filters(live):
@@ -128,7 +126,10 @@ def test_product_search_filters(live):
 
 def test_products_page_through_cursors_and_cost_counts_the_page(live):
     install(live, SHOP_A)
-    query = "query($after: String) { products(first: 4, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }"
+    query = (
+        "query($after: String) { products(first: 4, after: $after) "
+        "{ nodes { id } pageInfo { hasNextPage endCursor } } }"
+    )
     first = run(live, query)["products"]
     assert len(first["nodes"]) == 4 and first["pageInfo"]["hasNextPage"] is True
     second = run(live, query, after=first["pageInfo"]["endCursor"])["products"]
@@ -138,7 +139,7 @@ def test_products_page_through_cursors_and_cost_counts_the_page(live):
     ]
     assert second["pageInfo"]["hasNextPage"] is False
     assert query_cost(schema(), PRODUCTS, {"pub": ONLINE}) > query_cost(
-        schema(), "{ product(id: \"x\") { id } }"
+        schema(), '{ product(id: "x") { id } }'
     )
 
 
@@ -164,7 +165,8 @@ def test_discount_code_lookup_has_the_summary_and_active_codes_list(live):
     by_code = run(
         live,
         "query($c: String!) { codeDiscountNodeByCode(code: $c) { id codeDiscount { ... on "
-        "DiscountCodeBasic { title status summary endsAt codes(first: 1) { nodes { code } } } } } }",
+        "DiscountCodeBasic { title status summary endsAt codes(first: 1) { nodes { code } } } "
+        "} } }",
         c="welcome10",
     )["codeDiscountNodeByCode"]
     assert by_code["codeDiscount"]["summary"] == "10% off entire order"
@@ -174,7 +176,11 @@ def test_discount_code_lookup_has_the_summary_and_active_codes_list(live):
         '{ codeDiscountNodes(first: 10, query: "status:active") { nodes { codeDiscount { '
         "... on DiscountCodeBasic { status summary codes(first: 1) { nodes { code } } } } } } }",
     )["codeDiscountNodes"]["nodes"]
-    assert [(n["codeDiscount"]["codes"]["nodes"][0]["code"], n["codeDiscount"]["summary"]) for n in listed] == [
+    offered = [
+        (n["codeDiscount"]["codes"]["nodes"][0]["code"], n["codeDiscount"]["summary"])
+        for n in listed
+    ]
+    assert offered == [
         ("WELCOME10", "10% off entire order"),
         ("FIVER", "5.00 EUR off entire order"),
     ]
