@@ -9,6 +9,8 @@ Screenshots: tests/e2e/screenshots/products-discounts-*.png."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -86,7 +88,7 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     # inline with the reason; Escape closes and gives the focus back.
     discount_opener = staff.get_by_role("button", name="Discount", exact=True)
     discount_opener.click()
-    code_field = staff.get_by_label("Discount code")
+    code_field = staff.get_by_role("combobox", name="Discount code")
     expect(code_field).to_be_focused()
     expect(staff.locator("#discount-results")).to_contain_text("WELCOME10", timeout=LIVE)
     code_field.fill("NOPE")
@@ -101,7 +103,7 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     expect(chip).to_have_text("WELCOME10", timeout=LIVE)
     expect(staff.locator("#discount-picker")).to_be_hidden()
     staff.get_by_role("button", name="Discount", exact=True).click()
-    staff.get_by_label("Discount code").press("Escape")
+    code_field.press("Escape")
     expect(staff.locator("#discount-picker")).to_be_hidden()
     expect(discount_opener).to_be_focused()
 
@@ -120,7 +122,9 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     snap("3-shopper-sees-both")
 
     apply.click()
-    shopper.wait_for_url(f"{live.devstore_url}{STORE}/cart", timeout=LIVE)
+    # The cart page is the CART engineer's (`/shops/<shop>/cart`); until it is merged, the
+    # landing is only checked to be the cart's address.
+    shopper.wait_for_url(re.compile(re.escape(f"{live.devstore_url}{STORE}/cart") + r"/?$"))
     cookies = {c["name"]: c["value"] for c in shopper_context.cookies()}
     assert cookies.get("ds_discount") == "WELCOME10"
     shopper.screenshot(path=str(screenshots_dir / "products-discounts-4-applied-shopper.png"))
