@@ -13,8 +13,11 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-from shopify_app.models import Conversation
+from shopify_app.conversations import service
+from shopify_app.db import get_session
+from shopify_app.models import Conversation, Shop
 from tests.conftest import SHOP_A
 from tests.e2e.conversations_support import enable_embed
 from tests.integration.test_chat_catalog import create_code
@@ -25,6 +28,47 @@ pytestmark = pytest.mark.xdist_group("realtime")
 STORE = f"/shops/{SHOP_A}"
 EMAIL = "mia.shopper@example.com"
 LIVE = 30000  # generous: the machine may be busy; nothing here measures speed
+
+
+def forge(live, conversation_id: int) -> None:
+    with live.app.app_context():
+        session = get_session()
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP_A))
+        conversation = session.get(Conversation, conversation_id)
+        for kind, payload in (
+            (
+                "product",
+                {
+                    "product_id": "gid://shopify/Product/1",
+                    "handle": "forged",
+                    "title": "Forged",
+                    "url": "https://evil.example/shops/alpha-shop.myshopify.com/products/x",
+                    "image_url": "javascript:alert(1)",
+                    "price": "1.00",
+                    "currency": "EUR",
+                },
+            ),
+            (
+                "discount",
+                {
+                    "code": "EVIL",
+                    "summary": "Free",
+                    "ends_at": None,
+                    "apply_url": "javascript:alert(document.cookie)",
+                },
+            ),
+        ):
+            service.post_message(
+                session,
+                shop,
+                conversation,
+                author="staff",
+                body=f"Shared a {kind}: Forged",
+                channel="admin",
+                kind=kind,
+                payload=payload,
+            )
+        session.commit()
 
 
 def test_staff_send_a_product_and_a_discount_the_shopper_applies(
@@ -121,11 +165,29 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     expect(log.locator(".rc-chat__discount")).to_contain_text("10% off entire order")
     snap("3-shopper-sees-both")
 
+    # A payload whose URLs are not on the storefront (as if written by an attacker straight
+    # into the database) never becomes a link, in the widget or in the inbox.
+    forge(live, conversation.id)
+    forged = log.locator(".rc-chat__message--kind-product").last
+    expect(forged).to_contain_text("Shared a product: Forged", timeout=LIVE)
+    expect(log.locator('a[href*="evil.example"]')).to_have_count(0)
+    expect(log.locator('a[href^="javascript"]')).to_have_count(0)
+    page.goto(live.admin_url("alpha-shop") + f"/admin/conversations?c={conversation.id}")
+    staff = page.frame_locator("#app-frame")
+    expect(staff.locator("#messages .kind-product .product-card").first).to_contain_text(
+        "Teapot", timeout=LIVE
+    )
+    expect(staff.locator("#messages .kind-discount .code-chip")).to_have_count(2)
+    expect(staff.locator('#messages a[href*="evil.example"]')).to_have_count(0)
+    expect(staff.locator('#messages a[href^="javascript"]')).to_have_count(0)
+    expect(staff.locator("#messages .kind-product .product-title").last).to_have_text("Forged")
+    snap("4-forged-links-are-text")
+
     apply.click()
     # The cart page is the CART engineer's (`/shops/<shop>/cart`); until it is merged, the
     # landing is only checked to be the cart's address.
     shopper.wait_for_url(re.compile(re.escape(f"{live.devstore_url}{STORE}/cart") + r"/?$"))
     cookies = {c["name"]: c["value"] for c in shopper_context.cookies()}
     assert cookies.get("ds_discount") == "WELCOME10"
-    shopper.screenshot(path=str(screenshots_dir / "products-discounts-4-applied-shopper.png"))
+    shopper.screenshot(path=str(screenshots_dir / "products-discounts-5-applied-shopper.png"))
     shopper_context.close()
