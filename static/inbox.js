@@ -194,6 +194,7 @@
       const old = li.querySelector('.body');
       if (!old) continue;
       old.replaceWith(renderBody({kind: li.dataset.kind, payload, body: old.textContent}));
+      li.classList.add('kind-' + li.dataset.kind);
       li.dataset.rendered = '1';
     }
   }

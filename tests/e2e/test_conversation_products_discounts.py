@@ -120,7 +120,28 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     expect(results).to_contain_text("Teapot")
     expect(results).to_contain_text("49.00 EUR")
     snap("1-product-picker")
-    results.get_by_role("button", name="Send Teapot, 49.00 EUR").click()
+
+    # Meanwhile the merchant unpublishes the Teapot on the devstore's Products page: the send
+    # checks again and refuses with the reason, inline; published again, it goes.
+    products_page = page.context.new_page()
+    products_page.goto(f"{live.devstore_url}/store/alpha-shop/products")
+    toggle = "{} Teapot {} the Online Store"
+    products_page.get_by_role("button", name=toggle.format("Unpublish", "from")).click()
+    expect(products_page.locator("#product-7002")).not_to_contain_text("Online Store,")
+    products_page.screenshot(path=str(screenshots_dir / "products-discounts-1-products-page.png"))
+    send_teapot = results.get_by_role("button", name="Send Teapot, 49.00 EUR")
+    send_teapot.click()
+    expect(staff.locator("#product-error")).to_have_text(
+        "Not sent: Teapot is not available on the Online Store, so a shopper could not open it.",
+        timeout=LIVE,
+    )
+    snap("1-product-refused")
+    products_page.get_by_role("button", name=toggle.format("Publish", "to")).click()
+    expect(
+        products_page.get_by_role("button", name=toggle.format("Unpublish", "from"))
+    ).to_be_visible()
+    products_page.close()
+    send_teapot.click()
     expect(staff.locator("#product-picker")).to_be_hidden(timeout=LIVE)
     expect(opener).to_be_focused()
     card = staff.locator("#messages .kind-product .product-card")

@@ -373,3 +373,11 @@ def test_a_product_with_a_link_off_the_storefront_is_refused():
     assert catalog._image_url("javascript:alert(1)", ROOT) is None
     assert catalog._image_url("https://cdn.shopify.com/s/files/teapot.png", ROOT)
     assert catalog._image_url("https://evil.example/x.png", ROOT) is None
+
+
+def test_at_shopify_the_storefront_root_is_the_primary_domain():
+    root = "https://www.teashop.example"
+    assert catalog.on_storefront(f"{root}/products/teapot", root)
+    assert catalog.on_storefront(f"{root}/discount/WELCOME10?redirect=/cart", root)
+    assert not catalog.on_storefront("https://teashop.myshopify.com/products/teapot", root)
+    assert not catalog.on_storefront("https://www.teashop.example.evil/products/teapot", root)
