@@ -138,18 +138,19 @@ def on_storefront(url: Any, root: str) -> bool:
 
 
 def _image_url(url: Any, root: str) -> str | None:
-    """An image is shown from the storefront or Shopify's CDN only, over http(s)."""
-    if on_storefront(url, root):
-        return url
-    if not isinstance(url, str) or len(url) > 2000:
+    """An image is shown from the storefront's host (the devstore serves them there) or
+    Shopify's CDN only, over http(s)."""
+    if not isinstance(url, str) or len(url) > 2000 or any(c in url for c in "\\\r\n\t "):
         return None
     try:
-        parts = urlsplit(url)
+        parts, base = urlsplit(url), urlsplit(root)
     except ValueError:
         return None
-    if parts.scheme == "https" and parts.hostname in IMAGE_HOSTS and "@" not in parts.netloc:
-        return url
-    return None
+    if "@" in parts.netloc or parts.scheme not in ("http", "https"):
+        return None
+    same_host = parts.scheme == base.scheme and parts.netloc.lower() == base.netloc.lower()
+    cdn = parts.scheme == "https" and parts.hostname in IMAGE_HOSTS
+    return url if same_host or cdn else None
 
 
 def _api(session: Session, shop: Shop):

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from devstore import commerce
 from shopify_app.conversations import service
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, Shop
@@ -81,6 +82,7 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     install(live, SHOP_A)
     enable_embed(live, page)
     create_code(live, "WELCOME10")
+    commerce.data(live.state, SHOP_A).products[7002].image = "products/teapot.svg"
 
     page.goto(live.admin_url("alpha-shop") + "/admin/conversations")
     staff = page.frame_locator("#app-frame")

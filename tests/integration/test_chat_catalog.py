@@ -373,6 +373,19 @@ def test_a_product_with_a_link_off_the_storefront_is_refused():
     assert catalog._image_url("javascript:alert(1)", ROOT) is None
     assert catalog._image_url("https://cdn.shopify.com/s/files/teapot.png", ROOT)
     assert catalog._image_url("https://evil.example/x.png", ROOT) is None
+    assert catalog._image_url("https://tea.example/cdn/teapot.png", ROOT)
+    assert catalog._image_url("http://cdn.shopify.com/s/files/teapot.png", ROOT) is None
+    assert catalog._image_url("https://x@cdn.shopify.com/teapot.png", ROOT) is None
+
+
+def test_a_products_image_comes_with_it(shops):
+    live = shops
+    commerce.data(live.state, SHOP_A).products[7002].image = "favicon.ico"
+    cid = start(live, SHOP_A, "ada@example.com", ("shopper", "Which teapot?"))
+    found = get(live, f"/admin/conversations/{cid}/products", q="teapot").json()["products"]
+    assert found[0]["image_url"] == f"{live.devstore_url}/static/favicon.ico"
+    answer = send(live, f"/admin/conversations/{cid}/product", {"product_id": "7002"})
+    assert answer.json()["message"]["payload"]["image_url"] == found[0]["image_url"]
 
 
 def test_at_shopify_the_storefront_root_is_the_primary_domain():
