@@ -77,6 +77,10 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         abort(404)
     if not shop.installed:
         return render_template("devstore/install.html", shop=shop, app=app)
+    if set(shop.installed_scopes.split(",")) != set(app.scopes.split(",")):
+        # Shopify asks the merchant to approve a deployed app's changed scopes when they
+        # next open it; the devstore approves for them (and sends `app/scopes_update`).
+        state().install(shop.domain, app.scopes)
     staff = shop.staff[0]
     params = {
         "embedded": "1",

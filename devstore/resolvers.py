@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import request, url_for
+from graphql import GraphQLError
 
 from . import bulk
 from .commerce import (
@@ -362,6 +363,21 @@ class Root:
             },
         }
 
+    def _require(self, scope: str, field: str) -> None:
+        """Shopify's ACCESS_DENIED for a field whose scope the installation lacks (a write
+        scope implies its read scope). Only the catalogue fields check, for now."""
+        granted = set((self._shop.installed_scopes or "").split(","))
+        if scope in granted or scope.replace("read_", "write_", 1) in granted:
+            return
+        raise GraphQLError(
+            f"Access denied for {field} field. Required access: `{scope}` access scope.",
+            extensions={
+                "code": "ACCESS_DENIED",
+                "documentation": "https://shopify.dev/api/usage/access-scopes",
+                "requiredAccess": f"`{scope}` access scope.",
+            },
+        )
+
     # ---- queries
     def _sorted(self, items, sort_key, reverse):
         key = {
@@ -442,6 +458,7 @@ class Root:
         )
 
     def products(self, _info, first=None, after=None, query=None, sortKey=None, reverse=False):  # noqa: N803
+        self._require("read_products", "products")
         items = [p for p in self._data.products.values() if product_matches(query, p)]
         if sortKey == "TITLE":
             items.sort(key=lambda p: (p.title.lower(), p.id), reverse=bool(reverse))
@@ -456,10 +473,12 @@ class Root:
         )
 
     def product(self, _info, id):  # noqa: A002
+        self._require("read_products", "product")
         p = self._data.products.get(gid_id(id, "Product"))
         return product_node(p, self._shop.domain, self._shop.currency) if p else None
 
     def publications(self, _info, first=None, after=None):
+        self._require("read_publications", "publications")
         return connection(sorted(PUBLICATIONS), publication_node, first, after, self._bulk)
 
     # ---- discount mutations

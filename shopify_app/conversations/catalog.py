@@ -187,6 +187,13 @@ def _read(session: Session, shop: Shop, query: str, variables: dict | None = Non
         ) from exc
     except GraphQLError as exc:
         log.warning("catalog read refused for %s: %s", shop.domain, exc)
+        codes = {str(((e or {}).get("extensions") or {}).get("code")) for e in exc.errors}
+        if "ACCESS_DENIED" in codes:
+            raise MessageRefused(
+                "The app lacks Shopify's permission to read this store's products (see the "
+                "app's Home page to approve it); nothing was sent.",
+                502,
+            ) from exc
         raise MessageRefused("Shopify refused the app's request; nothing was sent.", 502) from exc
     except ShopifyError as exc:
         log.warning("catalog read failed for %s: %s", shop.domain, exc)

@@ -394,3 +394,24 @@ def test_at_shopify_the_storefront_root_is_the_primary_domain():
     assert catalog.on_storefront(f"{root}/discount/WELCOME10?redirect=/cart", root)
     assert not catalog.on_storefront("https://teashop.myshopify.com/products/teapot", root)
     assert not catalog.on_storefront("https://www.teashop.example.evil/products/teapot", root)
+
+
+def test_without_the_product_scopes_staff_are_told_to_approve_them(shops):
+    live = shops
+    cid = start(live, SHOP_A, "ada@example.com", ("shopper", "Hello"))
+    old = "read_customers,write_customers,read_orders,read_discounts,write_discounts"
+    live.state.shop(SHOP_A).installed_scopes = old
+    answer = send(live, f"/admin/conversations/{cid}/product", {"product_id": "7002"})
+    assert answer.status_code == 502
+    assert answer.json()["error"] == (
+        "The app lacks Shopify's permission to read this store's products (see the app's "
+        "Home page to approve it); nothing was sent."
+    )
+    assert messages(live) == []
+    # Opening the app in the admin approves the deployed scopes (Shopify asks the merchant).
+    handle = live.state.shop(SHOP_A).handle
+    api_key = live.devstore.extensions["devstore_app"].api_key
+    assert live.http.get(f"{live.devstore_url}/store/{handle}/apps/{api_key}").status_code == 200
+    assert "read_products" in live.state.shop(SHOP_A).installed_scopes
+    again = send(live, f"/admin/conversations/{cid}/product", {"product_id": "7002"})
+    assert again.status_code == 201
