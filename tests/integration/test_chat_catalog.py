@@ -23,7 +23,7 @@ from tests.helpers import id_token, unsigned_token
 
 from .test_inbox import send, start
 from .test_program_pages import get
-from .webhook_support import install, rows
+from .webhook_support import install, rows, run_jobs
 
 CREATE_CODE = """
 mutation($input: DiscountCodeBasicInput!) {
@@ -415,3 +415,16 @@ def test_without_the_product_scopes_staff_are_told_to_approve_them(shops):
     assert "read_products" in live.state.shop(SHOP_A).installed_scopes
     again = send(live, f"/admin/conversations/{cid}/product", {"product_id": "7002"})
     assert again.status_code == 201
+
+
+def test_a_shopper_away_gets_the_product_and_the_code_by_email_with_their_links(shops):
+    live = shops
+    create_code(live, "WELCOME10")
+    cid = start(live, SHOP_A, "away@example.com", ("shopper", "Ping me by email"))
+    send(live, f"/admin/conversations/{cid}/product", {"product_id": "7002"})
+    send(live, f"/admin/conversations/{cid}/discount", {"code": "WELCOME10"})
+    run_jobs(live.app)
+    mails = live.devstore.extensions["devstore_mailbox"].to("away@example.com")
+    text = "\n".join(m.text for m in mails)
+    assert f"{storefront(live)}/products/teapot" in text
+    assert f"{storefront(live)}/discount/WELCOME10?redirect=/cart" in text
