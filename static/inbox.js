@@ -641,6 +641,7 @@
   // A thread was shown (first load or after navigating): read it, start at its end.
   function opened() {
     pending = null;
+    for (const key of Object.keys(pickerPending)) delete pickerPending[key];
     renderStoredKinds();
     scrollToEnd();
     countChars();
