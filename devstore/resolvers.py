@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import request, url_for
+from flask import has_request_context, request, url_for
 from graphql import GraphQLError
 
 from . import bulk
@@ -287,7 +287,10 @@ def product_matches(search: str | None, p: DevProduct) -> bool:
 
 
 def storefront_root(domain: str) -> str:
-    """The shop's Online Store root, on the host the caller reached the devstore by."""
+    """The shop's Online Store root, on the host the caller reached the devstore by (a bulk
+    operation running after its request: the shop's own domain, as at Shopify)."""
+    if not has_request_context():
+        return f"https://{domain}"
     return url_for("devstore_storefront.store", shop=domain, _external=True).rstrip("/")
 
 
@@ -310,7 +313,11 @@ def product_node(p: DevProduct, domain: str, currency: str) -> dict:
         "featuredImage": (
             {
                 "id": gid("ProductImage", p.id),
-                "url": url_for("static", filename=p.image, _external=True),
+                "url": (
+                    url_for("static", filename=p.image, _external=True)
+                    if has_request_context()
+                    else f"https://{domain}/cdn/{p.image}"
+                ),
                 "altText": p.title,
                 "width": None,
                 "height": None,
