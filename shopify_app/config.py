@@ -23,7 +23,8 @@ ENVIRONMENTS = ("development", "test", "production")
 DEV_API_KEY = "devstore-referrals-app"
 DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
 DEFAULT_SCOPES = (
-    "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy"
+    "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy,"
+    "read_products,read_publications"
 )
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"

@@ -234,5 +234,16 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
         timeout=LIVE,
     )
     assert again.first.get_attribute("src").split("?")[0] == first_url.split("?")[0]
+    # Staff open the thread again: rendered on the server, the images stay images.
+    page.goto(live.admin_url("alpha-shop") + "/admin/conversations")
+    staff.locator(".conversation a").first.click()
+    again_staff = staff.locator("#messages .message.staff img")
+    expect(again_staff).to_have_count(3, timeout=LIVE)
+    expect(again_staff.first).to_have_attribute("alt", re.compile(r"^Image from \S+"))
+    page.frame(name="app-iframe").wait_for_function(
+        "() => [...document.querySelectorAll('#messages img')].every("
+        "(i) => i.complete && i.naturalWidth > 0)",
+        timeout=LIVE,
+    )
     snap("5-after-reload")
     shopper_context.close()
