@@ -61,6 +61,8 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     live, browser, page, realtime, screenshots_dir, tmp_path
 ):
     def snap(step: str) -> None:
+        if page.frame(name="app-iframe").query_selector("#composer"):
+            staff.locator("#composer").scroll_into_view_if_needed()  # the buttons and errors
         for who, p in (("shopper", shopper), ("staff", page)):
             if not p.is_closed():
                 p.screenshot(path=str(screenshots_dir / f"images-{step}-{who}.png"))
