@@ -106,7 +106,9 @@ def graphql(client, token: str, query: str, **variables):
 
 
 def checkout(client, email: str, code: str | None = None) -> commerce.DevOrder:
-    form = {"email": email, "qty-0": "2"} | ({"discount_code": code} if code else {})
+    form = {"email": email} | ({"discount_code": code} if code else {})
+    added = client.post(f"/shops/{SHOP}/cart/add.js", data={"id": "8001", "quantity": "2"})
+    assert added.status_code == 200, added.text
     response = client.post(f"/shops/{SHOP}/checkout", data=form)
     assert response.status_code == 200, response.text
     return response
