@@ -96,7 +96,9 @@ def validate_settings(raw: Any) -> tuple[str | None, dict[str, Any] | None]:
         return None, _error("INVALID_SETTINGS", f"Settings do not match the extension ({detail}).")
     for name, text in value.items():
         if not isinstance(text, str) or not text or "\n" in text or len(text) > MAX_SETTING:
-            return None, _error("INVALID_SETTINGS", f"Setting {name} must be a single line of text.")
+            return None, _error(
+                "INVALID_SETTINGS", f"Setting {name} must be a single line of text."
+            )
     return json.dumps(value, separators=(",", ":"), sort_keys=True), None
 
 

@@ -335,7 +335,11 @@ def cart_add(shop: str, locale: str = PRIMARY_LOCALE):
         items = body.get("items")
         many = isinstance(items, list)
         wanted = items if many else [body]
-        if not wanted or len(wanted) > cart.MAX_LINES or not all(isinstance(i, dict) for i in wanted):
+        if (
+            not wanted
+            or len(wanted) > cart.MAX_LINES
+            or not all(isinstance(i, dict) for i in wanted)
+        ):
             raise cart.CartError(422, "Name the variant to add (id).")
         target = _cart(shop) or cart.new_cart(state, shop)
         added = [cart.add(state, target, item.get("id"), item.get("quantity")) for item in wanted]
@@ -385,9 +389,7 @@ def pixel_asset(filename: str):
     extension's `src/index.js` (its package import pointed at the runtime) and the
     runtime module standing in for `@shopify/web-pixels-extension`."""
     if filename == "index.js":
-        response = current_app.response_class(
-            pixels.bundle_source(), mimetype="text/javascript"
-        )
+        response = current_app.response_class(pixels.bundle_source(), mimetype="text/javascript")
     elif filename in ("worker.js", "web-pixels-extension.js"):
         static = f"{current_app.static_folder}/pixels"
         response = send_from_directory(static, filename, max_age=0)

@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
     from .conversations.admin_views import bp as conversations_bp
+    from .conversations.pixel_views import bp as pixel_bp
     from .conversations.proxy_views import bp as chat_proxy_bp
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
@@ -81,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
     app.register_blueprint(chat_proxy_bp)
+    app.register_blueprint(pixel_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(conversations_bp)
     app.register_blueprint(webhooks_bp)

@@ -23,7 +23,8 @@ ENVIRONMENTS = ("development", "test", "production")
 DEV_API_KEY = "devstore-referrals-app"
 DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
 DEFAULT_SCOPES = (
-    "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy"
+    "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy,"
+    "write_pixels,read_customer_events"
 )
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
@@ -111,6 +112,10 @@ RATE_LIMITS = {
     # conversations started per shopper address, messages sent per conversation.
     "RATE_LIMIT_CHAT_START": "10 per hour",
     "RATE_LIMIT_CHAT_MESSAGE": "20 per minute;300 per hour",
+    # The web pixel's cart events (conversations/pixel_views.py): per client address, and
+    # per conversation (a shopper clicking "add" as fast as they can stays well under).
+    "RATE_LIMIT_PIXEL": "120 per minute",
+    "RATE_LIMIT_PIXEL_EVENT": "30 per minute;500 per hour",
     # The public API (/api/v1): per API key, and per shop across all its keys.
     "RATE_LIMIT_API_KEY": "600 per minute",
     "RATE_LIMIT_API_SHOP": "1200 per minute",

@@ -1,0 +1,28 @@
+"""cart events (issue 20): the app's web pixel per shop, its id and last settings
+
+Revision ID: 0026_cart
+Revises: 0025_message_kinds
+Create Date: 2026-12-05 04:05:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0026_cart"
+down_revision = "0025_message_kinds"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("shops", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("web_pixel_id", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("web_pixel_settings", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("shops", schema=None) as batch_op:
+        batch_op.drop_column("web_pixel_settings")
+        batch_op.drop_column("web_pixel_id")
