@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -78,6 +79,15 @@ def _read_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise cart_events.CartEventRefused("The body must be a JSON object.", 400)
     return data
+
+
+@bp.app_template_global("cart_money")
+def cart_money(amount: str, currency: str) -> str:
+    """A cart event's subtotal as the inbox shows it ("€98.00"), for the thread template."""
+    try:
+        return cart_events.money_text(Decimal(str(amount)), str(currency))
+    except InvalidOperation:
+        return f"{amount} {currency}"
 
 
 @bp.route("/pixel/events", methods=["OPTIONS"])

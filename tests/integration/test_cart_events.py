@@ -270,3 +270,29 @@ def test_parse_event_reads_a_good_event_without_a_database():
     assert parsed.title == "Green tea" and parsed.kind == "added"
     assert parsed.lines == (("Green tea", 1),)
     assert str(parsed.subtotal) == "24.95"
+
+
+def test_the_inbox_thread_shows_the_cart_line(store):
+    started = start(store)
+    token, cid = started["chat_token"], started["conversation_id"]
+    title = "First flush Darjeeling gift set with two cups"
+    post(store, event(store, token))
+    post(
+        store,
+        event(
+            store,
+            token,
+            id="sh-long",
+            title=title,
+            quantity=1,
+            subtotal="137.90",
+            lines=[{"title": "Teapot", "quantity": 2}, {"title": title, "quantity": 1}],
+        ),
+    )
+    page = get(store, "/admin/conversations", c=str(cid)).text
+    assert page.count('class="message system kind-cart"') == 2
+    assert "<strong>Added Teapot to the cart</strong>" in page
+    assert "<strong>Added a product to the cart</strong>" in page
+    assert "Subtotal €137.90" in page
+    assert f"Teapot × 2, {cart_events.line_title(title)} × 1" in page
+    assert title not in page
