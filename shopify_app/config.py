@@ -229,6 +229,9 @@ def load_config(
         except (TypeError, ValueError):
             cfg[name] = raw  # validate_config reports it
     cfg["INITIAL_IMPORT"] = parse_bool(setting("INITIAL_IMPORT", "true", "true"))
+    # Switch the cart events' web pixel on for each shop (shopify_app/web_pixel.py); the tests
+    # turn it off unless they test it, as they do the initial import.
+    cfg["WEB_PIXEL_ACTIVATION"] = parse_bool(setting("WEB_PIXEL_ACTIVATION", "true", "true"))
     # Outgoing webhook endpoints on http:// and on local or private addresses (a receiver on
     # 127.0.0.1): development and tests only; production refuses to start with it.
     cfg["OUTGOING_WEBHOOKS_ALLOW_LOCAL"] = parse_bool(

@@ -2,8 +2,9 @@
 with the settings the pixel needs (`shopKey`, `ingestUrl`), `webPixelUpdate` when they
 change (a rotated API secret, a new app URL), through the GraphQL Admin API.
 
-A job (`workers.pixel_jobs.activate_web_pixel`, queued after the install commits, and again
-when the shop grants the pixel scopes or the app finds the pixel's settings stale), and
+A job (`workers.pixel_jobs.activate_web_pixel`, queued once the install is committed: the
+OAuth callback and the first app load; again when the shop grants the pixel scopes or an app
+page finds the pixel's settings stale), and
 idempotent: settings already given change nothing; `TAKEN` (the shop has the app's pixel
 already, e.g. the shop's row was lost) reads the pixel's id back and updates it; an update of
 a pixel Shopify no longer has (`NOT_FOUND`) creates it again.
@@ -55,7 +56,11 @@ def settings_for(shop: Shop) -> str:
 
 
 def may_activate(shop: Shop) -> bool:
-    return shop.is_installed and shop.scope_set >= REQUIRED_SCOPES
+    return (
+        bool(current_app.config.get("WEB_PIXEL_ACTIVATION", True))
+        and shop.is_installed
+        and shop.scope_set >= REQUIRED_SCOPES
+    )
 
 
 def needs_activation(shop: Shop) -> bool:

@@ -89,10 +89,6 @@ def record_install(
         session.flush()
         session.add(SyncRun(shop_id=shop.id, kind="import", status="running", started_at=utcnow()))
         jobs.enqueue_after_commit(session, jobs.START_IMPORT, shop.id)
-    from shopify_app.web_pixel import enqueue_activation
-
-    session.flush()
-    enqueue_activation(session, shop)  # the cart events' pixel (F2), when not active yet
     session.commit()
     return shop
 

@@ -42,11 +42,14 @@ def wait_for_cart_messages(live, shopper, count: int) -> list[ConversationMessag
     raise AssertionError(f"{len(cart_messages(live))} cart events stored, {count} expected")
 
 
-def test_cart_events_reach_the_staff_thread(live, browser, page, realtime, screenshots_dir):
+def test_cart_events_reach_the_staff_thread(
+    live, browser, page, realtime, screenshots_dir, monkeypatch
+):
     def snap(step: str) -> None:
         shopper.screenshot(path=str(screenshots_dir / f"cart-events-{step}-shopper.png"))
         page.screenshot(path=str(screenshots_dir / f"cart-events-{step}-staff.png"))
 
+    monkeypatch.setitem(live.app.config, "WEB_PIXEL_ACTIVATION", True)  # off in tests
     install(live, SHOP_A)
     run_jobs(live.app)  # the web pixel's activation (webPixelCreate)
     assert live.state.shop(SHOP_A).web_pixel is not None

@@ -9,6 +9,7 @@ import json
 import re
 
 import httpx
+import pytest
 
 from devstore import commerce
 from shopify_app import web_pixel
@@ -27,6 +28,12 @@ UPDATE = """mutation U($id: ID!, $w: WebPixelInput!) { webPixelUpdate(id: $id, w
 DELETE = """mutation D($id: ID!) { webPixelDelete(id: $id) {
   deletedWebPixelId userErrors { code field message } } }"""
 READ = "{ webPixel { id settings } }"
+
+
+@pytest.fixture(autouse=True)
+def activation_on(live, monkeypatch):
+    """The tests turn activation off (tests/support.py); these test it."""
+    monkeypatch.setitem(live.app.config, "WEB_PIXEL_ACTIVATION", True)
 
 
 def admin_token(live, shop=SHOP_A) -> str:
@@ -107,6 +114,41 @@ def test_taken_not_found_and_stale_settings_are_recovered(live):
         assert stored["ingestUrl"] == "https://referrals.example.net/pixel/events"
     finally:
         live.app.config["SHOPIFY_APP_URL"] = old
+
+
+def test_oauth_install_and_scopes_update_queue_the_activation(live):
+    """Not only the embedded first load: an app/scopes_update granting the pixel scopes."""
+    install(live, SHOP_A)
+    run_jobs(live.app)
+    live.state.shop(SHOP_A).web_pixel = None
+    with live.app.app_context():
+        session = get_session()
+        shop = session.query(Shop).filter_by(domain=SHOP_A).one()
+        shop.web_pixel_id = shop.web_pixel_settings = None
+        shop.scopes = "read_customers"
+        session.commit()
+    granted = live.state.shop(SHOP_A).installed_scopes
+    live.state.install(SHOP_A, "read_customers")
+    assert live.state.dispatcher.drain(15)
+    run_jobs(live.app)
+    live.state.install(SHOP_A, granted)  # the merchant approves the new permissions
+    for _ in range(3):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+    assert live.state.shop(SHOP_A).web_pixel is not None
+    assert shop_row(live).web_pixel_id is not None
+
+
+def test_uninstall_forgets_the_pixel(live):
+    install(live, SHOP_A)
+    run_jobs(live.app)
+    assert shop_row(live).web_pixel_id is not None
+    live.state.uninstall(SHOP_A)
+    for _ in range(3):
+        assert live.state.dispatcher.drain(15)
+        run_jobs(live.app)
+    assert shop_row(live).web_pixel_id is None
+    assert live.state.shop(SHOP_A).web_pixel is None
 
 
 def test_without_the_pixel_scopes_nothing_is_asked(live):

@@ -17,12 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("shops", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("web_pixel_id", sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column("web_pixel_settings", sa.Text(), nullable=True))
+    # Plain ADD/DROP COLUMN (SQLite has both): a batch copy of `shops` would break the
+    # triggers that name it.
+    op.add_column("shops", sa.Column("web_pixel_id", sa.String(length=255), nullable=True))
+    op.add_column("shops", sa.Column("web_pixel_settings", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("shops", schema=None) as batch_op:
-        batch_op.drop_column("web_pixel_settings")
-        batch_op.drop_column("web_pixel_id")
+    op.drop_column("shops", "web_pixel_settings")
+    op.drop_column("shops", "web_pixel_id")
