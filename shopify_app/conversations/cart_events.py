@@ -259,6 +259,11 @@ def payload(event: CartEvent) -> dict[str, Any]:
     }
 
 
+def _same_cart_viewed(before: dict[str, Any], now: dict[str, Any]) -> bool:
+    keys = ("event", "currency", "subtotal", "lines")
+    return all(before.get(k) == now.get(k) for k in keys)
+
+
 def record(
     session: Session, shop: Shop, conversation: Conversation, event: CartEvent
 ) -> tuple[ConversationMessage, bool]:
@@ -274,6 +279,19 @@ def record(
     )
     if stored is not None:
         return stored, False
+    if event.kind == "viewed":
+        last = session.scalar(
+            select(ConversationMessage)
+            .where(
+                ConversationMessage.shop_id == shop.id,
+                ConversationMessage.conversation_id == conversation.id,
+                ConversationMessage.kind == "cart",
+            )
+            .order_by(ConversationMessage.id.desc())
+            .limit(1)
+        )
+        if last is not None and _same_cart_viewed(last.payload or {}, payload(event)):
+            return last, False  # the cart page reloaded: the thread already says so
     message = service.post_message(
         session,
         shop,

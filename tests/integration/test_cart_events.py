@@ -296,3 +296,14 @@ def test_the_inbox_thread_shows_the_cart_line(store):
     assert "Subtotal €137.90" in page
     assert f"Teapot × 2, {cart_events.line_title(title)} × 1" in page
     assert title not in page
+
+
+def test_the_same_cart_viewed_again_is_not_a_new_line(store):
+    token = start(store)["chat_token"]
+    viewed = dict(name="cart_viewed", title=None, quantity=0)
+    assert post(store, event(store, token, id="sh-v1", **viewed)).status_code == 201
+    assert post(store, event(store, token, id="sh-v2", **viewed)).status_code == 200
+    changed = event(store, token, id="sh-v3", subtotal="49.00", **viewed)
+    changed["lines"] = [{"title": "Teapot", "quantity": 1}]
+    assert post(store, changed).status_code == 201
+    assert len(cart_messages(store)) == 2

@@ -4,7 +4,9 @@
  * Runs in Shopify's strict sandbox (a web worker: no DOM). It links an event to the
  * shopper's chat through the chat widget's own localStorage entry (`rc-chat:<shop>`, JSON
  * with the chat `token`; extensions/chat-embed/assets/chat.js), read through
- * `browser.localStorage`; a shopper with no chat is not tracked and nothing is sent.
+ * `browser.localStorage`; a shopper with no chat is not tracked and nothing is sent. A chat
+ * the widget started for another logged-in customer (its `customerId`) is not this
+ * shopper's: the widget itself disowns it, and so does the pixel.
  *
  * It keeps the cart as it stands: seeded from `init.data.cart`, changed by each added or
  * removed line, replaced by `cart_viewed`, and sends the cart's subtotal and each product's
@@ -66,6 +68,8 @@ register(({analytics, browser, init, settings}) => {
   const ingestUrl = settings && settings.ingestUrl;
   const shopKey = settings && settings.shopKey;
   if (!shop || !ingestUrl || !shopKey) return;
+  const customer = init.data.customer;
+  const customerId = customer && customer.id != null ? String(customer.id) : '';
   const initial = init.data.cart;
   let lines = cartFrom(initial);
   let currency = (initial && initial.cost && initial.cost.totalAmount &&
@@ -74,7 +78,9 @@ register(({analytics, browser, init, settings}) => {
   async function chatToken() {
     try {
       const stored = JSON.parse((await browser.localStorage.getItem('rc-chat:' + shop)) || 'null');
-      return stored && typeof stored.token === 'string' ? stored.token : null;
+      if (!stored || typeof stored.token !== 'string') return null;
+      if (stored.customerId && String(stored.customerId) !== customerId) return null;
+      return stored.token;
     } catch (error) {
       return null;
     }
