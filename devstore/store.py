@@ -137,7 +137,7 @@ class DevStoreState:
         self.graphql_requests: list[dict] = []
         self.shop_data: dict[str, object] = {}  # domain -> commerce.ShopData
         self.bulk_operations: dict[str, list] = {}  # domain -> [bulk.DevBulkOperation]
-        self.carts: dict[str, object] = {}  # cart token -> cart.DevCart (memory only)
+        self.carts: dict = {}  # cart token -> cart.DevCart (memory only)
         self.dispatcher = None  # webhooks.WebhookDispatcher, set by create_devstore
         # Called after changes made outside a request (bulk operations finishing), so a
         # persistent devstore saves them; requests are saved when they end.

@@ -169,7 +169,7 @@ def _cart_view(shop: DevShop) -> dict:
     }
 
 
-def pixel_runtime(shop: DevShop, locale: str, page: str) -> dict | None:
+def pixel_runtime(shop: DevShop, page: str) -> dict | None:
     """What `static/pixels/host.js` needs to run the app's pixel on this page: None when
     the shop has no active app pixel."""
     settings = pixels.active_settings(shop)
@@ -224,7 +224,6 @@ def pixel_runtime(shop: DevShop, locale: str, page: str) -> dict | None:
 
 
 def _storefront_page(shop: DevShop, locale: str, view: str = "home", **context):
-    page = "cart" if view == "cart" else view
     return render_template(
         "devstore/storefront.html",
         shop=shop,
@@ -236,7 +235,7 @@ def _storefront_page(shop: DevShop, locale: str, view: str = "home", **context):
         locale=locale,
         locales=[(code, name, root_url(shop, code)) for code, name in LOCALES.items()],
         app_embeds=app_embeds_html(shop, locale),
-        pixel=pixel_runtime(shop, locale, page),
+        pixel=pixel_runtime(shop, view),
         **context,
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -240,36 +240,6 @@ def test_a_removed_and_a_viewed_event(store):
         "Removed Teapot from the cart (1 item, €49.00)",
         "Viewed the cart (2 items, €98.00)",
     ]
-
-
-def test_the_41_character_rule():
-    assert cart_events.title_shown("x" * 40) == "x" * 40
-    assert cart_events.title_shown("x" * 41) is None
-    assert cart_events.title_shown("") is None
-    assert cart_events.line_title("x" * 41) == "x" * 39 + "…"
-    assert len(cart_events.line_title("x" * 80)) == 40
-
-
-def test_parse_event_reads_a_good_event_without_a_database():
-    now = datetime(2026, 12, 5, 4, 0, tzinfo=UTC)
-    parsed = cart_events.parse_event(
-        {
-            "shop_key": "1.x",
-            "token": "t",
-            "id": "sh-1",
-            "name": "product_added_to_cart",
-            "timestamp": (now - timedelta(minutes=1)).isoformat(),
-            "title": "  Green   tea ",
-            "quantity": 1,
-            "currency": "EUR",
-            "subtotal": "24.95",
-            "lines": [{"title": "Green tea", "quantity": 1}, {"title": "Gone", "quantity": 0}],
-        },
-        now=now,
-    )
-    assert parsed.title == "Green tea" and parsed.kind == "added"
-    assert parsed.lines == (("Green tea", 1),)
-    assert str(parsed.subtotal) == "24.95"
 
 
 def test_the_inbox_thread_shows_the_cart_line(store):

@@ -72,8 +72,9 @@ register(({analytics, browser, init, settings}) => {
   const customerId = customer && customer.id != null ? String(customer.id) : '';
   const initial = init.data.cart;
   let lines = cartFrom(initial);
+  const payment = init.data.shop.paymentSettings;
   let currency = (initial && initial.cost && initial.cost.totalAmount &&
-    initial.cost.totalAmount.currencyCode) || null;
+    initial.cost.totalAmount.currencyCode) || (payment && payment.currencyCode) || null;
 
   async function chatToken() {
     try {
