@@ -85,6 +85,7 @@ def test_cart_events_reach_the_staff_thread(
     shopper.locator("#add-teapot").click()
     expect(shopper.locator("#cart-count")).to_have_text("2")
     wait_for_cart_messages(live, shopper, 2)
+    shopper.screenshot(path=str(screenshots_dir / "cart-events-1-product-shopper.png"))
     shopper.goto(live.devstore_url + STORE)
     shopper.locator("#add-first-flush-darjeeling-gift-set").click()
     expect(shopper.locator("#cart-count")).to_have_text("3")
@@ -92,6 +93,9 @@ def test_cart_events_reach_the_staff_thread(
     shopper.locator("#remove-teapot").click()
     expect(shopper.locator("#cart-count")).to_have_text("2")
     found = wait_for_cart_messages(live, shopper, 4)
+    shopper.screenshot(
+        path=str(screenshots_dir / "cart-events-2-store-shopper.png"), full_page=True
+    )
 
     payloads = [m.payload for m in found]
     assert [p["event"] for p in payloads] == ["added", "added", "added", "removed"]
