@@ -27,7 +27,7 @@ from .mailbox import REPORTS
 from .mailbox import reply as send_mail_reply
 from .mailbox import report as send_delivery_report
 from .signing import sign_id_token, sign_query
-from .store import DevShop, DevStoreState
+from .store import DevShop, DevStoreState, Staff
 
 bp = Blueprint("devstore_admin", __name__)
 
@@ -67,6 +67,18 @@ def shop_home(handle: str):
 LOCALE_RE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
 
 
+def staff_cookie(shop: DevShop) -> str:
+    return f"ds_staff_{shop.handle}"
+
+
+def logged_in_staff(shop: DevShop) -> Staff:
+    """Who is logged in to this shop's admin: `?staff=<id>` (the switcher in the admin's
+    top bar), else the one remembered in a cookie, else the first staff member (the owner).
+    The ID tokens' `sub`, and so the online token exchange's `associated_user`, follow."""
+    wanted = request.args.get("staff") or request.cookies.get(staff_cookie(shop))
+    return next((s for s in shop.staff if str(s.id) == wanted), shop.staff[0])
+
+
 @bp.get("/store/<handle>/apps/<api_key>")
 @bp.get("/store/<handle>/apps/<api_key>/<path:subpath>")
 def app_frame(handle: str, api_key: str, subpath: str = ""):
@@ -76,7 +88,7 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         abort(404)
     if not shop.installed:
         return render_template("devstore/install.html", shop=shop, app=app)
-    staff = shop.staff[0]
+    staff = logged_in_staff(shop)
     params = {
         "embedded": "1",
         "host": admin_host_param(shop),
@@ -91,11 +103,17 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         "shop": shop.domain,
         "timestamp": str(int(time.time())),
     }
-    extra = {k: v for k, v in request.args.items() if k not in params and k != "hmac"}
+    extra = {
+        k: v for k, v in request.args.items() if k not in params and k not in ("hmac", "staff")
+    }
     params.update(extra)
     params["hmac"] = sign_query(params, app.api_secret)
     src = f"{app.application_url}/{subpath}?{urlencode(params)}"
-    return render_template("devstore/app_frame.html", shop=shop, app=app, src=src, staff=staff)
+    response = current_app.make_response(
+        render_template("devstore/app_frame.html", shop=shop, app=app, src=src, staff=staff)
+    )
+    response.set_cookie(staff_cookie(shop), str(staff.id), httponly=True, samesite="Lax")
+    return response
 
 
 @bp.post("/store/<handle>/apps/<api_key>/install")
@@ -115,7 +133,10 @@ def fresh_id_token(handle: str):
     if not shop.installed:
         abort(403)
     token = sign_id_token(
-        shop=shop.domain, api_key=app.api_key, secret=app.api_secret, user_id=shop.staff[0].id
+        shop=shop.domain,
+        api_key=app.api_key,
+        secret=app.api_secret,
+        user_id=logged_in_staff(shop).id,
     )
     return jsonify({"id_token": token})
 

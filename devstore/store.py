@@ -322,6 +322,7 @@ def demo_state() -> DevStoreState:
             staff=[
                 Staff(70000001, "Dana", "Owner", "dana@demo-shop.example", account_owner=True),
                 Staff(70000002, "Sam", "Support", "sam@demo-shop.example"),
+                Staff(70000003, "Kim", "Clerk", "kim@demo-shop.example"),
             ],
         )
     )
@@ -334,7 +335,9 @@ def demo_state() -> DevStoreState:
             timezone="America/New_York",
             preinstalled=True,
             staff=[
-                Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True)
+                Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True),
+                Staff(70000102, "Jordan", "Support", "jordan@second-shop.example"),
+                Staff(70000103, "Casey", "Clerk", "casey@second-shop.example"),
             ],
         )
     )
@@ -344,7 +347,9 @@ def demo_state() -> DevStoreState:
             "Fresh Shop",
             "owner@fresh-shop.example",
             staff=[
-                Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True)
+                Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True),
+                Staff(70000202, "Alex", "Support", "alex@fresh-shop.example"),
+                Staff(70000203, "Quinn", "Clerk", "quinn@fresh-shop.example"),
             ],
         )
     )

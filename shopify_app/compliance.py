@@ -12,6 +12,7 @@ from sqlalchemy import String, cast, delete, literal, or_, select, tuple_, updat
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
+from shopify_app.conversations import staff_alerts
 from shopify_app.customers import bulk
 from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
@@ -306,6 +307,7 @@ def _erase_conversations(
     if theirs is None:
         return
     ids = select(Conversation.id).where(Conversation.shop_id == shop.id, theirs)
+    staff_alerts.erase_emails_about(session, shop, list(session.scalars(ids)))
     session.execute(
         delete(ConversationMessage).where(
             ConversationMessage.shop_id == shop.id, ConversationMessage.conversation_id.in_(ids)

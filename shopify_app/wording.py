@@ -95,6 +95,13 @@ ACTIONS = {
     "webhook_endpoint.disabled": "Turned off a webhook endpoint",
     "webhook_endpoint.enabled": "Turned a webhook endpoint back on",
     "webhook_endpoint.secret_rotated": "Rotated a webhook endpoint's signing secret",
+    "staff.chat_permission_granted": "Allowed a staff member to chat with shoppers",
+    "staff.chat_permission_withdrawn": "Withdrew a staff member's permission to chat",
+    "conversation.assigned": "Assigned a conversation",
+    "conversation.unassigned": "Unassigned a conversation",
+    "conversation.status_changed": "Changed a conversation's status",
+    "conversation.archived": "Archived a conversation",
+    "conversation.restored": "Restored a conversation from the archive",
 }
 
 
@@ -109,6 +116,7 @@ def action_text(action: str) -> str:
 # Field names of audit before/after and of fraud evidence, as a merchant names them.
 FIELDS = {
     "status": "Status",
+    "assigned_to": "Assigned to",
     "advocate_id": "Advocate",
     "enabled": "Program on",
     "friend_kind": "Friend discount type",

@@ -9,7 +9,6 @@
 
   const TYPING_EVERY_MS = 3000;
   const TYPING_SHOWN_MS = 6000;
-  const RECONNECT_MAX_MS = 30000;
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   const inbox = () => $('#inbox');
@@ -388,6 +387,105 @@
     }
   }
 
+  // ---- the conversation's details: assignee, status, archive (issue 20) ---------------
+
+  const detailsForm = () => $('#conversation-details');
+
+  function detailsResult(text, isError) {
+    const line = $('#details-result');
+    if (!line) return;
+    line.hidden = !text;
+    line.textContent = text || '';
+    line.classList.toggle('error', !!isError);
+    line.classList.toggle('muted', !isError);
+    line.setAttribute('role', isError ? 'alert' : 'status');
+  }
+
+  // The header as the server says the conversation now is (an answer, or a "conversation"
+  // event from another staff member's inbox).
+  function applyDetails(d, chatStaff) {
+    const form = detailsForm();
+    if (!form || !d) return;
+    const select = $('#assignee');
+    select.querySelectorAll('option[data-no-permission]').forEach((o) => o.remove());
+    if (chatStaff) {
+      // Who may chat now (a permission may have changed since the page was rendered).
+      [...select.options].slice(1).forEach((o) => o.remove());
+      for (const member of chatStaff) {
+        const option = document.createElement('option');
+        option.value = String(member.id);
+        option.textContent = member.name;
+        select.appendChild(option);
+      }
+    }
+    const wanted = d.assigned_staff_id == null ? '' : String(d.assigned_staff_id);
+    if (wanted && ![...select.options].some((o) => o.value === wanted)) {
+      const extra = document.createElement('option');
+      extra.value = wanted;
+      extra.dataset.noPermission = '1';
+      extra.textContent = (d.assigned_staff_name || 'A staff member') + ' (no chat permission)';
+      select.appendChild(extra);
+    }
+    select.value = wanted;
+    $('#conversation-status').value = d.status;
+    const toggle = $('#archive-toggle');
+    toggle.dataset.archived = d.archived ? '1' : '';
+    toggle.textContent = d.archived ? 'Restore' : 'Archive';
+    const badge = $('#thread-badge');
+    if (badge) {
+      badge.textContent = d.archived ? 'Archived' : d.status === 'inactive' ? 'Inactive' : '';
+      badge.hidden = !badge.textContent;
+    }
+  }
+
+  async function changeDetails(what, url, data, done) {
+    const form = detailsForm();
+    const controls = [$('#assignee'), $('#conversation-status'), $('#archive-toggle')];
+    controls.forEach((c) => { c.disabled = true; });
+    detailsResult('');
+    try {
+      const answer = await postJson(url, data);
+      applyDetails(answer.conversation);
+      detailsResult(done(answer.conversation));
+      scheduleListRefresh();
+    } catch (error) {
+      detailsResult(what + ' not changed: ' + error.message, true);
+      // Back to what the server has.
+      try {
+        const now = await json(thread().dataset.messagesUrl + '?after=' + (thread().dataset.lastId || 0));
+        applyDetails(now.details, now.chat_staff);
+      } catch (ignored) { /* the error stays shown */ }
+    } finally {
+      if (detailsForm() === form) controls.forEach((c) => { c.disabled = false; });
+    }
+  }
+
+  function assignChosen() {
+    const select = $('#assignee');
+    const value = select.value;
+    changeDetails('Assignment', detailsForm().dataset.assignUrl, {staff_id: value ? Number(value) : null},
+      (d) => d.assigned_staff_id == null ? 'Unassigned.' : 'Assigned to ' + d.assigned_staff_name + '.');
+  }
+
+  function statusChosen() {
+    changeDetails('Status', detailsForm().dataset.statusUrl, {status: $('#conversation-status').value},
+      (d) => d.status === 'inactive' ? 'Marked inactive.' : 'Marked active.');
+  }
+
+  function archiveToggled() {
+    const archived = !!$('#archive-toggle').dataset.archived;
+    const form = detailsForm();
+    changeDetails('Archive', archived ? form.dataset.restoreUrl : form.dataset.archiveUrl, {},
+      (d) => d.archived
+        ? 'Archived: it shows only under Archived and in search, until the shopper writes again.'
+        : 'Restored to the inbox.');
+  }
+
+  function detailsEvent(data) {
+    // A read mark announces only {conversation_id, unread}: no details to show.
+    if (data && 'status' in data && Number(data.conversation_id) === currentId()) applyDetails(data);
+  }
+
   // ---- navigation inside the inbox ----------------------------------------------------
 
   let navigation = 0;
@@ -446,10 +544,9 @@
   }
 
   // ---- the realtime stream -------------------------------------------------------------
+  // The page's one stream is notify.js's (`window.staffStream`, loaded on every app page):
+  // the inbox follows it rather than opening a second connection.
 
-  let source = null;
-  let retryMs = 1000;
-  let retryTimer = null;
   let liveText = 'Connecting for live updates…';
 
   function liveState(text, isError) {
@@ -460,64 +557,37 @@
     line.classList.toggle('error', !!isError);
   }
 
-  function parse(event) {
-    try { return JSON.parse(event.data); } catch (error) { return null; }
-  }
-
   function conversationOf(data) {
     if (!data) return null;
     const id = data.conversation_id ?? data.message?.conversation_id;
     return id == null ? null : Number(id);
   }
 
-  async function connect() {
-    clearTimeout(retryTimer);
-    if (source) { source.close(); source = null; }
-    let grant;
-    try {
-      grant = await json(inbox().dataset.tokenUrl, {method: 'POST'});
-    } catch (error) {
-      return reconnectLater('Live updates are off: ' + error.message + '.');
-    }
-    if (!grant.url) return liveState('Live updates are not configured; reload to see new messages.', true);
-    const stream = new EventSource(grant.url + '/events/staff?token=' + encodeURIComponent(grant.token));
-    source = stream;
-    stream.addEventListener('open', () => {
-      retryMs = 1000;
-      liveState('Live: new messages appear as they arrive.');
+  function follow(stream) {
+    stream.onState((state) => liveState(state.text, state.name === 'error'));
+    stream.on('open', () => {
+      if (!inbox()) return;
       catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('message', (event) => {
-      const id = conversationOf(parse(event));
+    stream.on('message', (data) => {
+      if (!inbox()) return;
+      const id = conversationOf(data);
       if (id !== null && id === currentId()) catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('conversation', () => scheduleListRefresh());
-    stream.addEventListener('presence', (event) => {
-      const data = parse(event);
+    stream.on('conversation', (data) => {
+      detailsEvent(data);
+      if (inbox()) scheduleListRefresh();
+    });
+    stream.on('presence', (data) => {
       const id = conversationOf(data);
       if (id !== null) showPresence(id, data.online);
     });
-    stream.addEventListener('typing', (event) => {
-      const data = parse(event);
+    stream.on('typing', (data) => {
       const id = conversationOf(data);
       if (id !== null && (data.author || 'shopper') === 'shopper') showTyping(id);
     });
-    // A dropped connection, or a token that expired: a new token, then catch up on open.
-    stream.addEventListener('error', () => {
-      if (source !== stream) return;
-      stream.close();
-      source = null;
-      reconnectLater('Reconnecting for live updates…');
-    });
-  }
-
-  function reconnectLater(text) {
-    liveState(text, true);
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
   }
 
   // ---- events --------------------------------------------------------------------------
@@ -532,6 +602,7 @@
       return;
     }
     if (target.closest('#add-note')) { send('note'); return; }
+    if (target.closest('#archive-toggle')) { archiveToggled(); return; }
     const insert = target.closest('button.insert');
     if (insert && $('#reply-body')) { insertAtCursor($('#reply-body'), insert.dataset.body); return; }
     const remove = target.closest('button.delete[data-delete]');
@@ -568,6 +639,11 @@
     send('reply');
   });
 
+  document.addEventListener('change', (event) => {
+    if (event.target.id === 'assignee') assignChosen();
+    else if (event.target.id === 'conversation-status') statusChosen();
+  });
+
   document.addEventListener('input', (event) => {
     if (event.target.id === 'reply-body') typed();
   });
@@ -580,6 +656,7 @@
 
   if (inbox()) {
     opened();
-    connect();
+    if (window.staffStream) follow(window.staffStream);
+    else liveState('Live updates are off: reload the page to see new messages.', true);
   }
 })();

@@ -90,7 +90,11 @@ def test_shops() -> DevStoreState:
             "Alpha Shop",
             "owner@alpha.example",
             preinstalled=True,
-            staff=[Staff(501, "Ada", "Alpha", "ada@alpha.example", True)],
+            staff=[
+                Staff(501, "Ada", "Alpha", "ada@alpha.example", True),
+                Staff(502, "Sam", "Support", "sam@alpha.example"),
+                Staff(503, "Kim", "Clerk", "kim@alpha.example"),
+            ],
         )
     )
     state.add_shop(

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, g, jsonify, render_template, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from shopify_app.auth.embedded import id_token_required
+from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.customers import attributes
 from shopify_app.customers import detail as detail_cards
 from shopify_app.db import get_session
@@ -33,7 +33,7 @@ from shopify_app.shops import ensure_shop_timezone
 from shopify_app.timeline.labels import local_time
 from shopify_app.values import iso_utc
 
-from . import notify, service
+from . import notify, service, staff_chat
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ def parse_moment(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
+def row_json(
+    conversation: Conversation, online: set[int], names: dict[int, str] | None = None
+) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "email": conversation.email,
@@ -131,11 +133,17 @@ def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
         "status": conversation.status,
         "archived": conversation.archived_at is not None,
         "assigned_staff_id": conversation.assigned_staff_id,
+        "assigned_staff_name": (names or {}).get(conversation.assigned_staff_id or 0),
         "preview": conversation.last_message_preview,
         "last_message_at": iso_utc(conversation.last_message_at),
         "unread": conversation.unread_for_staff,
         "online": conversation.id in online,
     }
+
+
+def staff_names(session) -> dict[int, str]:
+    """`StaffMember.id` -> name, for the assignee on each row."""
+    return {s.id: s.name for s in staff_chat.shop_staff(session, g.shop)}
 
 
 def load_list(session) -> tuple[list[Conversation], set[int], str, str]:
@@ -193,6 +201,7 @@ def inbox():
         "views": VIEWS,
         "selected_id": selected.id if selected else None,
         "list_limit": LIST_LIMIT,
+        "staff_names": staff_names(session),
         "iso_utc": iso_utc,
         "local_time": lambda moment: local_time(moment, zone),
         "local_day": lambda moment: local_time(moment, zone).partition(",")[0],
@@ -206,6 +215,8 @@ def inbox():
         shown["created"] = {m.id: m.created_at for m in rows}
         listed = any(c.id == selected.id for c in conversations)
         shown["selected_online"] = selected.id in (online if listed else online_ids([selected.id]))
+        shown["details"] = staff_chat.details_json(session, selected)
+        shown["chat_staff"] = service.chat_staff(session, g.shop)
     return render_template(
         "admin/conversations.html",
         selected=selected,
@@ -219,8 +230,10 @@ def inbox():
 @bp.get("/conversations.json")
 @id_token_required
 def list_json():
-    conversations, online, _q, _view = load_list(get_session())
-    return {"conversations": [row_json(c, online) for c in conversations]}
+    session = get_session()
+    conversations, online, _q, _view = load_list(session)
+    names = staff_names(session)
+    return {"conversations": [row_json(c, online, names) for c in conversations]}
 
 
 @bp.get("/conversations/<int:conversation_id>/messages")
@@ -233,7 +246,9 @@ def thread_json(conversation_id: int):
         session, g.shop, conversation, int(after) if after.isdigit() else 0, include_notes=True
     )
     return {
-        "conversation": row_json(conversation, online_ids([conversation.id])),
+        "conversation": row_json(conversation, online_ids([conversation.id]), staff_names(session)),
+        "details": staff_chat.details_json(session, conversation),
+        "chat_staff": [{"id": s.id, "name": s.name} for s in service.chat_staff(session, g.shop)],
         "messages": [service.message_json(m, for_shopper=False) for m in messages],
     }
 
@@ -313,6 +328,74 @@ def typing(conversation_id: int):
         to_staff=False,
     )
     return "", 204
+
+
+# ---- the conversation's details (issue 20): assignee, status, archive --------------------
+
+
+def posted_object() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and not request.get_data():
+        return {}
+    if not isinstance(data, dict):
+        abort(400, "Send a JSON object.")
+    return data
+
+
+def change_details(conversation_id: int, change) -> tuple[dict[str, Any], int]:
+    """Apply `change(session, conversation) -> changed` and answer with the details as they
+    now are (`changed` false when the request changed nothing: a repeat is harmless)."""
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    try:
+        changed = change(session, conversation)
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return {"conversation": staff_chat.details_json(session, conversation), "changed": changed}, 200
+
+
+@bp.post("/conversations/<int:conversation_id>/assign")
+@id_token_required
+def assign(conversation_id: int):
+    """`{"staff_id": <StaffMember id>}` assigns, `{"staff_id": null}` unassigns."""
+    data = posted_object()
+    if "staff_id" not in data:
+        abort(400, 'Send JSON with "staff_id": a staff member\'s id, or null to unassign.')
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.assign(session, g.shop, c, staff_actor(), data["staff_id"]),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/status")
+@id_token_required
+def set_status(conversation_id: int):
+    """`{"status": "active" | "inactive"}`."""
+    status = posted_object().get("status")
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.set_status(session, g.shop, c, staff_actor(), status),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/archive")
+@id_token_required
+def archive(conversation_id: int):
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.archive(session, g.shop, c, staff_actor()),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/restore")
+@id_token_required
+def restore(conversation_id: int):
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.restore(session, g.shop, c, staff_actor()),
+    )
 
 
 def saved_reply_json(reply: SavedReply) -> dict[str, Any]:

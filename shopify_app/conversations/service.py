@@ -305,11 +305,24 @@ def post_message(
         conversation.last_message_at = now
         conversation.last_message_preview = _one_line(text, PREVIEW_CHARS)
     if author == "shopper":
+        # One UPDATE: both right-hand sides read the row as it was, so the message that
+        # makes the conversation unread starts the streak (`staff_alerts`).
+        conversation.unread_since_message_id = case(
+            (
+                or_(
+                    Conversation.unread_for_staff <= 0,
+                    Conversation.unread_since_message_id.is_(None),
+                ),
+                message.id,
+            ),
+            else_=Conversation.unread_since_message_id,
+        )
         conversation.unread_for_staff = Conversation.unread_for_staff + 1
         conversation.status = "active"
         conversation.archived_at = None  # the shopper wrote again: back in the inbox
     elif author == "staff":
         conversation.unread_for_staff = 0
+        conversation.unread_since_message_id = None
     session.flush()
     _record_timeline(session, shop, conversation, message, staff)
     _announce_after_commit(session, shop, conversation, message, staff)
@@ -324,7 +337,11 @@ def _announce_after_commit(
     staff: StaffMember | None,
 ) -> None:
     to_shopper = message.author != "note" and message.kind not in STAFF_ONLY_KINDS
-    payload = message_json(message, for_shopper=False, staff=staff)
+    # Staff pages name the shopper in a toast without a lookup (the staff channel only).
+    payload = {
+        **message_json(message, for_shopper=False, staff=staff),
+        "shopper": conversation.name or conversation.email,
+    }
     shopper_payload = message_json(message, for_shopper=True, staff=staff) if to_shopper else None
     shop_id, conversation_id, message_id = shop.id, conversation.id, message.id
     email_due = message.email_due
@@ -437,8 +454,24 @@ def mark_read(session: Session, shop: Shop, conversation: Conversation) -> None:
     """Staff have read everything in the conversation."""
     if conversation.shop_id != shop.id:
         raise MessageRefused("No such conversation.", 404)
+    was_unread = bool(conversation.unread_for_staff)
     conversation.unread_for_staff = 0
+    conversation.unread_since_message_id = None
     session.flush()
+    if was_unread:
+        # Other staff pages update their unread count (and the inbox its list).
+        shop_id, conversation_id = shop.id, conversation.id
+        jobs.after_commit(
+            session,
+            lambda: notify.publish_event(
+                shop_id=shop_id,
+                conversation_id=conversation_id,
+                event="conversation",
+                data={"unread": 0},
+                to_shopper=False,
+                to_staff=True,
+            ),
+        )
 
 
 def get_conversation(session: Session, shop: Shop, conversation_id: Any) -> Conversation | None:
@@ -575,6 +608,30 @@ def message_json(
         "created_at": iso_utc(message.created_at),
         "staff_name": staff_name,
     }
+
+
+def may_chat(staff: StaffMember | None) -> bool:
+    """Whether this staff member may chat with shoppers (be assigned conversations): the
+    account owner always, others once the owner granted it in Settings."""
+    return staff is not None and bool(staff.account_owner or staff.chat_permission)
+
+
+def chat_staff(session: Session, shop: Shop) -> list[StaffMember]:
+    """The shop's staff who may chat, by name. Only those who have opened the app are known:
+    Shopify gives apps no staff list outside Plus (shopify-platform.md § 11.5)."""
+    return list(
+        session.scalars(
+            select(StaffMember)
+            .where(
+                StaffMember.shop_id == shop.id,
+                or_(StaffMember.account_owner.is_(True), StaffMember.chat_permission.is_(True)),
+            )
+            .order_by(
+                func.lower(func.coalesce(StaffMember.first_name, StaffMember.email, "")),
+                StaffMember.id,
+            )
+        )
+    )
 
 
 def list_saved_replies(session: Session, shop: Shop) -> list[SavedReply]:

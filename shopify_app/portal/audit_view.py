@@ -114,4 +114,8 @@ def _subject(
     if kind == "webhook_endpoint":
         url = endpoints.get(sid or 0) or recorded.get("url")
         return [Part(url or "A webhook endpoint", "outgoing_webhooks.webhooks")]
+    if kind == "staff_member":
+        return [Part(str(recorded.get("staff") or "A staff member"), "settings.settings")]
+    if kind == "conversation":
+        return [Part("A conversation", "conversations.inbox", {"c": sid})]
     return [Part(kind.replace("_", " ").capitalize())]

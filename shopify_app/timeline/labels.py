@@ -19,6 +19,7 @@ _EMAIL_KINDS = {
     "friend": "Friend offer email",
     "signup_confirmation": "Signup confirmation email",
     "conversation_reply": "Chat reply email",
+    "conversation_unread": "Unread chat email to staff",
 }
 _EMAIL_STEPS = {
     "queued": "queued",
@@ -60,6 +61,11 @@ _STAFF_ACTIONS = {
     "customer.unsubscribed_sms": "unsubscribed the customer from SMS marketing",
     "customer.api_created": "created the customer",
     "customer.api_updated": "updated the customer",
+    "conversation.assigned": "assigned the conversation",
+    "conversation.unassigned": "unassigned the conversation",
+    "conversation.status_changed": "changed the conversation's status",
+    "conversation.archived": "archived the conversation",
+    "conversation.restored": "restored the conversation from the archive",
 }
 _REFERRAL_STEPS = {
     "created": "Referral created",
@@ -212,6 +218,8 @@ def describe(
         return _conversation(step, payload, staff_name)
     if family in ("staff", "app"):
         action = _STAFF_ACTIONS.get(step, step.replace(".", " ").replace("_", " "))
+        if step.startswith("conversation.") and payload.get("reason"):
+            action = str(payload["reason"])  # the whole predicate: "assigned … to Sam Support"
         who = staff_name or ("Staff" if family == "staff" else "The app")
         if family == "app" and (event.actor or "").startswith("api:"):
             who = f"The API key “{event.actor[4:]}”"

@@ -1,7 +1,7 @@
 """cart events (issue 20): the app's web pixel per shop, its id and last settings
 
-Revision ID: 0026_cart
-Revises: 0025_message_kinds
+Revision ID: 0028_cart
+Revises: 0027_notify
 Create Date: 2026-12-05 04:05:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026_cart"
-down_revision = "0025_message_kinds"
+revision = "0028_cart"
+down_revision = "0027_notify"
 branch_labels = None
 depends_on = None
 
