@@ -26,6 +26,7 @@ from .commerce import cancel_order, data, fulfill_order, refund_order
 from .mailbox import REPORTS
 from .mailbox import reply as send_mail_reply
 from .mailbox import report as send_delivery_report
+from .products import ONLINE_STORE_PUBLICATION_ID, PUBLICATIONS
 from .signing import sign_id_token, sign_query
 from .store import DevShop, DevStoreState, Staff
 
@@ -88,6 +89,10 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         abort(404)
     if not shop.installed:
         return render_template("devstore/install.html", shop=shop, app=app)
+    if set(shop.installed_scopes.split(",")) != set(app.scopes.split(",")):
+        # Shopify asks the merchant to approve a deployed app's changed scopes when they
+        # next open it; the devstore approves for them (and sends `app/scopes_update`).
+        state().install(shop.domain, app.scopes)
     staff = logged_in_staff(shop)
     params = {
         "embedded": "1",
@@ -191,6 +196,33 @@ def discount_row(discount, customers: dict, currency: str) -> dict:
         "ends_at": discount.ends_at,
         "created_at": discount.created_at,
     }
+
+
+@bp.get("/store/<handle>/products")
+def products(handle: str):
+    """The shop's products with their status and sales channels, and a switch to publish or
+    unpublish each on the Online Store (so a product link the app refuses can be tried)."""
+    shop = shop_or_404(handle)
+    listed = sorted(data(state(), shop.domain).products.values(), key=lambda p: p.id)
+    return render_template(
+        "devstore/products.html",
+        shop=shop,
+        app=registered_app(),
+        products=listed,
+        publications=PUBLICATIONS,
+        online_store=ONLINE_STORE_PUBLICATION_ID,
+    )
+
+
+@bp.post("/store/<handle>/products/<int:product_id>/online-store")
+def toggle_online_store(handle: str, product_id: int):
+    shop = shop_or_404(handle)
+    product = data(state(), shop.domain).products.get(product_id) or abort(404)
+    publish = request.form.get("publish") == "1"
+    with state().lock:
+        ids = [i for i in product.publication_ids if i != ONLINE_STORE_PUBLICATION_ID]
+        product.publication_ids = [*ids, ONLINE_STORE_PUBLICATION_ID] if publish else ids
+    return redirect(url_for("devstore_admin.products", handle=handle))
 
 
 @bp.post("/store/<handle>/orders/<int:order_id>/<action>")

@@ -24,7 +24,7 @@ DEV_API_KEY = "devstore-referrals-app"
 DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
 DEFAULT_SCOPES = (
     "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy,"
-    "write_pixels,read_customer_events"
+    "read_products,read_publications,write_pixels,read_customer_events"
 )
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"

@@ -96,6 +96,108 @@
   // textContent: payloads come from shoppers and other systems.
   const BODY_RENDERERS = {text: textBody};
 
+  // ---- product and discount messages (F5) ----
+
+  // A payload's URL, only when it is http(s) under the storefront root the page was given
+  // (`data-storefront`); anything else is never made a link.
+  function storefrontUrl(value) {
+    const root = thread()?.dataset.storefront || '';
+    if (typeof value !== 'string' || !root) return null;
+    try {
+      const url = new URL(value);
+      const base = new URL(root);
+      if (!/^https?:$/.test(url.protocol) || url.protocol !== base.protocol) return null;
+      if (url.host !== base.host || url.username || url.password) return null;
+      const prefix = base.pathname.replace(/\/+$/, '') + '/';
+      return url.pathname.startsWith(prefix) ? url.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function imageUrl(value) {
+    if (typeof value !== 'string') return null;
+    try {
+      const url = new URL(value);
+      return /^https?:$/.test(url.protocol) ? url.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function linkOrText(href, className, text) {
+    const node = document.createElement(href ? 'a' : 'span');
+    node.className = className;
+    if (href) { node.href = href; node.target = '_blank'; node.rel = 'noopener noreferrer'; }
+    node.textContent = text;
+    return node;
+  }
+
+  function productCard(p) {
+    const card = document.createElement('div');
+    card.className = 'product-card';
+    const image = imageUrl(p.image_url);
+    const figure = document.createElement(image ? 'img' : 'span');
+    figure.className = 'product-image';
+    if (image) { figure.src = image; figure.alt = ''; figure.loading = 'lazy'; }
+    else { figure.setAttribute('aria-hidden', 'true'); figure.textContent = (p.title || '?').slice(0, 1); }
+    const text = document.createElement('div');
+    text.className = 'product-text';
+    const title = linkOrText(storefrontUrl(p.url), 'product-title', p.title || '');
+    const price = document.createElement('span');
+    price.className = 'product-price';
+    price.textContent = [p.price, p.currency].filter(Boolean).join(' ');
+    text.append(title, price);
+    card.append(figure, text);
+    return card;
+  }
+
+  BODY_RENDERERS.product = function (m) {
+    const p = m.payload || {};
+    if (!p.title) return textBody(m);
+    const body = document.createElement('div');
+    body.className = 'body';
+    const lead = document.createElement('p');
+    lead.className = 'muted small';
+    lead.textContent = 'Shared a product';
+    body.append(lead, productCard(p));
+    return body;
+  };
+
+  BODY_RENDERERS.discount = function (m) {
+    const d = m.payload || {};
+    if (!d.code) return textBody(m);
+    const body = document.createElement('div');
+    body.className = 'body discount-card';
+    const chip = linkOrText(storefrontUrl(d.apply_url), 'code-chip', d.code);
+    if (chip.href) chip.title = 'The link the shopper gets: applies ' + d.code + ' to their cart';
+    const summary = document.createElement('span');
+    summary.className = 'discount-summary';
+    summary.textContent = d.summary || '';
+    body.append(chip, summary);
+    if (d.ends_at) {
+      const ends = document.createElement('span');
+      ends.className = 'muted small';
+      ends.textContent = 'Ends ' + timeText(d.ends_at);
+      body.append(ends);
+    }
+    return body;
+  };
+
+  // Messages rendered on the server carry their kind and payload: give them their renderer.
+  function renderStoredKinds() {
+    for (const li of document.querySelectorAll('#messages li[data-kind]')) {
+      if (!BODY_RENDERERS[li.dataset.kind] || li.dataset.rendered) continue;
+      let payload = null;
+      try { payload = JSON.parse(li.dataset.payload || 'null'); } catch (error) { continue; }
+      const old = li.querySelector('.body');
+      if (!old) continue;
+      old.replaceWith(renderBody({kind: li.dataset.kind, payload, body: old.textContent}));
+      li.classList.add('kind-' + li.dataset.kind);
+      li.dataset.rendered = '1';
+    }
+  }
+
   // A storefront cart event (the web pixel's, staff only): one compact line, "Added Teapot to
   // the cart" (a title of 41+ characters is left out: "Added a product to the cart"), then
   // the cart's subtotal and each product's quantity. The same markup as the thread template.
@@ -296,6 +398,147 @@
     } finally {
       buttons.forEach((b) => { if (b) b.disabled = false; });
       area.focus();
+    }
+  }
+
+  // ---- the product and discount pickers (F5) ----
+
+  // One client_id per thing being sent, kept until it succeeds: a retry is the same message.
+  const pickerPending = {};
+
+  function pickerMessage(name, text, isError) {
+    const error = $('#' + name + '-error');
+    const status = $('#' + name + '-status');
+    if (error) { error.hidden = !(isError && text); error.textContent = isError ? text : ''; }
+    if (status) status.textContent = isError ? '' : (text || '');
+  }
+
+  function openPicker(name) {
+    const picker = $('#' + name + '-picker');
+    if (!picker) return;
+    for (const other of ['product', 'discount']) {
+      if (other !== name) closePicker(other, false);
+    }
+    picker.hidden = false;
+    $('#open-' + name + '-picker')?.setAttribute('aria-expanded', 'true');
+    (name === 'product' ? $('#product-q') : $('#discount-code'))?.focus();
+    if (name === 'product') searchProducts();
+    else loadCodes();
+  }
+
+  function closePicker(name, refocus) {
+    const picker = $('#' + name + '-picker');
+    if (!picker || picker.hidden) return;
+    picker.hidden = true;
+    const opener = $('#open-' + name + '-picker');
+    opener?.setAttribute('aria-expanded', 'false');
+    if (refocus) opener?.focus();
+  }
+
+  let searchTicket = 0;
+  let searchTimer = null;
+
+  async function searchProducts() {
+    const t = thread();
+    const list = $('#product-results');
+    if (!t || !list) return;
+    const ticket = ++searchTicket;
+    const url = new URL(t.dataset.productsUrl, location.href);
+    url.searchParams.set('q', $('#product-q')?.value || '');
+    pickerMessage('product', 'Searching…');
+    try {
+      const data = await json(url.toString());
+      if (ticket !== searchTicket) return;
+      if (data.storefront) t.dataset.storefront = data.storefront;
+      list.replaceChildren(...data.products.map(productOption));
+      pickerMessage('product', data.products.length
+        ? data.products.length + (data.products.length === 1 ? ' product' : ' products')
+        : 'No products on the Online Store match.');
+    } catch (error) {
+      if (ticket === searchTicket) pickerMessage('product', 'Could not search: ' + error.message, true);
+    }
+  }
+
+  function productOption(p) {
+    const li = document.createElement('li');
+    li.className = 'picker-option';
+    li.append(productCard(Object.assign({}, p, {url: null})));
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary';
+    button.textContent = 'Send';
+    button.setAttribute('aria-label', 'Send ' + p.title + ', ' + p.price + ' ' + p.currency);
+    button.addEventListener('click', () => sendPicked('product', {product_id: p.product_id}, button));
+    li.append(button);
+    return li;
+  }
+
+  async function loadCodes() {
+    const t = thread();
+    const list = $('#discount-results');
+    const options = $('#discount-code-options');
+    if (!t || !list) return;
+    pickerMessage('discount', 'Loading active codes…');
+    try {
+      const data = await json(t.dataset.discountsUrl);
+      list.replaceChildren(...data.discounts.map(codeOption));
+      options?.replaceChildren(...data.discounts.map((d) => {
+        const option = document.createElement('option');
+        option.value = d.code;
+        option.label = d.summary || d.code;
+        return option;
+      }));
+      pickerMessage('discount', data.discounts.length ? 'Active codes: choose one or type a code.' : 'No active codes; type one to send it.');
+    } catch (error) {
+      pickerMessage('discount', 'Could not load the codes: ' + error.message, true);
+    }
+  }
+
+  function codeOption(d) {
+    const li = document.createElement('li');
+    li.className = 'picker-option';
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'link code-option';
+    const code = document.createElement('span');
+    code.className = 'code-chip';
+    code.textContent = d.code;
+    const summary = document.createElement('span');
+    summary.className = 'discount-summary';
+    summary.textContent = d.summary || '';
+    button.append(code, summary);
+    button.setAttribute('aria-label', 'Use ' + d.code + (d.summary ? ', ' + d.summary : ''));
+    button.addEventListener('click', () => {
+      const input = $('#discount-code');
+      if (input) { input.value = d.code; input.focus(); }
+    });
+    li.append(button);
+    return li;
+  }
+
+  async function sendPicked(name, data, button) {
+    const t = thread();
+    if (!t || (button && button.disabled)) return;
+    const key = name + '\u0000' + JSON.stringify(data);
+    if (!pickerPending[key]) pickerPending[key] = clientId();
+    if (button) button.disabled = true;
+    pickerMessage(name, 'Sending…');
+    try {
+      const url = name === 'product' ? t.dataset.productUrl : t.dataset.discountUrl;
+      const answer = await postJson(url, Object.assign({client_id: pickerPending[key]}, data));
+      delete pickerPending[key];
+      if (answer.storefront) t.dataset.storefront = answer.storefront;
+      if (currentId() === Number(t.dataset.conversationId)) addMessages([answer.message]);
+      pickerMessage(name, '');
+      closePicker(name, true);
+      if (name === 'discount' && $('#discount-code')) $('#discount-code').value = '';
+      window.shopify?.toast?.show(name === 'product' ? 'Product sent' : 'Discount code sent');
+      scheduleListRefresh();
+    } catch (error) {
+      pickerMessage(name, 'Not sent: ' + error.message, true);
+      if (error.status && error.status < 500) delete pickerPending[key];
+    } finally {
+      if (button) button.disabled = false;
     }
   }
 
@@ -537,6 +780,8 @@
   // A thread was shown (first load or after navigating): read it, start at its end.
   function opened() {
     pending = null;
+    for (const key of Object.keys(pickerPending)) delete pickerPending[key];
+    renderStoredKinds();
     scrollToEnd();
     countChars();
     if (thread()) markRead();
@@ -603,6 +848,15 @@
     }
     if (target.closest('#add-note')) { send('note'); return; }
     if (target.closest('#archive-toggle')) { archiveToggled(); return; }
+    const opener = target.closest('#open-product-picker, #open-discount-picker');
+    if (opener) {
+      const name = opener.id === 'open-product-picker' ? 'product' : 'discount';
+      if (opener.getAttribute('aria-expanded') === 'true') closePicker(name, true);
+      else openPicker(name);
+      return;
+    }
+    const closer = target.closest('[data-close-picker]');
+    if (closer) { closePicker(closer.dataset.closePicker.replace('-picker', ''), true); return; }
     const insert = target.closest('button.insert');
     if (insert && $('#reply-body')) { insertAtCursor($('#reply-body'), insert.dataset.body); return; }
     const remove = target.closest('button.delete[data-delete]');
@@ -622,6 +876,13 @@
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !inbox()) return;
     if (form.id === 'composer') { event.preventDefault(); send('reply'); }
+    else if (form.id === 'product-search') { event.preventDefault(); searchProducts(); }
+    else if (form.id === 'discount-form') {
+      event.preventDefault();
+      const code = ($('#discount-code')?.value || '').trim();
+      if (!code) pickerMessage('discount', 'Enter the discount code to send.', true);
+      else sendPicked('discount', {code}, $('#send-discount'));
+    }
     else if (form.id === 'saved-reply-form') { event.preventDefault(); saveReply(form); }
     else if (form.matches('form[data-resend]')) { event.preventDefault(); resend(form); }
     else if (form.id === 'inbox-search') {
@@ -633,6 +894,10 @@
   }, true);
 
   document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && event.target instanceof Element) {
+      const picker = event.target.closest('.picker');
+      if (picker) { event.preventDefault(); closePicker(picker.id.replace('-picker', ''), true); return; }
+    }
     if (event.target.id !== 'reply-body' || event.key !== 'Enter') return;
     if (event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
@@ -645,6 +910,10 @@
   });
 
   document.addEventListener('input', (event) => {
+    if (event.target.id === 'product-q') {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(searchProducts, 300);
+    }
     if (event.target.id === 'reply-body') typed();
   });
 

@@ -33,7 +33,7 @@ from shopify_app.shops import ensure_shop_timezone
 from shopify_app.timeline.labels import local_time
 from shopify_app.values import iso_utc
 
-from . import notify, service, staff_chat
+from . import catalog, notify, service, staff_chat
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,18 @@ def hub_context(session, conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def storefront_root(session, rows) -> str | None:
+    """The storefront root the links of product and discount messages must be on (inbox.js
+    shows them as links only then): read from Shopify (cached) when the thread has such
+    messages, else only from the cache; None when Shopify cannot say now."""
+    if not any(m.kind in ("product", "discount") for m in rows):
+        return catalog.cached_storefront(g.shop)
+    try:
+        return catalog.online_store(session, g.shop).root
+    except service.MessageRefused:
+        return None
+
+
 @bp.get("/conversations")
 @id_token_required
 def inbox():
@@ -213,6 +225,7 @@ def inbox():
         shown |= hub_context(session, selected)
         shown["messages"] = [service.message_json(m, for_shopper=False) for m in rows]
         shown["created"] = {m.id: m.created_at for m in rows}
+        shown["storefront"] = storefront_root(session, rows)
         listed = any(c.id == selected.id for c in conversations)
         shown["selected_online"] = selected.id in (online if listed else online_ids([selected.id]))
         shown["details"] = staff_chat.details_json(session, selected)
@@ -263,14 +276,19 @@ def posted_text(field: str, cap: int, what: str) -> str:
     return text
 
 
+def posted_client_id() -> str | None:
+    client_id = (request.get_json(silent=True) or {}).get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > CLIENT_ID_CAP):
+        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    return client_id or None
+
+
 def post_from_staff(conversation_id: int, author: str):
     session = get_session()
     conversation = conversation_or_404(session, conversation_id)
     what = "reply" if author == "staff" else "note"
     body = posted_text("body", service.MAX_BODY, what)
-    client_id = (request.get_json(silent=True) or {}).get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > CLIENT_ID_CAP):
-        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    client_id = posted_client_id()
     try:
         message = service.post_message(
             session,
@@ -280,7 +298,7 @@ def post_from_staff(conversation_id: int, author: str):
             body=body,
             channel="admin",
             staff=current_staff(session),
-            client_id=client_id or None,
+            client_id=client_id,
         )
         session.commit()
     except service.MessageRefused as exc:
@@ -299,6 +317,93 @@ def reply(conversation_id: int):
 @id_token_required
 def note(conversation_id: int):
     return post_from_staff(conversation_id, "note")
+
+
+# ---- products and discount codes (F5): `catalog.py` reads them from Shopify ----------------
+
+
+def catalog_call(call):
+    """Run a catalog read or send; a refusal (the reason, or Shopify failing) is the JSON
+    error, and nothing is stored."""
+    session = get_session()
+    try:
+        result = call(session)
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return result
+
+
+def posted_json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, "Send a JSON object.")
+    return data
+
+
+@bp.get("/conversations/<int:conversation_id>/products")
+@id_token_required
+def search_products(conversation_id: int):
+    """Products a shopper could open (active, on the Online Store), by title."""
+    conversation_or_404(get_session(), conversation_id)
+    term = (request.args.get("q") or "")[:SEARCH_CAP]
+    return catalog_call(
+        lambda session: {
+            "products": catalog.search_products(session, g.shop, term),
+            "storefront": catalog.online_store(session, g.shop).root,
+        }
+    )
+
+
+@bp.get("/conversations/<int:conversation_id>/discounts")
+@id_token_required
+def discount_codes(conversation_id: int):
+    """The shop's active discount codes, offered in the picker."""
+    conversation_or_404(get_session(), conversation_id)
+    return catalog_call(lambda session: {"discounts": catalog.active_codes(session, g.shop)})
+
+
+def sent(message, session) -> tuple[dict[str, Any], int]:
+    return {
+        "message": service.message_json(message, for_shopper=False),
+        "storefront": catalog.online_store(session, g.shop).root,
+    }, 201
+
+
+@bp.post("/conversations/<int:conversation_id>/product")
+@id_token_required
+def send_product(conversation_id: int):
+    conversation = conversation_or_404(get_session(), conversation_id)
+    data, client_id = posted_json(), posted_client_id()
+    return catalog_call(
+        lambda session: sent(
+            catalog.send_product(
+                session,
+                g.shop,
+                conversation,
+                current_staff(session),
+                data.get("product_id"),
+                client_id,
+            ),
+            session,
+        )
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/discount")
+@id_token_required
+def send_discount(conversation_id: int):
+    conversation = conversation_or_404(get_session(), conversation_id)
+    data, client_id = posted_json(), posted_client_id()
+    return catalog_call(
+        lambda session: sent(
+            catalog.send_discount(
+                session, g.shop, conversation, current_staff(session), data.get("code"), client_id
+            ),
+            session,
+        )
+    )
 
 
 @bp.post("/conversations/<int:conversation_id>/read")

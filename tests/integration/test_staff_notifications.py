@@ -149,7 +149,11 @@ def overdue_assigned_thread(live, domain, email, minutes_ago=30):
         session = get_session()
         shop = shop_row(session, domain)
         member = StaffMember(
-            shop_id=shop.id, user_id=900 + cid, first_name="Grace", email=f"grace{cid}@example.com"
+            shop_id=shop.id,
+            user_id=900 + cid,
+            first_name="Grace",
+            email=f"grace{cid}@example.com",
+            chat_permission=True,
         )
         session.add(member)
         session.flush()
@@ -241,7 +245,13 @@ def test_the_shoppers_erasure_empties_the_assignees_email_about_her_chat(live):
     with live.app.app_context():
         session = get_session()
         shop = shop_row(session, SHOP_A)
-        member = StaffMember(shop_id=shop.id, user_id=777, first_name="Grace", email="g@x.example")
+        member = StaffMember(
+            shop_id=shop.id,
+            user_id=777,
+            first_name="Grace",
+            email="g@x.example",
+            chat_permission=True,
+        )
         session.add(member)
         session.flush()
         for cid in (hers, theirs):
