@@ -13,7 +13,7 @@ from typing import Any
 from flask import has_request_context, request, url_for
 from graphql import GraphQLError
 
-from . import bulk
+from . import bulk, pixels
 from .commerce import (
     DevCustomer,
     DevDiscount,
@@ -700,3 +700,16 @@ class Root:
     def bulkOperation(self, _info, id):  # noqa: N802, A002
         op = bulk.find(self._state, self._shop.domain, id)
         return op.node(self._base_url()) if op else None
+
+    # ---- web pixels (pixels.py)
+    def webPixel(self, _info, id=None):  # noqa: N802, A002
+        return pixels.web_pixel(self._shop, id)
+
+    def webPixelCreate(self, _info, webPixel):  # noqa: N802, N803
+        return pixels.web_pixel_create(self._state, self._shop, webPixel)
+
+    def webPixelUpdate(self, _info, id, webPixel):  # noqa: N802, N803, A002
+        return pixels.web_pixel_update(self._state, self._shop, id, webPixel)
+
+    def webPixelDelete(self, _info, id):  # noqa: N802, A002
+        return pixels.web_pixel_delete(self._state, self._shop, id)

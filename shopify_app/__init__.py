@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .conversations.admin_views import bp as conversations_bp
     from .conversations.alert_views import bp as staff_alerts_bp
     from .conversations.image_views import bp as chat_images_bp
+    from .conversations.pixel_views import bp as pixel_bp
     from .conversations.proxy_views import bp as chat_proxy_bp
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
@@ -83,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
     app.register_blueprint(chat_proxy_bp)
+    app.register_blueprint(pixel_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(conversations_bp)
     app.register_blueprint(chat_images_bp)

@@ -24,7 +24,7 @@ DEV_API_KEY = "devstore-referrals-app"
 DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
 DEFAULT_SCOPES = (
     "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy,"
-    "read_products,read_publications"
+    "read_products,read_publications,write_pixels,read_customer_events"
 )
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
@@ -119,6 +119,10 @@ RATE_LIMITS = {
     # conversations started per shopper address, messages sent per conversation.
     "RATE_LIMIT_CHAT_START": "10 per hour",
     "RATE_LIMIT_CHAT_MESSAGE": "20 per minute;300 per hour",
+    # The web pixel's cart events (conversations/pixel_views.py): per client address, and
+    # per conversation (a shopper clicking "add" as fast as they can stays well under).
+    "RATE_LIMIT_PIXEL": "120 per minute",
+    "RATE_LIMIT_PIXEL_EVENT": "30 per minute;500 per hour",
     # The public API (/api/v1): per API key, and per shop across all its keys.
     "RATE_LIMIT_API_KEY": "600 per minute",
     "RATE_LIMIT_API_SHOP": "1200 per minute",
@@ -232,6 +236,9 @@ def load_config(
         except (TypeError, ValueError):
             cfg[name] = raw  # validate_config reports it
     cfg["INITIAL_IMPORT"] = parse_bool(setting("INITIAL_IMPORT", "true", "true"))
+    # Switch the cart events' web pixel on for each shop (shopify_app/web_pixel.py); the tests
+    # turn it off unless they test it, as they do the initial import.
+    cfg["WEB_PIXEL_ACTIVATION"] = parse_bool(setting("WEB_PIXEL_ACTIVATION", "true", "true"))
     # Outgoing webhook endpoints on http:// and on local or private addresses (a receiver on
     # 127.0.0.1): development and tests only; production refuses to start with it.
     cfg["OUTGOING_WEBHOOKS_ALLOW_LOCAL"] = parse_bool(

@@ -219,6 +219,47 @@
     }
   }
 
+  // A storefront cart event (the web pixel's, staff only): one compact line, "Added Teapot to
+  // the cart" (a title of 41+ characters is left out: "Added a product to the cart"), then
+  // the cart's subtotal and each product's quantity. The same markup as the thread template.
+  BODY_RENDERERS.cart = function cartBody(m) {
+    const p = m.payload || {};
+    const title = typeof p.product_title === 'string' && p.product_title ? p.product_title : null;
+    const what = title || 'a product';
+    const change = p.event === 'added' ? 'Added ' + what + ' to the cart'
+      : p.event === 'removed' ? 'Removed ' + what + ' from the cart' : 'Viewed the cart';
+    const signs = {EUR: '\u20ac', USD: '$', GBP: '\u00a3', JPY: '\u00a5'};
+    const money = (amount) => (signs[p.currency] ? signs[p.currency] + amount : amount + ' ' + p.currency);
+    const box = document.createElement('div');
+    box.className = 'body cart-event';
+    const line = document.createElement('p');
+    line.className = 'cart-change';
+    const strong = document.createElement('strong');
+    strong.textContent = change;
+    line.append(strong);
+    if (p.event !== 'viewed' && Number(p.quantity) > 0) {
+      const qty = document.createElement('span');
+      qty.className = 'cart-delta';
+      qty.textContent = (p.event === 'removed' ? '\u2212' : '+') + Number(p.quantity);
+      line.append(' ', qty);
+    }
+    const facts = document.createElement('p');
+    facts.className = 'cart-facts';
+    const subtotal = document.createElement('span');
+    subtotal.className = 'cart-subtotal';
+    subtotal.textContent = 'Subtotal ' + money(String(p.subtotal));
+    facts.append(subtotal);
+    const lines = Array.isArray(p.lines) ? p.lines : [];
+    if (lines.length) {
+      const list = document.createElement('span');
+      list.className = 'cart-lines';
+      list.textContent = lines.map((l) => String(l.title) + ' \u00d7 ' + Number(l.quantity)).join(', ');
+      facts.append(' \u00b7 ', list);
+    }
+    box.append(line, facts);
+    return box;
+  };
+
   function renderBody(m) {
     const render = BODY_RENDERERS[m.kind] || textBody;
     try { return render(m); } catch (error) { return textBody(m); }

@@ -243,6 +243,8 @@ SCOPE_NAMES = {
     "write_app_proxy": "show the referral page on your storefront",
     "read_products": "send product links in conversations",
     "read_publications": "send only products shoppers can open on your Online Store",
+    "write_pixels": "add the web pixel that shows chatting shoppers' cart in the inbox",
+    "read_customer_events": "read the cart events of shoppers in a chat",
 }
 
 

@@ -43,6 +43,9 @@ CHANNELS = ("widget", "email", "admin")
 # What a message carries: "text", a storefront "cart" event (staff only), a "product" link, a
 # "discount" code or an "image" (the last three sent by staff). Its facts are in `payload`.
 MESSAGE_KINDS = ("text", "cart", "product", "discount", "image")
+# Kinds the shopper never sees nor is told of (the cart events of F2: staff only); they are
+# not unread and do not move the conversation in the list (cart_events.py).
+STAFF_ONLY_KINDS = ("cart",)
 VIEWS = ("all", "mine", "unassigned", "active", "inactive", "archived")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -308,7 +311,7 @@ def post_message(
         if found is None:
             raise
         return found
-    if author != "note":
+    if author != "note" and kind not in STAFF_ONLY_KINDS:
         conversation.last_message_at = now
         conversation.last_message_preview = _one_line(text, PREVIEW_CHARS)
     if author == "shopper":
@@ -343,7 +346,7 @@ def _announce_after_commit(
     message: ConversationMessage,
     staff: StaffMember | None,
 ) -> None:
-    to_shopper = message.author != "note"
+    to_shopper = message.author != "note" and message.kind not in STAFF_ONLY_KINDS
     # Staff pages name the shopper in a toast without a lookup (the staff channel only).
     payload = {
         **message_json(message, for_shopper=False, staff=staff),
@@ -434,6 +437,7 @@ def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_
             ConversationMessage.conversation_id == conversation.id,
             ConversationMessage.id == wanted,
             ConversationMessage.author != "note",
+            ConversationMessage.kind.not_in(STAFF_ONLY_KINDS),
         )
     )
     if exists is None:
@@ -567,7 +571,8 @@ def messages_after(
     limit: int = 500,
 ) -> list[ConversationMessage]:
     """The conversation's messages with ids above `after_id`, oldest first; private notes
-    only when `include_notes` (never for the shopper)."""
+    and the staff-only kinds (cart events) only when `include_notes` (never for the
+    shopper)."""
     conditions = [
         ConversationMessage.shop_id == shop.id,
         ConversationMessage.conversation_id == conversation.id,
@@ -575,6 +580,7 @@ def messages_after(
     ]
     if not include_notes:
         conditions.append(ConversationMessage.author != "note")
+        conditions.append(ConversationMessage.kind.not_in(STAFF_ONLY_KINDS))
     return list(
         session.scalars(
             select(ConversationMessage)
