@@ -206,11 +206,25 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     expect(staff.locator("#messages .kind-product .product-title").last).to_have_text("Forged")
     snap("4-forged-links-are-text")
 
+    # The shopper puts the Teapot in the cart from its product page, then applies the code
+    # from the chat: the cart shows it applied, with the discounted subtotal.
+    shopper.goto(product_url)
+    shopper.get_by_role("button", name="Add Teapot to the cart").click()
+    expect(shopper.get_by_role("button", name="Remove one Teapot from the cart")).to_be_enabled(
+        timeout=LIVE
+    )
+    launcher = shopper.get_by_role("button", name="Chat with us")
+    expect(launcher).to_have_attribute("aria-expanded", re.compile("true|false"), timeout=LIVE)
+    if launcher.get_attribute("aria-expanded") != "true":  # the chat reopens as it was left
+        launcher.click()
+    apply = widget.get_by_role("log").get_by_role("link", name="Apply WELCOME10")
     apply.click()
-    # The cart page is the CART engineer's (`/shops/<shop>/cart`); until it is merged, the
-    # landing is only checked to be the cart's address.
     shopper.wait_for_url(re.compile(re.escape(f"{live.devstore_url}{STORE}/cart") + r"/?$"))
     cookies = {c["name"]: c["value"] for c in shopper_context.cookies()}
     assert cookies.get("ds_discount") == "WELCOME10"
+    expect(shopper.locator("#cart-discount")).to_contain_text(
+        "Discount code WELCOME10 applied", timeout=LIVE
+    )
+    expect(shopper.locator("#cart-total")).to_contain_text("44.10")  # 49.00 less 10 %
     shopper.screenshot(path=str(screenshots_dir / "products-discounts-5-applied-shopper.png"))
     shopper_context.close()
