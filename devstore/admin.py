@@ -26,8 +26,9 @@ from .commerce import cancel_order, data, fulfill_order, refund_order
 from .mailbox import REPORTS
 from .mailbox import reply as send_mail_reply
 from .mailbox import report as send_delivery_report
+from .products import ONLINE_STORE_PUBLICATION_ID, PUBLICATIONS
 from .signing import sign_id_token, sign_query
-from .store import DevShop, DevStoreState
+from .store import DevShop, DevStoreState, Staff
 
 bp = Blueprint("devstore_admin", __name__)
 
@@ -67,6 +68,18 @@ def shop_home(handle: str):
 LOCALE_RE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
 
 
+def staff_cookie(shop: DevShop) -> str:
+    return f"ds_staff_{shop.handle}"
+
+
+def logged_in_staff(shop: DevShop) -> Staff:
+    """Who is logged in to this shop's admin: `?staff=<id>` (the switcher in the admin's
+    top bar), else the one remembered in a cookie, else the first staff member (the owner).
+    The ID tokens' `sub`, and so the online token exchange's `associated_user`, follow."""
+    wanted = request.args.get("staff") or request.cookies.get(staff_cookie(shop))
+    return next((s for s in shop.staff if str(s.id) == wanted), shop.staff[0])
+
+
 @bp.get("/store/<handle>/apps/<api_key>")
 @bp.get("/store/<handle>/apps/<api_key>/<path:subpath>")
 def app_frame(handle: str, api_key: str, subpath: str = ""):
@@ -76,7 +89,11 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         abort(404)
     if not shop.installed:
         return render_template("devstore/install.html", shop=shop, app=app)
-    staff = shop.staff[0]
+    if set(shop.installed_scopes.split(",")) != set(app.scopes.split(",")):
+        # Shopify asks the merchant to approve a deployed app's changed scopes when they
+        # next open it; the devstore approves for them (and sends `app/scopes_update`).
+        state().install(shop.domain, app.scopes)
+    staff = logged_in_staff(shop)
     params = {
         "embedded": "1",
         "host": admin_host_param(shop),
@@ -91,11 +108,17 @@ def app_frame(handle: str, api_key: str, subpath: str = ""):
         "shop": shop.domain,
         "timestamp": str(int(time.time())),
     }
-    extra = {k: v for k, v in request.args.items() if k not in params and k != "hmac"}
+    extra = {
+        k: v for k, v in request.args.items() if k not in params and k not in ("hmac", "staff")
+    }
     params.update(extra)
     params["hmac"] = sign_query(params, app.api_secret)
     src = f"{app.application_url}/{subpath}?{urlencode(params)}"
-    return render_template("devstore/app_frame.html", shop=shop, app=app, src=src, staff=staff)
+    response = current_app.make_response(
+        render_template("devstore/app_frame.html", shop=shop, app=app, src=src, staff=staff)
+    )
+    response.set_cookie(staff_cookie(shop), str(staff.id), httponly=True, samesite="Lax")
+    return response
 
 
 @bp.post("/store/<handle>/apps/<api_key>/install")
@@ -115,7 +138,10 @@ def fresh_id_token(handle: str):
     if not shop.installed:
         abort(403)
     token = sign_id_token(
-        shop=shop.domain, api_key=app.api_key, secret=app.api_secret, user_id=shop.staff[0].id
+        shop=shop.domain,
+        api_key=app.api_key,
+        secret=app.api_secret,
+        user_id=logged_in_staff(shop).id,
     )
     return jsonify({"id_token": token})
 
@@ -170,6 +196,33 @@ def discount_row(discount, customers: dict, currency: str) -> dict:
         "ends_at": discount.ends_at,
         "created_at": discount.created_at,
     }
+
+
+@bp.get("/store/<handle>/products")
+def products(handle: str):
+    """The shop's products with their status and sales channels, and a switch to publish or
+    unpublish each on the Online Store (so a product link the app refuses can be tried)."""
+    shop = shop_or_404(handle)
+    listed = sorted(data(state(), shop.domain).products.values(), key=lambda p: p.id)
+    return render_template(
+        "devstore/products.html",
+        shop=shop,
+        app=registered_app(),
+        products=listed,
+        publications=PUBLICATIONS,
+        online_store=ONLINE_STORE_PUBLICATION_ID,
+    )
+
+
+@bp.post("/store/<handle>/products/<int:product_id>/online-store")
+def toggle_online_store(handle: str, product_id: int):
+    shop = shop_or_404(handle)
+    product = data(state(), shop.domain).products.get(product_id) or abort(404)
+    publish = request.form.get("publish") == "1"
+    with state().lock:
+        ids = [i for i in product.publication_ids if i != ONLINE_STORE_PUBLICATION_ID]
+        product.publication_ids = [*ids, ONLINE_STORE_PUBLICATION_ID] if publish else ids
+    return redirect(url_for("devstore_admin.products", handle=handle))
 
 
 @bp.post("/store/<handle>/orders/<int:order_id>/<action>")

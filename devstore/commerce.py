@@ -441,11 +441,7 @@ def place_order(
     discount = find_discount(shop, discount_code) if discount_code else None
     if discount is not None and discount_applies(discount, order, shop):
         order.discount_code = discount.code
-        order.discount_amount = (
-            (order.subtotal * Decimal(str(discount.percentage))).quantize(Decimal("0.01"))
-            if discount.percentage is not None
-            else min(discount.amount or Decimal("0"), order.subtotal)
-        )
+        order.discount_amount = discount_amount(discount, order.subtotal)
         discount.usage_count += 1
     shop.orders[order.id] = order
     body = order_json(order, shop)
@@ -453,6 +449,44 @@ def place_order(
     if financial_status == "paid":
         state.emit(domain, "orders/paid", body)
     return order
+
+
+def discount_amount(discount: DevDiscount, subtotal: Decimal) -> Decimal:
+    """What the code takes off a subtotal: a percentage (a fraction) or a fixed amount."""
+    if discount.percentage is not None:
+        return (subtotal * Decimal(str(discount.percentage))).quantize(Decimal("0.01"))
+    return min(discount.amount or Decimal("0"), subtotal)
+
+
+def cart_discount(
+    state: DevStoreState,
+    domain: str,
+    code: str,
+    *,
+    lines: list[dict[str, Any]],
+    customer_id: int | None = None,
+    email: str | None = None,
+) -> tuple[DevDiscount, Decimal] | None:
+    """The code and its amount if checkout would apply it to these lines now (the cart
+    page's "Discount code X applied"); None when it would not."""
+    shop = data(state, domain)
+    discount = find_discount(shop, code) if code else None
+    if discount is None:
+        return None
+    would_be = DevOrder(
+        id=0,
+        number=0,
+        customer_id=customer_id,
+        email=(email or "").strip().lower() or None,
+        currency="",
+        line_items=[
+            DevLineItem(0, str(li["title"]), int(li["quantity"]), Decimal(str(li["price"])))
+            for li in lines
+        ],
+    )
+    if not discount_applies(discount, would_be, shop):
+        return None
+    return discount, discount_amount(discount, would_be.subtotal)
 
 
 def discount_applies(discount: DevDiscount, order: DevOrder, shop: ShopData) -> bool:

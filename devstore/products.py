@@ -95,7 +95,7 @@ def default_products() -> dict[int, DevProduct]:
         DevProduct(
             7004,
             "first-flush-darjeeling-gift-set",
-            "First flush Darjeeling gift set with two cups",  # 46 characters
+            "First flush Darjeeling gift set with two cups",  # 45 characters
             "A tin of first flush and two porcelain cups.",
             product_type="Gift",
             variants=[DevVariant(8004, "Default Title", Decimal("39.90"), "GIFT-DARJ")],

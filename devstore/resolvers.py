@@ -4,14 +4,16 @@ a callable value is called with `info` and the field's arguments)."""
 from __future__ import annotations
 
 import base64
+import fnmatch
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import request
+from flask import has_request_context, request, url_for
+from graphql import GraphQLError
 
-from . import bulk
+from . import bulk, pixels
 from .commerce import (
     DevCustomer,
     DevDiscount,
@@ -25,6 +27,7 @@ from .commerce import (
     next_id,
     set_marketing_consent,
 )
+from .products import PUBLICATIONS, DevProduct, publication_gid
 from .schema import schema
 from .store import DevShop, DevStoreState, now
 
@@ -207,11 +210,26 @@ def journey(o: DevOrder, domain: str) -> dict | None:
     return {"firstVisit": visit, "lastVisit": visit}
 
 
-def discount_node(d: DevDiscount) -> dict:
+def discount_summary(d: DevDiscount, currency: str) -> str:
+    """Shopify's `DiscountCodeBasic.summary`, the admin's one-line wording of the offer."""
+    if d.percentage is not None:
+        value = f"{Decimal(str(d.percentage)) * 100:.2f}".rstrip("0").rstrip(".") + "%"
+    else:
+        value = f"{money(Decimal(str(d.amount or 0)))} {currency}"
+    parts = [f"{value} off entire order"]
+    if d.minimum_subtotal is not None:
+        parts.append(f"Minimum purchase of {money(d.minimum_subtotal)} {currency}")
+    if d.applies_once_per_customer:
+        parts.append("One use per customer")
+    return " • ".join(parts)
+
+
+def discount_node(d: DevDiscount, currency: str = "EUR") -> dict:
     return {
         "id": d.gid,
         "codeDiscount": {
             "title": d.title,
+            "summary": discount_summary(d, currency),
             "status": d.status,
             "startsAt": iso(d.starts_at),
             "endsAt": iso(d.ends_at),
@@ -224,6 +242,104 @@ def discount_node(d: DevDiscount) -> dict:
             "createdAt": iso(d.created_at),
             "updatedAt": iso(d.updated_at),
         },
+    }
+
+
+PRODUCT_TOKEN_RE = re.compile(r"""(\w+):("[^"]*"|'[^']*'|\S+)|("[^"]*"|\S+)""")
+
+
+def _wildcard(value: str) -> str:
+    return value.strip("\"'").lower()
+
+
+def product_matches(search: str | None, p: DevProduct) -> bool:
+    """Shopify's product search, the subset the app uses, every term ANDed: `status:active`
+    (a comma list allowed), `publication_ids:<numeric id>`, `published_status:published`
+    (published to the Online Store) / `unpublished`, `title:<text>` with `*` wildcards,
+    `handle:`, `product_type:`, and bare words matched in the title, handle, type or
+    vendor. Unknown fields are ignored, as Shopify ignores them (with a warning)."""
+    for field, value, word in PRODUCT_TOKEN_RE.findall(search or ""):
+        if word:
+            if word.upper() in ("AND",):
+                continue
+            text = _wildcard(word).replace("*", "")
+            haystack = " ".join((p.title, p.handle, p.product_type, p.vendor)).lower()
+            if text and text not in haystack:
+                return False
+            continue
+        field, wanted = field.lower(), _wildcard(value)
+        if field == "status":
+            if p.status.lower() not in wanted.split(","):
+                return False
+        elif field == "publication_ids":
+            ids = {int(i) for i in wanted.split(",") if i.isdigit()}
+            if not ids & set(p.publication_ids):
+                return False
+        elif field == "published_status":
+            if wanted == "published" and not p.on_online_store:
+                return False
+            if wanted == "unpublished" and p.on_online_store:
+                return False
+        elif field in ("title", "handle", "product_type"):
+            have = {"title": p.title, "handle": p.handle, "product_type": p.product_type}[field]
+            if not fnmatch.fnmatchcase(have.lower(), wanted):
+                return False
+    return True
+
+
+def storefront_root(domain: str) -> str:
+    """The shop's Online Store root, on the host the caller reached the devstore by (a bulk
+    operation running after its request: the shop's own domain, as at Shopify)."""
+    if not has_request_context():
+        return f"https://{domain}"
+    return url_for("devstore_storefront.store", shop=domain, _external=True).rstrip("/")
+
+
+def product_node(p: DevProduct, domain: str, currency: str) -> dict:
+    prices = [v.price for v in p.variants] or [Decimal("0")]
+    root = storefront_root(domain)
+
+    def published_on(_info=None, publicationId: str = "") -> bool:  # noqa: N803
+        wanted = gid_id(publicationId, "Publication")
+        return wanted is not None and p.published_on(wanted)
+
+    return {
+        "id": p.gid,
+        "handle": p.handle,
+        "title": p.title,
+        "status": p.status,
+        "productType": p.product_type,
+        "vendor": p.vendor,
+        "onlineStoreUrl": f"{root}/products/{p.handle}" if p.on_online_store else None,
+        "featuredImage": (
+            {
+                "id": gid("ProductImage", p.id),
+                "url": (
+                    url_for("static", filename=p.image, _external=True)
+                    if has_request_context()
+                    else f"https://{domain}/cdn/{p.image}"
+                ),
+                "altText": p.title,
+                "width": None,
+                "height": None,
+            }
+            if p.image
+            else None
+        ),
+        "priceRangeV2": {
+            "minVariantPrice": {"amount": money(min(prices)), "currencyCode": currency},
+            "maxVariantPrice": {"amount": money(max(prices)), "currencyCode": currency},
+        },
+        "publishedOnPublication": published_on,
+    }
+
+
+def publication_node(publication_id: int) -> dict:
+    name = PUBLICATIONS[publication_id]
+    return {
+        "id": publication_gid(publication_id),
+        "name": name,
+        "catalog": {"id": gid("AppCatalog", publication_id), "title": name},
     }
 
 
@@ -247,7 +363,28 @@ class Root:
             "myshopifyDomain": s.domain,
             "currencyCode": s.currency,
             "ianaTimezone": s.timezone,
+            "primaryDomain": lambda _info=None: {
+                "id": gid("Domain", s.shopify_id),
+                "host": request.host,
+                "url": storefront_root(s.domain),
+                "sslEnabled": request.scheme == "https",
+            },
         }
+
+    def _require(self, scope: str, field: str) -> None:
+        """Shopify's ACCESS_DENIED for a field whose scope the installation lacks (a write
+        scope implies its read scope). Only the catalogue fields check, for now."""
+        granted = set((self._shop.installed_scopes or "").split(","))
+        if scope in granted or scope.replace("read_", "write_", 1) in granted:
+            return
+        raise GraphQLError(
+            f"Access denied for {field} field. Required access: `{scope}` access scope.",
+            extensions={
+                "code": "ACCESS_DENIED",
+                "documentation": "https://shopify.dev/api/usage/access-scopes",
+                "requiredAccess": f"`{scope}` access scope.",
+            },
+        )
 
     # ---- queries
     def _sorted(self, items, sort_key, reverse):
@@ -312,11 +449,45 @@ class Root:
 
     def codeDiscountNodeByCode(self, _info, code):  # noqa: N802
         d = find_discount(self._data, code)
-        return discount_node(d) if d else None
+        return discount_node(d, self._shop.currency) if d else None
 
     def codeDiscountNode(self, _info, id):  # noqa: N802, A002
         d = self._data.discounts.get(gid_id(id, "DiscountCodeNode"))
-        return discount_node(d) if d else None
+        return discount_node(d, self._shop.currency) if d else None
+
+    def codeDiscountNodes(self, _info, first=None, after=None, query=None):  # noqa: N802
+        items = [
+            d
+            for d in sorted(self._data.discounts.values(), key=lambda d: d.id)
+            if matches(query, {"status": d.status, "code": d.code, "title": d.title})
+        ]
+        return connection(
+            items, lambda d: discount_node(d, self._shop.currency), first, after, self._bulk
+        )
+
+    def products(self, _info, first=None, after=None, query=None, sortKey=None, reverse=False):  # noqa: N803
+        self._require("read_products", "products")
+        items = [p for p in self._data.products.values() if product_matches(query, p)]
+        if sortKey == "TITLE":
+            items.sort(key=lambda p: (p.title.lower(), p.id), reverse=bool(reverse))
+        else:
+            items.sort(key=lambda p: p.id, reverse=bool(reverse))
+        return connection(
+            items,
+            lambda p: product_node(p, self._shop.domain, self._shop.currency),
+            first,
+            after,
+            self._bulk,
+        )
+
+    def product(self, _info, id):  # noqa: A002
+        self._require("read_products", "product")
+        p = self._data.products.get(gid_id(id, "Product"))
+        return product_node(p, self._shop.domain, self._shop.currency) if p else None
+
+    def publications(self, _info, first=None, after=None):
+        self._require("read_publications", "publications")
+        return connection(sorted(PUBLICATIONS), publication_node, first, after, self._bulk)
 
     # ---- discount mutations
     def _apply_input(self, d: DevDiscount, spec: dict, errors: list) -> None:
@@ -395,7 +566,10 @@ class Root:
             return {"codeDiscountNode": None, "userErrors": errors}
         self._data.discounts[d.id] = d
         self._state.emit(self._shop.domain, "discounts/create", discount_webhook_json(d))
-        return {"codeDiscountNode": discount_node(d), "userErrors": []}
+        return {
+            "codeDiscountNode": discount_node(d, self._shop.currency),
+            "userErrors": [],
+        }
 
     def _find_for_update(self, ident):
         return self._data.discounts.get(gid_id(ident, "DiscountCodeNode"))
@@ -403,7 +577,11 @@ class Root:
     def _changed(self, d: DevDiscount, payload_extra=None) -> dict:
         d.updated_at = now()
         self._state.emit(self._shop.domain, "discounts/update", discount_webhook_json(d))
-        return {"codeDiscountNode": discount_node(d), "userErrors": [], **(payload_extra or {})}
+        return {
+            "codeDiscountNode": discount_node(d, self._shop.currency),
+            "userErrors": [],
+            **(payload_extra or {}),
+        }
 
     def _missing(self, key: str = "codeDiscountNode") -> dict:
         return {key: None, "userErrors": [_error(["id"], "Discount does not exist", "INVALID")]}
@@ -523,3 +701,16 @@ class Root:
     def bulkOperation(self, _info, id):  # noqa: N802, A002
         op = bulk.find(self._state, self._shop.domain, id)
         return op.node(self._base_url()) if op else None
+
+    # ---- web pixels (pixels.py)
+    def webPixel(self, _info, id=None):  # noqa: N802, A002
+        return pixels.web_pixel(self._shop, id)
+
+    def webPixelCreate(self, _info, webPixel):  # noqa: N802, N803
+        return pixels.web_pixel_create(self._state, self._shop, webPixel)
+
+    def webPixelUpdate(self, _info, id, webPixel):  # noqa: N802, N803, A002
+        return pixels.web_pixel_update(self._state, self._shop, id, webPixel)
+
+    def webPixelDelete(self, _info, id):  # noqa: N802, A002
+        return pixels.web_pixel_delete(self._state, self._shop, id)

@@ -64,6 +64,14 @@ class Staff:
 
 
 @dataclass
+class DevWebPixel:
+    """The app's web pixel on a shop (`webPixelCreate`): its id and settings (a JSON text)."""
+
+    id: int
+    settings: str
+
+
+@dataclass
 class DevShop:
     domain: str
     name: str
@@ -76,6 +84,8 @@ class DevShop:
     # The theme's app embeds by block handle (theme editor > App embeds); none is on after
     # install, as on Shopify, and uninstalling leaves them as they were (not rendered then).
     app_embeds: dict[str, AppEmbedState] = field(default_factory=dict)
+    # The app's web pixel (one per app and shop), loaded on every storefront page.
+    web_pixel: DevWebPixel | None = None
 
     @property
     def handle(self) -> str:
@@ -127,6 +137,7 @@ class DevStoreState:
         self.graphql_requests: list[dict] = []
         self.shop_data: dict[str, object] = {}  # domain -> commerce.ShopData
         self.bulk_operations: dict[str, list] = {}  # domain -> [bulk.DevBulkOperation]
+        self.carts: dict = {}  # cart token -> cart.DevCart (memory only)
         self.dispatcher = None  # webhooks.WebhookDispatcher, set by create_devstore
         # Called after changes made outside a request (bulk operations finishing), so a
         # persistent devstore saves them; requests are saved when they end.
@@ -181,6 +192,7 @@ class DevStoreState:
         with self.lock:
             shop = self.shops[domain]
             shop.installed_scopes = None
+            shop.web_pixel = None  # an uninstalled app's pixel goes with it
             self.emit(
                 domain,
                 "app/uninstalled",
@@ -310,6 +322,7 @@ def demo_state() -> DevStoreState:
             staff=[
                 Staff(70000001, "Dana", "Owner", "dana@demo-shop.example", account_owner=True),
                 Staff(70000002, "Sam", "Support", "sam@demo-shop.example"),
+                Staff(70000003, "Kim", "Clerk", "kim@demo-shop.example"),
             ],
         )
     )
@@ -322,7 +335,9 @@ def demo_state() -> DevStoreState:
             timezone="America/New_York",
             preinstalled=True,
             staff=[
-                Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True)
+                Staff(70000101, "Avery", "Owner", "avery@second-shop.example", account_owner=True),
+                Staff(70000102, "Jordan", "Support", "jordan@second-shop.example"),
+                Staff(70000103, "Casey", "Clerk", "casey@second-shop.example"),
             ],
         )
     )
@@ -332,7 +347,9 @@ def demo_state() -> DevStoreState:
             "Fresh Shop",
             "owner@fresh-shop.example",
             staff=[
-                Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True)
+                Staff(70000201, "Robin", "Owner", "robin@fresh-shop.example", account_owner=True),
+                Staff(70000202, "Alex", "Support", "alex@fresh-shop.example"),
+                Staff(70000203, "Quinn", "Clerk", "quinn@fresh-shop.example"),
             ],
         )
     )

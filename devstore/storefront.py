@@ -17,6 +17,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -25,17 +26,13 @@ from flask import (
 )
 from markupsafe import Markup
 
-from . import commerce, theme
+from . import cart, commerce, pixels, theme
+from .products import DevProduct
 from .signing import sign_app_proxy
 from .store import DevShop
 
 bp = Blueprint("devstore_storefront", __name__)
 
-CATALOGUE = [
-    {"title": "Green tea 100 g", "price": "24.95", "sku": "TEA-GREEN", "product_id": 7001},
-    {"title": "Teapot", "price": "49.00", "sku": "POT-1", "product_id": 7002},
-    {"title": "Oolong 50 g", "price": "18.50", "sku": "TEA-OOLONG", "product_id": 7003},
-]
 COOKIE_CODE, COOKIE_LANDING = "ds_discount", "ds_landing"
 COOKIE_CUSTOMER = "ds_customer"
 # The shop's published languages: the primary first (served at the root, the others in their
@@ -120,14 +117,125 @@ def app_embeds_html(shop: DevShop, locale: str) -> Markup:
     )
 
 
-def _storefront_page(shop: DevShop, locale: str, **context):
+def _locale_or_404(locale: str) -> None:
+    if locale not in LOCALES or (locale == PRIMARY_LOCALE and request.view_args.get("locale")):
+        abort(404)
+
+
+def _cart(shop: str) -> cart.DevCart | None:
+    return cart.find_cart(_state(), shop, request.cookies.get(cart.COOKIE_CART))
+
+
+def _store_root(shop: DevShop) -> str:
+    return url_for("devstore_storefront.store", shop=shop.domain).rstrip("/")
+
+
+def _on_sale(shop: DevShop) -> list[DevProduct]:
+    """What the online store sells: ACTIVE products published to the Online Store."""
+    products = commerce.data(_state(), shop.domain).products.values()
+    return sorted((p for p in products if p.on_online_store), key=lambda p: p.id)
+
+
+def _cart_view(shop: DevShop) -> dict:
+    """The shopper's cart for the templates, with the `ds_discount` code as checkout would
+    apply it (commerce's rules, on a would-be order of these lines)."""
+    state = _state()
+    lines = cart.priced_lines(state, _cart(shop.domain))
+    subtotal = cart.subtotal(lines)
+    code = (request.cookies.get(COOKIE_CODE) or "").strip()
+    customer = _logged_in_customer(shop.domain)
+    discount = (
+        commerce.cart_discount(
+            state,
+            shop.domain,
+            code,
+            lines=cart.order_lines(lines),
+            customer_id=customer.id if customer else None,
+            email=customer.email if customer else None,
+        )
+        if code and lines
+        else None
+    )
+    amount = discount[1] if discount else Decimal("0")
+    return {
+        "lines": lines,
+        "count": sum(li["quantity"] for li in lines),
+        "quantities": {li["variant"].id: li["quantity"] for li in lines},
+        "subtotal": subtotal,
+        "code": code or None,
+        "discount_code": discount[0].code if discount else None,
+        "discount": amount,
+        "total": max(subtotal - amount, Decimal("0")),
+    }
+
+
+def pixel_runtime(shop: DevShop, page: str) -> dict | None:
+    """What `static/pixels/host.js` needs to run the app's pixel on this page: None when
+    the shop has no active app pixel."""
+    settings = pixels.active_settings(shop)
+    if settings is None:
+        return None
+    state = _state()
+    customer = _logged_in_customer(shop.domain)
+    store_root = _store_root(shop)
+    base = request.script_root + "/cdn/pixels/referral-pixel"
+    return {
+        "worker": base + "/worker.js",
+        "page": page,
+        "settings": settings,
+        "cart_url": store_root + "/cart.js",
+        "init": {
+            "context": {},  # filled in by the host from the page
+            "data": {
+                "cart": cart.pixel_cart(state, _cart(shop.domain), shop.currency, store_root),
+                "customer": (
+                    {
+                        "id": str(customer.id),
+                        "email": customer.email,
+                        "firstName": customer.first_name,
+                        "lastName": customer.last_name,
+                        "phone": customer.phone,
+                        "ordersCount": sum(
+                            1
+                            for o in commerce.data(state, shop.domain).orders.values()
+                            if o.customer_id == customer.id
+                        ),
+                    }
+                    if customer
+                    else None
+                ),
+                "shop": {
+                    "name": shop.name,
+                    "myshopifyDomain": shop.domain,
+                    "storefrontUrl": request.host_url.rstrip("/") + store_root,
+                    "paymentSettings": {"currencyCode": shop.currency},
+                    "countryCode": "FI",
+                },
+                "purchasingCompany": None,
+            },
+            "customerPrivacy": {
+                "analyticsProcessingAllowed": True,
+                "marketingAllowed": True,
+                "preferencesProcessingAllowed": True,
+                "saleOfDataAllowed": True,
+            },
+        },
+    }
+
+
+def _storefront_page(shop: DevShop, locale: str, view: str = "home", **context):
     return render_template(
         "devstore/storefront.html",
         shop=shop,
-        catalogue=CATALOGUE,
+        view=view,
+        products=_on_sale(shop),
+        cart=_cart_view(shop),
+        store_root=root_url(shop, locale).rstrip("/"),
+        ajax_root=_store_root(shop),
         locale=locale,
         locales=[(code, name, root_url(shop, code)) for code, name in LOCALES.items()],
         app_embeds=app_embeds_html(shop, locale),
+        pixel=pixel_runtime(shop, view),
         **context,
     )
 
@@ -136,8 +244,7 @@ def _storefront_page(shop: DevShop, locale: str, **context):
 @bp.get("/shops/<shop>/<locale>/")
 def store(shop: str, locale: str = PRIMARY_LOCALE):
     dev_shop = _shop_or_404(shop)
-    if locale not in LOCALES or (locale == PRIMARY_LOCALE and request.view_args.get("locale")):
-        abort(404)
+    _locale_or_404(locale)
     response = current_app.make_response(
         _storefront_page(
             dev_shop,
@@ -153,6 +260,145 @@ def store(shop: str, locale: str = PRIMARY_LOCALE):
     return response
 
 
+@bp.get("/shops/<shop>/products/<handle>")
+@bp.get("/shops/<shop>/<locale>/products/<handle>")
+def product_page(shop: str, handle: str, locale: str = PRIMARY_LOCALE):
+    """A product's page on the online store: only one that is ACTIVE and on the Online Store
+    (any other is Shopify's 404)."""
+    dev_shop = _shop_or_404(shop)
+    _locale_or_404(locale)
+    product = next((p for p in _on_sale(dev_shop) if p.handle == handle), None) or abort(404)
+    return _storefront_page(
+        dev_shop, locale, "product", product=product, code=None, ref="", placed=None
+    )
+
+
+@bp.get("/shops/<shop>/cart")
+@bp.get("/shops/<shop>/<locale>/cart")
+def cart_page(shop: str, locale: str = PRIMARY_LOCALE):
+    """The cart page: its lines, the discount code the shopper's link applied (the
+    `ds_discount` cookie) with the discounted subtotal, and the checkout."""
+    dev_shop = _shop_or_404(shop)
+    _locale_or_404(locale)
+    return _storefront_page(dev_shop, locale, "cart", code=None, ref="", placed=None)
+
+
+# ---- Shopify's Ajax cart API (JSON; prices in minor units)
+
+
+def _cart_error(error: cart.CartError):
+    response = jsonify(error.json())
+    response.status_code = error.status
+    return response
+
+
+def _ajax_input() -> dict:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise cart.CartError(400, "The body must be a JSON object.")
+        return body
+    return request.form.to_dict()
+
+
+def _with_cart_cookie(response, shop: str, token: str):
+    response.set_cookie(
+        cart.COOKIE_CART, token, samesite="Lax", path=f"/shops/{shop}/", max_age=14 * 86400
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/shops/<shop>/cart.js")
+@bp.get("/shops/<shop>/<locale>/cart.js")
+def cart_js(shop: str, locale: str = PRIMARY_LOCALE):
+    dev_shop = _shop_or_404(shop)
+    _locale_or_404(locale)
+    response = jsonify(
+        cart.cart_json(_state(), _cart(shop), dev_shop.currency, _store_root(dev_shop))
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/shops/<shop>/cart/add.js")
+@bp.post("/shops/<shop>/<locale>/cart/add.js")
+def cart_add(shop: str, locale: str = PRIMARY_LOCALE):
+    """`{id, quantity}` (form or JSON) or `{items: [{id, quantity}]}`: the added line item,
+    or `{items: [...]}` for several, as Shopify answers."""
+    dev_shop = _shop_or_404(shop)
+    _locale_or_404(locale)
+    state = _state()
+    try:
+        body = _ajax_input()
+        items = body.get("items")
+        many = isinstance(items, list)
+        wanted = items if many else [body]
+        if (
+            not wanted
+            or len(wanted) > cart.MAX_LINES
+            or not all(isinstance(i, dict) for i in wanted)
+        ):
+            raise cart.CartError(422, "Name the variant to add (id).")
+        target = _cart(shop) or cart.new_cart(state, shop)
+        added = [cart.add(state, target, item.get("id"), item.get("quantity")) for item in wanted]
+    except cart.CartError as error:
+        return _cart_error(error)
+    root = _store_root(dev_shop)
+    lines = {li["variant"].id: li for li in cart.priced_lines(state, target)}
+    found = [cart.line_json(lines[a.variant_id], root) for a in added if a.variant_id in lines]
+    body_json = {"items": found} if many else (found[0] if found else {})
+    return _with_cart_cookie(jsonify(body_json), shop, target.token)
+
+
+@bp.post("/shops/<shop>/cart/change.js")
+@bp.post("/shops/<shop>/<locale>/cart/change.js")
+def cart_change(shop: str, locale: str = PRIMARY_LOCALE):
+    """`{line | id, quantity}`: the whole cart after the change."""
+    dev_shop = _shop_or_404(shop)
+    _locale_or_404(locale)
+    state = _state()
+    target = _cart(shop)
+    try:
+        body = _ajax_input()
+        if target is None:
+            raise cart.CartError(400, "There is no such line in the cart.")
+        cart.change(
+            state,
+            target,
+            line=body.get("line"),
+            variant_id=body.get("id"),
+            quantity=body.get("quantity"),
+        )
+    except cart.CartError as error:
+        return _cart_error(error)
+    return _with_cart_cookie(
+        jsonify(cart.cart_json(state, target, dev_shop.currency, _store_root(dev_shop))),
+        shop,
+        target.token,
+    )
+
+
+# ---- the app's web pixel (pixels.py)
+
+
+@bp.get("/cdn/pixels/referral-pixel/<filename>")
+def pixel_asset(filename: str):
+    """The devstore's stand-in for the CLI's pixel build: the worker's entry, the
+    extension's `src/index.js` (its package import pointed at the runtime) and the
+    runtime module standing in for `@shopify/web-pixels-extension`."""
+    if filename == "index.js":
+        response = current_app.response_class(pixels.bundle_source(), mimetype="text/javascript")
+    elif filename in ("worker.js", "web-pixels-extension.js"):
+        static = f"{current_app.static_folder}/pixels"
+        response = send_from_directory(static, filename, max_age=0)
+        response.mimetype = "text/javascript"
+    else:
+        abort(404)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/cdn/extensions/<extension>/assets/<filename>")
 def extension_asset(extension: str, filename: str):
     """The devstore's stand-in for Shopify's CDN: a theme app extension's asset."""
@@ -164,21 +410,19 @@ def extension_asset(extension: str, filename: str):
 
 @bp.post("/shops/<shop>/checkout")
 def checkout(shop: str):
+    """Place the shopper's cart as the order (400 when it is empty), then empty the cart."""
     dev_shop = _shop_or_404(shop)
     state = _state()
+    shopper_cart = _cart(shop)
+    lines = cart.order_lines(cart.priced_lines(state, shopper_cart))
+    if not lines:
+        abort(400, "the cart is empty")
     email = (request.form.get("email") or "").strip().lower()
     customer = (
         commerce.checkout_customer(state, shop, email, request.form.get("first_name") or None)
         if email
         else None
     )
-    lines = []
-    for n, item in enumerate(CATALOGUE):
-        quantity = request.form.get(f"qty-{n}", "0")
-        if quantity.isdigit() and int(quantity) > 0:
-            lines.append({**item, "quantity": min(int(quantity), 99)})
-    if not lines:
-        abort(400, "the cart is empty")
     if (
         customer is not None
         and request.form.get("accepts_marketing")
@@ -199,6 +443,8 @@ def checkout(shop: str):
         browser_ip=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
     )
+    if shopper_cart is not None:
+        cart.drop_cart(state, shopper_cart.token)
     response = current_app.make_response(
         _storefront_page(
             dev_shop,
@@ -211,6 +457,7 @@ def checkout(shop: str):
     )
     response.delete_cookie(COOKIE_CODE)
     response.delete_cookie(COOKIE_LANDING)
+    response.delete_cookie(cart.COOKIE_CART, path=f"/shops/{shop}/")
     return response
 
 
@@ -262,8 +509,7 @@ def app_proxy(shop: str, subpath: str, rest: str = "", locale: str = PRIMARY_LOC
     registered = current_app.extensions["devstore_app"]
     if not registered.app_proxy_url or subpath != registered.app_proxy_subpath:
         abort(404)
-    if locale not in LOCALES or (locale == PRIMARY_LOCALE and request.view_args.get("locale")):
-        abort(404)
+    _locale_or_404(locale)
     folder = "" if locale == PRIMARY_LOCALE else f"/{locale}"
     params = [(k, v) for k, v in request.args.items(multi=True)]
     params += [

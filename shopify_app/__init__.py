@@ -59,6 +59,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .auth.embedded import add_security_headers
     from .auth.views import bp as auth_bp
     from .conversations.admin_views import bp as conversations_bp
+    from .conversations.alert_views import bp as staff_alerts_bp
+    from .conversations.image_views import bp as chat_images_bp
+    from .conversations.pixel_views import bp as pixel_bp
     from .conversations.proxy_views import bp as chat_proxy_bp
     from .customers.actions import bp as customer_actions_bp
     from .customers.views import bp as customers_bp
@@ -81,8 +84,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(storefront_bp)
     app.register_blueprint(proxy_bp)
     app.register_blueprint(chat_proxy_bp)
+    app.register_blueprint(pixel_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(conversations_bp)
+    app.register_blueprint(chat_images_bp)
+    app.register_blueprint(staff_alerts_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(api_keys_bp)
@@ -125,6 +131,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "action_text": wording.action_text,
             "current_locale": i18n.current_locale,
             "js_messages": js_messages.js_messages,
+            "nav_unread": nav_unread,
         }
 
     return app
@@ -142,6 +149,14 @@ def app_url(endpoint: str, **values: Any) -> str:
     if locale := i18n.locale_param():
         values.setdefault("locale", locale)
     return url_for(endpoint, **values)
+
+
+def nav_unread() -> int | None:
+    """Conversations with unread shopper messages, for the page's navigation (None outside
+    a shop's admin page)."""
+    from .conversations.staff_alerts import nav_unread_count
+
+    return nav_unread_count(db.get_session(), g.get("shop"))
 
 
 def url_origin(url: str | None) -> str | None:

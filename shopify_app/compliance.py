@@ -12,6 +12,8 @@ from sqlalchemy import String, cast, delete, literal, or_, select, tuple_, updat
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
+from shopify_app.conversations import images as chat_images
+from shopify_app.conversations import staff_alerts
 from shopify_app.customers import bulk
 from shopify_app.db import flush_sqlite_log, insert_ignore
 from shopify_app.emails.suppression import forget_customer as forget_suppressed
@@ -301,12 +303,15 @@ def _conversations_of(customer_id: int | None, addresses: set[str]):
 def _erase_conversations(
     session: Session, shop: Shop, customer_id: int | None, addresses: set[str]
 ) -> None:
-    """The customer's conversations go whole, messages and staff notes with them: a chat is
-    the person's words (the shop keeps no anonymous remainder of it)."""
+    """The customer's conversations go whole, messages, staff notes and the images staff
+    sent with them: a chat is the person's words (the shop keeps no anonymous remainder)."""
     theirs = _conversations_of(customer_id, addresses)
     if theirs is None:
         return
     ids = select(Conversation.id).where(Conversation.shop_id == shop.id, theirs)
+    erased = list(session.scalars(ids))
+    chat_images.delete_conversation_images(session, storage(), shop.id, erased)
+    staff_alerts.erase_emails_about(session, shop, erased)
     session.execute(
         delete(ConversationMessage).where(
             ConversationMessage.shop_id == shop.id, ConversationMessage.conversation_id.in_(ids)
@@ -355,6 +360,8 @@ def conversation_data(
                     "author": m.author,
                     "channel": m.channel,
                     "body": m.body,
+                    "kind": m.kind or "text",
+                    "payload": m.payload,  # an image: its size and type, not its bytes
                     "created_at": iso(m.created_at),
                 }
                 for m in messages.get(c.id, [])

@@ -23,7 +23,8 @@ ENVIRONMENTS = ("development", "test", "production")
 DEV_API_KEY = "devstore-referrals-app"
 DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
 DEFAULT_SCOPES = (
-    "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy"
+    "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy,"
+    "read_products,read_publications,write_pixels,read_customer_events"
 )
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
@@ -63,6 +64,13 @@ NUMBERS: dict[str, tuple[type, float, float, float]] = {
     "API_MAX_BODY_BYTES": (int, 1_048_576, 65_536, 10 * 1_048_576),
     # Request body cap (413 above it); webhooks have WEBHOOK_MAX_BYTES instead.
     "MAX_CONTENT_LENGTH": (int, 1_048_576, 65_536, 50 * 1_048_576),
+    # Images staff send in a conversation (conversations/images.py): the upload's cap (413
+    # above it), the most pixels one may declare (422 above it: a decompression bomb), the
+    # longest side kept (larger ones are scaled down), how long a signed image URL opens it.
+    "CHAT_IMAGE_MAX_BYTES": (int, 5 * 1_048_576, 65_536, 50 * 1_048_576),
+    "CHAT_IMAGE_MAX_PIXELS": (int, 40_000_000, 1_000_000, 80_000_000),
+    "CHAT_IMAGE_MAX_SIDE": (int, 2048, 256, 8192),
+    "CHAT_IMAGE_URL_TTL_SECONDS": (int, 3600, 60, 7 * 86400),
     # The longest value any form field may carry (413 above it; request_limits.py).
     "FORM_FIELD_MAX_CHARS": (int, 4000, 256, 100_000),
     # A staff reply the shopper's widget has not reported seen this many minutes after it was
@@ -111,6 +119,10 @@ RATE_LIMITS = {
     # conversations started per shopper address, messages sent per conversation.
     "RATE_LIMIT_CHAT_START": "10 per hour",
     "RATE_LIMIT_CHAT_MESSAGE": "20 per minute;300 per hour",
+    # The web pixel's cart events (conversations/pixel_views.py): per client address, and
+    # per conversation (a shopper clicking "add" as fast as they can stays well under).
+    "RATE_LIMIT_PIXEL": "120 per minute",
+    "RATE_LIMIT_PIXEL_EVENT": "30 per minute;500 per hour",
     # The public API (/api/v1): per API key, and per shop across all its keys.
     "RATE_LIMIT_API_KEY": "600 per minute",
     "RATE_LIMIT_API_SHOP": "1200 per minute",
@@ -224,6 +236,9 @@ def load_config(
         except (TypeError, ValueError):
             cfg[name] = raw  # validate_config reports it
     cfg["INITIAL_IMPORT"] = parse_bool(setting("INITIAL_IMPORT", "true", "true"))
+    # Switch the cart events' web pixel on for each shop (shopify_app/web_pixel.py); the tests
+    # turn it off unless they test it, as they do the initial import.
+    cfg["WEB_PIXEL_ACTIVATION"] = parse_bool(setting("WEB_PIXEL_ACTIVATION", "true", "true"))
     # Outgoing webhook endpoints on http:// and on local or private addresses (a receiver on
     # 127.0.0.1): development and tests only; production refuses to start with it.
     cfg["OUTGOING_WEBHOOKS_ALLOW_LOCAL"] = parse_bool(

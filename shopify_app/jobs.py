@@ -36,6 +36,7 @@ PROCESS_DELIVERY = "workers.webhook_jobs.process_delivery"
 DRAIN_INBOX = "workers.webhook_jobs.drain_inbox"
 WRITE_CONSENT = "workers.consent_jobs.write_consent"
 DELIVER_OUTGOING = "workers.outgoing_jobs.deliver_endpoint"
+ACTIVATE_WEB_PIXEL = "workers.pixel_jobs.activate_web_pixel"
 
 JOB_NAMES = frozenset(
     {
@@ -53,6 +54,7 @@ JOB_NAMES = frozenset(
         DRAIN_INBOX,
         WRITE_CONSENT,
         DELIVER_OUTGOING,
+        ACTIVATE_WEB_PIXEL,
     }
 )
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])

@@ -10,6 +10,8 @@ library behind Flask-Limiter: its fixed-window strategy and Redis storage).
 | `RATE_LIMIT_SIGNUP_ADDRESS` | `/proxy/subscribe` (also) | the address signed up (a digest) |
 | `RATE_LIMIT_CHAT_START` | `/proxy/chat/start` (also), opening one | the shopper's address |
 | `RATE_LIMIT_CHAT_MESSAGE` | `/proxy/chat/messages` POST (also) | the conversation |
+| `RATE_LIMIT_PIXEL` | `/pixel/events` (the web pixel's cart events) | client address |
+| `RATE_LIMIT_PIXEL_EVENT` | `/pixel/events` (also) | the conversation |
 | `RATE_LIMIT_API_KEY` | `/api/v1` (`api.limits`) | the API key |
 | `RATE_LIMIT_API_SHOP` | `/api/v1` (`api.limits`) | the API key's shop |
 
@@ -69,6 +71,8 @@ BUDGETS: dict[str, tuple[str, Callable[[], str] | None]] = {
     "signup-address": ("RATE_LIMIT_SIGNUP_ADDRESS", None),
     "chat-start": ("RATE_LIMIT_CHAT_START", shopper_key),
     "chat-message": ("RATE_LIMIT_CHAT_MESSAGE", None),
+    "pixel": ("RATE_LIMIT_PIXEL", client_key),
+    "pixel-event": ("RATE_LIMIT_PIXEL_EVENT", None),
     "api-key": ("RATE_LIMIT_API_KEY", None),
     "api-shop": ("RATE_LIMIT_API_SHOP", None),
 }
@@ -77,7 +81,7 @@ ENDPOINT_BUDGETS = {
     "auth.begin": "auth",
     "auth.callback": "auth",
 }
-BLUEPRINT_BUDGETS = {"proxy": "proxy", "chat_proxy": "proxy"}
+BLUEPRINT_BUDGETS = {"proxy": "proxy", "chat_proxy": "proxy", "pixel": "pixel"}
 
 
 @dataclass(frozen=True)

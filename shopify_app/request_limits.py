@@ -1,6 +1,7 @@
 """What a request may carry: a body of at most `MAX_CONTENT_LENGTH` bytes (webhooks:
 `WEBHOOK_MAX_BYTES`, enforced by their view; inbound mail: `INBOUND_EMAIL_MAX_BYTES`, by
-its view; the public API: `API_MAX_BODY_BYTES`), form
+its view; the public API: `API_MAX_BODY_BYTES`; a chat image: `CHAT_IMAGE_MAX_BYTES`, by its
+view; an upload to the shopper's chat is refused unread by its view, whatever its size), form
 fields of at most `FORM_FIELD_MAX_CHARS` characters each, and at most `FORM_MAX_FIELDS` of
 them. Anything larger is a 413 before a view runs, so no handler, regex or database column
 ever sees an unbounded value.
@@ -12,6 +13,10 @@ from flask import Flask, abort, current_app, request
 
 FORM_MAX_FIELDS = 1000
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CHAT_IMAGE_ENDPOINT = "conversations.upload_image"
+UPLOAD_TYPES = ("multipart/form-data", "application/octet-stream")
+MULTIPART_SLACK = 16_384  # the part headers, the boundaries and a client_id field
+MULTIPART_READ_ROOM = 256 * 1024
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +24,11 @@ def init_app(app: Flask) -> None:
     app.config["MAX_FORM_MEMORY_SIZE"] = 4 * app.config["FORM_FIELD_MAX_CHARS"]
     app.config["MAX_FORM_PARTS"] = FORM_MAX_FIELDS
     app.before_request(check_request_size)
+
+
+def is_upload(mimetype: str) -> bool:
+    """A body that is a file (a form with files, raw bytes, an image), not fields or JSON."""
+    return mimetype in UPLOAD_TYPES or mimetype.startswith("image/")
 
 
 def check_request_size() -> None:
@@ -29,6 +39,17 @@ def check_request_size() -> None:
         return
     if request.blueprint == "inbound":  # raw MIME; the view reads one byte past its cap
         request.max_content_length = current_app.config["INBOUND_EMAIL_MAX_BYTES"] + 1
+        return
+    if request.endpoint == CHAT_IMAGE_ENDPOINT:
+        # An image upload: its own cap plus the multipart framing; the view refuses a larger
+        # Content-Length unread, and Werkzeug cuts off a chunked body past it.
+        request.max_content_length = current_app.config["CHAT_IMAGE_MAX_BYTES"] + MULTIPART_SLACK
+        # Werkzeug's multipart parser holds each read (64 KiB) against this, file parts too.
+        request.max_form_memory_size = MULTIPART_READ_ROOM
+        return
+    if request.blueprint == "chat_proxy" and is_upload(request.mimetype):
+        # The shopper's chat takes JSON only: its views refuse any upload, of any size,
+        # unread and with their own answer ("Only the shop's staff can send images.").
         return
     if request.blueprint == "api":  # its own cap; a chunked body is cut off when read
         request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]

@@ -1,4 +1,4 @@
-"""Files every process can read: export output now, chat images later.
+"""Files every process can read: export output and chat images (conversations/images.py).
 
 Web and worker run on different hosts (the Procfile's processes), so a file one writes must
 not live on its local disk. The one backend is the app's own database: a file is a
@@ -131,14 +131,19 @@ class DatabaseStorage:
             session.refresh(row)
             return _info(row)
 
-    def publish(self, session: Session, file: FileInfo) -> None:
+    def publish(self, session: Session, file: FileInfo, *, keep: bool = False) -> None:
         """Make `file` the one its key names, in the caller's transaction; an earlier file
         under the key is deleted with it. Its first statement writes (on SQLite a
-        transaction that read first could not write after another had committed)."""
+        transaction that read first could not write after another had committed).
+        `keep`: the file loses the expiry it was written with (one that must outlive an
+        abandoned write's cleanup only once it is published, e.g. a chat image)."""
+        values: dict[str, object] = {"completed_at": utcnow()}
+        if keep:
+            values["expires_at"] = None
         session.execute(
             update(StoredFile)
             .where(StoredFile.id == file.id)
-            .values(completed_at=utcnow())
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         earlier = session.scalars(
@@ -183,6 +188,20 @@ class DatabaseStorage:
         )
         return _info(row) if row is not None else None
 
+    def get(self, session: Session, shop_id: int, file_id: int, prefix: str) -> FileInfo | None:
+        """The shop's published, unexpired file with this id whose key starts with
+        `prefix`, or None."""
+        row = session.scalar(
+            select(StoredFile).where(
+                StoredFile.id == file_id,
+                StoredFile.shop_id == shop_id,
+                StoredFile.key.startswith(prefix, autoescape=True),
+                StoredFile.completed_at.is_not(None),
+                (StoredFile.expires_at.is_(None)) | (StoredFile.expires_at > utcnow()),
+            )
+        )
+        return _info(row) if row is not None else None
+
     def files(self, session: Session, shop_id: int, prefix: str = "") -> list[FileInfo]:
         """The shop's published files whose key starts with `prefix`, oldest first."""
         rows = session.scalars(
@@ -214,6 +233,20 @@ class DatabaseStorage:
     def delete(self, session: Session, file: FileInfo) -> None:
         """Delete the file in the caller's transaction."""
         self._delete_ids(session, [file.id])
+
+    def delete_prefix(self, session: Session, shop_id: int, prefix: str) -> int:
+        """Delete every file of the shop whose key starts with `prefix`, written or being
+        written, in the caller's transaction; returns how many."""
+        ids = list(
+            session.scalars(
+                select(StoredFile.id).where(
+                    StoredFile.shop_id == shop_id,
+                    StoredFile.key.startswith(prefix, autoescape=True),
+                )
+            )
+        )
+        self._delete_ids(session, ids)
+        return len(ids)
 
     def delete_shop(self, session: Session, shop_id: int) -> int:
         """Delete every file of the shop, written or being written; returns how many."""

@@ -100,6 +100,13 @@ ACTIONS = {
     "webhook_endpoint.disabled": N_("Turned off a webhook endpoint"),
     "webhook_endpoint.enabled": N_("Turned a webhook endpoint back on"),
     "webhook_endpoint.secret_rotated": N_("Rotated a webhook endpoint's signing secret"),
+    "staff.chat_permission_granted": N_("Allowed a staff member to chat with shoppers"),
+    "staff.chat_permission_withdrawn": N_("Withdrew a staff member's permission to chat"),
+    "conversation.assigned": N_("Assigned a conversation"),
+    "conversation.unassigned": N_("Unassigned a conversation"),
+    "conversation.status_changed": N_("Changed a conversation's status"),
+    "conversation.archived": N_("Archived a conversation"),
+    "conversation.restored": N_("Restored a conversation from the archive"),
 }
 
 
@@ -114,6 +121,7 @@ def action_text(action: str) -> str:
 # Field names of audit before/after and of fraud evidence, as a merchant names them.
 FIELDS = {
     "status": N_("Status"),
+    "assigned_to": N_("Assigned to"),
     "advocate_id": N_("Advocate"),
     "enabled": N_("Program on"),
     "friend_kind": N_("Friend discount type"),
@@ -155,8 +163,6 @@ FIELDS = {
     "friend_ip": N_("Friend's IP address"),
     "friend_user_agent": N_("Friend's browser"),
     "advocate_devices": N_("Advocate's devices"),
-    "advocate_ips": N_("Advocate's IP addresses"),
-    "similarity": N_("Similarity"),
     "new_customers_only": N_("New customers only"),
     "prior_orders": N_("Friend's earlier orders"),
     "prior_orders_by_email": N_("Earlier orders with the friend's email"),
@@ -177,6 +183,8 @@ FIELDS = {
     "shopify_id": N_("Shopify customer"),
     "via": N_("How"),
     "code": N_("Referral code"),
+    "advocate_ips": N_("Advocate's IP addresses"),
+    "similarity": N_("Similarity"),
 }
 JOINED_VIA = {
     "storefront": N_("On the storefront"),

@@ -9,7 +9,6 @@
 
   const TYPING_EVERY_MS = 3000;
   const TYPING_SHOWN_MS = 6000;
-  const RECONNECT_MAX_MS = 30000;
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   const inbox = () => $('#inbox');
@@ -96,6 +95,170 @@
   // "image"); a kind without a renderer shows its `body` sentence. Text only through
   // textContent: payloads come from shoppers and other systems.
   const BODY_RENDERERS = {text: textBody};
+
+  // An image staff sent: the signed URL the server gave with the message; a click opens it
+  // full size in a new tab. Without a URL (signing failed) its sentence shows instead.
+  BODY_RENDERERS.image = function imageBody(m) {
+    if (!m.image_url) return textBody(m);
+    const body = document.createElement('p');
+    body.className = 'body image';
+    const link = document.createElement('a');
+    link.href = m.image_url;
+    link.target = '_blank';
+    link.rel = 'noopener noreferrer';
+    link.title = 'Open the image in full size in a new tab';
+    const img = document.createElement('img');
+    img.src = m.image_url;
+    img.alt = 'Image from ' + (m.staff_name || 'Staff');
+    img.loading = 'lazy';
+    if (m.payload?.width && m.payload?.height) { img.width = m.payload.width; img.height = m.payload.height; }
+    link.append(img);
+    body.append(link);
+    return body;
+  };
+
+  // ---- product and discount messages (F5) ----
+
+  // A payload's URL, only when it is http(s) under the storefront root the page was given
+  // (`data-storefront`); anything else is never made a link.
+  function storefrontUrl(value) {
+    const root = thread()?.dataset.storefront || '';
+    if (typeof value !== 'string' || !root) return null;
+    try {
+      const url = new URL(value);
+      const base = new URL(root);
+      if (!/^https?:$/.test(url.protocol) || url.protocol !== base.protocol) return null;
+      if (url.host !== base.host || url.username || url.password) return null;
+      const prefix = base.pathname.replace(/\/+$/, '') + '/';
+      return url.pathname.startsWith(prefix) ? url.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function imageUrl(value) {
+    if (typeof value !== 'string') return null;
+    try {
+      const url = new URL(value);
+      return /^https?:$/.test(url.protocol) ? url.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function linkOrText(href, className, text) {
+    const node = document.createElement(href ? 'a' : 'span');
+    node.className = className;
+    if (href) { node.href = href; node.target = '_blank'; node.rel = 'noopener noreferrer'; }
+    node.textContent = text;
+    return node;
+  }
+
+  function productCard(p) {
+    const card = document.createElement('div');
+    card.className = 'product-card';
+    const image = imageUrl(p.image_url);
+    const figure = document.createElement(image ? 'img' : 'span');
+    figure.className = 'product-image';
+    if (image) { figure.src = image; figure.alt = ''; figure.loading = 'lazy'; }
+    else { figure.setAttribute('aria-hidden', 'true'); figure.textContent = (p.title || '?').slice(0, 1); }
+    const text = document.createElement('div');
+    text.className = 'product-text';
+    const title = linkOrText(storefrontUrl(p.url), 'product-title', p.title || '');
+    const price = document.createElement('span');
+    price.className = 'product-price';
+    price.textContent = [p.price, p.currency].filter(Boolean).join(' ');
+    text.append(title, price);
+    card.append(figure, text);
+    return card;
+  }
+
+  BODY_RENDERERS.product = function (m) {
+    const p = m.payload || {};
+    if (!p.title) return textBody(m);
+    const body = document.createElement('div');
+    body.className = 'body';
+    const lead = document.createElement('p');
+    lead.className = 'muted small';
+    lead.textContent = 'Shared a product';
+    body.append(lead, productCard(p));
+    return body;
+  };
+
+  BODY_RENDERERS.discount = function (m) {
+    const d = m.payload || {};
+    if (!d.code) return textBody(m);
+    const body = document.createElement('div');
+    body.className = 'body discount-card';
+    const chip = linkOrText(storefrontUrl(d.apply_url), 'code-chip', d.code);
+    if (chip.href) chip.title = 'The link the shopper gets: applies ' + d.code + ' to their cart';
+    const summary = document.createElement('span');
+    summary.className = 'discount-summary';
+    summary.textContent = d.summary || '';
+    body.append(chip, summary);
+    if (d.ends_at) {
+      const ends = document.createElement('span');
+      ends.className = 'muted small';
+      ends.textContent = 'Ends ' + timeText(d.ends_at);
+      body.append(ends);
+    }
+    return body;
+  };
+
+  // Messages rendered on the server carry their kind and payload: give them their renderer.
+  function renderStoredKinds() {
+    for (const li of document.querySelectorAll('#messages li[data-kind]')) {
+      if (!BODY_RENDERERS[li.dataset.kind] || li.dataset.rendered) continue;
+      let payload = null;
+      try { payload = JSON.parse(li.dataset.payload || 'null'); } catch (error) { continue; }
+      const old = li.querySelector('.body');
+      if (!old) continue;
+      old.replaceWith(renderBody({kind: li.dataset.kind, payload, body: old.textContent}));
+      li.classList.add('kind-' + li.dataset.kind);
+      li.dataset.rendered = '1';
+    }
+  }
+
+  // A storefront cart event (the web pixel's, staff only): one compact line, "Added Teapot to
+  // the cart" (a title of 41+ characters is left out: "Added a product to the cart"), then
+  // the cart's subtotal and each product's quantity. The same markup as the thread template.
+  BODY_RENDERERS.cart = function cartBody(m) {
+    const p = m.payload || {};
+    const title = typeof p.product_title === 'string' && p.product_title ? p.product_title : null;
+    const what = title || 'a product';
+    const change = p.event === 'added' ? 'Added ' + what + ' to the cart'
+      : p.event === 'removed' ? 'Removed ' + what + ' from the cart' : 'Viewed the cart';
+    const signs = {EUR: '\u20ac', USD: '$', GBP: '\u00a3', JPY: '\u00a5'};
+    const money = (amount) => (signs[p.currency] ? signs[p.currency] + amount : amount + ' ' + p.currency);
+    const box = document.createElement('div');
+    box.className = 'body cart-event';
+    const line = document.createElement('p');
+    line.className = 'cart-change';
+    const strong = document.createElement('strong');
+    strong.textContent = change;
+    line.append(strong);
+    if (p.event !== 'viewed' && Number(p.quantity) > 0) {
+      const qty = document.createElement('span');
+      qty.className = 'cart-delta';
+      qty.textContent = (p.event === 'removed' ? '\u2212' : '+') + Number(p.quantity);
+      line.append(' ', qty);
+    }
+    const facts = document.createElement('p');
+    facts.className = 'cart-facts';
+    const subtotal = document.createElement('span');
+    subtotal.className = 'cart-subtotal';
+    subtotal.textContent = 'Subtotal ' + money(String(p.subtotal));
+    facts.append(subtotal);
+    const lines = Array.isArray(p.lines) ? p.lines : [];
+    if (lines.length) {
+      const list = document.createElement('span');
+      list.className = 'cart-lines';
+      list.textContent = lines.map((l) => String(l.title) + ' \u00d7 ' + Number(l.quantity)).join(', ');
+      facts.append(' \u00b7 ', list);
+    }
+    box.append(line, facts);
+    return box;
+  };
 
   function renderBody(m) {
     const render = BODY_RENDERERS[m.kind] || textBody;
@@ -259,6 +422,220 @@
     }
   }
 
+  // ---- images ----------------------------------------------------------------------------
+
+  const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+  let imagePending = null; // {key, id}: the same file picked again after a failure reuses its client_id
+
+  // POST the file as multipart with XHR (fetch reports no upload progress), carrying the
+  // ID token App Bridge gives; the server's answer decides (type by content, size cap).
+  function postImage(url, form, progress) {
+    return new Promise((resolve, reject) => {
+      const start = (token) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', url);
+        xhr.setRequestHeader('Accept', 'application/json');
+        if (token) xhr.setRequestHeader('Authorization', 'Bearer ' + token);
+        xhr.upload.onprogress = (event) => {
+          if (event.lengthComputable) progress(Math.round(100 * event.loaded / event.total));
+        };
+        xhr.onload = () => {
+          let body = null;
+          try { body = JSON.parse(xhr.responseText); } catch (error) { body = null; }
+          if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
+          const failure = new Error((body && body.error) || 'the server answered ' + xhr.status);
+          failure.status = xhr.status;
+          reject(failure);
+        };
+        xhr.onerror = () => reject(new Error('the upload did not reach the server'));
+        xhr.send(form);
+      };
+      const bridge = window.shopify?.idToken;
+      if (bridge) bridge().then(start, reject); else start(null);
+    });
+  }
+
+  async function sendImage(file) {
+    const t = thread();
+    const button = $('#send-image');
+    const bar = $('#image-progress');
+    if (!t || !file || (button && button.disabled)) return;
+    composerError('');
+    if (file.type && !IMAGE_TYPES.includes(file.type)) {
+      composerError('Image not sent: only PNG, JPEG, WebP or GIF images can be sent.');
+      return;
+    }
+    const max = Number(t.dataset.imageMaxBytes || 0);
+    if (max && file.size > max) {
+      composerError('Image not sent: images can be at most ' + (max / 1048576).toLocaleString() + ' MB.');
+      return;
+    }
+    const key = [file.name, file.size, file.lastModified].join('\u0000');
+    if (!imagePending || imagePending.key !== key) imagePending = {key, id: clientId()};
+    const form = new FormData();
+    form.append('client_id', imagePending.id);
+    form.append('image', file, file.name || 'image');
+    if (button) button.disabled = true;
+    if (bar) { bar.hidden = false; bar.value = 0; }
+    try {
+      const data = await postImage(t.dataset.imageUrl, form, (n) => { if (bar) bar.value = n; });
+      imagePending = null;
+      if (currentId() === Number(t.dataset.conversationId)) {
+        addMessages([data.message]);
+        window.shopify?.toast?.show('Image sent');
+      }
+      scheduleListRefresh();
+    } catch (error) {
+      composerError('Image not sent: ' + error.message);
+    } finally {
+      if (button) button.disabled = false;
+      if (bar) bar.hidden = true;
+      const input = $('#image-input');
+      if (input) input.value = '';
+    }
+  }
+
+  // ---- the product and discount pickers (F5) ----
+
+  // One client_id per thing being sent, kept until it succeeds: a retry is the same message.
+  const pickerPending = {};
+
+  function pickerMessage(name, text, isError) {
+    const error = $('#' + name + '-error');
+    const status = $('#' + name + '-status');
+    if (error) { error.hidden = !(isError && text); error.textContent = isError ? text : ''; }
+    if (status) status.textContent = isError ? '' : (text || '');
+  }
+
+  function openPicker(name) {
+    const picker = $('#' + name + '-picker');
+    if (!picker) return;
+    for (const other of ['product', 'discount']) {
+      if (other !== name) closePicker(other, false);
+    }
+    picker.hidden = false;
+    $('#open-' + name + '-picker')?.setAttribute('aria-expanded', 'true');
+    (name === 'product' ? $('#product-q') : $('#discount-code'))?.focus();
+    if (name === 'product') searchProducts();
+    else loadCodes();
+  }
+
+  function closePicker(name, refocus) {
+    const picker = $('#' + name + '-picker');
+    if (!picker || picker.hidden) return;
+    picker.hidden = true;
+    const opener = $('#open-' + name + '-picker');
+    opener?.setAttribute('aria-expanded', 'false');
+    if (refocus) opener?.focus();
+  }
+
+  let searchTicket = 0;
+  let searchTimer = null;
+
+  async function searchProducts() {
+    const t = thread();
+    const list = $('#product-results');
+    if (!t || !list) return;
+    const ticket = ++searchTicket;
+    const url = new URL(t.dataset.productsUrl, location.href);
+    url.searchParams.set('q', $('#product-q')?.value || '');
+    pickerMessage('product', 'Searching…');
+    try {
+      const data = await json(url.toString());
+      if (ticket !== searchTicket) return;
+      if (data.storefront) t.dataset.storefront = data.storefront;
+      list.replaceChildren(...data.products.map(productOption));
+      pickerMessage('product', data.products.length
+        ? data.products.length + (data.products.length === 1 ? ' product' : ' products')
+        : 'No products on the Online Store match.');
+    } catch (error) {
+      if (ticket === searchTicket) pickerMessage('product', 'Could not search: ' + error.message, true);
+    }
+  }
+
+  function productOption(p) {
+    const li = document.createElement('li');
+    li.className = 'picker-option';
+    li.append(productCard(Object.assign({}, p, {url: null})));
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary';
+    button.textContent = 'Send';
+    button.setAttribute('aria-label', 'Send ' + p.title + ', ' + p.price + ' ' + p.currency);
+    button.addEventListener('click', () => sendPicked('product', {product_id: p.product_id}, button));
+    li.append(button);
+    return li;
+  }
+
+  async function loadCodes() {
+    const t = thread();
+    const list = $('#discount-results');
+    const options = $('#discount-code-options');
+    if (!t || !list) return;
+    pickerMessage('discount', 'Loading active codes…');
+    try {
+      const data = await json(t.dataset.discountsUrl);
+      list.replaceChildren(...data.discounts.map(codeOption));
+      options?.replaceChildren(...data.discounts.map((d) => {
+        const option = document.createElement('option');
+        option.value = d.code;
+        option.label = d.summary || d.code;
+        return option;
+      }));
+      pickerMessage('discount', data.discounts.length ? 'Active codes: choose one or type a code.' : 'No active codes; type one to send it.');
+    } catch (error) {
+      pickerMessage('discount', 'Could not load the codes: ' + error.message, true);
+    }
+  }
+
+  function codeOption(d) {
+    const li = document.createElement('li');
+    li.className = 'picker-option';
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'link code-option';
+    const code = document.createElement('span');
+    code.className = 'code-chip';
+    code.textContent = d.code;
+    const summary = document.createElement('span');
+    summary.className = 'discount-summary';
+    summary.textContent = d.summary || '';
+    button.append(code, summary);
+    button.setAttribute('aria-label', 'Use ' + d.code + (d.summary ? ', ' + d.summary : ''));
+    button.addEventListener('click', () => {
+      const input = $('#discount-code');
+      if (input) { input.value = d.code; input.focus(); }
+    });
+    li.append(button);
+    return li;
+  }
+
+  async function sendPicked(name, data, button) {
+    const t = thread();
+    if (!t || (button && button.disabled)) return;
+    const key = name + '\u0000' + JSON.stringify(data);
+    if (!pickerPending[key]) pickerPending[key] = clientId();
+    if (button) button.disabled = true;
+    pickerMessage(name, 'Sending…');
+    try {
+      const url = name === 'product' ? t.dataset.productUrl : t.dataset.discountUrl;
+      const answer = await postJson(url, Object.assign({client_id: pickerPending[key]}, data));
+      delete pickerPending[key];
+      if (answer.storefront) t.dataset.storefront = answer.storefront;
+      if (currentId() === Number(t.dataset.conversationId)) addMessages([answer.message]);
+      pickerMessage(name, '');
+      closePicker(name, true);
+      if (name === 'discount' && $('#discount-code')) $('#discount-code').value = '';
+      window.shopify?.toast?.show(name === 'product' ? 'Product sent' : 'Discount code sent');
+      scheduleListRefresh();
+    } catch (error) {
+      pickerMessage(name, 'Not sent: ' + error.message, true);
+      if (error.status && error.status < 500) delete pickerPending[key];
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
   function typed() {
     countChars();
     const t = thread();
@@ -347,6 +724,105 @@
     }
   }
 
+  // ---- the conversation's details: assignee, status, archive (issue 20) ---------------
+
+  const detailsForm = () => $('#conversation-details');
+
+  function detailsResult(text, isError) {
+    const line = $('#details-result');
+    if (!line) return;
+    line.hidden = !text;
+    line.textContent = text || '';
+    line.classList.toggle('error', !!isError);
+    line.classList.toggle('muted', !isError);
+    line.setAttribute('role', isError ? 'alert' : 'status');
+  }
+
+  // The header as the server says the conversation now is (an answer, or a "conversation"
+  // event from another staff member's inbox).
+  function applyDetails(d, chatStaff) {
+    const form = detailsForm();
+    if (!form || !d) return;
+    const select = $('#assignee');
+    select.querySelectorAll('option[data-no-permission]').forEach((o) => o.remove());
+    if (chatStaff) {
+      // Who may chat now (a permission may have changed since the page was rendered).
+      [...select.options].slice(1).forEach((o) => o.remove());
+      for (const member of chatStaff) {
+        const option = document.createElement('option');
+        option.value = String(member.id);
+        option.textContent = member.name;
+        select.appendChild(option);
+      }
+    }
+    const wanted = d.assigned_staff_id == null ? '' : String(d.assigned_staff_id);
+    if (wanted && ![...select.options].some((o) => o.value === wanted)) {
+      const extra = document.createElement('option');
+      extra.value = wanted;
+      extra.dataset.noPermission = '1';
+      extra.textContent = (d.assigned_staff_name || 'A staff member') + ' (no chat permission)';
+      select.appendChild(extra);
+    }
+    select.value = wanted;
+    $('#conversation-status').value = d.status;
+    const toggle = $('#archive-toggle');
+    toggle.dataset.archived = d.archived ? '1' : '';
+    toggle.textContent = d.archived ? 'Restore' : 'Archive';
+    const badge = $('#thread-badge');
+    if (badge) {
+      badge.textContent = d.archived ? 'Archived' : d.status === 'inactive' ? 'Inactive' : '';
+      badge.hidden = !badge.textContent;
+    }
+  }
+
+  async function changeDetails(what, url, data, done) {
+    const form = detailsForm();
+    const controls = [$('#assignee'), $('#conversation-status'), $('#archive-toggle')];
+    controls.forEach((c) => { c.disabled = true; });
+    detailsResult('');
+    try {
+      const answer = await postJson(url, data);
+      applyDetails(answer.conversation);
+      detailsResult(done(answer.conversation));
+      scheduleListRefresh();
+    } catch (error) {
+      detailsResult(what + ' not changed: ' + error.message, true);
+      // Back to what the server has.
+      try {
+        const now = await json(thread().dataset.messagesUrl + '?after=' + (thread().dataset.lastId || 0));
+        applyDetails(now.details, now.chat_staff);
+      } catch (ignored) { /* the error stays shown */ }
+    } finally {
+      if (detailsForm() === form) controls.forEach((c) => { c.disabled = false; });
+    }
+  }
+
+  function assignChosen() {
+    const select = $('#assignee');
+    const value = select.value;
+    changeDetails('Assignment', detailsForm().dataset.assignUrl, {staff_id: value ? Number(value) : null},
+      (d) => d.assigned_staff_id == null ? 'Unassigned.' : 'Assigned to ' + d.assigned_staff_name + '.');
+  }
+
+  function statusChosen() {
+    changeDetails('Status', detailsForm().dataset.statusUrl, {status: $('#conversation-status').value},
+      (d) => d.status === 'inactive' ? 'Marked inactive.' : 'Marked active.');
+  }
+
+  function archiveToggled() {
+    const archived = !!$('#archive-toggle').dataset.archived;
+    const form = detailsForm();
+    changeDetails('Archive', archived ? form.dataset.restoreUrl : form.dataset.archiveUrl, {},
+      (d) => d.archived
+        ? 'Archived: it shows only under Archived and in search, until the shopper writes again.'
+        : 'Restored to the inbox.');
+  }
+
+  function detailsEvent(data) {
+    // A read mark announces only {conversation_id, unread}: no details to show.
+    if (data && 'status' in data && Number(data.conversation_id) === currentId()) applyDetails(data);
+  }
+
   // ---- navigation inside the inbox ----------------------------------------------------
 
   let navigation = 0;
@@ -398,6 +874,8 @@
   // A thread was shown (first load or after navigating): read it, start at its end.
   function opened() {
     pending = null;
+    for (const key of Object.keys(pickerPending)) delete pickerPending[key];
+    renderStoredKinds();
     scrollToEnd();
     countChars();
     if (thread()) markRead();
@@ -405,10 +883,9 @@
   }
 
   // ---- the realtime stream -------------------------------------------------------------
+  // The page's one stream is notify.js's (`window.staffStream`, loaded on every app page):
+  // the inbox follows it rather than opening a second connection.
 
-  let source = null;
-  let retryMs = 1000;
-  let retryTimer = null;
   let liveText = window.t('Connecting for live updates…');
 
   function liveState(text, isError) {
@@ -419,64 +896,37 @@
     line.classList.toggle('error', !!isError);
   }
 
-  function parse(event) {
-    try { return JSON.parse(event.data); } catch (error) { return null; }
-  }
-
   function conversationOf(data) {
     if (!data) return null;
     const id = data.conversation_id ?? data.message?.conversation_id;
     return id == null ? null : Number(id);
   }
 
-  async function connect() {
-    clearTimeout(retryTimer);
-    if (source) { source.close(); source = null; }
-    let grant;
-    try {
-      grant = await json(inbox().dataset.tokenUrl, {method: 'POST'});
-    } catch (error) {
-      return reconnectLater(window.t('Live updates are off: %(error)s.', {error: error.message}));
-    }
-    if (!grant.url) return liveState(window.t('Live updates are not configured; reload to see new messages.'), true);
-    const stream = new EventSource(grant.url + '/events/staff?token=' + encodeURIComponent(grant.token));
-    source = stream;
-    stream.addEventListener('open', () => {
-      retryMs = 1000;
-      liveState(window.t('Live: new messages appear as they arrive.'));
+  function follow(stream) {
+    stream.onState((state) => liveState(state.text, state.name === 'error'));
+    stream.on('open', () => {
+      if (!inbox()) return;
       catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('message', (event) => {
-      const id = conversationOf(parse(event));
+    stream.on('message', (data) => {
+      if (!inbox()) return;
+      const id = conversationOf(data);
       if (id !== null && id === currentId()) catchUp();
       scheduleListRefresh();
     });
-    stream.addEventListener('conversation', () => scheduleListRefresh());
-    stream.addEventListener('presence', (event) => {
-      const data = parse(event);
+    stream.on('conversation', (data) => {
+      detailsEvent(data);
+      if (inbox()) scheduleListRefresh();
+    });
+    stream.on('presence', (data) => {
       const id = conversationOf(data);
       if (id !== null) showPresence(id, data.online);
     });
-    stream.addEventListener('typing', (event) => {
-      const data = parse(event);
+    stream.on('typing', (data) => {
       const id = conversationOf(data);
       if (id !== null && (data.author || 'shopper') === 'shopper') showTyping(id);
     });
-    // A dropped connection, or a token that expired: a new token, then catch up on open.
-    stream.addEventListener('error', () => {
-      if (source !== stream) return;
-      stream.close();
-      source = null;
-      reconnectLater(window.t('Reconnecting for live updates…'));
-    });
-  }
-
-  function reconnectLater(text) {
-    liveState(text, true);
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
   }
 
   // ---- events --------------------------------------------------------------------------
@@ -491,6 +941,17 @@
       return;
     }
     if (target.closest('#add-note')) { send('note'); return; }
+    if (target.closest('#send-image')) { $('#image-input')?.click(); return; }
+    if (target.closest('#archive-toggle')) { archiveToggled(); return; }
+    const opener = target.closest('#open-product-picker, #open-discount-picker');
+    if (opener) {
+      const name = opener.id === 'open-product-picker' ? 'product' : 'discount';
+      if (opener.getAttribute('aria-expanded') === 'true') closePicker(name, true);
+      else openPicker(name);
+      return;
+    }
+    const closer = target.closest('[data-close-picker]');
+    if (closer) { closePicker(closer.dataset.closePicker.replace('-picker', ''), true); return; }
     const insert = target.closest('button.insert');
     if (insert && $('#reply-body')) { insertAtCursor($('#reply-body'), insert.dataset.body); return; }
     const remove = target.closest('button.delete[data-delete]');
@@ -510,6 +971,13 @@
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !inbox()) return;
     if (form.id === 'composer') { event.preventDefault(); send('reply'); }
+    else if (form.id === 'product-search') { event.preventDefault(); searchProducts(); }
+    else if (form.id === 'discount-form') {
+      event.preventDefault();
+      const code = ($('#discount-code')?.value || '').trim();
+      if (!code) pickerMessage('discount', 'Enter the discount code to send.', true);
+      else sendPicked('discount', {code}, $('#send-discount'));
+    }
     else if (form.id === 'saved-reply-form') { event.preventDefault(); saveReply(form); }
     else if (form.matches('form[data-resend]')) { event.preventDefault(); resend(form); }
     else if (form.id === 'inbox-search') {
@@ -521,15 +989,45 @@
   }, true);
 
   document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && event.target instanceof Element) {
+      const picker = event.target.closest('.picker');
+      if (picker) { event.preventDefault(); closePicker(picker.id.replace('-picker', ''), true); return; }
+    }
     if (event.target.id !== 'reply-body' || event.key !== 'Enter') return;
     if (event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
     send('reply');
   });
 
+  document.addEventListener('change', (event) => {
+    if (event.target.id === 'assignee') assignChosen();
+    else if (event.target.id === 'conversation-status') statusChosen();
+  });
+
   document.addEventListener('input', (event) => {
+    if (event.target.id === 'product-q') {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(searchProducts, 300);
+    }
     if (event.target.id === 'reply-body') typed();
   });
+
+  // An image in the thread takes its height once loaded: keep the newest message in view.
+  document.addEventListener('load', (event) => {
+    if (event.target instanceof HTMLImageElement && event.target.closest('#messages')) scrollToEnd();
+  }, true);
+
+  document.addEventListener('change', (event) => {
+    if (event.target.id === 'image-input') sendImage(event.target.files?.[0]);
+  });
+
+  // An image dropped on the composer is sent as if chosen with the Image button.
+  ['dragover', 'drop'].forEach((type) => document.addEventListener(type, (event) => {
+    const composer = event.target instanceof Element && event.target.closest('#composer');
+    if (!composer || !event.dataTransfer || !Array.from(event.dataTransfer.types || []).includes('Files')) return;
+    event.preventDefault();
+    if (type === 'drop') sendImage(event.dataTransfer.files[0]);
+  }));
 
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible' && thread()) catchUp();
@@ -539,6 +1037,7 @@
 
   if (inbox()) {
     opened();
-    connect();
+    if (window.staffStream) follow(window.staffStream);
+    else liveState('Live updates are off: reload the page to see new messages.', true);
   }
 })();

@@ -90,7 +90,11 @@ def test_shops() -> DevStoreState:
             "Alpha Shop",
             "owner@alpha.example",
             preinstalled=True,
-            staff=[Staff(501, "Ada", "Alpha", "ada@alpha.example", True)],
+            staff=[
+                Staff(501, "Ada", "Alpha", "ada@alpha.example", True),
+                Staff(502, "Sam", "Support", "sam@alpha.example"),
+                Staff(503, "Kim", "Clerk", "kim@alpha.example"),
+            ],
         )
     )
     state.add_shop(
@@ -135,6 +139,7 @@ STACK_SETTINGS = (
     "APP_BRIDGE_URL",
     "HTTP_TIMEOUT_SECONDS",
     "INITIAL_IMPORT",
+    "WEB_PIXEL_ACTIVATION",
     "SMTP_URL",
 )
 # What a `referrals …` child process is given of them (`process_env`): the same but for the
@@ -179,6 +184,7 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
             "APP_BRIDGE_URL": f"{devstore_server.url}/static/app-bridge.js",
             "HTTP_TIMEOUT_SECONDS": 5.0,
             "INITIAL_IMPORT": False,
+            "WEB_PIXEL_ACTIVATION": False,
             "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
         }
     )

@@ -20,6 +20,7 @@ def app_uninstalled(session: Session, shop: Shop, payload: Any, delivery: Webhoo
     if shop.installed_at and fired_at < shop.installed_at:
         return
     clear_tokens(shop)
+    shop.web_pixel_id = shop.web_pixel_settings = None  # Shopify removes an uninstalled app's pixel
     if shop.uninstalled_at is None:
         shop.uninstalled_at = utcnow()
 
@@ -30,3 +31,6 @@ def app_scopes_update(
     current = payload.get("current") if isinstance(payload, dict) else None
     if isinstance(current, list):
         shop.scopes = ",".join(str(s) for s in current)
+        from shopify_app.web_pixel import enqueue_activation
+
+        enqueue_activation(session, shop)  # the pixel scopes granted now

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from shopify_app.conversations import notify, service
+from shopify_app.conversations import notify, service, staff_alerts
 from shopify_app.db import get_session
 
 
@@ -21,3 +21,10 @@ def sweep_reply_emails() -> int:
     for message_id in owed:
         notify.enqueue_reply_email(message_id)
     return len(owed)
+
+
+def sweep_unread_emails() -> int:
+    """Periodic: email each conversation's assignee about a shopper message unread past the
+    shop's delay, once per unread streak (`staff_alerts.sweep_unread_emails`). Returns how
+    many emails were queued."""
+    return staff_alerts.sweep_unread_emails(get_session())

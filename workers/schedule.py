@@ -51,6 +51,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(outgoing_jobs.sweep_outgoing, interval_seconds=30),
     # A staff reply owed an email whose job was lost with Redis or a killed process.
     PeriodicJob(conversation_jobs.sweep_reply_emails, interval_seconds=120),
+    # The assignee's email about a shopper message unread past the shop's delay (minutes).
+    PeriodicJob(conversation_jobs.sweep_unread_emails, interval_seconds=60),
 )
 
 

@@ -4,8 +4,9 @@
  *   - fetch() to the app's own origin gets `Authorization: Bearer <ID token>`, and one retry
  *     with a new token on 401 + X-Shopify-Retry-Invalid-Session-Request: 1;
  *   - the bounce page: a `shopify-reload` param is reloaded with a fresh `id_token`;
- *   - shopify.toast.show(), <s-app-nav> links shown in the admin menu, and shopify://admin/...
- *     links opening the admin's own pages.
+ *   - shopify.toast.show(message, {duration, isError, action, onAction}), <s-app-nav> links
+ *     shown in the admin menu (again whenever they change, as App Bridge watches the menu),
+ *     and shopify://admin/... links opening the admin's own pages.
  */
 (function () {
   'use strict';
@@ -15,6 +16,7 @@
   var adminOrigin = new URL(script.src, location.href).origin;
   var params = new URLSearchParams(location.search);
   var pending = new Map();
+  var toastActions = new Map();
   var seq = 0;
 
   function request(type, payload) {
@@ -31,6 +33,11 @@
   window.addEventListener('message', function (event) {
     if (event.origin !== adminOrigin || event.source !== window.parent) return;
     var m = event.data;
+    if (m && m.source === 'admin' && m.type === 'toastAction') {
+      var onAction = toastActions.get(m.toastId);
+      if (onAction) { toastActions.delete(m.toastId); onAction(); }
+      return;
+    }
     if (!m || m.source !== 'admin' || !pending.has(m.id)) return;
     var p = pending.get(m.id);
     pending.delete(m.id);
@@ -40,7 +47,18 @@
   var shopify = {
     config: {apiKey: apiKey, shop: params.get('shop'), host: params.get('host'), locale: params.get('locale') || 'en'},
     idToken: function () { return request('idToken'); },
-    toast: {show: function (message, opts) { request('toast', {message: String(message), isError: !!(opts && opts.isError)}).catch(function () {}); }},
+    toast: {show: function (message, opts) {
+      opts = opts || {};
+      var toastId = null;
+      if (opts.action && typeof opts.onAction === 'function') {
+        toastId = 'toast-' + (++seq);
+        toastActions.set(toastId, opts.onAction);
+      }
+      request('toast', {
+        message: String(message), isError: !!opts.isError, duration: Number(opts.duration) || 5000,
+        action: opts.action ? String(opts.action) : null, toastId: toastId
+      }).catch(function () {});
+    }},
     navigate: function (href) { return request('navigate', {href: href}); }
   };
   window.shopify = shopify;
@@ -89,5 +107,15 @@
     });
     request('nav', {items: items}).catch(function () {});
   }
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', syncNav); else syncNav();
+  var navTimer = null;
+  function watchNav() {
+    syncNav();
+    var nav = document.querySelector('s-app-nav, ui-nav-menu');
+    if (!nav || !window.MutationObserver) return;
+    new MutationObserver(function () {
+      clearTimeout(navTimer);
+      navTimer = setTimeout(syncNav, 50);
+    }).observe(nav, {subtree: true, childList: true, characterData: true, attributes: true});
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', watchNav); else watchNav();
 })();

@@ -246,6 +246,10 @@ SCOPE_NAMES = {
     "read_discounts": N_("see discount codes"),
     "write_discounts": N_("create friends' discounts and advocates' rewards"),
     "write_app_proxy": N_("show the referral page on your storefront"),
+    "read_products": N_("send product links in conversations"),
+    "read_publications": N_("send only products shoppers can open on your Online Store"),
+    "write_pixels": N_("add the web pixel that shows chatting shoppers' cart in the inbox"),
+    "read_customer_events": N_("read the cart events of shoppers in a chat"),
 }
 
 

@@ -1,14 +1,21 @@
 """The Settings page: the program's terms; a change to what the friend code holds brings
-every advocate's code in Shopify up to date (a job)."""
+every advocate's code in Shopify up to date (a job). Also who can chat with shoppers: the
+account owner grants the chat permission to staff who have opened the app
+(`conversations/staff_chat.py`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from shopify_app import jobs, wording
+from shopify_app import app_url, jobs, wording
 from shopify_app.auth.embedded import id_token_required, staff_actor
+from shopify_app.conversations import service as conversations
+from shopify_app.conversations import staff_chat
+from shopify_app.conversations.admin_views import current_staff
 from shopify_app.db import get_session
 from shopify_app.i18n import DEFAULT_LOCALE, current_locale
 from shopify_app.models import Advocate
@@ -71,20 +78,77 @@ def settings():
     else:
         session.commit()
         values = _settings_form_values(program, currency)
+    return render_settings(
+        session,
+        program=program,
+        values=values,
+        errors=errors,
+        saved=saved,
+        status=status,
+        toast=_("Settings saved") if saved else None,
+    )
+
+
+def render_settings(session, *, status: int = 200, **shown: Any):
+    """The Settings page with the program form (as stored unless `shown` says otherwise)
+    and the chat staff card."""
+    if "program" not in shown:
+        shown["program"] = get_program(session, g.shop)
+        shown["values"] = _settings_form_values(shown["program"], shop_currency(g.shop))
+    shown.setdefault("errors", {})
+    shown.setdefault("saved", None)
     advocate_count = session.scalar(
         select(func.count()).select_from(Advocate).where(Advocate.shop_id == g.shop.id)
     )
+    me = current_staff(session)
+    # X-Location: a post to /settings/chat-staff answers with the Settings page's address.
     return (
         render_template(
             "admin/settings.html",
-            program=program,
-            values=values,
-            errors=errors,
-            saved=saved,
-            currency=currency,
+            currency=shop_currency(g.shop),
             advocate_count=advocate_count,
-            toast=_("Settings saved") if saved else None,
-            saved_text=_saved_text(saved or []),
+            chat_staff=staff_chat.shop_staff(session, g.shop),
+            may_chat=conversations.may_chat,
+            me=me,
+            owner_edits=me is not None and me.account_owner,
+            saved_text=_saved_text(shown.get("saved") or []),
+            **shown,
         ),
         status,
+        {"X-Location": app_url("settings.settings")},
+    )
+
+
+@bp.post("/settings/chat-staff")
+@id_token_required
+def chat_staff():
+    """The account owner's choice of who can chat: every listed staff member's checkbox
+    (`listed` names them, `chat` the ticked ones). Anyone else is refused (403)."""
+    session = get_session()
+    me = current_staff(session)
+    if me is None or not me.account_owner:
+        return render_settings(
+            session,
+            status=403,
+            chat_error="Only the shop owner can change who can chat with shoppers.",
+        )
+    ticked = set(request.form.getlist("chat"))
+    changed: list[str] = []
+    try:
+        for staff_id in dict.fromkeys(request.form.getlist("listed")):
+            allowed = staff_id in ticked
+            if staff_chat.set_chat_permission(session, g.shop, me, staff_id, allowed):
+                member = staff_chat.staff_of(session, g.shop, staff_id)
+                changed.append(
+                    f"{member.name if member else staff_id}: "
+                    + ("may chat" if allowed else "may no longer chat")
+                )
+    except conversations.MessageRefused as exc:
+        session.rollback()
+        return render_settings(session, status=exc.status, chat_error=exc.reason)
+    session.commit()
+    return render_settings(
+        session,
+        chat_saved=changed,
+        toast="Chat permissions saved" if changed else None,
     )

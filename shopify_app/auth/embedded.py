@@ -23,6 +23,7 @@ from shopify_app.shopify.id_token import IdTokenClaims, decode_id_token
 from shopify_app.shopify.offline_tokens import ensure_installed
 from shopify_app.shopify.services import shopify
 from shopify_app.staff import remember_staff
+from shopify_app.web_pixel import activate_on_load
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ def id_token_required(view: F) -> F:
                 mimetype="text/html",
             )
         remember_staff(get_session(), g.shop, claims.user_id, claims.raw, shopify().token_endpoint)
+        if not fetch:
+            activate_on_load(g.shop)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

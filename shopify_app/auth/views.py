@@ -17,6 +17,7 @@ from shopify_app.shopify.errors import InvalidShopDomain, ShopifyError
 from shopify_app.shopify.hmac import verify_query_hmac
 from shopify_app.shopify.offline_tokens import record_install
 from shopify_app.shopify.services import shopify
+from shopify_app.web_pixel import activate_on_load
 
 from .embedded import embedded_admin_url
 
@@ -119,7 +120,8 @@ def callback():
     missing = required - _implied_scopes(granted)
     if missing:
         abort(403, description="Missing required scopes: " + ", ".join(sorted(missing)))
-    record_install(session, shop, grant, shopify())
+    installed = record_install(session, shop, grant, shopify())
+    activate_on_load(installed)  # the cart events' web pixel, now that the shop is committed
     return redirect(embedded_admin_url(shop))
 
 

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from shopify_app.auth.embedded import id_token_required
+from shopify_app.auth.embedded import id_token_required, staff_actor
 from shopify_app.customers import attributes
 from shopify_app.customers import detail as detail_cards
 from shopify_app.db import get_session
@@ -28,12 +28,14 @@ from shopify_app.models import Conversation, SavedReply, StaffMember
 from shopify_app.realtime import presence
 from shopify_app.realtime.tokens import issue_realtime_token
 from shopify_app.referrals.program import shop_currency
+from shopify_app.request_limits import MULTIPART_SLACK
 from shopify_app.shopify.services import shopify
 from shopify_app.shops import ensure_shop_timezone
+from shopify_app.storage import storage
 from shopify_app.timeline.labels import local_time
 from shopify_app.values import iso_utc
 
-from . import notify, service
+from . import catalog, images, notify, service, staff_chat
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,9 @@ def parse_moment(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
+def row_json(
+    conversation: Conversation, online: set[int], names: dict[int, str] | None = None
+) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "email": conversation.email,
@@ -131,11 +135,17 @@ def row_json(conversation: Conversation, online: set[int]) -> dict[str, Any]:
         "status": conversation.status,
         "archived": conversation.archived_at is not None,
         "assigned_staff_id": conversation.assigned_staff_id,
+        "assigned_staff_name": (names or {}).get(conversation.assigned_staff_id or 0),
         "preview": conversation.last_message_preview,
         "last_message_at": iso_utc(conversation.last_message_at),
         "unread": conversation.unread_for_staff,
         "online": conversation.id in online,
     }
+
+
+def staff_names(session) -> dict[int, str]:
+    """`StaffMember.id` -> name, for the assignee on each row."""
+    return {s.id: s.name for s in staff_chat.shop_staff(session, g.shop)}
 
 
 def load_list(session) -> tuple[list[Conversation], set[int], str, str]:
@@ -175,6 +185,18 @@ def hub_context(session, conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def storefront_root(session, rows) -> str | None:
+    """The storefront root the links of product and discount messages must be on (inbox.js
+    shows them as links only then): read from Shopify (cached) when the thread has such
+    messages, else only from the cache; None when Shopify cannot say now."""
+    if not any(m.kind in ("product", "discount") for m in rows):
+        return catalog.cached_storefront(g.shop)
+    try:
+        return catalog.online_store(session, g.shop).root
+    except service.MessageRefused:
+        return None
+
+
 @bp.get("/conversations")
 @id_token_required
 def inbox():
@@ -193,6 +215,7 @@ def inbox():
         "views": VIEWS,
         "selected_id": selected.id if selected else None,
         "list_limit": LIST_LIMIT,
+        "staff_names": staff_names(session),
         "iso_utc": iso_utc,
         "local_time": lambda moment: local_time(moment, zone),
         "local_day": lambda moment: local_time(moment, zone).partition(",")[0],
@@ -204,13 +227,17 @@ def inbox():
         shown |= hub_context(session, selected)
         shown["messages"] = [service.message_json(m, for_shopper=False) for m in rows]
         shown["created"] = {m.id: m.created_at for m in rows}
+        shown["storefront"] = storefront_root(session, rows)
         listed = any(c.id == selected.id for c in conversations)
         shown["selected_online"] = selected.id in (online if listed else online_ids([selected.id]))
+        shown["details"] = staff_chat.details_json(session, selected)
+        shown["chat_staff"] = service.chat_staff(session, g.shop)
     return render_template(
         "admin/conversations.html",
         selected=selected,
         saved_replies=service.list_saved_replies(session, g.shop),
         max_body=service.MAX_BODY,
+        image_max_bytes=current_app.config["CHAT_IMAGE_MAX_BYTES"],
         timezone=zone.key,
         **shown,
     )
@@ -219,8 +246,10 @@ def inbox():
 @bp.get("/conversations.json")
 @id_token_required
 def list_json():
-    conversations, online, _q, _view = load_list(get_session())
-    return {"conversations": [row_json(c, online) for c in conversations]}
+    session = get_session()
+    conversations, online, _q, _view = load_list(session)
+    names = staff_names(session)
+    return {"conversations": [row_json(c, online, names) for c in conversations]}
 
 
 @bp.get("/conversations/<int:conversation_id>/messages")
@@ -233,7 +262,9 @@ def thread_json(conversation_id: int):
         session, g.shop, conversation, int(after) if after.isdigit() else 0, include_notes=True
     )
     return {
-        "conversation": row_json(conversation, online_ids([conversation.id])),
+        "conversation": row_json(conversation, online_ids([conversation.id]), staff_names(session)),
+        "details": staff_chat.details_json(session, conversation),
+        "chat_staff": [{"id": s.id, "name": s.name} for s in service.chat_staff(session, g.shop)],
         "messages": [service.message_json(m, for_shopper=False) for m in messages],
     }
 
@@ -248,14 +279,19 @@ def posted_text(field: str, cap: int, what: str) -> str:
     return text
 
 
+def posted_client_id() -> str | None:
+    client_id = (request.get_json(silent=True) or {}).get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > CLIENT_ID_CAP):
+        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    return client_id or None
+
+
 def post_from_staff(conversation_id: int, author: str):
     session = get_session()
     conversation = conversation_or_404(session, conversation_id)
     what = "reply" if author == "staff" else "note"
     body = posted_text("body", service.MAX_BODY, what)
-    client_id = (request.get_json(silent=True) or {}).get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or len(client_id) > CLIENT_ID_CAP):
-        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    client_id = posted_client_id()
     try:
         message = service.post_message(
             session,
@@ -265,7 +301,7 @@ def post_from_staff(conversation_id: int, author: str):
             body=body,
             channel="admin",
             staff=current_staff(session),
-            client_id=client_id or None,
+            client_id=client_id,
         )
         session.commit()
     except service.MessageRefused as exc:
@@ -284,6 +320,139 @@ def reply(conversation_id: int):
 @id_token_required
 def note(conversation_id: int):
     return post_from_staff(conversation_id, "note")
+
+
+@bp.post("/conversations/<int:conversation_id>/images")
+@id_token_required
+def upload_image(conversation_id: int):
+    """Staff send an image (multipart, the file in "image", optionally "client_id"). The
+    body is capped before it is read (`request_limits`); what the file is, is decided by
+    its content (`images.clean_image`)."""
+    cap = current_app.config["CHAT_IMAGE_MAX_BYTES"]
+    if (request.content_length or 0) > cap + MULTIPART_SLACK:
+        return problem(413, images.too_large(cap))
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    if request.mimetype != "multipart/form-data":
+        return problem(415, 'Send the image as multipart/form-data, in the field "image".')
+    try:
+        upload = request.files.get("image")
+        client_id = request.form.get("client_id")
+    except RequestEntityTooLarge:
+        return problem(413, images.too_large(cap))
+    if upload is None:
+        return problem(400, 'Send the image as multipart/form-data, in the field "image".')
+    if client_id is not None and len(client_id) > CLIENT_ID_CAP:
+        abort(400, f"client_id must be a string of at most {CLIENT_ID_CAP} characters.")
+    data = upload.stream.read(cap + 1)
+    if len(data) > cap:
+        return problem(413, images.too_large(cap))
+    if not data:
+        return problem(422, "The image file is empty.")
+    try:
+        message = images.send_image(
+            session,
+            g.shop,
+            conversation,
+            data,
+            store=storage(),
+            staff=current_staff(session),
+            client_id=client_id or None,
+            max_pixels=current_app.config["CHAT_IMAGE_MAX_PIXELS"],
+            max_side=current_app.config["CHAT_IMAGE_MAX_SIDE"],
+        )
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return {"message": service.message_json(message, for_shopper=False)}, 201
+
+
+# ---- products and discount codes (F5): `catalog.py` reads them from Shopify ----------------
+
+
+def catalog_call(call):
+    """Run a catalog read or send; a refusal (the reason, or Shopify failing) is the JSON
+    error, and nothing is stored."""
+    session = get_session()
+    try:
+        result = call(session)
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return result
+
+
+def posted_json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, "Send a JSON object.")
+    return data
+
+
+@bp.get("/conversations/<int:conversation_id>/products")
+@id_token_required
+def search_products(conversation_id: int):
+    """Products a shopper could open (active, on the Online Store), by title."""
+    conversation_or_404(get_session(), conversation_id)
+    term = (request.args.get("q") or "")[:SEARCH_CAP]
+    return catalog_call(
+        lambda session: {
+            "products": catalog.search_products(session, g.shop, term),
+            "storefront": catalog.online_store(session, g.shop).root,
+        }
+    )
+
+
+@bp.get("/conversations/<int:conversation_id>/discounts")
+@id_token_required
+def discount_codes(conversation_id: int):
+    """The shop's active discount codes, offered in the picker."""
+    conversation_or_404(get_session(), conversation_id)
+    return catalog_call(lambda session: {"discounts": catalog.active_codes(session, g.shop)})
+
+
+def sent(message, session) -> tuple[dict[str, Any], int]:
+    return {
+        "message": service.message_json(message, for_shopper=False),
+        "storefront": catalog.online_store(session, g.shop).root,
+    }, 201
+
+
+@bp.post("/conversations/<int:conversation_id>/product")
+@id_token_required
+def send_product(conversation_id: int):
+    conversation = conversation_or_404(get_session(), conversation_id)
+    data, client_id = posted_json(), posted_client_id()
+    return catalog_call(
+        lambda session: sent(
+            catalog.send_product(
+                session,
+                g.shop,
+                conversation,
+                current_staff(session),
+                data.get("product_id"),
+                client_id,
+            ),
+            session,
+        )
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/discount")
+@id_token_required
+def send_discount(conversation_id: int):
+    conversation = conversation_or_404(get_session(), conversation_id)
+    data, client_id = posted_json(), posted_client_id()
+    return catalog_call(
+        lambda session: sent(
+            catalog.send_discount(
+                session, g.shop, conversation, current_staff(session), data.get("code"), client_id
+            ),
+            session,
+        )
+    )
 
 
 @bp.post("/conversations/<int:conversation_id>/read")
@@ -313,6 +482,74 @@ def typing(conversation_id: int):
         to_staff=False,
     )
     return "", 204
+
+
+# ---- the conversation's details (issue 20): assignee, status, archive --------------------
+
+
+def posted_object() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and not request.get_data():
+        return {}
+    if not isinstance(data, dict):
+        abort(400, "Send a JSON object.")
+    return data
+
+
+def change_details(conversation_id: int, change) -> tuple[dict[str, Any], int]:
+    """Apply `change(session, conversation) -> changed` and answer with the details as they
+    now are (`changed` false when the request changed nothing: a repeat is harmless)."""
+    session = get_session()
+    conversation = conversation_or_404(session, conversation_id)
+    try:
+        changed = change(session, conversation)
+        session.commit()
+    except service.MessageRefused as exc:
+        session.rollback()
+        return problem(exc.status, exc.reason)
+    return {"conversation": staff_chat.details_json(session, conversation), "changed": changed}, 200
+
+
+@bp.post("/conversations/<int:conversation_id>/assign")
+@id_token_required
+def assign(conversation_id: int):
+    """`{"staff_id": <StaffMember id>}` assigns, `{"staff_id": null}` unassigns."""
+    data = posted_object()
+    if "staff_id" not in data:
+        abort(400, 'Send JSON with "staff_id": a staff member\'s id, or null to unassign.')
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.assign(session, g.shop, c, staff_actor(), data["staff_id"]),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/status")
+@id_token_required
+def set_status(conversation_id: int):
+    """`{"status": "active" | "inactive"}`."""
+    status = posted_object().get("status")
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.set_status(session, g.shop, c, staff_actor(), status),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/archive")
+@id_token_required
+def archive(conversation_id: int):
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.archive(session, g.shop, c, staff_actor()),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/restore")
+@id_token_required
+def restore(conversation_id: int):
+    return change_details(
+        conversation_id,
+        lambda session, c: staff_chat.restore(session, g.shop, c, staff_actor()),
+    )
 
 
 def saved_reply_json(reply: SavedReply) -> dict[str, Any]:

@@ -164,7 +164,13 @@ def _context(session: Session, shop: Shop, message: ConversationMessage) -> dict
     from .service import message_json  # the service enqueues this module's job
 
     staff_name = message_json(message, for_shopper=True).get("staff_name") or None
-    return {"shop_name": shop_display_name(shop), "staff_name": staff_name, "body": message.body}
+    return {
+        "shop_name": shop_display_name(shop),
+        "staff_name": staff_name,
+        "body": message.body,
+        # An image is not in the email (its URL expires): the templates point to the chat.
+        "kind": message.kind or "text",
+    }
 
 
 def compose_reply(session: Session, email: EmailMessage) -> Composed | None:

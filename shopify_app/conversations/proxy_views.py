@@ -8,7 +8,8 @@ widget proves which conversation is its own with the chat token `/chat/start` ga
 linked to a customer answers only while that customer is the one logged in.
 
 Errors are JSON `{"error": sentence}`: 401 unsigned/stale request or token, 403 an image or
-file, 404 a conversation that is gone, 413 a body over `service.MAX_BODY`, 422 bad input,
+file (only staff send images) or a message of another kind than text, 415 an upload instead
+of JSON, 404 a conversation that is gone, 413 a body over `service.MAX_BODY`, 422 bad input,
 429 (with Retry-After) a flood.
 """
 
@@ -23,15 +24,26 @@ from werkzeug.exceptions import HTTPException
 from shopify_app import rate_limits
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, Customer, Shop, utcnow
+from shopify_app.request_limits import is_upload
 from shopify_app.storefront.proxy_signature import verified_shop_and_customer
 
 from . import chat_tokens, notify, service
 
 bp = Blueprint("chat_proxy", __name__)
 
-ATTACHMENT_FIELDS = ("image", "images", "attachment", "attachments", "file", "files")
+ATTACHMENT_FIELDS = (
+    "image",
+    "images",
+    "image_url",
+    "file_id",
+    "attachment",
+    "attachments",
+    "file",
+    "files",
+)
 DATA_URI = re.compile(r"(?i)\bdata:[a-z0-9.+-]+/[a-z0-9.+-]+[;,]")
-NO_IMAGES = "Images and files cannot be sent in this chat."
+NO_IMAGES = "Only the shop's staff can send images."
+NOT_TEXT = "Only text can be sent in this chat."
 EXPIRED_CHAT = "This chat has expired; start a new one."
 
 
@@ -60,17 +72,28 @@ bp.register_error_handler(HTTPException, _http_error)
 
 
 def _body() -> dict[str, Any]:
-    """The POST's JSON object. A file part or a file-like field anywhere is refused (403):
-    the shopper cannot send images, whatever the client."""
-    if request.files or any(request.form.get(k) for k in ATTACHMENT_FIELDS):
+    """The POST's JSON object. The shopper cannot send images or files, whatever the
+    client, and nothing is stored for any attempt: a form with files (multipart) or a
+    file-like field is refused (403), raw bytes or an image as the body (415), both before
+    a byte of the body is read (`request_limits` lets uploads through to here unread); so is
+    a message of another kind than text or one carrying a payload (403)."""
+    if request.mimetype == "multipart/form-data":
+        abort(403, NO_IMAGES)
+    if is_upload(request.mimetype):
+        abort(415, NO_IMAGES)
+    if any(request.form.get(k) for k in ATTACHMENT_FIELDS):
         abort(403, NO_IMAGES)
     if request.mimetype != "application/json":
         abort(415, "Send JSON.")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(400, "The body must be a JSON object.")
-    if any(data.get(k) for k in ATTACHMENT_FIELDS):
+    kind, payload = data.get("kind"), data.get("payload")
+    inner = payload if isinstance(payload, dict) else {}
+    if kind == "image" or any(data.get(k) or inner.get(k) for k in ATTACHMENT_FIELDS):
         abort(403, NO_IMAGES)
+    if kind not in (None, "text") or payload is not None:
+        abort(403, NOT_TEXT)
     return data
 
 

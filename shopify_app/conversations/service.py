@@ -44,6 +44,9 @@ CHANNELS = ("widget", "email", "admin")
 # What a message carries: "text", a storefront "cart" event (staff only), a "product" link, a
 # "discount" code or an "image" (the last three sent by staff). Its facts are in `payload`.
 MESSAGE_KINDS = ("text", "cart", "product", "discount", "image")
+# Kinds the shopper never sees nor is told of (the cart events of F2: staff only); they are
+# not unread and do not move the conversation in the list (cart_events.py).
+STAFF_ONLY_KINDS = ("cart",)
 VIEWS = ("all", "mine", "unassigned", "active", "inactive", "archived")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -241,6 +244,16 @@ def _existing(
     return None
 
 
+def sent_before(
+    session: Session, shop: Shop, conversation: Conversation, client_id: str | None
+) -> ConversationMessage | None:
+    """The message already stored under this `client_id` (a retried send), or None."""
+    client_id = (client_id or "").strip()[:64] or None
+    if conversation.shop_id != shop.id or client_id is None:
+        return None
+    return _existing(session, shop, conversation, client_id, None)
+
+
 def post_message(
     session: Session,
     shop: Shop,
@@ -299,15 +312,28 @@ def post_message(
         if found is None:
             raise
         return found
-    if author != "note":
+    if author != "note" and kind not in STAFF_ONLY_KINDS:
         conversation.last_message_at = now
         conversation.last_message_preview = _one_line(text, PREVIEW_CHARS)
     if author == "shopper":
+        # One UPDATE: both right-hand sides read the row as it was, so the message that
+        # makes the conversation unread starts the streak (`staff_alerts`).
+        conversation.unread_since_message_id = case(
+            (
+                or_(
+                    Conversation.unread_for_staff <= 0,
+                    Conversation.unread_since_message_id.is_(None),
+                ),
+                message.id,
+            ),
+            else_=Conversation.unread_since_message_id,
+        )
         conversation.unread_for_staff = Conversation.unread_for_staff + 1
         conversation.status = "active"
         conversation.archived_at = None  # the shopper wrote again: back in the inbox
     elif author == "staff":
         conversation.unread_for_staff = 0
+        conversation.unread_since_message_id = None
     session.flush()
     _record_timeline(session, shop, conversation, message, staff)
     _announce_after_commit(session, shop, conversation, message, staff)
@@ -321,8 +347,12 @@ def _announce_after_commit(
     message: ConversationMessage,
     staff: StaffMember | None,
 ) -> None:
-    to_shopper = message.author != "note"
-    payload = message_json(message, for_shopper=False, staff=staff)
+    to_shopper = message.author != "note" and message.kind not in STAFF_ONLY_KINDS
+    # Staff pages name the shopper in a toast without a lookup (the staff channel only).
+    payload = {
+        **message_json(message, for_shopper=False, staff=staff),
+        "shopper": conversation.name or conversation.email,
+    }
     shopper_payload = message_json(message, for_shopper=True, staff=staff) if to_shopper else None
     shop_id, conversation_id, message_id = shop.id, conversation.id, message.id
     email_due = message.email_due
@@ -408,6 +438,7 @@ def mark_seen(session: Session, shop: Shop, conversation: Conversation, message_
             ConversationMessage.conversation_id == conversation.id,
             ConversationMessage.id == wanted,
             ConversationMessage.author != "note",
+            ConversationMessage.kind.not_in(STAFF_ONLY_KINDS),
         )
     )
     if exists is None:
@@ -434,8 +465,24 @@ def mark_read(session: Session, shop: Shop, conversation: Conversation) -> None:
     """Staff have read everything in the conversation."""
     if conversation.shop_id != shop.id:
         raise MessageRefused(_("No such conversation."), 404)
+    was_unread = bool(conversation.unread_for_staff)
     conversation.unread_for_staff = 0
+    conversation.unread_since_message_id = None
     session.flush()
+    if was_unread:
+        # Other staff pages update their unread count (and the inbox its list).
+        shop_id, conversation_id = shop.id, conversation.id
+        jobs.after_commit(
+            session,
+            lambda: notify.publish_event(
+                shop_id=shop_id,
+                conversation_id=conversation_id,
+                event="conversation",
+                data={"unread": 0},
+                to_shopper=False,
+                to_staff=True,
+            ),
+        )
 
 
 def get_conversation(session: Session, shop: Shop, conversation_id: Any) -> Conversation | None:
@@ -525,7 +572,8 @@ def messages_after(
     limit: int = 500,
 ) -> list[ConversationMessage]:
     """The conversation's messages with ids above `after_id`, oldest first; private notes
-    only when `include_notes` (never for the shopper)."""
+    and the staff-only kinds (cart events) only when `include_notes` (never for the
+    shopper)."""
     conditions = [
         ConversationMessage.shop_id == shop.id,
         ConversationMessage.conversation_id == conversation.id,
@@ -533,6 +581,7 @@ def messages_after(
     ]
     if not include_notes:
         conditions.append(ConversationMessage.author != "note")
+        conditions.append(ConversationMessage.kind.not_in(STAFF_ONLY_KINDS))
     return list(
         session.scalars(
             select(ConversationMessage)
@@ -559,7 +608,7 @@ def message_json(
         else:
             full = " ".join(p for p in (member.first_name, member.last_name) if p)
             staff_name = full or member.email or None
-    return {
+    shown = {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "author": message.author,
@@ -570,6 +619,36 @@ def message_json(
         "created_at": iso_utc(message.created_at),
         "staff_name": staff_name,
     }
+    if message.kind == "image":
+        from .images import image_url_for  # images imports this module
+
+        # Signed now, expiring: every fetch of the messages hands out a fresh one.
+        shown["image_url"] = image_url_for(message.shop_id, message.payload)
+    return shown
+
+
+def may_chat(staff: StaffMember | None) -> bool:
+    """Whether this staff member may chat with shoppers (be assigned conversations): the
+    account owner always, others once the owner granted it in Settings."""
+    return staff is not None and bool(staff.account_owner or staff.chat_permission)
+
+
+def chat_staff(session: Session, shop: Shop) -> list[StaffMember]:
+    """The shop's staff who may chat, by name. Only those who have opened the app are known:
+    Shopify gives apps no staff list outside Plus (shopify-platform.md § 11.5)."""
+    return list(
+        session.scalars(
+            select(StaffMember)
+            .where(
+                StaffMember.shop_id == shop.id,
+                or_(StaffMember.account_owner.is_(True), StaffMember.chat_permission.is_(True)),
+            )
+            .order_by(
+                func.lower(func.coalesce(StaffMember.first_name, StaffMember.email, "")),
+                StaffMember.id,
+            )
+        )
+    )
 
 
 def list_saved_replies(session: Session, shop: Shop) -> list[SavedReply]:

@@ -43,13 +43,14 @@ KINDS = (
     "signup_confirmation",
     "webhook_disabled",
     "conversation_reply",
+    "conversation_unread",
 )
 MARKETING_KINDS = frozenset({"invitation", "share"})
 # Asked for by the recipient to give consent: sent whatever their marketing consent says.
 CONSENT_KINDS = frozenset({"signup_confirmation"})
-# Notices to the shop's staff (an outgoing webhook endpoint disabled): not a shopper's
-# email, so no shopper's marketing consent applies.
-STAFF_KINDS = frozenset({"webhook_disabled"})
+# Notices to the shop's staff (an outgoing webhook endpoint disabled, a chat message unread
+# by the assignee): not a shopper's email, so no shopper's marketing consent applies.
+STAFF_KINDS = frozenset({"webhook_disabled", "conversation_unread"})
 # A staff member's answer to the shopper's chat: asked for by the shopper.
 CONVERSATION_KINDS = frozenset({"conversation_reply"})
 # Sent whatever the recipient's marketing consent says.

@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -21,6 +31,14 @@ class Conversation(TimestampMixin, Base):
         Index("ix_conversations_inbox", "shop_id", "archived_at", "last_message_at"),
         Index("ix_conversations_email", "shop_id", "email"),
         Index("ix_conversations_customer", "shop_id", "customer_id"),
+        # The nav's unread count and the unread-email sweep read only unread conversations.
+        Index(
+            "ix_conversations_unread",
+            "shop_id",
+            "archived_at",
+            postgresql_where=text("unread_for_staff > 0"),
+            sqlite_where=text("unread_for_staff > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +60,11 @@ class Conversation(TimestampMixin, Base):
     # only moves forward. A staff reply after it, unseen past CONVERSATION_UNSEEN_EMAIL_MINUTES,
     # is emailed.
     shopper_seen_message_id: Mapped[int | None] = mapped_column(Integer)
+    # The first shopper message of the current unread streak (set by the message that made
+    # the conversation unread, cleared when staff read it or reply), and the streak whose
+    # assignee was emailed about it (`staff_alerts`): equal means emailed, once per streak.
+    unread_since_message_id: Mapped[int | None] = mapped_column(Integer)
+    assignee_notified_message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ConversationMessage(Base):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, UTCDateTime
@@ -33,8 +33,15 @@ class Shop(TimestampMixin, Base):
     reauth_required_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The app's web pixel on the shop (webPixelCreate) and the settings it was last given
+    # (shopify_app/web_pixel.py): None until activated, and again after an uninstall.
+    web_pixel_id: Mapped[str | None] = mapped_column(String(255))
+    web_pixel_settings: Mapped[str | None] = mapped_column(Text)
     # shop/redact erased everything else: this row is the record that it happened.
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Email a conversation's assignee about a shopper message unread this many minutes
+    # (0: never). Settings > Notifications.
+    unread_email_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     @property
     def is_installed(self) -> bool:

@@ -22,7 +22,16 @@ class StaffMember(Base):
     last_name: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     account_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Granted by the account owner in Settings (the owner always may chat); kept when the
+    # identity is refreshed (`staff.remember_staff`).
+    chat_permission: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def name(self) -> str:
+        """First and last name, else the email: what the inbox and its errors call them."""
+        full = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return full or self.email or f"Staff member {self.user_id}"
 
     @property
     def label(self) -> str:

@@ -9,7 +9,7 @@ from .base import Base, UTCDateTime, utcnow
 
 
 class StoredFile(Base):
-    """A file every process can read (export output now, chat images later), kept by
+    """A file every process can read (export output, chat images), kept by
     `shopify_app.storage`. While it is written `completed_at` is None and nobody reads it;
     completing it replaces any earlier file under the same key. Past `expires_at` it is
     deleted, complete or not (an abandoned write included)."""

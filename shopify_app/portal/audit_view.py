@@ -119,4 +119,8 @@ def _subject(
     if kind == "webhook_endpoint":
         url = endpoints.get(sid or 0) or recorded.get("url")
         return [Part(url or _("A webhook endpoint"), "outgoing_webhooks.webhooks")]
+    if kind == "staff_member":
+        return [Part(str(recorded.get("staff") or _("A staff member")), "settings.settings")]
+    if kind == "conversation":
+        return [Part(_("A conversation"), "conversations.inbox", {"c": sid})]
     return [Part(kind.replace("_", " ").capitalize())]

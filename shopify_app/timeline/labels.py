@@ -19,6 +19,7 @@ _EMAIL_KINDS = {
     "friend": N_("Friend offer email"),
     "signup_confirmation": N_("Signup confirmation email"),
     "conversation_reply": N_("Chat reply email"),
+    "conversation_unread": N_("Unread chat email to staff"),
 }
 _EMAIL_STEPS = {
     "queued": N_("queued"),
@@ -60,6 +61,11 @@ _STAFF_ACTIONS = {
     "customer.unsubscribed_sms": N_("unsubscribed the customer from SMS marketing"),
     "customer.api_created": N_("created the customer"),
     "customer.api_updated": N_("updated the customer"),
+    "conversation.assigned": N_("assigned the conversation"),
+    "conversation.unassigned": N_("unassigned the conversation"),
+    "conversation.status_changed": N_("changed the conversation's status"),
+    "conversation.archived": N_("archived the conversation"),
+    "conversation.restored": N_("restored the conversation from the archive"),
 }
 _REFERRAL_STEPS = {
     "created": N_("Referral created"),
@@ -268,6 +274,8 @@ def describe(
             if step in _STAFF_ACTIONS
             else step.replace(".", " ").replace("_", " ")
         )
+        if step.startswith("conversation.") and payload.get("reason"):
+            action = str(payload["reason"])  # the whole predicate: "assigned … to Sam Support"
         who = staff_name or (_("Staff") if family == "staff" else _("The app"))
         if family == "app" and (event.actor or "").startswith("api:"):
             who = _("The API key “%(name)s”", name=event.actor[4:])

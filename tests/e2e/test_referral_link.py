@@ -23,6 +23,8 @@ def test_a_friend_follows_the_link_and_checks_out_with_the_discount(live, page, 
     page.goto(f"{live.app_url}/r/{code}")
     expect(page.locator("#discount-applied")).to_contain_text(code)
     page.screenshot(path=str(screenshots_dir / "storefront-with-discount.png"), full_page=True)
+    page.click("#add-green-tea")
+    expect(page.locator("#cart-count")).to_have_text("1")
     page.fill("#email", "friend@example.com")
     page.fill("#first_name", "Fran")
     page.click("text=Check out")

@@ -214,10 +214,13 @@ def test_the_devstore_command_keeps_its_state_across_restarts(tmp_path):
     state, and the next start continues: the orders, their numbers, the mailbox."""
     env = devstore_env(tmp_path / "instance")
     url, log_path = env["DEVSTORE_URL"], tmp_path / "devstore.log"
-    checkout = {"email": "fran@example.com", "qty-1": "1"}
+    checkout = {"email": "fran@example.com"}
+    store = f"{url}/shops/demo-shop.myshopify.com"
+    teapot = {"id": "8002", "quantity": "1"}
     with httpx.Client(timeout=10) as http:
         proc = run_devstore(env, log_path)
-        placed = http.post(f"{url}/shops/demo-shop.myshopify.com/checkout", data=checkout)
+        assert http.post(f"{store}/cart/add.js", data=teapot).status_code == 200
+        placed = http.post(f"{store}/checkout", data=checkout)
         assert "#1010" in placed.text
         with smtplib.SMTP("127.0.0.1", int(env["SMTP_URL"].rsplit(":", 1)[1])) as smtp:
             smtp.sendmail("app@example.com", ["ada@example.com"], b"Subject: Kept\r\n\r\nhi\r\n")
@@ -225,7 +228,8 @@ def test_the_devstore_command_keeps_its_state_across_restarts(tmp_path):
         assert proc.wait(timeout=30) == 0, log_path.read_text()[-2000:]
 
         proc = run_devstore(env, log_path)
-        placed = http.post(f"{url}/shops/demo-shop.myshopify.com/checkout", data=checkout)
+        assert http.post(f"{store}/cart/add.js", data=teapot).status_code == 200
+        placed = http.post(f"{store}/checkout", data=checkout)
         assert "#1011" in placed.text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0, log_path.read_text()[-2000:]

@@ -42,9 +42,11 @@ def consent_events(live, channel="email"):
 def test_consent_changed_in_the_devstore_reaches_the_app_with_its_date_once(live):
     install(live, SHOP_A)
     live.state.dispatcher.fault_rates = {"duplicate": 0.5}
+    store = f"{live.devstore_url}/shops/{SHOP_A}"
+    live.http.post(f"{store}/cart/add.js", data={"id": "8001", "quantity": "1"})
     checkout = live.http.post(
-        f"{live.devstore_url}/shops/{SHOP_A}/checkout",
-        data={"email": "bea@example.com", "qty-0": "1", "accepts_marketing": "on"},
+        f"{store}/checkout",
+        data={"email": "bea@example.com", "accepts_marketing": "on"},
     )
     assert checkout.status_code == 200
     settle(live)

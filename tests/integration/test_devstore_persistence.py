@@ -106,7 +106,9 @@ def graphql(client, token: str, query: str, **variables):
 
 
 def checkout(client, email: str, code: str | None = None) -> commerce.DevOrder:
-    form = {"email": email, "qty-0": "2"} | ({"discount_code": code} if code else {})
+    form = {"email": email} | ({"discount_code": code} if code else {})
+    added = client.post(f"/shops/{SHOP}/cart/add.js", data={"id": "8001", "quantity": "2"})
+    assert added.status_code == 200, added.text
     response = client.post(f"/shops/{SHOP}/checkout", data=form)
     assert response.status_code == 200, response.text
     return response
@@ -282,3 +284,30 @@ def test_a_state_file_it_cannot_read_stops_the_start_and_is_kept(tmp_path, recei
     stop(devstore(tmp_path / "elsewhere", receiver.server.url))
     with pytest.raises(StateError, match="cannot be read"):  # and the lock was let go
         devstore(folder, receiver.server.url)
+
+
+def test_the_apps_web_pixel_is_kept_across_a_restart(tmp_path, receiver, new_process):
+    folder = tmp_path / "devstore"
+    first = devstore(folder, receiver.server.url)
+    client = first.test_client()
+    token = offline_tokens(client)["access_token"]
+    settings = '{"ingestUrl": "https://x.example/pixel/events", "shopKey": "1.ab"}'
+    status, created = graphql(
+        client,
+        token,
+        "mutation C($w: WebPixelInput!) { webPixelCreate(webPixel: $w) "
+        "{ webPixel { id } userErrors { code } } }",
+        w={"settings": settings},
+    )
+    assert status == 200 and created["data"]["webPixelCreate"]["userErrors"] == []
+    pixel_id = created["data"]["webPixelCreate"]["webPixel"]["id"]
+    stop(first)
+
+    new_process()
+    second = devstore(folder, receiver.server.url)
+    try:
+        status, read = graphql(second.test_client(), token, "{ webPixel { id settings } }")
+        assert read["data"]["webPixel"]["id"] == pixel_id
+        assert "shopKey" in read["data"]["webPixel"]["settings"]
+    finally:
+        stop(second)

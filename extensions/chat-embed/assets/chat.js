@@ -257,6 +257,88 @@
   // kind without a renderer shows its `body` sentence. Text only through textContent.
   var BODY_RENDERERS = { text: textBody };
 
+  // An image staff sent: the app's signed, expiring URL (fresh on every fetch of the
+  // messages); a click opens it full size in a new tab.
+  BODY_RENDERERS.image = function (message) {
+    var url = String(message.image_url || '');
+    if (!/^https?:/i.test(url)) return textBody(message);
+    var link = el('a', 'rc-chat__image', { href: url, target: '_blank', rel: 'noopener noreferrer', title: t('image_open') });
+    var img = el('img', '', { src: url, alt: t('image_alt', { name: authorName(message) }), loading: 'lazy' });
+    var size = message.payload || {};
+    if (size.width > 0 && size.height > 0) { img.width = size.width; img.height = size.height; }
+    img.addEventListener('load', function () { log.scrollTop = log.scrollHeight; });
+    link.appendChild(img);
+    return link;
+  };
+
+  // ---- product and discount messages (F5) ----
+  // The store's root path (the proxy path without /apps/<subpath>): a payload's URL becomes
+  // a link only when it is http(s) on this page's origin, under that root.
+  var storeRoot = cfg.proxy.replace(/\/apps\/[^\/]*$/, '');
+
+  function storeUrl(value) {
+    if (typeof value !== 'string') return null;
+    try {
+      var url = new URL(value, window.location.href);
+      if (!/^https?:$/.test(url.protocol) || url.origin !== window.location.origin) return null;
+      if (url.username || url.password) return null;
+      return url.pathname.indexOf(storeRoot + '/') === 0 ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function imageUrl(value) {
+    if (typeof value !== 'string') return null;
+    try {
+      var url = new URL(value);
+      return /^https?:$/.test(url.protocol) ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function priceText(amount, currency) {
+    var value = Number(amount);
+    if (!isFinite(value)) return '';
+    try {
+      return new Intl.NumberFormat(cfg.locale, { style: 'currency', currency: currency }).format(value);
+    } catch (e) {
+      return amount + ' ' + (currency || '');
+    }
+  }
+
+  BODY_RENDERERS.product = function (message) {
+    var p = message.payload || {};
+    var href = storeUrl(p.url);
+    if (!p.title || !href) return textBody(message);
+    // Opens in the same tab: the chat continues on the product page.
+    var card = el('a', 'rc-chat__product', { href: href });
+    var image = imageUrl(p.image_url);
+    if (image) card.appendChild(el('img', 'rc-chat__product-image', { src: image, alt: '', loading: 'lazy' }));
+    var info = el('span', 'rc-chat__product-info');
+    info.appendChild(text(el('span', 'rc-chat__product-title'), p.title));
+    info.appendChild(text(el('span', 'rc-chat__product-price'), priceText(p.price, p.currency)));
+    card.appendChild(info);
+    return card;
+  };
+
+  BODY_RENDERERS.discount = function (message) {
+    var d = message.payload || {};
+    var href = storeUrl(d.apply_url);
+    if (!d.code || !href) return textBody(message);
+    var box = el('div', 'rc-chat__discount');
+    box.appendChild(text(el('span', 'rc-chat__code'), d.code));
+    if (d.summary) box.appendChild(text(el('span', 'rc-chat__summary'), d.summary));
+    var ends = d.ends_at ? new Date(d.ends_at) : null;
+    if (ends && !isNaN(ends)) {
+      var day = ends.toLocaleDateString(cfg.locale, { day: 'numeric', month: 'long', year: 'numeric' });
+      box.appendChild(text(el('span', 'rc-chat__ends'), t('discount_ends', { date: day })));
+    }
+    box.appendChild(text(el('a', 'rc-chat__button rc-chat__apply', { href: href }), t('discount_apply', { code: d.code })));
+    return box;
+  };
+
   function renderBody(message) {
     var render = BODY_RENDERERS[message.kind] || textBody;
     try { return render(message); } catch (e) { return textBody(message); }
