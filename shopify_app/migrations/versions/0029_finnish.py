@@ -1,8 +1,8 @@
 """the customer's language (issue 21, G3): Shopify's `customer_locale` of their latest order,
 so the app's emails to them go out in it
 
-Revision ID: 0026_finnish
-Revises: 0025_message_kinds
+Revision ID: 0029_finnish
+Revises: 0028_cart
 Create Date: 2026-12-05 03:50:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026_finnish"
-down_revision = "0025_message_kinds"
+revision = "0029_finnish"
+down_revision = "0028_cart"
 branch_labels = None
 depends_on = None
 
