@@ -106,10 +106,10 @@
     link.href = m.image_url;
     link.target = '_blank';
     link.rel = 'noopener noreferrer';
-    link.title = 'Open the image in full size in a new tab';
+    link.title = window.t('Open the image in full size in a new tab');
     const img = document.createElement('img');
     img.src = m.image_url;
-    img.alt = 'Image from ' + (m.staff_name || 'Staff');
+    img.alt = window.t('Image from %(name)s', {name: m.staff_name || window.t('Staff')});
     img.loading = 'lazy';
     if (m.payload?.width && m.payload?.height) { img.width = m.payload.width; img.height = m.payload.height; }
     link.append(img);
@@ -180,7 +180,7 @@
     body.className = 'body';
     const lead = document.createElement('p');
     lead.className = 'muted small';
-    lead.textContent = 'Shared a product';
+    lead.textContent = window.t('Shared a product');
     body.append(lead, productCard(p));
     return body;
   };
@@ -191,7 +191,7 @@
     const body = document.createElement('div');
     body.className = 'body discount-card';
     const chip = linkOrText(storefrontUrl(d.apply_url), 'code-chip', d.code);
-    if (chip.href) chip.title = 'The link the shopper gets: applies ' + d.code + ' to their cart';
+    if (chip.href) chip.title = window.t('The link the shopper gets: applies %(code)s to their cart', {code: d.code});
     const summary = document.createElement('span');
     summary.className = 'discount-summary';
     summary.textContent = d.summary || '';
@@ -199,7 +199,7 @@
     if (d.ends_at) {
       const ends = document.createElement('span');
       ends.className = 'muted small';
-      ends.textContent = 'Ends ' + timeText(d.ends_at);
+      ends.textContent = window.t('Ends %(moment)s', {moment: timeText(d.ends_at)});
       body.append(ends);
     }
     return body;
@@ -225,9 +225,9 @@
   BODY_RENDERERS.cart = function cartBody(m) {
     const p = m.payload || {};
     const title = typeof p.product_title === 'string' && p.product_title ? p.product_title : null;
-    const what = title || 'a product';
-    const change = p.event === 'added' ? 'Added ' + what + ' to the cart'
-      : p.event === 'removed' ? 'Removed ' + what + ' from the cart' : 'Viewed the cart';
+    const what = title || window.t('a product');
+    const change = p.event === 'added' ? window.t('Added %(product)s to the cart', {product: what})
+      : p.event === 'removed' ? window.t('Removed %(product)s from the cart', {product: what}) : window.t('Viewed the cart');
     const signs = {EUR: '\u20ac', USD: '$', GBP: '\u00a3', JPY: '\u00a5'};
     const money = (amount) => (signs[p.currency] ? signs[p.currency] + amount : amount + ' ' + p.currency);
     const box = document.createElement('div');
@@ -247,7 +247,7 @@
     facts.className = 'cart-facts';
     const subtotal = document.createElement('span');
     subtotal.className = 'cart-subtotal';
-    subtotal.textContent = 'Subtotal ' + money(String(p.subtotal));
+    subtotal.textContent = window.t('Subtotal %(amount)s', {amount: money(String(p.subtotal))});
     facts.append(subtotal);
     const lines = Array.isArray(p.lines) ? p.lines : [];
     if (lines.length) {
@@ -443,11 +443,11 @@
           let body = null;
           try { body = JSON.parse(xhr.responseText); } catch (error) { body = null; }
           if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
-          const failure = new Error((body && body.error) || 'the server answered ' + xhr.status);
+          const failure = new Error((body && body.error) || window.t('the server answered %(status)s', {status: xhr.status}));
           failure.status = xhr.status;
           reject(failure);
         };
-        xhr.onerror = () => reject(new Error('the upload did not reach the server'));
+        xhr.onerror = () => reject(new Error(window.t('the upload did not reach the server')));
         xhr.send(form);
       };
       const bridge = window.shopify?.idToken;
@@ -462,12 +462,12 @@
     if (!t || !file || (button && button.disabled)) return;
     composerError('');
     if (file.type && !IMAGE_TYPES.includes(file.type)) {
-      composerError('Image not sent: only PNG, JPEG, WebP or GIF images can be sent.');
+      composerError(window.t('Image not sent: only PNG, JPEG, WebP or GIF images can be sent.'));
       return;
     }
     const max = Number(t.dataset.imageMaxBytes || 0);
     if (max && file.size > max) {
-      composerError('Image not sent: images can be at most ' + (max / 1048576).toLocaleString() + ' MB.');
+      composerError(window.t('Image not sent: images can be at most %(size)s MB.', {size: (max / 1048576).toLocaleString(window.t.locale)}));
       return;
     }
     const key = [file.name, file.size, file.lastModified].join('\u0000');
@@ -482,11 +482,11 @@
       imagePending = null;
       if (currentId() === Number(t.dataset.conversationId)) {
         addMessages([data.message]);
-        window.shopify?.toast?.show('Image sent');
+        window.shopify?.toast?.show(window.t('Image sent'));
       }
       scheduleListRefresh();
     } catch (error) {
-      composerError('Image not sent: ' + error.message);
+      composerError(window.t('Image not sent: %(error)s', {error: error.message}));
     } finally {
       if (button) button.disabled = false;
       if (bar) bar.hidden = true;
@@ -539,17 +539,17 @@
     const ticket = ++searchTicket;
     const url = new URL(t.dataset.productsUrl, location.href);
     url.searchParams.set('q', $('#product-q')?.value || '');
-    pickerMessage('product', 'Searching…');
+    pickerMessage('product', window.t('Searching…'));
     try {
       const data = await json(url.toString());
       if (ticket !== searchTicket) return;
       if (data.storefront) t.dataset.storefront = data.storefront;
       list.replaceChildren(...data.products.map(productOption));
       pickerMessage('product', data.products.length
-        ? data.products.length + (data.products.length === 1 ? ' product' : ' products')
-        : 'No products on the Online Store match.');
+        ? window.t(data.products.length === 1 ? '%(count)s product' : '%(count)s products', {count: data.products.length})
+        : window.t('No products on the Online Store match.'));
     } catch (error) {
-      if (ticket === searchTicket) pickerMessage('product', 'Could not search: ' + error.message, true);
+      if (ticket === searchTicket) pickerMessage('product', window.t('Could not search: %(error)s', {error: error.message}), true);
     }
   }
 
@@ -560,8 +560,8 @@
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'secondary';
-    button.textContent = 'Send';
-    button.setAttribute('aria-label', 'Send ' + p.title + ', ' + p.price + ' ' + p.currency);
+    button.textContent = window.t('Send');
+    button.setAttribute('aria-label', window.t('Send %(title)s, %(price)s %(currency)s', {title: p.title, price: p.price, currency: p.currency}));
     button.addEventListener('click', () => sendPicked('product', {product_id: p.product_id}, button));
     li.append(button);
     return li;
@@ -572,7 +572,7 @@
     const list = $('#discount-results');
     const options = $('#discount-code-options');
     if (!t || !list) return;
-    pickerMessage('discount', 'Loading active codes…');
+    pickerMessage('discount', window.t('Loading active codes…'));
     try {
       const data = await json(t.dataset.discountsUrl);
       list.replaceChildren(...data.discounts.map(codeOption));
@@ -582,9 +582,9 @@
         option.label = d.summary || d.code;
         return option;
       }));
-      pickerMessage('discount', data.discounts.length ? 'Active codes: choose one or type a code.' : 'No active codes; type one to send it.');
+      pickerMessage('discount', data.discounts.length ? window.t('Active codes: choose one or type a code.') : window.t('No active codes; type one to send it.'));
     } catch (error) {
-      pickerMessage('discount', 'Could not load the codes: ' + error.message, true);
+      pickerMessage('discount', window.t('Could not load the codes: %(error)s', {error: error.message}), true);
     }
   }
 
@@ -601,7 +601,7 @@
     summary.className = 'discount-summary';
     summary.textContent = d.summary || '';
     button.append(code, summary);
-    button.setAttribute('aria-label', 'Use ' + d.code + (d.summary ? ', ' + d.summary : ''));
+    button.setAttribute('aria-label', d.summary ? window.t('Use %(code)s, %(summary)s', {code: d.code, summary: d.summary}) : window.t('Use %(code)s', {code: d.code}));
     button.addEventListener('click', () => {
       const input = $('#discount-code');
       if (input) { input.value = d.code; input.focus(); }
@@ -616,7 +616,7 @@
     const key = name + '\u0000' + JSON.stringify(data);
     if (!pickerPending[key]) pickerPending[key] = clientId();
     if (button) button.disabled = true;
-    pickerMessage(name, 'Sending…');
+    pickerMessage(name, window.t('Sending…'));
     try {
       const url = name === 'product' ? t.dataset.productUrl : t.dataset.discountUrl;
       const answer = await postJson(url, Object.assign({client_id: pickerPending[key]}, data));
@@ -629,7 +629,7 @@
       window.shopify?.toast?.show(name === 'product' ? 'Product sent' : 'Discount code sent');
       scheduleListRefresh();
     } catch (error) {
-      pickerMessage(name, 'Not sent: ' + error.message, true);
+      pickerMessage(name, window.t('Not sent: %(error)s', {error: error.message}), true);
       if (error.status && error.status < 500) delete pickerPending[key];
     } finally {
       if (button) button.disabled = false;
@@ -760,17 +760,17 @@
       const extra = document.createElement('option');
       extra.value = wanted;
       extra.dataset.noPermission = '1';
-      extra.textContent = (d.assigned_staff_name || 'A staff member') + ' (no chat permission)';
+      extra.textContent = window.t('%(name)s (no chat permission)', {name: d.assigned_staff_name || window.t('A staff member')});
       select.appendChild(extra);
     }
     select.value = wanted;
     $('#conversation-status').value = d.status;
     const toggle = $('#archive-toggle');
     toggle.dataset.archived = d.archived ? '1' : '';
-    toggle.textContent = d.archived ? 'Restore' : 'Archive';
+    toggle.textContent = d.archived ? window.t('Restore') : window.t('Archive');
     const badge = $('#thread-badge');
     if (badge) {
-      badge.textContent = d.archived ? 'Archived' : d.status === 'inactive' ? 'Inactive' : '';
+      badge.textContent = d.archived ? window.t('Archived') : d.status === 'inactive' ? window.t('Inactive') : '';
       badge.hidden = !badge.textContent;
     }
   }
@@ -786,7 +786,7 @@
       detailsResult(done(answer.conversation));
       scheduleListRefresh();
     } catch (error) {
-      detailsResult(what + ' not changed: ' + error.message, true);
+      detailsResult(window.t('%(what)s not changed: %(error)s', {what: what, error: error.message}), true);
       // Back to what the server has.
       try {
         const now = await json(thread().dataset.messagesUrl + '?after=' + (thread().dataset.lastId || 0));
@@ -800,22 +800,22 @@
   function assignChosen() {
     const select = $('#assignee');
     const value = select.value;
-    changeDetails('Assignment', detailsForm().dataset.assignUrl, {staff_id: value ? Number(value) : null},
-      (d) => d.assigned_staff_id == null ? 'Unassigned.' : 'Assigned to ' + d.assigned_staff_name + '.');
+    changeDetails(window.t('Assignment'), detailsForm().dataset.assignUrl, {staff_id: value ? Number(value) : null},
+      (d) => d.assigned_staff_id == null ? window.t('Unassigned.') : window.t('Assigned to %(name)s.', {name: d.assigned_staff_name}));
   }
 
   function statusChosen() {
-    changeDetails('Status', detailsForm().dataset.statusUrl, {status: $('#conversation-status').value},
-      (d) => d.status === 'inactive' ? 'Marked inactive.' : 'Marked active.');
+    changeDetails(window.t('Status'), detailsForm().dataset.statusUrl, {status: $('#conversation-status').value},
+      (d) => d.status === 'inactive' ? window.t('Marked inactive.') : window.t('Marked active.'));
   }
 
   function archiveToggled() {
     const archived = !!$('#archive-toggle').dataset.archived;
     const form = detailsForm();
-    changeDetails('Archive', archived ? form.dataset.restoreUrl : form.dataset.archiveUrl, {},
+    changeDetails(window.t('Archive'), archived ? form.dataset.restoreUrl : form.dataset.archiveUrl, {},
       (d) => d.archived
-        ? 'Archived: it shows only under Archived and in search, until the shopper writes again.'
-        : 'Restored to the inbox.');
+        ? window.t('Archived: it shows only under Archived and in search, until the shopper writes again.')
+        : window.t('Restored to the inbox.'));
   }
 
   function detailsEvent(data) {

@@ -33,7 +33,7 @@
 
   const listeners = new Map();
   const stateListeners = new Set();
-  let state = {name: 'connecting', text: 'Connecting for live updates…'};
+  let state = {name: 'connecting', text: window.t('Connecting for live updates…')};
   let source = null;
   let retryMs = 1000;
   let retryTimer = null;
@@ -59,14 +59,14 @@
     try {
       grant = await json(script.dataset.tokenUrl, {method: 'POST'});
     } catch (error) {
-      return reconnectLater('Live updates are off: ' + error.message + '.');
+      return reconnectLater(window.t('Live updates are off: %(error)s.', {error: error.message}));
     }
-    if (!grant.url) return setState('error', 'Live updates are not configured; reload to see new messages.');
+    if (!grant.url) return setState('error', window.t('Live updates are not configured; reload to see new messages.'));
     const stream = new EventSource(grant.url + '/events/staff?token=' + encodeURIComponent(grant.token));
     source = stream;
     stream.addEventListener('open', () => {
       retryMs = 1000;
-      setState('open', 'Live: new messages appear as they arrive.');
+      setState('open', window.t('Live: new messages appear as they arrive.'));
       emit('open', null, null);
     });
     for (const name of EVENTS) {
@@ -77,7 +77,7 @@
       if (source !== stream) return;
       stream.close();
       source = null;
-      reconnectLater('Reconnecting for live updates…');
+      reconnectLater(window.t('Reconnecting for live updates…'));
     });
   }
 
@@ -107,7 +107,7 @@
   function showCount(count) {
     const link = navLink();
     if (!link) return;
-    const label = link.dataset.label || 'Conversations';
+    const label = link.dataset.label || window.t('Conversations');
     const text = count > 0 ? label + ' (' + count + ')' : label;
     link.dataset.unread = String(count);
     // Only a change is written: App Bridge re-reads the menu when its text changes.
@@ -176,7 +176,7 @@
     const close = document.createElement('button');
     close.type = 'button';
     close.className = 'link';
-    close.setAttribute('aria-label', 'Dismiss');
+    close.setAttribute('aria-label', window.t('Dismiss'));
     close.textContent = '×';
     close.addEventListener('click', () => item.remove());
     item.append(link, close);
@@ -194,7 +194,7 @@
 
   function toast(text, id) {
     if (window.shopify && window.shopify.toast && typeof window.shopify.toast.show === 'function') {
-      window.shopify.toast.show(text, {duration: TOAST_MS, action: 'Open', onAction: () => openConversation(id)});
+      window.shopify.toast.show(text, {duration: TOAST_MS, action: window.t('Open'), onAction: () => openConversation(id)});
     } else {
       pageToast(text, id);
     }
@@ -225,13 +225,13 @@
     let text;
     let offer = false;
     if (!supported()) {
-      text = 'This browser cannot show desktop notifications; new messages show in the app (the count and a toast).';
+      text = window.t('This browser cannot show desktop notifications; new messages show in the app (the count and a toast).');
     } else if (window.Notification.permission === 'granted') {
-      text = 'Desktop notifications are on in this browser: a new message shows one while the app is in a background tab.';
+      text = window.t('Desktop notifications are on in this browser: a new message shows one while the app is in a background tab.');
     } else if (window.Notification.permission === 'denied' || answer === 'denied') {
-      text = 'The browser does not allow notifications here (blocked in its site settings, or refused to apps shown inside the Shopify admin). New messages still show in the app.';
+      text = window.t('The browser does not allow notifications here (blocked in its site settings, or refused to apps shown inside the Shopify admin). New messages still show in the app.');
     } else {
-      text = 'Desktop notifications are off in this browser.';
+      text = window.t('Desktop notifications are off in this browser.');
       offer = true;
     }
     if (line) line.textContent = text;
@@ -266,14 +266,14 @@
       note.className = 'muted';
       note.setAttribute('role', 'status');
       note.textContent = data.unread_email_minutes
-        ? 'Saved: the assignee is emailed about a message unread for ' + data.unread_email_minutes + ' minutes.'
-        : 'Saved: no emails about unread messages.';
-      window.shopify?.toast?.show('Notification settings saved');
+        ? window.t('Saved: the assignee is emailed about a message unread for %(minutes)s minutes.', {minutes: data.unread_email_minutes})
+        : window.t('Saved: no emails about unread messages.');
+      window.shopify?.toast?.show(window.t('Notification settings saved'));
     } catch (error) {
       input.setAttribute('aria-invalid', 'true');
       note.className = 'form-error';
       note.setAttribute('role', 'alert');
-      note.textContent = 'Not saved: ' + error.message;
+      note.textContent = window.t('Not saved: %(error)s', {error: error.message});
     } finally {
       button.disabled = false;
     }
@@ -289,10 +289,10 @@
     const id = Number(m.conversation_id);
     const hidden = document.visibilityState === 'hidden';
     if (!hidden && openInInbox() === id) return;
-    const who = m.shopper || 'a shopper';
+    const who = m.shopper || window.t('a shopper');
     const body = preview(m.body);
-    toast('New message from ' + who + ': ' + body, id);
-    if (hidden) desktop('New message from ' + who, body, id);
+    toast(window.t('New message from %(name)s: %(text)s', {name: who, text: body}), id);
+    if (hidden) desktop(window.t('New message from %(name)s', {name: who}), body, id);
   });
 
   showDesktopState();
