@@ -130,7 +130,7 @@ def chat_staff():
         return render_settings(
             session,
             status=403,
-            chat_error="Only the shop owner can change who can chat with shoppers.",
+            chat_error=_("Only the shop owner can change who can chat with shoppers."),
         )
     ticked = set(request.form.getlist("chat"))
     changed: list[str] = []
@@ -139,9 +139,11 @@ def chat_staff():
             allowed = staff_id in ticked
             if staff_chat.set_chat_permission(session, g.shop, me, staff_id, allowed):
                 member = staff_chat.staff_of(session, g.shop, staff_id)
+                name = member.name if member else staff_id
                 changed.append(
-                    f"{member.name if member else staff_id}: "
-                    + ("may chat" if allowed else "may no longer chat")
+                    _("%(name)s: may chat", name=name)
+                    if allowed
+                    else _("%(name)s: may no longer chat", name=name)
                 )
     except conversations.MessageRefused as exc:
         session.rollback()
@@ -150,5 +152,5 @@ def chat_staff():
     return render_settings(
         session,
         chat_saved=changed,
-        toast="Chat permissions saved" if changed else None,
+        toast=_("Chat permissions saved") if changed else None,
     )

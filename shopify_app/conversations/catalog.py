@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import redis
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -194,10 +195,12 @@ def _read(session: Session, shop: Shop, query: str, variables: dict | None = Non
                 "app's Home page to approve it); nothing was sent.",
                 502,
             ) from exc
-        raise MessageRefused("Shopify refused the app's request; nothing was sent.", 502) from exc
+        raise MessageRefused(
+            _("Shopify refused the app's request; nothing was sent."), 502
+        ) from exc
     except ShopifyError as exc:
         log.warning("catalog read failed for %s: %s", shop.domain, exc)
-        raise MessageRefused("Shopify could not be reached; nothing was sent.", 502) from exc
+        raise MessageRefused(_("Shopify could not be reached; nothing was sent."), 502) from exc
 
 
 def _cache_key(shop: Shop) -> str:
@@ -244,7 +247,7 @@ def online_store(session: Session, shop: Shop) -> Storefront:
             422,
         )
     if urlsplit(root).scheme not in ("http", "https"):
-        raise MessageRefused("Shopify gave no storefront address for this store.", 502)
+        raise MessageRefused(_("Shopify gave no storefront address for this store."), 502)
     storefront = Storefront(publication, root)
     try:
         redis_connection().set(
@@ -348,7 +351,7 @@ def product_gid(product_id: Any) -> str:
         return f"gid://shopify/Product/{text}"
     if PRODUCT_GID.match(text):
         return text
-    raise MessageRefused('Choose a product to send (its id as "product_id").', 422)
+    raise MessageRefused(_('Choose a product to send (its id as "product_id").'), 422)
 
 
 def send_product(
@@ -363,7 +366,7 @@ def send_product(
     Raises MessageRefused: 404 unknown product, 422 not on the Online Store, 502/503
     Shopify failing."""
     if conversation.shop_id != shop.id:
-        raise MessageRefused("No such conversation.", 404)
+        raise MessageRefused(_("No such conversation."), 404)
     found = _already_sent(session, shop, conversation, client_id)
     if found is not None:
         return found
@@ -374,7 +377,7 @@ def send_product(
     )
     node = data.get("product")
     if not isinstance(node, dict) or not node.get("id"):
-        raise MessageRefused("No such product in this store.", 404)
+        raise MessageRefused(_("No such product in this store."), 404)
     reason = unavailable_reason(node, storefront)
     if reason is not None:
         raise MessageRefused(reason, 422)
@@ -400,7 +403,7 @@ def send_product(
 def clean_code(code: Any) -> str:
     text = code.strip() if isinstance(code, str) else ""
     if not text or len(text) > CODE_CAP or any(c.isspace() or ord(c) < 32 for c in text):
-        raise MessageRefused("Enter the discount code to send.", 422)
+        raise MessageRefused(_("Enter the discount code to send."), 422)
     return text
 
 
@@ -437,7 +440,7 @@ def send_discount(
     shopper's cart. Raises MessageRefused: 422 unknown, expired or scheduled, 502/503
     Shopify failing."""
     if conversation.shop_id != shop.id:
-        raise MessageRefused("No such conversation.", 404)
+        raise MessageRefused(_("No such conversation."), 404)
     found = _already_sent(session, shop, conversation, client_id)
     if found is not None:
         return found
@@ -445,7 +448,7 @@ def send_discount(
     storefront = online_store(session, shop)
     node = _read(session, shop, DISCOUNT_QUERY, {"code": typed}).get("codeDiscountNodeByCode")
     if not isinstance(node, dict):
-        raise MessageRefused(f"No discount code {typed} exists.", 422)
+        raise MessageRefused(_("No discount code %(code)s exists.", code=typed), 422)
     basic = node.get("codeDiscount") or {}
     status = basic.get("status")
     if status is None:
@@ -463,10 +466,12 @@ def send_discount(
             422,
         )
     if status != "ACTIVE":
-        raise MessageRefused(f"{typed} is not active, so a shopper could not use it.", 422)
+        raise MessageRefused(
+            _("%(code)s is not active, so a shopper could not use it.", code=typed), 422
+        )
     payload = discount_payload(node, typed, storefront)
     if not on_storefront(payload["apply_url"], storefront.root):
-        raise MessageRefused("The store's address is not a web address; not sent.", 502)
+        raise MessageRefused(_("The store's address is not a web address; not sent."), 502)
     summary = f" ({payload['summary']})" if payload["summary"] else ""
     body = f"Shared a discount code: {payload['code']}{summary}. Apply it: {payload['apply_url']}"
     return service.post_message(

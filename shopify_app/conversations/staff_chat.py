@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -60,15 +61,15 @@ def set_chat_permission(
     True when it changed. Conversations already assigned to someone whose permission is
     withdrawn stay theirs until reassigned (the inbox marks them)."""
     if actor is None or actor.shop_id != shop.id or not actor.account_owner:
-        raise MessageRefused("Only the shop owner can change who can chat with shoppers.", 403)
+        raise MessageRefused(_("Only the shop owner can change who can chat with shoppers."), 403)
     if not isinstance(allowed, bool):
-        raise MessageRefused("Say whether the staff member may chat: true or false.", 422)
+        raise MessageRefused(_("Say whether the staff member may chat: true or false."), 422)
     staff = staff_of(session, shop, staff_id)
     if staff is None:
-        raise MessageRefused("No such staff member in this shop.", 422)
+        raise MessageRefused(_("No such staff member in this shop."), 422)
     if staff.account_owner:
         if not allowed:
-            raise MessageRefused("The shop owner can always chat with shoppers.", 422)
+            raise MessageRefused(_("The shop owner can always chat with shoppers."), 422)
         return False
     if staff.chat_permission == allowed:
         return False
@@ -89,7 +90,7 @@ def set_chat_permission(
 
 def _ours(shop: Shop, conversation: Conversation) -> None:
     if conversation.shop_id != shop.id:
-        raise MessageRefused("No such conversation in this shop.", 404)
+        raise MessageRefused(_("No such conversation in this shop."), 404)
 
 
 def details_json(session: Session, conversation: Conversation) -> dict[str, Any]:
@@ -183,7 +184,7 @@ def assign(
         return True
     staff = staff_of(session, shop, staff_id)
     if staff is None:
-        raise MessageRefused("No such staff member in this shop.", 422)
+        raise MessageRefused(_("No such staff member in this shop."), 422)
     if not may_chat(staff):
         raise MessageRefused(
             f"{staff.name} does not have the chat permission: the shop owner can grant it "
@@ -214,7 +215,7 @@ def set_status(
     message makes it active again (`service.post_message`)."""
     _ours(shop, conversation)
     if status not in STATUSES:
-        raise MessageRefused('The status is "active" or "inactive".', 422)
+        raise MessageRefused(_('The status is "active" or "inactive".'), 422)
     if conversation.status == status:
         return False
     previous, conversation.status = conversation.status, status
