@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.realtime
 	$(BIN)/python -m tests.bench.conversations
 	$(BIN)/python -m tests.bench.inbox
+	$(BIN)/python -m tests.bench.conversation_extras
 
 # Extract the marked messages (babel.cfg) and merge them into every catalogue; translate the
 # new entries in shopify_app/translations/<lang>/LC_MESSAGES/messages.po (the app compiles them

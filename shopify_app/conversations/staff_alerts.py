@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shopify_app.auth.embedded import embedded_admin_url
-from shopify_app.emails import queue_email, render
+from shopify_app.emails import queue_email, redact_emails, render
 from shopify_app.emails.names import safe_name
 from shopify_app.models import (
     Conversation,
@@ -266,18 +266,7 @@ def erase_emails_about(session: Session, shop: Shop, conversation_ids: list[int]
         return
     about = [EmailMessage.dedupe_key.like(f"{EMAIL_KIND}:{int(cid)}:%") for cid in conversation_ids]
     erased = (EmailMessage.shop_id == shop.id, EmailMessage.kind == EMAIL_KIND, or_(*about))
-    session.execute(
-        update(EmailMessage)
-        .where(*erased, EmailMessage.status != "sent")
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(EmailMessage)
-        .where(*erased)
-        .values(subject="(redacted)", body_text="", error=None)
-        .execution_options(synchronize_session=False)
-    )
+    redact_emails(session, *erased, subject="(redacted)", body_text="", error=None)
 
 
 def sweep_unread_emails(session: Session, now: datetime | None = None) -> int:

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
@@ -167,6 +167,24 @@ def queue_email(
             )
         jobs.enqueue_after_commit(session, jobs.DELIVER_EMAIL, message.id)
     return message, new_id is not None
+
+
+def redact_emails(session: Session, *where: ColumnElement[bool], **values) -> None:
+    """An erasure's part in the outbox: the emails matching `where` that are not sent yet
+    are cancelled (never sent), then every one of them gets `values` (empty bodies, a
+    redacted address)."""
+    session.execute(
+        update(EmailMessage)
+        .where(*where, EmailMessage.status != "sent")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(EmailMessage)
+        .where(*where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def send_smtp(

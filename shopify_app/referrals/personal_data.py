@@ -11,6 +11,7 @@ from sqlalchemy import String, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from shopify_app import jobs
+from shopify_app.emails import redact_emails
 from shopify_app.models import (
     Advocate,
     AdvocateVisit,
@@ -143,26 +144,17 @@ def redact_customer(
                 AdvocateVisit.shop_id == shop.id, AdvocateVisit.advocate_id == advocate_id
             )
         )
-    erased = EmailMessage.shop_id == shop.id, or_(*conditions)
-    session.execute(
-        update(EmailMessage)
-        .where(*erased, EmailMessage.status != "sent")
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(EmailMessage)
-        .where(*erased)
-        .values(
-            to_address=REDACTED,
-            body_text="",
-            subject="(redacted)",
-            error=None,
-            delivery_detail=None,  # a bounce's diagnostic quotes the address
-            # the key of a share names the friend's address
-            dedupe_key=literal("redacted:") + cast(EmailMessage.id, String),
-        )
-        .execution_options(synchronize_session=False)
+    redact_emails(
+        session,
+        EmailMessage.shop_id == shop.id,
+        or_(*conditions),
+        to_address=REDACTED,
+        body_text="",
+        subject="(redacted)",
+        error=None,
+        delivery_detail=None,  # a bounce's diagnostic quotes the address
+        # the key of a share names the friend's address
+        dedupe_key=literal("redacted:") + cast(EmailMessage.id, String),
     )
     session.execute(
         update(AuditEntry)

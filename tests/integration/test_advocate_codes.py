@@ -8,7 +8,7 @@ import uuid
 from itertools import chain
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import column, create_engine, insert, inspect, table, text
 from sqlalchemy.exc import IntegrityError
 
 from devstore import commerce
@@ -113,6 +113,22 @@ def _scratch_postgres(base_url: str):
     return base_url.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+def insert_old_row(conn, name: str, **values) -> None:
+    """Insert into a table as an older revision has it: the model's Python-side defaults
+    for the columns that exist then, none for columns added since."""
+    existing = {c["name"] for c in inspect(conn).get_columns(name)}
+    row = dict(values)
+    for col in Base.metadata.tables[name].columns:
+        default = col.default
+        if col.name in row or col.name not in existing or default is None:
+            continue
+        if getattr(default, "is_scalar", False):
+            row[col.name] = default.arg
+        elif getattr(default, "is_callable", False):
+            row[col.name] = default.arg(None)
+    conn.execute(insert(table(name, *(column(key) for key in row))).values(row))
+
+
 def test_the_migration_gives_a_code_two_shops_hold_to_the_first_advocate(database_url, tmp_path):
     """Data from before 0008 with one code in two shops (a race of two joins): the first
     advocate keeps it, the later one gets a new code whose discount the sweep recreates."""
@@ -123,22 +139,21 @@ def test_the_migration_gives_a_code_two_shops_hold_to_the_first_advocate(databas
     try:
         upgrade(url, "0007_search_covering")
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-        tables = Base.metadata.tables
         with engine.begin() as conn:
             for n, domain in enumerate((SHOP_A, SHOP_B, "third-shop.myshopify.com"), 1):
-                conn.execute(insert(tables["shops"]).values(id=n, domain=domain))
-                conn.execute(insert(tables["customers"]).values(id=n, shop_id=n, shopify_id=n))
-                conn.execute(
-                    insert(tables["advocates"]).values(
-                        id=n,
-                        shop_id=n,
-                        customer_id=n,
-                        code="ADA-23456789" if n < 3 else "BEN-23456789",
-                        joined_via="staff",
-                        friend_discount_status="active",
-                        friend_discount_gid=f"gid://shopify/DiscountCodeNode/{n}",
-                        friend_discount_version=1,
-                    )
+                insert_old_row(conn, "shops", id=n, domain=domain)
+                insert_old_row(conn, "customers", id=n, shop_id=n, shopify_id=n)
+                insert_old_row(
+                    conn,
+                    "advocates",
+                    id=n,
+                    shop_id=n,
+                    customer_id=n,
+                    code="ADA-23456789" if n < 3 else "BEN-23456789",
+                    joined_via="staff",
+                    friend_discount_status="active",
+                    friend_discount_gid=f"gid://shopify/DiscountCodeNode/{n}",
+                    friend_discount_version=1,
                 )
         upgrade(url)
         with engine.connect() as conn:
