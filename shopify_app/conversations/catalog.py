@@ -18,13 +18,15 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import redis
+from babel.dates import format_datetime
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -173,26 +175,30 @@ def _read(session: Session, shop: Shop, query: str, variables: dict | None = Non
     except ThrottledError as exc:
         log.info("catalog read throttled for %s: %s", shop.domain, exc)
         raise MessageRefused(
-            "Shopify is limiting the app's requests right now; nothing was sent. Try again in "
-            "a few seconds.",
+            _(
+                "Shopify is limiting the app's requests right now; nothing was sent. Try "
+                "again in a few seconds."
+            ),
             503,
         ) from exc
     except RetryableError as exc:
         log.warning("catalog read failed for %s: %s", shop.domain, exc)
         raise MessageRefused(
-            "Shopify did not answer; nothing was sent. Try again in a moment.", 503
+            _("Shopify did not answer; nothing was sent. Try again in a moment."), 503
         ) from exc
     except ReauthorizationRequired as exc:
         raise MessageRefused(
-            "The app has lost its access to Shopify; reload the app and try again.", 503
+            _("The app has lost its access to Shopify; reload the app and try again."), 503
         ) from exc
     except GraphQLError as exc:
         log.warning("catalog read refused for %s: %s", shop.domain, exc)
         codes = {str(((e or {}).get("extensions") or {}).get("code")) for e in exc.errors}
         if "ACCESS_DENIED" in codes:
             raise MessageRefused(
-                "The app lacks Shopify's permission to read this store's products (see the "
-                "app's Home page to approve it); nothing was sent.",
+                _(
+                    "The app lacks Shopify's permission to read this store's products (see "
+                    "the app's Home page to approve it); nothing was sent."
+                ),
                 502,
             ) from exc
         raise MessageRefused(
@@ -242,8 +248,10 @@ def online_store(session: Session, shop: Shop) -> Storefront:
     )
     if publication is None:
         raise MessageRefused(
-            "This store has no Online Store sales channel, so there is nothing a shopper "
-            "could open.",
+            _(
+                "This store has no Online Store sales channel, so there is nothing a shopper "
+                "could open."
+            ),
             422,
         )
     if urlsplit(root).scheme not in ("http", "https"):
@@ -267,18 +275,25 @@ def _price(amount: Any) -> str:
 
 def unavailable_reason(node: dict[str, Any], storefront: Storefront) -> str | None:
     """Why a shopper could not open this product, or None when they could."""
-    title = node.get("title") or "This product"
+    title = node.get("title") or _("This product")
     status = str(node.get("status") or "")
     if status != "ACTIVE":
-        return (
-            f"{title} is not active (its status is {status.lower() or 'unknown'}), so a "
-            "shopper could not open it."
+        return _(
+            "%(title)s is not active (its status is %(status)s), so a shopper could not open it.",
+            title=title,
+            status=status.lower() or _("unknown"),
         )
     url = node.get("onlineStoreUrl")
     if node.get("publishedOnPublication") is not True or not url:
-        return f"{title} is not available on the Online Store, so a shopper could not open it."
+        return _(
+            "%(title)s is not available on the Online Store, so a shopper could not open it.",
+            title=title,
+        )
     if not on_storefront(url, storefront.root):
-        return f"{title}'s link is not on the store's Online Store, so it was not sent."
+        return _(
+            "%(title)s's link is not on the store's Online Store, so it was not sent.",
+            title=title,
+        )
     return None
 
 
@@ -412,7 +427,10 @@ def _day(iso: Any) -> str:
         moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
     except ValueError:
         return str(iso)
-    return f"{moment.day} {moment.strftime('%b %Y')} {moment.strftime('%H:%M')} UTC"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    shown = format_datetime(moment, "d MMM y HH:mm", tzinfo=UTC, locale=get_locale() or "en")
+    return f"{shown} UTC"
 
 
 def discount_payload(node: dict[str, Any], typed: str, storefront: Storefront) -> dict[str, Any]:
@@ -453,16 +471,30 @@ def send_discount(
     status = basic.get("status")
     if status is None:
         raise MessageRefused(
-            f"{typed} is not a basic discount code (an amount or percentage off), which is "
-            "what the chat can send.",
+            _(
+                "%(code)s is not a basic discount code (an amount or percentage off), which "
+                "is what the chat can send.",
+                code=typed,
+            ),
             422,
         )
     if status == "EXPIRED":
-        when = f" on {_day(basic['endsAt'])}" if basic.get("endsAt") else ""
-        raise MessageRefused(f"{typed} expired{when}, so a shopper could not use it.", 422)
+        if basic.get("endsAt"):
+            reason = _(
+                "%(code)s expired on %(day)s, so a shopper could not use it.",
+                code=typed,
+                day=_day(basic["endsAt"]),
+            )
+        else:
+            reason = _("%(code)s expired, so a shopper could not use it.", code=typed)
+        raise MessageRefused(reason, 422)
     if status == "SCHEDULED":
         raise MessageRefused(
-            f"{typed} starts on {_day(basic.get('startsAt'))}, so a shopper could not use it yet.",
+            _(
+                "%(code)s starts on %(day)s, so a shopper could not use it yet.",
+                code=typed,
+                day=_day(basic.get("startsAt")),
+            ),
             422,
         )
     if status != "ACTIVE":

@@ -428,3 +428,25 @@ def test_a_shopper_away_gets_the_product_and_the_code_by_email_with_their_links(
     text = "\n".join(m.text for m in mails)
     assert f"{storefront(live)}/products/teapot" in text
     assert f"{storefront(live)}/discount/WELCOME10?redirect=/cart" in text
+
+
+def test_a_finnish_admin_reads_the_refusals_in_finnish(shops):
+    live = shops
+    ended = (now() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    create_code(live, "OLD5", starts=ended - timedelta(days=30), ends=ended)
+    cid = start(live, SHOP_A, "ada@example.com", ("shopper", "Hei"))
+    pos_only = send(
+        live,
+        f"/admin/conversations/{cid}/product?locale=fi",
+        {"product_id": "gid://shopify/Product/7005"},
+    )
+    assert pos_only.status_code == 422
+    assert pos_only.json()["error"] == (
+        "Shop mug ei ole saatavilla verkkokaupassa, joten asiakas ei voisi avata sitä."
+    )
+    expired = send(live, f"/admin/conversations/{cid}/discount?locale=fi", {"code": "OLD5"})
+    assert expired.status_code == 422
+    said = expired.json()["error"]
+    assert said.startswith(f"OLD5 vanheni {ended.day} ") and "12:00 UTC" in said, said
+    assert said.endswith("joten asiakas ei voisi käyttää sitä."), said
+    assert messages(live) == []
