@@ -287,6 +287,7 @@ _STORED_IN = (
     "shopify_app.audit_undo",
     "shopify_app.outgoing.delivery",
     "shopify_app.admin.webhooks",
+    "shopify_app.conversations.staff_chat",
 )
 _loaded = False
 

@@ -24,12 +24,23 @@ from sqlalchemy.orm import Session
 
 from shopify_app import jobs
 from shopify_app.audit import record_audit
+from shopify_app.i18n import N_, stored
 from shopify_app.models import Conversation, Shop, StaffMember, utcnow
 
 from . import notify
 from .service import MessageRefused, may_chat
 
 STATUSES = ("active", "inactive")
+# What the audit's reason and the customer's timeline say after the staff member's name:
+# stored in English, shown in the page's language (i18n.stored).
+ASSIGNED = stored(N_("assigned the conversation to %(name)s"))
+UNASSIGNED = stored(N_("unassigned the conversation (it was %(name)s's)"))
+MARKED = {
+    "active": stored(N_("marked the conversation active")),
+    "inactive": stored(N_("marked the conversation inactive")),
+}
+ARCHIVED = stored(N_("archived the conversation"))
+RESTORED = stored(N_("restored the conversation from the archive"))
 
 
 def shop_staff(session: Session, shop: Shop) -> list[StaffMember]:
@@ -179,7 +190,7 @@ def assign(
             field="assigned_to",
             before=previous.label,
             after=None,
-            sentence=f"unassigned the conversation (it was {previous.name}'s)",
+            sentence=UNASSIGNED % {"name": previous.name},
         )
         return True
     staff = staff_of(session, shop, staff_id)
@@ -187,8 +198,11 @@ def assign(
         raise MessageRefused(_("No such staff member in this shop."), 422)
     if not may_chat(staff):
         raise MessageRefused(
-            f"{staff.name} does not have the chat permission: the shop owner can grant it "
-            "in Settings.",
+            _(
+                "%(name)s does not have the chat permission: the shop owner can grant it in "
+                "Settings.",
+                name=staff.name,
+            ),
             422,
         )
     if previous is not None and previous.id == staff.id:
@@ -203,7 +217,7 @@ def assign(
         field="assigned_to",
         before=previous.label if previous is not None else None,
         after=staff.label,
-        sentence=f"assigned the conversation to {staff.name}",
+        sentence=ASSIGNED % {"name": staff.name},
     )
     return True
 
@@ -228,7 +242,7 @@ def set_status(
         field="status",
         before=previous,
         after=status,
-        sentence=f"marked the conversation {status}",
+        sentence=MARKED[status],
     )
     return True
 
@@ -249,7 +263,7 @@ def archive(session: Session, shop: Shop, conversation: Conversation, actor: str
         field="archived",
         before=False,
         after=True,
-        sentence="archived the conversation",
+        sentence=ARCHIVED,
     )
     return True
 
@@ -269,6 +283,6 @@ def restore(session: Session, shop: Shop, conversation: Conversation, actor: str
         field="archived",
         before=True,
         after=False,
-        sentence="restored the conversation from the archive",
+        sentence=RESTORED,
     )
     return True

@@ -374,3 +374,16 @@ def test_the_audit_page_says_who_assigned_and_who_may_chat_in_words(shops):
     assert "Assigned a conversation" in page and "Archived a conversation" in page
     assert "Assigned to" in page and "assigned_staff_id" not in page.split("<details")[0]
     assert f"c={cid}" in page  # the subject links to the conversation
+
+
+def test_a_finnish_audit_page_reads_the_stored_sentences_in_finnish(shops):
+    live = shops
+    ids = opened_app(live, OWNER, SAM)
+    grant(live, ids[SAM], listed=[ids[SAM]])
+    cid = start(live, SHOP_A, "mia@example.com", ("shopper", "Hei"))
+    post_json(live, f"/admin/conversations/{cid}/assign", {"staff_id": ids[SAM]})
+    post_json(live, f"/admin/conversations/{cid}/status", {"status": "inactive"})
+    page = get(live, "/portal/audit", locale="fi").text
+    assert "osoitti keskustelun henkilölle Sam Support" in page
+    assert "merkitsi keskustelun ei-aktiiviseksi" in page
+    assert "assigned the conversation to" not in page
