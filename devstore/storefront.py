@@ -409,9 +409,13 @@ def extension_asset(extension: str, filename: str):
 
 
 @bp.post("/shops/<shop>/checkout")
-def checkout(shop: str):
-    """Place the shopper's cart as the order (400 when it is empty), then empty the cart."""
+@bp.post("/shops/<shop>/<locale>/checkout")
+def checkout(shop: str, locale: str = PRIMARY_LOCALE):
+    """Place the shopper's cart as the order (400 when it is empty), then empty the cart.
+    The order's `customer_locale` is the storefront language the shopper checked out in
+    (the checkout form of `/shops/<shop>/fi/...` posts here under /fi/), as Shopify's."""
     dev_shop = _shop_or_404(shop)
+    _locale_or_404(locale)
     state = _state()
     shopper_cart = _cart(shop)
     lines = cart.order_lines(cart.priced_lines(state, shopper_cart))
@@ -442,13 +446,14 @@ def checkout(shop: str):
         referring_site=request.referrer,
         browser_ip=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
+        customer_locale=locale,
     )
     if shopper_cart is not None:
         cart.drop_cart(state, shopper_cart.token)
     response = current_app.make_response(
         _storefront_page(
             dev_shop,
-            PRIMARY_LOCALE,
+            locale,
             code=None,
             ref="",
             placed=order,

@@ -59,7 +59,7 @@ def read_on_load(shop: Shop) -> None:
     if shop.primary_locale is None:
         mark, ttl = f"shop-locale-tried:{shop.id}", UNKNOWN_RETRY_SECONDS
     else:
-        mark, ttl = f"shop-locale-read:{shop.id}", REFRESH_SECONDS
+        mark, ttl = _read_mark(shop.id), REFRESH_SECONDS
     try:
         if jobs.redis_connection().set(mark, "1", nx=True, ex=ttl):
             jobs.get_queue().enqueue_call(
@@ -70,6 +70,10 @@ def read_on_load(shop: Shop) -> None:
             )
     except redis.RedisError as exc:
         log.warning("primary locale of shop %s not queued (Redis): %s", shop.id, exc)
+
+
+def _read_mark(shop_id: int) -> str:
+    return f"shop-locale-read:{shop_id}"
 
 
 def primary_of(shop_locales: object) -> str | None:
@@ -104,4 +108,8 @@ def read(session: Session, shop_id: int) -> str:
     session.refresh(shop, with_for_update=True)
     shop.primary_locale = primary
     session.commit()
+    try:  # read now: the next app load asks again in a day
+        jobs.redis_connection().set(_read_mark(shop_id), "1", ex=REFRESH_SECONDS)
+    except redis.RedisError as exc:
+        log.warning("primary locale of shop %s: read mark not set (Redis): %s", shop_id, exc)
     return f"read: {primary}"
