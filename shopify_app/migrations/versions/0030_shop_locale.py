@@ -17,11 +17,10 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTERs (no batch copy of `shops` on SQLite: triggers of other tables name it).
 def upgrade() -> None:
-    with op.batch_alter_table("shops", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("primary_locale", sa.String(length=16), nullable=True))
+    op.add_column("shops", sa.Column("primary_locale", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("shops", schema=None) as batch_op:
-        batch_op.drop_column("primary_locale")
+    op.drop_column("shops", "primary_locale")
