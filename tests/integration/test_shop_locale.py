@@ -141,3 +141,26 @@ def test_the_checkout_from_the_finnish_storefront_sends_customer_locale_fi(live)
     settle(live)
     assert one(live.app, Customer, Customer.email == "aino@example.com").locale == "fi"
     assert one(live.app, Customer, Customer.email == "ada@example.com").locale == "en"
+
+
+def test_a_failed_read_leaves_it_unknown_and_a_later_app_load_tries_again(live):
+    from shopify_app import jobs
+    from shopify_app.shopify.errors import ShopifyError
+
+    install(live, SHOP_A)  # queues the read (and marks the try for an hour)
+    live.state.shop(SHOP_A).primary_locale = "fi"
+    live.state.graphql_faults = ["500", "500", "500"]  # Shopify down for the client's retries
+    with live.app.app_context():
+        session = get_session()
+        shop_id = session.scalars(select(Shop.id).where(Shop.domain == SHOP_A)).one()
+        with pytest.raises(ShopifyError):  # raised: RQ retries the job later
+            shop_locale.read(session, shop_id)
+        session.rollback()
+    assert shop_row(live).primary_locale is None
+    assert live.state.graphql_faults == []
+    with live.app.app_context():
+        jobs.redis_connection().delete(f"shop-locale-tried:{shop_id}")  # the hour is over
+        jobs.get_queue().empty()
+    install(live, SHOP_A)  # the next app page load: still unknown, queued again
+    run_jobs(live.app)
+    assert shop_row(live).primary_locale == "fi"
