@@ -91,10 +91,10 @@ class DevShop:
     # The app's web pixel (one per app and shop), loaded on every storefront page.
     web_pixel: DevWebPixel | None = None
     # The shop's languages (Settings > Languages; Admin API `shopLocales`, `read_locales`):
-    # the primary one, and the others, all published. The storefront serves English at its
-    # root and Finnish under /fi/ whichever is primary (storefront.py).
+    # the primary one, and the others, all published. The storefront serves the primary at
+    # its root and the others in their folder (/fi/, /en/: storefront.py).
     primary_locale: str = "en"
-    other_locales: tuple[str, ...] = ("fi",)
+    other_locales: tuple[str, ...] = ("en", "fi")  # the primary among them is skipped
 
     def shop_locales(self) -> list[tuple[str, bool, bool]]:
         """[(locale, primary, published)], the primary first."""

@@ -164,3 +164,22 @@ def test_a_failed_read_leaves_it_unknown_and_a_later_app_load_tries_again(live):
     install(live, SHOP_A)  # the next app page load: still unknown, queued again
     run_jobs(live.app)
     assert shop_row(live).primary_locale == "fi"
+
+
+def test_a_finnish_primary_storefront_serves_finnish_at_its_root(live):
+    """The primary language at the root, the others in their folder; the root's checkout is
+    the primary language's."""
+    live.state.shop(SHOP_B).primary_locale = "fi"
+    install(live, SHOP_B)
+    store = f"{live.devstore_url}/shops/{SHOP_B}"
+    with httpx.Client(timeout=10) as shopper:
+        root = shopper.get(f"{store}/")
+        assert '<html lang="fi">' in root.text
+        assert f'href="/shops/{SHOP_B}/en" hreflang="en"' in root.text
+        assert '<html lang="en">' in shopper.get(f"{store}/en/").text
+        assert shopper.get(f"{store}/fi/").status_code == 404  # the primary has no folder
+        assert shopper.get(f"{store}/sv/").status_code == 404
+        assert shopper.post(f"{store}/cart/add.js", json={"id": 8002, "quantity": 1}).is_success
+        assert shopper.post(f"{store}/checkout", data={"email": "aino@example.com"}).is_success
+    order = max(commerce.data(live.state, SHOP_B).orders.values(), key=lambda o: o.id)
+    assert order.customer_locale == "fi"
