@@ -29,7 +29,7 @@ from .commerce import (
 )
 from .products import PUBLICATIONS, DevProduct, publication_gid
 from .schema import schema
-from .store import DevShop, DevStoreState, now
+from .store import LOCALE_NAMES, DevShop, DevStoreState, now
 
 MAX_PAGE = 250
 IN_PROGRESS = "A bulk query operation for this app and shop is already in progress"
@@ -488,6 +488,19 @@ class Root:
     def publications(self, _info, first=None, after=None):
         self._require("read_publications", "publications")
         return connection(sorted(PUBLICATIONS), publication_node, first, after, self._bulk)
+
+    def shopLocales(self, _info, published=False):  # noqa: N802
+        self._require("read_locales", "shopLocales")
+        return [
+            {
+                "locale": code,
+                "name": LOCALE_NAMES.get(code, code),
+                "primary": primary,
+                "published": is_published,
+            }
+            for code, primary, is_published in self._shop.shop_locales()
+            if is_published or not published
+        ]
 
     # ---- discount mutations
     def _apply_input(self, d: DevDiscount, spec: dict, errors: list) -> None:

@@ -71,6 +71,10 @@ class DevWebPixel:
     settings: str
 
 
+# Shopify's `ShopLocale.name`: the language's English name.
+LOCALE_NAMES = {"en": "English", "fi": "Finnish", "sv": "Swedish"}
+
+
 @dataclass
 class DevShop:
     domain: str
@@ -86,6 +90,17 @@ class DevShop:
     app_embeds: dict[str, AppEmbedState] = field(default_factory=dict)
     # The app's web pixel (one per app and shop), loaded on every storefront page.
     web_pixel: DevWebPixel | None = None
+    # The shop's languages (Settings > Languages; Admin API `shopLocales`, `read_locales`):
+    # the primary one, and the others, all published. The storefront serves the primary at
+    # its root and the others in their folder (/fi/, /en/: storefront.py).
+    primary_locale: str = "en"
+    other_locales: tuple[str, ...] = ("en", "fi")  # the primary among them is skipped
+
+    def shop_locales(self) -> list[tuple[str, bool, bool]]:
+        """[(locale, primary, published)], the primary first."""
+        return [(self.primary_locale, True, True)] + [
+            (code, False, True) for code in self.other_locales if code != self.primary_locale
+        ]
 
     @property
     def handle(self) -> str:

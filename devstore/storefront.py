@@ -35,10 +35,10 @@ bp = Blueprint("devstore_storefront", __name__)
 
 COOKIE_CODE, COOKIE_LANDING = "ds_discount", "ds_landing"
 COOKIE_CUSTOMER = "ds_customer"
-# The shop's published languages: the primary first (served at the root, the others in their
-# folder), with their names in the language itself, for the switcher.
+# The languages a storefront can show, with their names in the language itself, for the
+# switcher. A shop's primary one (`DevShop.primary_locale`) is served at the root, the others
+# in their folder (`/fi/`, `/en/`), as Shopify's language folders.
 LOCALES = {"en": "English", "fi": "Suomi"}
-PRIMARY_LOCALE = "en"
 
 
 def _state():
@@ -75,7 +75,7 @@ def _logged_in_customer(shop: str) -> commerce.DevCustomer | None:
 def root_url(shop: DevShop, locale: str) -> str:
     """Liquid's `routes.root_url`: the store's root, in the language's folder unless primary."""
     base = url_for("devstore_storefront.store", shop=shop.domain)
-    return base if locale == PRIMARY_LOCALE else base + locale
+    return base if locale == shop.primary_locale else base + locale
 
 
 def app_embeds_html(shop: DevShop, locale: str) -> Markup:
@@ -107,7 +107,7 @@ def app_embeds_html(shop: DevShop, locale: str) -> Markup:
         ),
         locale={
             "iso_code": locale,
-            "primary": locale == PRIMARY_LOCALE,
+            "primary": locale == shop.primary_locale,
             "name": LOCALES[locale],
             "endonym_name": LOCALES[locale],
             "root_url": root_url(shop, locale),
@@ -117,9 +117,15 @@ def app_embeds_html(shop: DevShop, locale: str) -> Markup:
     )
 
 
-def _locale_or_404(locale: str) -> None:
-    if locale not in LOCALES or (locale == PRIMARY_LOCALE and request.view_args.get("locale")):
+def _language(shop: DevShop, folder: str | None) -> str:
+    """The page's language: the shop's primary one at the root, else its folder's; a folder
+    that is not one of the shop's other languages (the primary's own included) is a 404."""
+    if folder is None:
+        return shop.primary_locale
+    others = [code for code, primary, _ in shop.shop_locales() if not primary]
+    if folder not in LOCALES or folder not in others:
         abort(404)
+    return folder
 
 
 def _cart(shop: str) -> cart.DevCart | None:
@@ -233,7 +239,11 @@ def _storefront_page(shop: DevShop, locale: str, view: str = "home", **context):
         store_root=root_url(shop, locale).rstrip("/"),
         ajax_root=_store_root(shop),
         locale=locale,
-        locales=[(code, name, root_url(shop, code)) for code, name in LOCALES.items()],
+        locales=[
+            (code, LOCALES[code], root_url(shop, code))
+            for code, _primary, _published in shop.shop_locales()
+            if code in LOCALES
+        ],
         app_embeds=app_embeds_html(shop, locale),
         pixel=pixel_runtime(shop, view),
         **context,
@@ -242,9 +252,9 @@ def _storefront_page(shop: DevShop, locale: str, view: str = "home", **context):
 
 @bp.get("/shops/<shop>/")
 @bp.get("/shops/<shop>/<locale>/")
-def store(shop: str, locale: str = PRIMARY_LOCALE):
+def store(shop: str, locale: str | None = None):
     dev_shop = _shop_or_404(shop)
-    _locale_or_404(locale)
+    locale = _language(dev_shop, locale)
     response = current_app.make_response(
         _storefront_page(
             dev_shop,
@@ -262,11 +272,11 @@ def store(shop: str, locale: str = PRIMARY_LOCALE):
 
 @bp.get("/shops/<shop>/products/<handle>")
 @bp.get("/shops/<shop>/<locale>/products/<handle>")
-def product_page(shop: str, handle: str, locale: str = PRIMARY_LOCALE):
+def product_page(shop: str, handle: str, locale: str | None = None):
     """A product's page on the online store: only one that is ACTIVE and on the Online Store
     (any other is Shopify's 404)."""
     dev_shop = _shop_or_404(shop)
-    _locale_or_404(locale)
+    locale = _language(dev_shop, locale)
     product = next((p for p in _on_sale(dev_shop) if p.handle == handle), None) or abort(404)
     return _storefront_page(
         dev_shop, locale, "product", product=product, code=None, ref="", placed=None
@@ -275,11 +285,11 @@ def product_page(shop: str, handle: str, locale: str = PRIMARY_LOCALE):
 
 @bp.get("/shops/<shop>/cart")
 @bp.get("/shops/<shop>/<locale>/cart")
-def cart_page(shop: str, locale: str = PRIMARY_LOCALE):
+def cart_page(shop: str, locale: str | None = None):
     """The cart page: its lines, the discount code the shopper's link applied (the
     `ds_discount` cookie) with the discounted subtotal, and the checkout."""
     dev_shop = _shop_or_404(shop)
-    _locale_or_404(locale)
+    locale = _language(dev_shop, locale)
     return _storefront_page(dev_shop, locale, "cart", code=None, ref="", placed=None)
 
 
@@ -311,9 +321,9 @@ def _with_cart_cookie(response, shop: str, token: str):
 
 @bp.get("/shops/<shop>/cart.js")
 @bp.get("/shops/<shop>/<locale>/cart.js")
-def cart_js(shop: str, locale: str = PRIMARY_LOCALE):
+def cart_js(shop: str, locale: str | None = None):
     dev_shop = _shop_or_404(shop)
-    _locale_or_404(locale)
+    locale = _language(dev_shop, locale)
     response = jsonify(
         cart.cart_json(_state(), _cart(shop), dev_shop.currency, _store_root(dev_shop))
     )
@@ -323,11 +333,11 @@ def cart_js(shop: str, locale: str = PRIMARY_LOCALE):
 
 @bp.post("/shops/<shop>/cart/add.js")
 @bp.post("/shops/<shop>/<locale>/cart/add.js")
-def cart_add(shop: str, locale: str = PRIMARY_LOCALE):
+def cart_add(shop: str, locale: str | None = None):
     """`{id, quantity}` (form or JSON) or `{items: [{id, quantity}]}`: the added line item,
     or `{items: [...]}` for several, as Shopify answers."""
     dev_shop = _shop_or_404(shop)
-    _locale_or_404(locale)
+    locale = _language(dev_shop, locale)
     state = _state()
     try:
         body = _ajax_input()
@@ -353,10 +363,10 @@ def cart_add(shop: str, locale: str = PRIMARY_LOCALE):
 
 @bp.post("/shops/<shop>/cart/change.js")
 @bp.post("/shops/<shop>/<locale>/cart/change.js")
-def cart_change(shop: str, locale: str = PRIMARY_LOCALE):
+def cart_change(shop: str, locale: str | None = None):
     """`{line | id, quantity}`: the whole cart after the change."""
     dev_shop = _shop_or_404(shop)
-    _locale_or_404(locale)
+    locale = _language(dev_shop, locale)
     state = _state()
     target = _cart(shop)
     try:
@@ -409,9 +419,13 @@ def extension_asset(extension: str, filename: str):
 
 
 @bp.post("/shops/<shop>/checkout")
-def checkout(shop: str):
-    """Place the shopper's cart as the order (400 when it is empty), then empty the cart."""
+@bp.post("/shops/<shop>/<locale>/checkout")
+def checkout(shop: str, locale: str | None = None):
+    """Place the shopper's cart as the order (400 when it is empty), then empty the cart.
+    The order's `customer_locale` is the storefront language the shopper checked out in
+    (the checkout form of `/shops/<shop>/fi/...` posts here under /fi/), as Shopify's."""
     dev_shop = _shop_or_404(shop)
+    locale = _language(dev_shop, locale)
     state = _state()
     shopper_cart = _cart(shop)
     lines = cart.order_lines(cart.priced_lines(state, shopper_cart))
@@ -442,13 +456,14 @@ def checkout(shop: str):
         referring_site=request.referrer,
         browser_ip=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
+        customer_locale=locale,
     )
     if shopper_cart is not None:
         cart.drop_cart(state, shopper_cart.token)
     response = current_app.make_response(
         _storefront_page(
             dev_shop,
-            PRIMARY_LOCALE,
+            locale,
             code=None,
             ref="",
             placed=order,
@@ -500,17 +515,17 @@ def login(shop: str):
 @bp.route("/shops/<shop>/apps/<subpath>/<path:rest>", methods=["GET", "POST"])
 @bp.route("/shops/<shop>/<locale>/apps/<subpath>", methods=["GET", "POST"])
 @bp.route("/shops/<shop>/<locale>/apps/<subpath>/<path:rest>", methods=["GET", "POST"])
-def app_proxy(shop: str, subpath: str, rest: str = "", locale: str = PRIMARY_LOCALE):
+def app_proxy(shop: str, subpath: str, rest: str = "", locale: str | None = None):
     """Shopify's app proxy: forward to the app's proxy URL with the signed query Shopify adds
     (shop, logged_in_customer_id, path_prefix, timestamp, signature). On a language folder
     (`/fi/apps/...`) the signed path_prefix carries it, and the browser's Accept-Language
     goes along, as Shopify forwards the shopper's headers."""
-    _shop_or_404(shop)
+    dev_shop = _shop_or_404(shop)
     registered = current_app.extensions["devstore_app"]
     if not registered.app_proxy_url or subpath != registered.app_proxy_subpath:
         abort(404)
-    _locale_or_404(locale)
-    folder = "" if locale == PRIMARY_LOCALE else f"/{locale}"
+    locale = _language(dev_shop, locale)
+    folder = "" if locale == dev_shop.primary_locale else f"/{locale}"
     params = [(k, v) for k, v in request.args.items(multi=True)]
     params += [
         ("shop", shop),

@@ -24,7 +24,7 @@ DEV_API_KEY = "devstore-referrals-app"
 DEV_API_SECRET = "devstore-secret-not-for-production"  # noqa: S105 - a documented dev default
 DEFAULT_SCOPES = (
     "read_customers,write_customers,read_orders,read_discounts,write_discounts,write_app_proxy,"
-    "read_products,read_publications,write_pixels,read_customer_events"
+    "read_products,read_publications,write_pixels,read_customer_events,read_locales"
 )
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_DEVSTORE_URL = "http://127.0.0.1:8081"
@@ -239,6 +239,8 @@ def load_config(
     # Switch the cart events' web pixel on for each shop (shopify_app/web_pixel.py); the tests
     # turn it off unless they test it, as they do the initial import.
     cfg["WEB_PIXEL_ACTIVATION"] = parse_bool(setting("WEB_PIXEL_ACTIVATION", "true", "true"))
+    # Read each shop's primary language (shopify_app/shop_locale.py); off in tests likewise.
+    cfg["SHOP_LOCALE_READ"] = parse_bool(setting("SHOP_LOCALE_READ", "true", "true"))
     # Outgoing webhook endpoints on http:// and on local or private addresses (a receiver on
     # 127.0.0.1): development and tests only; production refuses to start with it.
     cfg["OUTGOING_WEBHOOKS_ALLOW_LOCAL"] = parse_bool(

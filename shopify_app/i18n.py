@@ -162,9 +162,10 @@ def integer_text(value: int | None) -> str:
 def email_locale(session: Any, shop: Any, customer: Any | None) -> str:
     """The language of an email to `customer`: the one they last bought in (Shopify's
     `customer_locale` on their orders, kept as `Customer.locale`), else the one they last
-    chatted in on the storefront (the widget sends Shopify's `request.locale`), else English.
-    The shop's primary locale is not known to the app (Shopify's `shopLocales` needs the
-    `read_locales` scope, which the app does not ask for)."""
+    chatted in on the storefront (the widget sends Shopify's `request.locale`), else the
+    shop's primary language (`Shop.primary_locale`, from `shopLocales`: shopify_app/
+    shop_locale.py), else English. Only a language with a catalogue is chosen ("fi-FI" is
+    Finnish; "sv" falls through to the next)."""
     from sqlalchemy import select
 
     from .models import Conversation
@@ -186,7 +187,12 @@ def email_locale(session: Any, shop: Any, customer: Any | None) -> str:
         chosen = supported(locale)
         if chosen:
             return chosen
-    return DEFAULT_LOCALE
+    return shop_locale(shop)
+
+
+def shop_locale(shop: Any) -> str:
+    """The shop's primary language when the app has a catalogue for it; else English."""
+    return supported(getattr(shop, "primary_locale", None)) or DEFAULT_LOCALE
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark, do not translate yet")

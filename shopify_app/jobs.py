@@ -37,6 +37,7 @@ DRAIN_INBOX = "workers.webhook_jobs.drain_inbox"
 WRITE_CONSENT = "workers.consent_jobs.write_consent"
 DELIVER_OUTGOING = "workers.outgoing_jobs.deliver_endpoint"
 ACTIVATE_WEB_PIXEL = "workers.pixel_jobs.activate_web_pixel"
+READ_SHOP_LOCALE = "workers.shop_jobs.read_shop_locale"
 
 JOB_NAMES = frozenset(
     {
@@ -55,6 +56,7 @@ JOB_NAMES = frozenset(
         WRITE_CONSENT,
         DELIVER_OUTGOING,
         ACTIVATE_WEB_PIXEL,
+        READ_SHOP_LOCALE,
     }
 )
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])

@@ -140,6 +140,7 @@ STACK_SETTINGS = (
     "HTTP_TIMEOUT_SECONDS",
     "INITIAL_IMPORT",
     "WEB_PIXEL_ACTIVATION",
+    "SHOP_LOCALE_READ",
     "SMTP_URL",
 )
 # What a `referrals …` child process is given of them (`process_env`): the same but for the
@@ -185,6 +186,7 @@ def start_stack(*, database_url: str, redis_url: str, instance_path: str):
             "HTTP_TIMEOUT_SECONDS": 5.0,
             "INITIAL_IMPORT": False,
             "WEB_PIXEL_ACTIVATION": False,
+            "SHOP_LOCALE_READ": False,
             "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
         }
     )

@@ -34,3 +34,6 @@ def app_scopes_update(
         from shopify_app.web_pixel import enqueue_activation
 
         enqueue_activation(session, shop)  # the pixel scopes granted now
+        from shopify_app.shop_locale import enqueue_read
+
+        enqueue_read(session, shop)  # read_locales granted now (or still): read it again

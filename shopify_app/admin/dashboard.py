@@ -250,6 +250,7 @@ SCOPE_NAMES = {
     "read_publications": N_("send only products shoppers can open on your Online Store"),
     "write_pixels": N_("add the web pixel that shows chatting shoppers' cart in the inbox"),
     "read_customer_events": N_("read the cart events of shoppers in a chat"),
+    "read_locales": N_("write emails to customers in your store's language"),
 }
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app, g, redirect, render_template, request, url_for
 
 from shopify_app.db import get_session
+from shopify_app.shop_locale import read_on_load
 from shopify_app.shopify.domains import is_valid_shop_domain, sanitize_shop_domain, shop_handle
 from shopify_app.shopify.errors import InvalidIdToken, InvalidSubjectToken, ShopifyError
 from shopify_app.shopify.id_token import IdTokenClaims, decode_id_token
@@ -123,6 +124,7 @@ def id_token_required(view: F) -> F:
         remember_staff(get_session(), g.shop, claims.user_id, claims.raw, shopify().token_endpoint)
         if not fetch:
             activate_on_load(g.shop)
+            read_on_load(g.shop)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

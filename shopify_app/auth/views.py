@@ -12,6 +12,7 @@ from sqlalchemy import delete
 
 from shopify_app.db import get_session
 from shopify_app.models import OAuthState, utcnow
+from shopify_app.shop_locale import read_on_load
 from shopify_app.shopify.domains import sanitize_shop_domain
 from shopify_app.shopify.errors import InvalidShopDomain, ShopifyError
 from shopify_app.shopify.hmac import verify_query_hmac
@@ -122,6 +123,7 @@ def callback():
         abort(403, description="Missing required scopes: " + ", ".join(sorted(missing)))
     installed = record_install(session, shop, grant, shopify())
     activate_on_load(installed)  # the cart events' web pixel, now that the shop is committed
+    read_on_load(installed)  # the shop's primary language, for emails to customers
     return redirect(embedded_admin_url(shop))
 
 

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from shopify_app.db import get_session
 from shopify_app.emails import queue_email, render
 from shopify_app.emails.delivery import Composed
-from shopify_app.i18n import DEFAULT_LOCALE, supported
-from shopify_app.models import Conversation, ConversationMessage, EmailMessage, Shop
+from shopify_app.i18n import DEFAULT_LOCALE, email_locale, supported
+from shopify_app.models import Conversation, ConversationMessage, Customer, EmailMessage, Shop
 
 REPLY_KIND = "conversation_reply"
 DEDUPE_PREFIX = "conversation_reply:"
@@ -97,9 +97,17 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
-def locale_of(conversation: Conversation) -> str:
-    """The language the shopper chatted in, when the app has a catalogue for it; else English."""
-    return supported(conversation.locale) or DEFAULT_LOCALE
+def locale_of(session: Session, shop: Shop, conversation: Conversation) -> str:
+    """The language the shopper chatted in, when the app has a catalogue for it; else the
+    customer's email language (their order's, their latest chat's, the shop's primary
+    language, English: `i18n.email_locale`)."""
+    chosen = supported(conversation.locale)
+    if chosen:
+        return chosen
+    customer = session.get(Customer, conversation.customer_id) if conversation.customer_id else None
+    if customer is not None and customer.shop_id != shop.id:
+        customer = None
+    return email_locale(session, shop, customer)
 
 
 def shop_display_name(shop: Shop) -> str:
@@ -145,7 +153,7 @@ def queue_reply_email(session: Session, message_id: int) -> str:
         .execution_options(synchronize_session=False)
     )
     session.refresh(message)
-    locale = locale_of(conversation)
+    locale = locale_of(session, shop, conversation)
     subject, body = render("conversation_reply", locale=locale, **_context(session, shop, message))
     _email, queued = queue_email(
         session,
@@ -200,7 +208,7 @@ def compose_reply(session: Session, email: EmailMessage) -> Composed | None:
         )
         headers["References"] = " ".join(kept)
     conversation = session.get(Conversation, message.conversation_id)
-    locale = locale_of(conversation) if conversation is not None else "en"
+    locale = locale_of(session, shop, conversation) if conversation is not None else DEFAULT_LOCALE
     with force_locale(locale):
         html = render_template(
             "emails/conversation_reply.html",

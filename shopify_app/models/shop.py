@@ -37,6 +37,10 @@ class Shop(TimestampMixin, Base):
     # (shopify_app/web_pixel.py): None until activated, and again after an uninstall.
     web_pixel_id: Mapped[str | None] = mapped_column(String(255))
     web_pixel_settings: Mapped[str | None] = mapped_column(Text)
+    # The shop's primary language (Shopify's `shopLocales`, "fi", "en-US"), read by
+    # shopify_app/shop_locale.py: the last fallback of emails to customers. None: not known
+    # (not read yet, the `read_locales` scope not granted, or the read failed).
+    primary_locale: Mapped[str | None] = mapped_column(String(16))
     # shop/redact erased everything else: this row is the record that it happened.
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Email a conversation's assignee about a shopper message unread this many minutes

@@ -457,3 +457,37 @@ def test_an_html_only_mail_is_read_as_text_without_its_blockquote():
         subtype="html",
     )
     assert parse_mail(mime.as_bytes()).text == "See you soon & thanks"
+
+
+def test_a_reply_without_a_chat_language_is_in_the_shops_primary_language(
+    session, shop, quiet, mailbox, domain_app
+):
+    """No language from the chat: the customer's email language, then the shop's primary
+    language (`Shop.primary_locale`), in the text and the HTML alike."""
+    shop.primary_locale = "fi"
+    conversation, _ = thread(session, shop, email="aino@example.com")
+    reply = service.post_message(
+        session, shop, conversation, author="staff", body="Hei!", channel="admin"
+    )
+    english, _ = thread(session, shop, email="ada@example.com", locale="en-GB")
+    other = service.post_message(
+        session, shop, english, author="staff", body="Hello!", channel="admin"
+    )
+    session.commit()
+    queue_reply_email(session, reply.id)
+    queue_reply_email(session, other.id)
+    session.commit()
+    emails = session.scalars(
+        select(EmailMessage).where(EmailMessage.shop_id == shop.id).order_by(EmailMessage.id)
+    ).all()
+    assert [e.subject for e in emails] == [
+        f"Keskustelusi: {shop.name}",
+        f"Your conversation with {shop.name}",
+    ]
+    for email in emails:
+        assert deliver(session, email.id) == "sent"
+    [mail] = mailbox.to("aino@example.com")
+    assert mail.subject == f"Keskustelusi: {shop.name}"
+    with domain_app.app_context():
+        composed = email_replies.compose_reply(session, emails[0])
+    assert '<html lang="fi">' in composed.html

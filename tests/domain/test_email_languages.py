@@ -22,7 +22,7 @@ def shop(session):
     return shop
 
 
-def _reward(session, shop, customer):
+def _reward(session, shop, customer, code="KIITOS-1"):
     advocate = factories.advocate(session, shop, customer)
     order = factories.order(session, shop, currency="EUR")
     referral = factories.referral(session, shop, advocate, order, status="completed")
@@ -33,7 +33,7 @@ def _reward(session, shop, customer):
         kind="fixed_amount",
         value=1250,
         currency="EUR",
-        code="KIITOS-1",
+        code=code,
         expires_at=datetime(2027, 3, 7, 12, tzinfo=UTC),
     )
 
@@ -137,3 +137,36 @@ def test_the_language_the_customer_bought_in_comes_first(session, shop):
     redact_customer(session, shop, {"customer": {"id": aino.shopify_id}, "orders_to_redact": []})
     session.refresh(aino)
     assert aino.locale is None
+
+
+def test_the_shops_primary_language_comes_before_english(session, shop):
+    """A customer with no language of their own and no chat gets the shop's primary language
+    (Shopify's `shopLocales`, kept as `Shop.primary_locale`); their own comes first; only a
+    language with a catalogue counts."""
+    shop.primary_locale = "fi"
+    aino = factories.customer(session, shop, first_name="Aino", email="aino@example.com")
+    assert email_locale(session, shop, aino) == "fi"
+    assert email_locale(session, shop, None) == "fi"
+    message, _ = reward_email.queue_reward_email(
+        session, shop, _reward(session, shop, aino), dedupe_key="p1"
+    )
+    assert message.subject == "Palkintosi kaupasta Kahvila: 12,50 € alennus"
+    assert message.body_text.startswith("Hei Aino,\n")
+
+    ada = factories.customer(session, shop, first_name="Ada", email="ada@example.com")
+    ada.locale = "en"  # she bought in English
+    message, _ = reward_email.queue_reward_email(
+        session, shop, _reward(session, shop, ada, code="KIITOS-2"), dedupe_key="p2"
+    )
+    assert message.subject == "Your reward from Kahvila: 12.50 EUR off"
+
+    sven = factories.customer(session, shop)
+    _chatted_in(session, shop, sven, "sv-SE")  # no Swedish catalogue: the shop's language
+    assert email_locale(session, shop, sven) == "fi"
+
+    shop.primary_locale = "fi-FI"
+    assert email_locale(session, shop, aino) == "fi"
+    shop.primary_locale = "sv"  # no catalogue: English
+    assert email_locale(session, shop, aino) == "en"
+    shop.primary_locale = None  # not known (no read_locales, or not read yet): English
+    assert email_locale(session, shop, aino) == "en"
