@@ -302,10 +302,11 @@
           catchAgain = false;
           const url = new URL(t.dataset.messagesUrl, location.href);
           url.searchParams.set('after', t.dataset.lastId || '0');
+          const asked = performance.now();
           const data = await json(url);
           if (currentId() !== id) return;
           const added = addMessages(data.messages);
-          showPresence(id, data.conversation.online);
+          snapshotPresence(id, data.conversation.online, asked);
           if (added.some((m) => m.author === 'shopper')) markRead();
         } while (catchAgain);
       } catch (error) {
@@ -325,6 +326,20 @@
       row?.classList.remove('unread');
       row?.querySelector('.unread-count')?.remove();
     }).catch(() => {});
+  }
+
+  // Presence from the stream, by conversation, with when it arrived: a snapshot (a catch-up
+  // or a list refresh) asked for before that is older and must not undo it.
+  const livePresence = {};
+
+  function presenceEvent(conversationId, online) {
+    livePresence[conversationId] = {online: !!online, at: performance.now()};
+    showPresence(conversationId, online);
+  }
+
+  function snapshotPresence(conversationId, online, asked) {
+    const live = livePresence[conversationId];
+    showPresence(conversationId, live && live.at > asked ? live.online : online);
   }
 
   function showPresence(conversationId, online) {
@@ -862,8 +877,14 @@
     if (!box || listLoading) return;
     listLoading = true;
     try {
+      const asked = performance.now();
       const response = await fetch(inbox().dataset.listUrl, {headers: {Accept: 'text/html'}});
-      if (response.ok) box.innerHTML = await response.text();
+      if (response.ok) {
+        box.innerHTML = await response.text();
+        for (const [id, live] of Object.entries(livePresence)) {
+          if (live.at > asked) showPresence(id, live.online);
+        }
+      }
     } catch (error) {
       liveState(window.t('Could not refresh the list: %(error)s.', {error: error.message}), true);
     } finally {
@@ -921,7 +942,7 @@
     });
     stream.on('presence', (data) => {
       const id = conversationOf(data);
-      if (id !== null) showPresence(id, data.online);
+      if (id !== null) presenceEvent(id, data.online);
     });
     stream.on('typing', (data) => {
       const id = conversationOf(data);

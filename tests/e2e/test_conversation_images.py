@@ -242,6 +242,10 @@ def test_staff_send_an_image_the_shopper_sees_it_and_cannot_send_one(
     again_staff = staff.locator("#messages .message.staff img")
     expect(again_staff).to_have_count(3, timeout=LIVE)
     expect(again_staff.first).to_have_attribute("alt", re.compile(r"^Image from \S+"))
+    # The images load lazily: each is brought into view, then must have loaded.
+    for n in range(3):
+        again_staff.nth(n).scroll_into_view_if_needed()
+        expect(again_staff.nth(n)).to_have_js_property("complete", True, timeout=LIVE)
     page.frame(name="app-iframe").wait_for_function(
         "() => [...document.querySelectorAll('#messages img')].every("
         "(i) => i.complete && i.naturalWidth > 0)",
