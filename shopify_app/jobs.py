@@ -140,6 +140,25 @@ def enqueue_after_commit(
     )
 
 
+def enqueue_at_most_every(
+    mark: str, seconds: int, func: str, *args: Any, job_id: str | None = None
+) -> bool:
+    """Enqueue the job now unless `mark` (a Redis key) says it was queued within `seconds`:
+    for work a page load asks for (a shop's pixel owed, its language unknown), so a job
+    Shopify keeps refusing does not cost one per page. Redis unreachable: logged, not raised
+    (the next load asks again). True when queued."""
+    if func not in JOB_NAMES:
+        raise ValueError(f"unknown job name {func!r}: add it to shopify_app.jobs")
+    try:
+        if not redis_connection().set(mark, "1", nx=True, ex=seconds):
+            return False
+        get_queue().enqueue_call(func, args=args, job_id=job_id, retry=DEFAULT_RETRY)
+    except redis.RedisError as exc:
+        log.warning("%s not queued (Redis): %s", job_id or func, exc)
+        return False
+    return True
+
+
 def _run_pending(session: Session) -> None:
     for callback in session.info.pop("after_commit", []):
         try:

@@ -60,16 +60,7 @@ def read_on_load(shop: Shop) -> None:
         mark, ttl = f"shop-locale-tried:{shop.id}", UNKNOWN_RETRY_SECONDS
     else:
         mark, ttl = _read_mark(shop.id), REFRESH_SECONDS
-    try:
-        if jobs.redis_connection().set(mark, "1", nx=True, ex=ttl):
-            jobs.get_queue().enqueue_call(
-                jobs.READ_SHOP_LOCALE,
-                args=(shop.id,),
-                job_id=_job_id(shop),
-                retry=jobs.DEFAULT_RETRY,
-            )
-    except redis.RedisError as exc:
-        log.warning("primary locale of shop %s not queued (Redis): %s", shop.id, exc)
+    jobs.enqueue_at_most_every(mark, ttl, jobs.READ_SHOP_LOCALE, shop.id, job_id=_job_id(shop))
 
 
 def _read_mark(shop_id: int) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 
-import redis
 from flask import current_app
 from sqlalchemy.orm import Session
 
@@ -81,19 +80,14 @@ def activate_on_load(shop: Shop) -> None:
     """An app page opened for a shop whose pixel is owed (installed before the pixel
     existed, settings gone stale): queue the job, at most once an hour per shop (a Redis
     mark), so a pixel Shopify keeps refusing does not cost a job per page."""
-    if not needs_activation(shop):
-        return
-    try:
-        connection = jobs.redis_connection()
-        if connection.set(f"web-pixel-tried:{shop.id}", "1", nx=True, ex=3600):
-            jobs.get_queue().enqueue_call(
-                jobs.ACTIVATE_WEB_PIXEL,
-                args=(shop.id,),
-                job_id=f"web-pixel-{shop.id}",
-                retry=jobs.DEFAULT_RETRY,
-            )
-    except redis.RedisError as exc:
-        log.warning("web pixel activation of shop %s not queued (Redis): %s", shop.id, exc)
+    if needs_activation(shop):
+        jobs.enqueue_at_most_every(
+            f"web-pixel-tried:{shop.id}",
+            3600,
+            jobs.ACTIVATE_WEB_PIXEL,
+            shop.id,
+            job_id=f"web-pixel-{shop.id}",
+        )
 
 
 def activate(session: Session, shop_id: int) -> str:
