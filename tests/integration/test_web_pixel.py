@@ -18,9 +18,9 @@ from shopify_app.db import get_session
 from shopify_app.models import Shop
 from tests.conftest import SHOP_A, SHOP_B
 
+from .webhook_support import devstore_gql as gql
 from .webhook_support import install, one, run_jobs
 
-GRAPHQL = "/shops/{shop}/admin/api/2026-07/graphql.json"
 CREATE = """mutation C($w: WebPixelInput!) { webPixelCreate(webPixel: $w) {
   webPixel { id settings } userErrors { code field message } } }"""
 UPDATE = """mutation U($id: ID!, $w: WebPixelInput!) { webPixelUpdate(id: $id, webPixel: $w) {
@@ -34,24 +34,6 @@ READ = "{ webPixel { id settings } }"
 def activation_on(live, monkeypatch):
     """The tests turn activation off (tests/support.py); these test it."""
     monkeypatch.setitem(live.app.config, "WEB_PIXEL_ACTIVATION", True)
-
-
-def admin_token(live, shop=SHOP_A) -> str:
-    return next(
-        token
-        for token, issued in live.state.access_tokens.items()
-        if issued.shop == shop and not issued.revoked
-    )
-
-
-def gql(live, query, shop=SHOP_A, **variables):
-    response = httpx.post(
-        live.devstore_url + GRAPHQL.format(shop=shop),
-        json={"query": query, "variables": variables},
-        headers={"X-Shopify-Access-Token": admin_token(live, shop)},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def shop_row(live, domain=SHOP_A) -> Shop:

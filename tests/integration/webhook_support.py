@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 from sqlalchemy import select
 
 from shopify_app.db import get_session
 from shopify_app.models import Customer, Shop, WebhookDelivery
 from shopify_app.referrals import advocates
 from shopify_app.referrals.program import update_program
+from tests.conftest import SHOP_A
 from tests.helpers import id_token, webhook_headers
 from workers.worker import build_worker
 
@@ -98,3 +100,26 @@ def cli_env(app) -> dict[str, str]:
         "INSTANCE_PATH": app.config["INSTANCE_PATH"],
         "ENCRYPTION_KEY": app.config["ENCRYPTION_KEY"],
     }
+
+
+DEVSTORE_GRAPHQL = "/shops/{shop}/admin/api/2026-07/graphql.json"
+
+
+def admin_token(live, shop: str = SHOP_A) -> str:
+    """The offline token the devstore issued the app for `shop` (installed first)."""
+    return next(
+        token
+        for token, issued in live.state.access_tokens.items()
+        if issued.shop == shop and not issued.revoked
+    )
+
+
+def devstore_gql(live, query: str, shop: str = SHOP_A, **variables):
+    """Ask the devstore's Admin GraphQL as the app does, with its token."""
+    response = httpx.post(
+        live.devstore_url + DEVSTORE_GRAPHQL.format(shop=shop),
+        json={"query": query, "variables": variables},
+        headers={"X-Shopify-Access-Token": admin_token(live, shop)},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
