@@ -126,3 +126,29 @@ def machine_line() -> str:
         f"{machine} · {os.cpu_count()} cores · Python {platform.python_version()} · "
         f"{time.strftime('%Y-%m-%d')}"
     )
+
+
+def staff_get(client, shop: str | None = None):
+    """`get(path, **params)` for an in-process test client: a fresh ID token of `shop`'s staff
+    on each request (as App Bridge sends), asserting 200."""
+    from ..helpers import id_token
+    from ..support import SHOP_A
+
+    def auth() -> dict[str, str]:
+        return {"Authorization": f"Bearer {id_token(shop or SHOP_A)}"}
+
+    def get(path: str, **params: str):
+        response = client.get(path, query_string=params, headers=auth())
+        assert response.status_code == 200, (path, params, response.status_code)
+        return response
+
+    get.auth = auth  # type: ignore[attr-defined]
+    return get
+
+
+def print_request_table(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """The Markdown table docs/performance.md keeps for in-process request timings."""
+    print("| request (server time, in process) | n | p50 ms | p95 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for name, p in rows:
+        print(f"| {name} | {p['n']} | {p['p50']:.2f} | {p['p95']:.2f} | {p['p99']:.2f} |")

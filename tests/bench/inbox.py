@@ -23,9 +23,16 @@ from sqlalchemy import insert, select
 from shopify_app.db import get_session
 from shopify_app.models import Conversation, ConversationMessage, Shop, utcnow
 
-from ..helpers import id_token
 from ..support import SHOP_A
-from . import machine_line, machine_speed, percentiles, start_bench, timed
+from . import (
+    machine_line,
+    machine_speed,
+    percentiles,
+    print_request_table,
+    staff_get,
+    start_bench,
+    timed,
+)
 
 WORDS = [
     "parcel",
@@ -107,13 +114,8 @@ def main() -> None:
     app = stack.app
     client = app.test_client()
 
-    def auth() -> dict[str, str]:
-        return {"Authorization": f"Bearer {id_token(SHOP_A)}"}
-
-    def get(path: str, **params: str):
-        response = client.get(path, query_string=params, headers=auth())
-        assert response.status_code == 200, (path, params, response.status_code)
-        return response
+    get = staff_get(client)
+    auth = get.auth
 
     get("/")  # installs the shop (token exchange with the devstore)
     with app.app_context():
@@ -164,10 +166,7 @@ def main() -> None:
         f"{args.conversations:,} conversations × {args.messages} messages, one of "
         f"{args.long_thread}; {args.requests} requests each after 3 warm-ups\n"
     )
-    print("| request (server time, in process) | n | p50 ms | p95 ms | p99 ms |")
-    print("|---|---|---|---|---|")
-    for name, p in rows:
-        print(f"| {name} | {p['n']} | {p['p50']:.2f} | {p['p95']:.2f} | {p['p99']:.2f} |")
+    print_request_table(rows)
     stack.stop()
 
 
