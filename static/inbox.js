@@ -136,11 +136,15 @@
     }
   }
 
+  // A product picture: only from the store's host or Shopify's CDN, as the app stores them.
   function imageUrl(value) {
+    const root = thread()?.dataset.storefront || '';
     if (typeof value !== 'string') return null;
     try {
       const url = new URL(value);
-      return /^https?:$/.test(url.protocol) ? url.href : null;
+      if (!/^https?:$/.test(url.protocol) || url.username || url.password) return null;
+      const store = root ? new URL(root).host : null;
+      return url.host === store || url.hostname === 'cdn.shopify.com' ? url.href : null;
     } catch (error) {
       return null;
     }

@@ -40,6 +40,18 @@ def forge(live, conversation_id: int) -> None:
             (
                 "product",
                 {
+                    "product_id": "gid://shopify/Product/2",
+                    "handle": "teapot",
+                    "title": "Tracked",
+                    "url": f"{live.devstore_url}{STORE}/products/teapot",
+                    "image_url": "https://evil.example/pixel.gif",
+                    "price": "1.00",
+                    "currency": "EUR",
+                },
+            ),
+            (
+                "product",
+                {
                     "product_id": "gid://shopify/Product/1",
                     "handle": "forged",
                     "title": "Forged",
@@ -195,6 +207,9 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     expect(forged).to_contain_text("Shared a product: Forged", timeout=LIVE)
     expect(log.locator('a[href*="evil.example"]')).to_have_count(0)
     expect(log.locator('a[href^="javascript"]')).to_have_count(0)
+    # A picture from another host is not loaded (it would learn who reads the chat).
+    expect(log.locator(".rc-chat__product", has_text="Tracked")).to_have_count(1)
+    expect(log.locator('img[src*="evil.example"], img[src^="javascript"]')).to_have_count(0)
     page.goto(live.admin_url("alpha-shop") + f"/admin/conversations?c={conversation.id}")
     staff = page.frame_locator("#app-frame")
     expect(staff.locator("#messages .kind-product .product-card").first).to_contain_text(
@@ -203,6 +218,7 @@ def test_staff_send_a_product_and_a_discount_the_shopper_applies(
     expect(staff.locator("#messages .kind-discount .code-chip")).to_have_count(2)
     expect(staff.locator('#messages a[href*="evil.example"]')).to_have_count(0)
     expect(staff.locator('#messages a[href^="javascript"]')).to_have_count(0)
+    expect(staff.locator('#messages img[src*="evil.example"]')).to_have_count(0)
     expect(staff.locator("#messages .kind-product .product-title").last).to_have_text("Forged")
     snap("4-forged-links-are-text")
 

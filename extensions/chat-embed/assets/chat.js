@@ -288,11 +288,14 @@
     }
   }
 
+  // A product picture: only from the store itself or Shopify's CDN, as the app stores them
+  // (no other host learns who looks at the chat).
   function imageUrl(value) {
     if (typeof value !== 'string') return null;
     try {
       var url = new URL(value);
-      return /^https?:$/.test(url.protocol) ? url.href : null;
+      if (!/^https?:$/.test(url.protocol) || url.username || url.password) return null;
+      return url.origin === window.location.origin || url.hostname === 'cdn.shopify.com' ? url.href : null;
     } catch (e) {
       return null;
     }
